@@ -1,0 +1,156 @@
+"""Request and response schemas of the core API (domain packages keep their own)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+MAX_PROMPT_CHARS = 2000
+MAX_CAMEOS = 8
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+
+
+class Body(BaseModel):
+    """Strict: unknown fields and wrong types are errors, never coerced or ignored."""
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Query(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(Query):
+    limit: int = Field(20, ge=1, le=100, description="page size (1-100)")
+    cursor: str | None = Field(None, max_length=200, description="next_cursor of the previous page")
+
+
+# -- accounts ---------------------------------------------------------------------------------
+
+class SignUpIn(Body):
+    invite_code: Annotated[str, StringConstraints(min_length=4, max_length=32)]
+    email: Annotated[str, StringConstraints(min_length=3, max_length=254)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    birthdate: date
+    handle: Annotated[str, StringConstraints(min_length=3, max_length=32)] | None = None
+
+
+class TokenIn(Body):
+    email: Annotated[str, StringConstraints(min_length=3, max_length=254)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "api"
+
+
+class TokenOut(BaseModel):
+    id: str
+    token: str = Field(description="shown once; store it now")
+    prefix: str
+    name: str
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    handle: str
+    role: str
+    is_teen: bool
+    created_at: datetime
+
+
+class InviteOut(BaseModel):
+    code: str
+    used: bool
+    used_at: datetime | None
+
+
+class InviteList(BaseModel):
+    items: list[InviteOut]
+
+
+class FollowIn(Body):
+    handle: Annotated[str, StringConstraints(min_length=3, max_length=33)]
+
+
+# -- generations --------------------------------------------------------------------------------
+
+class GenerationIn(Body):
+    prompt: Annotated[str, StringConstraints(min_length=1, max_length=MAX_PROMPT_CHARS)]
+    cameo_ids: Annotated[list[Id], Field(max_length=MAX_CAMEOS)] = []
+    remix_of: Id | None = None
+
+
+class ReasonOut(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+class VerdictOut(BaseModel):
+    stage: str
+    version: str
+    phase: str
+    decision: Literal["allow", "review", "block"]
+    reasons: list[ReasonOut]
+    scores: dict[str, Any]
+    latency_ms: float
+    created_at: datetime
+
+
+class GenerationOut(BaseModel):
+    id: str
+    status: str
+    prompt: str
+    cameo_ids: list[str]
+    remix_of: str | None
+    verdicts: list[VerdictOut]
+    media_url: str | None
+    media_sha256: str | None
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class GenerationPage(BaseModel):
+    items: list[GenerationOut]
+    next_cursor: str | None
+
+
+class GenerationListQuery(Page):
+    status: str | None = Field(None, max_length=16, description="only generations in this state")
+
+
+# -- review ---------------------------------------------------------------------------------------
+
+class ReviewItemOut(BaseModel):
+    id: str
+    generation_id: str
+    phase: str
+    queue: str
+    status: str
+    reasons: list[dict[str, Any]]
+    prompt: str
+    decision: str | None
+    created_at: datetime
+
+
+class ReviewItemPage(BaseModel):
+    items: list[ReviewItemOut]
+    next_cursor: str | None
+
+
+class ReviewQuery(Page):
+    status: Literal["open", "decided"] = "open"
+
+
+class ReviewDecisionIn(Body):
+    decision: Literal["allow", "block"]
+    note: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class HealthOut(BaseModel):
+    status: str
+    database: str
+    queue_backend: str
+    queued: dict[str, int]

@@ -1,0 +1,167 @@
+"""`endpoint`: one decorator that routes, authenticates, validates the body, runs the view in a
+transaction, serialises the response and records the operation for the OpenAPI document."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+
+from app import accounts, runtime
+from app.errors import Forbidden, GreenlightError, Unauthenticated, ValidationFailed
+from app.models import User
+
+
+@dataclass
+class Operation:
+    path: str
+    method: str
+    summary: str
+    tag: str
+    body: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    auth: bool
+    roles: frozenset[str] | None
+    query: type[BaseModel] | None
+    errors: tuple[str, ...] = field(default=())
+
+
+OPERATIONS: list[Operation] = []
+
+
+def session() -> Session:
+    return g.db_session
+
+
+def current_user() -> User:
+    return g.user
+
+
+def _authenticate(s: Session) -> User:
+    header = request.headers.get("Authorization", "")
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        raise Unauthenticated("a bearer token is required", code="unauthenticated")
+    user = accounts.user_for_token(s, raw.strip())
+    if user is None:
+        raise Unauthenticated("the token is unknown or revoked", code="invalid_token")
+    return user
+
+
+def validation_details(exc: ValidationError) -> dict[str, Any]:
+    return {"errors": [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                       for e in exc.errors(include_url=False, include_input=False)]}
+
+
+def _parse_body(model: type[BaseModel]) -> BaseModel:
+    if not request.is_json:
+        raise GreenlightError("send a JSON body with Content-Type: application/json",
+                              code="unsupported_media_type", status=415)
+    raw = request.get_data(cache=False)
+    try:
+        return model.model_validate_json(raw or b"")
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise GreenlightError("the body is not valid JSON", code="invalid_json", status=400) from None
+        raise ValidationFailed("the request body is invalid", details=validation_details(exc)) from None
+
+
+def _parse_query(model: type[BaseModel]) -> BaseModel:
+    try:
+        return model.model_validate(request.args.to_dict())
+    except ValidationError as exc:
+        raise ValidationFailed("the query string is invalid", details=validation_details(exc)) from None
+
+
+def endpoint(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
+             body: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
+             query: type[BaseModel] | None = None, status: int = 200, auth: bool = True,
+             roles: set[str] | None = None, errors: tuple[str, ...] = ()) -> Callable:
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(**path_args):
+            with runtime.current().db.transaction() as s:
+                g.db_session = s
+                if auth:
+                    g.user = _authenticate(s)
+                    if roles and g.user.role not in roles:
+                        raise Forbidden("your role may not do this", code="role_not_allowed")
+                kwargs = dict(path_args)
+                if body is not None:
+                    kwargs["body"] = _parse_body(body)
+                if query is not None:
+                    kwargs["query"] = _parse_query(query)
+                result = view(**kwargs)
+                if isinstance(result, Response):
+                    return result
+                payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+                return jsonify(payload), status
+
+        bp.add_url_rule(rule, endpoint=view.__name__, view_func=wrapper, methods=[method])
+        prefix = bp.url_prefix or ""
+        OPERATIONS.append(Operation(prefix + rule, method.lower(), summary, tag, body, response, status, auth,
+                                    frozenset(roles) if roles else None, query, errors))
+        return wrapper
+    return decorator
+
+
+_PATH_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+
+
+def openapi_document(title: str, version: str, prefix: str) -> dict[str, Any]:
+    components: dict[str, Any] = {"ErrorEnvelope": {
+        "type": "object", "required": ["error"],
+        "properties": {"error": {"type": "object", "required": ["code", "message", "details"], "properties": {
+            "code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}}}}}}
+
+    def ref(model: type[BaseModel]) -> dict[str, str]:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+        for name, sub in schema.pop("$defs", {}).items():
+            components[name] = sub
+        components[model.__name__] = schema
+        return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+    paths: dict[str, Any] = {}
+    for op in OPERATIONS:
+        path = _PATH_PARAM.sub(r"{\1}", op.path)
+        item: dict[str, Any] = {"summary": op.summary, "tags": [op.tag], "operationId": f"{op.method}_{path}"}
+        params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                  for p in _PATH_PARAM.findall(op.path)]
+        if op.query is not None:
+            for name, f in op.query.model_fields.items():
+                params.append({"name": name, "in": "query", "required": f.is_required(),
+                               "description": f.description or "", "schema": {"type": "string"}})
+        if params:
+            item["parameters"] = params
+        if op.body is not None:
+            item["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(op.body)}}}
+        ok: dict[str, Any] = {"description": "OK"}
+        if op.response is not None:
+            ok["content"] = {"application/json": {"schema": ref(op.response)}}
+        error = {"description": "Error", "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}}
+        responses: dict[str, Any] = {str(op.status): ok, "4XX": error}
+        if op.errors:
+            error_codes = ", ".join(op.errors)
+            responses["4XX"] = dict(error, description=f"Error; codes include {error_codes}")
+        item["responses"] = responses
+        if op.auth:
+            item["security"] = [{"bearer": []}]
+        if op.roles:
+            item["description"] = "Roles: " + ", ".join(sorted(op.roles))
+        paths.setdefault(path, {})[op.method] = item
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {"schemas": components,
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }

@@ -1,0 +1,216 @@
+"""The `greenlight` command. Its commands and flags are a stable contract for operators' scripts."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from datetime import date
+
+import click
+
+from app import runtime
+
+
+def _rt() -> runtime.Runtime:
+    return runtime.current()
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+def main(verbose: bool) -> None:
+    """Greenlight: nothing is rendered until it is greenlit."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# -- db ---------------------------------------------------------------------------------------------
+
+@main.group()
+def db() -> None:
+    """Schema migrations (Alembic): the only way the schema is made."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    from app.migrate import upgrade
+    upgrade(_rt().config.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("check")
+def db_check() -> None:
+    """Fail if the models and the migrations disagree."""
+    from app.migrate import drift
+    diffs = drift(_rt().config.database_url)
+    if diffs:
+        click.echo("models and migrations differ:\n" + "\n".join(map(str, diffs)), err=True)
+        sys.exit(1)
+    click.echo("models match migrations")
+
+
+# -- users ----------------------------------------------------------------------------------------------
+
+@main.group()
+def user() -> None:
+    """Accounts."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["creator", "reviewer", "senior_reviewer", "rightsholder", "admin"]),
+              default="creator", show_default=True)
+@click.option("--password", required=True)
+@click.option("--birthdate", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="YYYY-MM-DD")
+@click.option("--handle", default=None)
+def user_create(email: str, role: str, password: str, birthdate, handle: str | None) -> None:
+    from app import accounts
+    from app.errors import GreenlightError
+    from app.models import Role
+
+    bd: date | None = birthdate.date() if birthdate else None
+    try:
+        with _rt().db.transaction() as s:
+            u = accounts.create_user(s, email, password, role=Role(role), birthdate=bd, handle=handle)
+            click.echo(f"created {u.email} (@{u.handle}, {u.role}) id={u.id}")
+    except GreenlightError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+
+
+@main.command("token")
+@click.argument("email")
+@click.option("--name", default="cli", show_default=True)
+def token(email: str, name: str) -> None:
+    """Print a new API token for EMAIL (its last line is the token alone)."""
+    from sqlalchemy import select
+
+    from app import accounts
+    from app.models import User
+
+    with _rt().db.transaction() as s:
+        u = s.scalar(select(User).where(User.email == email.strip().lower()))
+        if u is None:
+            raise click.ClickException(f"no user {email}")
+        raw, _ = accounts.issue_token(s, u, name)
+    click.echo(raw)
+
+
+# -- running ----------------------------------------------------------------------------------------------
+
+def _serve(host: str, port: int, worker: bool | None, threads: int) -> None:
+    from waitress import serve as waitress_serve
+
+    from app.factory import create_app
+
+    rt = _rt()
+    start_worker = rt.queues.embedded if worker is None else worker
+    app = create_app(start_worker=start_worker)
+    backend = "embedded queue + in-process worker" if rt.queues.embedded else "Redis queues"
+    click.echo(f"greenlight on http://{host}:{port}  ({rt.db.engine.dialect.name}, {backend})")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="greenlight")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--worker/--no-worker", default=None,
+              help="run the embedded queue worker in this process (default: on without REDIS_URL)")
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, worker: bool | None, threads: int) -> None:
+    """Serve the web app and API (waitress)."""
+    _serve(host, port, worker, threads)
+
+
+@main.command("up")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def up(host: str, port: int) -> None:
+    """Migrate, seed the demo world and serve, with the worker in-process: the one-command start."""
+    from app.demo import seed
+    from app.migrate import upgrade
+
+    upgrade(_rt().config.database_url, "head")
+    click.echo("database migrated")
+    seed(_rt(), echo=click.echo)
+    _serve(host, port, None, 8)
+
+
+@main.command("worker")
+@click.argument("queues", nargs=-1)
+@click.option("--burst", is_flag=True, help="exit when the queues are empty")
+def worker(queues: tuple[str, ...], burst: bool) -> None:
+    """Work QUEUES (default: gate render scan). With REDIS_URL: a forking RQ worker; without it,
+    only what this process resumes from the database (the embedded queue lives in one process)."""
+    from rq import Worker
+
+    from app import generations
+    from app.queues import QUEUE_NAMES, EmbeddedWorker
+
+    names = tuple(queues) or QUEUE_NAMES
+    unknown = set(names) - set(QUEUE_NAMES)
+    if unknown:
+        raise click.ClickException(f"unknown queues {sorted(unknown)}; choose from {list(QUEUE_NAMES)}")
+    rt = _rt()
+    resumed = generations.recover(rt, older_than_s=0 if rt.queues.embedded else rt.config.stall_after_s)
+    click.echo(f"resumed {resumed} in-flight generations")
+
+    def sweep_forever() -> None:
+        while True:
+            time.sleep(60)
+            try:
+                generations.recover(rt, older_than_s=rt.config.stall_after_s)
+            except Exception:
+                logging.getLogger(__name__).exception("recovery sweep failed")
+
+    if burst:
+        rt.queues.run_burst(names)
+        return
+    threading.Thread(target=sweep_forever, name="recovery-sweep", daemon=True).start()
+    if rt.queues.embedded:
+        w = EmbeddedWorker(rt.queues, names, poll_s=rt.config.worker_poll_s)
+        w.start()
+        w.join()
+    else:
+        Worker([rt.queues.queue(n) for n in names], connection=rt.queues.connection).work(with_scheduler=True)
+
+
+@main.command("recover")
+@click.option("--older-than", default=None, type=float, help="seconds untouched (default GL_STALL_AFTER_S)")
+def recover(older_than: float | None) -> None:
+    """Re-enqueue in-flight generations no live job carries."""
+    from app import generations
+
+    rt = _rt()
+    n = generations.recover(rt, rt.config.stall_after_s if older_than is None else older_than)
+    click.echo(f"enqueued {n}")
+
+
+@main.command("demo")
+def demo() -> None:
+    """Seed a small demo world (idempotent)."""
+    from app.demo import seed
+    seed(_rt(), echo=click.echo)
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    from app import audit as audit_log
+
+    with _rt().db.transaction() as s:
+        report = audit_log.verify(s)
+    if report.ok:
+        click.echo(f"audit chain intact: {report.checked} events")
+    else:
+        click.echo(f"audit chain BROKEN at event {report.first_bad_id}: {report.problem}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+
+from app import runtime
+from app.config import Config
+
+
+def create_app(config: Config | None = None, *, start_worker: bool = False) -> Flask:
+    """Build the app. `start_worker` runs the embedded queue worker on a thread (embedded queue only)."""
+    rt = runtime.configure(config) if config is not None or runtime._current is None else runtime.current()
+    app = Flask(__name__, instance_path=str(rt.config.instance_dir))
+    app.config.update(SECRET_KEY=rt.config.secret_key, MAX_CONTENT_LENGTH=rt.config.max_request_bytes,
+                      JSON_SORT_KEYS=False)
+    app.json.sort_keys = False
+
+    from app.api import build_blueprint, register_error_handlers
+    app.register_blueprint(build_blueprint())
+    register_error_handlers(app)
+
+    @app.get("/")
+    def index():
+        return jsonify({"service": "greenlight", "api": "/api/v1", "openapi": "/api/v1/openapi.json"})
+
+    if start_worker:
+        start_embedded_worker(app, rt)
+    return app
+
+
+def start_embedded_worker(app: Flask, rt: runtime.Runtime):
+    from app import generations
+    from app.queues import EmbeddedWorker
+
+    if not rt.queues.embedded:
+        raise RuntimeError("REDIS_URL is set: run `greenlight worker` processes instead of an embedded worker")
+    # The embedded queue starts empty: whatever was in flight when the process last stopped resumes.
+    resumed = generations.recover(rt, older_than_s=0)
+    if resumed:
+        logging.getLogger(__name__).info("resumed %d in-flight generations", resumed)
+    worker = EmbeddedWorker(rt.queues, poll_s=rt.config.worker_poll_s)
+    worker.start()
+    app.extensions["greenlight.worker"] = worker
+    return worker

@@ -1,0 +1,189 @@
+"""Shared tables: accounts, generations, verdicts, review items, audit log."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, new_id, utcnow
+
+TEEN_AGE_LIMIT = 18
+
+
+class Role(StrEnum):
+    CREATOR = "creator"
+    REVIEWER = "reviewer"
+    SENIOR_REVIEWER = "senior_reviewer"
+    RIGHTSHOLDER = "rightsholder"
+    ADMIN = "admin"
+
+
+REVIEW_ROLES = frozenset({Role.REVIEWER, Role.SENIOR_REVIEWER, Role.ADMIN})
+
+
+class Status(StrEnum):
+    SUBMITTED = "submitted"
+    GATING = "gating"
+    BLOCKED = "blocked"
+    IN_REVIEW = "in_review"
+    QUEUED = "queued"
+    RENDERING = "rendering"
+    SCANNING = "scanning"
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+class Phase(StrEnum):
+    PRE_RENDER = "pre_render"
+    POST_RENDER = "post_render"
+    HUMAN = "human"
+
+
+def age_on(birthdate: date, today: date) -> int:
+    return today.year - birthdate.year - ((today.month, today.day) < (birthdate.month, birthdate.day))
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    handle: Mapped[str] = mapped_column(String(32), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32), default=Role.CREATOR.value)
+    birthdate: Mapped[date | None] = mapped_column(Date)
+    invited_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def age(self, today: date | None = None) -> int | None:
+        if self.birthdate is None:
+            return None
+        return age_on(self.birthdate, today or utcnow().date())
+
+    @property
+    def is_teen(self) -> bool:
+        # No birthdate recorded: treated as a minor, so the stricter rules apply.
+        age = self.age()
+        return age is None or age < TEEN_AGE_LIMIT
+
+
+class Invite(Base):
+    __tablename__ = "invites"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    used_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # sha256 of the token: tokens carry 256 bits of randomness, so a fast hash is enough.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    name: Mapped[str] = mapped_column(String(64), default="api")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Follow(Base):
+    __tablename__ = "follows"
+
+    follower_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    followee_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Generation(Base):
+    __tablename__ = "generations"
+    __table_args__ = (Index("ix_generations_owner_created", "owner_id", "created_at", "id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    prompt: Mapped[str] = mapped_column(Text)
+    cameo_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    remix_of_id: Mapped[str | None] = mapped_column(ForeignKey("generations.id"))
+    status: Mapped[str] = mapped_column(String(16), default=Status.SUBMITTED.value, index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    media_key: Mapped[str | None] = mapped_column(String(255))
+    media_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    owner: Mapped[User] = relationship(lazy="joined", foreign_keys=[owner_id])
+    verdicts: Mapped[list["Verdict"]] = relationship(
+        order_by="Verdict.id", lazy="selectin", back_populates="generation")
+
+
+class Verdict(Base):
+    __tablename__ = "verdicts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id"), index=True)
+    phase: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(64))
+    stage_version: Mapped[str] = mapped_column(String(128))
+    decision: Mapped[str] = mapped_column(String(8))
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    # Human decisions are verdicts too (stage "human_review"), with the reviewer as actor.
+    actor_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    generation: Mapped[Generation] = relationship(back_populates="verdicts")
+
+
+class ReviewItem(Base):
+    __tablename__ = "review_items"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id"), index=True)
+    phase: Mapped[str] = mapped_column(String(16))
+    queue: Mapped[str] = mapped_column(String(32), default="general")
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    decision: Mapped[str | None] = mapped_column(String(8))
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    generation: Mapped[Generation] = relationship(lazy="joined")
+
+
+class AuditEvent(Base):
+    """Append-only and tamper-evident: each row carries the hash of the one before it."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_object", "object_type", "object_id"),
+        UniqueConstraint("prev_hash", name="uq_audit_events_prev_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,38 @@
+"""The whole pipeline in one place: what runs before any GPU time is spent, and after.
+
+Adding a gate is one line here plus its own module (and tests) in its domain package.
+"""
+
+from __future__ import annotations
+
+import time
+
+from copyright.stages import CatalogueStage
+from generator.stages import MediaIntegrityStage
+from likeness.stages import CameoConsentStage, PublicFigureStage
+from safety.stages import PromptTermStage
+
+from app.stage import Stage, StageContext, Verdict
+
+PRE_RENDER: tuple[Stage, ...] = (
+    PromptTermStage(),     # safety: term policy over normalised prompt text
+    CameoConsentStage(),   # likeness: every requested cameo is active and allows this requester
+    PublicFigureStage(),   # likeness: no public figure unless they enrolled and allow it
+    CatalogueStage(),      # copyright: registered works and characters are default-deny
+)
+
+POST_RENDER: tuple[Stage, ...] = (
+    MediaIntegrityStage(),  # generator: the file is a playable H.264 + AAC MP4 of the expected length
+)
+
+
+def run_stages(stages: tuple[Stage, ...], ctx: StageContext) -> list[Verdict]:
+    """Every stage runs (no short-circuit) so each verdict records why, for review and dry runs."""
+    verdicts = []
+    for stage in stages:
+        started = time.perf_counter()
+        verdict = stage.check(ctx)
+        verdict.latency_ms = (time.perf_counter() - started) * 1000.0
+        verdict.stage, verdict.version = stage.name, stage.version
+        verdicts.append(verdict)
+    return verdicts

@@ -1,0 +1,70 @@
+"""The per-process set of services (config, database, storage, queues) behind the app.
+
+Flask views, RQ jobs and CLI commands all reach services through `current()`, so jobs run
+without a request or app context, and a forked RQ work-horse gets fresh DB connections.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+from app.config import Config
+from app.db import Database
+from app.queues import Queues
+from app.storage import LocalMediaStorage
+
+
+@dataclass
+class Runtime:
+    config: Config
+    db: Database
+    storage: LocalMediaStorage
+    queues: Queues
+    pid: int
+
+    def close(self) -> None:
+        self.queues.close()
+        self.db.dispose()
+
+
+_lock = threading.Lock()
+_current: Runtime | None = None
+
+
+def configure(config: Config | None = None) -> Runtime:
+    """Build (or rebuild) the process runtime from `config` or the environment."""
+    global _current
+    config = (config or Config.from_env()).ensure_secret_key()
+    config.instance_dir.mkdir(parents=True, exist_ok=True)
+    config.media_dir.mkdir(parents=True, exist_ok=True)
+    with _lock:
+        if _current is not None:
+            _current.close()
+        _current = Runtime(
+            config=config,
+            db=Database(config.database_url),
+            storage=LocalMediaStorage(config.media_dir),
+            queues=Queues(config),
+            pid=os.getpid(),
+        )
+        return _current
+
+
+def current() -> Runtime:
+    global _current
+    if _current is None:
+        return configure()
+    if _current.pid != os.getpid():
+        _current.db.after_fork()
+        _current.pid = os.getpid()
+    return _current
+
+
+def reset() -> None:
+    global _current
+    with _lock:
+        if _current is not None:
+            _current.close()
+        _current = None

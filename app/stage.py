@@ -1,0 +1,100 @@
+"""The stage contract every gate implements, and the verdict it returns."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+
+class Decision(StrEnum):
+    ALLOW = "allow"
+    REVIEW = "review"
+    BLOCK = "block"
+
+
+_SEVERITY = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+@dataclass
+class Verdict:
+    decision: Decision
+    reasons: list[Reason] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)
+    latency_ms: float = 0.0
+    stage: str = ""
+    version: str = ""
+
+    @classmethod
+    def allow(cls, scores: dict[str, float] | None = None) -> "Verdict":
+        return cls(Decision.ALLOW, [], scores or {})
+
+    @classmethod
+    def review(cls, *reasons: Reason, scores: dict[str, float] | None = None) -> "Verdict":
+        return cls(Decision.REVIEW, list(reasons), scores or {})
+
+    @classmethod
+    def block(cls, *reasons: Reason, scores: dict[str, float] | None = None) -> "Verdict":
+        return cls(Decision.BLOCK, list(reasons), scores or {})
+
+    @classmethod
+    def worst(cls, reasons_by_decision: list[tuple[Decision, Reason]],
+              scores: dict[str, float] | None = None) -> "Verdict":
+        """One verdict from several findings: the most severe decision, all reasons kept."""
+        if not reasons_by_decision:
+            return cls.allow(scores)
+        decision = max((d for d, _ in reasons_by_decision), key=_SEVERITY.__getitem__)
+        ordered = sorted(reasons_by_decision, key=lambda dr: -_SEVERITY[dr[0]])
+        return cls(decision, [r for _, r in ordered], scores or {})
+
+
+def combine(decisions: list[Decision]) -> Decision:
+    """Any block -> block; else any review -> review; else allow."""
+    return max(decisions, key=_SEVERITY.__getitem__, default=Decision.ALLOW)
+
+
+@dataclass(frozen=True)
+class Requester:
+    id: str
+    handle: str
+    is_teen: bool
+
+
+@dataclass
+class StageContext:
+    generation_id: str
+    prompt: str
+    cameo_ids: list[str]
+    remix_of: str | None
+    requester: Requester
+    # Read-only use: stages look things up; the pipeline runner alone writes.
+    session: Session
+    media_path: Path | None = None
+
+
+class Stage(ABC):
+    """A gate. `name` and `version` are recorded on every verdict; bump the version whenever
+    the model, data file or thresholds change so stored verdicts stay explainable."""
+
+    name: str
+    version: str
+
+    @abstractmethod
+    def check(self, ctx: StageContext) -> Verdict: ...

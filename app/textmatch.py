@@ -1,0 +1,147 @@
+"""Normalised text and whole-phrase matching, shared by the term, name and title gates.
+
+Evasions handled: case, accents, Unicode confusables (Cyrillic/Greek look-alikes, fullwidth,
+mathematical letters), zero-width characters, leetspeak inside words ("n00d3"), spaced or
+dotted letters ("n u d e", "n.u.d.e"), stretched letters ("nuuuude"), plurals and
+possessives. Matching is on whole tokens, so "therapist" never matches "rapist".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u180e"), None)
+
+# Look-alikes NFKC leaves alone (it already folds fullwidth and mathematical letters).
+_CONFUSABLES = str.maketrans({
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
+    "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "ɡ": "g", "һ": "h",
+    "ӏ": "l", "ԛ": "q", "ԝ": "w", "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v",
+    "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ϲ": "c", "ı": "i", "ł": "l", "ø": "o", "đ": "d",
+    "ß": "ss", "æ": "ae", "œ": "oe", "þ": "th",
+})
+
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b",
+                       "@": "a", "$": "s", "!": "i", "|": "l", "+": "t", "€": "e"})
+_ORDINAL_OR_NUMBER = re.compile(r"^\d+(st|nd|rd|th|s|k|m|p|d|x|am|pm)?$")
+_TOKEN = re.compile(r"[a-z0-9@$!|+€]+")
+_POSSESSIVE = re.compile(r"(\w)['’]s\b")
+_STRETCHED = re.compile(r"(.)\1{2,}")
+
+
+def fold(text: str) -> str:
+    """Lowercase ASCII-ish text: NFKC, no zero-width, confusables mapped, accents stripped."""
+    text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
+    text = text.translate(_CONFUSABLES)
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _deleet(token: str) -> str:
+    if token.isalpha() or _ORDINAL_OR_NUMBER.match(token) or not any(c.isalpha() for c in token):
+        return token.strip("@$!|+€")
+    return token.translate(_LEET)
+
+
+def _join_spelled_out(tokens: list[str]) -> list[str]:
+    # Three or more single letters in a row are one spelled-out word.
+    out: list[str] = []
+    run: list[str] = []
+    for tok in tokens + [""]:
+        if len(tok) == 1 and tok.isalpha():
+            run.append(tok)
+            continue
+        out.extend(["".join(run)] if len(run) >= 3 else run)
+        run = []
+        if tok:
+            out.append(tok)
+    return out
+
+
+def tokens(text: str) -> list[str]:
+    folded = _POSSESSIVE.sub(r"\1", fold(text))
+    raw = [_deleet(t) for t in _TOKEN.findall(folded)]
+    return _join_spelled_out([t for t in raw if t])
+
+
+def normalise(text: str) -> str:
+    return " ".join(tokens(text))
+
+
+def stretch_variants(token: str) -> set[str]:
+    """A letter repeated 3+ times stands for one or two ("nuuude" -> nude, "goooood" -> good).
+    Doubled letters are left alone: "teen" must not become "ten"."""
+    if not _STRETCHED.search(token):
+        return {token}
+    return {_STRETCHED.sub(r"\1", token), _STRETCHED.sub(r"\1\1", token)}
+
+
+def singular(token: str) -> str:
+    if len(token) > 4 and token.endswith("ies"):
+        return token[:-3] + "y"
+    if len(token) > 4 and token.endswith(("ches", "shes", "xes", "sses", "zes")):
+        return token[:-2]
+    if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        return token[:-1]
+    return token
+
+
+def _keys(token: str) -> set[str]:
+    variants = stretch_variants(token)
+    return variants | {singular(v) for v in variants}
+
+
+@dataclass(frozen=True)
+class Match(Generic[T]):
+    payload: T
+    phrase: str
+    start: int
+    end: int
+
+
+class PhraseIndex(Generic[T]):
+    """Whole-token phrase lookup over normalised text; O(tokens × candidates per token)."""
+
+    def __init__(self) -> None:
+        self._by_first: dict[str, list[tuple[tuple[str, ...], str, T]]] = {}
+        self.size = 0
+
+    def add(self, phrase: str, payload: T) -> None:
+        toks = tokens(phrase)
+        if not toks:
+            return
+        keyed = tuple(singular(t) for t in toks)
+        self._by_first.setdefault(keyed[0], []).append((keyed, " ".join(toks), payload))
+        self.size += 1
+
+    def add_all(self, phrases: Iterable[str], payload: T) -> None:
+        for phrase in phrases:
+            self.add(phrase, payload)
+
+    def _scan(self, toks: list[str]) -> Iterator[Match[T]]:
+        token_keys = [_keys(t) for t in toks]
+        for i, keys_i in enumerate(token_keys):
+            for k in keys_i:
+                for phrase_keys, phrase, payload in self._by_first.get(k, ()):
+                    n = len(phrase_keys)
+                    if i + n <= len(toks) and all(phrase_keys[j] in token_keys[i + j] for j in range(1, n)):
+                        yield Match(payload, phrase, i, i + n)
+
+    def find(self, text: str) -> list[Match[T]]:
+        """All matches, longest first; a payload is reported once."""
+        seen: set[int] = set()
+        found: list[Match[T]] = []
+        toks = tokens(text)
+        candidates = sorted(self._scan(toks), key=lambda m: (-(m.end - m.start), m.start))
+        for match in candidates:
+            marker = id(match.payload)
+            if marker not in seen:
+                seen.add(marker)
+                found.append(match)
+        return found

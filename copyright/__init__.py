@@ -1,0 +1,1 @@
+"""Copyright: rightsholder registry, works and aliases, policies, IP classifier, revenue ledger."""

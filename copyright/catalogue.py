@@ -1,0 +1,82 @@
+"""The shipped catalogue of well-known works and characters: known but unclaimed, so default-deny."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from app.stage import Decision
+from app.textmatch import PhraseIndex
+
+DEFAULT_WORKS = Path(__file__).parent / "data" / "works.json"
+
+# An ambiguous title ("Frozen", "Up", "Cars") only counts next to words that say a work is meant.
+WORK_CONTEXT_WORDS = (
+    "movie", "film", "show", "series", "episode", "character", "cartoon", "animated", "anime", "disney",
+    "pixar", "dreamworks", "marvel", "dc", "nintendo", "pokemon", "game", "video game", "franchise", "comic",
+    "scene from", "sequel", "trailer", "fan art", "cosplay", "princess", "superhero",
+)
+
+
+@dataclass(frozen=True)
+class Work:
+    id: str
+    title: str
+    kind: str
+    owner: str
+    franchise: str
+
+
+@dataclass(frozen=True)
+class WorkRef:
+    work: Work
+    decision: Decision
+    via: str
+
+
+class Catalogue:
+    def __init__(self, version: str, works: list[Work], index: PhraseIndex, ambiguous: PhraseIndex,
+                 context: PhraseIndex):
+        self.version, self.works = version, works
+        self._index, self._ambiguous, self._context = index, ambiguous, context
+
+    @classmethod
+    def from_file(cls, path: Path) -> "Catalogue":
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        index: PhraseIndex = PhraseIndex()
+        ambiguous_index: PhraseIndex = PhraseIndex()
+        works = []
+        for entry in raw["works"]:
+            work = Work(entry["id"], entry["title"], entry.get("kind", "work"), entry.get("owner", "unknown"),
+                        entry.get("franchise", entry["title"]))
+            works.append(work)
+            ambiguous = {a.casefold() for a in entry.get("ambiguous_aliases", [])}
+            for phrase in (work.title, *entry.get("aliases", [])):
+                if phrase.casefold() not in ambiguous:
+                    index.add(phrase, WorkRef(work, Decision.BLOCK, "title"))
+            for phrase in entry.get("ambiguous_aliases", []):
+                ambiguous_index.add(phrase, WorkRef(work, Decision.REVIEW, "ambiguous_title"))
+            for phrase in entry.get("descriptions", []):
+                index.add(phrase, WorkRef(work, Decision.REVIEW, "description"))
+        context: PhraseIndex = PhraseIndex()
+        context.add_all(WORK_CONTEXT_WORDS, "context")
+        return cls(str(raw.get("version", "0")), works, index, ambiguous_index, context)
+
+    def find(self, text: str) -> list[WorkRef]:
+        refs = [m.payload for m in self._index.find(text)]
+        if self._context.find(text):
+            refs += [m.payload for m in self._ambiguous.find(text)]
+        best: dict[str, WorkRef] = {}
+        for ref in refs:
+            held = best.get(ref.work.id)
+            if held is None or (held.decision == Decision.REVIEW and ref.decision == Decision.BLOCK):
+                best[ref.work.id] = ref
+        return list(best.values())
+
+
+@lru_cache(maxsize=4)
+def load_catalogue(path: str | None = None) -> Catalogue:
+    return Catalogue.from_file(Path(path or os.environ.get("GL_WORKS_CATALOGUE") or DEFAULT_WORKS))

@@ -1,0 +1,1 @@
+"""Rendering: procedural (now) and diffusers (later), encoding, watermark, provenance."""

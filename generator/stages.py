@@ -1,0 +1,22 @@
+"""Post-render gate owned by the generator: is what we rendered a sound, playable file?"""
+
+from __future__ import annotations
+
+from app.stage import Decision, Reason, Stage, StageContext, Verdict
+from generator.media import MediaError, check_playable, probe
+
+
+class MediaIntegrityStage(Stage):
+    name = "generator.media_integrity"
+    version = "probe-1"
+
+    def check(self, ctx: StageContext) -> Verdict:
+        if ctx.media_path is None or not ctx.media_path.is_file():
+            return Verdict.block(Reason("media_missing", "the rendered file is missing"))
+        try:
+            info = probe(ctx.media_path)
+        except MediaError as exc:
+            return Verdict.block(Reason(exc.code, exc.message))
+        problems = check_playable(info)
+        findings = [(Decision.BLOCK, Reason(code, message)) for code, message in problems]
+        return Verdict.worst(findings, {"frames": float(info.frames), "duration_s": info.duration_s})

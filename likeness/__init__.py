@@ -1,0 +1,1 @@
+"""Likeness: cameos and consent, permissions, public figures (faces and 1:N search come next)."""

@@ -1,0 +1,1 @@
+"""Safety: prompt/frame/audio classifiers, hash banks, policy thresholds, statements of reasons."""

@@ -1,0 +1,92 @@
+"""The term policy: per-category block and review phrases over normalised prompt text."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from app.stage import Decision
+from app.textmatch import PhraseIndex
+
+DEFAULT_TERMS = Path(__file__).parent / "data" / "terms.toml"
+
+
+class PolicyFileError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    label: str
+    dsa_category: str
+    always_block: bool
+
+
+@dataclass(frozen=True)
+class TermHit:
+    category: Category
+    term: str
+    decision: Decision
+
+
+class TermPolicy:
+    def __init__(self, version: str, categories: dict[str, Category], index: PhraseIndex,
+                 minor_terms: PhraseIndex, minors_category: Category | None):
+        self.version = version
+        self.categories = categories
+        self._index = index
+        self._minor_terms = minor_terms
+        self._minors_category = minors_category
+
+    @classmethod
+    def from_file(cls, path: Path) -> "TermPolicy":
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise PolicyFileError(f"cannot read term policy {path}: {exc}") from exc
+        return cls.from_dict(raw, source=str(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict, source: str = "<dict>") -> "TermPolicy":
+        if "version" not in raw or not isinstance(raw.get("categories"), dict) or not raw["categories"]:
+            raise PolicyFileError(f"{source}: needs `version` and at least one [categories.NAME] table")
+        index: PhraseIndex = PhraseIndex()
+        minors: PhraseIndex = PhraseIndex()
+        categories: dict[str, Category] = {}
+        minors_category = None
+        for name, table in raw["categories"].items():
+            unknown = set(table) - {"label", "dsa_category", "always_block", "block", "review", "minor_terms"}
+            if unknown:
+                raise PolicyFileError(f"{source}: category {name} has unknown keys {sorted(unknown)}")
+            cat = Category(name, table.get("label", name), table.get("dsa_category", ""),
+                           bool(table.get("always_block", False)))
+            categories[name] = cat
+            for term in table.get("block", []):
+                index.add(term, TermHit(cat, term, Decision.BLOCK))
+            # An always-block category never sends anything to review: a hit blocks.
+            review_decision = Decision.BLOCK if cat.always_block else Decision.REVIEW
+            for term in table.get("review", []):
+                index.add(term, TermHit(cat, term, review_decision))
+            if table.get("minor_terms"):
+                minors_category = cat
+                for term in table["minor_terms"]:
+                    minors.add(term, term)
+        return cls(str(raw["version"]), categories, index, minors, minors_category)
+
+    def evaluate(self, text: str) -> list[TermHit]:
+        hits = [m.payload for m in self._index.find(text)]
+        # Sexual terms next to a reference to a minor are sexual content involving minors.
+        if self._minors_category is not None and any(h.category.name == "sexual" for h in hits):
+            minor = self._minor_terms.find(text)
+            if minor:
+                hits.append(TermHit(self._minors_category, minor[0].payload, Decision.BLOCK))
+        return hits
+
+
+@lru_cache(maxsize=4)
+def load_policy(path: str | None = None) -> TermPolicy:
+    return TermPolicy.from_file(Path(path or os.environ.get("GL_SAFETY_TERMS") or DEFAULT_TERMS))

@@ -1,0 +1,62 @@
+import pytest
+
+from app.textmatch import PhraseIndex, fold, normalise, tokens
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("N U D E beach", "nude beach"),
+    ("n.u.d.e", "nude"),
+    ("n-u-d-e", "nude"),
+    ("Gаrfield", "garfield"),              # Cyrillic а
+    ("Ｂｕｇｓ Ｂｕｎｎｙ", "bugs bunny"),      # fullwidth
+    ("𝐁𝐮𝐠𝐬 bunny", "bugs bunny"),         # mathematical bold
+    ("B\u200bugs Bun\u200dny", "bugs bunny"),  # zero-width
+    ("Pokémon", "pokemon"),
+    ("p0rn", "porn"),
+    ("$ex", "sex"),
+    ("the 44th US president", "the 44th us president"),  # ordinals are not leetspeak
+    ("Garfield's lasagna", "garfield lasagna"),
+    ("a cat", "a cat"),
+])
+def test_normalise(raw, expected):
+    assert normalise(raw) == expected
+
+
+def test_fold_strips_accents_and_case():
+    assert fold("ÉLODIE Ça") == "elodie ca"
+
+
+@pytest.fixture
+def index():
+    ix = PhraseIndex()
+    for phrase, payload in [("bugs bunny", "bb"), ("nude", "n"), ("teen", "t"), ("keanu reeves", "k"),
+                            ("rapist", "r"), ("good boy", "g")]:
+        ix.add(phrase, payload)
+    return ix
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("two bugs bunnies", {"bb"}),          # plurals
+    ("Keanu Reeves's bike", {"k"}),        # possessive
+    ("k e a n u reeves", {"k"}),           # spelled out
+    ("nuuuude", {"n"}),                     # stretched letters
+    ("goooood boys", {"g"}),               # stretched to a double letter
+    ("ten dancers", set()),                # doubled letters are not squashed: teen != ten
+    ("a therapist at work", set()),        # whole tokens only
+    ("keanu", set()),                      # partial phrase
+    ("", set()),
+])
+def test_phrase_index(index, text, expected):
+    assert {m.payload for m in index.find(text)} == expected
+
+
+def test_longest_match_first_and_each_payload_once():
+    ix = PhraseIndex()
+    ix.add("mickey", "m")
+    ix.add("mickey mouse", "m")
+    found = ix.find("mickey mouse and mickey again")
+    assert [m.phrase for m in found] == ["mickey mouse"]
+
+
+def test_tokens_drop_empty_and_symbols():
+    assert tokens("!!! ??? ...") == []
