@@ -27,8 +27,15 @@ _CONFUSABLES = str.maketrans({
     "ß": "ss", "æ": "ae", "œ": "oe", "þ": "th",
 })
 
+# Upper-case look-alikes, for the case-sensitive name check.
+_CONFUSABLES_UPPER = str.maketrans({"А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O",
+                                    "Р": "P", "С": "C", "Т": "T", "Х": "X", "І": "I", "Ј": "J", "Ѕ": "S",
+                                    "Α": "A", "Β": "B", "Ε": "E", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M",
+                                    "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Χ": "X", "Ζ": "Z"})
+
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b",
                        "@": "a", "$": "s", "!": "i", "|": "l", "+": "t", "€": "e"})
+_LEET_CHARS = frozenset("0134578@$!|+€")
 _ORDINAL_OR_NUMBER = re.compile(r"^\d+(st|nd|rd|th|s|k|m|p|d|x|am|pm)?$")
 _TOKEN = re.compile(r"[a-z0-9@$!|+€]+")
 _POSSESSIVE = re.compile(r"(\w)['’]s\b")
@@ -50,17 +57,24 @@ def _deleet(token: str) -> str:
 
 
 def _join_spelled_out(tokens: list[str]) -> list[str]:
-    # Three or more single letters in a row are one spelled-out word.
+    # Three or more single characters in a row, mostly letters, are one spelled-out word ("p 0 r n").
     out: list[str] = []
     run: list[str] = []
-    for tok in tokens + [""]:
-        if len(tok) == 1 and tok.isalpha():
+
+    def flush() -> None:
+        if len(run) >= 3 and sum(c.isalpha() for c in run) >= 2:
+            out.append("".join(run).translate(_LEET))
+        else:
+            out.extend(run)
+        run.clear()
+
+    for tok in tokens:
+        if len(tok) == 1 and (tok.isalpha() or tok in _LEET_CHARS):
             run.append(tok)
             continue
-        out.extend(["".join(run)] if len(run) >= 3 else run)
-        run = []
-        if tok:
-            out.append(tok)
+        flush()
+        out.append(tok)
+    flush()
     return out
 
 
@@ -145,3 +159,17 @@ class PhraseIndex(Generic[T]):
                 seen.add(marker)
                 found.append(match)
         return found
+
+
+def appears_capitalised(text: str, phrase: str) -> bool:
+    """True if `phrase` occurs in `text` with each word capitalised, as a name would be.
+
+    Ambiguous names ("Swift", "Frozen") only count when written as names: "a swift bird" is not
+    "Swift on stage". Accents and confusables are folded first; case is kept."""
+    words = tokens(phrase)
+    if not words:
+        return False
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH))
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_CONFUSABLES_UPPER)
+    pattern = r"\b" + r"[\s\-.]+".join(re.escape(w[:1].upper()) + re.escape(w[1:]) for w in words) + r"(?:['’]?s)?\b"
+    return re.search(pattern, plain, flags=0) is not None

@@ -9,11 +9,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from app.stage import Decision
-from app.textmatch import PhraseIndex
+from app.textmatch import PhraseIndex, appears_capitalised
 
 DEFAULT_WORKS = Path(__file__).parent / "data" / "works.json"
 
-# An ambiguous title ("Frozen", "Up", "Cars") only counts next to words that say a work is meant.
+# Words that say a work is meant, which make an ambiguous title ("Frozen", "Up", "Cars") count.
 WORK_CONTEXT_WORDS = (
     "movie", "film", "show", "series", "episode", "character", "cartoon", "animated", "anime", "disney",
     "pixar", "dreamworks", "marvel", "dc", "nintendo", "pokemon", "game", "video game", "franchise", "comic",
@@ -35,6 +35,7 @@ class WorkRef:
     work: Work
     decision: Decision
     via: str
+    phrase: str
 
 
 class Catalogue:
@@ -56,19 +57,22 @@ class Catalogue:
             ambiguous = {a.casefold() for a in entry.get("ambiguous_aliases", [])}
             for phrase in (work.title, *entry.get("aliases", [])):
                 if phrase.casefold() not in ambiguous:
-                    index.add(phrase, WorkRef(work, Decision.BLOCK, "title"))
+                    index.add(phrase, WorkRef(work, Decision.BLOCK, "title", phrase))
             for phrase in entry.get("ambiguous_aliases", []):
-                ambiguous_index.add(phrase, WorkRef(work, Decision.REVIEW, "ambiguous_title"))
+                ambiguous_index.add(phrase, WorkRef(work, Decision.REVIEW, "ambiguous_title", phrase))
             for phrase in entry.get("descriptions", []):
-                index.add(phrase, WorkRef(work, Decision.REVIEW, "description"))
+                index.add(phrase, WorkRef(work, Decision.REVIEW, "description", phrase))
         context: PhraseIndex = PhraseIndex()
         context.add_all(WORK_CONTEXT_WORDS, "context")
         return cls(str(raw.get("version", "0")), works, index, ambiguous_index, context)
 
     def find(self, text: str) -> list[WorkRef]:
         refs = [m.payload for m in self._index.find(text)]
-        if self._context.find(text):
-            refs += [m.payload for m in self._ambiguous.find(text)]
+        # "a frozen lake" is not Frozen: an ambiguous title counts when written as a title or
+        # next to words that say a work is meant ("the movie", "disney").
+        in_context = bool(self._context.find(text))
+        refs += [m.payload for m in self._ambiguous.find(text)
+                 if in_context or appears_capitalised(text, m.payload.phrase)]
         best: dict[str, WorkRef] = {}
         for ref in refs:
             held = best.get(ref.work.id)

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from app.stage import Decision
-from app.textmatch import PhraseIndex
+from app.textmatch import PhraseIndex, appears_capitalised
 
 DEFAULT_FIGURES = Path(__file__).parent / "data" / "public_figures.json"
 
@@ -28,6 +28,7 @@ class FigureRef:
     # A distinctive name blocks; an ambiguous alias or a description goes to review.
     decision: Decision
     via: str
+    phrase: str
 
 
 class FigureList:
@@ -45,17 +46,20 @@ class FigureList:
             ambiguous = {a.casefold() for a in entry.get("ambiguous_aliases", [])}
             for phrase in (fig.name, *fig.aliases):
                 if phrase.casefold() not in ambiguous:
-                    index.add(phrase, FigureRef(fig, Decision.BLOCK, "name"))
+                    index.add(phrase, FigureRef(fig, Decision.BLOCK, "name", phrase))
             for phrase in entry.get("ambiguous_aliases", []):
-                index.add(phrase, FigureRef(fig, Decision.REVIEW, "ambiguous_name"))
+                index.add(phrase, FigureRef(fig, Decision.REVIEW, "ambiguous_name", phrase))
             for phrase in entry.get("descriptions", []):
-                index.add(phrase, FigureRef(fig, Decision.REVIEW, "description"))
+                index.add(phrase, FigureRef(fig, Decision.REVIEW, "description", phrase))
         return cls(str(raw.get("version", "0")), figures, index)
 
     def find(self, text: str) -> list[FigureRef]:
         best: dict[str, FigureRef] = {}
         for match in self._index.find(text):
             ref: FigureRef = match.payload
+            # "a swift bird" is not Taylor Swift: an ambiguous name counts only written as a name.
+            if ref.via == "ambiguous_name" and not appears_capitalised(text, ref.phrase):
+                continue
             held = best.get(ref.figure.id)
             if held is None or (held.decision == Decision.REVIEW and ref.decision == Decision.BLOCK):
                 best[ref.figure.id] = ref

@@ -1,0 +1,166 @@
+"""Jobs are idempotent by generation id, retried with backoff, recoverable after a crash."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from app import audit, generations
+from app.models import Generation, Status, User, Verdict as VerdictRow
+from app.queues import RENDER
+from tests.conftest import REDIS_URL, create_user, drain
+
+
+@pytest.fixture
+def alice(rt):
+    return create_user(rt, "alice@t.test", handle="alice")
+
+
+def submit(rt, user, prompt):
+    with rt.db.transaction() as s:
+        return generations.submit_and_gate(rt, s, s.get(User, user.id), prompt, [], None)
+
+
+def status(rt, gid):
+    with rt.db.transaction() as s:
+        return s.get(Generation, gid).status
+
+
+def counts(rt, gid):
+    with rt.db.transaction() as s:
+        verdicts = s.query(VerdictRow).filter_by(generation_id=gid).count()
+        events = len(audit.history(s, "generation", gid))
+    mp4s = sorted(p.name for p in (rt.config.media_dir / "generations").glob("*.mp4")) \
+        if (rt.config.media_dir / "generations").exists() else []
+    return verdicts, events, mp4s
+
+
+@pytest.mark.slow
+def test_running_each_job_twice_changes_nothing(rt, alice):
+    gid = submit(rt, alice, "a green cube sliding down a ramp")
+    before = counts(rt, gid)
+    assert generations.gate(rt, gid) is None           # already gated
+    assert counts(rt, gid) == before
+
+    drain(rt)
+    done = counts(rt, gid)
+    assert status(rt, gid) == Status.DRAFT and done[2] == [f"{gid}.mp4"]
+    for step in (generations.gate, generations.render, generations.scan):
+        assert step(rt, gid) is None
+    assert counts(rt, gid) == done
+
+
+@pytest.mark.slow
+def test_render_rerun_while_rendering_replaces_the_file_once(rt, alice):
+    gid = submit(rt, alice, "a red ball bouncing")
+    with rt.db.transaction() as s:
+        # A worker claimed the job and died: the row says rendering, no file yet.
+        generations.transition(s, s.get(Generation, gid), Status.RENDERING, actor="test")
+    assert generations.render(rt, gid) == Status.SCANNING
+    assert generations.render(rt, gid) is None
+    drain(rt)
+    verdicts, _, mp4s = counts(rt, gid)
+    assert status(rt, gid) == Status.DRAFT and mp4s == [f"{gid}.mp4"]
+    with rt.db.transaction() as s:
+        history = [(e.before["status"], e.after["status"]) for e in audit.history(s, "generation", gid)
+                   if e.action == "generation.transition"]
+    assert history.count(("rendering", "scanning")) == 1
+
+
+def test_enqueue_is_deduplicated_while_a_job_is_live(rt, alice):
+    gid = submit(rt, alice, "a purple star spinning")
+    assert rt.queues.counts()[RENDER] == 1
+    assert generations.enqueue(rt, RENDER, gid) is False
+    assert rt.queues.counts()[RENDER] == 1
+
+
+def test_a_job_that_keeps_failing_leaves_a_visible_failed_state(rt, alice, monkeypatch):
+    import generator.procedural as procedural
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("encoder exploded")
+
+    monkeypatch.setattr(procedural, "render_to_mp4", broken)
+    gid = submit(rt, alice, "a teal ring orbiting")
+    drain(rt)
+    with rt.db.transaction() as s:
+        gen = s.get(Generation, gid)
+        assert gen.status == Status.FAILED
+        assert "encoder exploded" in gen.error and "render" in gen.error
+    assert len(calls) == rt.config.job_retries + 1
+
+
+def test_a_transient_failure_is_retried_and_succeeds(rt, alice, monkeypatch):
+    import generator.procedural as procedural
+    real = procedural.render_to_mp4
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("disk hiccup")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(procedural, "render_to_mp4", flaky)
+    gid = submit(rt, alice, "an orange square rising")
+    drain(rt)
+    assert status(rt, gid) == Status.DRAFT and len(calls) == 2
+
+
+def test_recover_requeues_a_generation_whose_job_was_lost(rt, alice):
+    gid = submit(rt, alice, "a white circle pulsing")
+    rt.queues.queue(RENDER).empty()  # the job vanished (crash between commit and enqueue, lost queue)
+    assert rt.queues.counts()[RENDER] == 0
+    assert generations.recover(rt, older_than_s=0) == 1
+    assert generations.recover(rt, older_than_s=0) == 0  # already carried by a live job
+    drain(rt)
+    assert status(rt, gid) == Status.DRAFT
+
+
+def _worker(rt, **env) -> subprocess.Popen:
+    full = dict(os.environ, DATABASE_URL=rt.config.database_url, GL_INSTANCE_DIR=str(rt.config.instance_dir),
+                GL_MEDIA_DIR=str(rt.config.media_dir), GL_SECRET_KEY="test", GL_JOB_RETRIES="0", **env)
+    full.pop("REDIS_URL", None)
+    if REDIS_URL:
+        full["REDIS_URL"] = REDIS_URL
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "worker", "--burst"], env=full,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_render_is_finished_exactly_once_by_the_next_worker(rt, alice):
+    gid = submit(rt, alice, "a gold star falling through space")
+    assert status(rt, gid) == Status.QUEUED
+    # A long render so there is time to kill the worker in the middle of it.
+    first = _worker(rt, GL_RENDER_SECONDS="40", GL_RENDER_FPS="24")
+    deadline = time.monotonic() + 60
+    while status(rt, gid) != Status.RENDERING:
+        assert first.poll() is None, first.stdout.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    assert status(rt, gid) == Status.RENDERING
+    assert not rt.storage.exists(generations.media_key(gid))   # no half-written file in place
+
+    second = _worker(rt, GL_RENDER_SECONDS="1", GL_STALL_AFTER_S="0")
+    out, _ = second.communicate(timeout=120)
+    assert second.returncode == 0, out
+    verdicts, events, mp4s = counts(rt, gid)
+    assert status(rt, gid) == Status.DRAFT
+    assert mp4s == [f"{gid}.mp4"]
+    with rt.db.transaction() as s:
+        history = [(e.before["status"], e.after["status"]) for e in audit.history(s, "generation", gid)
+                   if e.action == "generation.transition"]
+        post = s.query(VerdictRow).filter_by(generation_id=gid, phase="post_render").count()
+    assert history == [("submitted", "gating"), ("gating", "queued"), ("queued", "rendering"),
+                       ("rendering", "scanning"), ("scanning", "draft")]
+    assert post == 1
+    assert Path(rt.storage.path(generations.media_key(gid))).stat().st_size > 0

@@ -1,0 +1,169 @@
+"""The gated path end to end with real stages, real RQ and real encoding."""
+
+from datetime import date
+
+import pytest
+
+from app import audit, generations, pipeline
+from app.models import Generation, Phase, ReviewItem, Role, Status, User, Verdict as VerdictRow
+from app.stage import Decision, Reason, Stage, Verdict
+from generator.media import probe
+from tests.conftest import create_user, drain
+
+
+@pytest.fixture
+def alice(rt):
+    return create_user(rt, "alice@t.test", handle="alice")
+
+
+@pytest.fixture
+def reviewer(rt):
+    return create_user(rt, "rev@t.test", role=Role.REVIEWER, handle="rev")
+
+
+def submit(rt, user, prompt, cameo_ids=()):
+    with rt.db.transaction() as s:
+        return generations.submit_and_gate(rt, s, s.get(User, user.id), prompt, list(cameo_ids), None)
+
+
+def load(rt, gid) -> Generation:
+    with rt.db.transaction() as s:
+        gen = s.get(Generation, gid)
+        gen.verdicts  # noqa: B018 (load while the session is open)
+        return gen
+
+
+def transitions(rt, gid):
+    with rt.db.transaction() as s:
+        return [(e.before["status"], e.after["status"]) for e in audit.history(s, "generation", gid)
+                if e.action == "generation.transition"]
+
+
+@pytest.mark.slow
+def test_benign_request_is_gated_rendered_scanned_and_drafted(rt, alice):
+    gid = submit(rt, alice, "a green cube sliding down a ramp")
+    gen = load(rt, gid)
+    assert gen.status == Status.QUEUED
+    pre = [v for v in gen.verdicts if v.phase == Phase.PRE_RENDER]
+    assert [v.stage for v in pre] == [s.name for s in pipeline.PRE_RENDER]
+    assert all(v.decision == "allow" and v.stage_version and v.latency_ms >= 0 for v in pre)
+
+    drain(rt)
+    gen = load(rt, gid)
+    assert gen.status == Status.DRAFT
+    post = [v for v in gen.verdicts if v.phase == Phase.POST_RENDER]
+    assert [(v.stage, v.decision) for v in post] == [("generator.media_integrity", "allow")]
+    info = probe(rt.storage.path(gen.media_key))
+    assert (info.video_codec, info.audio_codec) == ("h264", "aac") and info.frames >= 8
+    assert info.sha256 == gen.media_sha256
+    assert transitions(rt, gid) == [("submitted", "gating"), ("gating", "queued"), ("queued", "rendering"),
+                                    ("rendering", "scanning"), ("scanning", "draft")]
+
+
+@pytest.mark.parametrize("prompt, stage, code", [
+    ("Angela Merkel reading a book", "likeness.public_figures", "public_figure"),
+    ("Keanu Reeves riding a motorcycle", "likeness.public_figures", "public_figure"),
+    ("Garfield eating lasagna", "copyright.catalogue", "copyright_default_deny"),
+    ("Bugs Bunny eating a carrot", "copyright.catalogue", "copyright_default_deny"),
+    ("a graphic decapitation", "safety.prompt_terms", "safety_violence_gore"),
+])
+def test_blocked_before_any_render(rt, alice, prompt, stage, code):
+    gid = submit(rt, alice, prompt)
+    gen = load(rt, gid)
+    assert gen.status == Status.BLOCKED
+    blocking = [v for v in gen.verdicts if v.decision == "block"]
+    assert [(v.stage, v.reasons[0]["code"]) for v in blocking] == [(stage, code)]
+    # Every stage still recorded its verdict, and nothing was queued for rendering.
+    assert len(gen.verdicts) == len(pipeline.PRE_RENDER)
+    assert rt.queues.counts()["render"] == 0
+    assert gen.media_key is None
+
+
+def test_block_beats_review(rt, alice):
+    gen = load(rt, submit(rt, alice, "Garfield holding a gun"))
+    assert gen.status == Status.BLOCKED
+    assert {v.decision for v in gen.verdicts} == {"allow", "review", "block"}
+
+
+@pytest.mark.slow
+def test_review_then_allow_renders(rt, alice, reviewer):
+    gid = submit(rt, alice, "a man holding a gun")
+    assert load(rt, gid).status == Status.IN_REVIEW
+    with rt.db.transaction() as s:
+        item = s.query(ReviewItem).filter_by(generation_id=gid).one()
+        assert item.phase == Phase.PRE_RENDER and item.status == "open"
+        assert item.reasons[0]["stage"] == "safety.prompt_terms" and item.queue == "safety.prompt_terms"
+        generations.decide_review(rt, s, item.id, s.get(User, reviewer.id), Decision.ALLOW, "toy gun, fine")
+    drain(rt)
+    gen = load(rt, gid)
+    assert gen.status == Status.DRAFT
+    human = [v for v in gen.verdicts if v.phase == Phase.HUMAN]
+    assert [(v.stage, v.decision, v.actor_id) for v in human] == [("human_review", "allow", reviewer.id)]
+
+
+def test_review_then_block(rt, alice, reviewer):
+    gid = submit(rt, alice, "a man holding a gun")
+    with rt.db.transaction() as s:
+        item_id = s.query(ReviewItem).filter_by(generation_id=gid).one().id
+        generations.decide_review(rt, s, item_id, s.get(User, reviewer.id), Decision.BLOCK, "no")
+    assert load(rt, gid).status == Status.BLOCKED
+    assert rt.queues.counts()["render"] == 0
+
+
+class HoldForReview(Stage):
+    name, version = "test.hold", "1"
+
+    def check(self, ctx):
+        assert ctx.media_path is not None and ctx.media_path.is_file()
+        return Verdict.review(Reason("looks_odd", "a human should look"))
+
+
+@pytest.mark.slow
+def test_post_render_review_then_allow_gives_draft(rt, alice, reviewer, monkeypatch):
+    monkeypatch.setattr(pipeline, "POST_RENDER", pipeline.POST_RENDER + (HoldForReview(),))
+    gid = submit(rt, alice, "a blue ring spinning")
+    drain(rt)
+    assert load(rt, gid).status == Status.IN_REVIEW
+    with rt.db.transaction() as s:
+        item = s.query(ReviewItem).filter_by(generation_id=gid).one()
+        assert item.phase == Phase.POST_RENDER
+        generations.decide_review(rt, s, item.id, s.get(User, reviewer.id), Decision.ALLOW, "")
+    assert load(rt, gid).status == Status.DRAFT
+
+
+@pytest.mark.slow
+def test_corrupted_render_is_blocked_by_the_scan(rt, alice):
+    gid = submit(rt, alice, "a yellow star falling")
+    rt.queues.run_burst(("render",))
+    gen = load(rt, gid)
+    assert gen.status == Status.SCANNING
+    rt.storage.path(gen.media_key).write_bytes(b"\x00" * 4096)
+    rt.queues.run_burst(("scan",))
+    gen = load(rt, gid)
+    assert gen.status == Status.BLOCKED
+    assert [v.reasons[0]["code"] for v in gen.verdicts if v.phase == Phase.POST_RENDER] == ["media_unreadable"]
+
+
+def test_teen_flag_reaches_the_stages(rt, monkeypatch):
+    teen = create_user(rt, "teen@t.test", birthdate=date(date.today().year - 14, 6, 1))
+    seen = {}
+
+    class Spy(Stage):
+        name, version = "test.spy", "1"
+
+        def check(self, ctx):
+            seen["teen"] = ctx.requester.is_teen
+            return Verdict.allow()
+
+    monkeypatch.setattr(pipeline, "PRE_RENDER", (Spy(),))
+    submit(rt, teen, "a cat")
+    assert seen == {"teen": True}
+
+
+def test_verdict_rows_record_versions_and_scores(rt, alice):
+    gid = submit(rt, alice, "Angela Merkel reading a book")
+    with rt.db.transaction() as s:
+        rows = s.query(VerdictRow).filter_by(generation_id=gid).all()
+    by_stage = {r.stage: r for r in rows}
+    assert by_stage["likeness.public_figures"].stage_version.startswith("figures-")
+    assert by_stage["likeness.public_figures"].scores == {"figures_matched": 1.0}

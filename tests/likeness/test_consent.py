@@ -1,0 +1,116 @@
+from datetime import date
+
+import pytest
+
+from app import accounts
+from app.errors import NotFound, ValidationFailed
+from app.models import User
+from app.stage import Decision, Requester, StageContext
+from likeness import services
+from likeness.models import Cameo, Permission
+from likeness.stages import CameoConsentStage
+from tests.conftest import create_user
+
+
+@pytest.fixture
+def people(rt):
+    return {h: create_user(rt, f"{h}@t.test", handle=h) for h in ("owner", "friend", "mutual", "stranger")}
+
+
+def make_cameo(rt, owner, permission, approved=()):
+    with rt.db.transaction() as s:
+        return services.create_cameo(s, s.get(User, owner.id), "Cam", permission, list(approved)).id
+
+
+def check(rt, requester, cameo_ids):
+    with rt.db.transaction() as s:
+        ctx = StageContext("g", "a walk in the park", cameo_ids, None,
+                           Requester(requester.id, requester.handle, False), s)
+        return CameoConsentStage().check(ctx)
+
+
+@pytest.fixture
+def mutuals(rt, people):
+    with rt.db.transaction() as s:
+        owner, mutual, stranger = (s.get(User, people[h].id) for h in ("owner", "mutual", "stranger"))
+        accounts.follow(s, owner, mutual)
+        accounts.follow(s, mutual, owner)
+        accounts.follow(s, stranger, owner)  # one-way: not a mutual
+
+
+MATRIX = {
+    # permission: requesters allowed
+    Permission.ONLY_ME: {"owner"},
+    Permission.APPROVED: {"owner", "friend"},
+    Permission.MUTUALS: {"owner", "mutual"},
+    Permission.EVERYONE: {"owner", "friend", "mutual", "stranger"},
+}
+
+
+@pytest.mark.parametrize("permission", list(Permission))
+def test_permission_matrix(rt, people, mutuals, permission):
+    cameo_id = make_cameo(rt, people["owner"], permission, approved=["friend"])
+    for handle, person in people.items():
+        v = check(rt, person, [cameo_id])
+        expected = Decision.ALLOW if handle in MATRIX[permission] else Decision.BLOCK
+        assert v.decision == expected, (permission, handle, v.reasons)
+        if expected == Decision.BLOCK:
+            assert v.reasons[0].code == "cameo_not_permitted"
+
+
+def test_no_cameos_is_allowed(rt, people):
+    assert check(rt, people["stranger"], []).decision == Decision.ALLOW
+
+
+def test_revoked_cameo_blocks_even_its_owner(rt, people):
+    cameo_id = make_cameo(rt, people["owner"], Permission.EVERYONE)
+    with rt.db.transaction() as s:
+        services.revoke(s, s.get(User, people["owner"].id), cameo_id)
+    v = check(rt, people["owner"], [cameo_id])
+    assert v.decision == Decision.BLOCK and v.reasons[0].code == "cameo_revoked"
+
+
+def test_unknown_cameo_reads_like_a_forbidden_one(rt, people):
+    v = check(rt, people["stranger"], ["does-not-exist"])
+    assert v.decision == Decision.BLOCK and v.reasons[0].code == "cameo_not_permitted"
+
+
+def test_one_forbidden_cameo_among_allowed_ones_blocks(rt, people):
+    ok = make_cameo(rt, people["owner"], Permission.EVERYONE)
+    no = make_cameo(rt, people["owner"], Permission.ONLY_ME)
+    v = check(rt, people["stranger"], [ok, no])
+    assert v.decision == Decision.BLOCK and [r.details["cameo_id"] for r in v.reasons] == [no]
+
+
+def test_teen_cannot_choose_everyone(rt):
+    teen = create_user(rt, "teen@t.test", birthdate=date(date.today().year - 15, 1, 1))
+    with pytest.raises(ValidationFailed) as exc:
+        make_cameo(rt, teen, Permission.EVERYONE)
+    assert exc.value.code == "teen_permission_not_allowed"
+    cameo_id = make_cameo(rt, teen, Permission.MUTUALS)
+    with pytest.raises(ValidationFailed):
+        with rt.db.transaction() as s:
+            services.update_permission(s, s.get(User, teen.id), cameo_id, Permission.EVERYONE, None)
+
+
+def test_approved_list_can_be_replaced(rt, people):
+    cameo_id = make_cameo(rt, people["owner"], Permission.APPROVED, approved=["friend"])
+    with rt.db.transaction() as s:
+        services.update_permission(s, s.get(User, people["owner"].id), cameo_id, None, ["stranger"])
+    assert check(rt, people["friend"], [cameo_id]).decision == Decision.BLOCK
+    assert check(rt, people["stranger"], [cameo_id]).decision == Decision.ALLOW
+
+
+def test_unknown_approved_handle_is_rejected_and_nothing_stored(rt, people):
+    with pytest.raises(ValidationFailed) as exc:
+        make_cameo(rt, people["owner"], Permission.APPROVED, approved=["nobody_here"])
+    assert exc.value.code == "unknown_handle"
+    with rt.db.transaction() as s:
+        assert s.query(Cameo).count() == 0
+
+
+def test_another_users_cameo_is_not_found(rt, people):
+    cameo_id = make_cameo(rt, people["owner"], Permission.EVERYONE)
+    with pytest.raises(NotFound):
+        with rt.db.transaction() as s:
+            services.revoke(s, s.get(User, people["stranger"].id), cameo_id)

@@ -1,0 +1,71 @@
+import pytest
+
+from app.models import User
+from app.stage import Decision, Requester, StageContext
+from likeness import services
+from likeness.figures import load_figures
+from likeness.models import Permission
+from likeness.stages import PublicFigureStage
+from tests.conftest import create_user
+
+
+@pytest.fixture(scope="module")
+def stage():
+    return PublicFigureStage()
+
+
+def check(stage, prompt, session=None, requester_id="u1", cameo_ids=()):
+    return stage.check(StageContext("g", prompt, list(cameo_ids), None, Requester(requester_id, "x", False),
+                                    session))
+
+
+def test_shipped_list_is_large_and_well_formed():
+    figures = load_figures()
+    assert len(figures.figures) >= 300
+    assert len({f.id for f in figures.figures}) == len(figures.figures)
+
+
+@pytest.mark.parametrize("prompt, figure_id", [
+    ("Angela Merkel reading a book", "angela-merkel"),
+    ("Keanu Reeves riding a motorcycle", "keanu-reeves"),
+    ("keanu reaves on a bike", "keanu-reeves"),              # common misspelling
+    ("K3anu R33ves dancing", "keanu-reeves"),                # leetspeak
+    ("Barack Obama's speech", "barack-obama"),                # possessive
+    ("Zelenskyy shaking hands", "volodymyr-zelensky"),        # transliteration
+    ("ＥＭＭＡＮＵＥＬ ＭＡＣＲＯＮ", "emmanuel-macron"),           # fullwidth
+])
+def test_named_figures_are_blocked(rt, stage, prompt, figure_id):
+    with rt.db.transaction() as s:
+        v = check(stage, prompt, s)
+    assert v.decision == Decision.BLOCK, v.reasons
+    assert v.reasons[0].code == "public_figure" and v.reasons[0].details["figure_id"] == figure_id
+
+
+@pytest.mark.parametrize("prompt", ["a swift bird flying", "a prince riding a horse", "a cat in the sun",
+                                    "a history lecture about World War II"])
+def test_ordinary_words_are_not_figures(rt, stage, prompt):
+    with rt.db.transaction() as s:
+        assert check(stage, prompt, s).decision == Decision.ALLOW
+
+
+def test_ambiguous_name_goes_to_review(rt, stage):
+    with rt.db.transaction() as s:
+        v = check(stage, "Drake performing on stage", s)
+    assert v.decision == Decision.REVIEW and v.reasons[0].code == "possible_public_figure"
+
+
+def test_figure_with_their_own_consenting_cameo_is_allowed(rt, stage):
+    figure = create_user(rt, "merkel@t.test")
+    fan = create_user(rt, "fan@t.test")
+    with rt.db.transaction() as s:
+        cameo = services.create_cameo(s, s.get(User, figure.id), "Angela", Permission.EVERYONE, [])
+        cameo.public_figure_id = "angela-merkel"  # an admin verified the account
+        cameo_id = cameo.id
+    with rt.db.transaction() as s:
+        assert check(stage, "Angela Merkel reading a book", s, fan.id, [cameo_id]).decision == Decision.ALLOW
+        # Without using the cameo, naming her still blocks.
+        assert check(stage, "Angela Merkel reading a book", s, fan.id, []).decision == Decision.BLOCK
+    with rt.db.transaction() as s:
+        services.update_permission(s, s.get(User, figure.id), cameo_id, Permission.ONLY_ME, None)
+    with rt.db.transaction() as s:
+        assert check(stage, "Angela Merkel reading a book", s, fan.id, [cameo_id]).decision == Decision.BLOCK
