@@ -105,8 +105,7 @@ def endpoint(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
                 return jsonify(payload), status
 
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=wrapper, methods=[method])
-        prefix = bp.url_prefix or ""
-        OPERATIONS.append(Operation(prefix + rule, method.lower(), summary, tag, body, response, status, auth,
+        OPERATIONS.append(Operation(rule, method.lower(), summary, tag, body, response, status, auth,
                                     frozenset(roles) if roles else None, query, errors))
         return wrapper
     return decorator
@@ -130,7 +129,7 @@ def openapi_document(title: str, version: str, prefix: str) -> dict[str, Any]:
 
     paths: dict[str, Any] = {}
     for op in OPERATIONS:
-        path = _PATH_PARAM.sub(r"{\1}", op.path)
+        path = prefix + _PATH_PARAM.sub(r"{\1}", op.path)
         item: dict[str, Any] = {"summary": op.summary, "tags": [op.tag], "operationId": f"{op.method}_{path}"}
         params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
                   for p in _PATH_PARAM.findall(op.path)]

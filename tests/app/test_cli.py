@@ -1,0 +1,54 @@
+"""The CLI contract, run as operators' scripts run it: a separate process per command."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def gl(tmp_path, *args, env_extra=None, check=True):
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}", GL_INSTANCE_DIR=str(tmp_path / "inst"))
+    env.pop("REDIS_URL", None)
+    env.update(env_extra or {})
+    result = subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True,
+                            timeout=120)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_upgrade_user_token_and_audit(tmp_path):
+    assert "database at head" in gl(tmp_path, "db", "upgrade").stdout
+    assert "models match migrations" in gl(tmp_path, "db", "check").stdout
+    out = gl(tmp_path, "user", "create", "ops@t.test", "--role", "reviewer", "--password", "long-enough-pw",
+             "--birthdate", "1990-01-01").stdout
+    assert "ops@t.test" in out and "reviewer" in out
+    token = gl(tmp_path, "token", "ops@t.test").stdout.strip().splitlines()[-1]
+    assert token.startswith("glt_") and len(token) > 30
+    assert "audit chain intact" in gl(tmp_path, "audit", "verify").stdout
+    # The secret key was generated into the instance folder, readable only by its owner.
+    assert oct((tmp_path / "inst" / "secret_key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_bad_cli_input_fails_cleanly(tmp_path):
+    gl(tmp_path, "db", "upgrade")
+    dup = ["user", "create", "a@t.test", "--password", "long-enough-pw"]
+    gl(tmp_path, *dup)
+    again = gl(tmp_path, *dup, check=False)
+    assert again.returncode != 0 and "email_taken" in again.stderr
+    weak = gl(tmp_path, "user", "create", "b@t.test", "--password", "short", check=False)
+    assert weak.returncode != 0 and "weak_password" in weak.stderr
+    missing = gl(tmp_path, "token", "ghost@t.test", check=False)
+    assert missing.returncode != 0 and "no user" in missing.stderr
+    bad_role = gl(tmp_path, "user", "create", "c@t.test", "--password", "long-enough-pw", "--role", "god",
+                  check=False)
+    assert bad_role.returncode != 0
+
+
+@pytest.mark.slow
+def test_demo_seeds_once(tmp_path):
+    gl(tmp_path, "db", "upgrade")
+    out = gl(tmp_path, "demo", env_extra={"GL_RENDER_SECONDS": "1"}).stdout
+    assert "blocked" in out and "queued" in out and "in_review" in out and "token for @alice" in out
+    assert "already seeded" in gl(tmp_path, "demo").stdout

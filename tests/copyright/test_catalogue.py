@@ -1,0 +1,60 @@
+import pytest
+
+from app.stage import Decision, Requester, StageContext
+from copyright.catalogue import Catalogue, load_catalogue
+from copyright.stages import CatalogueStage
+
+
+@pytest.fixture(scope="module")
+def stage():
+    return CatalogueStage()
+
+
+def check(stage, prompt):
+    return stage.check(StageContext("g", prompt, [], None, Requester("u", "u", False), None))
+
+
+def test_shipped_catalogue_is_large_and_owned():
+    cat = load_catalogue()
+    assert len(cat.works) >= 200
+    assert all(w.owner and w.owner != "unknown" for w in cat.works)
+    assert len({w.id for w in cat.works}) == len(cat.works)
+
+
+@pytest.mark.parametrize("prompt, work_id", [
+    ("Garfield eating lasagna", "garfield"),
+    ("Bugs Bunny eating a carrot", "bugs-bunny"),
+    ("bugs bunnies in a field", "bugs-bunny"),           # plural
+    ("Spiderman swinging through the city", "spider-man"),
+    ("P1kachu in the rain", "pikachu"),                   # leetspeak
+    ("Mickey Mouse's house", "mickey-mouse"),              # possessive
+    ("S p o n g e B o b under the sea", "spongebob-squarepants"),
+])
+def test_named_works_are_blocked(stage, prompt, work_id):
+    v = check(stage, prompt)
+    assert v.decision == Decision.BLOCK, v.reasons
+    reason = v.reasons[0]
+    assert reason.code == "copyright_default_deny" and reason.details["work_id"] == work_id
+    assert reason.details["owner"]
+
+
+@pytest.mark.parametrize("prompt", ["a frozen lake at dawn", "cars in traffic", "a brave firefighter",
+                                    "a green cube sliding down a ramp", "a cat eating lasagna"])
+def test_ordinary_words_are_allowed(stage, prompt):
+    assert check(stage, prompt).decision == Decision.ALLOW
+
+
+@pytest.mark.parametrize("prompt", ["Elsa building a snowman", "a scene from the movie frozen"])
+def test_ambiguous_titles_as_names_or_in_context_go_to_review(stage, prompt):
+    v = check(stage, prompt)
+    assert v.decision == Decision.REVIEW and v.reasons[0].code == "possible_copyrighted_work"
+
+
+def test_loader_reads_a_custom_catalogue(tmp_path):
+    path = tmp_path / "works.json"
+    path.write_text('{"version": "t1", "works": [{"id": "blorp", "title": "Captain Blorp", "owner": "Us",'
+                    ' "kind": "character", "aliases": ["Blorpy"], "ambiguous_aliases": [], "descriptions": []}]}')
+    stage = CatalogueStage(Catalogue.from_file(path))
+    assert stage.version == "catalogue-t1"
+    assert check(stage, "blorpy dancing").decision == Decision.BLOCK
+    assert check(stage, "Garfield eating lasagna").decision == Decision.ALLOW
