@@ -134,14 +134,17 @@ def _claim(rt: Runtime, generation_id: str, ready: Status, working: Status) -> b
 
 
 def gate(rt: Runtime, generation_id: str) -> Status | None:
-    """Run the pre-render stages; the outcome is blocked, in_review or queued (render enqueued)."""
+    """Run the pre-render stages; the outcome is blocked, in_review or queued (render enqueued).
+
+    One transaction from claim to outcome: a crash part-way rolls back to `submitted`, which the
+    recovery sweep re-gates like `gating`, and a fast gate pays for one commit, not two."""
     try:
-        if not _claim(rt, generation_id, Status.SUBMITTED, Status.GATING):
-            return None
         with rt.db.transaction() as s:
             gen = s.get(Generation, generation_id)
-            if gen is None or gen.status != Status.GATING:
+            if gen is None or gen.status not in (Status.SUBMITTED, Status.GATING):
                 return None
+            if gen.status == Status.SUBMITTED:
+                transition(s, gen, Status.GATING, actor=SYSTEM)
             verdicts = pipeline.run_stages(pipeline.PRE_RENDER, _context(s, gen))
             target = _apply(s, gen, Phase.PRE_RENDER, verdicts, _AFTER_PRE)
     except StaleState:

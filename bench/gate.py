@@ -1,0 +1,87 @@
+"""Pre-render gate latency: the whole gate (claim, stages, verdict + audit writes, transition)
+against the sum of the stages' own check times, measured in the same run.
+
+    python bench/gate.py [--runs 300] [--database-url URL]
+
+Prints p50/p95 per stage, of the stage sum and of the whole gate, and the overhead ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app import accounts, generations, runtime  # noqa: E402
+from app.config import Config  # noqa: E402
+from app.migrate import upgrade  # noqa: E402
+from app.models import Generation, User  # noqa: E402
+
+PROMPTS = [
+    "a green cube sliding down a ramp", "a red ball bouncing at night", "two friends dancing at sunset",
+    "Angela Merkel reading a book", "Keanu Reeves riding a motorcycle", "Garfield eating lasagna",
+    "Bugs Bunny eating a carrot", "a man holding a gun", "a history lecture about World War II",
+    "a doctor explaining vaccines", "a chef cutting vegetables with a knife", "Elsa building a snowman",
+    "a cat shooting hoops in a gym", "S p o n g e B o b under the sea", "a knight covered in blood",
+    "a very long prompt " + "with many words about a quiet mountain lake " * 20,
+]
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=300)
+    ap.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="gl-bench-"))
+    url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
+    upgrade(url)
+    cfg = replace(Config.from_env(env={}), instance_dir=tmp, media_dir=tmp / "media", database_url=url,
+                  redis_url=None, secret_key="bench", gate_inline=False)
+    rt = runtime.configure(cfg)
+    with rt.db.transaction() as s:
+        user = accounts.create_user(s, f"bench{time.time_ns()}@t.test", "bench-password-1")
+        user_id = user.id
+
+    # Warm-up: data files load and indexes build once per process.
+    with rt.db.transaction() as s:
+        warm_id = generations.submit(s, s.get(User, user_id), PROMPTS[0], [], None).id
+    generations.gate(rt, warm_id)
+
+    gate_ms, stage_sum_ms = [], []
+    per_stage: dict[str, list[float]] = {}
+    for i in range(args.runs):
+        with rt.db.transaction() as s:
+            gid = generations.submit(s, s.get(User, user_id), PROMPTS[i % len(PROMPTS)], [], None).id
+        started = time.perf_counter()
+        generations.gate(rt, gid)
+        gate_ms.append((time.perf_counter() - started) * 1000)
+        with rt.db.transaction() as s:
+            verdicts = s.get(Generation, gid).verdicts
+            stage_sum_ms.append(sum(v.latency_ms for v in verdicts))
+            for v in verdicts:
+                per_stage.setdefault(v.stage, []).append(v.latency_ms)
+
+    print(f"pre-render gate, {args.runs} requests, {rt.db.engine.dialect.name}, {len(PROMPTS)} prompts cycled")
+    print(f"{'':28} {'p50 ms':>8} {'p95 ms':>8}")
+    for name, values in per_stage.items():
+        print(f"  {name:26} {pct(values, 50):8.3f} {pct(values, 95):8.3f}")
+    print(f"{'sum of stage checks':28} {pct(stage_sum_ms, 50):8.3f} {pct(stage_sum_ms, 95):8.3f}")
+    print(f"{'whole gate (with DB writes)':28} {pct(gate_ms, 50):8.3f} {pct(gate_ms, 95):8.3f}")
+    print(f"ratio whole/stages: p50 {pct(gate_ms, 50) / pct(stage_sum_ms, 50):.2f}x, "
+          f"p95 {pct(gate_ms, 95) / pct(stage_sum_ms, 95):.2f}x")
+    runtime.reset()
+
+
+if __name__ == "__main__":
+    main()
