@@ -18,6 +18,7 @@ import redis
 from rq import Callback, Queue, Retry, SimpleWorker, Worker
 from rq.job import Job, JobStatus
 from rq.exceptions import NoSuchJobError
+from rq.timeouts import TimerDeathPenalty
 
 from app.config import Config
 
@@ -31,6 +32,16 @@ _ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.D
 def job_id(queue: str, generation_id: str) -> str:
     """One job id per (queue, generation): enqueueing twice while one is live is a no-op."""
     return f"{queue}-{generation_id}"
+
+
+class ThreadWorker(SimpleWorker):
+    """SimpleWorker that can run off the main thread: signals (stop requests, SIGALRM job
+    timeouts) belong to the main thread, so timeouts use RQ's timer-based death penalty."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        pass
 
 
 class Queues:
@@ -88,10 +99,13 @@ class Queues:
         )
         return True
 
-    def run_burst(self, names: tuple[str, ...] = QUEUE_NAMES) -> None:
-        """Work every due job on `names` in this thread until the queues are empty."""
-        worker = SimpleWorker([self.queue(n) for n in names], connection=self.connection)
-        worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
+    def worker(self, names: tuple[str, ...] = QUEUE_NAMES) -> ThreadWorker:
+        return ThreadWorker([self.queue(n) for n in names], connection=self.connection)
+
+    def run_burst(self, names: tuple[str, ...] = QUEUE_NAMES, worker: ThreadWorker | None = None) -> None:
+        """Work every due job on `names` in this thread until the queues are empty; the scheduler's
+        pass in burst mode moves due retries back onto their queues first."""
+        (worker or self.worker(names)).work(burst=True, with_scheduler=True, logging_level="WARNING")
 
     def counts(self) -> dict[str, int]:
         return {name: q.count for name, q in self._queues.items()}
@@ -114,11 +128,14 @@ class EmbeddedWorker(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
+        # One worker for the thread's life: a worker per pass would register (and leak) a
+        # client name and connection each time.
+        worker = self.queues.worker(self.names)
         while not self._stop_event.is_set():
             try:
                 if self.before_each:
                     self.before_each()
-                self.queues.run_burst(self.names)
+                self.queues.run_burst(self.names, worker)
             except Exception:
                 log.exception("embedded worker pass failed; continuing")
             self._stop_event.wait(self.poll_s)

@@ -164,3 +164,28 @@ def test_worker_killed_mid_render_is_finished_exactly_once_by_the_next_worker(rt
                        ("rendering", "scanning"), ("scanning", "draft")]
     assert post == 1
     assert Path(rt.storage.path(generations.media_key(gid))).stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_embedded_worker_thread_renders_and_keeps_running(rt, alice):
+    """The worker `greenlight serve` starts: RQ on a background thread, many passes, no leaks."""
+    if not rt.queues.embedded:
+        pytest.skip("the embedded worker exists only without REDIS_URL")
+    from app.queues import EmbeddedWorker
+    worker = EmbeddedWorker(rt.queues, poll_s=0.01)
+    worker.start()
+    try:
+        ids = [submit(rt, alice, f"a {colour} ball bouncing") for colour in ("red", "blue")]
+        deadline = time.monotonic() + 60
+        while {status(rt, g) for g in ids} != {Status.DRAFT}:
+            assert time.monotonic() < deadline, [status(rt, g) for g in ids]
+            time.sleep(0.05)
+        time.sleep(0.5)  # dozens more empty passes
+        third = submit(rt, alice, "a green ring spinning")
+        while status(rt, third) != Status.DRAFT:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert worker.is_alive()
+    finally:
+        worker.stop()
+    assert not worker.is_alive()
