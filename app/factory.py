@@ -12,7 +12,8 @@ from app.config import Config
 
 def create_app(config: Config | None = None, *, start_worker: bool = False) -> Flask:
     """Build the app. `start_worker` runs the embedded queue worker on a thread (embedded queue only)."""
-    rt = runtime.configure(config) if config is not None or runtime._current is None else runtime.current()
+    # Tests and the CLI configure the runtime first; a bare create_app() reads the environment.
+    rt = runtime.configure(config) if config is not None or not runtime.is_configured() else runtime.current()
     app = Flask(__name__, instance_path=str(rt.config.instance_dir))
     app.config.update(SECRET_KEY=rt.config.secret_key, MAX_CONTENT_LENGTH=rt.config.max_request_bytes,
                       JSON_SORT_KEYS=False)

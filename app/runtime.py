@@ -52,6 +52,10 @@ def configure(config: Config | None = None) -> Runtime:
         return _current
 
 
+def is_configured() -> bool:
+    return _current is not None
+
+
 def current() -> Runtime:
     global _current
     if _current is None:
