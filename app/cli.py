@@ -195,6 +195,32 @@ def demo() -> None:
 
 
 @main.group()
+def keys() -> None:
+    """Encryption keys for face templates."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every face template under a new key (file keyring) or under the first key of
+    GL_TEMPLATE_KEYS (environment keyring: put the new key first, keep the old one until done)."""
+    from likeness import templates
+
+    ring = templates.keyring()
+    from_env = ring.path is None
+    with click.progressbar(length=1, label="re-encrypting templates") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(1)
+
+        with _rt().db.transaction() as s:
+            n = templates.rotate(s, ring, new_key=not from_env, progress=progress)
+    if not from_env:
+        ring.retire_all_but_active()
+        ring.save()
+    click.echo(f"{n} templates now under key {ring.active}")
+
+
+@main.group()
 def audit() -> None:
     """The tamper-evident audit log."""
 

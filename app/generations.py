@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit, pipeline
+from app import audit, pipeline, runtime
 from app.db import on_commit, utcnow
 from app.errors import Conflict, NotFound, StaleState
 from app.models import Generation, Phase, ReviewItem, Status, User, Verdict as VerdictRow
@@ -43,7 +43,7 @@ def submit(session: Session, owner: User, prompt: str, cameo_ids: list[str], rem
     if remix_of is not None:
         parent = session.get(Generation, remix_of)
         # A parent the requester cannot see is reported as missing, like any other object.
-        if parent is None or not can_view(parent, owner) or parent.status == Status.DELETED:
+        if parent is None or not can_view(session, parent, owner):
             raise NotFound("remix parent not found", code="remix_parent_not_found")
     gen = Generation(owner_id=owner.id, prompt=prompt, cameo_ids=list(dict.fromkeys(cameo_ids)),
                      remix_of_id=remix_of, seed=random.randrange(2**31), status=Status.SUBMITTED.value)
@@ -77,8 +77,20 @@ def status_of(session: Session, generation_id: str) -> str:
     return session.scalar(select(Generation.status).where(Generation.id == generation_id))
 
 
-def can_view(gen: Generation, user: User) -> bool:
-    return gen.owner_id == user.id or gen.status == Status.PUBLISHED
+def can_view(session: Session, gen: Generation, user: User) -> bool:
+    """The creator, the owners of cameos in it (co-owners), and, once published, everyone."""
+    from likeness.services import is_co_owner
+
+    if gen.status == Status.DELETED:
+        return False
+    return gen.owner_id == user.id or gen.status == Status.PUBLISHED or is_co_owner(session, user.id, gen.id)
+
+
+def can_manage(session: Session, gen: Generation, user: User) -> bool:
+    """Delete rights: the creator and every co-owner."""
+    from likeness.services import is_co_owner
+
+    return gen.status != Status.DELETED and (gen.owner_id == user.id or is_co_owner(session, user.id, gen.id))
 
 
 def get_owned(session: Session, user: User, generation_id: str) -> Generation:
@@ -145,8 +157,10 @@ def gate(rt: Runtime, generation_id: str) -> Status | None:
                 return None
             if gen.status == Status.SUBMITTED:
                 transition(s, gen, Status.GATING, actor=SYSTEM)
-            verdicts = pipeline.run_stages(pipeline.PRE_RENDER, _context(s, gen))
+            stages, ctx = pipeline.PRE_RENDER, _context(s, gen)
+            verdicts = pipeline.run_stages(stages, ctx)
             target = _apply(s, gen, Phase.PRE_RENDER, verdicts, _AFTER_PRE)
+            pipeline.persist_findings(stages, ctx, verdicts)
     except StaleState:
         log.info("gate %s: another run moved it first", generation_id)
         return None
@@ -187,9 +201,11 @@ def scan(rt: Runtime, generation_id: str) -> Status | None:
             gen = s.get(Generation, generation_id)
             if gen is None or gen.status != Status.SCANNING:
                 return None
-            ctx = _context(s, gen, media_path=rt.storage.path(gen.media_key))
-            verdicts = pipeline.run_stages(pipeline.POST_RENDER, ctx)
-            return _apply(s, gen, Phase.POST_RENDER, verdicts, _AFTER_POST)
+            stages, ctx = pipeline.POST_RENDER, _context(s, gen, media_path=rt.storage.path(gen.media_key))
+            verdicts = pipeline.run_stages(stages, ctx)
+            target = _apply(s, gen, Phase.POST_RENDER, verdicts, _AFTER_POST)
+            pipeline.persist_findings(stages, ctx, verdicts)
+            return target
     except StaleState:
         log.info("scan %s: another run moved it first", generation_id)
         return None
@@ -250,15 +266,28 @@ def decide_review(rt: Runtime, session: Session, item_id: str, reviewer: User, d
 
 
 def publish(session: Session, user: User, generation_id: str) -> Generation:
+    from likeness.services import consent_problems
+
     gen = get_owned(session, user, generation_id)
+    problems = consent_problems(session, gen.owner_id, list(gen.cameo_ids or []))
+    if problems and gen.status == Status.DRAFT:
+        raise Conflict("a cameo in this video no longer allows you to use it", code="consent_revoked",
+                       details={"cameos": problems})
     return transition(session, gen, Status.PUBLISHED, actor=user.id)
 
 
-def delete(rt: Runtime, session: Session, user: User, generation_id: str) -> Generation:
-    gen = get_owned(session, user, generation_id)
-    transition(session, gen, Status.DELETED, actor=user.id)
+def remove(session: Session, gen: Generation, *, actor: str, reason: str) -> Generation:
+    """Delete a generation; its media file goes once the deletion commits. Verdicts and audit rows stay."""
+    transition(session, gen, Status.DELETED, actor=actor, reason=reason)
     if gen.media_key:
-        # The file goes once the deletion is committed; the audit rows and verdicts stay.
-        key = gen.media_key
-        on_commit(session, lambda: rt.storage.delete(key))
+        storage, key = runtime.current().storage, gen.media_key
+        on_commit(session, lambda: storage.delete(key))
     return gen
+
+
+def delete(session: Session, user: User, generation_id: str) -> Generation:
+    gen = session.get(Generation, generation_id)
+    if gen is None or not can_manage(session, gen, user):
+        raise NotFound("generation not found", code="generation_not_found")
+    return remove(session, gen, actor=user.id, reason="deleted_by_owner" if gen.owner_id == user.id
+                  else "deleted_by_co_owner")

@@ -23,6 +23,7 @@ PRE_RENDER: tuple[Stage, ...] = (
 
 POST_RENDER: tuple[Stage, ...] = (
     MediaIntegrityStage(),  # generator: the file is a playable H.264 + AAC MP4 of the expected length
+    CameoConsentStage(),    # likeness: consent still holds (a cameo revoked while rendering blocks)
 )
 
 
@@ -36,3 +37,9 @@ def run_stages(stages: tuple[Stage, ...], ctx: StageContext) -> list[Verdict]:
         verdict.stage, verdict.version = stage.name, stage.version
         verdicts.append(verdict)
     return verdicts
+
+
+def persist_findings(stages: tuple[Stage, ...], ctx: StageContext, verdicts: list[Verdict]) -> None:
+    """Let each stage record what a real run found (a dry run calls run_stages only)."""
+    for stage, verdict in zip(stages, verdicts, strict=True):
+        stage.persist(ctx, verdict)

@@ -41,6 +41,8 @@ class Verdict:
     latency_ms: float = 0.0
     stage: str = ""
     version: str = ""
+    # Stage-private findings for its own persist(); kept in memory only, never stored.
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def allow(cls, scores: dict[str, float] | None = None) -> "Verdict":
@@ -84,7 +86,7 @@ class StageContext:
     cameo_ids: list[str]
     remix_of: str | None
     requester: Requester
-    # Read-only use: stages look things up; the pipeline runner alone writes.
+    # check() only reads through it; writes belong in persist(), which dry runs skip.
     session: Session
     media_path: Path | None = None
 
@@ -98,3 +100,7 @@ class Stage(ABC):
 
     @abstractmethod
     def check(self, ctx: StageContext) -> Verdict: ...
+
+    def persist(self, ctx: StageContext, verdict: Verdict) -> None:
+        """Record domain facts of a real run (not of a dry run), in the pipeline's transaction:
+        they commit together with the verdict or not at all. Default: nothing."""

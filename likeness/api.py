@@ -76,7 +76,40 @@ def update(cameo_id: str, body: CameoPatch):
                                                 body.approved_handles))
 
 
-@endpoint(bp, "/cameos/<cameo_id>/revoke", "POST", summary="Revoke my cameo: no new use is allowed",
-          tag="cameos", response=CameoOut, errors=_ERRORS)
+@endpoint(bp, "/cameos/<cameo_id>/revoke", "POST",
+          summary="Revoke my cameo: queued and held videos with it are blocked, drafts deleted, published "
+                  "ones unpublished, and their creators notified", tag="cameos", response=CameoOut, errors=_ERRORS)
 def revoke(cameo_id: str):
     return cameo_out(services.revoke(session(), current_user(), cameo_id))
+
+
+@endpoint(bp, "/cameos/<cameo_id>", "DELETE", summary="Delete my cameo: revoke it and erase its face template",
+          tag="cameos", status=204, errors=_ERRORS)
+def delete(cameo_id: str):
+    services.delete_cameo(session(), current_user(), cameo_id)
+    return "", 204
+
+
+class AppearanceOut(BaseModel):
+    generation_id: str
+    status: str
+    prompt: str
+    creator_handle: str
+    source: str
+    media_url: str | None
+    created_at: datetime
+
+
+class AppearanceList(BaseModel):
+    items: list[AppearanceOut]
+
+
+@endpoint(bp, "/cameos/<cameo_id>/appearances", "GET",
+          summary="Drafts and published videos featuring my cameo (I co-own them and may delete them)",
+          tag="cameos", response=AppearanceList, errors=_ERRORS)
+def appearances(cameo_id: str):
+    rows = services.appearances(session(), current_user(), cameo_id)
+    return AppearanceList(items=[AppearanceOut(
+        generation_id=g.id, status=g.status, prompt=g.prompt, creator_handle=g.owner.handle, source=a.source,
+        media_url=f"/api/v1/generations/{g.id}/media" if g.media_key else None, created_at=g.created_at)
+        for g, a in rows])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, new_id, utcnow
@@ -20,6 +20,8 @@ class Permission(StrEnum):
 
 class CameoStatus(StrEnum):
     ACTIVE = "active"
+    # The enrolled face matched another account's cameo: a reviewer decides before any use.
+    PENDING_REVIEW = "pending_review"
     REVOKED = "revoked"
 
 
@@ -35,6 +37,7 @@ class Cameo(Base):
     public_figure_id: Mapped[str | None] = mapped_column(String(80), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    enrolled_at: Mapped[datetime | None]
 
     approvals: Mapped[list["CameoApproval"]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", back_populates="cameo")
@@ -52,3 +55,65 @@ class CameoApproval(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     cameo: Mapped[Cameo] = relationship(back_populates="approvals")
+
+
+class FaceTemplate(Base):
+    """A cameo's face: mean embedding + exemplars, AES-GCM encrypted. Deleted with its cameo."""
+
+    __tablename__ = "face_templates"
+
+    cameo_id: Mapped[str] = mapped_column(ForeignKey("cameos.id", ondelete="CASCADE"), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32))
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    dim: Mapped[int] = mapped_column(Integer)
+    vectors: Mapped[int] = mapped_column(Integer)
+    model_version: Mapped[str] = mapped_column(String(160))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EnrolmentChallenge(Base):
+    __tablename__ = "enrolment_challenges"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digits: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(8))
+    display_name: Mapped[str] = mapped_column(String(80))
+    permission: Mapped[str] = mapped_column(String(16))
+    approved_user_ids: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failure: Mapped[str | None] = mapped_column(Text)
+    cameo_id: Mapped[str | None] = mapped_column(ForeignKey("cameos.id", ondelete="SET NULL"))
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CameoAppearance(Base):
+    """A cameo in a generation, declared by the requester or found by the face scan: its owner
+    is a co-owner of that generation."""
+
+    __tablename__ = "cameo_appearances"
+
+    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id", ondelete="CASCADE"), primary_key=True)
+    cameo_id: Mapped[str] = mapped_column(ForeignKey("cameos.id", ondelete="CASCADE"), primary_key=True, index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EnrolmentReview(Base):
+    """A face that matched another account's cameo at enrolment waits here for a reviewer."""
+
+    __tablename__ = "enrolment_reviews"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    cameo_id: Mapped[str] = mapped_column(ForeignKey("cameos.id", ondelete="CASCADE"), index=True)
+    matched_cameo_id: Mapped[str] = mapped_column(ForeignKey("cameos.id", ondelete="CASCADE"))
+    score: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    decision: Mapped[str | None] = mapped_column(String(8))
+    decided_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

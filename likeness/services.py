@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit
+from app import audit, notifications
 from app.db import utcnow
 from app.errors import NotFound, ValidationFailed
-from app.models import Follow, User
-from likeness.models import Cameo, CameoApproval, CameoStatus, Permission
+from app.models import Follow, Generation, Status, User
+from app.states import transition
+from likeness.models import Cameo, CameoApproval, CameoAppearance, CameoStatus, FaceTemplate, Permission
 
 
 def are_mutuals(session: Session, a: str, b: str) -> bool:
@@ -88,12 +89,93 @@ def update_permission(session: Session, owner: User, cameo_id: str, permission: 
 
 
 def revoke(session: Session, owner: User, cameo_id: str) -> Cameo:
+    """Revoke consent; the cascade runs in the same transaction as the revocation."""
     cameo = get_own_cameo(session, owner, cameo_id)
     if cameo.status != CameoStatus.REVOKED:
+        before = cameo.status
         cameo.status, cameo.revoked_at = CameoStatus.REVOKED.value, utcnow()
         audit.record(session, actor=owner.id, action="cameo.revoked", object_type="cameo", object_id=cameo.id,
-                     before={"status": CameoStatus.ACTIVE.value}, after={"status": cameo.status})
+                     before={"status": before}, after={"status": cameo.status})
+        cascade_revocation(session, cameo, actor=owner.id)
     return cameo
+
+
+def delete_cameo(session: Session, owner: User, cameo_id: str) -> Cameo:
+    """Revoke (with its cascade) and erase the biometric template; the row stays for the record."""
+    cameo = revoke(session, owner, cameo_id)
+    template = session.get(FaceTemplate, cameo.id)
+    if template is not None:
+        session.delete(template)
+        audit.record(session, actor=owner.id, action="cameo.template_deleted", object_type="cameo",
+                     object_id=cameo.id)
+    return cameo
+
+
+# What happens to each generation featuring a revoked cameo (rendering/scanning ones are caught
+# by the consent re-check after rendering).
+_ON_REVOKE = {Status.QUEUED: Status.BLOCKED, Status.IN_REVIEW: Status.BLOCKED,
+              Status.DRAFT: Status.DELETED, Status.PUBLISHED: Status.DRAFT}
+
+
+def cascade_revocation(session: Session, cameo: Cameo, *, actor: str) -> list[tuple[str, str]]:
+    # Imported here: app.generations imports the pipeline, whose stages import this module.
+    from app import generations
+
+    gens = session.scalars(select(Generation).join(CameoAppearance, CameoAppearance.generation_id == Generation.id)
+                           .where(CameoAppearance.cameo_id == cameo.id).order_by(Generation.created_at))
+    changed = []
+    for gen in gens:
+        target = _ON_REVOKE.get(Status(gen.status))
+        if target is None:
+            continue
+        if target == Status.DELETED:
+            generations.remove(session, gen, actor=actor, reason="cameo_consent_revoked")
+        else:
+            transition(session, gen, target, actor=actor, reason="cameo_consent_revoked")
+        action = {Status.BLOCKED: "blocked", Status.DELETED: "deleted", Status.DRAFT: "unpublished"}[target]
+        if gen.owner_id != cameo.owner_id:
+            notifications.notify(session, gen.owner_id, "cameo_consent_revoked", generation_id=gen.id,
+                                 cameo_id=cameo.id, action=action)
+        changed.append((gen.id, action))
+    return changed
+
+
+def record_appearance(session: Session, generation_id: str, cameo_id: str, source: str,
+                      score: float | None = None) -> None:
+    """Idempotent: a cameo appears in a generation once (a declared one stays declared)."""
+    if session.get(CameoAppearance, (generation_id, cameo_id)) is None:
+        session.add(CameoAppearance(generation_id=generation_id, cameo_id=cameo_id, source=source, score=score))
+        session.flush()
+
+
+def is_co_owner(session: Session, user_id: str, generation_id: str) -> bool:
+    return session.scalar(select(CameoAppearance.cameo_id).join(Cameo, Cameo.id == CameoAppearance.cameo_id)
+                          .where(CameoAppearance.generation_id == generation_id, Cameo.owner_id == user_id)
+                          .limit(1)) is not None
+
+
+def appearances(session: Session, owner: User, cameo_id: str) -> list[tuple[Generation, CameoAppearance]]:
+    """Drafts and published videos featuring the cameo: what its owner, as co-owner, may see."""
+    cameo = get_own_cameo(session, owner, cameo_id)
+    rows = session.execute(select(Generation, CameoAppearance)
+                           .join(CameoAppearance, CameoAppearance.generation_id == Generation.id)
+                           .where(CameoAppearance.cameo_id == cameo.id,
+                                  Generation.status.in_([Status.DRAFT.value, Status.PUBLISHED.value]))
+                           .order_by(Generation.created_at.desc()))
+    return [(g, a) for g, a in rows]
+
+
+def consent_problems(session: Session, requester_id: str, cameo_ids: list[str]) -> list[dict]:
+    """The cameos among `cameo_ids` the requester may not use now, with the reason code."""
+    if not cameo_ids:
+        return []
+    cameos = {c.id: c for c in session.scalars(select(Cameo).where(Cameo.id.in_(cameo_ids)))}
+    problems = []
+    for cid in cameo_ids:
+        denial = permission_denial(session, cameos.get(cid), requester_id)
+        if denial:
+            problems.append({"cameo_id": cid, "code": denial})
+    return problems
 
 
 def list_own(session: Session, owner: User) -> list[Cameo]:

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
 from likeness.figures import FigureList, load_figures
 from likeness.models import Cameo
-from likeness.services import permission_denial, usable_figure_cameos
+from likeness.services import permission_denial, record_appearance, usable_figure_cameos
 
 _DENIAL_MESSAGES = {
     "cameo_not_found": "a requested cameo does not exist",
@@ -31,7 +31,14 @@ class CameoConsentStage(Stage):
                 # Not-found and not-permitted read the same to the requester: no probing for cameos.
                 code = "cameo_not_permitted" if denial == "cameo_not_found" else denial
                 findings.append((Decision.BLOCK, Reason(code, _DENIAL_MESSAGES[denial], {"cameo_id": cameo_id})))
-        return Verdict.worst(findings, {"cameos_checked": float(len(ctx.cameo_ids))})
+        verdict = Verdict.worst(findings, {"cameos_checked": float(len(ctx.cameo_ids))})
+        verdict.evidence["existing"] = [cid for cid in ctx.cameo_ids if cid in cameos]
+        return verdict
+
+    def persist(self, ctx: StageContext, verdict: Verdict) -> None:
+        # Declared cameos make their owners co-owners of the generation (and reach it on revocation).
+        for cameo_id in verdict.evidence.get("existing", []):
+            record_appearance(ctx.session, ctx.generation_id, cameo_id, "declared")
 
 
 class PublicFigureStage(Stage):

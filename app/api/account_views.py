@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from app import accounts
-from app.api.schemas import FollowIn, InviteList, InviteOut, SignUpIn, TokenIn, TokenOut, UserOut
+from app import accounts, notifications
+from app.api.schemas import (
+    FollowIn, InviteList, InviteOut, NotificationList, NotificationOut, SignUpIn, TokenIn, TokenOut, UserOut,
+)
 from app.api.spec import current_user, endpoint, session
 from app.errors import NotFound
 from app.models import User
@@ -73,4 +75,20 @@ def follow(body: FollowIn):
           errors=("user_not_found",))
 def unfollow(handle: str):
     accounts.unfollow(session(), current_user(), _other(handle))
+    return "", 204
+
+
+@endpoint(bp, "/notifications", "GET", summary="My notifications, unread first", tag="accounts",
+          response=NotificationList)
+def my_notifications():
+    notes = notifications.unread_first(session(), current_user().id)
+    return NotificationList(items=[NotificationOut(id=n.id, kind=n.kind, payload=n.payload, created_at=n.created_at,
+                                                   read=n.read_at is not None) for n in notes])
+
+
+@endpoint(bp, "/notifications/<notification_id>/read", "POST", summary="Mark a notification read",
+          tag="accounts", status=204, errors=("notification_not_found",))
+def read_notification(notification_id: str):
+    if not notifications.mark_read(session(), current_user().id, notification_id):
+        raise NotFound("notification not found", code="notification_not_found")
     return "", 204

@@ -34,7 +34,7 @@ def generation_out(gen: Generation) -> GenerationOut:
 
 def _visible(generation_id: str) -> Generation:
     gen = session().get(Generation, generation_id)
-    if gen is None or not generations.can_view(gen, current_user()) or gen.status == Status.DELETED:
+    if gen is None or not generations.can_view(session(), gen, current_user()):
         raise NotFound("generation not found", code="generation_not_found")
     return gen
 
@@ -84,7 +84,7 @@ def media(generation_id: str):
 
 
 @endpoint(bp, "/generations/<generation_id>/publish", "POST", summary="Publish a draft to the feed",
-          tag="generations", response=GenerationOut, errors=("generation_not_found", "illegal_transition"))
+          tag="generations", response=GenerationOut, errors=("generation_not_found", "illegal_transition", "consent_revoked"))
 def publish(generation_id: str):
     return generation_out(generations.publish(session(), current_user(), generation_id))
 
@@ -92,5 +92,5 @@ def publish(generation_id: str):
 @endpoint(bp, "/generations/<generation_id>", "DELETE", summary="Delete a generation and its media",
           tag="generations", status=204, errors=("generation_not_found", "illegal_transition"))
 def delete(generation_id: str):
-    generations.delete(runtime.current(), session(), current_user(), generation_id)
+    generations.delete(session(), current_user(), generation_id)
     return "", 204

@@ -69,6 +69,18 @@ class InviteList(BaseModel):
     items: list[InviteOut]
 
 
+class NotificationOut(BaseModel):
+    id: str
+    kind: str
+    payload: dict[str, Any]
+    read: bool
+    created_at: datetime
+
+
+class NotificationList(BaseModel):
+    items: list[NotificationOut]
+
+
 class FollowIn(Body):
     handle: Annotated[str, StringConstraints(min_length=3, max_length=33)]
 

@@ -1,0 +1,103 @@
+"""Face templates encrypted at rest: AES-256-GCM, keys from the environment or a key file.
+
+Keys: GL_TEMPLATE_KEYS="kid:base64key[,kid:base64key...]" (the first is active), else
+`<instance>/template_keys.json` (mode 600), created on first use. The cameo id is bound into
+each ciphertext as associated data, so a template copied onto another cameo fails to decrypt.
+Rotation re-encrypts every template under the active key (`greenlight keys rotate`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+
+
+class KeyringError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Sealed:
+    key_id: str
+    nonce: bytes
+    ciphertext: bytes
+
+
+class Keyring:
+    def __init__(self, keys: dict[str, bytes], active: str, path: Path | None = None):
+        if active not in keys:
+            raise KeyringError(f"active key {active!r} is not in the keyring")
+        for kid, key in keys.items():
+            if len(key) != KEY_BYTES:
+                raise KeyringError(f"template key {kid!r} must be {KEY_BYTES} bytes")
+        self.keys, self.active, self.path = dict(keys), active, path
+
+    @classmethod
+    def from_env_or_file(cls, instance_dir: Path, env: dict[str, str] | None = None) -> "Keyring":
+        env = os.environ if env is None else env
+        spec = env.get("GL_TEMPLATE_KEYS", "").strip()
+        if spec:
+            keys: dict[str, bytes] = {}
+            for part in spec.split(","):
+                kid, _, b64 = part.strip().partition(":")
+                try:
+                    keys[kid] = base64.b64decode(b64, validate=True)
+                except ValueError as exc:
+                    raise KeyringError(f"GL_TEMPLATE_KEYS: key {kid!r} is not base64") from exc
+            return cls(keys, next(iter(keys)))
+        return cls.load_file(Path(instance_dir) / "template_keys.json")
+
+    @classmethod
+    def load_file(cls, path: Path) -> "Keyring":
+        if not path.exists():
+            ring = cls({"k1": secrets.token_bytes(KEY_BYTES)}, "k1", path)
+            ring.save()
+            return ring
+        raw = json.loads(path.read_text())
+        return cls({k: base64.b64decode(v) for k, v in raw["keys"].items()}, raw["active"], path)
+
+    def save(self) -> None:
+        if self.path is None:
+            raise KeyringError("keys come from GL_TEMPLATE_KEYS: change that variable to rotate")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"active": self.active,
+                       "keys": {k: base64.b64encode(v).decode() for k, v in self.keys.items()}}, fh)
+        os.replace(tmp, self.path)
+
+    def add_active_key(self) -> str:
+        kid = f"k{len(self.keys) + 1}-{secrets.token_hex(3)}"
+        self.keys[kid] = secrets.token_bytes(KEY_BYTES)
+        self.active = kid
+        return kid
+
+    def retire_all_but_active(self) -> None:
+        self.keys = {self.active: self.keys[self.active]}
+
+    def seal(self, vectors: np.ndarray, aad: str) -> Sealed:
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        data = np.ascontiguousarray(vectors, dtype="<f4").tobytes()
+        return Sealed(self.active, nonce, AESGCM(self.keys[self.active]).encrypt(nonce, data, aad.encode()))
+
+    def open(self, sealed: Sealed, aad: str, dim: int) -> np.ndarray:
+        key = self.keys.get(sealed.key_id)
+        if key is None:
+            raise KeyringError(f"template key {sealed.key_id!r} is not in the keyring")
+        try:
+            data = AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, aad.encode())
+        except InvalidTag as exc:
+            raise KeyringError("template failed authentication (wrong key, wrong cameo or tampered)") from exc
+        return np.frombuffer(data, dtype="<f4").reshape(-1, dim).copy()
