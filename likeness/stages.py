@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import re
 
+from sqlalchemy import func, select
+
+from app.models import User
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
+from app.textmatch import tokens
 from likeness.figures import FigureList, load_figures
-from likeness.models import Cameo
+from likeness.models import Cameo, CameoStatus
 from likeness.services import permission_denial, record_appearance, usable_figure_cameos
 
 _DENIAL_MESSAGES = {
@@ -68,3 +72,48 @@ class PublicFigureStage(Stage):
             for ref in refs if ref.figure.id not in consented
         ]
         return Verdict.worst(findings, {"figures_matched": float(len(refs))})
+
+
+_MENTION = re.compile(r"@([A-Za-z0-9_]{3,32})")
+_MAX_NAME_WORDS = 4
+
+
+class NamedCameoStage(Stage):
+    """A prompt that names an enrolled person (an @handle, or a display name of two or more
+    words) must use that person's cameo: naming them is asking for their likeness.
+
+    One-word display names ("Alice") are too common to mean one person and are not matched."""
+
+    name = "likeness.named_cameos"
+    version = "mentions-1"
+
+    def check(self, ctx: StageContext) -> Verdict:
+        session = ctx.session
+        handles = {h.lower() for h in _MENTION.findall(ctx.prompt)}
+        words = tokens(ctx.prompt)
+        phrases = {" ".join(words[i:i + n]) for n in range(2, _MAX_NAME_WORDS + 1)
+                   for i in range(len(words) - n + 1)}
+        if not handles and not phrases:
+            return Verdict.allow()
+        active = Cameo.status == CameoStatus.ACTIVE.value
+        named: dict[str, tuple[str, str]] = {}
+        if handles:
+            rows = session.execute(select(Cameo.owner_id, User.handle).join(User, User.id == Cameo.owner_id)
+                                   .where(User.handle.in_(handles), active))
+            named |= {owner: ("handle", f"@{handle}") for owner, handle in rows}
+        if phrases:
+            rows = session.execute(select(Cameo.owner_id, Cameo.display_name)
+                                   .where(func.lower(Cameo.display_name).in_(phrases), active))
+            named |= {owner: ("display_name", name) for owner, name in rows if owner not in named}
+        if not named:
+            return Verdict.allow()
+        used_owners = set(session.scalars(select(Cameo.owner_id).where(Cameo.id.in_(ctx.cameo_ids)))) \
+            if ctx.cameo_ids else set()
+        findings = [
+            (Decision.BLOCK, Reason("named_person_without_cameo",
+                                    f"the prompt names {label}, an enrolled person, without using their cameo",
+                                    {"matched_by": via, "name": label}))
+            for owner, (via, label) in named.items()
+            if owner not in used_owners and owner != ctx.requester.id
+        ]
+        return Verdict.worst(findings, {"named_people": float(len(named))})

@@ -114,3 +114,28 @@ def test_another_users_cameo_is_not_found(rt, people):
     with pytest.raises(NotFound):
         with rt.db.transaction() as s:
             services.revoke(s, s.get(User, people["stranger"].id), cameo_id)
+
+
+def _named(rt, requester, prompt, cameo_ids=()):
+    from likeness.stages import NamedCameoStage
+    with rt.db.transaction() as s:
+        ctx = StageContext("g", prompt, list(cameo_ids), None, Requester(requester.id, requester.handle, False), s)
+        return NamedCameoStage().check(ctx)
+
+
+def test_naming_an_enrolled_person_requires_their_cameo(rt, people):
+    with rt.db.transaction() as s:
+        owner = s.get(User, people["owner"].id)
+        cameo_id = services.create_cameo(s, owner, "Olivia Owner", Permission.EVERYONE, []).id
+    stranger = people["stranger"]
+    for prompt in ("@owner surfing a wave", "olivia owner surfing", "OLIVIA  OWNER's birthday"):
+        v = _named(rt, stranger, prompt)
+        assert v.decision == Decision.BLOCK and v.reasons[0].code == "named_person_without_cameo", prompt
+    assert _named(rt, stranger, "@owner surfing a wave", [cameo_id]).decision == Decision.ALLOW
+    assert _named(rt, people["owner"], "@owner surfing a wave").decision == Decision.ALLOW  # themselves
+    assert _named(rt, stranger, "olivia surfing").decision == Decision.ALLOW     # one word: not matched
+    assert _named(rt, stranger, "@nobody_here surfing").decision == Decision.ALLOW
+    with rt.db.transaction() as s:
+        services.revoke(s, s.get(User, people["owner"].id), cameo_id)
+    # A revoked cameo's owner is no longer "enrolled"; the public-figure and consent gates still apply.
+    assert _named(rt, stranger, "@owner surfing").decision == Decision.ALLOW
