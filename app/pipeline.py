@@ -9,7 +9,7 @@ import time
 
 from copyright.stages import CatalogueStage
 from generator.stages import MediaIntegrityStage
-from likeness.stages import CameoConsentStage, NamedCameoStage, PublicFigureStage
+from likeness.stages import CameoConsentStage, FaceScanStage, NamedCameoStage, PublicFigureStage
 from safety.stages import PromptTermStage
 
 from app.stage import Stage, StageContext, Verdict
@@ -25,6 +25,7 @@ PRE_RENDER: tuple[Stage, ...] = (
 POST_RENDER: tuple[Stage, ...] = (
     MediaIntegrityStage(),  # generator: the file is a playable H.264 + AAC MP4 of the expected length
     CameoConsentStage(),    # likeness: consent still holds (a cameo revoked while rendering blocks)
+    FaceScanStage(),        # likeness: every face on screen (2 frames/s) is a declared, consenting cameo
 )
 
 

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from flask import Blueprint
+import os
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, request
 from pydantic import BaseModel, Field, StringConstraints
 
+from app import runtime
 from app.api.schemas import Body
 from app.api.spec import current_user, endpoint, session
-from likeness import services
+from app.errors import GreenlightError, ValidationFailed
+from app.models import REVIEW_ROLES
+from likeness import enrolment, services
 from likeness.models import Cameo, Permission
 
 bp = Blueprint("likeness", __name__)
@@ -113,3 +120,129 @@ def appearances(cameo_id: str):
         generation_id=g.id, status=g.status, prompt=g.prompt, creator_handle=g.owner.handle, source=a.source,
         media_url=f"/api/v1/generations/{g.id}/media" if g.media_key else None, created_at=g.created_at)
         for g, a in rows])
+
+
+
+# -- enrolment ------------------------------------------------------------------------------------------
+
+VIDEO_TYPES = {"video/mp4": ".mp4", "video/webm": ".webm", "video/quicktime": ".mov"}
+MAX_UPLOAD_BYTES = int(os.environ.get("GL_MAX_UPLOAD_BYTES") or 50 * 1024 * 1024)
+
+
+class ChallengeOut(BaseModel):
+    challenge_id: str
+    phrase: str = Field(description="say these digits aloud while recording")
+    digits: list[int]
+    direction: str = Field(description="turn your head to your left or right during the video")
+    expires_at: datetime
+    upload_url: str
+
+
+class EnrolmentOut(BaseModel):
+    cameo: CameoOut
+    review_pending: bool
+    frames_used: int
+    transcript: list[int]
+
+
+@endpoint(bp, "/cameos/enrol", "POST", summary="Start enrolling my face: returns a liveness challenge",
+          tag="cameos", body=CameoIn, response=ChallengeOut, status=201, errors=_ERRORS)
+def start_enrolment(body: CameoIn):
+    row, challenge = enrolment.start(session(), current_user(), body.display_name, body.permission,
+                                     body.approved_handles)
+    return ChallengeOut(challenge_id=row.id, phrase=challenge.phrase, digits=list(challenge.digits),
+                        direction=challenge.direction, expires_at=row.expires_at,
+                        upload_url=f"/api/v1/cameos/enrol/{row.id}/video")
+
+
+def _save_upload() -> Path:
+    """Stream the raw body (video/mp4, video/webm, video/quicktime) to a private temp file."""
+    ctype = (request.mimetype or "").lower()
+    if ctype not in VIDEO_TYPES:
+        raise GreenlightError(f"upload the video as the raw body with Content-Type one of {sorted(VIDEO_TYPES)}",
+                              code="unsupported_media_type", status=415)
+    request.max_content_length = MAX_UPLOAD_BYTES
+    if request.content_length is not None and request.content_length > MAX_UPLOAD_BYTES:
+        raise GreenlightError(f"the video is larger than {MAX_UPLOAD_BYTES} bytes", code="payload_too_large",
+                              status=413)
+    fd, name = tempfile.mkstemp(suffix=VIDEO_TYPES[ctype], dir=runtime.current().config.instance_dir)
+    written = 0
+    with os.fdopen(fd, "wb") as out:
+        while chunk := request.stream.read(1 << 20):
+            written += len(chunk)
+            if written > MAX_UPLOAD_BYTES:
+                out.close()
+                os.unlink(name)
+                raise GreenlightError(f"the video is larger than {MAX_UPLOAD_BYTES} bytes",
+                                      code="payload_too_large", status=413)
+            out.write(chunk)
+    if written == 0:
+        os.unlink(name)
+        raise ValidationFailed("the upload is empty", code="empty_upload")
+    return Path(name)
+
+
+@endpoint(bp, "/cameos/enrol/<challenge_id>/video", "POST",
+          summary="Answer the challenge with a selfie video (raw body, video/mp4|webm|quicktime, ≤ 50 MB)",
+          tag="cameos", response=EnrolmentOut, status=201,
+          errors=("challenge_not_found", "challenge_expired", "challenge_used", "liveness_failed",
+                  "payload_too_large", "unsupported_media_type", "empty_upload"))
+def upload_enrolment_video(challenge_id: str):
+    from likeness.faces import load_face_models
+
+    enrolment.open_challenge(session(), current_user(), challenge_id)  # 404/409 before reading the upload
+    path = _save_upload()
+    try:
+        outcome = enrolment.enrol(session(), current_user(), challenge_id, path, load_face_models())
+    finally:
+        path.unlink(missing_ok=True)  # the raw upload never outlives the request
+    result = outcome.liveness
+    if outcome.cameo is None:
+        session().commit()  # the failed attempt counts
+        raise ValidationFailed("the video did not pass the liveness check", code="liveness_failed", details={
+            "reasons": [{"code": c, "message": m} for c, m in result.reasons], "transcript": result.transcript,
+            "frames_used": result.good_frames})
+    return EnrolmentOut(cameo=cameo_out(outcome.cameo), review_pending=outcome.review is not None,
+                        frames_used=result.good_frames, transcript=result.transcript)
+
+
+# -- enrolment review (a face already enrolled by another account) ---------------------------------------
+
+class EnrolmentReviewOut(BaseModel):
+    id: str
+    cameo_id: str
+    matched_cameo_id: str
+    score: float
+    status: str
+    decision: str | None
+    created_at: datetime
+
+
+class EnrolmentReviewList(BaseModel):
+    items: list[EnrolmentReviewOut]
+
+
+class EnrolmentDecisionIn(Body):
+    decision: Literal["allow", "block"]
+
+
+_REVIEWERS = {r.value for r in REVIEW_ROLES}
+
+
+def review_out(r) -> EnrolmentReviewOut:
+    return EnrolmentReviewOut(id=r.id, cameo_id=r.cameo_id, matched_cameo_id=r.matched_cameo_id, score=r.score,
+                              status=r.status, decision=r.decision, created_at=r.created_at)
+
+
+@endpoint(bp, "/cameos/reviews", "GET", summary="Enrolments whose face matched another account's cameo",
+          tag="review", response=EnrolmentReviewList, roles=_REVIEWERS)
+def list_enrolment_reviews():
+    return EnrolmentReviewList(items=[review_out(r) for r in services.open_enrolment_reviews(session())])
+
+
+@endpoint(bp, "/cameos/reviews/<review_id>/decision", "POST",
+          summary="Allow the enrolment (cameo becomes active) or block it (cameo revoked, template erased)",
+          tag="review", body=EnrolmentDecisionIn, response=EnrolmentReviewOut, roles=_REVIEWERS,
+          errors=("review_item_not_found", "review_item_decided"))
+def decide_enrolment_review(review_id: str, body: EnrolmentDecisionIn):
+    return review_out(services.decide_enrolment_review(session(), review_id, current_user(), body.decision))

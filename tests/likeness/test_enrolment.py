@@ -1,0 +1,99 @@
+"""Enrolment with liveness: real face models, real speech recognition, videos made from photos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from likeness import enrolment
+from likeness.faces import cosine
+from likeness.liveness.challenge import Challenge
+from tests.likeness.face_videos import FPS, head_turn_frames, write_selfie
+from tests.likeness.liveness.fixtures.builders import scene_frame, silence
+
+LEFT = Challenge.from_digits("73914", "left")
+
+
+@pytest.fixture(scope="module")
+def turning(models, photos):
+    return head_turn_frames(models, photos["astronaut"], "left", seconds=3.0)
+
+
+@pytest.fixture(scope="module")
+def selfie(tmp_path_factory, turning):
+    return write_selfie(tmp_path_factory.mktemp("selfie") / "selfie.mp4", turning)
+
+
+def test_a_live_head_turn_saying_the_digits_passes(selfie, models, photos):
+    result = enrolment.verify_liveness(selfie, LEFT, models)
+    assert result.ok, result.reasons
+    assert result.transcript == [7, 3, 9, 1, 4]
+    assert result.good_frames >= enrolment.MIN_GOOD_FRAMES
+    assert max(result.yaws) - min(result.yaws[:3]) >= enrolment.MIN_TURN_DEGREES
+    template = enrolment.build_template(result.embeddings)
+    assert template.shape == (1 + enrolment.EXEMPLARS, models.dim)
+    assert np.allclose(np.linalg.norm(template, axis=1), 1.0, atol=1e-3)
+    # The template is the person in the photo.
+    still = models.analyze(photos["astronaut"])[0].embedding
+    assert cosine(template[0], still) > 0.8
+
+
+def _reasons(path, models, challenge=LEFT):
+    return [code for code, _ in enrolment.verify_liveness(path, challenge, models).reasons]
+
+
+def test_turning_the_other_way_fails(selfie, models):
+    assert _reasons(selfie, models, Challenge.from_digits("73914", "right")) == ["liveness_no_head_turn"]
+
+
+def test_saying_other_digits_fails(selfie, models):
+    assert _reasons(selfie, models, Challenge.from_digits("28056", "left")) == ["liveness_phrase_mismatch"]
+
+
+def test_a_still_photo_fails_as_a_still_image(tmp_path, models, photos):
+    still = write_selfie(tmp_path / "still.mp4", [photos["astronaut"]] * 36)
+    assert _reasons(still, models)[0] == "liveness_still_image"
+
+
+def test_a_looped_clip_fails_as_looped(tmp_path, models, turning):
+    swing = turning[18:24] + turning[23:17:-1]
+    assert "liveness_looped_video" in _reasons(write_selfie(tmp_path / "loop.mp4", swing * 3), models)
+
+
+def test_a_face_swapped_half_way_fails(tmp_path, models, photos, turning):
+    import cv2
+    other = head_turn_frames(models, cv2.resize(photos["hopper"], (512, 512)), "left", seconds=3.0)
+    mixed = write_selfie(tmp_path / "mixed.mp4", turning[:18] + other[18:])
+    assert "liveness_identity_changed" in _reasons(mixed, models)
+
+
+def test_speech_must_be_there(tmp_path, models, turning):
+    assert _reasons(write_selfie(tmp_path / "mute.mp4", turning, audio=None), models) == ["liveness_no_audio"]
+    quiet = write_selfie(tmp_path / "quiet.mp4", turning, audio=silence(1.0))
+    assert _reasons(quiet, models) == ["liveness_no_speech"]
+
+
+def test_speech_after_the_face_left_the_frame_is_refused(tmp_path, models, turning):
+    # Face for 3 s, then 3 s of empty scene while the digits are spoken: dubbed, not live.
+    empty = [scene_frame(i, 512, 512) for i in range(3 * FPS)]
+    dubbed = write_selfie(tmp_path / "dubbed.mp4", turning + empty, speech_at_s=3.3)
+    assert "liveness_speech_outside_window" in _reasons(dubbed, models)
+
+
+def test_a_video_without_a_face_fails_with_no_face(tmp_path, models):
+    frames = [scene_frame(i, 320, 240) for i in range(3 * FPS)]
+    assert "no_face" in _reasons(write_selfie(tmp_path / "scene.mp4", frames), models)
+
+
+def test_two_people_fail_with_multiple_faces(tmp_path, models, turning):
+    pairs = [np.hstack([frame, frame[:, ::-1]]) for frame in turning]
+    assert _reasons(write_selfie(tmp_path / "pair.mp4", pairs), models) == ["multiple_faces"]
+
+
+def test_a_file_that_is_not_a_video_fails_cleanly(tmp_path, models):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"this is not a video" * 100)
+    assert _reasons(junk, models) == ["media_unreadable"]
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes((tmp_path / "junk.mp4").read_bytes()[:10])
+    assert _reasons(truncated, models) == ["media_unreadable"]

@@ -1,0 +1,142 @@
+"""Enrolment through the JSON API: challenge, upload, 1:N duplicate check, review, deletion."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.models import Role
+from likeness import enrolment
+from likeness.faces import load_face_models
+from likeness.liveness.challenge import Challenge
+from likeness.matching import matcher
+from likeness.models import Cameo, EnrolmentChallenge, FaceTemplate
+from tests.app.test_api import envelope
+from tests.likeness.face_videos import head_turn_frames, write_selfie
+
+LEFT = Challenge.from_digits("73914", "left")
+
+
+@pytest.fixture(scope="module")
+def selfie_bytes(tmp_path_factory, models, photos) -> bytes:
+    path = tmp_path_factory.mktemp("selfie") / "selfie.mp4"
+    return write_selfie(path, head_turn_frames(models, photos["astronaut"], "left", seconds=3.0)).read_bytes()
+
+
+@pytest.fixture(autouse=True)
+def fixed_challenge(monkeypatch):
+    monkeypatch.setattr(enrolment, "new_challenge", lambda: LEFT)
+
+
+def start(api, **body):
+    resp = api.post("/api/v1/cameos/enrol", json={"display_name": "Me", "permission": "everyone", **body})
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()
+
+
+def upload(api, url, data, content_type="video/mp4"):
+    return api.post(url, data=data, headers={"Content-Type": content_type})
+
+
+def identify(rt, embedding):
+    with rt.db.transaction() as s:
+        return [h.key for h in matcher().identify(s, load_face_models(), embedding)]
+
+
+@pytest.mark.slow
+def test_enrol_then_find_then_delete(rt, make_api, selfie_bytes, models, photos):
+    alice, _ = make_api("alice@t.test", handle="alice")
+    challenge = start(alice, display_name="Alice")
+    assert challenge["phrase"] == "seven three nine one four" and challenge["direction"] == "left"
+    resp = upload(alice, challenge["upload_url"], selfie_bytes)
+    assert resp.status_code == 201, resp.get_json()
+    body = resp.get_json()
+    cameo_id = body["cameo"]["id"]
+    assert body["cameo"]["status"] == "active" and body["review_pending"] is False
+    assert body["transcript"] == [7, 3, 9, 1, 4] and body["frames_used"] >= enrolment.MIN_GOOD_FRAMES
+    # The raw upload is gone; the template is sealed, not the raw floats.
+    assert not [p for p in rt.config.instance_dir.iterdir() if p.suffix in {".mp4", ".webm", ".mov"}]
+    with rt.db.transaction() as s:
+        row = s.get(FaceTemplate, cameo_id)
+        assert row is not None and row.key_id
+    # A challenge answers once.
+    envelope(upload(alice, challenge["upload_url"], selfie_bytes), 409, "challenge_used")
+    # The face in a photo of the same person now finds the cameo.
+    photo = models.analyze(photos["astronaut"])[0].embedding
+    assert identify(rt, photo) == [cameo_id]
+    assert identify(rt, models.analyze(photos["hopper"])[0].embedding) == []
+    # Deleting the cameo erases the template from the database and from the index.
+    assert alice.delete(f"/api/v1/cameos/{cameo_id}").status_code in (200, 204)
+    with rt.db.transaction() as s:
+        assert s.get(FaceTemplate, cameo_id) is None
+    assert identify(rt, photo) == []
+
+
+@pytest.mark.slow
+def test_a_face_enrolled_by_another_account_goes_to_review(rt, make_api, selfie_bytes):
+    alice, _ = make_api("alice@t.test", handle="alice")
+    mallory, _ = make_api("mallory@t.test", handle="mallory")
+    carol, _ = make_api("carol@t.test", role=Role.REVIEWER, handle="carol")
+    first = upload(alice, start(alice)["upload_url"], selfie_bytes).get_json()["cameo"]["id"]
+    resp = upload(mallory, start(mallory)["upload_url"], selfie_bytes)
+    assert resp.status_code == 201
+    second = resp.get_json()
+    assert second["review_pending"] is True and second["cameo"]["status"] == "pending_review"
+    # A cameo waiting for review cannot be used.
+    gen = alice.post("/api/v1/generations", json={"prompt": "a walk", "cameo_ids": [second["cameo"]["id"]]})
+    assert gen.get_json()["status"] == "blocked"
+    envelope(mallory.get("/api/v1/cameos/reviews"), 403)
+    items = carol.get("/api/v1/cameos/reviews").get_json()["items"]
+    assert [(i["cameo_id"], i["matched_cameo_id"]) for i in items] == [(second["cameo"]["id"], first)]
+    assert items[0]["score"] > 0.9
+    decided = carol.post(f"/api/v1/cameos/reviews/{items[0]['id']}/decision", json={"decision": "block"})
+    assert decided.get_json()["decision"] == "block"
+    envelope(carol.post(f"/api/v1/cameos/reviews/{items[0]['id']}/decision", json={"decision": "allow"}), 409,
+             "review_item_decided")
+    assert mallory.get(f"/api/v1/cameos/{second['cameo']['id']}").get_json()["status"] == "revoked"
+    with rt.db.transaction() as s:
+        assert s.get(FaceTemplate, second["cameo"]["id"]) is None
+        assert s.get(FaceTemplate, first) is not None
+
+
+def test_bad_uploads_get_clear_errors_and_store_nothing(rt, make_api, monkeypatch):
+    alice, _ = make_api("alice@t.test", handle="alice")
+    url = start(alice)["upload_url"]
+    envelope(upload(alice, url, b"GIF89a", content_type="image/gif"), 415, "unsupported_media_type")
+    envelope(upload(alice, url, b""), 422, "empty_upload")
+    monkeypatch.setattr("likeness.api.MAX_UPLOAD_BYTES", 1000)
+    envelope(upload(alice, url, b"\0" * 5000), 413, "payload_too_large")
+    monkeypatch.undo()
+    monkeypatch.setattr(enrolment, "new_challenge", lambda: LEFT)
+    error = envelope(upload(alice, url, b"not a video at all" * 50), 422, "liveness_failed")
+    assert [r["code"] for r in error["details"]["reasons"]] == ["media_unreadable"]
+    with rt.db.transaction() as s:
+        assert s.scalars(select(Cameo)).all() == []
+        assert s.scalars(select(FaceTemplate)).all() == []
+        assert s.scalars(select(EnrolmentChallenge)).one().attempts == 1
+    assert not [p for p in rt.config.instance_dir.iterdir() if p.suffix in {".mp4", ".webm", ".mov"}]
+    # The challenge closes after MAX_ATTEMPTS failures.
+    for _ in range(enrolment.MAX_ATTEMPTS - 1):
+        envelope(upload(alice, url, b"still not a video" * 50), 422, "liveness_failed")
+    envelope(upload(alice, url, b"x" * 100), 409, "challenge_used")
+
+
+def test_challenges_belong_to_their_user_and_expire(rt, make_api):
+    alice, _ = make_api("alice@t.test", handle="alice")
+    eve, _ = make_api("eve@t.test", handle="eve")
+    challenge = start(alice)
+    envelope(upload(eve, challenge["upload_url"], b"x" * 100), 404, "challenge_not_found")
+    envelope(upload(alice, "/api/v1/cameos/enrol/nope/video", b"x" * 100), 404, "challenge_not_found")
+    with rt.db.transaction() as s:
+        row = s.get(EnrolmentChallenge, challenge["challenge_id"])
+        row.expires_at = row.expires_at - enrolment.CHALLENGE_TTL - timedelta(seconds=1)
+    envelope(upload(alice, challenge["upload_url"], b"x" * 100), 409, "challenge_expired")
+
+
+def test_teens_cannot_enrol_for_everyone(make_api):
+    teen, _ = make_api("teen@t.test", handle="teen", birthdate=date.today() - timedelta(days=15 * 365))
+    envelope(teen.post("/api/v1/cameos/enrol", json={"display_name": "T", "permission": "everyone"}), 422,
+             "teen_permission_not_allowed")
+    assert teen.post("/api/v1/cameos/enrol", json={"display_name": "T", "permission": "only_me"}).status_code == 201
