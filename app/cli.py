@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from datetime import date
+from pathlib import Path
 
 import click
 
@@ -192,6 +193,37 @@ def demo() -> None:
     """Seed a small demo world (idempotent)."""
     from app.demo import seed
     seed(_rt(), echo=click.echo)
+
+
+@main.group()
+def figures() -> None:
+    """The public-figure list and its reference-face gallery."""
+
+
+@figures.command("enrol-faces")
+@click.argument("gallery", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def figures_enrol_faces(gallery: Path) -> None:
+    """Embed GALLERY/<figure-id>/*.jpg and store each figure's face template (replacing it)."""
+    from likeness.faces import load_face_models
+    from likeness.figure_gallery import enrol_gallery
+    from likeness.figures import load_figures
+
+    models = load_face_models()
+    with click.progressbar(length=1, label="enrolling figure faces", item_show_func=lambda x: x) as bar:
+        def progress(done: int, total: int, name: str) -> None:
+            bar.length = total
+            bar.update(1, name)
+
+        with _rt().db.transaction() as s:
+            report = enrol_gallery(s, gallery, models, load_figures(), actor="system:cli", progress=progress)
+    for fig in report.figures:
+        problems = ", ".join(f"{name}: {code}" for name, code in fig.problems)
+        click.echo(f"{fig.figure_id}: {fig.used}/{fig.photos} photos used" + (f" ({problems})" if problems else ""))
+    for name in report.unknown:
+        click.echo(f"{name}: not in the public-figure list, skipped", err=True)
+    click.echo(f"{report.enrolled} figures enrolled with model {models.version}")
+    if report.enrolled == 0:
+        sys.exit(1)
 
 
 @main.group()

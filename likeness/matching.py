@@ -1,6 +1,7 @@
-"""Which enrolled cameo is this face? A process-wide 1:N index over the decrypted templates.
+"""Whose face is this? Process-wide 1:N indexes over the decrypted templates: one over enrolled
+cameos, one over the public-figure reference gallery.
 
-The index is rebuilt from the encrypted templates whenever they change (a cheap count/latest
+An index is rebuilt from the encrypted templates whenever they change (a cheap count/latest
 check per lookup), so an API process that enrols and a worker that scans agree without talking
 to each other. Only templates made by the loaded face model are comparable, so only they are
 indexed. GL_FACE_INDEX picks the structure: `exact` (default) or `faiss` for large galleries.
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from likeness import templates
 from likeness.faces import FaceModels
 from likeness.index import FaceIndex, Hit, make_index
-from likeness.models import FaceTemplate
+from likeness.models import FaceTemplate, FigureFaceTemplate
 
 
 @dataclass(frozen=True)
@@ -29,17 +30,19 @@ class _Stamp:
     latest: object
 
 
-class CameoMatcher:
-    def __init__(self, kind: str | None = None):
+class GalleryMatcher:
+    def __init__(self, table: type[templates.Template], kind: str | None = None):
+        self.table = table
         self.kind = kind or os.environ.get("GL_FACE_INDEX", "exact")
         self._index: FaceIndex | None = None
         self._stamp: _Stamp | None = None
         self._lock = threading.Lock()
 
     def _current_stamp(self, session: Session, models: FaceModels) -> _Stamp:
+        key = self.table.__table__.primary_key.columns[0]
         count, latest = session.execute(
-            select(func.count(FaceTemplate.cameo_id), func.max(FaceTemplate.created_at))
-            .where(FaceTemplate.model_version == models.version)).one()
+            select(func.count(key), func.max(self.table.created_at))
+            .where(self.table.model_version == models.version)).one()
         return _Stamp(models.version, count, latest)
 
     def index(self, session: Session, models: FaceModels) -> FaceIndex:
@@ -47,13 +50,14 @@ class CameoMatcher:
         with self._lock:
             if self._index is None or stamp != self._stamp:
                 index = make_index(self.kind, models.dim)
-                index.add_many(templates.iterate(session, templates.keyring(), models.version))
+                index.add_many(templates.iterate(session, templates.keyring(), models.version, self.table))
                 self._index, self._stamp = index, stamp
             return self._index
 
     def identify(self, session: Session, models: FaceModels, embedding: np.ndarray, k: int = 3,
                  threshold: float | None = None) -> list[Hit]:
-        """Cameos whose face matches `embedding` at or above the model's same-person threshold."""
+        """Keys (cameo or figure ids) whose face matches `embedding` at or above the model's
+        same-person threshold, best first."""
         index = self.index(session, models)
         if len(index) == 0:
             return []
@@ -61,8 +65,15 @@ class CameoMatcher:
         return index.search(embedding, k=k, min_score=cut)
 
 
-_matcher = CameoMatcher()
+_cameos = GalleryMatcher(FaceTemplate)
+_figures = GalleryMatcher(FigureFaceTemplate)
 
 
-def matcher() -> CameoMatcher:
-    return _matcher
+def matcher() -> GalleryMatcher:
+    """Enrolled cameos."""
+    return _cameos
+
+
+def figure_matcher() -> GalleryMatcher:
+    """The public-figure reference gallery."""
+    return _figures

@@ -57,12 +57,9 @@ class CameoApproval(Base):
     cameo: Mapped[Cameo] = relationship(back_populates="approvals")
 
 
-class FaceTemplate(Base):
-    """A cameo's face: mean embedding + exemplars, AES-GCM encrypted. Deleted with its cameo."""
+class _SealedVectors:
+    """Embeddings (n x dim float32), AES-GCM encrypted under a key of the template keyring."""
 
-    __tablename__ = "face_templates"
-
-    cameo_id: Mapped[str] = mapped_column(ForeignKey("cameos.id", ondelete="CASCADE"), primary_key=True)
     key_id: Mapped[str] = mapped_column(String(32))
     nonce: Mapped[bytes] = mapped_column(LargeBinary)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
@@ -70,6 +67,40 @@ class FaceTemplate(Base):
     vectors: Mapped[int] = mapped_column(Integer)
     model_version: Mapped[str] = mapped_column(String(160))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FaceTemplate(_SealedVectors, Base):
+    """A cameo's face: mean embedding + exemplars. Deleted with its cameo."""
+
+    __tablename__ = "face_templates"
+
+    cameo_id: Mapped[str] = mapped_column(ForeignKey("cameos.id", ondelete="CASCADE"), primary_key=True)
+
+    @property
+    def key(self) -> str:
+        return self.cameo_id
+
+    @property
+    def aad(self) -> str:
+        return self.cameo_id
+
+
+class FigureFaceTemplate(_SealedVectors, Base):
+    """Reference faces of a public figure from the shipped list (one row per figure and model):
+    the post-render scan holds videos showing them, whatever the prompt said."""
+
+    __tablename__ = "figure_face_templates"
+
+    figure_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    photos: Mapped[int] = mapped_column(Integer)
+
+    @property
+    def key(self) -> str:
+        return self.figure_id
+
+    @property
+    def aad(self) -> str:
+        return f"figure:{self.figure_id}"
 
 
 class EnrolmentChallenge(Base):

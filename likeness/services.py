@@ -142,6 +142,15 @@ def cascade_revocation(session: Session, cameo: Cameo, *, actor: str) -> list[tu
     return changed
 
 
+def remix_cameos(session: Session, remix_of: str | None) -> list[str]:
+    """Cameos on screen in a remix parent (declared, detected or inherited in turn): a remix
+    shows them again, so it needs their consent as if they were requested."""
+    if remix_of is None:
+        return []
+    return list(session.scalars(select(CameoAppearance.cameo_id).where(CameoAppearance.generation_id == remix_of)
+                                .order_by(CameoAppearance.cameo_id)))
+
+
 def record_appearance(session: Session, generation_id: str, cameo_id: str, source: str,
                       score: float | None = None) -> None:
     """Idempotent: a cameo appears in a generation once (a declared one stays declared)."""

@@ -11,7 +11,7 @@ from app.stage import Decision, Reason, Stage, StageContext, Verdict
 from app.textmatch import tokens
 from likeness.figures import FigureList, load_figures
 from likeness.models import Cameo, CameoStatus
-from likeness.services import permission_denial, record_appearance, usable_figure_cameos
+from likeness.services import permission_denial, record_appearance, remix_cameos, usable_figure_cameos
 
 _DENIAL_MESSAGES = {
     "cameo_not_found": "a requested cameo does not exist",
@@ -21,28 +21,37 @@ _DENIAL_MESSAGES = {
 
 
 class CameoConsentStage(Stage):
+    """Every cameo in the request, and every cameo on screen in the remix parent, is active and
+    allows the requester. Runs again after rendering: consent revoked meanwhile blocks."""
+
     name = "likeness.cameo_consent"
-    version = "permissions-1"
+    version = "permissions-2"
 
     def check(self, ctx: StageContext) -> Verdict:
-        if not ctx.cameo_ids:
+        inherited = [cid for cid in remix_cameos(ctx.session, ctx.remix_of) if cid not in ctx.cameo_ids]
+        wanted = [*ctx.cameo_ids, *inherited]
+        if not wanted:
             return Verdict.allow()
-        cameos = {c.id: c for c in ctx.session.scalars(select(Cameo).where(Cameo.id.in_(ctx.cameo_ids)))}
+        cameos = {c.id: c for c in ctx.session.scalars(select(Cameo).where(Cameo.id.in_(wanted)))}
         findings = []
-        for cameo_id in ctx.cameo_ids:
+        for cameo_id in wanted:
             denial = permission_denial(ctx.session, cameos.get(cameo_id), ctx.requester.id)
             if denial:
                 # Not-found and not-permitted read the same to the requester: no probing for cameos.
                 code = "cameo_not_permitted" if denial == "cameo_not_found" else denial
-                findings.append((Decision.BLOCK, Reason(code, _DENIAL_MESSAGES[denial], {"cameo_id": cameo_id})))
-        verdict = Verdict.worst(findings, {"cameos_checked": float(len(ctx.cameo_ids))})
+                details = {"cameo_id": cameo_id} | ({"via": "remix_of"} if cameo_id in inherited else {})
+                findings.append((Decision.BLOCK, Reason(code, _DENIAL_MESSAGES[denial], details)))
+        verdict = Verdict.worst(findings, {"cameos_checked": float(len(wanted))})
         verdict.evidence["existing"] = [cid for cid in ctx.cameo_ids if cid in cameos]
+        verdict.evidence["inherited"] = [cid for cid in inherited if cid in cameos]
         return verdict
 
     def persist(self, ctx: StageContext, verdict: Verdict) -> None:
-        # Declared cameos make their owners co-owners of the generation (and reach it on revocation).
+        # Cameos make their owners co-owners of the generation (and reach it on revocation).
         for cameo_id in verdict.evidence.get("existing", []):
             record_appearance(ctx.session, ctx.generation_id, cameo_id, "declared")
+        for cameo_id in verdict.evidence.get("inherited", []):
+            record_appearance(ctx.session, ctx.generation_id, cameo_id, "remixed")
 
 
 class PublicFigureStage(Stage):
@@ -119,11 +128,17 @@ class NamedCameoStage(Stage):
         return Verdict.worst(findings, {"named_people": float(len(named))})
 
 
+def _keep_best(best: dict[str, tuple[float, float]], hits, t: float) -> None:
+    if hits and (hits[0].key not in best or hits[0].score > best[hits[0].key][0]):
+        best[hits[0].key] = (hits[0].score, t)
+
+
 class FaceScanStage(Stage):
     """After rendering: every face in frames sampled at 2 per second is searched in the cameo
-    index. A face of an enrolled person who was not declared blocks the video (they did not
-    consent to this one); a face that matches nobody in a video that declared cameos goes to review
-    (the declared person should be the one on screen)."""
+    index and in the public-figure gallery. A face of an enrolled person who was not declared
+    blocks the video (they did not consent to this one), as does a public figure's face unless
+    their own verified cameo was declared and allows the requester; a face that matches nobody in
+    a video that declared cameos goes to review (the declared person should be the one on screen)."""
 
     name = "likeness.face_scan"
     frames_per_second = 2.0
@@ -140,12 +155,12 @@ class FaceScanStage(Stage):
 
     @property
     def version(self) -> str:  # type: ignore[override]
-        return f"scan-1:{self.models.version}"
+        return f"scan-2:{self.models.version}"
 
     def check(self, ctx: StageContext) -> Verdict:
         from likeness.liveness.audio import MediaDecodeError
         from likeness.liveness.motion import sample_video_frames
-        from likeness.matching import matcher
+        from likeness.matching import figure_matcher, matcher
 
         if ctx.media_path is None:
             return Verdict.allow()
@@ -154,31 +169,40 @@ class FaceScanStage(Stage):
         except MediaDecodeError as exc:
             # Faces that cannot be looked at cannot be cleared.
             return Verdict.block(Reason(exc.code, f"the video could not be scanned for faces: {exc}"))
-        models, found = self.models, {}
-        index = matcher().index(ctx.session, models)
+        models = self.models
+        cameos, figures = matcher().index(ctx.session, models), figure_matcher().index(ctx.session, models)
+        cut = models.same_person_threshold
+        found: dict[str, tuple[float, float]] = {}
+        figures_found: dict[str, tuple[float, float]] = {}
         faces_seen = unmatched = 0
         for t, frame in frames:
             for face in models.analyze(frame):
                 faces_seen += 1
-                hits = index.search(face.embedding, k=1, min_score=models.same_person_threshold) if len(index) else []
-                if not hits:
-                    unmatched += 1
-                    continue
-                best = found.get(hits[0].key)
-                if best is None or hits[0].score > best[0]:
-                    found[hits[0].key] = (hits[0].score, t)
-        declared = set(ctx.cameo_ids)
+                hits = cameos.search(face.embedding, k=1, min_score=cut) if len(cameos) else []
+                unmatched += not hits
+                _keep_best(found, hits, t)
+                _keep_best(figures_found, figures.search(face.embedding, k=1, min_score=cut) if len(figures) else [],
+                           t)
+        requested = [*ctx.cameo_ids, *remix_cameos(ctx.session, ctx.remix_of)]
+        declared = set(requested)
         findings = [
             (Decision.BLOCK, Reason("undeclared_cameo_face",
                                     "the video shows an enrolled person who was not asked for this video",
                                     {"cameo_id": cid, "score": round(score, 3), "at_s": round(t, 2)}))
             for cid, (score, t) in found.items() if cid not in declared
         ]
+        consenting = usable_figure_cameos(ctx.session, set(figures_found), requested, ctx.requester.id)
+        findings += [
+            (Decision.BLOCK, Reason("public_figure_face", "the video shows a public figure",
+                                    {"figure_id": fid, "score": round(score, 3), "at_s": round(t, 2)}))
+            for fid, (score, t) in figures_found.items() if fid not in consenting
+        ]
         if unmatched and declared:
             findings.append((Decision.REVIEW, Reason(
                 "unidentified_face", "a face in the video matches none of the declared cameos",
                 {"faces": unmatched})))
-        verdict = Verdict.worst(findings, {"faces_seen": float(faces_seen), "cameos_matched": float(len(found))})
+        verdict = Verdict.worst(findings, {"faces_seen": float(faces_seen), "cameos_matched": float(len(found)),
+                                           "figures_matched": float(len(figures_found))})
         verdict.evidence["matches"] = {cid: score for cid, (score, _) in found.items()}
         return verdict
 

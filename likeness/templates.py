@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from app import audit, runtime
 from likeness.crypto import Keyring, Sealed
-from likeness.models import FaceTemplate
+from app.db import utcnow
+from likeness.models import FaceTemplate, FigureFaceTemplate
 
 
 @lru_cache(maxsize=4)
@@ -27,27 +28,47 @@ def keyring() -> Keyring:
     return _keyring_for(str(instance), key_file.stat().st_mtime_ns if key_file.exists() else 0)
 
 
-def store(session: Session, ring: Keyring, cameo_id: str, vectors: np.ndarray, model_version: str) -> FaceTemplate:
-    vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-    sealed = ring.seal(vectors, aad=cameo_id)
-    row = session.get(FaceTemplate, cameo_id) or FaceTemplate(cameo_id=cameo_id)
+Template = FaceTemplate | FigureFaceTemplate
+
+
+def _seal_into(row: Template, ring: Keyring, vectors: np.ndarray, model_version: str) -> None:
+    sealed = ring.seal(vectors, aad=row.aad)
     row.key_id, row.nonce, row.ciphertext = sealed.key_id, sealed.nonce, sealed.ciphertext
     row.dim, row.vectors, row.model_version = vectors.shape[1], vectors.shape[0], model_version
+
+
+def store(session: Session, ring: Keyring, cameo_id: str, vectors: np.ndarray, model_version: str) -> FaceTemplate:
+    vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+    row = session.get(FaceTemplate, cameo_id) or FaceTemplate(cameo_id=cameo_id)
+    _seal_into(row, ring, vectors, model_version)
     session.add(row)
     session.flush()
     return row
 
 
-def load(ring: Keyring, row: FaceTemplate) -> np.ndarray:
-    return ring.open(Sealed(row.key_id, row.nonce, row.ciphertext), aad=row.cameo_id, dim=row.dim)
+def store_figure(session: Session, ring: Keyring, figure_id: str, vectors: np.ndarray, model_version: str,
+                 photos: int) -> FigureFaceTemplate:
+    vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+    row = session.get(FigureFaceTemplate, figure_id) or FigureFaceTemplate(figure_id=figure_id)
+    _seal_into(row, ring, vectors, model_version)
+    row.photos, row.created_at = photos, utcnow()
+    session.add(row)
+    session.flush()
+    return row
 
 
-def iterate(session: Session, ring: Keyring, model_version: str | None = None) -> Iterator[tuple[str, np.ndarray]]:
-    stmt = select(FaceTemplate).order_by(FaceTemplate.cameo_id)
+def load(ring: Keyring, row: Template) -> np.ndarray:
+    return ring.open(Sealed(row.key_id, row.nonce, row.ciphertext), aad=row.aad, dim=row.dim)
+
+
+def iterate(session: Session, ring: Keyring, model_version: str | None = None,
+            table: type[Template] = FaceTemplate) -> Iterator[tuple[str, np.ndarray]]:
+    """(cameo id or figure id, vectors) for every template of `table` made by `model_version`."""
+    stmt = select(table).order_by(*table.__table__.primary_key.columns)
     if model_version is not None:
-        stmt = stmt.where(FaceTemplate.model_version == model_version)
+        stmt = stmt.where(table.model_version == model_version)
     for row in session.scalars(stmt).yield_per(500):
-        yield row.cameo_id, load(ring, row)
+        yield row.key, load(ring, row)
 
 
 def rotate(session: Session, ring: Keyring, *, new_key: bool, progress=None) -> int:
@@ -56,11 +77,11 @@ def rotate(session: Session, ring: Keyring, *, new_key: bool, progress=None) -> 
     if new_key:
         ring.add_active_key()
         ring.save()  # the new key is on disk before any template depends on it
-    rows = list(session.scalars(select(FaceTemplate)))
+    rows: list[Template] = [*session.scalars(select(FaceTemplate)), *session.scalars(select(FigureFaceTemplate))]
     for i, row in enumerate(rows, 1):
         if row.key_id != ring.active:
             vectors = load(ring, row)
-            sealed = ring.seal(vectors, aad=row.cameo_id)
+            sealed = ring.seal(vectors, aad=row.aad)
             row.key_id, row.nonce, row.ciphertext = sealed.key_id, sealed.nonce, sealed.ciphertext
         if progress:
             progress(i, len(rows))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from likeness.faces import FaceModels
 
@@ -26,3 +27,23 @@ def photos() -> dict[str, np.ndarray]:
 @pytest.fixture(scope="session")
 def models() -> FaceModels:
     return FaceModels.default()
+
+
+@pytest.fixture
+def paste_face(monkeypatch, photos):
+    """Make the procedural renderer draw a real photo into every frame (as a generated person would be)."""
+    import generator.procedural as procedural
+
+    original = procedural.draw_frame
+    chosen = {}
+
+    def draw(scene, background, t):
+        frame = original(scene, background, t)
+        if "photo" in chosen:
+            side = frame.width
+            rgb = chosen["photo"][:, :, ::-1]
+            frame.paste(Image.fromarray(np.ascontiguousarray(rgb)).resize((side, side)), (0, frame.height // 4))
+        return frame
+
+    monkeypatch.setattr(procedural, "draw_frame", draw)
+    return lambda name: chosen.__setitem__("photo", photos[name])

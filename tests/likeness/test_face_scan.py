@@ -4,32 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from app.models import Generation
 from likeness import templates
 from likeness.faces import load_face_models
 from tests.conftest import drain
-
-
-@pytest.fixture
-def paste_face(monkeypatch, photos):
-    """Make the procedural renderer draw a real photo into every frame (as a generated person would be)."""
-    import generator.procedural as procedural
-
-    original = procedural.draw_frame
-    chosen = {}
-
-    def draw(scene, background, t):
-        frame = original(scene, background, t)
-        if "photo" in chosen:
-            side = frame.width
-            rgb = chosen["photo"][:, :, ::-1]
-            frame.paste(Image.fromarray(np.ascontiguousarray(rgb)).resize((side, side)), (0, frame.height // 4))
-        return frame
-
-    monkeypatch.setattr(procedural, "draw_frame", draw)
-    return lambda name: chosen.__setitem__("photo", photos[name])
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from app.models import User
 from likeness import services, templates
 from likeness.crypto import Keyring, KeyringError
-from likeness.models import FaceTemplate, Permission
+from likeness.models import FaceTemplate, FigureFaceTemplate, Permission
 from tests.conftest import create_user
 
 
@@ -75,6 +75,7 @@ def test_rotation_re_encrypts_every_template_and_retires_the_old_key(rt, cameo_w
     env.pop("REDIS_URL", None)
     with rt.db.transaction() as s:
         old_key = s.get(FaceTemplate, cameo_id).key_id
+        templates.store_figure(s, templates.keyring(), "grace-hopper", unit(3, seed=1), "m", photos=2)
     out = subprocess.run([sys.executable, "-m", "app.cli", "keys", "rotate"], env=env, capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -84,6 +85,9 @@ def test_rotation_re_encrypts_every_template_and_retires_the_old_key(rt, cameo_w
         row = s.get(FaceTemplate, cameo_id)
         assert row.key_id == ring.active
         assert np.allclose(templates.load(ring, row), unit(4))
+        figure = s.get(FigureFaceTemplate, "grace-hopper")
+        assert figure.key_id == ring.active
+        assert np.allclose(templates.load(ring, figure), unit(3, seed=1))
 
 
 def test_deleting_a_cameo_erases_its_template(rt, cameo_with_template):
