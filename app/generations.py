@@ -15,10 +15,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit, pipeline, runtime
+from app import audit, pipeline, runtime, uploads
 from app.db import on_commit, utcnow
 from app.errors import Conflict, NotFound, StaleState
-from app.models import Generation, Phase, ReviewItem, Status, User, Verdict as VerdictRow
+from app.models import Generation, Phase, ReviewItem, Status, Upload, User, Verdict as VerdictRow
 from app.queues import GATE, RENDER, SCAN
 from app.runtime import Runtime
 from app.stage import Decision, Requester, StageContext, Verdict, combine
@@ -39,26 +39,30 @@ def media_key(generation_id: str) -> str:
 
 # -- submit -------------------------------------------------------------------------------
 
-def submit(session: Session, owner: User, prompt: str, cameo_ids: list[str], remix_of: str | None) -> Generation:
+def submit(session: Session, owner: User, prompt: str, cameo_ids: list[str], remix_of: str | None,
+           input_image_id: str | None = None) -> Generation:
+    if input_image_id is not None:
+        uploads.get_own(session, owner, input_image_id)  # someone else's upload is not found
     if remix_of is not None:
         parent = session.get(Generation, remix_of)
         # A parent the requester cannot see is reported as missing, like any other object.
         if parent is None or not can_view(session, parent, owner):
             raise NotFound("remix parent not found", code="remix_parent_not_found")
     gen = Generation(owner_id=owner.id, prompt=prompt, cameo_ids=list(dict.fromkeys(cameo_ids)),
-                     remix_of_id=remix_of, seed=random.randrange(2**31), status=Status.SUBMITTED.value)
+                     remix_of_id=remix_of, input_image_id=input_image_id, seed=random.randrange(2**31),
+                     status=Status.SUBMITTED.value)
     session.add(gen)
     session.flush()
     audit.record(session, actor=owner.id, action="generation.submitted", object_type="generation",
                  object_id=gen.id, after={"status": gen.status, "cameo_ids": gen.cameo_ids,
-                                          "remix_of": remix_of})
+                                          "remix_of": remix_of, "input_image_id": input_image_id})
     return gen
 
 
 def submit_and_gate(rt: Runtime, session: Session, owner: User, prompt: str, cameo_ids: list[str],
-                    remix_of: str | None) -> str:
+                    remix_of: str | None, input_image_id: str | None = None) -> str:
     """Commit the request, then gate it at once (or hand it to the gate queue). Returns its id."""
-    gen_id = submit(session, owner, prompt, cameo_ids, remix_of).id
+    gen_id = submit(session, owner, prompt, cameo_ids, remix_of, input_image_id).id
     session.commit()
     if rt.config.gate_inline:
         try:
@@ -104,9 +108,11 @@ def get_owned(session: Session, user: User, generation_id: str) -> Generation:
 
 def _context(session: Session, gen: Generation, media_path: Path | None = None) -> StageContext:
     owner = gen.owner
+    input_image = session.get(Upload, gen.input_image_id) if gen.input_image_id else None
     return StageContext(generation_id=gen.id, prompt=gen.prompt, cameo_ids=list(gen.cameo_ids or []),
                         remix_of=gen.remix_of_id, requester=Requester(owner.id, owner.handle, owner.is_teen),
-                        session=session, media_path=media_path)
+                        session=session, media_path=media_path,
+                        input_image_path=runtime.current().storage.path(input_image.key) if input_image else None)
 
 
 def _persist_verdicts(session: Session, gen: Generation, phase: Phase, verdicts: list[Verdict]) -> None:

@@ -118,6 +118,8 @@ class Generation(Base):
     prompt: Mapped[str] = mapped_column(Text)
     cameo_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
     remix_of_id: Mapped[str | None] = mapped_column(ForeignKey("generations.id"))
+    # Image-to-video: a still the video starts from (its faces must be consenting cameos).
+    input_image_id: Mapped[str | None] = mapped_column(ForeignKey("uploads.id"))
     status: Mapped[str] = mapped_column(String(16), default=Status.SUBMITTED.value, index=True)
     error: Mapped[str | None] = mapped_column(Text)
     seed: Mapped[int] = mapped_column(Integer, default=0)
@@ -187,6 +189,22 @@ class AuditEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Upload(Base):
+    """A file a user uploaded for later use (an input image), stored under `key` in media storage."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(64))
+    bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Notification(Base):

@@ -9,7 +9,7 @@ import time
 
 from copyright.stages import CatalogueStage
 from generator.stages import MediaIntegrityStage
-from likeness.stages import CameoConsentStage, FaceScanStage, NamedCameoStage, PublicFigureStage
+from likeness.stages import CameoConsentStage, FaceScanStage, InputFacesStage, NamedCameoStage, PublicFigureStage
 from safety.stages import PromptTermStage
 
 from app.stage import Stage, StageContext, Verdict
@@ -17,6 +17,7 @@ from app.stage import Stage, StageContext, Verdict
 PRE_RENDER: tuple[Stage, ...] = (
     PromptTermStage(),     # safety: term policy over normalised prompt text
     CameoConsentStage(),   # likeness: every requested cameo is active and allows this requester
+    InputFacesStage(),     # likeness: every face in an input image is a cameo that allows this requester
     NamedCameoStage(),     # likeness: naming an enrolled person (@handle, full name) needs their cameo
     PublicFigureStage(),   # likeness: no public figure unless they enrolled and allow it
     CatalogueStage(),      # copyright: registered works and characters are default-deny

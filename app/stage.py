@@ -89,6 +89,7 @@ class StageContext:
     # check() only reads through it; writes belong in persist(), which dry runs skip.
     session: Session
     media_path: Path | None = None
+    input_image_path: Path | None = None  # image-to-video: the still the video starts from
 
 
 class Stage(ABC):

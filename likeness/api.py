@@ -6,16 +6,14 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import os
-import tempfile
-from pathlib import Path
 
-from flask import Blueprint, request
+from flask import Blueprint
 from pydantic import BaseModel, Field, StringConstraints
 
-from app import runtime
+from app.api.raw_body import save_raw_body
 from app.api.schemas import Body
 from app.api.spec import current_user, endpoint, session
-from app.errors import GreenlightError, ValidationFailed
+from app.errors import ValidationFailed
 from app.models import REVIEW_ROLES
 from likeness import enrolment, services
 from likeness.models import Cameo, Permission
@@ -155,33 +153,6 @@ def start_enrolment(body: CameoIn):
                         upload_url=f"/api/v1/cameos/enrol/{row.id}/video")
 
 
-def _save_upload() -> Path:
-    """Stream the raw body (video/mp4, video/webm, video/quicktime) to a private temp file."""
-    ctype = (request.mimetype or "").lower()
-    if ctype not in VIDEO_TYPES:
-        raise GreenlightError(f"upload the video as the raw body with Content-Type one of {sorted(VIDEO_TYPES)}",
-                              code="unsupported_media_type", status=415)
-    request.max_content_length = MAX_UPLOAD_BYTES
-    if request.content_length is not None and request.content_length > MAX_UPLOAD_BYTES:
-        raise GreenlightError(f"the video is larger than {MAX_UPLOAD_BYTES} bytes", code="payload_too_large",
-                              status=413)
-    fd, name = tempfile.mkstemp(suffix=VIDEO_TYPES[ctype], dir=runtime.current().config.instance_dir)
-    written = 0
-    with os.fdopen(fd, "wb") as out:
-        while chunk := request.stream.read(1 << 20):
-            written += len(chunk)
-            if written > MAX_UPLOAD_BYTES:
-                out.close()
-                os.unlink(name)
-                raise GreenlightError(f"the video is larger than {MAX_UPLOAD_BYTES} bytes",
-                                      code="payload_too_large", status=413)
-            out.write(chunk)
-    if written == 0:
-        os.unlink(name)
-        raise ValidationFailed("the upload is empty", code="empty_upload")
-    return Path(name)
-
-
 @endpoint(bp, "/cameos/enrol/<challenge_id>/video", "POST",
           summary="Answer the challenge with a selfie video (raw body, video/mp4|webm|quicktime, ≤ 50 MB)",
           tag="cameos", response=EnrolmentOut, status=201,
@@ -191,7 +162,7 @@ def upload_enrolment_video(challenge_id: str):
     from likeness.faces import load_face_models
 
     enrolment.open_challenge(session(), current_user(), challenge_id)  # 404/409 before reading the upload
-    path = _save_upload()
+    path, _ = save_raw_body(VIDEO_TYPES, MAX_UPLOAD_BYTES)
     try:
         outcome = enrolment.enrol(session(), current_user(), challenge_id, path, load_face_models())
     finally:

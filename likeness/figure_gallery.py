@@ -87,5 +87,6 @@ def enrol_gallery(session: Session, root: Path, models: FaceModels, figures: Fig
                                    models.version, photos=result.used)
         report.figures.append(result)
     audit.record(session, actor=actor, action="figure_gallery.enrolled", object_type="figure_gallery",
-                 object_id=str(root), after={"figures": report.enrolled, "unknown": len(report.unknown)})
+                 object_id="public_figures", after={"gallery": str(root), "figures": report.enrolled,
+                                                    "unknown": len(report.unknown)})
     return report

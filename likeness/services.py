@@ -151,6 +151,13 @@ def remix_cameos(session: Session, remix_of: str | None) -> list[str]:
                                 .order_by(CameoAppearance.cameo_id)))
 
 
+def input_image_cameos(session: Session, generation_id: str) -> list[str]:
+    """Cameos recognised in the generation's input image (recorded by the pre-render gate)."""
+    return list(session.scalars(select(CameoAppearance.cameo_id).where(
+        CameoAppearance.generation_id == generation_id, CameoAppearance.source == "input")
+        .order_by(CameoAppearance.cameo_id)))
+
+
 def record_appearance(session: Session, generation_id: str, cameo_id: str, source: str,
                       score: float | None = None) -> None:
     """Idempotent: a cameo appears in a generation once (a declared one stays declared)."""

@@ -11,7 +11,9 @@ from app.stage import Decision, Reason, Stage, StageContext, Verdict
 from app.textmatch import tokens
 from likeness.figures import FigureList, load_figures
 from likeness.models import Cameo, CameoStatus
-from likeness.services import permission_denial, record_appearance, remix_cameos, usable_figure_cameos
+from likeness.services import (
+    input_image_cameos, permission_denial, record_appearance, remix_cameos, usable_figure_cameos,
+)
 
 _DENIAL_MESSAGES = {
     "cameo_not_found": "a requested cameo does not exist",
@@ -28,7 +30,9 @@ class CameoConsentStage(Stage):
     version = "permissions-2"
 
     def check(self, ctx: StageContext) -> Verdict:
-        inherited = [cid for cid in remix_cameos(ctx.session, ctx.remix_of) if cid not in ctx.cameo_ids]
+        carried = {cid: "input_image" for cid in input_image_cameos(ctx.session, ctx.generation_id)}
+        carried |= {cid: "remix_of" for cid in remix_cameos(ctx.session, ctx.remix_of)}
+        inherited = [cid for cid in carried if cid not in ctx.cameo_ids]
         wanted = [*ctx.cameo_ids, *inherited]
         if not wanted:
             return Verdict.allow()
@@ -39,11 +43,11 @@ class CameoConsentStage(Stage):
             if denial:
                 # Not-found and not-permitted read the same to the requester: no probing for cameos.
                 code = "cameo_not_permitted" if denial == "cameo_not_found" else denial
-                details = {"cameo_id": cameo_id} | ({"via": "remix_of"} if cameo_id in inherited else {})
+                details = {"cameo_id": cameo_id} | ({"via": carried[cameo_id]} if cameo_id in inherited else {})
                 findings.append((Decision.BLOCK, Reason(code, _DENIAL_MESSAGES[denial], details)))
         verdict = Verdict.worst(findings, {"cameos_checked": float(len(wanted))})
         verdict.evidence["existing"] = [cid for cid in ctx.cameo_ids if cid in cameos]
-        verdict.evidence["inherited"] = [cid for cid in inherited if cid in cameos]
+        verdict.evidence["inherited"] = [cid for cid in inherited if cid in cameos and carried[cid] == "remix_of"]
         return verdict
 
     def persist(self, ctx: StageContext, verdict: Verdict) -> None:
@@ -128,20 +132,9 @@ class NamedCameoStage(Stage):
         return Verdict.worst(findings, {"named_people": float(len(named))})
 
 
-def _keep_best(best: dict[str, tuple[float, float]], hits, t: float) -> None:
-    if hits and (hits[0].key not in best or hits[0].score > best[hits[0].key][0]):
-        best[hits[0].key] = (hits[0].score, t)
-
-
-class FaceScanStage(Stage):
-    """After rendering: every face in frames sampled at 2 per second is searched in the cameo
-    index and in the public-figure gallery. A face of an enrolled person who was not declared
-    blocks the video (they did not consent to this one), as does a public figure's face unless
-    their own verified cameo was declared and allows the requester; a face that matches nobody in
-    a video that declared cameos goes to review (the declared person should be the one on screen)."""
-
-    name = "likeness.face_scan"
-    frames_per_second = 2.0
+class _FaceStage(Stage):
+    """A stage that looks at faces: the models load on first use (a gate with no image or video
+    to look at never pays for them)."""
 
     def __init__(self, models=None):
         self._models = models
@@ -152,6 +145,77 @@ class FaceScanStage(Stage):
             from likeness.faces import load_face_models
             self._models = load_face_models()
         return self._models
+
+
+class InputFacesStage(_FaceStage):
+    """Image-to-video: every face in the input image must be an enrolled cameo that allows the
+    requester. A real face that matches no cameo cannot have consented; a public figure needs
+    their own consenting cameo in the request."""
+
+    name = "likeness.input_faces"
+
+    @property
+    def version(self) -> str:  # type: ignore[override]
+        return f"input-1:{self.models.version}"
+
+    def check(self, ctx: StageContext) -> Verdict:
+        from likeness.faces import FaceQualityError, decode_image
+        from likeness.matching import figure_matcher, matcher
+
+        if ctx.input_image_path is None:
+            return Verdict.allow()
+        try:
+            image = decode_image(ctx.input_image_path.read_bytes())
+        except (OSError, FaceQualityError) as exc:
+            return Verdict.block(Reason("input_image_unreadable", f"the input image cannot be read: {exc}"))
+        models = self.models
+        findings, matched = [], []
+        for face in models.analyze(image):
+            box = [round(v) for v in face.face.box]
+            hits = matcher().identify(ctx.session, models, face.embedding, k=1)
+            if hits:
+                denial = permission_denial(ctx.session, ctx.session.get(Cameo, hits[0].key), ctx.requester.id)
+                if denial:
+                    code = "cameo_not_permitted" if denial == "cameo_not_found" else denial
+                    findings.append((Decision.BLOCK, Reason(code, _DENIAL_MESSAGES[denial],
+                                                            {"cameo_id": hits[0].key, "via": "input_image"})))
+                else:
+                    matched.append(hits[0].key)
+                continue
+            figures = figure_matcher().identify(ctx.session, models, face.embedding, k=1)
+            if figures and figures[0].key in usable_figure_cameos(ctx.session, {figures[0].key}, ctx.cameo_ids,
+                                                                   ctx.requester.id):
+                continue
+            if figures:
+                findings.append((Decision.BLOCK, Reason("public_figure_face", "the input image shows a public figure",
+                                                        {"figure_id": figures[0].key, "box": box})))
+            else:
+                findings.append((Decision.BLOCK, Reason(
+                    "unconsented_face", "the input image shows a person with no cameo: they cannot have consented",
+                    {"box": box})))
+        verdict = Verdict.worst(findings, {"faces": float(len(findings) + len(matched))})
+        verdict.evidence["matched"] = matched
+        return verdict
+
+    def persist(self, ctx: StageContext, verdict: Verdict) -> None:
+        for cameo_id in verdict.evidence.get("matched", []):
+            record_appearance(ctx.session, ctx.generation_id, cameo_id, "input")
+
+
+def _keep_best(best: dict[str, tuple[float, float]], hits, t: float) -> None:
+    if hits and (hits[0].key not in best or hits[0].score > best[hits[0].key][0]):
+        best[hits[0].key] = (hits[0].score, t)
+
+
+class FaceScanStage(_FaceStage):
+    """After rendering: every face in frames sampled at 2 per second is searched in the cameo
+    index and in the public-figure gallery. A face of an enrolled person who was not declared
+    blocks the video (they did not consent to this one), as does a public figure's face unless
+    their own verified cameo was declared and allows the requester; a face that matches nobody in
+    a video that declared cameos goes to review (the declared person should be the one on screen)."""
+
+    name = "likeness.face_scan"
+    frames_per_second = 2.0
 
     @property
     def version(self) -> str:  # type: ignore[override]
@@ -183,7 +247,8 @@ class FaceScanStage(Stage):
                 _keep_best(found, hits, t)
                 _keep_best(figures_found, figures.search(face.embedding, k=1, min_score=cut) if len(figures) else [],
                            t)
-        requested = [*ctx.cameo_ids, *remix_cameos(ctx.session, ctx.remix_of)]
+        requested = [*ctx.cameo_ids, *remix_cameos(ctx.session, ctx.remix_of),
+                     *input_image_cameos(ctx.session, ctx.generation_id)]
         declared = set(requested)
         findings = [
             (Decision.BLOCK, Reason("undeclared_cameo_face",

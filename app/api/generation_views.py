@@ -24,7 +24,7 @@ def generation_out(gen: Generation) -> GenerationOut:
     has_media = gen.media_key is not None and gen.status in _MEDIA_VISIBLE
     return GenerationOut(
         id=gen.id, status=gen.status, prompt=gen.prompt, cameo_ids=list(gen.cameo_ids or []),
-        remix_of=gen.remix_of_id, error=gen.error, created_at=gen.created_at, updated_at=gen.updated_at,
+        remix_of=gen.remix_of_id, input_image_id=gen.input_image_id, error=gen.error, created_at=gen.created_at, updated_at=gen.updated_at,
         media_url=f"/api/v1/generations/{gen.id}/media" if has_media else None,
         media_sha256=gen.media_sha256 if has_media else None,
         verdicts=[VerdictOut(stage=v.stage, version=v.stage_version, phase=v.phase, decision=v.decision,
@@ -41,12 +41,12 @@ def _visible(generation_id: str) -> Generation:
 
 @endpoint(bp, "/generations", "POST", summary="Request a generation; the pre-render gates answer at once",
           tag="generations", body=GenerationIn, response=GenerationOut, status=201,
-          errors=("validation_error", "remix_parent_not_found", "invalid_json"))
+          errors=("validation_error", "remix_parent_not_found", "upload_not_found", "invalid_json"))
 def create(body: GenerationIn):
     if not body.prompt.strip():
         raise ValidationFailed("the prompt is empty", code="empty_prompt")
     gen_id = generations.submit_and_gate(runtime.current(), session(), current_user(), body.prompt,
-                                         body.cameo_ids, body.remix_of)
+                                         body.cameo_ids, body.remix_of, body.input_image_id)
     return generation_out(session().get(Generation, gen_id))
 
 

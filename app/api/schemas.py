@@ -91,6 +91,7 @@ class GenerationIn(Body):
     prompt: Annotated[str, StringConstraints(min_length=1, max_length=MAX_PROMPT_CHARS)]
     cameo_ids: Annotated[list[Id], Field(max_length=MAX_CAMEOS)] = []
     remix_of: Id | None = None
+    input_image_id: Id | None = Field(default=None, description="an upload from POST /uploads/images to start from")
 
 
 class ReasonOut(BaseModel):
@@ -116,6 +117,7 @@ class GenerationOut(BaseModel):
     prompt: str
     cameo_ids: list[str]
     remix_of: str | None
+    input_image_id: str | None = None
     verdicts: list[VerdictOut]
     media_url: str | None
     media_sha256: str | None

@@ -49,7 +49,9 @@ def test_openapi_documents_every_operation(client):
         assert ("/api/v1" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", op.path), op.method) in documented
     create_op = doc["paths"]["/api/v1/generations"]["post"]
     schema_name = create_op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
-    assert set(doc["components"]["schemas"][schema_name]["properties"]) == {"prompt", "cameo_ids", "remix_of"}
+    schema = doc["components"]["schemas"][schema_name]
+    assert set(schema["properties"]) == {"prompt", "cameo_ids", "remix_of", "input_image_id"}
+    assert schema["required"] == ["prompt"]
 
 
 def test_health(client):

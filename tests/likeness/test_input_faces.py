@@ -1,0 +1,82 @@
+"""Image-to-video: the people in the input image must be consenting cameos."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from likeness import templates
+from likeness.faces import load_face_models
+from tests.conftest import drain
+
+
+@pytest.fixture
+def world(rt, make_api, models, photos):
+    alice, _ = make_api("alice@t.test", handle="alice")
+    bob, _ = make_api("bob@t.test", handle="bob")
+    cameo = alice.post("/api/v1/cameos", json={"display_name": "Alice", "permission": "everyone"}).get_json()["id"]
+    face = models.analyze(photos["astronaut"])[0].embedding
+    with rt.db.transaction() as s:
+        templates.store(s, templates.keyring(), cameo, np.stack([face, face]), load_face_models().version)
+    return alice, bob, cameo
+
+
+def upload_photo(api, image) -> str:
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    resp = api.post("/api/v1/uploads/images", data=data.tobytes(), headers={"Content-Type": "image/jpeg"})
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()["id"]
+
+
+def request(api, upload_id, cameo_ids=()):
+    resp = api.post("/api/v1/generations", json={"prompt": "the person waves", "cameo_ids": list(cameo_ids),
+                                                 "input_image_id": upload_id})
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()
+
+
+def input_verdict(body):
+    return next(v for v in body["verdicts"] if v["stage"] == "likeness.input_faces")
+
+
+@pytest.mark.slow
+def test_a_consenting_cameo_in_the_input_image_passes_and_co_owns(rt, world, photos, paste_face):
+    alice, bob, cameo = world
+    body = request(bob, upload_photo(bob, photos["astronaut"]))
+    assert body["status"] == "queued" and input_verdict(body)["decision"] == "allow"
+    # The video shows her (as the input did): the scan counts her as asked for.
+    paste_face("astronaut")
+    drain(rt)
+    assert bob.get(f"/api/v1/generations/{body['id']}").get_json()["status"] == "draft"
+    listed = alice.get(f"/api/v1/cameos/{cameo}/appearances").get_json()["items"]
+    assert [(a["generation_id"], a["source"]) for a in listed] == [(body["id"], "input")]
+
+
+@pytest.mark.slow
+def test_a_cameo_that_does_not_allow_the_requester_blocks(world, photos):
+    alice, bob, cameo = world
+    assert alice.patch(f"/api/v1/cameos/{cameo}", json={"permission": "only_me"}).status_code == 200
+    body = request(bob, upload_photo(bob, photos["astronaut"]))
+    assert body["status"] == "blocked"
+    assert [(r["code"], r["details"]["via"]) for r in input_verdict(body)["reasons"]] == \
+        [("cameo_not_permitted", "input_image")]
+
+
+@pytest.mark.slow
+def test_a_face_without_a_cameo_cannot_have_consented(world, photos):
+    _, bob, _ = world
+    body = request(bob, upload_photo(bob, photos["hopper"]))
+    assert body["status"] == "blocked"
+    [reason] = input_verdict(body)["reasons"]
+    assert reason["code"] == "unconsented_face" and len(reason["details"]["box"]) == 4
+
+
+@pytest.mark.slow
+def test_every_face_counts_not_only_the_largest(world, photos):
+    _, bob, cameo = world
+    hopper = cv2.resize(photos["hopper"], (photos["astronaut"].shape[1], photos["astronaut"].shape[0]))
+    pair = np.hstack([photos["astronaut"], hopper])
+    body = request(bob, upload_photo(bob, pair), [cameo])
+    assert body["status"] == "blocked"
+    assert [r["code"] for r in input_verdict(body)["reasons"]] == ["unconsented_face"]
