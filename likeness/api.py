@@ -13,9 +13,10 @@ from pydantic import BaseModel, Field, StringConstraints
 from app.api.raw_body import save_raw_body
 from app.api.schemas import Body
 from app.api.spec import current_user, endpoint, session
-from app.errors import ValidationFailed
+from app.errors import GreenlightError, ValidationFailed
 from app.models import REVIEW_ROLES
 from likeness import enrolment, services
+from likeness.liveness.recognisers import SpeechModelError
 from likeness.models import Cameo, Permission
 
 bp = Blueprint("likeness", __name__)
@@ -157,7 +158,7 @@ def start_enrolment(body: CameoIn):
           summary="Answer the challenge with a selfie video (raw body, video/mp4|webm|quicktime, ≤ 50 MB)",
           tag="cameos", response=EnrolmentOut, status=201,
           errors=("challenge_not_found", "challenge_expired", "challenge_used", "liveness_failed",
-                  "payload_too_large", "unsupported_media_type", "empty_upload"))
+                  "payload_too_large", "unsupported_media_type", "empty_upload", "speech_model_unavailable"))
 def upload_enrolment_video(challenge_id: str):
     from likeness.faces import load_face_models
 
@@ -165,6 +166,9 @@ def upload_enrolment_video(challenge_id: str):
     path, _ = save_raw_body(VIDEO_TYPES, MAX_UPLOAD_BYTES)
     try:
         outcome = enrolment.enrol(session(), current_user(), challenge_id, path, load_face_models())
+    except SpeechModelError as exc:  # an operator's GL_SPEECH_MODEL is wrong: not the user's fault
+        raise GreenlightError("speech recognition is unavailable; try again later", code="speech_model_unavailable",
+                              status=503, details={"cause": exc.code}) from exc
     finally:
         path.unlink(missing_ok=True)  # the raw upload never outlives the request
     result = outcome.liveness

@@ -21,6 +21,7 @@ from likeness.faces import FaceModels, FaceQualityError, check_quality, estimate
 from likeness.liveness.audio import MediaDecodeError, check_spoken_phrase, load_audio
 from likeness.liveness.challenge import Challenge, new_challenge
 from likeness.liveness.motion import motion_report, sample_video_frames
+from likeness.liveness.recognisers import DigitRecogniser, load_recogniser
 from likeness.matching import matcher
 from likeness.models import Cameo, CameoApproval, CameoStatus, EnrolmentChallenge, EnrolmentReview, Permission
 from likeness.services import check_permission_for, users_by_handle
@@ -43,6 +44,7 @@ class LivenessResult:
     transcript: list[int] = field(default_factory=list)
     phrase_match: float = 0.0
     good_frames: int = 0
+    recogniser: str = ""
 
     @property
     def ok(self) -> bool:
@@ -70,9 +72,11 @@ def _turned(yaws: list[float], direction: str) -> bool:
     return max(sign * (y - start) for y in yaws) >= MIN_TURN_DEGREES
 
 
-def verify_liveness(video: Path, challenge: Challenge, models: FaceModels) -> LivenessResult:
+def verify_liveness(video: Path, challenge: Challenge, models: FaceModels,
+                    recogniser: DigitRecogniser | None = None) -> LivenessResult:
     """Same live person throughout, turning their head as asked and saying the digits asked."""
-    result = LivenessResult()
+    recogniser = recogniser or load_recogniser()
+    result = LivenessResult(recogniser=recogniser.name)
     try:
         frames = sample_video_frames(video, per_second=FRAMES_PER_SECOND)
     except MediaDecodeError as exc:
@@ -103,7 +107,7 @@ def verify_liveness(video: Path, challenge: Challenge, models: FaceModels) -> Li
     try:
         # The digits must be spoken while the face is on camera, not dubbed before or after it.
         window = (result.face_times[0], result.face_times[-1] + 1.0 / FRAMES_PER_SECOND)
-        audio = check_spoken_phrase(load_audio(video), challenge, window=window)
+        audio = check_spoken_phrase(load_audio(video), challenge, window=window, recognise=recogniser.digits)
         result.transcript, result.phrase_match = list(audio.transcript), audio.match
         messages = {"no_speech": "we could not hear you speak", "phrase_mismatch": "say the digits shown",
                     "speech_outside_window": "speak while you are on camera"}
@@ -187,5 +191,6 @@ def enrol(session: Session, user: User, challenge_id: str, video: Path, models: 
         review = EnrolmentReview(cameo_id=cameo.id, matched_cameo_id=hits[0].key, score=hits[0].score)
         session.add(review)
     audit.record(session, actor=user.id, action="cameo.enrolled", object_type="cameo", object_id=cameo.id,
-                 after={"status": cameo.status, "model": models.version, "frames": result.good_frames})
+                 after={"status": cameo.status, "model": models.version, "frames": result.good_frames,
+                        "speech": result.recogniser})
     return EnrolmentOutcome(cameo, result, review)

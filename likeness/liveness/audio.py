@@ -353,7 +353,7 @@ def _seconds_outside(segments: Sequence[SpeechSegment], window: tuple[float, flo
 
 
 def check_spoken_phrase(track: AudioTrack, challenge: Challenge, *, min_match: float = 0.6,
-                        window: tuple[float, float] | None = None) -> AudioVerdict:
+                        window: tuple[float, float] | None = None, recognise=None) -> AudioVerdict:
     """Did the person say the challenge digits (within ``window`` seconds, when given)?
 
     Reasons: ``no_speech`` (the VAD found none; recognition is skipped), ``phrase_mismatch``
@@ -367,7 +367,8 @@ def check_spoken_phrase(track: AudioTrack, challenge: Challenge, *, min_match: f
     if not segments:
         return AudioVerdict(ok=False, reasons=["no_speech"], transcript=[], match=0.0, segments=[])
     reasons = []
-    transcript = recognise_digits(track)
+    # `recognise`: a function AudioTrack -> digits (see recognisers.py); pocketsphinx by default.
+    transcript = (recognise or recognise_digits)(track)
     match = round(phrase_match(challenge.digits, transcript), 4)
     if match < min_match:
         reasons.append("phrase_mismatch")

@@ -97,3 +97,12 @@ def test_a_file_that_is_not_a_video_fails_cleanly(tmp_path, models):
     truncated = tmp_path / "truncated.mp4"
     truncated.write_bytes((tmp_path / "junk.mp4").read_bytes()[:10])
     assert _reasons(truncated, models) == ["media_unreadable"]
+
+
+def test_a_whisper_checkpoint_from_a_local_file_does_the_listening(selfie, models, tiny_whisper):
+    from likeness.liveness.recognisers import WhisperDigits
+
+    result = enrolment.verify_liveness(selfie, LEFT, models, recogniser=WhisperDigits(tiny_whisper[0]))
+    assert result.recogniser == "whisper:tiny-random.pt"
+    # Random weights hear no digits: the same video that passes with pocketsphinx fails on the phrase.
+    assert [code for code, _ in result.reasons] == ["liveness_phrase_mismatch"]

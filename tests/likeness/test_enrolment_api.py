@@ -140,3 +140,17 @@ def test_teens_cannot_enrol_for_everyone(make_api):
     envelope(teen.post("/api/v1/cameos/enrol", json={"display_name": "T", "permission": "everyone"}), 422,
              "teen_permission_not_allowed")
     assert teen.post("/api/v1/cameos/enrol", json={"display_name": "T", "permission": "only_me"}).status_code == 201
+
+
+def test_a_broken_speech_model_setting_is_a_503_and_costs_no_attempt(rt, make_api, monkeypatch, tmp_path):
+    from likeness.liveness import recognisers
+
+    recognisers._load.cache_clear()
+    monkeypatch.setenv("GL_SPEECH_MODEL", str(tmp_path / "missing.pt"))
+    alice, _ = make_api("alice@t.test", handle="alice")
+    challenge = start(alice)
+    error = envelope(upload(alice, challenge["upload_url"], b"x" * 100), 503, "speech_model_unavailable")
+    assert error["details"] == {"cause": "speech_model_missing"}
+    with rt.db.transaction() as s:
+        assert s.get(EnrolmentChallenge, challenge["challenge_id"]).attempts == 0
+    recognisers._load.cache_clear()
