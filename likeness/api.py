@@ -28,11 +28,14 @@ class CameoIn(Body):
     display_name: Annotated[str, StringConstraints(min_length=1, max_length=80)]
     permission: Permission = Permission.ONLY_ME
     approved_handles: Annotated[list[Handle], Field(max_length=500)] = []
+    blocked_handles: Annotated[list[Handle], Field(max_length=5000, description="never these users, "
+                                                   "whatever the permission says")] = []
 
 
 class CameoPatch(Body):
     permission: Permission | None = None
     approved_handles: Annotated[list[Handle], Field(max_length=500)] | None = None
+    blocked_handles: Annotated[list[Handle], Field(max_length=5000)] | None = None
 
 
 class CameoOut(BaseModel):
@@ -41,6 +44,7 @@ class CameoOut(BaseModel):
     permission: str
     status: str
     approved_user_ids: list[str]
+    blocked_user_ids: list[str]
     created_at: datetime
     revoked_at: datetime | None
 
@@ -51,17 +55,18 @@ class CameoList(BaseModel):
 
 def cameo_out(c: Cameo) -> CameoOut:
     return CameoOut(id=c.id, display_name=c.display_name, permission=c.permission, status=c.status,
-                    approved_user_ids=sorted(c.approved_user_ids), created_at=c.created_at, revoked_at=c.revoked_at)
+                    approved_user_ids=sorted(c.approved_user_ids), blocked_user_ids=sorted(c.blocked_user_ids),
+                    created_at=c.created_at, revoked_at=c.revoked_at)
 
 
-_ERRORS = ("cameo_not_found", "unknown_handle", "teen_permission_not_allowed")
+_ERRORS = ("cameo_not_found", "unknown_handle", "teen_permission_not_allowed", "cannot_block_self")
 
 
 @endpoint(bp, "/cameos", "POST", summary="Create a cameo and choose who may use it", tag="cameos",
           body=CameoIn, response=CameoOut, status=201, errors=_ERRORS)
 def create(body: CameoIn):
     return cameo_out(services.create_cameo(session(), current_user(), body.display_name, body.permission,
-                                           body.approved_handles))
+                                           body.approved_handles, body.blocked_handles))
 
 
 @endpoint(bp, "/cameos", "GET", summary="My cameos", tag="cameos", response=CameoList)
@@ -79,7 +84,7 @@ def get_one(cameo_id: str):
           body=CameoPatch, response=CameoOut, errors=_ERRORS)
 def update(cameo_id: str, body: CameoPatch):
     return cameo_out(services.update_permission(session(), current_user(), cameo_id, body.permission,
-                                                body.approved_handles))
+                                                body.approved_handles, body.blocked_handles))
 
 
 @endpoint(bp, "/cameos/<cameo_id>/revoke", "POST",
@@ -148,7 +153,7 @@ class EnrolmentOut(BaseModel):
           tag="cameos", body=CameoIn, response=ChallengeOut, status=201, errors=_ERRORS)
 def start_enrolment(body: CameoIn):
     row, challenge = enrolment.start(session(), current_user(), body.display_name, body.permission,
-                                     body.approved_handles)
+                                     body.approved_handles, body.blocked_handles)
     return ChallengeOut(challenge_id=row.id, phrase=challenge.phrase, digits=list(challenge.digits),
                         direction=challenge.direction, expires_at=row.expires_at,
                         upload_url=f"/api/v1/cameos/enrol/{row.id}/video")

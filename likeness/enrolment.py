@@ -23,8 +23,10 @@ from likeness.liveness.challenge import Challenge, new_challenge
 from likeness.liveness.motion import motion_report, sample_video_frames
 from likeness.liveness.recognisers import DigitRecogniser, load_recogniser
 from likeness.matching import matcher
-from likeness.models import Cameo, CameoApproval, CameoStatus, EnrolmentChallenge, EnrolmentReview, Permission
-from likeness.services import check_permission_for, users_by_handle
+from likeness.models import (
+    Cameo, CameoApproval, CameoBlock, CameoStatus, EnrolmentChallenge, EnrolmentReview, Permission,
+)
+from likeness.services import blockable_users, check_permission_for, users_by_handle
 
 CHALLENGE_TTL = timedelta(minutes=5)
 MAX_ATTEMPTS = 3
@@ -128,13 +130,15 @@ def build_template(embeddings: np.ndarray) -> np.ndarray:
 # -- the stored side ------------------------------------------------------------------------------------
 
 def start(session: Session, user: User, display_name: str, permission: Permission,
-          approved_handles: list[str]) -> tuple[EnrolmentChallenge, Challenge]:
+          approved_handles: list[str], blocked_handles: list[str] = ()) -> tuple[EnrolmentChallenge, Challenge]:
     check_permission_for(user, permission)
     approved = users_by_handle(session, approved_handles)
+    blocked = blockable_users(session, user, list(blocked_handles))
     challenge = new_challenge()
     row = EnrolmentChallenge(user_id=user.id, digits="".join(map(str, challenge.digits)), direction=challenge.direction,
                              display_name=display_name, permission=permission.value,
-                             approved_user_ids=",".join(u.id for u in approved), expires_at=utcnow() + CHALLENGE_TTL)
+                             approved_user_ids=",".join(u.id for u in approved),
+                             blocked_user_ids=",".join(u.id for u in blocked), expires_at=utcnow() + CHALLENGE_TTL)
     session.add(row)
     session.flush()
     return row, challenge
@@ -182,6 +186,7 @@ def enrol(session: Session, user: User, challenge_id: str, video: Path, models: 
     cameo = Cameo(owner_id=user.id, display_name=row.display_name, permission=row.permission,
                   status=status.value, enrolled_at=utcnow())
     cameo.approvals = [CameoApproval(user_id=uid) for uid in row.approved_user_ids.split(",") if uid]
+    cameo.blocks = [CameoBlock(user_id=uid) for uid in row.blocked_user_ids.split(",") if uid]
     session.add(cameo)
     session.flush()
     templates.store(session, templates.keyring(), cameo.id, template, models.version)

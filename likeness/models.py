@@ -41,10 +41,16 @@ class Cameo(Base):
 
     approvals: Mapped[list["CameoApproval"]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", back_populates="cameo")
+    blocks: Mapped[list["CameoBlock"]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", back_populates="cameo")
 
     @property
     def approved_user_ids(self) -> set[str]:
         return {a.user_id for a in self.approvals}
+
+    @property
+    def blocked_user_ids(self) -> set[str]:
+        return {b.user_id for b in self.blocks}
 
 
 class CameoApproval(Base):
@@ -55,6 +61,18 @@ class CameoApproval(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     cameo: Mapped[Cameo] = relationship(back_populates="approvals")
+
+
+class CameoBlock(Base):
+    """Users the owner never wants in their videos, whatever the permission says."""
+
+    __tablename__ = "cameo_blocks"
+
+    cameo_id: Mapped[str] = mapped_column(ForeignKey("cameos.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    cameo: Mapped[Cameo] = relationship(back_populates="blocks")
 
 
 class _SealedVectors:
@@ -113,6 +131,7 @@ class EnrolmentChallenge(Base):
     display_name: Mapped[str] = mapped_column(String(80))
     permission: Mapped[str] = mapped_column(String(16))
     approved_user_ids: Mapped[str] = mapped_column(Text, default="")
+    blocked_user_ids: Mapped[str] = mapped_column(Text, default="", server_default="")
     status: Mapped[str] = mapped_column(String(16), default="open")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     failure: Mapped[str | None] = mapped_column(Text)

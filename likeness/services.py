@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -11,7 +13,7 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Follow, Generation, Status, User
 from app.states import transition
 from likeness.models import (
-    Cameo, CameoApproval, CameoAppearance, CameoStatus, EnrolmentReview, FaceTemplate, Permission,
+    Cameo, CameoAppearance, CameoApproval, CameoBlock, CameoStatus, EnrolmentReview, FaceTemplate, Permission,
 )
 
 
@@ -30,6 +32,8 @@ def permission_denial(session: Session, cameo: Cameo | None, requester_id: str) 
         return "cameo_revoked"
     if cameo.owner_id == requester_id:
         return None
+    if requester_id in cameo.blocked_user_ids:  # beats every permission and approval
+        return "cameo_not_permitted"
     perm = Permission(cameo.permission)
     if perm == Permission.EVERYONE:
         return None
@@ -55,16 +59,29 @@ def check_permission_for(owner: User, permission: Permission) -> None:
                                code="teen_permission_not_allowed")
 
 
+def blockable_users(session: Session, owner: User, handles: list[str]) -> list[User]:
+    users = users_by_handle(session, handles)
+    if any(u.id == owner.id for u in users):
+        raise ValidationFailed("you cannot block yourself from your own cameo", code="cannot_block_self")
+    return users
+
+
 def create_cameo(session: Session, owner: User, display_name: str, permission: Permission,
-                 approved_handles: list[str]) -> Cameo:
+                 approved_handles: list[str], blocked_handles: list[str] = ()) -> Cameo:
     check_permission_for(owner, permission)
     cameo = Cameo(owner_id=owner.id, display_name=display_name, permission=permission.value)
     cameo.approvals = [CameoApproval(user_id=u.id) for u in users_by_handle(session, approved_handles)]
+    cameo.blocks = [CameoBlock(user_id=u.id) for u in blockable_users(session, owner, list(blocked_handles))]
     session.add(cameo)
     session.flush()
     audit.record(session, actor=owner.id, action="cameo.created", object_type="cameo", object_id=cameo.id,
-                 after={"permission": cameo.permission})
+                 after=_permission_record(cameo))
     return cameo
+
+
+def _permission_record(cameo: Cameo) -> dict:
+    return {"permission": cameo.permission, "approved": sorted(cameo.approved_user_ids),
+            "blocked": sorted(cameo.blocked_user_ids)}
 
 
 def get_own_cameo(session: Session, owner: User, cameo_id: str) -> Cameo:
@@ -75,18 +92,24 @@ def get_own_cameo(session: Session, owner: User, cameo_id: str) -> Cameo:
 
 
 def update_permission(session: Session, owner: User, cameo_id: str, permission: Permission | None,
-                      approved_handles: list[str] | None) -> Cameo:
+                      approved_handles: list[str] | None, blocked_handles: list[str] | None = None) -> Cameo:
+    """Change who may use the cameo. Narrowing it revokes consent for whoever lost it: their
+    videos with the cameo get the revocation cascade, in this transaction."""
     cameo = get_own_cameo(session, owner, cameo_id)
-    before = {"permission": cameo.permission, "approved": sorted(cameo.approved_user_ids)}
+    before = _permission_record(cameo)
     if permission is not None:
         check_permission_for(owner, permission)
         cameo.permission = permission.value
     if approved_handles is not None:
         cameo.approvals = [CameoApproval(user_id=u.id) for u in users_by_handle(session, approved_handles)]
+    if blocked_handles is not None:
+        cameo.blocks = [CameoBlock(user_id=u.id) for u in blockable_users(session, owner, blocked_handles)]
     session.flush()
+    session.refresh(cameo)  # the relationship collections as stored, for the consent rule below
     audit.record(session, actor=owner.id, action="cameo.permission_changed", object_type="cameo",
-                 object_id=cameo.id, before=before,
-                 after={"permission": cameo.permission, "approved": sorted(cameo.approved_user_ids)})
+                 object_id=cameo.id, before=before, after=_permission_record(cameo))
+    cascade_revocation(session, cameo, actor=owner.id,
+                       affects=lambda gen: permission_denial(session, cameo, gen.owner_id) is not None)
     return cameo
 
 
@@ -119,7 +142,10 @@ _ON_REVOKE = {Status.QUEUED: Status.BLOCKED, Status.IN_REVIEW: Status.BLOCKED,
               Status.DRAFT: Status.DELETED, Status.PUBLISHED: Status.DRAFT}
 
 
-def cascade_revocation(session: Session, cameo: Cameo, *, actor: str) -> list[tuple[str, str]]:
+def cascade_revocation(session: Session, cameo: Cameo, *, actor: str,
+                       affects: Callable[[Generation], bool] = lambda gen: True) -> list[tuple[str, str]]:
+    """Apply _ON_REVOKE to the generations featuring the cameo that `affects` selects (all of
+    them for a revocation; those whose creator lost consent for a narrowed permission)."""
     # Imported here: app.generations imports the pipeline, whose stages import this module.
     from app import generations
 
@@ -128,7 +154,7 @@ def cascade_revocation(session: Session, cameo: Cameo, *, actor: str) -> list[tu
     changed = []
     for gen in gens:
         target = _ON_REVOKE.get(Status(gen.status))
-        if target is None:
+        if target is None or not affects(gen):
             continue
         if target == Status.DELETED:
             generations.remove(session, gen, actor=actor, reason="cameo_consent_revoked")
