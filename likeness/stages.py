@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
@@ -207,19 +209,50 @@ def _keep_best(best: dict[str, tuple[float, float]], hits, t: float) -> None:
         best[hits[0].key] = (hits[0].score, t)
 
 
+@dataclass(frozen=True)
+class FaceScanPolicy:
+    """What a face found after rendering does to the video. Defaults hold hard (block); a
+    platform that prefers a human look first sets review. Faces scoring within `near_margin`
+    below the same-person threshold of an enrolled cameo go to review: look-alikes and poor
+    renders sit there, and a person's consent is not left to a rounding error."""
+
+    undeclared_cameo: Decision = Decision.BLOCK
+    public_figure: Decision = Decision.BLOCK
+    near_margin: float = 0.05
+
+    @classmethod
+    def from_env(cls, env=None) -> "FaceScanPolicy":
+        env = os.environ if env is None else env
+
+        def decision(name: str, default: Decision) -> Decision:
+            raw = env.get(name) or default.value
+            if raw not in ("block", "review"):
+                raise ValueError(f"{name} must be block or review, not {raw!r}")
+            return Decision(raw)
+
+        return cls(decision("GL_FACE_SCAN_UNDECLARED", cls.undeclared_cameo),
+                   decision("GL_FACE_SCAN_PUBLIC_FIGURE", cls.public_figure),
+                   float(env.get("GL_FACE_SCAN_NEAR_MARGIN") or cls.near_margin))
+
+
 class FaceScanStage(_FaceStage):
     """After rendering: every face in frames sampled at 2 per second is searched in the cameo
     index and in the public-figure gallery. A face of an enrolled person who was not declared
-    blocks the video (they did not consent to this one), as does a public figure's face unless
+    holds the video (they did not consent to this one), as does a public figure's face unless
     their own verified cameo was declared and allows the requester; a face that matches nobody in
     a video that declared cameos goes to review (the declared person should be the one on screen)."""
 
     name = "likeness.face_scan"
     frames_per_second = 2.0
 
+    def __init__(self, models=None, policy: FaceScanPolicy | None = None):
+        super().__init__(models)
+        self.policy = policy or FaceScanPolicy.from_env()
+
     @property
     def version(self) -> str:  # type: ignore[override]
-        return f"scan-2:{self.models.version}"
+        p = self.policy
+        return f"scan-3:{p.undeclared_cameo.value}/{p.public_figure.value}/{p.near_margin}:{self.models.version}"
 
     def check(self, ctx: StageContext) -> Verdict:
         from likeness.liveness.audio import MediaDecodeError
@@ -233,33 +266,43 @@ class FaceScanStage(_FaceStage):
         except MediaDecodeError as exc:
             # Faces that cannot be looked at cannot be cleared.
             return Verdict.block(Reason(exc.code, f"the video could not be scanned for faces: {exc}"))
-        models = self.models
+        models, policy = self.models, self.policy
         cameos, figures = matcher().index(ctx.session, models), figure_matcher().index(ctx.session, models)
         cut = models.same_person_threshold
+        near_cut = cut - policy.near_margin
         found: dict[str, tuple[float, float]] = {}
+        near: dict[str, tuple[float, float]] = {}
         figures_found: dict[str, tuple[float, float]] = {}
         faces_seen = unmatched = 0
         for t, frame in frames:
             for face in models.analyze(frame):
                 faces_seen += 1
-                hits = cameos.search(face.embedding, k=1, min_score=cut) if len(cameos) else []
-                unmatched += not hits
-                _keep_best(found, hits, t)
+                hits = cameos.search(face.embedding, k=1, min_score=near_cut) if len(cameos) else []
+                sure = [h for h in hits if h.score >= cut]
+                unmatched += not sure
+                _keep_best(found, sure, t)
+                _keep_best(near, [h for h in hits if h.score < cut], t)
                 _keep_best(figures_found, figures.search(face.embedding, k=1, min_score=cut) if len(figures) else [],
                            t)
         requested = [*ctx.cameo_ids, *remix_cameos(ctx.session, ctx.remix_of),
                      *input_image_cameos(ctx.session, ctx.generation_id)]
         declared = set(requested)
         findings = [
-            (Decision.BLOCK, Reason("undeclared_cameo_face",
-                                    "the video shows an enrolled person who was not asked for this video",
-                                    {"cameo_id": cid, "score": round(score, 3), "at_s": round(t, 2)}))
+            (policy.undeclared_cameo, Reason("undeclared_cameo_face",
+                                             "the video shows an enrolled person who was not asked for this video",
+                                             {"cameo_id": cid, "score": round(score, 3), "at_s": round(t, 2)}))
             for cid, (score, t) in found.items() if cid not in declared
+        ]
+        findings += [
+            (Decision.REVIEW, Reason("possible_cameo_face", "a face closely resembles an enrolled person who was "
+                                     "not asked for this video", {"cameo_id": cid, "score": round(score, 3),
+                                                                  "at_s": round(t, 2)}))
+            for cid, (score, t) in near.items() if cid not in declared and cid not in found
         ]
         consenting = usable_figure_cameos(ctx.session, set(figures_found), requested, ctx.requester.id)
         findings += [
-            (Decision.BLOCK, Reason("public_figure_face", "the video shows a public figure",
-                                    {"figure_id": fid, "score": round(score, 3), "at_s": round(t, 2)}))
+            (policy.public_figure, Reason("public_figure_face", "the video shows a public figure",
+                                          {"figure_id": fid, "score": round(score, 3), "at_s": round(t, 2)}))
             for fid, (score, t) in figures_found.items() if fid not in consenting
         ]
         if unmatched and declared:

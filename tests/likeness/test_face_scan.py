@@ -74,3 +74,70 @@ def test_a_video_without_faces_passes_the_scan(rt, make_api, alice_cameo):
     body = generate(bob, rt, "a blue circle and a yellow star")
     assert body["status"] == "draft"
     assert scan_verdict(body)["decision"] == "allow"
+
+
+# -- policy -------------------------------------------------------------------------------------------
+
+def test_policy_comes_from_the_environment_and_refuses_nonsense():
+    from app.stage import Decision
+    from likeness.stages import FaceScanPolicy
+
+    assert FaceScanPolicy.from_env({}) == FaceScanPolicy(Decision.BLOCK, Decision.BLOCK, 0.05)
+    relaxed = FaceScanPolicy.from_env({"GL_FACE_SCAN_UNDECLARED": "review", "GL_FACE_SCAN_NEAR_MARGIN": "0.1"})
+    assert (relaxed.undeclared_cameo, relaxed.public_figure, relaxed.near_margin) == \
+        (Decision.REVIEW, Decision.BLOCK, 0.1)
+    with pytest.raises(ValueError, match="GL_FACE_SCAN_PUBLIC_FIGURE"):
+        FaceScanPolicy.from_env({"GL_FACE_SCAN_PUBLIC_FIGURE": "allow"})
+
+
+@pytest.mark.slow
+def test_a_review_policy_holds_instead_of_blocking(rt, make_api, alice_cameo, paste_face, monkeypatch):
+    from app import pipeline
+    from app.stage import Decision
+    from likeness.stages import FaceScanPolicy, FaceScanStage
+
+    stages = tuple(FaceScanStage(policy=FaceScanPolicy(undeclared_cameo=Decision.REVIEW))
+                   if isinstance(s, FaceScanStage) else s for s in pipeline.POST_RENDER)
+    monkeypatch.setattr(pipeline, "POST_RENDER", stages)
+    bob, _ = make_api("bob@t.test", handle="bob")
+    paste_face("astronaut")
+    body = generate(bob, rt, "a person standing on a red square")
+    assert body["status"] == "in_review"
+    assert [(r["code"]) for r in scan_verdict(body)["reasons"]] == ["undeclared_cameo_face"]
+
+
+@pytest.mark.slow
+def test_a_face_just_under_the_threshold_goes_to_review(rt, make_api, models, photos, tmp_path):
+    """A template built to score exactly 0.02 under the cut-off against the face in the video."""
+    from app.stage import Requester, StageContext
+    from likeness.liveness.motion import sample_video_frames
+    from likeness.stages import FaceScanStage
+    from tests.likeness.face_videos import write_selfie
+
+    video = write_selfie(tmp_path / "still.mp4", [photos["astronaut"]] * 12, audio=None)
+    [face] = models.analyze(sample_video_frames(video, per_second=2.0)[0][1])
+    e = face.embedding / np.linalg.norm(face.embedding)
+    other = np.random.default_rng(0).normal(size=e.shape).astype(np.float32)
+    other -= (other @ e) * e
+    other /= np.linalg.norm(other)
+
+    alice, _ = make_api("alice@t.test", handle="alice")
+    bob, bob_user = make_api("bob@t.test", handle="bob")
+    stage = FaceScanStage(models)
+    cut = models.same_person_threshold
+
+    def scan_with(score: float):
+        cameo = alice.post("/api/v1/cameos", json={"display_name": "A", "permission": "everyone"}).get_json()["id"]
+        vector = score * e + np.sqrt(1 - score ** 2) * other
+        with rt.db.transaction() as s:
+            templates.store(s, templates.keyring(), cameo, vector[None, :], models.version)
+        with rt.db.transaction() as s:
+            ctx = StageContext(generation_id="g", prompt="p", cameo_ids=[], remix_of=None,
+                               requester=Requester(bob_user.id, "bob", False), session=s, media_path=video)
+            verdict = stage.check(ctx)
+        alice.delete(f"/api/v1/cameos/{cameo}")
+        return verdict.decision.value, [(r.code, r.details["cameo_id"] == cameo) for r in verdict.reasons]
+
+    assert scan_with(cut - 0.02) == ("review", [("possible_cameo_face", True)])
+    assert scan_with(cut + 0.02) == ("block", [("undeclared_cameo_face", True)])
+    assert scan_with(cut - 0.10) == ("allow", [])
