@@ -42,6 +42,13 @@ def _reasons(path, models, challenge=LEFT):
     return [code for code, _ in enrolment.verify_liveness(path, challenge, models).reasons]
 
 
+@pytest.mark.parametrize("suffix", ["webm", "mov"])
+def test_webm_and_quicktime_selfies_pass_too(tmp_path, turning, models, suffix):
+    result = enrolment.verify_liveness(write_selfie(tmp_path / f"selfie.{suffix}", turning), LEFT, models)
+    assert result.ok, result.reasons
+    assert result.transcript == [7, 3, 9, 1, 4]
+
+
 def test_turning_the_other_way_fails(selfie, models):
     assert _reasons(selfie, models, Challenge.from_digits("73914", "right")) == ["liveness_no_head_turn"]
 
