@@ -306,7 +306,25 @@ class _Rows:
 
 # --------------------------------------------------------------------------- exact
 
-class ExactIndex:
+class _Searches:
+    """search / search_many over an index's own `_search(unit rows, k, min_score)`."""
+
+    dim: int
+
+    def search(self, vector: np.ndarray, k: int = 5, min_score: float = -1.0) -> list[Hit]:
+        q = _unit_rows(vector, self.dim, "query vector")
+        if len(q) != 1:
+            raise ValueError(f"search takes one vector, got {len(q)}: use search_many")
+        return self._search(q, k, min_score)[0]
+
+    def search_many(self, vectors: np.ndarray, k: int = 5, min_score: float = -1.0) -> list[list[Hit]]:
+        return self._search(_unit_rows(vectors, self.dim, "query vectors", allow_empty=True), k, min_score)
+
+    def _search(self, q: np.ndarray, k: int, min_score: float) -> list[list[Hit]]:
+        raise NotImplementedError
+
+
+class ExactIndex(_Searches):
     """Brute-force inner product over a float32 matrix. Exact; the embedded default."""
 
     def __init__(self, dim: int, *, compact_ratio: float = 0.25) -> None:
@@ -349,15 +367,6 @@ class ExactIndex:
         if r.n_dead >= 64 and r.n_dead > self.compact_ratio * r.n:
             self._rows = r.compacted()[0]
 
-    def search(self, vector: np.ndarray, k: int = 5, min_score: float = -1.0) -> list[Hit]:
-        q = _unit_rows(vector, self.dim, "query vector")
-        if len(q) != 1:
-            raise ValueError(f"search takes one vector, got {len(q)}: use search_many")
-        return self._search(q, k, min_score)[0]
-
-    def search_many(self, vectors: np.ndarray, k: int = 5, min_score: float = -1.0) -> list[list[Hit]]:
-        return self._search(_unit_rows(vectors, self.dim, "query vectors", allow_empty=True), k, min_score)
-
     def _search(self, q: np.ndarray, k: int, min_score: float) -> list[list[Hit]]:
         k, min_score = _check_k(k), _check_min_score(min_score)
         if len(q) == 0:
@@ -385,7 +394,7 @@ DEFAULT_RERANK = 64
 DEFAULT_TRAIN_MIN = 20_000
 
 
-class FaissIndex:
+class FaissIndex(_Searches):
     """IVF + 4-bit PQ fast-scan candidates (FAISS), exact re-rank from float32 rows, tombstones.
 
     Parameters (defaults measured, see the module docstring):
@@ -569,15 +578,6 @@ class FaissIndex:
                 self.rerank = int(rerank)
 
     # ---- searches
-
-    def search(self, vector: np.ndarray, k: int = 5, min_score: float = -1.0) -> list[Hit]:
-        q = _unit_rows(vector, self.dim, "query vector")
-        if len(q) != 1:
-            raise ValueError(f"search takes one vector, got {len(q)}: use search_many")
-        return self._search(q, k, min_score)[0]
-
-    def search_many(self, vectors: np.ndarray, k: int = 5, min_score: float = -1.0) -> list[list[Hit]]:
-        return self._search(_unit_rows(vectors, self.dim, "query vectors", allow_empty=True), k, min_score)
 
     def _search(self, q: np.ndarray, k: int, min_score: float) -> list[list[Hit]]:
         k, min_score = _check_k(k), _check_min_score(min_score)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.models import Generation
 from likeness import templates
 from likeness.faces import load_face_models
 from tests.conftest import drain
