@@ -142,3 +142,13 @@ def unfollow(session: Session, follower: User, followee: User) -> None:
     row = session.get(Follow, (follower.id, followee.id))
     if row is not None:
         session.delete(row)
+
+
+def users_by_handle(session: Session, handles: list[str]) -> list[User]:
+    """The users with these handles (@ optional, any case); unknown_handle names the missing ones."""
+    wanted = {h.lower().lstrip("@") for h in handles}
+    users = list(session.scalars(select(User).where(User.handle.in_(wanted))))
+    missing = wanted - {u.handle for u in users}
+    if missing:
+        raise ValidationFailed("unknown handles", code="unknown_handle", details={"handles": sorted(missing)})
+    return users

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from copyright.stages import CatalogueStage
+from copyright.stages import RightsStage
 from generator.stages import MediaIntegrityStage
 from likeness.stages import CameoConsentStage, FaceScanStage, InputFacesStage, NamedCameoStage, PublicFigureStage
 from safety.stages import PromptTermStage
@@ -20,7 +20,7 @@ PRE_RENDER: tuple[Stage, ...] = (
     InputFacesStage(),     # likeness: every face in an input image is a cameo that allows this requester
     NamedCameoStage(),     # likeness: naming an enrolled person (@handle, full name) needs their cameo
     PublicFigureStage(),   # likeness: no public figure unless they enrolled and allow it
-    CatalogueStage(),      # copyright: registered works and characters are default-deny
+    RightsStage(),         # copyright: works are default-deny unless their rightsholder's policy allows this use
 )
 
 POST_RENDER: tuple[Stage, ...] = (
@@ -32,7 +32,8 @@ POST_RENDER: tuple[Stage, ...] = (
 
 def run_stages(stages: tuple[Stage, ...], ctx: StageContext) -> list[Verdict]:
     """Every stage runs (no short-circuit) so each verdict records why, for review and dry runs."""
-    verdicts = []
+    verdicts: list[Verdict] = []
+    ctx.earlier = verdicts
     for stage in stages:
         started = time.perf_counter()
         verdict = stage.check(ctx)

@@ -7,6 +7,7 @@ from sqlalchemy import MetaData
 
 def metadata() -> MetaData:
     import app.models  # noqa: F401
+    import copyright.models  # noqa: F401
     import likeness.models  # noqa: F401
     from app.db import Base
     return Base.metadata

@@ -90,6 +90,8 @@ class StageContext:
     session: Session
     media_path: Path | None = None
     input_image_path: Path | None = None  # image-to-video: the still the video starts from
+    # Verdicts of the stages before this one in the same run (a licence may depend on them).
+    earlier: list["Verdict"] = field(default_factory=list)
 
 
 class Stage(ABC):

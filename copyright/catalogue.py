@@ -43,14 +43,24 @@ class Catalogue:
                  context: PhraseIndex):
         self.version, self.works = version, works
         self._index, self._ambiguous, self._context = index, ambiguous, context
+        self._by_id = {w.id: w for w in works}
+
+    def by_id(self, work_id: str) -> Work | None:
+        return self._by_id.get(work_id)
 
     @classmethod
     def from_file(cls, path: Path) -> "Catalogue":
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls.from_entries(str(raw.get("version", "0")), raw["works"])
+
+    @classmethod
+    def from_entries(cls, version: str, entries: list[dict]) -> "Catalogue":
+        """Entries shaped like works.json's (id, title, kind, owner, aliases, ambiguous_aliases,
+        descriptions): the shipped file, or the works organisations registered."""
         index: PhraseIndex = PhraseIndex()
         ambiguous_index: PhraseIndex = PhraseIndex()
         works = []
-        for entry in raw["works"]:
+        for entry in entries:
             work = Work(entry["id"], entry["title"], entry.get("kind", "work"), entry.get("owner", "unknown"),
                         entry.get("franchise", entry["title"]))
             works.append(work)
@@ -64,7 +74,7 @@ class Catalogue:
                 index.add(phrase, WorkRef(work, Decision.REVIEW, "description", phrase))
         context: PhraseIndex = PhraseIndex()
         context.add_all(WORK_CONTEXT_WORDS, "context")
-        return cls(str(raw.get("version", "0")), works, index, ambiguous_index, context)
+        return cls(version, works, index, ambiguous_index, context)
 
     def find(self, text: str) -> list[WorkRef]:
         refs = [m.payload for m in self._index.find(text)]

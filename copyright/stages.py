@@ -1,15 +1,67 @@
-"""Copyright gates."""
+"""Copyright gate: works named in the prompt, judged by the policy their rightsholder has in force."""
 
 from __future__ import annotations
 
-from app.stage import Reason, Stage, StageContext, Verdict
-from copyright.catalogue import Catalogue, load_catalogue
+from dataclasses import dataclass
+
+from app.db import utcnow
+from app.stage import Decision, Reason, Stage, StageContext, Verdict
+from copyright.catalogue import Catalogue, WorkRef, load_catalogue
+from copyright.models import GenerationWork, PolicyKind, Restriction, WorkPolicy
+from copyright.services import MAX_SHARE_BP, policy_in_force, registered_catalogue
 
 
-class CatalogueStage(Stage):
-    """Works in the catalogue are default-deny until a rightsholder opts in (registry: next issue)."""
+@dataclass(frozen=True)
+class UseFacts:
+    """What the request does with a work, for the policy's restrictions."""
 
-    name = "copyright.catalogue"
+    remix: bool = False
+    real_person_cameos: bool = False
+    sexual: bool = False
+    violent: bool = False
+
+    @classmethod
+    def of(cls, ctx: StageContext) -> "UseFacts":
+        codes = {r.code for v in ctx.earlier for r in v.reasons}
+        return cls(remix=ctx.remix_of is not None, real_person_cameos=bool(ctx.cameo_ids),
+                   sexual=any(c.startswith("safety_sexual") for c in codes),
+                   violent=any(c.startswith("safety_violence") for c in codes))
+
+    def breaks(self, restrictions: list[str]) -> list[str]:
+        broken = {Restriction.NO_REMIX: self.remix, Restriction.NO_REAL_PERSON_CAMEOS: self.real_person_cameos,
+                  Restriction.NO_SEXUAL: self.sexual, Restriction.NO_VIOLENCE: self.violent}
+        return sorted(r for r in restrictions if broken.get(Restriction(r)))
+
+
+def judge(ref: WorkRef, policy: WorkPolicy | None, facts: UseFacts) -> tuple[Decision, Reason]:
+    """One matched work under its policy in force (None: nobody opted it in)."""
+    work = ref.work
+    base = {"work_id": work.id, "title": work.title, "owner": work.owner, "matched_by": ref.via}
+    # A sure match (a title) blocks; an ambiguous one (a description, a title-like word) is reviewed.
+    hold = ref.decision
+    if policy is None:
+        code = "copyright_default_deny" if hold == Decision.BLOCK else "possible_copyrighted_work"
+        return hold, Reason(code, f"“{work.title}” ({work.owner}) is a protected {work.kind}; its rightsholder "
+                                  "has not opted in", base)
+    base |= {"policy_version": policy.version, "policy": policy.kind}
+    if policy.kind == PolicyKind.BLOCK:
+        return hold, Reason("copyright_policy_block", f"the rightsholder of “{work.title}” does not allow its use",
+                            base)
+    broken = facts.breaks(policy.restrictions)
+    if broken:
+        return hold, Reason("copyright_restricted_use", f"the rightsholder of “{work.title}” allows it, but not "
+                                                        f"{', '.join(broken)}", base | {"restrictions": broken})
+    return Decision.ALLOW, Reason("copyright_licensed", f"“{work.title}” is licensed by its rightsholder",
+                                  base | {"share_bp": policy.share_bp,
+                                          "attribution": policy.kind != PolicyKind.ALLOW})
+
+
+class RightsStage(Stage):
+    """Works in the shipped catalogue and in the registry are default-deny until their verified
+    rightsholder opts in; then the policy in force decides, restrictions included. The works
+    used and the policy versions applied are recorded on the generation."""
+
+    name = "copyright.rights"
 
     def __init__(self, catalogue: Catalogue | None = None):
         self._catalogue = catalogue
@@ -22,16 +74,34 @@ class CatalogueStage(Stage):
 
     @property
     def version(self) -> str:  # type: ignore[override]
-        return f"catalogue-{self.catalogue.version}"
+        return f"rights-1:catalogue-{self.catalogue.version}"
 
     def check(self, ctx: StageContext) -> Verdict:
-        refs = self.catalogue.find(ctx.prompt)
-        findings = [
-            (ref.decision, Reason(
-                "copyright_default_deny" if ref.via == "title" else "possible_copyrighted_work",
-                f"“{ref.work.title}” ({ref.work.owner}) is a protected {ref.work.kind}; its rightsholder has not "
-                "opted in",
-                {"work_id": ref.work.id, "title": ref.work.title, "owner": ref.work.owner, "matched_by": ref.via}))
-            for ref in refs
-        ]
-        return Verdict.worst(findings, {"works_matched": float(len(refs))})
+        refs = self.catalogue.find(ctx.prompt) + registered_catalogue(ctx.session).find(ctx.prompt)
+        if not refs:
+            return Verdict.allow({"works_matched": 0.0})
+        facts, now = UseFacts.of(ctx), utcnow()
+        findings, uses = [], []
+        for ref in refs:
+            policy = policy_in_force(ctx.session, ref.work.id, now)
+            decision, reason = judge(ref, policy, facts)
+            findings.append((decision, reason))
+            uses.append({"work_id": ref.work.id, "policy_id": policy.id if policy else None,
+                         "org_id": policy.org_id if policy else None, "decision": decision.value, "via": ref.via,
+                         "share_bp": policy.share_bp if policy and decision == Decision.ALLOW else 0})
+        total_share = sum(u["share_bp"] for u in uses)
+        if total_share > MAX_SHARE_BP:
+            findings.append((Decision.BLOCK, Reason(
+                "revenue_shares_exceed_total", "the works' revenue shares add up to more than 100 %",
+                {"share_bp": total_share})))
+        verdict = Verdict.worst(findings, {"works_matched": float(len(refs)), "share_bp": float(total_share)})
+        verdict.evidence["uses"] = uses
+        return verdict
+
+    def persist(self, ctx: StageContext, verdict: Verdict) -> None:
+        for use in verdict.evidence.get("uses", []):
+            if ctx.session.get(GenerationWork, (ctx.generation_id, use["work_id"])) is None:
+                ctx.session.add(GenerationWork(generation_id=ctx.generation_id, work_id=use["work_id"],
+                                               policy_id=use["policy_id"], org_id=use["org_id"],
+                                               decision=use["decision"], via=use["via"]))
+        ctx.session.flush()

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import audit, notifications
+from app.accounts import users_by_handle
 from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Follow, Generation, Status, User
@@ -42,15 +43,6 @@ def permission_denial(session: Session, cameo: Cameo | None, requester_id: str) 
     if perm == Permission.MUTUALS and are_mutuals(session, cameo.owner_id, requester_id):
         return None
     return "cameo_not_permitted"
-
-
-def users_by_handle(session: Session, handles: list[str]) -> list[User]:
-    wanted = {h.lower().lstrip("@") for h in handles}
-    users = list(session.scalars(select(User).where(User.handle.in_(wanted))))
-    missing = wanted - {u.handle for u in users}
-    if missing:
-        raise ValidationFailed("unknown handles", code="unknown_handle", details={"handles": sorted(missing)})
-    return users
 
 
 def check_permission_for(owner: User, permission: Permission) -> None:

@@ -127,6 +127,9 @@ class Api:
     def post(self, path, json=None, **kw):
         return self.client.post(path, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
 
+    def put(self, path, json=None, **kw):
+        return self.client.put(path, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
+
     def patch(self, path, json=None, **kw):
         return self.client.patch(path, json=json, headers=self._headers(kw.pop("headers", None)), **kw)
 

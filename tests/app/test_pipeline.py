@@ -63,8 +63,8 @@ def test_benign_request_is_gated_rendered_scanned_and_drafted(rt, alice):
 @pytest.mark.parametrize("prompt, stage, code", [
     ("Angela Merkel reading a book", "likeness.public_figures", "public_figure"),
     ("Keanu Reeves riding a motorcycle", "likeness.public_figures", "public_figure"),
-    ("Garfield eating lasagna", "copyright.catalogue", "copyright_default_deny"),
-    ("Bugs Bunny eating a carrot", "copyright.catalogue", "copyright_default_deny"),
+    ("Garfield eating lasagna", "copyright.rights", "copyright_default_deny"),
+    ("Bugs Bunny eating a carrot", "copyright.rights", "copyright_default_deny"),
     ("a graphic decapitation", "safety.prompt_terms", "safety_violence_gore"),
 ])
 def test_blocked_before_any_render(rt, alice, prompt, stage, code):

@@ -2,16 +2,20 @@ import pytest
 
 from app.stage import Decision, Requester, StageContext
 from copyright.catalogue import Catalogue, load_catalogue
-from copyright.stages import CatalogueStage
+from copyright.stages import RightsStage
 
 
 @pytest.fixture(scope="module")
 def stage():
-    return CatalogueStage()
+    return RightsStage()
 
 
-def check(stage, prompt):
-    return stage.check(StageContext("g", prompt, [], None, Requester("u", "u", False), None))
+@pytest.fixture
+def check(rt):
+    def _check(stage, prompt):
+        with rt.db.transaction() as s:
+            return stage.check(StageContext("g", prompt, [], None, Requester("u", "u", False), s))
+    return _check
 
 
 def test_shipped_catalogue_is_large_and_owned():
@@ -30,7 +34,7 @@ def test_shipped_catalogue_is_large_and_owned():
     ("Mickey Mouse's house", "mickey-mouse"),              # possessive
     ("S p o n g e B o b under the sea", "spongebob-squarepants"),
 ])
-def test_named_works_are_blocked(stage, prompt, work_id):
+def test_named_works_are_blocked(stage, check, prompt, work_id):
     v = check(stage, prompt)
     assert v.decision == Decision.BLOCK, v.reasons
     reason = v.reasons[0]
@@ -40,21 +44,21 @@ def test_named_works_are_blocked(stage, prompt, work_id):
 
 @pytest.mark.parametrize("prompt", ["a frozen lake at dawn", "cars in traffic", "a brave firefighter",
                                     "a green cube sliding down a ramp", "a cat eating lasagna"])
-def test_ordinary_words_are_allowed(stage, prompt):
+def test_ordinary_words_are_allowed(stage, check, prompt):
     assert check(stage, prompt).decision == Decision.ALLOW
 
 
 @pytest.mark.parametrize("prompt", ["Elsa building a snowman", "a scene from the movie frozen"])
-def test_ambiguous_titles_as_names_or_in_context_go_to_review(stage, prompt):
+def test_ambiguous_titles_as_names_or_in_context_go_to_review(stage, check, prompt):
     v = check(stage, prompt)
     assert v.decision == Decision.REVIEW and v.reasons[0].code == "possible_copyrighted_work"
 
 
-def test_loader_reads_a_custom_catalogue(tmp_path):
+def test_loader_reads_a_custom_catalogue(tmp_path, check):
     path = tmp_path / "works.json"
     path.write_text('{"version": "t1", "works": [{"id": "blorp", "title": "Captain Blorp", "owner": "Us",'
                     ' "kind": "character", "aliases": ["Blorpy"], "ambiguous_aliases": [], "descriptions": []}]}')
-    stage = CatalogueStage(Catalogue.from_file(path))
-    assert stage.version == "catalogue-t1"
+    stage = RightsStage(Catalogue.from_file(path))
+    assert stage.version == "rights-1:catalogue-t1"
     assert check(stage, "blorpy dancing").decision == Decision.BLOCK
     assert check(stage, "Garfield eating lasagna").decision == Decision.ALLOW

@@ -1,0 +1,119 @@
+"""Copyright tables: rightsholder organisations, verified claims on works, versioned policies,
+and the works each generation used under which policy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, new_id, utcnow
+
+
+class PolicyKind(StrEnum):
+    BLOCK = "block"
+    ALLOW = "allow"
+    ALLOW_WITH_ATTRIBUTION = "allow_with_attribution"
+    ALLOW_WITH_REVENUE_SHARE = "allow_with_revenue_share"
+
+
+class Restriction(StrEnum):
+    NO_SEXUAL = "no_sexual"
+    NO_VIOLENCE = "no_violence"
+    NO_REAL_PERSON_CAMEOS = "no_real_person_cameos"
+    NO_REMIX = "no_remix"
+
+
+class ClaimStatus(StrEnum):
+    PENDING = "pending"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+
+
+class RightsholderOrg(Base):
+    __tablename__ = "rightsholder_orgs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrgMember(Base):
+    """A rightsholder user belongs to one organisation."""
+
+    __tablename__ = "rightsholder_members"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("rightsholder_orgs.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RegisteredWork(Base):
+    """A work a rightsholder added that the shipped catalogue does not list. Its id is used
+    everywhere a catalogue id would be (claims, policies, matches)."""
+
+    __tablename__ = "registered_works"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("rightsholder_orgs.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    aliases: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    descriptions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkClaim(Base):
+    """An organisation says it holds the rights to a work; an admin verifies it before it counts."""
+
+    __tablename__ = "work_claims"
+    __table_args__ = (Index("ix_work_claims_work_status", "work_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    work_id: Mapped[str] = mapped_column(String(80))
+    org_id: Mapped[str] = mapped_column(ForeignKey("rightsholder_orgs.id"), index=True)
+    evidence_text: Mapped[str] = mapped_column(Text)
+    evidence_url: Mapped[str | None] = mapped_column(String(2000))
+    status: Mapped[str] = mapped_column(String(16), default=ClaimStatus.PENDING.value)
+    decided_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkPolicy(Base):
+    """One version of what a work's verified rightsholder allows. Never updated: a change is a
+    new version, so the policy a generation ran under stays on record."""
+
+    __tablename__ = "work_policies"
+    __table_args__ = (UniqueConstraint("work_id", "version"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    work_id: Mapped[str] = mapped_column(String(80), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    org_id: Mapped[str] = mapped_column(ForeignKey("rightsholder_orgs.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    share_bp: Mapped[int] = mapped_column(Integer, default=0)  # basis points of revenue
+    restrictions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    valid_from: Mapped[datetime]
+    valid_until: Mapped[datetime | None]
+    created_by_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GenerationWork(Base):
+    """A work a generation's prompt (or media) used, and the policy version it was judged by."""
+
+    __tablename__ = "generation_works"
+
+    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id", ondelete="CASCADE"), primary_key=True)
+    work_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    policy_id: Mapped[str | None] = mapped_column(ForeignKey("work_policies.id"))
+    org_id: Mapped[str | None] = mapped_column(ForeignKey("rightsholder_orgs.id"))
+    decision: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float] = mapped_column(default=1.0)
+    via: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
