@@ -272,9 +272,14 @@ def decide_review(rt: Runtime, session: Session, item_id: str, reviewer: User, d
 
 
 def publish(session: Session, user: User, generation_id: str) -> Generation:
+    from copyright.claims import blocks_publishing
     from likeness.services import consent_problems
 
     gen = get_owned(session, user, generation_id)
+    takedown = blocks_publishing(session, gen.id)
+    if takedown is not None and gen.status == Status.DRAFT:
+        raise Conflict("a copyright takedown keeps this video unpublished", code="copyright_takedown",
+                       details={"claim_id": takedown.id, "status": takedown.status})
     problems = consent_problems(session, gen.owner_id, list(gen.cameo_ids or []))
     if problems and gen.status == Status.DRAFT:
         raise Conflict("a cameo in this video no longer allows you to use it", code="consent_revoked",

@@ -12,10 +12,13 @@ from app.accounts import users_by_handle
 from app.api.schemas import Body
 from app.api.spec import current_user, endpoint, session
 from app.db import utcnow
-from app.models import Role
-from copyright import services
+from app.generations import get_owned
+from app.models import REVIEW_ROLES, Role
+from copyright import claims, services
 from copyright.catalogue import load_catalogue
-from copyright.models import PolicyKind, Restriction, RightsholderOrg, WorkClaim, WorkPolicy
+from copyright.models import (
+    ClaimAction, PolicyKind, Restriction, RightsholderOrg, VideoClaim, WorkClaim, WorkPolicy,
+)
 
 bp = Blueprint("copyright", __name__)
 
@@ -210,3 +213,85 @@ def set_policy(work_id: str, body: PolicyIn):
           tag="copyright", response=PolicyList, roles=RIGHTSHOLDER, errors=_POLICY_ERRORS)
 def policy_history(work_id: str):
     return PolicyList(items=[policy_out(p) for p in services.policy_history(session(), current_user(), work_id)])
+
+
+# -- claims on published videos ---------------------------------------------------------------------
+
+REVIEWERS = {r.value for r in REVIEW_ROLES}
+Reason = Annotated[str, StringConstraints(min_length=10, max_length=5000)]
+
+
+class VideoClaimIn(Body):
+    work_id: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    action: ClaimAction
+    reason: Reason
+
+
+class VideoClaimOut(BaseModel):
+    id: str
+    generation_id: str
+    work_id: str
+    action: str
+    status: str
+    reason: str = Field(description="the claimant's statement of reasons")
+    dispute_reason: str | None
+    decision_reason: str | None
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class VideoClaimList(BaseModel):
+    items: list[VideoClaimOut]
+
+
+def video_claim_out(c: VideoClaim) -> VideoClaimOut:
+    return VideoClaimOut(id=c.id, generation_id=c.generation_id, work_id=c.work_id, action=c.action, status=c.status,
+                         reason=c.reason, dispute_reason=c.dispute_reason, decision_reason=c.decision_reason,
+                         created_at=c.created_at, decided_at=c.decided_at)
+
+
+@endpoint(bp, "/generations/<generation_id>/claims", "POST",
+          summary="Claim a published video that uses a work you hold: take it down or take its revenue",
+          tag="copyright", body=VideoClaimIn, response=VideoClaimOut, status=201, roles=RIGHTSHOLDER,
+          errors=("not_in_org", "generation_not_found", "work_not_found", "work_not_owned", "claim_overlaps"))
+def claim_video(generation_id: str, body: VideoClaimIn):
+    return video_claim_out(claims.file(session(), current_user(), generation_id, body.work_id, body.action,
+                                       body.reason))
+
+
+@endpoint(bp, "/generations/<generation_id>/claims", "GET", summary="Claims on my video", tag="copyright",
+          response=VideoClaimList, errors=("generation_not_found",))
+def claims_on_my_video(generation_id: str):
+    get_owned(session(), current_user(), generation_id)
+    return VideoClaimList(items=[video_claim_out(c) for c in claims.on_video(session(), generation_id)])
+
+
+class DisputeIn(Body):
+    reason: Reason
+
+
+@endpoint(bp, "/video-claims/<claim_id>/dispute", "POST", summary="Dispute a claim on my video, with a reason",
+          tag="copyright", body=DisputeIn, response=VideoClaimOut,
+          errors=("video_claim_not_found", "claim_not_disputable"))
+def dispute_claim(claim_id: str, body: DisputeIn):
+    return video_claim_out(claims.dispute(session(), current_user(), claim_id, body.reason))
+
+
+@endpoint(bp, "/video-claims/disputed", "GET", summary="Disputed claims waiting for a reviewer", tag="review",
+          response=VideoClaimList, roles=REVIEWERS)
+def disputed_claims():
+    return VideoClaimList(items=[video_claim_out(c) for c in claims.disputed(session())])
+
+
+class ClaimRulingIn(Body):
+    decision: Literal["uphold", "release"]
+    reason: Reason
+
+
+@endpoint(bp, "/video-claims/<claim_id>/decision", "POST",
+          summary="Uphold or release a disputed claim (reviewer), with a statement of reasons", tag="review",
+          body=ClaimRulingIn, response=VideoClaimOut, roles=REVIEWERS,
+          errors=("video_claim_not_found", "claim_not_disputed"))
+def rule_on_claim(claim_id: str, body: ClaimRulingIn):
+    return video_claim_out(claims.decide(session(), current_user(), claim_id, body.decision == "uphold",
+                                         body.reason))

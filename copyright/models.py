@@ -117,3 +117,37 @@ class GenerationWork(Base):
     score: Mapped[float] = mapped_column(default=1.0)
     via: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ClaimAction(StrEnum):
+    TAKEDOWN = "takedown"
+    MONETISE = "monetise"
+
+
+class VideoClaimStatus(StrEnum):
+    OPEN = "open"          # in effect; the creator may dispute
+    DISPUTED = "disputed"  # in effect until a reviewer decides
+    UPHELD = "upheld"
+    RELEASED = "released"  # withdrawn by the claimant or released by a reviewer
+
+
+class VideoClaim(Base):
+    """A rightsholder's claim on a published video: take it down, or take its revenue."""
+
+    __tablename__ = "video_claims"
+    __table_args__ = (Index("ix_video_claims_generation_status", "generation_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id"))
+    org_id: Mapped[str] = mapped_column(ForeignKey("rightsholder_orgs.id"), index=True)
+    work_id: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=VideoClaimStatus.OPEN.value)
+    reason: Mapped[str] = mapped_column(Text)
+    dispute_reason: Mapped[str | None] = mapped_column(Text)
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    filed_by_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    decided_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disputed_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]

@@ -1,0 +1,117 @@
+"""Claims on published videos and their disputes.
+
+A rightsholder whose verified work a published video uses can claim it: `takedown` unpublishes
+it at once; `monetise` keeps it up and sends the creator's share of its revenue, from the claim
+date, to the claimant (the ledger reads `monetising_claim`). The creator may dispute an open
+claim with a reason; a reviewer upholds or releases it. Released: a takedown is republished, a
+monetisation stops. Every step carries a statement of reasons, is audited and notifies the other
+side.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import audit, notifications
+from app.db import utcnow
+from app.errors import Conflict, NotFound
+from app.models import Generation, Status, User
+from app.states import transition
+from copyright.models import ClaimAction, VideoClaim, VideoClaimStatus
+from copyright.services import org_of, verified_claim, work_title
+
+IN_EFFECT = (VideoClaimStatus.OPEN.value, VideoClaimStatus.DISPUTED.value)
+
+
+def _record(session: Session, claim: VideoClaim, actor: str, step: str, before: str | None, **extra) -> None:
+    audit.record(session, actor=actor, action=f"video_claim.{step}", object_type="video_claim", object_id=claim.id,
+                 before={"status": before} if before else None,
+                 after={"status": claim.status, "generation_id": claim.generation_id, **extra})
+
+
+def file(session: Session, user: User, generation_id: str, work_id: str, action: ClaimAction,
+         reason: str) -> VideoClaim:
+    org = org_of(session, user)
+    gen = session.get(Generation, generation_id)
+    if gen is None or gen.status != Status.PUBLISHED:
+        # Only published videos are public; anything else is not the claimant's to see.
+        raise NotFound("no published video with that id", code="generation_not_found")
+    work_title(session, work_id)
+    held = verified_claim(session, work_id)
+    if held is None or held.org_id != org.id:
+        raise NotFound("your organisation holds no verified claim on this work", code="work_not_owned")
+    overlapping = session.scalar(select(VideoClaim).where(VideoClaim.generation_id == generation_id,
+                                                          VideoClaim.status.in_(IN_EFFECT)))
+    if overlapping is not None:
+        raise Conflict("the video already has a claim in effect", code="claim_overlaps",
+                       details={"claim_id": overlapping.id})
+    claim = VideoClaim(generation_id=generation_id, org_id=org.id, work_id=work_id, action=action.value,
+                       reason=reason, filed_by_id=user.id)
+    session.add(claim)
+    session.flush()
+    if action == ClaimAction.TAKEDOWN:
+        transition(session, gen, Status.DRAFT, actor=user.id, reason="copyright_takedown")
+    _record(session, claim, user.id, "filed", None, action=action.value, work_id=work_id, reason=reason)
+    notifications.notify(session, gen.owner_id, "video_claimed", generation_id=gen.id, claim_id=claim.id,
+                         action=action.value, work_id=work_id, reason=reason)
+    return claim
+
+
+def _claim_on_own_video(session: Session, user: User, claim_id: str) -> tuple[VideoClaim, Generation]:
+    claim = session.get(VideoClaim, claim_id)
+    gen = session.get(Generation, claim.generation_id) if claim else None
+    if claim is None or gen.owner_id != user.id:
+        raise NotFound("claim not found", code="video_claim_not_found")
+    return claim, gen
+
+
+def dispute(session: Session, user: User, claim_id: str, reason: str) -> VideoClaim:
+    claim, _ = _claim_on_own_video(session, user, claim_id)
+    if claim.status != VideoClaimStatus.OPEN:
+        raise Conflict("only an open claim can be disputed", code="claim_not_disputable")
+    claim.status, claim.dispute_reason, claim.disputed_at = VideoClaimStatus.DISPUTED.value, reason, utcnow()
+    _record(session, claim, user.id, "disputed", VideoClaimStatus.OPEN.value, reason=reason)
+    return claim
+
+
+def decide(session: Session, reviewer: User, claim_id: str, uphold: bool, reason: str) -> VideoClaim:
+    claim = session.get(VideoClaim, claim_id)
+    if claim is None:
+        raise NotFound("claim not found", code="video_claim_not_found")
+    if claim.status != VideoClaimStatus.DISPUTED:
+        raise Conflict("only a disputed claim is decided by a reviewer", code="claim_not_disputed")
+    claim.status = (VideoClaimStatus.UPHELD if uphold else VideoClaimStatus.RELEASED).value
+    claim.decision_reason, claim.decided_by_id, claim.decided_at = reason, reviewer.id, utcnow()
+    gen = session.get(Generation, claim.generation_id)
+    if not uphold and claim.action == ClaimAction.TAKEDOWN and gen.status == Status.DRAFT:
+        transition(session, gen, Status.PUBLISHED, actor=reviewer.id, reason="copyright_claim_released")
+    _record(session, claim, reviewer.id, "decided", VideoClaimStatus.DISPUTED.value, reason=reason)
+    for user_id in {gen.owner_id, claim.filed_by_id}:
+        notifications.notify(session, user_id, "video_claim_decided", generation_id=gen.id, claim_id=claim.id,
+                             outcome=claim.status, reason=reason)
+    return claim
+
+
+def disputed(session: Session) -> list[VideoClaim]:
+    return list(session.scalars(select(VideoClaim).where(VideoClaim.status == VideoClaimStatus.DISPUTED.value)
+                                .order_by(VideoClaim.disputed_at)))
+
+
+def on_video(session: Session, generation_id: str) -> list[VideoClaim]:
+    return list(session.scalars(select(VideoClaim).where(VideoClaim.generation_id == generation_id)
+                                .order_by(VideoClaim.created_at)))
+
+
+def blocks_publishing(session: Session, generation_id: str) -> VideoClaim | None:
+    """A takedown in effect or upheld keeps the video from being published again."""
+    return session.scalar(select(VideoClaim).where(
+        VideoClaim.generation_id == generation_id, VideoClaim.action == ClaimAction.TAKEDOWN.value,
+        VideoClaim.status.in_([*IN_EFFECT, VideoClaimStatus.UPHELD.value])))
+
+
+def monetising_claim(session: Session, generation_id: str) -> VideoClaim | None:
+    """The monetise claim in effect or upheld on the video, if any (its revenue is redirected)."""
+    return session.scalar(select(VideoClaim).where(
+        VideoClaim.generation_id == generation_id, VideoClaim.action == ClaimAction.MONETISE.value,
+        VideoClaim.status.in_([*IN_EFFECT, VideoClaimStatus.UPHELD.value])))
