@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from flask import Blueprint
-from pydantic import BaseModel, Field, StringConstraints
+from flask import Blueprint, Response, jsonify
+from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, ValidationError
 
 from app.accounts import users_by_handle
 from app.api.schemas import Body
@@ -14,10 +14,11 @@ from app.api.spec import current_user, endpoint, session
 from app.db import utcnow
 from app.generations import get_owned
 from app.models import REVIEW_ROLES, Role
-from copyright import claims, services
+from app.errors import ValidationFailed
+from copyright import claims, revenue, services
 from copyright.catalogue import load_catalogue
 from copyright.models import (
-    ClaimAction, PolicyKind, Restriction, RightsholderOrg, VideoClaim, WorkClaim, WorkPolicy,
+    ClaimAction, LedgerEntry, PolicyKind, Restriction, RightsholderOrg, VideoClaim, WorkClaim, WorkPolicy,
 )
 
 bp = Blueprint("copyright", __name__)
@@ -295,3 +296,139 @@ class ClaimRulingIn(Body):
 def rule_on_claim(claim_id: str, body: ClaimRulingIn):
     return video_claim_out(claims.decide(session(), current_user(), claim_id, body.decision == "uphold",
                                          body.reason))
+
+
+# -- revenue ledger -----------------------------------------------------------------------------------
+
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+
+
+class RevenueEventIn(Body):
+    event_id: EventId = Field(description="the payment provider's id: a redelivery with the same id is a no-op")
+    generation_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    amount: Annotated[int, Field(gt=0, le=10**15, description="minor units (cents)")]
+    currency: Currency
+    occurred_at: datetime
+
+
+class LineOut(BaseModel):
+    account: str
+    amount: int
+
+
+class EntryOut(BaseModel):
+    event_id: str
+    kind: str
+    currency: str
+    period: str
+    generation_id: str | None
+    gross: int
+    reverses: str | None
+    occurred_at: datetime
+    lines: list[LineOut]
+
+
+def entry_out(entry: LedgerEntry) -> EntryOut:
+    posting = revenue.posting_of(session(), entry)
+    return EntryOut(event_id=entry.event_id, kind=entry.kind, currency=entry.currency, period=entry.period,
+                    generation_id=entry.generation_id, gross=entry.gross, reverses=entry.reverses,
+                    occurred_at=entry.occurred_at,
+                    lines=[LineOut(account=line.account, amount=line.amount) for line in posting.lines])
+
+
+@endpoint(bp, "/revenue-events", "POST",
+          summary="Record revenue of a published video (admin or service token); 200 when redelivered",
+          tag="ledger", body=RevenueEventIn, response=EntryOut, status=201, roles=ADMIN,
+          errors=("generation_not_found", "video_not_published", "event_id_conflict", "period_closed",
+                  "occurred_in_future", "shares_exceed_total"))
+def record_revenue(body: RevenueEventIn):
+    entry, created = revenue.record_revenue(session(), current_user(), body.event_id, body.generation_id,
+                                            body.amount, body.currency, body.occurred_at)
+    resp = jsonify(entry_out(entry).model_dump(mode="json"))
+    resp.status_code = 201 if created else 200
+    return resp
+
+
+class ReversalIn(Body):
+    reversal_event_id: EventId
+
+
+@endpoint(bp, "/revenue-events/<event_id>/reversal", "POST",
+          summary="Correct a posting by its exact reversal, in the current period (admin)", tag="ledger",
+          body=ReversalIn, response=EntryOut, status=201, roles=ADMIN,
+          errors=("ledger_event_not_found", "already_reversed", "event_id_conflict", "period_closed"))
+def reverse_event(event_id: str, body: ReversalIn):
+    return entry_out(revenue.reverse(session(), current_user(), event_id, body.reversal_event_id))
+
+
+class BalancesQuery(BaseModel):
+    currency: Currency
+    prefix: Annotated[str, StringConstraints(max_length=120)] | None = None
+
+
+class BalancesOut(BaseModel):
+    currency: str
+    balances: dict[str, int]
+    total: int = Field(description="always 0: every posting balances")
+
+
+@endpoint(bp, "/ledger/balances", "GET", summary="Account balances in one currency (admin)", tag="ledger",
+          query=BalancesQuery, response=BalancesOut, roles=ADMIN)
+def ledger_balances(query: BalancesQuery):
+    found = revenue.balances(session(), query.currency, query.prefix)
+    return BalancesOut(currency=query.currency, balances=found, total=sum(found.values()))
+
+
+class StatementQuery(BaseModel):
+    format: Literal["json", "csv"] = "json"
+
+
+class StatementLineOut(BaseModel):
+    event_id: str
+    kind: str
+    generation_id: str | None
+    occurred_at: datetime
+    currency: str
+    amount: int
+
+
+class StatementOut(BaseModel):
+    period: str
+    closed: bool = Field(description="a closed period's statement is final")
+    totals: dict[str, int]
+    lines: list[StatementLineOut]
+
+
+@endpoint(bp, "/rightsholders/me/statements/<period>", "GET",
+          summary="My organisation's revenue statement for a month (YYYY-MM), JSON or CSV", tag="ledger",
+          query=StatementQuery, response=StatementOut, roles=RIGHTSHOLDER, errors=("not_in_org", "invalid_period"))
+def my_statement(period: str, query: StatementQuery):
+    period = _period(period)
+    found = revenue.statement(session(), services.org_of(session(), current_user()).id, period)
+    if query.format == "csv":
+        return Response(found.to_csv(), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="statement-{period}.csv"'})
+    return StatementOut(period=period, closed=found.closed, totals=found.totals,
+                        lines=[StatementLineOut(**vars(line)) for line in found.lines])
+
+
+class PeriodOut(BaseModel):
+    period: str
+    closed_at: datetime
+
+
+def _period(value: str) -> str:
+    try:
+        return TypeAdapter(Period).validate_python(value)
+    except ValidationError:
+        raise ValidationFailed("a period is YYYY-MM", code="invalid_period") from None
+
+
+@endpoint(bp, "/ledger/periods/<period>/close", "POST", summary="Close a month: its postings are final (admin)",
+          tag="ledger", response=PeriodOut, status=201, roles=ADMIN,
+          errors=("invalid_period", "period_closed", "period_in_future"))
+def close_period(period: str):
+    row = revenue.close_period(session(), current_user(), _period(period))
+    return PeriodOut(period=row.period, closed_at=row.closed_at)

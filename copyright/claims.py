@@ -86,6 +86,9 @@ def decide(session: Session, reviewer: User, claim_id: str, uphold: bool, reason
     gen = session.get(Generation, claim.generation_id)
     if not uphold and claim.action == ClaimAction.TAKEDOWN and gen.status == Status.DRAFT:
         transition(session, gen, Status.PUBLISHED, actor=reviewer.id, reason="copyright_claim_released")
+    if claim.action == ClaimAction.MONETISE:
+        from copyright.revenue import settle_claim  # the ledger reads claims; settle after the ruling
+        settle_claim(session, reviewer, claim)
     _record(session, claim, reviewer.id, "decided", VideoClaimStatus.DISPUTED.value, reason=reason)
     for user_id in {gen.owner_id, claim.filed_by_id}:
         notifications.notify(session, user_id, "video_claim_decided", generation_id=gen.id, claim_id=claim.id,

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, new_id, utcnow
@@ -151,3 +151,44 @@ class VideoClaim(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disputed_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
+
+
+class LedgerEntry(Base):
+    """One balanced posting of the revenue ledger. Append-only (database triggers refuse UPDATE
+    and DELETE); a correction is a new entry that `reverses` an earlier one."""
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    event_id: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # revenue | reversal | settlement
+    currency: Mapped[str] = mapped_column(String(3))
+    period: Mapped[str] = mapped_column(String(7), index=True)  # YYYY-MM of occurred_at
+    generation_id: Mapped[str | None] = mapped_column(ForeignKey("generations.id"), index=True)
+    gross: Mapped[int] = mapped_column(BigInteger, default=0)
+    reverses: Mapped[str | None] = mapped_column(String(200), unique=True)
+    occurred_at: Mapped[datetime]
+    created_by_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LedgerLine(Base):
+    __tablename__ = "ledger_lines"
+    __table_args__ = (Index("ix_ledger_lines_account_currency", "account", "currency"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    entry_id: Mapped[str] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
+    account: Mapped[str] = mapped_column(String(120))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class LedgerPeriod(Base):
+    """A closed month: no posting may land in it any more; its statements are final."""
+
+    __tablename__ = "ledger_periods"
+
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    closed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_by_id: Mapped[str] = mapped_column(ForeignKey("users.id"))

@@ -1,0 +1,244 @@
+"""The revenue ledger in the database: the split and postings of `copyright.ledger`, stored
+append-only, with periods that close and statements per rightsholder.
+
+Who is paid for a revenue event on a published video: see `copyright.ledger` (platform fee,
+the works' shares per the policy recorded at generation time, the remix chain). A monetise
+claim redirects the video creator's own share from the claim's date: while the claim is open
+or disputed it is held in `escrow:claim:<id>`; when a reviewer upholds it the escrow and later
+revenue go to the claimant, when released they go back to the creator.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app import audit
+from app.db import utcnow
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.models import Generation, Status, User
+from copyright import ledger
+from copyright.claims import monetising_claim
+from copyright.models import (
+    GenerationWork, LedgerEntry, LedgerLine, LedgerPeriod, PolicyKind, VideoClaim, VideoClaimStatus, WorkPolicy,
+)
+
+RULE = ledger.SplitRule()
+_REDIRECTED = "redirected-creator"  # stands in for the root creator while a claim redirects their share
+
+
+def period_of(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m")
+
+
+def _as_error(exc: ledger.LedgerError) -> ValidationFailed:
+    return ValidationFailed(exc.message, code=exc.code, details=exc.details)
+
+
+# -- building the video chain from the database ---------------------------------------------------
+
+def _work_uses(session: Session, generation_id: str) -> tuple[ledger.WorkUse, ...]:
+    rows = session.execute(select(GenerationWork, WorkPolicy).join(WorkPolicy, WorkPolicy.id == GenerationWork.policy_id)
+                           .where(GenerationWork.generation_id == generation_id,
+                                  GenerationWork.decision == "allow",
+                                  WorkPolicy.kind == PolicyKind.ALLOW_WITH_REVENUE_SHARE.value)
+                           .order_by(GenerationWork.work_id))
+    return tuple(ledger.WorkUse(gw.work_id, policy.org_id, policy.share_bp) for gw, policy in rows)
+
+
+def video_node(session: Session, gen: Generation, depth: int = 0) -> ledger.VideoNode:
+    parent = None
+    if gen.remix_of_id and depth < RULE.max_depth:
+        parent = video_node(session, session.get(Generation, gen.remix_of_id), depth + 1)
+    return ledger.VideoNode(gen.id, gen.owner_id, _work_uses(session, gen.id), parent)
+
+
+def _creator_target(claim: VideoClaim | None, occurred_at: datetime) -> str | None:
+    """Where the root creator's share goes instead of them, if a monetise claim covers the event."""
+    if claim is None or occurred_at < claim.created_at:
+        return None
+    if claim.status == VideoClaimStatus.UPHELD:
+        return ledger.rightsholder_account(claim.org_id)
+    return f"escrow:claim:{claim.id}"
+
+
+def _revenue_posting(session: Session, event_id: str, gen: Generation, amount: int, currency: str,
+                     occurred_at: datetime) -> ledger.Posting:
+    node = video_node(session, gen)
+    target = _creator_target(monetising_claim(session, gen.id), occurred_at)
+    if target is None:
+        return ledger.revenue_posting(event_id, currency, amount, node, RULE)
+    stand_in = ledger.VideoNode(node.video_id, _REDIRECTED, node.works, node.parent)
+    posting = ledger.revenue_posting(event_id, currency, amount, stand_in, RULE)
+    moved, merged = ledger.creator_account(_REDIRECTED), defaultdict(int)
+    for line in posting.lines:  # the claimant may already be paid for a work: one line per account
+        merged[target if line.account == moved else line.account] += line.amount
+    return ledger.Posting(event_id, currency, tuple(ledger.Line(a, v) for a, v in sorted(merged.items()) if v))
+
+
+# -- storing postings -------------------------------------------------------------------------------
+
+def _check_open(session: Session, period: str) -> None:
+    if session.get(LedgerPeriod, period) is not None:
+        raise Conflict(f"period {period} is closed", code="period_closed", details={"period": period})
+
+
+def _store(session: Session, posting: ledger.Posting, *, kind: str, actor: User, occurred_at: datetime,
+           generation_id: str | None = None, gross: int = 0) -> LedgerEntry:
+    period = period_of(occurred_at)
+    _check_open(session, period)
+    entry = LedgerEntry(event_id=posting.event_id, kind=kind, currency=posting.currency, period=period,
+                        generation_id=generation_id, gross=gross, reverses=posting.reverses,
+                        occurred_at=occurred_at, created_by_id=actor.id)
+    session.add(entry)
+    session.flush()
+    session.add_all(LedgerLine(entry_id=entry.id, account=line.account, currency=posting.currency,
+                               amount=line.amount) for line in posting.lines)
+    session.flush()
+    audit.record(session, actor=actor.id, action=f"ledger.{kind}", object_type="ledger_entry", object_id=entry.id,
+                 after={"event_id": posting.event_id, "currency": posting.currency, "period": period,
+                        "lines": {line.account: line.amount for line in posting.lines}})
+    return entry
+
+
+def posting_of(session: Session, entry: LedgerEntry) -> ledger.Posting:
+    lines = session.scalars(select(LedgerLine).where(LedgerLine.entry_id == entry.id).order_by(LedgerLine.id))
+    return ledger.Posting(entry.event_id, entry.currency, tuple(ledger.Line(l.account, l.amount) for l in lines),
+                          entry.reverses)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def record_revenue(session: Session, actor: User, event_id: str, generation_id: str, amount: int, currency: str,
+                   occurred_at: datetime) -> tuple[LedgerEntry, bool]:
+    """Post a revenue event; (entry, created). The same event delivered again returns the stored
+    entry; the same event id with other facts is a conflict."""
+    occurred_at = _aware(occurred_at)
+    existing = session.scalar(select(LedgerEntry).where(LedgerEntry.event_id == event_id))
+    if existing is not None:
+        same = (existing.kind == "revenue" and existing.generation_id == generation_id and existing.gross == amount
+                and existing.currency == currency and existing.occurred_at == occurred_at)
+        if not same:
+            raise Conflict("this event id was recorded with other facts", code="event_id_conflict",
+                           details={"event_id": event_id})
+        return existing, False
+    gen = session.get(Generation, generation_id)
+    if gen is None:
+        raise NotFound("no such video", code="generation_not_found")
+    if gen.status != Status.PUBLISHED:
+        raise Conflict("revenue is recorded for published videos only", code="video_not_published",
+                       details={"status": gen.status})
+    if occurred_at > utcnow():
+        raise ValidationFailed("occurred_at is in the future", code="occurred_in_future")
+    try:
+        posting = _revenue_posting(session, event_id, gen, amount, currency, occurred_at)
+    except ledger.LedgerError as exc:
+        raise _as_error(exc) from exc
+    return _store(session, posting, kind="revenue", actor=actor, occurred_at=occurred_at,
+                  generation_id=gen.id, gross=amount), True
+
+
+def reverse(session: Session, actor: User, event_id: str, reversal_event_id: str) -> LedgerEntry:
+    """Cancel a posting with its exact negation, in the current (open) period."""
+    original = session.scalar(select(LedgerEntry).where(LedgerEntry.event_id == event_id))
+    if original is None:
+        raise NotFound("no such ledger event", code="ledger_event_not_found")
+    if session.scalar(select(LedgerEntry).where(LedgerEntry.reverses == event_id)) is not None:
+        raise Conflict("that event is already reversed", code="already_reversed")
+    if session.scalar(select(LedgerEntry).where(LedgerEntry.event_id == reversal_event_id)) is not None:
+        raise Conflict("the reversal's event id is taken", code="event_id_conflict")
+    posting = ledger.reversal(posting_of(session, original), reversal_event_id)
+    return _store(session, posting, kind="reversal", actor=actor, occurred_at=utcnow(),
+                  generation_id=original.generation_id, gross=-original.gross)
+
+
+def settle_claim(session: Session, actor: User, claim: VideoClaim) -> list[LedgerEntry]:
+    """After a ruling, move what the claim's escrow holds to the claimant or back to the creator."""
+    escrow = f"escrow:claim:{claim.id}"
+    target = (ledger.rightsholder_account(claim.org_id) if claim.status == VideoClaimStatus.UPHELD
+              else ledger.creator_account(session.get(Generation, claim.generation_id).owner_id))
+    entries = []
+    for currency, held in session.execute(select(LedgerLine.currency, func.sum(LedgerLine.amount))
+                                          .where(LedgerLine.account == escrow).group_by(LedgerLine.currency)):
+        if held:
+            posting = ledger.Posting(f"claim-settlement:{claim.id}:{currency}", currency,
+                                     (ledger.Line(escrow, -int(held)), ledger.Line(target, int(held))))
+            entries.append(_store(session, posting, kind="settlement", actor=actor, occurred_at=utcnow(),
+                                  generation_id=claim.generation_id))
+    return entries
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+def balances(session: Session, currency: str, prefix: str | None = None) -> dict[str, int]:
+    stmt = (select(LedgerLine.account, func.sum(LedgerLine.amount)).where(LedgerLine.currency == currency)
+            .group_by(LedgerLine.account).order_by(LedgerLine.account))
+    if prefix:
+        stmt = stmt.where(LedgerLine.account.startswith(prefix))
+    return {account: int(total) for account, total in session.execute(stmt)}
+
+
+@dataclass
+class StatementLine:
+    event_id: str
+    kind: str
+    generation_id: str | None
+    occurred_at: datetime
+    currency: str
+    amount: int
+
+
+@dataclass
+class Statement:
+    org_id: str
+    period: str
+    closed: bool
+    lines: list[StatementLine]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        out: dict[str, int] = defaultdict(int)
+        for line in self.lines:
+            out[line.currency] += line.amount
+        return dict(sorted(out.items()))
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["period", "event_id", "kind", "generation_id", "occurred_at", "currency", "amount_minor"])
+        for line in self.lines:
+            writer.writerow([self.period, line.event_id, line.kind, line.generation_id or "",
+                             line.occurred_at.isoformat(), line.currency, line.amount])
+        return buf.getvalue()
+
+
+def statement(session: Session, org_id: str, period: str) -> Statement:
+    account = ledger.rightsholder_account(org_id)
+    rows = session.execute(select(LedgerEntry, LedgerLine).join(LedgerLine, LedgerLine.entry_id == LedgerEntry.id)
+                           .where(LedgerLine.account == account, LedgerEntry.period == period)
+                           .order_by(LedgerEntry.occurred_at, LedgerEntry.event_id))
+    return Statement(org_id, period, session.get(LedgerPeriod, period) is not None,
+                     [StatementLine(e.event_id, e.kind, e.generation_id, e.occurred_at, l.currency, l.amount)
+                      for e, l in rows])
+
+
+def close_period(session: Session, admin: User, period: str) -> LedgerPeriod:
+    if session.get(LedgerPeriod, period) is not None:
+        raise Conflict(f"period {period} is already closed", code="period_closed", details={"period": period})
+    if period > period_of(utcnow()):
+        raise ValidationFailed("a period can be closed once it has begun", code="period_in_future")
+    row = LedgerPeriod(period=period, closed_by_id=admin.id)
+    session.add(row)
+    session.flush()
+    audit.record(session, actor=admin.id, action="ledger.period_closed", object_type="ledger_period",
+                 object_id=period, after={"entries": session.scalar(
+                     select(func.count(LedgerEntry.id)).where(LedgerEntry.period == period))})
+    return row
