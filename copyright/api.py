@@ -8,14 +8,16 @@ from typing import Annotated, Literal
 from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, ValidationError
 
+from app import uploads
 from app.accounts import users_by_handle
+from app.api.raw_body import save_raw_body
 from app.api.schemas import Body
 from app.api.spec import current_user, endpoint, session
 from app.db import utcnow
 from app.generations import get_owned
 from app.models import REVIEW_ROLES, Role
 from app.errors import ValidationFailed
-from copyright import claims, revenue, services
+from copyright import claims, images, revenue, services
 from copyright.catalogue import load_catalogue
 from copyright.models import (
     ClaimAction, LedgerEntry, PolicyKind, Restriction, RightsholderOrg, VideoClaim, WorkClaim, WorkPolicy,
@@ -432,3 +434,28 @@ def _period(value: str) -> str:
 def close_period(period: str):
     row = revenue.close_period(session(), current_user(), _period(period))
     return PeriodOut(period=row.period, closed_at=row.closed_at)
+
+
+class ReferenceImageOut(BaseModel):
+    id: str
+    work_id: str
+    phash: str
+    sha256: str
+    created_at: datetime
+
+
+@endpoint(bp, "/works/<work_id>/reference-images", "POST",
+          summary="Add a reference image of a work (raw body, image/jpeg|png|webp); only its perceptual hash is kept",
+          tag="copyright", response=ReferenceImageOut, status=201,
+          roles={Role.ADMIN.value, Role.RIGHTSHOLDER.value},
+          errors=("work_not_found", "work_not_owned", "not_in_org", "not_an_image", "unsupported_media_type",
+                  "payload_too_large", "empty_upload"))
+def add_reference_image(work_id: str):
+    path, ctype = save_raw_body(uploads.IMAGE_TYPES, uploads.MAX_IMAGE_BYTES)
+    try:
+        uploads.inspect_image(path, ctype)
+        row = images.add_reference_image(session(), current_user(), work_id, path)
+    finally:
+        path.unlink(missing_ok=True)
+    return ReferenceImageOut(id=row.id, work_id=row.work_id, phash=row.phash, sha256=row.sha256,
+                             created_at=row.created_at)

@@ -192,3 +192,16 @@ class LedgerPeriod(Base):
     period: Mapped[str] = mapped_column(String(7), primary_key=True)
     closed_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_by_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+
+
+class WorkReferenceImage(Base):
+    """A reference image of a work, kept as its perceptual hash (the image itself is not stored)."""
+
+    __tablename__ = "work_reference_images"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    work_id: Mapped[str] = mapped_column(String(80), index=True)
+    phash: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from app.db import utcnow
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
+from app.errors import ValidationFailed
 from copyright.catalogue import Catalogue, WorkRef, load_catalogue
+from copyright.images import decode, match_image
 from copyright.models import GenerationWork, PolicyKind, Restriction, WorkPolicy
 from copyright.services import MAX_SHARE_BP, policy_in_force, registered_catalogue
 
@@ -74,10 +76,31 @@ class RightsStage(Stage):
 
     @property
     def version(self) -> str:  # type: ignore[override]
-        return f"rights-1:catalogue-{self.catalogue.version}"
+        return f"rights-2:catalogue-{self.catalogue.version}"
+
+    def _image_refs(self, ctx: StageContext, registered: Catalogue) -> list[WorkRef]:
+        """Works whose reference images the input image reproduces."""
+        if ctx.input_image_path is None:
+            return []
+        try:
+            image = decode(ctx.input_image_path)
+        except (OSError, ValidationFailed):
+            return []  # likeness.input_faces already refuses an unreadable input image
+        refs = []
+        for work_id, (decision, bits) in match_image(ctx.session, image).items():
+            work = self.catalogue.by_id(work_id) or registered.by_id(work_id)
+            if work is not None:
+                refs.append(WorkRef(work, decision, "reference_image", f"{bits} bits from a reference image"))
+        return refs
 
     def check(self, ctx: StageContext) -> Verdict:
-        refs = self.catalogue.find(ctx.prompt) + registered_catalogue(ctx.session).find(ctx.prompt)
+        registered = registered_catalogue(ctx.session)
+        found: dict[str, WorkRef] = {}
+        for ref in self.catalogue.find(ctx.prompt) + registered.find(ctx.prompt) + self._image_refs(ctx, registered):
+            held = found.get(ref.work.id)
+            if held is None or (held.decision == Decision.REVIEW and ref.decision == Decision.BLOCK):
+                found[ref.work.id] = ref
+        refs = list(found.values())
         if not refs:
             return Verdict.allow({"works_matched": 0.0})
         facts, now = UseFacts.of(ctx), utcnow()
