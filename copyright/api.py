@@ -387,20 +387,11 @@ class StatementQuery(BaseModel):
     format: Literal["json", "csv"] = "json"
 
 
-class StatementLineOut(BaseModel):
-    event_id: str
-    kind: str
-    generation_id: str | None
-    occurred_at: datetime
-    currency: str
-    amount: int
-
-
 class StatementOut(BaseModel):
     period: str
     closed: bool = Field(description="a closed period's statement is final")
     totals: dict[str, int]
-    lines: list[StatementLineOut]
+    lines: list[revenue.StatementLine]
 
 
 @endpoint(bp, "/rightsholders/me/statements/<period>", "GET",
@@ -413,7 +404,7 @@ def my_statement(period: str, query: StatementQuery):
         return Response(found.to_csv(), mimetype="text/csv", headers={
             "Content-Disposition": f'attachment; filename="statement-{period}.csv"'})
     return StatementOut(period=period, closed=found.closed, totals=found.totals,
-                        lines=[StatementLineOut(**vars(line)) for line in found.lines])
+                        lines=found.lines)
 
 
 class PeriodOut(BaseModel):

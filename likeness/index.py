@@ -307,9 +307,17 @@ class _Rows:
 # --------------------------------------------------------------------------- exact
 
 class _Searches:
-    """search / search_many over an index's own `_search(unit rows, k, min_score)`."""
+    """search / search_many over an index's own `_search(unit rows, k, min_score)`, and the size
+    and membership both indexes answer from their rows."""
 
     dim: int
+    _rows: "_Rows"
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows.key_rows
 
     def search(self, vector: np.ndarray, k: int = 5, min_score: float = -1.0) -> list[Hit]:
         q = _unit_rows(vector, self.dim, "query vector")
@@ -373,12 +381,6 @@ class ExactIndex(_Searches):
             return []
         with self._lock.read():
             return self._rows.exact_search(q, k, min_score)
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._rows.key_rows
 
     @property
     def nbytes(self) -> int:
@@ -607,12 +609,6 @@ class FaissIndex(_Searches):
                     cand = more[0][more[0] >= 0]
                 out.append(hits)
             return out
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._rows.key_rows
 
     @property
     def nbytes(self) -> int:
