@@ -36,6 +36,8 @@ Thread safety: a readers-writer lock per index. Searches share it; mutations tak
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import math
 import numbers
 import threading
@@ -306,7 +308,7 @@ class _Rows:
 
 # --------------------------------------------------------------------------- exact
 
-class _Searches:
+class _Searches(ABC):
     """search / search_many over an index's own `_search(unit rows, k, min_score)`, and the size
     and membership both indexes answer from their rows."""
 
@@ -328,8 +330,9 @@ class _Searches:
     def search_many(self, vectors: np.ndarray, k: int = 5, min_score: float = -1.0) -> list[list[Hit]]:
         return self._search(_unit_rows(vectors, self.dim, "query vectors", allow_empty=True), k, min_score)
 
+    @abstractmethod
     def _search(self, q: np.ndarray, k: int, min_score: float) -> list[list[Hit]]:
-        raise NotImplementedError
+        """Top-k hits at or above min_score for each row of q (unit rows, checked)."""
 
 
 class ExactIndex(_Searches):

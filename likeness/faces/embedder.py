@@ -9,6 +9,8 @@ Two model families share the alignment and differ in input handling:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -57,7 +59,7 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / norm
 
 
-class _OnnxEmbedder:
+class _OnnxEmbedder(ABC):
     """Align, preprocess, run, L2-normalise. Subclasses define `_preprocess` and the inputs."""
 
     dim: int
@@ -81,8 +83,9 @@ class _OnnxEmbedder:
                              f"got {image.name} {shape}")
         return image.name
 
+    @abstractmethod
     def _preprocess(self, aligned_rgb: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The model's input blob (1 x 3 x 112 x 112 float32) from an aligned RGB face."""
 
     def _run(self, blob: np.ndarray) -> np.ndarray:
         return self._session.run(None, {self._input: blob, **self._fixed})[0]
