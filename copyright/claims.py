@@ -19,7 +19,7 @@ from app.errors import Conflict, NotFound
 from app.models import Generation, Status, User
 from app.states import transition
 from copyright.models import ClaimAction, VideoClaim, VideoClaimStatus
-from copyright.services import org_of, verified_claim, work_title
+from copyright.services import org_of, owned_work
 
 IN_EFFECT = (VideoClaimStatus.OPEN.value, VideoClaimStatus.DISPUTED.value)
 
@@ -37,10 +37,7 @@ def file(session: Session, user: User, generation_id: str, work_id: str, action:
     if gen is None or gen.status != Status.PUBLISHED:
         # Only published videos are public; anything else is not the claimant's to see.
         raise NotFound("no published video with that id", code="generation_not_found")
-    work_title(session, work_id)
-    held = verified_claim(session, work_id)
-    if held is None or held.org_id != org.id:
-        raise NotFound("your organisation holds no verified claim on this work", code="work_not_owned")
+    owned_work(session, user, work_id)
     overlapping = session.scalar(select(VideoClaim).where(VideoClaim.generation_id == generation_id,
                                                           VideoClaim.status.in_(IN_EFFECT)))
     if overlapping is not None:

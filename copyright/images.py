@@ -8,7 +8,6 @@ POSSIBLE_BITS goes to review; different photos measured >= 20 bits apart.
 from __future__ import annotations
 
 import hashlib
-import threading
 from pathlib import Path
 
 import cv2
@@ -17,12 +16,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import audit
-from app.errors import NotFound, ValidationFailed
+from app.cache import RebuiltOnChange
+from app.errors import ValidationFailed
 from app.models import Role, User
 from app.perceptual import distance, from_hex, phash, to_hex
 from app.stage import Decision
 from copyright.models import WorkReferenceImage
-from copyright.services import org_of, verified_claim, work_title
+from copyright.services import owned_work, work_title
 
 SURE_BITS = 10
 POSSIBLE_BITS = 16
@@ -37,11 +37,10 @@ def decode(path: Path) -> np.ndarray:
 
 def add_reference_image(session: Session, user: User, work_id: str, path: Path) -> WorkReferenceImage:
     """Admins add references to any work; a rightsholder to the works its organisation holds."""
-    work_title(session, work_id)
-    if user.role != Role.ADMIN:
-        claim = verified_claim(session, work_id)
-        if claim is None or claim.org_id != org_of(session, user).id:
-            raise NotFound("your organisation holds no verified claim on this work", code="work_not_owned")
+    if user.role == Role.ADMIN:
+        work_title(session, work_id)  # work_not_found
+    else:
+        owned_work(session, user, work_id)
     data = path.read_bytes()
     row = WorkReferenceImage(work_id=work_id, phash=to_hex(phash(decode(path))),
                              sha256=hashlib.sha256(data).hexdigest(), uploaded_by_id=user.id)
@@ -52,25 +51,24 @@ def add_reference_image(session: Session, user: User, work_id: str, path: Path) 
     return row
 
 
-_cache: dict[str, object] = {"stamp": None, "hashes": []}
-_lock = threading.Lock()
+def _reference_stamp(session: Session) -> tuple:
+    return tuple(session.execute(select(func.count(WorkReferenceImage.id),
+                                        func.max(WorkReferenceImage.created_at))).one())
 
 
-def _reference_hashes(session: Session) -> list[tuple[str, int]]:
-    stamp = tuple(session.execute(select(func.count(WorkReferenceImage.id),
-                                         func.max(WorkReferenceImage.created_at))).one())
-    with _lock:
-        if _cache["stamp"] != stamp:
-            rows = session.execute(select(WorkReferenceImage.work_id, WorkReferenceImage.phash))
-            _cache.update(stamp=stamp, hashes=[(work_id, from_hex(h)) for work_id, h in rows])
-        return list(_cache["hashes"])  # type: ignore[arg-type]
+def _load_references(session: Session) -> list[tuple[str, int]]:
+    rows = session.execute(select(WorkReferenceImage.work_id, WorkReferenceImage.phash))
+    return [(work_id, from_hex(h)) for work_id, h in rows]
+
+
+_references: RebuiltOnChange[list[tuple[str, int]]] = RebuiltOnChange(_reference_stamp, _load_references)
 
 
 def match_image(session: Session, image_bgr: np.ndarray) -> dict[str, tuple[Decision, int]]:
     """work id -> (BLOCK for a sure match / REVIEW for a possible one, distance in bits)."""
     query = phash(image_bgr)
     found: dict[str, int] = {}
-    for work_id, reference in _reference_hashes(session):
+    for work_id, reference in _references.get(session):
         bits = distance(query, reference)
         if bits <= POSSIBLE_BITS and bits < found.get(work_id, 65):
             found[work_id] = bits

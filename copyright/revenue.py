@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import audit
-from app.db import utcnow
+from app.db import as_utc, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Generation, Status, User
 from copyright import ledger
@@ -113,15 +113,11 @@ def posting_of(session: Session, entry: LedgerEntry) -> ledger.Posting:
                           entry.reverses)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
-
-
 def record_revenue(session: Session, actor: User, event_id: str, generation_id: str, amount: int, currency: str,
                    occurred_at: datetime) -> tuple[LedgerEntry, bool]:
     """Post a revenue event; (entry, created). The same event delivered again returns the stored
     entry; the same event id with other facts is a conflict."""
-    occurred_at = _aware(occurred_at)
+    occurred_at = as_utc(occurred_at)
     existing = session.scalar(select(LedgerEntry).where(LedgerEntry.event_id == event_id))
     if existing is not None:
         same = (existing.kind == "revenue" and existing.generation_id == generation_id and existing.gross == amount

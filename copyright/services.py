@@ -7,14 +7,14 @@ in, so it stays default-deny.
 
 from __future__ import annotations
 
-import threading
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import audit
-from app.db import utcnow
+from app.cache import RebuiltOnChange
+from app.db import as_utc, utcnow
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.models import Role, User
 from copyright.catalogue import Catalogue, load_catalogue
@@ -139,7 +139,8 @@ def pending_claims(session: Session) -> list[WorkClaim]:
 
 # -- policies -------------------------------------------------------------------------------------
 
-def _owned_work(session: Session, user: User, work_id: str) -> RightsholderOrg:
+def owned_work(session: Session, user: User, work_id: str) -> RightsholderOrg:
+    """The user's organisation, if it holds a verified claim on the work; work_not_owned otherwise."""
     org = org_of(session, user)
     work_title(session, work_id)
     claim = verified_claim(session, work_id)
@@ -152,13 +153,13 @@ def _owned_work(session: Session, user: User, work_id: str) -> RightsholderOrg:
 def set_policy(session: Session, user: User, work_id: str, kind: PolicyKind, share_bp: int,
                restrictions: list[Restriction], valid_from: datetime | None,
                valid_until: datetime | None) -> WorkPolicy:
-    org = _owned_work(session, user, work_id)
+    org = owned_work(session, user, work_id)
     if not 0 <= share_bp <= MAX_SHARE_BP:
         raise ValidationFailed("share_bp is basis points: 0 to 10000", code="share_out_of_range")
     if (kind == PolicyKind.ALLOW_WITH_REVENUE_SHARE) != (share_bp > 0):
         raise ValidationFailed("a revenue share needs share_bp > 0, and only allow_with_revenue_share takes one",
                                code="share_mismatch")
-    valid_from, valid_until = _utc(valid_from) or utcnow(), _utc(valid_until)
+    valid_from, valid_until = as_utc(valid_from) or utcnow(), as_utc(valid_until)
     if valid_until is not None and valid_until <= valid_from:
         raise ValidationFailed("valid_until must be after valid_from", code="invalid_validity")
     current = latest_policy(session, work_id)
@@ -172,11 +173,6 @@ def set_policy(session: Session, user: User, work_id: str, kind: PolicyKind, sha
     return policy
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    """A time without a zone is read as UTC (the API documents times in UTC)."""
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
-
-
 def policy_record(p: WorkPolicy) -> dict:
     return {"version": p.version, "kind": p.kind, "share_bp": p.share_bp, "restrictions": p.restrictions,
             "valid_from": p.valid_from.isoformat(), "valid_until": p.valid_until.isoformat() if p.valid_until else None}
@@ -188,7 +184,7 @@ def latest_policy(session: Session, work_id: str) -> WorkPolicy | None:
 
 
 def policy_history(session: Session, user: User, work_id: str) -> list[WorkPolicy]:
-    _owned_work(session, user, work_id)
+    owned_work(session, user, work_id)
     return list(session.scalars(select(WorkPolicy).where(WorkPolicy.work_id == work_id)
                                 .order_by(WorkPolicy.version.desc())))
 
@@ -209,18 +205,21 @@ def policy_in_force(session: Session, work_id: str, at: datetime) -> WorkPolicy 
 
 # -- registered works as a matchable catalogue ----------------------------------------------------
 
-_registered: dict[str, object] = {"stamp": None, "catalogue": None}
-_registered_lock = threading.Lock()
+def _registered_stamp(session: Session) -> tuple:
+    return tuple(session.execute(select(func.count(RegisteredWork.id), func.max(RegisteredWork.created_at))).one())
+
+
+def _build_registered(session: Session) -> Catalogue:
+    orgs = {o.id: o.name for o in session.scalars(select(RightsholderOrg))}
+    entries = [{"id": w.id, "title": w.title, "kind": w.kind, "owner": orgs.get(w.org_id, "unknown"),
+                "aliases": list(w.aliases), "descriptions": list(w.descriptions)}
+               for w in session.scalars(select(RegisteredWork).order_by(RegisteredWork.id))]
+    return Catalogue.from_entries("registry", entries)
+
+
+_registered: RebuiltOnChange[Catalogue] = RebuiltOnChange(_registered_stamp, _build_registered)
 
 
 def registered_catalogue(session: Session) -> Catalogue:
     """The works organisations registered, matched like the shipped ones; rebuilt when they change."""
-    stamp = session.execute(select(func.count(RegisteredWork.id), func.max(RegisteredWork.created_at))).one()
-    with _registered_lock:
-        if _registered["stamp"] != tuple(stamp):
-            orgs = {o.id: o.name for o in session.scalars(select(RightsholderOrg))}
-            entries = [{"id": w.id, "title": w.title, "kind": w.kind, "owner": orgs.get(w.org_id, "unknown"),
-                        "aliases": list(w.aliases), "descriptions": list(w.descriptions)}
-                       for w in session.scalars(select(RegisteredWork).order_by(RegisteredWork.id))]
-            _registered.update(stamp=tuple(stamp), catalogue=Catalogue.from_entries("registry", entries))
-        return _registered["catalogue"]  # type: ignore[return-value]
+    return _registered.get(session)

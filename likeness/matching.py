@@ -10,49 +10,38 @@ indexed. GL_FACE_INDEX picks the structure: `exact` (default) or `faiss` for lar
 from __future__ import annotations
 
 import os
-import threading
-from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.cache import RebuiltOnChange
 from likeness import templates
 from likeness.faces import FaceModels
 from likeness.index import FaceIndex, Hit, make_index
 from likeness.models import FaceTemplate, FigureFaceTemplate
 
 
-@dataclass(frozen=True)
-class _Stamp:
-    model_version: str
-    count: int
-    latest: object
-
-
 class GalleryMatcher:
     def __init__(self, table: type[templates.Template], kind: str | None = None):
         self.table = table
         self.kind = kind or os.environ.get("GL_FACE_INDEX", "exact")
-        self._index: FaceIndex | None = None
-        self._stamp: _Stamp | None = None
-        self._lock = threading.Lock()
+        self._index: RebuiltOnChange[FaceIndex] = RebuiltOnChange(self._stamp, self._build)
 
-    def _current_stamp(self, session: Session, models: FaceModels) -> _Stamp:
+    def _stamp(self, session: Session, models: FaceModels) -> tuple:
         key = self.table.__table__.primary_key.columns[0]
         count, latest = session.execute(
             select(func.count(key), func.max(self.table.created_at))
             .where(self.table.model_version == models.version)).one()
-        return _Stamp(models.version, count, latest)
+        return models.version, count, latest
+
+    def _build(self, session: Session, models: FaceModels) -> FaceIndex:
+        index = make_index(self.kind, models.dim)
+        index.add_many(templates.iterate(session, templates.keyring(), models.version, self.table))
+        return index
 
     def index(self, session: Session, models: FaceModels) -> FaceIndex:
-        stamp = self._current_stamp(session, models)
-        with self._lock:
-            if self._index is None or stamp != self._stamp:
-                index = make_index(self.kind, models.dim)
-                index.add_many(templates.iterate(session, templates.keyring(), models.version, self.table))
-                self._index, self._stamp = index, stamp
-            return self._index
+        return self._index.get(session, models)
 
     def identify(self, session: Session, models: FaceModels, embedding: np.ndarray, k: int = 3,
                  threshold: float | None = None) -> list[Hit]:
