@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from app import runtime
+from app.models import Role
 
 
 def _rt() -> runtime.Runtime:
@@ -61,7 +62,7 @@ def user() -> None:
 
 @user.command("create")
 @click.argument("email")
-@click.option("--role", type=click.Choice(["creator", "reviewer", "senior_reviewer", "rightsholder", "admin"]),
+@click.option("--role", type=click.Choice([r.value for r in Role]),
               default="creator", show_default=True)
 @click.option("--password", required=True)
 @click.option("--birthdate", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="YYYY-MM-DD")
@@ -69,7 +70,6 @@ def user() -> None:
 def user_create(email: str, role: str, password: str, birthdate, handle: str | None) -> None:
     from app import accounts
     from app.errors import GreenlightError
-    from app.models import Role
 
     bd: date | None = birthdate.date() if birthdate else None
     try:

@@ -22,6 +22,8 @@ class Role(StrEnum):
     SENIOR_REVIEWER = "senior_reviewer"
     RIGHTSHOLDER = "rightsholder"
     ADMIN = "admin"
+    # A machine account (payments, the app store): reaches only endpoints that name this role.
+    SERVICE = "service"
 
 
 REVIEW_ROLES = frozenset({Role.REVIEWER, Role.SENIOR_REVIEWER, Role.ADMIN})

@@ -26,6 +26,7 @@ from copyright.models import (
 bp = Blueprint("copyright", __name__)
 
 ADMIN = {Role.ADMIN.value}
+ADMIN_OR_SERVICE = {Role.ADMIN.value, Role.SERVICE.value}
 RIGHTSHOLDER = {Role.RIGHTSHOLDER.value}
 Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Phrase = Annotated[str, StringConstraints(min_length=2, max_length=200)]
@@ -342,7 +343,7 @@ def entry_out(entry: LedgerEntry) -> EntryOut:
 
 @endpoint(bp, "/revenue-events", "POST",
           summary="Record revenue of a published video (admin or service token); 200 when redelivered",
-          tag="ledger", body=RevenueEventIn, response=EntryOut, status=201, roles=ADMIN,
+          tag="ledger", body=RevenueEventIn, response=EntryOut, status=201, roles=ADMIN_OR_SERVICE,
           errors=("generation_not_found", "video_not_published", "event_id_conflict", "period_closed",
                   "occurred_in_future", "shares_exceed_total"))
 def record_revenue(body: RevenueEventIn):

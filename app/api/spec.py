@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app import accounts, runtime
 from app.errors import Forbidden, GreenlightError, Unauthenticated, ValidationFailed
-from app.models import User
+from app.models import Role, User
 
 
 @dataclass
@@ -93,6 +93,9 @@ def endpoint(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
                     g.user = _authenticate(s)
                     if roles and g.user.role not in roles:
                         raise Forbidden("your role may not do this", code="role_not_allowed")
+                    if g.user.role == Role.SERVICE and not roles:
+                        raise Forbidden("service accounts reach only the endpoints made for them",
+                                        code="role_not_allowed")
                 kwargs = dict(path_args)
                 if body is not None:
                     kwargs["body"] = _parse_body(body)

@@ -68,6 +68,19 @@ def test_revenue_is_split_and_redelivery_changes_nothing(world):
     assert balances["total"] == 0 and balances["balances"][f"creator:{w['bob_id']}"] == 7480
 
 
+def test_a_service_account_records_revenue_and_reaches_nothing_else(world, make_api):
+    w = world
+    payments, _ = make_api("payments@t.test", role=Role.SERVICE, handle="payments")
+    resp = payments.post("/api/v1/revenue-events", json={
+        "event_id": "store-1", "generation_id": w["original"], "amount": 1_000, "currency": "USD",
+        "occurred_at": (NOW - timedelta(minutes=1)).isoformat()})
+    assert resp.status_code == 201 and sum(lines(resp).values()) == 0
+    # Endpoints open to every signed-in user and admin-only ones are closed to it.
+    envelope(payments.get(f"/api/v1/generations/{w['original']}"), 403, "role_not_allowed")
+    envelope(payments.post("/api/v1/generations", json={"prompt": "a cat"}), 403, "role_not_allowed")
+    envelope(payments.get("/api/v1/ledger/balances?currency=USD"), 403, "role_not_allowed")
+
+
 def test_bad_revenue_events_write_nothing(rt, world):
     w = world
     envelope(event(w, "x-1", w["original"], -5), 422, "validation_error")
