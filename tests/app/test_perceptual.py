@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from app.perceptual import distance, from_hex, phash, to_hex
+from app.perceptual import PDQ_BITS, PDQ_MIN_QUALITY, distance, from_hex, pdq, phash, to_hex
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +46,34 @@ def test_different_photos_are_far_apart(photos):
 def test_hex_round_trip(photos):
     value = phash(photos["coffee"])
     assert from_hex(to_hex(value)) == value and len(to_hex(value)) == 16
+
+
+# PDQ: same photos, same edits. A 3 % crop is where PDQ gives up and pHash holds (module docstring).
+PDQ_NEAR = ("jpeg40", "half", "brighter")
+
+
+@pytest.mark.parametrize("variant", PDQ_NEAR)
+def test_pdq_near_duplicates_stay_within_the_usual_match_distance(photos, variant):
+    for image in photos.values():
+        (a, qa), (b, qb) = pdq(image), pdq(VARIANTS[variant](image))
+        assert distance(a, b) <= 31 and min(qa, qb) >= PDQ_MIN_QUALITY
+
+
+def test_pdq_of_different_photos_is_far_and_a_crop_defeats_it(photos):
+    hashes = {name: pdq(im)[0] for name, im in photos.items()}
+    names = sorted(hashes)
+    assert min(distance(hashes[a], hashes[b]) for i, a in enumerate(names) for b in names[i + 1:]) >= 100
+    assert all(distance(hashes[n], pdq(VARIANTS["crop3"](photos[n]))[0]) > 31 for n in names)
+
+
+def test_pdq_hex_is_the_threatexchange_form(photos, tmp_path):
+    from threatexchange.signal_type.pdq.pdq_hasher import pdq_from_bytes
+
+    ok, png = cv2.imencode(".png", photos["coffee"])
+    theirs, quality = pdq_from_bytes(png.tobytes())
+    ours, our_quality = pdq(photos["coffee"])
+    assert to_hex(ours, PDQ_BITS) == theirs and len(theirs) == 64 and our_quality == quality
+
+
+def test_a_flat_image_has_a_low_quality_pdq():
+    assert pdq(np.full((64, 64, 3), 127, np.uint8))[1] < PDQ_MIN_QUALITY
