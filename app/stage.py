@@ -92,6 +92,18 @@ class StageContext:
     input_image_path: Path | None = None  # image-to-video: the still the video starts from
     # Verdicts of the stages before this one in the same run (a licence may depend on them).
     earlier: list["Verdict"] = field(default_factory=list)
+    _frames: dict[float, list] = field(default_factory=dict, repr=False)
+
+    def frames(self, per_second: float) -> list[tuple[float, "np.ndarray"]]:
+        """Frames of the rendered video sampled ``per_second`` times a second, decoded once per
+        rate for all post-render stages. Raises app.media.MediaError for undecodable media."""
+        from app.media import sample_frames  # PyAV loads only where media is looked at
+
+        if self.media_path is None:
+            return []
+        if per_second not in self._frames:
+            self._frames[per_second] = sample_frames(self.media_path, per_second=per_second)
+        return self._frames[per_second]
 
 
 class Stage(ABC):

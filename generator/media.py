@@ -1,41 +1,25 @@
-"""Inspect media files: probe container facts, judge playability, sample frames for scanners.
+"""Inspect rendered files: probe container facts, judge playability.
 
-probe() states facts (and refuses files it cannot or should not read); check_playable()
-applies policy, so callers choose which codecs they accept.
+probe() states facts (and refuses files it cannot or should not read, raising app.media's
+MediaError); check_playable() applies policy, so callers choose which codecs they accept.
+Frame sampling and audio decoding for scanners live in app.media.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
-import numpy as np
 
-MEDIA_ERROR_CODES = frozenset({
-    "media_unreadable", "media_no_video", "media_no_audio", "media_bad_codec",
-    "media_too_long", "media_too_large", "media_too_few_frames",
-})
+from app.media import MediaError
 
 # Demuxers that turn arbitrary text into "video" (ANSI art); a text file is not media.
 _TEXT_DEMUXERS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
 # A decode that yields much less than the container declares means the file was cut short.
 _TRUNCATION_RATIO = 0.9
-
-
-class MediaError(Exception):
-    """A file that cannot be used; `code` is stable snake_case for APIs and logs."""
-
-    def __init__(self, code: str, message: str) -> None:
-        if code not in MEDIA_ERROR_CODES:
-            raise ValueError(f"unknown media error code {code!r}")
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -99,38 +83,6 @@ def check_playable(
     return problems
 
 
-def sample_frames(
-    path: str | os.PathLike[str], *, per_second: float = 2.0
-) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield (seconds from the first frame, RGB uint8 HxWx3) about per_second times a second.
-
-    The first frame is always included. Errors surface as MediaError while iterating.
-    """
-    if per_second <= 0:
-        raise ValueError("per_second must be positive")
-    interval = 1.0 / per_second
-    try:
-        with av.open(str(path), "r") as container:
-            if not container.streams.video:
-                raise MediaError("media_no_video", "the file has no video stream")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            start: float | None = None
-            next_at = 0.0
-            for index, frame in enumerate(container.decode(stream)):
-                t = _frame_time(frame, index, stream)
-                start = t if start is None else start
-                offset = t - start
-                # Small tolerance so 24 fps timestamps like 0.4999 still count as 0.5.
-                if offset + 1e-3 >= next_at:
-                    yield offset, frame.to_ndarray(format="rgb24")
-                    next_at = (math.floor((offset + 1e-3) / interval) + 1) * interval
-    except av.FFmpegError as exc:
-        raise MediaError("media_unreadable", f"cannot decode {Path(path).name}: {exc}") from exc
-    except FileNotFoundError as exc:
-        raise MediaError("media_unreadable", f"{Path(path).name} does not exist") from exc
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -150,13 +102,6 @@ def _sha256(path: Path) -> str:
         while block := f.read(1 << 20):
             h.update(block)
     return h.hexdigest()
-
-
-def _frame_time(frame: av.VideoFrame, index: int, stream: av.VideoStream) -> float:
-    if frame.time is not None:
-        return float(frame.time)
-    rate = float(stream.average_rate or stream.guessed_rate or 0) or 1.0
-    return index / rate  # streams without timestamps: assume constant rate
 
 
 def _describe(container: av.container.InputContainer, size: int, digest: str,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from app.media import MediaError
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
-from generator.media import MediaError, check_playable, probe
+from generator.media import check_playable, probe
 
 
 class MediaIntegrityStage(Stage):

@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.db import utcnow
 from app.errors import Conflict, NotFound
+from app.media import MediaError, load_audio, sample_frames
 from app.models import User
 from likeness import templates
 from likeness.faces import FaceModels, FaceQualityError, check_quality, estimate_yaw
-from likeness.liveness.audio import MediaDecodeError, check_spoken_phrase, load_audio
+from likeness.liveness.audio import check_spoken_phrase
 from likeness.liveness.challenge import Challenge, new_challenge
-from likeness.liveness.motion import motion_report, sample_video_frames
+from likeness.liveness.motion import motion_report
 from likeness.liveness.recognisers import DigitRecogniser, load_recogniser
 from likeness.matching import matcher
 from likeness.models import (
@@ -80,8 +81,8 @@ def verify_liveness(video: Path, challenge: Challenge, models: FaceModels,
     recogniser = recogniser or load_recogniser()
     result = LivenessResult(recogniser=recogniser.name)
     try:
-        frames = sample_video_frames(video, per_second=FRAMES_PER_SECOND)
-    except MediaDecodeError as exc:
+        frames = sample_frames(video, per_second=FRAMES_PER_SECOND)
+    except MediaError as exc:
         result.reasons.append((exc.code, str(exc)))
         return result
     motion = motion_report([f for _, f in frames])
@@ -114,7 +115,7 @@ def verify_liveness(video: Path, challenge: Challenge, models: FaceModels,
         messages = {"no_speech": "we could not hear you speak", "phrase_mismatch": "say the digits shown",
                     "speech_outside_window": "speak while you are on camera"}
         result.reasons += [(f"liveness_{code}", messages.get(code, code)) for code in audio.reasons]
-    except MediaDecodeError as exc:
+    except MediaError as exc:
         result.reasons.append(("liveness_no_audio" if exc.code == "media_no_audio" else exc.code, str(exc)))
     result.embeddings = vectors
     return result

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from app.media import MediaError
 from app.models import User
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
 from app.textmatch import tokens
@@ -255,15 +256,13 @@ class FaceScanStage(_FaceStage):
         return f"scan-3:{p.undeclared_cameo.value}/{p.public_figure.value}/{p.near_margin}:{self.models.version}"
 
     def check(self, ctx: StageContext) -> Verdict:
-        from likeness.liveness.audio import MediaDecodeError
-        from likeness.liveness.motion import sample_video_frames
         from likeness.matching import figure_matcher, matcher
 
         if ctx.media_path is None:
             return Verdict.allow()
         try:
-            frames = sample_video_frames(ctx.media_path, per_second=self.frames_per_second)
-        except MediaDecodeError as exc:
+            frames = ctx.frames(self.frames_per_second)  # decoded once for every post-render scan
+        except MediaError as exc:
             # Faces that cannot be looked at cannot be cleared.
             return Verdict.block(Reason(exc.code, f"the video could not be scanned for faces: {exc}"))
         models, policy = self.models, self.policy

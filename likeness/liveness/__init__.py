@@ -1,20 +1,20 @@
 """Liveness for cameo enrolment: a random spoken-digits + head-turn challenge, checked offline.
 
-``challenge`` draws the challenge, ``audio`` decodes the upload's sound, finds speech and
-recognises the digits (pocketsphinx), ``motion`` samples frames and flags still or looped video.
-The face side (identity across frames, head yaw) builds on ``motion.sample_video_frames``.
+``challenge`` draws the challenge, ``audio`` finds speech in the upload's sound and recognises
+the digits (pocketsphinx), ``motion`` flags still or looped video. Decoding the upload (frames
+and 16 kHz audio) is ``app.media``'s; the face side (identity across frames, head yaw) builds on
+``app.media.sample_frames``.
 """
 
 from likeness.liveness.audio import (
-    AudioTrack, AudioVerdict, MediaDecodeError, SpeechSegment, check_spoken_phrase, load_audio,
-    phrase_match, recognise_digits, speech_segments,
+    AudioVerdict, SpeechSegment, check_spoken_phrase, phrase_match, recognise_digits, speech_segments,
 )
 from likeness.liveness.challenge import DIGIT_WORDS, Challenge, new_challenge
-from likeness.liveness.motion import MotionReport, motion_report, sample_video_frames
+from likeness.liveness.motion import MotionReport, motion_report
 
 __all__ = [
     "DIGIT_WORDS", "Challenge", "new_challenge",
-    "MediaDecodeError", "AudioTrack", "load_audio", "SpeechSegment", "speech_segments",
+    "SpeechSegment", "speech_segments",
     "recognise_digits", "phrase_match", "AudioVerdict", "check_spoken_phrase",
-    "MotionReport", "sample_video_frames", "motion_report",
+    "MotionReport", "motion_report",
 ]

@@ -1,9 +1,8 @@
-"""Audio side of the liveness check: decode, find speech, recognise the spoken digits.
+"""Audio side of the liveness check: find speech, recognise the spoken digits.
 
-Everything runs offline on CPU:
+Decoding the upload into a 16 kHz mono ``AudioTrack`` is ``app.media.load_audio``'s. Everything
+runs offline on CPU:
 
-* decoding with PyAV (any container its bundled FFmpeg reads: MP4, WebM, MOV, WAV, FLAC, ...),
-  resampled to 16 kHz mono int16 with ``av.AudioResampler``;
 * voice activity with pocketsphinx's ``Endpointer`` (a WebRTC-style VAD with a decision window);
 * recognition with pocketsphinx's English acoustic model and dictionary (shipped inside the
   ``pocketsphinx`` wheel) constrained by a digits-only JSGF grammar, so whatever is said is
@@ -16,130 +15,13 @@ import math
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import BinaryIO, Sequence, Union
+from typing import Sequence
 
-import av
 import numpy as np
 import pocketsphinx
 
+from app.media import SAMPLE_RATE, AudioTrack
 from likeness.liveness.challenge import DIGIT_WORDS, Challenge
-
-SAMPLE_RATE = 16000
-#: Decoded media may run this much past ``max_seconds`` (codec priming/padding) before it is refused.
-DURATION_SLACK_S = 0.1
-
-MediaSource = Union[str, "os.PathLike[str]", BinaryIO]
-
-
-class MediaDecodeError(ValueError):
-    """The upload cannot be used. ``code`` is a stable machine-readable reason:
-
-    ``media_unreadable`` (not media, corrupt, unsupported), ``media_no_audio``,
-    ``media_no_video`` (from ``motion.sample_video_frames``), ``media_too_long``.
-    """
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.args[0]}"
-
-    def __reduce__(self):  # picklable (job queues carry exceptions between processes)
-        return (type(self), (self.code, self.args[0]))
-
-
-def open_media(source: MediaSource) -> "av.container.InputContainer":
-    """``av.open`` for reading, with every failure turned into ``media_unreadable``."""
-    if isinstance(source, os.PathLike):
-        source = os.fspath(source)
-    try:
-        return av.open(source, mode="r", metadata_errors="ignore")
-    except (av.FFmpegError, OSError, ValueError, EOFError) as exc:
-        raise MediaDecodeError("media_unreadable", f"cannot open media: {exc}") from exc
-
-
-def check_container_duration(container, max_seconds: float) -> None:
-    """Refuse early when the container declares a duration over the limit (the decoders check again)."""
-    if container.duration is not None and container.duration / av.time_base > max_seconds + DURATION_SLACK_S:
-        raise MediaDecodeError(
-            "media_too_long",
-            f"media lasts {container.duration / av.time_base:.1f} s, the limit is {max_seconds:g} s")
-
-
-# --------------------------------------------------------------------------------------------
-# Decoding
-
-
-@dataclass(frozen=True, eq=False)
-class AudioTrack:
-    """Mono 16-bit PCM at 16 kHz; ``samples[0]`` is at media time 0."""
-
-    samples: np.ndarray
-    rate: int = SAMPLE_RATE
-
-    def __post_init__(self) -> None:
-        samples = np.asarray(self.samples)
-        if samples.ndim != 1 or samples.dtype != np.int16:
-            raise ValueError("samples must be a 1-D int16 array")
-        if self.rate != SAMPLE_RATE:
-            raise ValueError(f"AudioTrack is {SAMPLE_RATE} Hz (got {self.rate}); decode with load_audio")
-        object.__setattr__(self, "samples", samples)
-
-    @property
-    def duration_s(self) -> float:
-        return len(self.samples) / self.rate
-
-
-def load_audio(path: MediaSource, max_seconds: float = 30.0) -> AudioTrack:
-    """Decode the first audio stream of any container PyAV reads into a 16 kHz mono ``AudioTrack``.
-
-    Raises ``MediaDecodeError`` with code ``media_unreadable``, ``media_no_audio`` or
-    ``media_too_long`` (declared duration or decoded audio beyond ``max_seconds``).
-    If the audio stream starts after media time 0 (it can in MP4/MOV), the gap is filled with
-    silence so that times in the track match times in the video.
-    """
-    with open_media(path) as container:
-        if not container.streams.audio:
-            raise MediaDecodeError("media_no_audio", "the media has no audio stream")
-        check_container_duration(container, max_seconds)
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-        limit = int((max_seconds + DURATION_SLACK_S) * SAMPLE_RATE)
-        chunks: list[np.ndarray] = []
-        total = 0
-        start_time: float | None = None
-        try:
-            for frame in container.decode(stream):
-                if start_time is None and frame.time is not None:
-                    start_time = float(frame.time)
-                for out in resampler.resample(frame):
-                    chunk = out.to_ndarray().reshape(-1)
-                    chunks.append(chunk)
-                    total += len(chunk)
-                if total > limit:
-                    raise MediaDecodeError(
-                        "media_too_long", f"audio runs past the {max_seconds:g} s limit")
-            for out in resampler.resample(None):
-                chunk = out.to_ndarray().reshape(-1)
-                chunks.append(chunk)
-                total += len(chunk)
-        except MediaDecodeError:
-            raise
-        except (av.FFmpegError, ValueError, EOFError) as exc:
-            raise MediaDecodeError("media_unreadable", f"audio does not decode: {exc}") from exc
-    if total == 0:
-        raise MediaDecodeError("media_no_audio", "the audio stream holds no samples")
-    samples = np.concatenate(chunks).astype(np.int16, copy=False)
-    if start_time:
-        shift = int(round(start_time * SAMPLE_RATE))
-        if shift > 0:  # audio starts late: pad to keep the video's clock
-            samples = np.concatenate([np.zeros(min(shift, limit), np.int16), samples])
-        elif shift < 0:  # encoder priming before time 0
-            samples = samples[-shift:]
-    if len(samples) > limit:
-        raise MediaDecodeError("media_too_long", f"audio runs past the {max_seconds:g} s limit")
-    return AudioTrack(samples=samples)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Face-independent video checks for liveness: frame sampling, stillness and loop detection.
+"""Face-independent video checks for liveness on sampled frames (``app.media.sample_frames``):
 
 * still: a photo held to the camera, or a video made of one image, changes almost nothing from
   frame to frame (``mean_abs_diff`` in grey levels on a small thumbnail, below ``STILL_MAD``);
@@ -12,69 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-import av
 import cv2
 import numpy as np
-
-from likeness.liveness.audio import (
-    DURATION_SLACK_S, MediaDecodeError, MediaSource, check_container_duration, open_media,
-)
-
-
-def _fit(width: int, height: int, max_side: int) -> tuple[int, int]:
-    scale = min(1.0, max_side / max(width, height))
-    # even sizes keep swscale's chroma handling simple
-    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
-
-
-def sample_video_frames(path: MediaSource, per_second: float | None = 5.0, max_seconds: float = 30.0,
-                        max_side: int = 480) -> list[tuple[float, np.ndarray]]:
-    """Frames of the first video stream as ``(time_s, BGR uint8 array)``, about ``per_second`` a second.
-
-    ``per_second=None`` (or 0) keeps every frame. Frames are scaled so their longer side is at most
-    ``max_side`` and turned upright when the stream carries a rotation (phones record portrait
-    video as rotated landscape). Raises ``MediaDecodeError``: ``media_unreadable``,
-    ``media_no_video``, ``media_too_long`` (declared duration or a frame past ``max_seconds``).
-    """
-    step = 1.0 / per_second if per_second else 0.0
-    frames: list[tuple[float, np.ndarray]] = []
-    with open_media(path) as container:
-        if not container.streams.video:
-            raise MediaDecodeError("media_no_video", "the media has no video stream")
-        check_container_duration(container, max_seconds)
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        rate = float(stream.average_rate or stream.guessed_rate or 30)
-        # timestamps jitter by a tick of the container's time base (1 ms in WebM): allow a
-        # quarter frame, so that per_second == fps keeps every frame and never picks early
-        tolerance = min(step, 1.0 / rate) / 4
-        next_t = None
-        try:
-            for index, frame in enumerate(container.decode(stream)):
-                t = float(frame.time) if frame.time is not None else index / rate
-                if t > max_seconds + DURATION_SLACK_S:
-                    raise MediaDecodeError(
-                        "media_too_long", f"video runs past the {max_seconds:g} s limit")
-                if next_t is None:
-                    next_t = t
-                if t + tolerance < next_t:
-                    continue
-                while step and next_t <= t + tolerance:
-                    next_t += step
-                width, height = _fit(frame.width, frame.height, max_side)
-                image = frame.to_ndarray(format="bgr24", width=width, height=height,
-                                         interpolation="AREA")
-                quarter_turns = int(round((frame.rotation or 0) / 90.0)) % 4
-                if quarter_turns:  # rotation is counter-clockwise, as np.rot90 turns
-                    image = np.ascontiguousarray(np.rot90(image, quarter_turns))
-                frames.append((t, image))
-        except MediaDecodeError:
-            raise
-        except (av.FFmpegError, ValueError, EOFError) as exc:
-            raise MediaDecodeError("media_unreadable", f"video does not decode: {exc}") from exc
-    if not frames:
-        raise MediaDecodeError("media_no_video", "the video stream holds no frames")
-    return frames
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from typing import Protocol
 
 import numpy as np
 
-from likeness.liveness.audio import AudioTrack, recognise_digits
+from app.media import AudioTrack
+from likeness.liveness.audio import recognise_digits
 from likeness.liveness.challenge import DIGIT_WORDS
 
 

@@ -108,13 +108,13 @@ def test_a_review_policy_holds_instead_of_blocking(rt, make_api, alice_cameo, pa
 @pytest.mark.slow
 def test_a_face_just_under_the_threshold_goes_to_review(rt, make_api, models, photos, tmp_path):
     """A template built to score exactly 0.02 under the cut-off against the face in the video."""
+    from app.media import sample_frames
     from app.stage import Requester, StageContext
-    from likeness.liveness.motion import sample_video_frames
     from likeness.stages import FaceScanStage
     from tests.likeness.face_videos import write_selfie
 
     video = write_selfie(tmp_path / "still.mp4", [photos["astronaut"]] * 12, audio=None)
-    [face] = models.analyze(sample_video_frames(video, per_second=2.0)[0][1])
+    [face] = models.analyze(sample_frames(video, per_second=2.0)[0][1])
     e = face.embedding / np.linalg.norm(face.embedding)
     other = np.random.default_rng(0).normal(size=e.shape).astype(np.float32)
     other -= (other @ e) * e

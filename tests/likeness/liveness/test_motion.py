@@ -1,21 +1,22 @@
-"""Face-independent video checks on real encoded video (H.264 MP4/MOV, VP9 WebM made with PyAV)."""
+"""Face-independent video checks on real encoded video (H.264 MP4/MOV, VP9 WebM made with PyAV).
+
+Frames are sampled with app.media.sample_frames (tested in tests/app/test_media.py).
+"""
 
 import random
 
 import numpy as np
 import pytest
 
-from likeness.liveness.audio import MediaDecodeError
-from likeness.liveness.motion import MotionReport, motion_report, sample_video_frames
-from tests.likeness.liveness.fixtures.builders import (
-    pad, read_pcm, scene_frame, write_media, write_wav,
-)
+from app.media import sample_frames
+from likeness.liveness.motion import MotionReport, motion_report
+from tests.likeness.liveness.fixtures.builders import scene_frame, write_media
 
 VIDEO_FORMATS = ["mp4", "webm", "mov"]
 
 
 def images(path, per_second=None, **kw):
-    return [img for _, img in sample_video_frames(path, per_second=per_second, **kw)]
+    return [img for _, img in sample_frames(path, per_second=per_second, **kw)]
 
 
 @pytest.mark.parametrize("fmt", VIDEO_FORMATS)
@@ -83,70 +84,3 @@ def test_motion_report_on_arrays_and_edge_cases():
     assert motion_report(grey).loop_period == 10
     with pytest.raises(ValueError):
         motion_report([np.zeros((8, 8), np.float32)] * 3)
-
-
-# ------------------------------------------------------------------------------------------
-# sample_video_frames
-
-
-def test_frames_come_at_the_requested_rate_as_bgr(tmp_path):
-    red = np.zeros((120, 160, 3), np.uint8)
-    red[..., 2] = 255
-    path = write_media(tmp_path / "red.mp4", frames=[red] * 50, fps=25)  # 2 s
-    frames = sample_video_frames(path, per_second=5)
-    times = [t for t, _ in frames]
-    assert times == pytest.approx([0.2 * k for k in range(10)], abs=1e-6)
-    img = frames[0][1]
-    assert img.dtype == np.uint8 and img.shape == (120, 160, 3)
-    b, g, r = img[60, 80]
-    assert r > 200 and b < 50 and g < 50
-    assert len(sample_video_frames(path, per_second=None)) == 50
-    assert len(sample_video_frames(path, per_second=25)) == 50
-
-
-def test_frames_are_scaled_to_max_side(tmp_path):
-    path = write_media(tmp_path / "big.mp4", frames=[scene_frame(i, 640, 360) for i in range(5)], fps=5)
-    _, img = sample_video_frames(path, max_side=480)[0]
-    assert img.shape == (270, 480, 3)
-    _, small = sample_video_frames(path, max_side=1000)[0]
-    assert small.shape == (360, 640, 3)
-
-
-@pytest.mark.parametrize("rotation, corner", [(None, "tl"), (90, "bl"), (-90, "tr"), (180, "br")])
-def test_rotated_phone_video_comes_out_upright(tmp_path, rotation, corner):
-    img = np.zeros((120, 160, 3), np.uint8)
-    img[:30, :40] = 255  # a white block in the top-left corner of the stored picture
-    path = write_media(tmp_path / "phone.mov", frames=[img] * 5, fps=5, rotation=rotation)
-    _, out = sample_video_frames(path)[0]
-    h, w = out.shape[:2]
-    assert (h, w) == ((120, 160) if rotation in (None, 180) else (160, 120))
-    quadrants = {"tl": out[: h // 2, : w // 2], "tr": out[: h // 2, w // 2:],
-                 "bl": out[h // 2:, : w // 2], "br": out[h // 2:, w // 2:]}
-    assert max(quadrants, key=lambda k: quadrants[k].mean()) == corner
-
-
-def test_audio_only_media_is_media_no_video(tmp_path):
-    path = write_wav(tmp_path / "voice.wav", pad(read_pcm("digits_28056.flac"), 0.2, 0.2))
-    with pytest.raises(MediaDecodeError) as err:
-        sample_video_frames(path)
-    assert err.value.code == "media_no_video"
-
-
-def test_random_bytes_are_media_unreadable(tmp_path):
-    junk = tmp_path / "junk.webm"
-    junk.write_bytes(random.Random(1).randbytes(8192))
-    with pytest.raises(MediaDecodeError) as err:
-        sample_video_frames(junk)
-    assert err.value.code == "media_unreadable"
-
-
-def test_video_over_max_seconds_is_media_too_long(tmp_path):
-    path = write_media(tmp_path / "long.mp4", frames=scene_frame, n_frames=40, fps=10)  # 4 s
-    with pytest.raises(MediaDecodeError) as err:
-        sample_video_frames(path, max_seconds=2.0)
-    assert err.value.code == "media_too_long"
-    live = write_media(tmp_path / "live.webm", frames=scene_frame, n_frames=40, fps=10, live=True)
-    with pytest.raises(MediaDecodeError) as err:  # no declared duration: caught by frame time
-        sample_video_frames(live, max_seconds=2.0)
-    assert err.value.code == "media_too_long"
-    assert len(sample_video_frames(path, max_seconds=5.0)) == 20

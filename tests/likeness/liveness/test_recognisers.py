@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from likeness.liveness.audio import AudioTrack
+from app.media import AudioTrack
 from likeness.liveness.recognisers import (
     PocketsphinxDigits, SpeechModelError, WhisperDigits, digits_from_text, load_recogniser,
 )
