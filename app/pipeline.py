@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from copyright.stages import RightsStage
+from copyright.stages import RenderedWorksStage, RightsStage
 from generator.stages import MediaIntegrityStage
 from likeness.stages import CameoConsentStage, FaceScanStage, InputFacesStage, NamedCameoStage, PublicFigureStage
 from safety.stages import PromptTermStage
@@ -27,6 +27,7 @@ POST_RENDER: tuple[Stage, ...] = (
     MediaIntegrityStage(),  # generator: the file is a playable H.264 + AAC MP4 of the expected length
     CameoConsentStage(),    # likeness: consent still holds (a cameo revoked while rendering blocks)
     FaceScanStage(),        # likeness: every face on screen (2 frames/s) is a declared, consenting cameo
+    RenderedWorksStage(),   # copyright: works on screen (reference images vs the same frames) under their policy
 )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, ValidationError
 
-from app import uploads
+from app import runtime, uploads
 from app.accounts import users_by_handle
 from app.api.raw_body import save_raw_body
 from app.api.schemas import Body
@@ -432,22 +432,53 @@ class ReferenceImageOut(BaseModel):
     id: str
     work_id: str
     phash: str
+    pdq: str | None = Field(description="64 hex digits (ThreatExchange form); null for references added before PDQ")
+    pdq_quality: int | None
     sha256: str
+    embedding_model: str | None = Field(description="the image-embedding model the reference is indexed under")
     created_at: datetime
+
+    @classmethod
+    def of(cls, row) -> "ReferenceImageOut":
+        return cls(id=row.id, work_id=row.work_id, phash=row.phash, pdq=row.pdq, pdq_quality=row.pdq_quality,
+                   sha256=row.sha256, embedding_model=row.embedding_model, created_at=row.created_at)
+
+
+class ReferenceImageList(BaseModel):
+    items: list[ReferenceImageOut]
+
+
+REFERENCE_ROLES = {Role.ADMIN.value, Role.RIGHTSHOLDER.value}
 
 
 @endpoint(bp, "/works/<work_id>/reference-images", "POST",
-          summary="Add a reference image of a work (raw body, image/jpeg|png|webp); only its perceptual hash is kept",
-          tag="copyright", response=ReferenceImageOut, status=201,
-          roles={Role.ADMIN.value, Role.RIGHTSHOLDER.value},
+          summary="Add a reference image of a work (raw body, image/jpeg|png|webp); matched against input "
+                  "images and rendered frames", tag="copyright", response=ReferenceImageOut, status=201,
+          roles=REFERENCE_ROLES,
           errors=("work_not_found", "work_not_owned", "not_in_org", "not_an_image", "unsupported_media_type",
                   "payload_too_large", "empty_upload"))
 def add_reference_image(work_id: str):
     path, ctype = save_raw_body(uploads.IMAGE_TYPES, uploads.MAX_IMAGE_BYTES)
     try:
         uploads.inspect_image(path, ctype)
-        row = images.add_reference_image(session(), current_user(), work_id, path)
+        row = images.add_reference_image(session(), runtime.current().storage, current_user(), work_id, path, ctype)
     finally:
         path.unlink(missing_ok=True)
-    return ReferenceImageOut(id=row.id, work_id=row.work_id, phash=row.phash, sha256=row.sha256,
-                             created_at=row.created_at)
+    return ReferenceImageOut.of(row)
+
+
+@endpoint(bp, "/works/<work_id>/reference-images", "GET", summary="A work's reference images (its rightsholder "
+          "or an admin)", tag="copyright", response=ReferenceImageList, roles=REFERENCE_ROLES,
+          errors=("work_not_found", "work_not_owned", "not_in_org"))
+def list_reference_images(work_id: str):
+    return ReferenceImageList(items=[ReferenceImageOut.of(row) for row in
+                                     images.list_reference_images(session(), current_user(), work_id)])
+
+
+@endpoint(bp, "/works/<work_id>/reference-images/<reference_id>", "DELETE",
+          summary="Remove a reference image (its rightsholder or an admin)", tag="copyright",
+          roles=REFERENCE_ROLES, status=204,
+          errors=("work_not_found", "work_not_owned", "not_in_org", "reference_image_not_found"))
+def delete_reference_image(work_id: str, reference_id: str):
+    images.delete_reference_image(session(), runtime.current().storage, current_user(), work_id, reference_id)
+    return Response(status=204)

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, new_id, utcnow
@@ -195,7 +195,8 @@ class LedgerPeriod(Base):
 
 
 class WorkReferenceImage(Base):
-    """A reference image of a work, kept as its perceptual hash (the image itself is not stored)."""
+    """A reference image of a work: the image in media storage (so its hashes and embedding can be
+    recomputed when the model changes), its pHash and PDQ, and its embedding under one model."""
 
     __tablename__ = "work_reference_images"
 
@@ -205,3 +206,11 @@ class WorkReferenceImage(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     uploaded_by_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # None on references added before 0010 (only the pHash was kept then).
+    pdq: Mapped[str | None] = mapped_column(String(64))
+    pdq_quality: Mapped[int | None]
+    storage_key: Mapped[str | None] = mapped_column(String(200))
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    embedding_model: Mapped[str | None] = mapped_column(String(16))
+    # Changes whenever the hashes or the embedding are recomputed: matchers reload on it.
+    indexed_at: Mapped[datetime | None]

