@@ -4,11 +4,14 @@ A rightsholder whose verified work a published video uses can claim it: `takedow
 it at once; `monetise` keeps it up and sends the creator's share of its revenue, from the claim
 date, to the claimant (the ledger reads `monetising_claim`). The creator may dispute an open
 claim with a reason; a reviewer upholds or releases it. Released: a takedown is republished, a
-monetisation stops. Every step carries a statement of reasons, is audited and notifies the other
-side.
+monetisation stops. A dispute nobody decides within DISPUTE_ANSWER_DAYS lapses in the creator's
+favour (`greenlight claims lapse`, run daily): a backlog must not keep a video down or its revenue
+in escrow. Every step carries a statement of reasons, is audited and notifies the other side.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +25,7 @@ from copyright.models import ClaimAction, VideoClaim, VideoClaimStatus
 from copyright.services import org_of, owned_work
 
 IN_EFFECT = (VideoClaimStatus.OPEN.value, VideoClaimStatus.DISPUTED.value)
+DISPUTE_ANSWER_DAYS = 30
 
 
 def _record(session: Session, claim: VideoClaim, actor: str, step: str, before: str | None, **extra) -> None:
@@ -78,19 +82,34 @@ def decide(session: Session, reviewer: User, claim_id: str, uphold: bool, reason
         raise NotFound("claim not found", code="video_claim_not_found")
     if claim.status != VideoClaimStatus.DISPUTED:
         raise Conflict("only a disputed claim is decided by a reviewer", code="claim_not_disputed")
+    return _rule(session, claim, reviewer, uphold, reason, step="decided")
+
+
+def _rule(session: Session, claim: VideoClaim, actor: User, uphold: bool, reason: str, step: str) -> VideoClaim:
     claim.status = (VideoClaimStatus.UPHELD if uphold else VideoClaimStatus.RELEASED).value
-    claim.decision_reason, claim.decided_by_id, claim.decided_at = reason, reviewer.id, utcnow()
+    claim.decision_reason, claim.decided_by_id, claim.decided_at = reason, actor.id, utcnow()
     gen = session.get(Generation, claim.generation_id)
     if not uphold and claim.action == ClaimAction.TAKEDOWN and gen.status == Status.DRAFT:
-        transition(session, gen, Status.PUBLISHED, actor=reviewer.id, reason="copyright_claim_released")
+        transition(session, gen, Status.PUBLISHED, actor=actor.id, reason="copyright_claim_released")
     if claim.action == ClaimAction.MONETISE:
         from copyright.revenue import settle_claim  # the ledger reads claims; settle after the ruling
-        settle_claim(session, reviewer, claim)
-    _record(session, claim, reviewer.id, "decided", VideoClaimStatus.DISPUTED.value, reason=reason)
+        settle_claim(session, actor, claim)
+    _record(session, claim, actor.id, step, VideoClaimStatus.DISPUTED.value, reason=reason)
     for user_id in {gen.owner_id, claim.filed_by_id}:
         notifications.notify(session, user_id, "video_claim_decided", generation_id=gen.id, claim_id=claim.id,
                              outcome=claim.status, reason=reason)
     return claim
+
+
+def lapse_overdue(session: Session, actor: User, now: datetime | None = None,
+                  days: int = DISPUTE_ANSWER_DAYS) -> list[VideoClaim]:
+    """Release every dispute left undecided for ``days``: the creator wins by default."""
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    overdue = session.scalars(select(VideoClaim).where(VideoClaim.status == VideoClaimStatus.DISPUTED.value,
+                                                       VideoClaim.disputed_at <= cutoff)
+                              .order_by(VideoClaim.disputed_at)).all()
+    reason = f"the dispute was not decided within {days} days; the claim lapses in the creator's favour"
+    return [_rule(session, claim, actor, uphold=False, reason=reason, step="lapsed") for claim in overdue]
 
 
 def disputed(session: Session) -> list[VideoClaim]:

@@ -158,6 +158,31 @@ def test_a_monetise_claim_holds_the_creators_share_until_the_ruling(world):
     assert after[f"rightsholder:{w['org']}"] == 120 + 680
 
 
+def test_an_undecided_dispute_lapses_in_the_creators_favour(rt, world, monkeypatch):
+    from click.testing import CliRunner
+
+    from app.cli import main
+    from copyright.models import VideoClaim
+
+    w = world
+    claim = w["paws"].post(f"/api/v1/generations/{w['original']}/claims", json={
+        "work_id": "garfield", "action": "monetise", "reason": "Our character is the whole video."}).get_json()
+    event(w, "during-claim", w["original"], 1000, when=datetime.now(timezone.utc))
+    w["bob"].post(f"/api/v1/video-claims/{claim['id']}/dispute", json={"reason": "I drew the cat differently."})
+    monkeypatch.setattr("app.runtime.current", lambda: rt)
+    run = lambda *args: CliRunner().invoke(main, ["works", "lapse-disputes", *args])  # noqa: E731
+    assert run("--actor", "bob@t.test").exit_code != 0  # a creator cannot make rulings
+    assert "0 disputes lapsed" in run("--actor", "admin@t.test").output  # not yet due
+    with rt.db.transaction() as s:
+        s.get(VideoClaim, claim["id"]).disputed_at = datetime.now(timezone.utc) - timedelta(days=31)
+    result = run("--actor", "admin@t.test")
+    assert result.exit_code == 0 and "1 disputes lapsed" in result.output, result.output
+    [listed] = w["bob"].get(f"/api/v1/generations/{w['original']}/claims").get_json()["items"]
+    assert listed["status"] == "released" and "not decided within 30 days" in listed["decision_reason"]
+    balances = w["admin"].get("/api/v1/ledger/balances?currency=USD").get_json()["balances"]
+    assert balances[f"escrow:claim:{claim['id']}"] == 0 and balances[f"creator:{w['bob_id']}"] == 680
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(events=st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["original", "remix"]),
                                  st.integers(1, 10**9), st.sampled_from(["USD", "EUR"])), min_size=1, max_size=8))
