@@ -4,6 +4,9 @@ Three kinds of evidence, strongest first (distances measured in tests/app/test_p
 * PDQ within PDQ_SURE_BITS or pHash within SURE_BITS: the same picture re-encoded, resized or
   brightened -> block;
 * pHash within POSSIBLE_BITS or PDQ within PDQ_POSSIBLE_BITS (a crop, a heavier edit) -> review;
+  a pHash this loose needs PDQ to agree within PDQ_CORROBORATE_BITS (random 64-bit hashes fall
+  within 16 bits about once in 8,000 pairs: bench/ip_image.py found 18 of 40 frames "matching"
+  one of 10,000 distractors before this rule, 0 after);
 * with an image-embedding model configured (app/image_embedding.py), cosine similarity at least
   EMBED_REVIEW -> review: a model's "looks like" is never enough to block on its own.
 Different photos measured >= 20 pHash and >= 118 PDQ bits apart.
@@ -38,6 +41,7 @@ SURE_BITS = 10
 POSSIBLE_BITS = 16
 PDQ_SURE_BITS = 31  # the match distance hasher-matcher-actioner uses
 PDQ_POSSIBLE_BITS = 48
+PDQ_CORROBORATE_BITS = 100  # random PDQ pairs sit at 128 +- 8 bits
 EMBED_REVIEW = float(os.environ.get("GL_IMAGE_EMBED_REVIEW", "0.9"))
 
 _EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
@@ -213,14 +217,17 @@ def match_images(session: Session, images_bgr: Sequence[np.ndarray]) -> dict[str
         query = np.frombuffer(value.to_bytes(PDQ_BITS // 8, "big"), np.uint8)
         pdq_bits = _popcount(refs.pdqs ^ query).sum(axis=1)
         pdq_usable = refs.pdq_ok & (quality >= PDQ_MIN_QUALITY)
-        for i, work_id in enumerate(refs.work_ids):
+        phash_review = (phash_bits <= POSSIBLE_BITS) & (~pdq_usable | (pdq_bits <= PDQ_CORROBORATE_BITS))
+        near = (pdq_usable & (pdq_bits <= PDQ_POSSIBLE_BITS)) | (phash_bits <= SURE_BITS) | phash_review
+        for i in np.flatnonzero(near):  # numpy narrows 10,000s of references to the few near ones
+            work_id = refs.work_ids[i]
             if pdq_usable[i] and pdq_bits[i] <= PDQ_SURE_BITS:
                 offer(work_id, ImageEvidence(Decision.BLOCK, "pdq", float(pdq_bits[i]), index))
             elif phash_bits[i] <= SURE_BITS:
                 offer(work_id, ImageEvidence(Decision.BLOCK, "phash", float(phash_bits[i]), index))
-            elif phash_bits[i] <= POSSIBLE_BITS:
+            elif phash_review[i]:
                 offer(work_id, ImageEvidence(Decision.REVIEW, "phash", float(phash_bits[i]), index))
-            elif pdq_usable[i] and pdq_bits[i] <= PDQ_POSSIBLE_BITS:
+            else:
                 offer(work_id, ImageEvidence(Decision.REVIEW, "pdq", float(pdq_bits[i]), index))
     embedder = load_image_embedder()
     if embedder is not None and refs.embedded_work_ids and embedder.model_id == refs.model:

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from skimage import data
 
+from sqlalchemy import text
+
 from app.models import Role
 from tests.app.test_api import envelope
 from tests.copyright.test_registry_api import claim_and_verify
@@ -144,3 +146,26 @@ def test_reindexing_recomputes_from_the_stored_images(rt, world, cat_photo, monk
     assert "1 reference images re-indexed" in result.output and "0 without a stored image" in result.output
     [row] = admin.get("/api/v1/works/garfield/reference-images").get_json()["items"]
     assert row["embedding_model"] is not None and (row["phash"], row["pdq"]) == (added["phash"], added["pdq"])
+
+
+def test_a_loose_phash_match_needs_pdq_to_agree(rt, world, cat_photo):
+    """pHash within 16 bits happens by chance among many references; PDQ must not contradict it."""
+    from app.perceptual import PDQ_BITS, pdq, phash, to_hex
+    from copyright.images import match_images
+    from copyright.models import WorkReferenceImage
+
+    with rt.db.transaction() as s:
+        admin_user = s.execute(text("SELECT id FROM users WHERE handle = 'admin'")).scalar()
+    near_phash = to_hex(phash(cat_photo) ^ 0b11111111111111)  # 14 bits away: the review band
+    value, quality = pdq(cat_photo)
+    far_pdq = to_hex(value ^ ((1 << 128) - 1), PDQ_BITS)  # 128 bits away: a different picture
+    with rt.db.transaction() as s:
+        s.add_all([
+            WorkReferenceImage(work_id="garfield", phash=near_phash, pdq=far_pdq, pdq_quality=quality,
+                               sha256="0" * 64, uploaded_by_id=admin_user),
+            WorkReferenceImage(work_id="snoopy", phash=near_phash, pdq=None, pdq_quality=None,
+                               sha256="0" * 64, uploaded_by_id=admin_user)])
+    with rt.db.transaction() as s:
+        found = match_images(s, [cat_photo])
+    assert "garfield" not in found  # PDQ says it is another picture
+    assert (found["snoopy"].decision.value, found["snoopy"].method, found["snoopy"].score) == ("review", "phash", 14)
