@@ -271,6 +271,66 @@ def works_lapse_disputes(actor_email: str, days: int | None) -> None:
 
 
 @main.group()
+def banks() -> None:
+    """Hash banks of known media (threatexchange signal files in and out)."""
+
+
+def _bank_id(s, name: str) -> str:
+    from safety.models import HashBank
+    from sqlalchemy import select
+
+    bank_id = s.scalar(select(HashBank.id).where(HashBank.name == name))
+    if bank_id is None:
+        raise click.ClickException(f"no hash bank named {name}")
+    return bank_id
+
+
+@banks.command("import")
+@click.argument("bank")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["te-file", "te-csv"]), default="te-file")
+@click.option("--signal-type", type=click.Choice(["pdq", "phash"]), help="te-file lines hold bare signals of this type")
+@click.option("--actor", "actor_email", required=True, help="the admin account the import is recorded as")
+def banks_import(bank: str, file: Path, fmt: str, signal_type: str | None, actor_email: str) -> None:
+    """Add FILE's signals to BANK: every line or none."""
+    from app.errors import GreenlightError
+    from app.models import User
+    from safety.hashbanks import import_signals
+    from sqlalchemy import select
+
+    text = file.read_text(encoding="utf-8")
+    with click.progressbar(length=1, label=f"importing into {bank}") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        try:
+            with _rt().db.transaction() as s:
+                actor = s.scalar(select(User).where(User.email == actor_email.strip().lower()))
+                if actor is None or actor.role != Role.ADMIN:
+                    raise click.ClickException(f"{actor_email} is not an admin")
+                report = import_signals(s, actor, _bank_id(s, bank), text, fmt, source=f"import:{file.name}",
+                                        default_type=signal_type, progress=progress)
+        except GreenlightError as exc:
+            lines = exc.details.get("lines", [])
+            for problem in lines[:20]:
+                click.echo(f"line {problem['line']}: {problem['error']}", err=True)
+            raise click.ClickException(exc.message) from None
+    click.echo(f"{report.added} signals added, {report.already_there} already in {bank}")
+
+
+@banks.command("export")
+@click.argument("bank")
+@click.option("--format", "fmt", type=click.Choice(["te-file", "te-csv"]), default="te-file")
+def banks_export(bank: str, fmt: str) -> None:
+    """Print BANK's signals in threatexchange's file (or dataset CSV) format."""
+    from safety.hashbanks import export_signals
+
+    with _rt().db.transaction() as s:
+        click.echo(export_signals(s, _bank_id(s, bank), fmt), nl=False)
+
+
+@main.group()
 def keys() -> None:
     """Encryption keys for face templates."""
 

@@ -10,12 +10,13 @@ import time
 from copyright.stages import RenderedWorksStage, RightsStage
 from generator.stages import MediaIntegrityStage
 from likeness.stages import CameoConsentStage, FaceScanStage, InputFacesStage, NamedCameoStage, PublicFigureStage
-from safety.stages import PromptTermStage
+from safety.stages import HashBankStage, PromptTermStage
 
 from app.stage import Stage, StageContext, Verdict
 
 PRE_RENDER: tuple[Stage, ...] = (
     PromptTermStage(),     # safety: term policy over normalised prompt text
+    HashBankStage(rendered=False),  # safety: the input image is not known media in a hash bank
     CameoConsentStage(),   # likeness: every requested cameo is active and allows this requester
     InputFacesStage(),     # likeness: every face in an input image is a cameo that allows this requester
     NamedCameoStage(),     # likeness: naming an enrolled person (@handle, full name) needs their cameo
@@ -28,6 +29,7 @@ POST_RENDER: tuple[Stage, ...] = (
     CameoConsentStage(),    # likeness: consent still holds (a cameo revoked while rendering blocks)
     FaceScanStage(),        # likeness: every face on screen (2 frames/s) is a declared, consenting cameo
     RenderedWorksStage(),   # copyright: works on screen (reference images vs the same frames) under their policy
+    HashBankStage(rendered=True),  # safety: no frame is known media in a hash bank
 )
 
 

@@ -9,5 +9,6 @@ def metadata() -> MetaData:
     import app.models  # noqa: F401
     import copyright.models  # noqa: F401
     import likeness.models  # noqa: F401
+    import safety.models  # noqa: F401
     from app.db import Base
     return Base.metadata

@@ -145,7 +145,7 @@ def test_corrupted_render_is_blocked_by_the_scan(rt, alice):
                 if v.phase == Phase.POST_RENDER and v.decision == "block"}
     # The integrity check says so, and the scans refuse to clear what they cannot look at.
     assert blocking == {"generator.media_integrity": "media_unreadable", "likeness.face_scan": "media_unreadable",
-                        "copyright.frames": "media_unreadable"}
+                        "copyright.frames": "media_unreadable", "safety.frame_hashes": "media_unreadable"}
 
 
 def test_teen_flag_reaches_the_stages(rt, monkeypatch):
