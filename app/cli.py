@@ -331,6 +331,40 @@ def banks_export(bank: str, fmt: str) -> None:
 
 
 @main.group()
+def transparency() -> None:
+    """Statements of reasons for regulators (EU DSA transparency database fields)."""
+
+
+@transparency.command("export")
+@click.option("--since", "since_", required=True, help="ISO date or date-time (UTC when no offset)")
+@click.option("--until", "until_", default=None, help="exclusive end, ISO date or date-time")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="json", help="json: one record a line")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="default: stdout")
+def transparency_export(since_: str, until_: str | None, fmt: str, output: Path | None) -> None:
+    """Export the statements issued from SINCE (to UNTIL)."""
+    from datetime import datetime, timezone
+
+    from app import statements
+
+    def moment(text: str) -> datetime:
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise click.BadParameter(f"{text!r} is not an ISO date or date-time") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+    start, end = moment(since_), moment(until_) if until_ else None
+    with _rt().db.transaction() as s:
+        found = statements.since(s, start, end)
+        text = statements.export(found, fmt)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"{len(found)} statements written to {output}", err=True)
+
+
+@main.group()
 def keys() -> None:
     """Encryption keys for face templates."""
 

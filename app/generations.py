@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit, pipeline, runtime, uploads
+from app import audit, pipeline, runtime, statements, uploads
 from app.db import on_commit, utcnow
 from app.errors import Conflict, NotFound, StaleState
 from app.models import Generation, Phase, ReviewItem, Status, Upload, User, Verdict as VerdictRow
@@ -136,6 +136,9 @@ def _apply(session: Session, gen: Generation, phase: Phase, verdicts: list[Verdi
     _persist_verdicts(session, gen, phase, verdicts)
     if target == Status.IN_REVIEW:
         _open_review(session, gen, phase, verdicts)
+    if target == Status.BLOCKED:
+        statements.issue(session, gen, origin=phase.value, reasons=[
+            dict(r.to_dict(), stage=v.stage) for v in verdicts if v.decision == Decision.BLOCK for r in v.reasons])
     return target
 
 
@@ -264,6 +267,10 @@ def decide_review(rt: Runtime, session: Session, item_id: str, reviewer: User, d
                            decision=decision.value, actor_id=reviewer.id,
                            reasons=[{"code": f"reviewer_{decision.value}", "message": note or decision.value,
                                      "details": {"review_item_id": item.id}}]))
+    if target == Status.BLOCKED:
+        statements.issue(session, gen, origin="human_review", automated_decision=statements.NOT_AUTOMATED,
+                         reasons=[*item.reasons, {"stage": "human_review", "code": "reviewer_block",
+                                                  "message": note or "blocked by a reviewer"}])
     item.status, item.decision, item.note = "decided", decision.value, note
     item.decided_by_id, item.decided_at = reviewer.id, utcnow()
     audit.record(session, actor=reviewer.id, action="review.decided", object_type="review_item",
@@ -300,5 +307,13 @@ def delete(session: Session, user: User, generation_id: str) -> Generation:
     gen = session.get(Generation, generation_id)
     if gen is None or not can_manage(session, gen, user):
         raise NotFound("generation not found", code="generation_not_found")
+    if gen.owner_id != user.id:
+        # A person in the video took it down: the creator is owed the reasons.
+        statements.issue(session, gen, origin="co_owner_deletion", notice=True, automated_detection=False,
+                         automated_decision=statements.NOT_AUTOMATED,
+                         visibility=statements.VISIBILITY_REMOVED if gen.status == Status.PUBLISHED
+                         else statements.VISIBILITY_DISABLED,
+                         reasons=[{"stage": "likeness.co_owner", "code": "deleted_by_co_owner",
+                                   "message": "a person who appears in the video deleted it"}])
     return remove(session, gen, actor=user.id, reason="deleted_by_owner" if gen.owner_id == user.id
                   else "deleted_by_co_owner")

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+    JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -219,3 +219,36 @@ class Notification(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
+
+
+class StatementOfReasons(Base):
+    """Why a generation was blocked, removed or restricted, in the fields of the EU DSA
+    transparency database (app/statements.py projects it onto them) plus what led to it here."""
+
+    __tablename__ = "statements_of_reasons"
+    __table_args__ = (Index("ix_statements_of_reasons_created_at", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)  # the DSA `puid`
+    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)  # the recipient of the decision
+    decision_visibility: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    decision_monetary: Mapped[str | None] = mapped_column(String(48))
+    decision_ground: Mapped[str] = mapped_column(String(48))
+    decision_ground_reference_url: Mapped[str] = mapped_column(String(500))
+    legal_ground: Mapped[str] = mapped_column(Text, default="")  # illegal content: the law relied on
+    explanation: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    category: Mapped[str] = mapped_column(String(80))
+    keywords: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    territorial_scope: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    decision_facts: Mapped[str] = mapped_column(Text)
+    source_type: Mapped[str] = mapped_column(String(32))
+    automated_detection: Mapped[bool] = mapped_column(Boolean)
+    automated_decision: Mapped[str] = mapped_column(String(40))
+    content_date: Mapped[datetime]
+    application_date: Mapped[datetime]
+    # Beyond the DSA record: which step decided, on which reasons, and how to contest it.
+    origin: Mapped[str] = mapped_column(String(64))  # "pre_render", "post_render", "human_review", "video_claim", ...
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    redress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit, notifications
+from app import audit, notifications, statements
 from app.db import utcnow
 from app.errors import Conflict, NotFound
 from app.models import Generation, Status, User
@@ -51,6 +51,12 @@ def file(session: Session, user: User, generation_id: str, work_id: str, action:
                        reason=reason, filed_by_id=user.id)
     session.add(claim)
     session.flush()
+    statements.issue(
+        session, gen, origin="video_claim", notice=True, automated_detection=False,
+        visibility=statements.VISIBILITY_REMOVED if action == ClaimAction.TAKEDOWN else None,
+        monetary=statements.MONETARY_OTHER if action == ClaimAction.MONETISE else None,
+        reasons=[{"stage": "copyright.claim", "code": f"copyright_claim_{action.value}", "message": reason,
+                  "details": {"claim_id": claim.id, "work_id": work_id, "org_id": org.id}}])
     if action == ClaimAction.TAKEDOWN:
         transition(session, gen, Status.DRAFT, actor=user.id, reason="copyright_takedown")
     _record(session, claim, user.id, "filed", None, action=action.value, work_id=work_id, reason=reason)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit, notifications
+from app import audit, notifications, statements
 from app.accounts import users_by_handle
 from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
@@ -148,6 +148,12 @@ def cascade_revocation(session: Session, cameo: Cameo, *, actor: str,
         target = _ON_REVOKE.get(Status(gen.status))
         if target is None or not affects(gen):
             continue
+        statements.issue(session, gen, origin="cameo_consent_revoked", notice=True, automated_detection=False,
+                         visibility=statements.VISIBILITY_REMOVED if gen.status == Status.PUBLISHED
+                         else statements.VISIBILITY_DISABLED,
+                         reasons=[{"stage": "likeness.consent", "code": "cameo_consent_revoked",
+                                   "message": "a person in the video withdrew their consent to it",
+                                   "details": {"cameo_id": cameo.id}}])
         if target == Status.DELETED:
             generations.remove(session, gen, actor=actor, reason="cameo_consent_revoked")
         else:

@@ -18,14 +18,16 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404
 
 
 def build_blueprint() -> Blueprint:
-    from app.api import account_views, generation_views, meta_views, review_views, upload_views
+    from app.api import (
+        account_views, generation_views, meta_views, review_views, transparency_views, upload_views,
+    )
     from copyright import api as copyright_api
     from likeness import api as likeness_api
     from safety import api as safety_api
 
     api = Blueprint("api", __name__, url_prefix=PREFIX)
-    for module in (meta_views, account_views, generation_views, upload_views, review_views, likeness_api,
-                   copyright_api, safety_api):
+    for module in (meta_views, account_views, generation_views, upload_views, review_views, transparency_views,
+                   likeness_api, copyright_api, safety_api):
         api.register_blueprint(module.bp)
     return api
 

@@ -1,0 +1,205 @@
+"""Statements of reasons: every block, removal and restriction of a generation, in the fields of
+the EU DSA transparency database, stored with what led to it and exported for regulators.
+
+The record is a superset of the DSA's: `to_dsa` projects it losslessly onto the database's API
+fields (values as the database spells them), and `origin`, `reasons` and `redress` keep our side.
+Categories come from the reasons (safety reasons carry `dsa_category`/`dsa_keywords` details),
+else from the domain of the stage that decided.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import audit
+from app.db import as_utc, utcnow
+from app.models import Generation, StatementOfReasons
+
+# EU 27 + Iceland, Liechtenstein, Norway: where our decisions apply unless configured otherwise.
+EEA = ("AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IS", "IT", "LI",
+       "LT", "LU", "LV", "MT", "NL", "NO", "PL", "PT", "RO", "SE", "SI", "SK")
+
+VISIBILITY_DISABLED = "DECISION_VISIBILITY_CONTENT_DISABLED"  # refused before anyone saw it
+VISIBILITY_REMOVED = "DECISION_VISIBILITY_CONTENT_REMOVED"
+VISIBILITY_AGE_RESTRICTED = "DECISION_VISIBILITY_CONTENT_AGE_RESTRICTED"
+MONETARY_OTHER = "DECISION_MONETARY_OTHER"
+GROUND_ILLEGAL = "DECISION_GROUND_ILLEGAL_CONTENT"
+GROUND_INCOMPATIBLE = "DECISION_GROUND_INCOMPATIBLE_CONTENT"
+SOURCE_VOLUNTARY = "SOURCE_VOLUNTARY"  # our own gates and reviewers
+SOURCE_NOTICE = "SOURCE_ARTICLE_16"  # a rightsholder's claim, a depicted person's removal
+AUTOMATED_FULLY = "AUTOMATED_DECISION_FULLY"
+AUTOMATED_PARTIALLY = "AUTOMATED_DECISION_PARTIALLY"
+NOT_AUTOMATED = "AUTOMATED_DECISION_NOT_AUTOMATED"
+CONTENT_TYPES = ["CONTENT_TYPE_SYNTHETIC_MEDIA", "CONTENT_TYPE_VIDEO"]
+
+# The domain of the deciding stage, when its reasons name no category themselves.
+_BY_DOMAIN = {
+    "safety": ("STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH", []),
+    "likeness": ("STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR", ["KEYWORD_NON_CONSENSUAL_MATERIAL_DEEPFAKE"]),
+    "copyright": ("STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS", ["KEYWORD_COPYRIGHT_INFRINGEMENT"]),
+    "generator": ("STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE", []),
+}
+# Categories whose content is illegal in itself, and the law relied on.
+_ILLEGAL = {
+    "STATEMENT_CATEGORY_PROTECTION_OF_MINORS":
+        "Directive 2011/93/EU on combating the sexual abuse and sexual exploitation of children, and its "
+        "national transpositions",
+}
+_COPYRIGHT_LAW = "Directive 2001/29/EC and Directive (EU) 2019/790 on copyright, and national copyright law"
+# Which category wins when a decision rests on several.
+_PRECEDENCE = ("STATEMENT_CATEGORY_PROTECTION_OF_MINORS", "STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR",
+               "STATEMENT_CATEGORY_PORNOGRAPHY_OR_SEXUALIZED_CONTENT", "STATEMENT_CATEGORY_VIOLENCE",
+               "STATEMENT_CATEGORY_SELF_HARM", "STATEMENT_CATEGORY_RISK_FOR_PUBLIC_SECURITY",
+               "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH",
+               "STATEMENT_CATEGORY_NEGATIVE_EFFECTS_ON_CIVIC_DISCOURSE_OR_ELECTIONS",
+               "STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS", "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE")
+
+
+def terms_url() -> str:
+    return os.environ.get("GL_TERMS_URL", "https://greenlight.example/terms")
+
+
+def territorial_scope() -> list[str]:
+    raw = os.environ.get("GL_TERRITORIAL_SCOPE", "")
+    return sorted({c.strip().upper() for c in raw.split(",") if c.strip()}) or list(EEA)
+
+
+def redress() -> dict[str, Any]:
+    return {"internal_complaint": os.environ.get("GL_APPEALS_URL", "https://greenlight.example/appeals"),
+            "out_of_court_settlement": True, "judicial_redress": True}
+
+
+def categorise(reasons: Iterable[dict[str, Any]]) -> tuple[str, list[str]]:
+    """The DSA category and keywords of a decision resting on `reasons` (dicts with `stage`)."""
+    found: dict[str, set[str]] = {}
+    for reason in reasons:
+        details = reason.get("details") or {}
+        domain = str(reason.get("stage", "")).split(".", 1)[0]
+        category, keywords = _BY_DOMAIN.get(domain, ("STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE", []))
+        if details.get("dsa_category"):
+            category, keywords = details["dsa_category"], list(details.get("dsa_keywords") or [])
+        found.setdefault(category, set()).update(keywords)
+    if not found:
+        return "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE", []
+    chosen = min(found, key=lambda c: _PRECEDENCE.index(c) if c in _PRECEDENCE else len(_PRECEDENCE))
+    return chosen, sorted(found[chosen])
+
+
+def _facts(reasons: list[dict[str, Any]]) -> str:
+    lines = [f"{r.get('stage', '')}: {r.get('message', r.get('code', ''))} [{r.get('code', '')}]" for r in reasons]
+    return "\n".join(lines)[:5000] or "no reasons recorded"
+
+
+def issue(session: Session, gen: Generation, *, origin: str, reasons: list[dict[str, Any]],
+          visibility: str | None = VISIBILITY_DISABLED, monetary: str | None = None,
+          source_type: str = SOURCE_VOLUNTARY, automated_detection: bool = True,
+          automated_decision: str = AUTOMATED_FULLY, notice: bool = False) -> StatementOfReasons:
+    """Store the statement for one decision on `gen` (reasons: dicts with code, message, stage)."""
+    category, keywords = categorise(reasons)
+    if category in _ILLEGAL:
+        ground, law = GROUND_ILLEGAL, _ILLEGAL[category]
+    elif notice and category == "STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS":
+        ground, law = GROUND_ILLEGAL, _COPYRIGHT_LAW  # a rightsholder's notice asserts infringement
+    else:
+        ground, law = GROUND_INCOMPATIBLE, ""
+    explanation = ("The video, or the request for it, " +
+                   ("is illegal on the legal ground cited." if ground == GROUND_ILLEGAL else
+                    "breaks the terms of service cited: " + "; ".join(sorted({r.get("code", "") for r in reasons}))))
+    statement = StatementOfReasons(
+        generation_id=gen.id, user_id=gen.owner_id, decision_visibility=[visibility] if visibility else [],
+        decision_monetary=monetary, decision_ground=ground, decision_ground_reference_url=terms_url(),
+        legal_ground=law, explanation=explanation, content_type=list(CONTENT_TYPES), category=category,
+        keywords=keywords, territorial_scope=territorial_scope(), decision_facts=_facts(reasons),
+        source_type=SOURCE_NOTICE if notice else source_type, automated_detection=automated_detection,
+        automated_decision=automated_decision, content_date=as_utc(gen.created_at), application_date=utcnow(),
+        origin=origin, reasons=reasons, redress=redress())
+    session.add(statement)
+    session.flush()
+    audit.record(session, actor="system:statements", action="statement_of_reasons.issued",
+                 object_type="generation", object_id=gen.id,
+                 after={"statement_id": statement.id, "category": category, "origin": origin})
+    return statement
+
+
+# -- reading and export ---------------------------------------------------------------------------
+
+def _date(moment: datetime) -> str:
+    return as_utc(moment).strftime("%Y-%m-%d")
+
+
+def to_dsa(s: StatementOfReasons) -> dict[str, Any]:
+    """The statement as the DSA transparency database's API takes it, plus our fields (prefixed `gl_`)."""
+    record: dict[str, Any] = {
+        "puid": s.id,
+        "decision_visibility": list(s.decision_visibility),
+        "decision_monetary": s.decision_monetary,
+        "decision_provision": None,
+        "decision_account": None,
+        "decision_ground": s.decision_ground,
+        "decision_ground_reference_url": s.decision_ground_reference_url,
+        "content_type": list(s.content_type),
+        "category": s.category,
+        "category_specification": list(s.keywords),
+        "territorial_scope": list(s.territorial_scope),
+        "content_date": _date(s.content_date),
+        "application_date": _date(s.application_date),
+        "decision_facts": s.decision_facts,
+        "source_type": s.source_type,
+        "automated_detection": "Yes" if s.automated_detection else "No",
+        "automated_decision": s.automated_decision,
+    }
+    if s.decision_ground == GROUND_ILLEGAL:
+        record |= {"illegal_content_legal_ground": s.legal_ground, "illegal_content_explanation": s.explanation}
+    else:
+        record |= {"incompatible_content_ground": s.decision_ground_reference_url,
+                   "incompatible_content_explanation": s.explanation, "incompatible_content_illegal": "No"}
+    record |= {"gl_generation_id": s.generation_id, "gl_user_id": s.user_id, "gl_origin": s.origin,
+               "gl_reasons": list(s.reasons), "gl_redress": dict(s.redress),
+               "gl_created_at": as_utc(s.created_at).isoformat()}
+    return record
+
+
+def since(session: Session, start: datetime, end: datetime | None = None) -> list[StatementOfReasons]:
+    stmt = select(StatementOfReasons).where(StatementOfReasons.created_at >= start)
+    if end is not None:
+        stmt = stmt.where(StatementOfReasons.created_at < end)
+    return list(session.scalars(stmt.order_by(StatementOfReasons.created_at, StatementOfReasons.id)))
+
+
+def for_generation(session: Session, generation_id: str) -> list[StatementOfReasons]:
+    return list(session.scalars(select(StatementOfReasons).where(StatementOfReasons.generation_id == generation_id)
+                                .order_by(StatementOfReasons.created_at, StatementOfReasons.id)))
+
+
+def export(statements: Iterable[StatementOfReasons], fmt: str) -> str:
+    """JSON lines, or CSV with list and object fields as JSON (as the database's own CSV dumps)."""
+    records = [to_dsa(s) for s in statements]
+    if fmt == "json":
+        return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
+    if fmt != "csv":
+        raise ValueError(fmt)
+    fields = sorted({key for r in records for key in r}) or sorted(to_dsa_fields())
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fields, lineterminator="\n")
+    writer.writeheader()
+    for r in records:
+        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else
+                         ("" if v is None else v) for k, v in r.items()})
+    return out.getvalue()
+
+
+def to_dsa_fields() -> list[str]:
+    return ["puid", "decision_visibility", "decision_monetary", "decision_provision", "decision_account",
+            "decision_ground", "decision_ground_reference_url", "content_type", "category",
+            "category_specification", "territorial_scope", "content_date", "application_date", "decision_facts",
+            "source_type", "automated_detection", "automated_decision", "gl_generation_id", "gl_user_id",
+            "gl_origin", "gl_reasons", "gl_redress", "gl_created_at"]
