@@ -5,22 +5,21 @@ runs offline on CPU:
 
 * voice activity with pocketsphinx's ``Endpointer`` (a WebRTC-style VAD with a decision window);
 * recognition with pocketsphinx's English acoustic model and dictionary (shipped inside the
-  ``pocketsphinx`` wheel) constrained by a digits-only JSGF grammar, so whatever is said is
+  ``pocketsphinx`` wheel; ``app.speech.PocketsphinxDecoder``) constrained by a digits-only JSGF grammar, so whatever is said is
   read as a sequence of digit words; the challenge is then matched with edit-distance tolerance.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import threading
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 import pocketsphinx
 
-from app.media import SAMPLE_RATE, AudioTrack
+from app.media import AudioTrack
+from app.speech import PocketsphinxDecoder
 from likeness.liveness.challenge import DIGIT_WORDS, Challenge
 
 
@@ -139,26 +138,7 @@ DIGITS_JSGF = (
 #: "zero one" more often on synthetic and noisy clips.
 WORD_INSERTION_PENALTY = 0.2
 
-_decoder_lock = threading.Lock()
-_decoder: "pocketsphinx.Decoder | None" = None
-_initial_cmn: str | None = None
-
-
-def _digits_decoder() -> "pocketsphinx.Decoder":
-    global _decoder, _initial_cmn
-    if _decoder is None:
-        model = pocketsphinx.get_model_path()
-        decoder = pocketsphinx.Decoder(
-            hmm=os.path.join(model, "en-us", "en-us"),
-            dict=os.path.join(model, "en-us", "cmudict-en-us.dict"),
-            lm=None, samprate=SAMPLE_RATE, wip=WORD_INSERTION_PENALTY, loglevel="FATAL")
-        decoder.add_jsgf_string("digits", DIGITS_JSGF)
-        decoder.activate_search("digits")
-        _initial_cmn = decoder.get_cmn()
-        _decoder = decoder
-    return _decoder
-
-
+_digits_decoder = PocketsphinxDecoder(jsgf=DIGITS_JSGF, wip=WORD_INSERTION_PENALTY)
 _WORD_TO_DIGIT = {word: digit for digit, word in enumerate(DIGIT_WORDS)}
 
 
@@ -167,24 +147,10 @@ def recognise_digits(track: AudioTrack) -> list[int]:
 
     The grammar makes any speech come out as digits; non-digit speech therefore yields digits
     that do not match the challenge. One decoder is loaded per process (about 0.1 s) and reset
-    to its initial cepstral mean before each track, so results never depend on earlier calls.
+    to its initial cepstral mean before each track, so results never depend on earlier calls
+    (``app.speech.PocketsphinxDecoder``).
     """
-    if len(track.samples) < track.rate // 10:
-        return []
-    with _decoder_lock:
-        decoder = _digits_decoder()
-        decoder.set_cmn(_initial_cmn)
-        decoder.start_utt()
-        decoder.process_raw(track.samples.tobytes(), no_search=False, full_utt=True)
-        decoder.end_utt()
-        hyp = decoder.hyp()
-        words = hyp.hypstr.split() if hyp is not None else []
-    digits = []
-    for word in words:
-        base = word.split("(", 1)[0]  # alternative pronunciations read "zero(2)"
-        if base in _WORD_TO_DIGIT:
-            digits.append(_WORD_TO_DIGIT[base])
-    return digits
+    return [_WORD_TO_DIGIT[word] for word in _digits_decoder.decode(track) if word in _WORD_TO_DIGIT]
 
 
 def _edit_distance(a: Sequence[int], b: Sequence[int]) -> int:

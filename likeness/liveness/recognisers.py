@@ -1,34 +1,23 @@
-"""Which digits were spoken? Two recognisers behind one interface.
+"""Which digits were spoken? Two recognisers behind one interface, both on app/speech.py.
 
-* ``PocketsphinxDigits`` (default): CMU pocketsphinx with its English model, which ships inside the
-  pocketsphinx wheel, constrained to a digits grammar. Small, offline, CPU-cheap.
-* ``WhisperDigits``: an OpenAI Whisper checkpoint from a local file (``GL_SPEECH_MODEL=/path/x.pt``,
-  e.g. ``tiny.en.pt`` an operator downloaded), run with ``openai-whisper`` (the ``speech`` extra).
-  Free-form transcription, then the digits are read out of the text.
+* ``PocketsphinxDigits`` (default): pocketsphinx's English model, constrained to a digits grammar
+  (``likeness.liveness.audio.recognise_digits``). Small, offline, CPU-cheap.
+* ``WhisperDigits``: free-form transcription by the Whisper checkpoint at ``GL_SPEECH_MODEL``
+  (``app.speech.load_whisper``, shared with every other domain that listens), then the digits are
+  read out of the text.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import threading
 from functools import lru_cache
-from pathlib import Path
 from typing import Protocol
 
-import numpy as np
-
 from app.media import AudioTrack
+from app.speech import MODEL_ENV, load_whisper
 from likeness.liveness.audio import recognise_digits
 from likeness.liveness.challenge import DIGIT_WORDS
-
-
-class SpeechModelError(RuntimeError):
-    """A configured speech model cannot be loaded. code: speech_model_missing, speech_model_invalid."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(f"{code}: {message}")
-        self.code = code
 
 
 class DigitRecogniser(Protocol):
@@ -61,29 +50,14 @@ def digits_from_text(text: str) -> list[int]:
 
 
 class WhisperDigits:
+    """Raises ``app.speech.SpeechModelError`` when the checkpoint cannot be loaded."""
+
     def __init__(self, path: str | os.PathLike[str]):
-        path = Path(path)
-        if not path.is_file():
-            raise SpeechModelError("speech_model_missing", f"no Whisper checkpoint at {path}")
-        try:
-            import whisper
-        except ImportError as exc:
-            raise SpeechModelError("speech_model_invalid",
-                                   "GL_SPEECH_MODEL is set but openai-whisper is not installed "
-                                   "(pip install 'greenlight[speech]')") from exc
-        try:
-            self.model = whisper.load_model(str(path), device="cpu")
-        except Exception as exc:  # torch raises many types for a bad file
-            raise SpeechModelError("speech_model_invalid", f"{path} is not a Whisper checkpoint: {exc}") from exc
-        self.name = f"whisper:{path.name}"
-        self._lock = threading.Lock()  # one decode at a time per model: torch threads are the parallelism
+        self.transcriber = load_whisper(path)
+        self.name = self.transcriber.name
 
     def transcribe(self, track: AudioTrack) -> str:
-        audio = track.samples.astype(np.float32) / 32768.0
-        with self._lock:
-            result = self.model.transcribe(audio, language="en", fp16=False, temperature=0.0,
-                                           condition_on_previous_text=False, without_timestamps=True)
-        return str(result["text"])
+        return self.transcriber.transcribe(track)
 
     def digits(self, track: AudioTrack) -> list[int]:
         return digits_from_text(self.transcribe(track))
@@ -96,4 +70,4 @@ def _load(path: str | None) -> DigitRecogniser:
 
 def load_recogniser(path: str | None = None) -> DigitRecogniser:
     """`path`, else GL_SPEECH_MODEL, else pocketsphinx. Cached per process."""
-    return _load(path or os.environ.get("GL_SPEECH_MODEL") or None)
+    return _load(path or os.environ.get(MODEL_ENV) or None)

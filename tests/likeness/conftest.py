@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import cv2
 import numpy as np
 import pytest
@@ -49,18 +47,3 @@ def paste_face(monkeypatch, photos):
 
     monkeypatch.setattr(procedural, "draw_frame", draw)
     return lambda name: chosen.__setitem__("photo", photos[name])
-
-
-@pytest.fixture(scope="session")
-def tiny_whisper(tmp_path_factory):
-    """A Whisper checkpoint in the file format of the released ones, with tiny random weights:
-    it exercises the real load and decode path; what it hears is noise."""
-    torch = pytest.importorskip("torch")
-    from whisper.model import ModelDimensions, Whisper
-
-    dims = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=32, n_audio_head=1, n_audio_layer=1,
-                           n_vocab=51865, n_text_ctx=448, n_text_state=32, n_text_head=1, n_text_layer=1)
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("whisper") / "tiny-random.pt"
-    torch.save({"dims": asdict(dims), "model_state_dict": Whisper(dims).state_dict()}, path)
-    return path, dims

@@ -1,13 +1,13 @@
-"""Speech recognisers behind one interface; Whisper loads from a local checkpoint file."""
+"""Digit recognisers behind one interface, on app/speech.py (whose own tests load and decode the
+Whisper checkpoint and the pocketsphinx models: tests/app/test_speech.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from app.media import AudioTrack
-from likeness.liveness.recognisers import (
-    PocketsphinxDigits, SpeechModelError, WhisperDigits, digits_from_text, load_recogniser,
-)
+from app.speech import SpeechModelError, load_whisper
+from likeness.liveness.recognisers import PocketsphinxDigits, WhisperDigits, digits_from_text, load_recogniser
 from tests.likeness.liveness.fixtures.builders import read_pcm
 
 
@@ -31,11 +31,13 @@ def test_pocketsphinx_is_the_default(monkeypatch):
     assert recogniser.digits(AudioTrack(read_pcm("digits_73914.flac"))) == [7, 3, 9, 1, 4]
 
 
-def test_whisper_loads_from_a_local_checkpoint_and_decodes(tiny_whisper):
+def test_whisper_digits_listen_through_the_shared_whisper_model(tiny_whisper):
     path, dims = tiny_whisper
     recogniser = WhisperDigits(path)
     assert recogniser.name == "whisper:tiny-random.pt"
-    assert recogniser.model.dims == dims
+    # One model per process, whichever domain asked first: safety's transcripts use the same one.
+    assert recogniser.transcriber is load_whisper(path)
+    assert recogniser.transcriber.model.dims == dims
     track = AudioTrack(read_pcm("digits_73914.flac"))
     text = recogniser.transcribe(track)
     assert isinstance(text, str)

@@ -1,0 +1,208 @@
+"""Speech to text, one way for every domain: likeness hears challenge digits, safety hears what a
+rendered video says.
+
+Audio arrives as ``app.media.AudioTrack`` (16 kHz mono int16). Two engines, both offline:
+
+* pocketsphinx (default): CMU's English acoustic model, dictionary and language model ship inside
+  the ``pocketsphinx`` wheel. ``PocketsphinxDecoder`` decodes a track with either the free English
+  LM (``PocketsphinxTranscriber``: open vocabulary, rough) or a JSGF grammar (likeness constrains it
+  to digit words). One decoder per configuration, reset to its initial cepstral mean before each
+  track so results never depend on earlier calls; decodes are serialised by a lock.
+* Whisper: an OpenAI Whisper checkpoint from a local file (``GL_SPEECH_MODEL=/path/tiny.en.pt``, one
+  an operator downloaded), run with ``openai-whisper`` (the ``speech`` extra) on CPU. Loaded once per
+  process per path (``load_whisper``) and shared by every domain; no network, no download.
+
+``load_transcriber()`` picks Whisper when ``GL_SPEECH_MODEL`` is set, else pocketsphinx's free LM.
+A configured model that cannot be loaded raises ``SpeechModelError`` naming the path: never a
+silent fallback to another engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version as package_version
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from app.media import SAMPLE_RATE, AudioTrack
+
+MODEL_ENV = "GL_SPEECH_MODEL"
+#: Tracks shorter than this hold no words worth decoding (pocketsphinx needs a few frames).
+MIN_DECODE_S = 0.1
+
+
+class SpeechModelError(RuntimeError):
+    """A configured speech model cannot be loaded. code: ``speech_model_missing``, ``speech_model_invalid``."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+    def __reduce__(self):
+        return (type(self), (self.code, self.message))
+
+
+class Transcriber(Protocol):
+    name: str
+
+    @property
+    def tag(self) -> str:
+        """Recorded on verdicts: the engine and its exact model."""
+
+    def transcribe(self, track: AudioTrack) -> str: ...
+
+
+# --------------------------------------------------------------------------------------------
+# pocketsphinx
+
+
+def pocketsphinx_version() -> str:
+    try:
+        return package_version("pocketsphinx")
+    except PackageNotFoundError:  # pragma: no cover - it is a dependency
+        return "unknown"
+
+
+class PocketsphinxDecoder:
+    """pocketsphinx's US English model with the free LM (``jsgf=None``) or a JSGF grammar.
+
+    ``decode`` returns the words of the best hypothesis for the whole track as one utterance;
+    alternative pronunciations ("zero(2)") come back as the plain word.
+    """
+
+    def __init__(self, *, jsgf: str | None = None, wip: float | None = None):
+        self.jsgf, self.wip = jsgf, wip
+        self._lock = threading.Lock()
+        self._decoder = None
+        self._initial_cmn: str | None = None
+
+    def _load(self):
+        import pocketsphinx
+
+        model = Path(pocketsphinx.get_model_path()) / "en-us"
+        options = {"hmm": str(model / "en-us"), "dict": str(model / "cmudict-en-us.dict"),
+                   "samprate": SAMPLE_RATE, "loglevel": "FATAL"}
+        if self.wip is not None:
+            options["wip"] = self.wip
+        if self.jsgf is None:
+            options["lm"] = str(model / "en-us.lm.bin")
+            decoder = pocketsphinx.Decoder(**options)
+        else:
+            decoder = pocketsphinx.Decoder(lm=None, **options)
+            decoder.add_jsgf_string("grammar", self.jsgf)
+            decoder.activate_search("grammar")
+        self._initial_cmn = decoder.get_cmn()
+        self._decoder = decoder
+        return decoder
+
+    def decode(self, track: AudioTrack) -> list[str]:
+        if len(track.samples) < int(MIN_DECODE_S * track.rate):
+            return []
+        with self._lock:
+            decoder = self._decoder or self._load()
+            decoder.set_cmn(self._initial_cmn)
+            decoder.start_utt()
+            decoder.process_raw(track.samples.tobytes(), no_search=False, full_utt=True)
+            decoder.end_utt()
+            hyp = decoder.hyp()
+            words = hyp.hypstr.split() if hyp is not None else []
+        return [w.split("(", 1)[0] for w in words]
+
+
+class PocketsphinxTranscriber:
+    """Open-vocabulary English with pocketsphinx's free language model. Rough (on espeak-ng clips it
+    hears "so your naked body" for "show me your naked body"), fast (~0.15 s per second of speech
+    on one core), and always there."""
+
+    name = "pocketsphinx"
+
+    def __init__(self) -> None:
+        self._decoder = PocketsphinxDecoder()
+
+    @property
+    def tag(self) -> str:
+        return f"pocketsphinx-{pocketsphinx_version()}:en-us-lm"
+
+    def transcribe(self, track: AudioTrack) -> str:
+        return " ".join(self._decoder.decode(track))
+
+
+# --------------------------------------------------------------------------------------------
+# Whisper
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class WhisperTranscriber:
+    """A Whisper checkpoint from a local file (the format ``whisper.load_model`` reads), on CPU."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        path = Path(path)
+        if not path.is_file():
+            raise SpeechModelError("speech_model_missing", f"no Whisper checkpoint at {path}")
+        try:
+            import whisper
+        except ImportError as exc:
+            raise SpeechModelError("speech_model_invalid",
+                                   f"{MODEL_ENV} is set but openai-whisper is not installed "
+                                   "(pip install 'greenlight[speech]')") from exc
+        try:
+            self.model = whisper.load_model(str(path), device="cpu")
+        except Exception as exc:  # torch raises many types for a bad file
+            raise SpeechModelError("speech_model_invalid", f"{path} is not a Whisper checkpoint: {exc}") from exc
+        self.path = path
+        self.sha256 = _sha256(path)
+        self.name = f"whisper:{path.name}"
+        self._lock = threading.Lock()  # one decode at a time per model: torch threads are the parallelism
+
+    @property
+    def tag(self) -> str:
+        return f"whisper-{self.path.stem}:{self.sha256[:8]}"
+
+    def transcribe(self, track: AudioTrack) -> str:
+        if len(track.samples) < int(MIN_DECODE_S * track.rate):
+            return ""
+        audio = track.samples.astype(np.float32) / 32768.0
+        with self._lock:
+            result = self.model.transcribe(audio, language="en", fp16=False, temperature=0.0,
+                                           condition_on_previous_text=False, without_timestamps=True)
+        return str(result["text"]).strip()
+
+
+@lru_cache(maxsize=4)
+def _whisper(path: str) -> WhisperTranscriber:
+    return WhisperTranscriber(path)
+
+
+def load_whisper(path: str | os.PathLike[str]) -> WhisperTranscriber:
+    """The checkpoint at ``path``, loaded once per process (every domain shares it)."""
+    return _whisper(os.fspath(Path(path).resolve()))
+
+
+@lru_cache(maxsize=1)
+def _pocketsphinx() -> PocketsphinxTranscriber:
+    return PocketsphinxTranscriber()
+
+
+def load_transcriber(path: str | os.PathLike[str] | None = None) -> Transcriber:
+    """Whisper from ``path``, else from GL_SPEECH_MODEL; else pocketsphinx's free LM. Cached per process."""
+    chosen = os.fspath(path) if path else os.environ.get(MODEL_ENV, "").strip()
+    return load_whisper(chosen) if chosen else _pocketsphinx()
+
+
+def clear_caches() -> None:
+    """Forget loaded models (tests that change GL_SPEECH_MODEL)."""
+    _whisper.cache_clear()
+    _pocketsphinx.cache_clear()
