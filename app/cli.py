@@ -365,6 +365,65 @@ def transparency_export(since_: str, until_: str | None, fmt: str, output: Path 
 
 
 @main.group()
+def policy() -> None:
+    """The declarative safety policy (safety/data/policy.toml)."""
+
+
+def _load_policy_or_exit(file: Path):
+    from safety.policy import PolicyError, classifier_categories, load_file
+
+    required, forced = classifier_categories()
+    try:
+        return load_file(file, required=required, always_block=forced)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            click.echo(f"{file}: {problem}", err=True)
+        sys.exit(1)
+
+
+@policy.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def policy_check(file: Path) -> None:
+    """Validate FILE against the classifiers' categories; print what each finding does."""
+    loaded = _load_policy_or_exit(file)
+    click.echo(f"{file}: policy {loaded.version} is valid ({len(loaded.categories)} categories)")
+    click.echo(f"{'category':22} {'adult possible':>15} {'adult likely':>13} {'teen possible':>14} {'teen likely':>12}")
+    for name, *actions in loaded.table():
+        click.echo(f"{name:22} {actions[0]:>15} {actions[1]:>13} {actions[2]:>14} {actions[3]:>12}")
+
+
+@policy.command("dry-run")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--since", "since_", default=None, help="only generations created from this ISO date")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(min=1))
+def policy_dry_run(file: Path, since_: str | None, limit: int) -> None:
+    """Replay stored generations under FILE and report which outcomes would change (writes nothing)."""
+    from datetime import datetime, timezone
+
+    from safety.dry_run import replay
+
+    candidate = _load_policy_or_exit(file)
+    since = None
+    if since_:
+        since = datetime.fromisoformat(since_)
+        since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+    with click.progressbar(length=1, label="replaying generations") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        with _rt().db.transaction() as s:
+            report = replay(s, candidate, since=since, limit=limit, progress=progress)
+            s.rollback()  # a dry run writes nothing
+    click.echo(f"policy {report.policy_version}: {len(report.changes)} of {report.examined} generations would change")
+    for (was, will), n in sorted(report.transitions.items()):
+        click.echo(f"  {was} -> {will}: {n}")
+    for change in report.changes[:50]:
+        click.echo(f"  {change.generation_id} [{change.status}] {change.before} -> {change.after} "
+                   f"({', '.join(change.categories) or '-'}): {change.prompt}")
+
+
+@main.group()
 def keys() -> None:
     """Encryption keys for face templates."""
 

@@ -49,7 +49,8 @@ def seed(rt: Runtime, echo: Callable[[str], None] = print) -> bool:
         ("tess", "bob juggling oranges", [cameos[1]]),            # not a mutual: blocked
         ("alice", "Angela Merkel reading a book", []),           # public figure: blocked
         ("bob", "Garfield eating lasagna", []),                  # copyrighted character: blocked
-        ("alice", "a knight covered in blood after a duel", []),  # needs a human look: review
+        ("alice", "a knight covered in blood after a duel", []),  # violence: age-restricted, hidden from teens
+        ("bob", "a man with a swastika tattoo", []),             # needs a human look: review
     ]
     for handle, prompt, cameo_ids in requests:
         with rt.db.transaction() as s:

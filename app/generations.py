@@ -87,7 +87,9 @@ def can_view(session: Session, gen: Generation, user: User) -> bool:
 
     if gen.status == Status.DELETED:
         return False
-    return gen.owner_id == user.id or gen.status == Status.PUBLISHED or is_co_owner(session, user.id, gen.id)
+    if gen.owner_id == user.id or is_co_owner(session, user.id, gen.id):
+        return True
+    return gen.status == Status.PUBLISHED and not (gen.age_restricted and user.is_teen)
 
 
 def can_manage(session: Session, gen: Generation, user: User) -> bool:
@@ -132,6 +134,8 @@ def _apply(session: Session, gen: Generation, phase: Phase, verdicts: list[Verdi
            outcomes: dict[Decision, Status], **changes) -> Status:
     decision = combine([v.decision for v in verdicts])
     target = outcomes[decision]
+    if any(v.restrictions for v in verdicts) and not gen.age_restricted:
+        changes["age_restricted"] = True
     transition(session, gen, target, actor=SYSTEM, reason=f"{phase.value}:{decision.value}", **changes)
     _persist_verdicts(session, gen, phase, verdicts)
     if target == Status.IN_REVIEW:
@@ -139,7 +143,20 @@ def _apply(session: Session, gen: Generation, phase: Phase, verdicts: list[Verdi
     if target == Status.BLOCKED:
         statements.issue(session, gen, origin=phase.value, reasons=[
             dict(r.to_dict(), stage=v.stage) for v in verdicts if v.decision == Decision.BLOCK for r in v.reasons])
+    elif target == Status.DRAFT and gen.age_restricted:
+        _state_age_restriction(session, gen, origin=phase.value)
     return target
+
+
+def _state_age_restriction(session: Session, gen: Generation, *, origin: str,
+                           automated_decision: str = statements.AUTOMATED_FULLY) -> None:
+    """The video is finished and will be hidden from teen accounts: its creator is told why."""
+    session.flush()
+    stored = session.scalars(select(VerdictRow).where(VerdictRow.generation_id == gen.id).order_by(VerdictRow.id))
+    reasons = [dict(r, stage=v.stage) for v in stored for r in v.reasons
+               if (r.get("details") or {}).get("action") == "age_restrict"]
+    statements.issue(session, gen, origin=origin, visibility=statements.VISIBILITY_AGE_RESTRICTED,
+                     automated_decision=automated_decision, reasons=reasons)
 
 
 def _claim(rt: Runtime, generation_id: str, ready: Status, working: Status) -> bool:
@@ -267,6 +284,8 @@ def decide_review(rt: Runtime, session: Session, item_id: str, reviewer: User, d
                            decision=decision.value, actor_id=reviewer.id,
                            reasons=[{"code": f"reviewer_{decision.value}", "message": note or decision.value,
                                      "details": {"review_item_id": item.id}}]))
+    if target == Status.DRAFT and gen.age_restricted:
+        _state_age_restriction(session, gen, origin="human_review", automated_decision=statements.AUTOMATED_PARTIALLY)
     if target == Status.BLOCKED:
         statements.issue(session, gen, origin="human_review", automated_decision=statements.NOT_AUTOMATED,
                          reasons=[*item.reasons, {"stage": "human_review", "code": "reviewer_block",

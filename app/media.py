@@ -6,13 +6,16 @@ classifiers) are read here with PyAV, whose bundled FFmpeg reads MP4, MOV, WebM,
 * ``MediaError``: why a file cannot be used, as a stable ``code`` (``MEDIA_ERROR_CODES``);
 * ``open_media`` / ``check_container_duration``: open for reading and refuse long media early;
 * ``sample_frames``: upright BGR frames about ``per_second`` times a second, on the media clock;
-* ``load_audio``: the first audio stream as a 16 kHz mono int16 ``AudioTrack``, on the same clock.
+* ``load_audio``: the first audio stream as a 16 kHz mono int16 ``AudioTrack``, on the same clock;
+* ``read_image``: a still image (an input image, a reference picture) as an upright BGR array.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from typing import BinaryIO, Union
 
@@ -34,6 +37,8 @@ MEDIA_ERROR_CODES = frozenset({
 DURATION_SLACK_S = 0.1
 #: The rate of every ``AudioTrack``.
 SAMPLE_RATE = 16000
+#: ``read_image`` refuses images of more pixels than this (read from the header, before decoding).
+MAX_IMAGE_PIXELS = 40_000_000
 
 MediaSource = Union[str, "os.PathLike[str]", BinaryIO]
 
@@ -211,3 +216,47 @@ def load_audio(path: MediaSource, max_seconds: float = 30.0) -> AudioTrack:
     if len(samples) > limit:
         raise MediaError("media_too_long", f"audio runs past the {max_seconds:g} s limit")
     return AudioTrack(samples=samples)
+
+
+# --------------------------------------------------------------------------------------------
+# Still images
+
+
+def read_image(source: "bytes | str | os.PathLike[str]", *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """A still image (JPEG, PNG, WebP, the first frame of a GIF, ...) as an upright BGR uint8 array.
+
+    ``source`` is the encoded bytes or a path. EXIF orientation is applied; alpha is dropped.
+    The size is read from the header before any pixel is decoded, so a decompression bomb
+    costs nothing. Raises ``MediaError``: ``media_unreadable`` (missing, empty, not an image,
+    truncated, corrupt), ``media_too_large`` (more than ``max_pixels`` pixels).
+    """
+    from PIL import Image, ImageOps  # Pillow is only needed where images are read
+
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    else:
+        try:
+            with open(os.fspath(source), "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise MediaError("media_unreadable", f"cannot read the image: {exc}") from exc
+    if not data:
+        raise MediaError("media_unreadable", "the image is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise MediaError("media_too_large",
+                                     f"the image is {width}x{height}, over {max_pixels} pixels")
+                image.load()  # a truncated or corrupt file fails here, not later
+                rgb = ImageOps.exif_transpose(image).convert("RGB")
+    except MediaError:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as exc:
+        raise MediaError("media_unreadable", f"not a readable image ({type(exc).__name__}: {exc})") from exc
+    if min(rgb.size) < 1:
+        raise MediaError("media_unreadable", "the image has no pixels")
+    return np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])

@@ -127,6 +127,8 @@ class Generation(Base):
     seed: Mapped[int] = mapped_column(Integer, default=0)
     media_key: Mapped[str | None] = mapped_column(String(255))
     media_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The safety policy let it through for adults only: never shown to teen accounts.
+    age_restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

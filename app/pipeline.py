@@ -10,12 +10,15 @@ import time
 from copyright.stages import RenderedWorksStage, RightsStage
 from generator.stages import MediaIntegrityStage
 from likeness.stages import CameoConsentStage, FaceScanStage, InputFacesStage, NamedCameoStage, PublicFigureStage
-from safety.stages import HashBankStage, PromptTermStage
+from safety.stages import (
+    AudioSafetyStage, FrameSafetyStage, HashBankStage, InputImageSafetyStage, PromptSafetyStage,
+)
 
 from app.stage import Stage, StageContext, Verdict
 
 PRE_RENDER: tuple[Stage, ...] = (
-    PromptTermStage(),     # safety: term policy over normalised prompt text
+    PromptSafetyStage(),   # safety: terms and the meaning of the prompt (MiniLM vs labelled exemplars), per category
+    InputImageSafetyStage(),        # safety: no nudity in the input image (nudenet's detector)
     HashBankStage(rendered=False),  # safety: the input image is not known media in a hash bank
     CameoConsentStage(),   # likeness: every requested cameo is active and allows this requester
     InputFacesStage(),     # likeness: every face in an input image is a cameo that allows this requester
@@ -30,6 +33,8 @@ POST_RENDER: tuple[Stage, ...] = (
     FaceScanStage(),        # likeness: every face on screen (2 frames/s) is a declared, consenting cameo
     RenderedWorksStage(),   # copyright: works on screen (reference images vs the same frames) under their policy
     HashBankStage(rendered=True),  # safety: no frame is known media in a hash bank
+    FrameSafetyStage(),     # safety: no nudity in the frames (nudenet's detector, the same 2 frames/s)
+    AudioSafetyStage(),     # safety: what is said (Silero VAD + speech-to-text) through the prompt classifier
 )
 
 

@@ -57,6 +57,9 @@ def _limit_faiss_threads() -> None:
     """FAISS answers one query at a time here; its OpenMP threads then cost more than they give
     (1M PDQ hashes: 0.84 ms with one thread, 24 ms with two: bench/hashbank.py). GL_FAISS_THREADS
     raises it for batch jobs."""
+    import logging
+
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which CPU build it picked: noise
     import faiss
 
     faiss.omp_set_num_threads(int(os.environ.get("GL_FAISS_THREADS") or 1))

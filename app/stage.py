@@ -43,6 +43,8 @@ class Verdict:
     version: str = ""
     # Stage-private findings for its own persist(); kept in memory only, never stored.
     evidence: dict[str, Any] = field(default_factory=dict)
+    # Allowed, but only so: "age_restricted" (published, hidden from teen accounts).
+    restrictions: set[str] = field(default_factory=set)
 
     @classmethod
     def allow(cls, scores: dict[str, float] | None = None) -> "Verdict":

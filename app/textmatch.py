@@ -36,7 +36,7 @@ _CONFUSABLES_UPPER = str.maketrans({"А": "A", "В": "B", "Е": "E", "К": "K", 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b",
                        "@": "a", "$": "s", "!": "i", "|": "l", "+": "t", "€": "e"})
 _LEET_CHARS = frozenset("0134578@$!|+€")
-_ORDINAL_OR_NUMBER = re.compile(r"^\d+(st|nd|rd|th|s|k|m|p|d|x|am|pm)?$")
+_ORDINAL_OR_NUMBER = re.compile(r"^\d+(st|nd|rd|th|s|k|m|p|d|x|am|pm|yo|yr|yrs)?$")
 _TOKEN = re.compile(r"[a-z0-9@$!|+€]+")
 _POSSESSIVE = re.compile(r"(\w)['’]s\b")
 _STRETCHED = re.compile(r"(.)\1{2,}")
@@ -56,32 +56,69 @@ def _deleet(token: str) -> str:
     return token.translate(_LEET)
 
 
-def _join_spelled_out(tokens: list[str]) -> list[str]:
-    # Three or more single characters in a row, mostly letters, are one spelled-out word ("p 0 r n").
+def _join_spelled_out(tokens: list[str], gaps: list[str]) -> list[str]:
+    """Three or more single characters in a row, mostly letters, are one spelled-out word ("p 0 r n").
+    `gaps[i]` is the text between tokens i-1 and i: a spelled-out word keeps one separator, so a
+    change of separator ends it ("h a r d  s e x" is two words, "a m.o.l.o.t.o.v" is "a molotov")."""
     out: list[str] = []
-    run: list[str] = []
+    i = 0
+    while i < len(tokens):
+        j = i
+        while j < len(tokens) and len(tokens[j]) == 1 and (tokens[j].isalpha() or tokens[j] in _LEET_CHARS):
+            j += 1
+        if j == i:
+            out.append(tokens[i])
+            i += 1
+            continue
+        out += _spelled_runs(tokens[i:j], gaps[i + 1:j])
+        i = j
+    return out
 
-    def flush() -> None:
-        if len(run) >= 3 and sum(c.isalpha() for c in run) >= 2:
+
+def _spelled_runs(chars: list[str], gaps: list[str]) -> list[str]:
+    # Segments of equal separators; a character between two segments belongs to the longer one.
+    segments: list[tuple[int, int]] = []   # (first char, last char) inclusive
+    start = 0
+    for k in range(1, len(gaps) + 1):
+        if k == len(gaps) or gaps[k] != gaps[start]:
+            segments.append((start, k))
+            start = k
+    owner = [-1] * len(chars)
+    for s_idx in sorted(range(len(segments)), key=lambda n: segments[n][0] - segments[n][1]):
+        first, last = segments[s_idx]
+        for c in range(first, last + 1):
+            if owner[c] == -1:
+                owner[c] = s_idx
+    for c in range(len(chars)):
+        if owner[c] == -1:
+            owner[c] = len(segments) + c   # a lone character
+    out: list[str] = []
+    c = 0
+    while c < len(chars):
+        d = c
+        while d < len(chars) and owner[d] == owner[c]:
+            d += 1
+        run = chars[c:d]
+        if len(run) >= 3 and sum(ch.isalpha() for ch in run) >= 2:
             out.append("".join(run).translate(_LEET))
         else:
             out.extend(run)
-        run.clear()
-
-    for tok in tokens:
-        if len(tok) == 1 and (tok.isalpha() or tok in _LEET_CHARS):
-            run.append(tok)
-            continue
-        flush()
-        out.append(tok)
-    flush()
+        c = d
     return out
 
 
 def tokens(text: str) -> list[str]:
     folded = _POSSESSIVE.sub(r"\1", fold(text))
-    raw = [_deleet(t) for t in _TOKEN.findall(folded)]
-    return _join_spelled_out([t for t in raw if t])
+    kept: list[str] = []
+    gaps: list[str] = []
+    end = 0
+    for match in _TOKEN.finditer(folded):
+        token = _deleet(match.group(0))
+        if token:
+            gaps.append(folded[end:match.start()])
+            kept.append(token)
+            end = match.end()
+    return _join_spelled_out(kept, gaps)
 
 
 def normalise(text: str) -> str:

@@ -3,35 +3,87 @@
 from __future__ import annotations
 
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
-from safety.terms import TermPolicy, load_policy
+from safety.policy import Action, SafetyPolicy, load_policy
+from safety.prompt_classifier import PromptClassifier, PromptRejected, load_prompt_classifier
+
+AGE_RESTRICTED = "age_restricted"
+_DECISION = {Action.ALLOW: Decision.ALLOW, Action.AGE_RESTRICT: Decision.ALLOW, Action.REVIEW: Decision.REVIEW,
+             Action.BLOCK: Decision.BLOCK}
 
 
-class PromptTermStage(Stage):
-    name = "safety.prompt_terms"
+def judged(findings: list[tuple[Decision, Reason]], ctx: StageContext, scores: dict[str, float],
+           policy: SafetyPolicy | None = None) -> Verdict:
+    """Classifier findings (`safety_<category>` reasons, REVIEW = possible, BLOCK = likely) turned
+    into actions by the policy for this requester (adult or teen); other reasons pass unchanged."""
+    policy = policy or load_policy()
+    out, restrictions = [], set()
+    for decision, reason in findings:
+        category = reason.details.get("category") if reason.code.startswith("safety_") else None
+        if category is None or decision == Decision.ALLOW:
+            out.append((decision, reason))
+            continue
+        level = "likely" if decision == Decision.BLOCK else "possible"
+        action = policy.action(category, level, teen=ctx.requester.is_teen, score=reason.details.get("score"))
+        if action == Action.ALLOW:
+            continue
+        if action == Action.AGE_RESTRICT:
+            restrictions.add(AGE_RESTRICTED)
+        out.append((_DECISION[action], Reason(reason.code, reason.message, {
+            **reason.details, "level": level, "action": action.value, "policy": policy.version,
+            "audience": "teen" if ctx.requester.is_teen else "adult"})))
+    verdict = Verdict.worst(out, scores)
+    verdict.restrictions = restrictions if verdict.decision == Decision.ALLOW else set()
+    return verdict
 
-    def __init__(self, policy: TermPolicy | None = None):
+
+class _PolicyStage(Stage):
+    """A safety stage whose findings the policy turns into actions; its version names both."""
+
+    def __init__(self, policy: SafetyPolicy | None = None):
         self._policy = policy
 
     @property
-    def policy(self) -> TermPolicy:
-        if self._policy is None:
-            self._policy = load_policy()
-        return self._policy
+    def policy(self) -> SafetyPolicy:
+        return self._policy or load_policy()
+
+    def _version(self, classifier_version: str) -> str:
+        return f"{classifier_version}:{self.policy.tag}"
+
+
+class PromptSafetyStage(_PolicyStage):
+    """Harmful prompts by their terms and their meaning (safety/prompt_classifier.py): one reason
+    `safety_<category>` per flagged category with its score, matched terms and nearest exemplar;
+    scores for every category. sexual_minors findings always block (`details.always_block`).
+    The model and exemplar embeddings load on the first check, once per process."""
+
+    name = "safety.prompt"
+
+    def __init__(self, classifier: PromptClassifier | None = None, policy: SafetyPolicy | None = None):
+        super().__init__(policy)
+        self._classifier = classifier
+
+    @property
+    def classifier(self) -> PromptClassifier:
+        if self._classifier is None:
+            self._classifier = load_prompt_classifier()
+        return self._classifier
 
     @property
     def version(self) -> str:  # type: ignore[override]
-        return f"terms-{self.policy.version}"
+        return self._version(self.classifier.version)
 
     def check(self, ctx: StageContext) -> Verdict:
-        hits = self.policy.evaluate(ctx.prompt)
-        findings = [
-            (h.decision, Reason(f"safety_{h.category.name}", f"{h.category.label}: the prompt contains “{h.term}”",
-                                {"category": h.category.name, "term": h.term,
-                                 "dsa_category": h.category.dsa_category}))
-            for h in hits
-        ]
-        scores = {h.category.name: 1.0 for h in hits}
-        return Verdict.worst(findings, scores)
+        try:
+            result = self.classifier.classify(ctx.prompt)
+        except PromptRejected as exc:
+            if exc.code == "empty_prompt":
+                return Verdict.allow()   # nothing to judge (the API refuses empty prompts before this)
+            # Too long or not text: what cannot be read is not allowed unseen.
+            return Verdict.review(Reason("prompt_unclassifiable", f"the prompt could not be classified: {exc.message}",
+                                         {"cause": exc.code, **exc.details}))
+        findings = [(f.decision, Reason(f"safety_{f.category.name}", f.message(), f.details()))
+                    for f in result.findings]
+        return judged(findings, ctx, result.scores, self.policy)
 
 
 class HashBankStage(Stage):
@@ -84,3 +136,108 @@ class HashBankStage(Stage):
             for hit, t in best.values()
         ]
         return Verdict.worst(findings, {"images": float(len(images)), "banks_matched": float(len(best))})
+
+
+# --- media: rendered frames, input images, speech (safety/frames.py, safety/audio.py) -------------
+# Models load on first use (once per process), so importing the pipeline stays cheap.
+
+
+class _FrameModelStage(_PolicyStage):
+    def __init__(self, classifier=None, policy: SafetyPolicy | None = None):
+        super().__init__(policy)
+        self._classifier = classifier
+
+    def _verdict(self, result, what: str, ctx: StageContext, scores: dict[str, float]) -> Verdict:
+        findings = [(f.decision, Reason(f"safety_{f.category.name}", f.message(what), f.details()))
+                    for f in result.findings]
+        return judged(findings, ctx, {**result.scores, **scores}, self.policy)
+
+    @property
+    def classifier(self):
+        if self._classifier is None:
+            from safety.frames import load_frame_classifier
+            self._classifier = load_frame_classifier()
+        return self._classifier
+
+    @property
+    def version(self) -> str:  # type: ignore[override]
+        return self._version(self.classifier.version)
+
+
+class FrameSafetyStage(_FrameModelStage):
+    """After rendering: the frames sampled twice a second (decoded once, shared with the face and
+    works scans) through nudenet's detector; per-label cut-offs in safety/data/frames.toml."""
+
+    name = "safety.frames"
+    frames_per_second = 2.0
+
+    def check(self, ctx: StageContext) -> Verdict:
+        from app.media import MediaError
+
+        if ctx.media_path is None:
+            return Verdict.allow()
+        try:
+            frames = ctx.frames(self.frames_per_second)
+        except MediaError as exc:
+            # What cannot be looked at cannot be cleared.
+            return Verdict.block(Reason(exc.code, f"the video could not be scanned for sexual content: {exc}"))
+        result = self.classifier.classify([image for _, image in frames], [t for t, _ in frames])
+        return self._verdict(result, "frame", ctx, {"frames_scanned": float(len(frames))})
+
+
+class InputImageSafetyStage(_FrameModelStage):
+    """Image-to-video, before rendering: the input image through the same detector and cut-offs."""
+
+    name = "safety.input_image"
+
+    def check(self, ctx: StageContext) -> Verdict:
+        from app.media import MediaError, read_image
+
+        if ctx.input_image_path is None:
+            return Verdict.allow()
+        try:
+            image = read_image(ctx.input_image_path)
+        except MediaError as exc:
+            return Verdict.block(Reason("input_image_unreadable", f"the input image cannot be read: {exc}",
+                                        {"cause": exc.code}))
+        return self._verdict(self.classifier.classify([image]), "input image", ctx, {})
+
+
+class AudioSafetyStage(_PolicyStage):
+    """After rendering: the speech in the video's audio (Silero VAD), transcribed (app/speech.py),
+    through the text classifier that judges prompts. A video without audio has nothing to hear."""
+
+    name = "safety.audio"
+    max_seconds = 120.0  # as long as the media integrity check lets a render be
+
+    def __init__(self, classifier=None, policy: SafetyPolicy | None = None):
+        super().__init__(policy)
+        self._classifier = classifier
+
+    @property
+    def classifier(self):
+        if self._classifier is None:
+            from safety.audio import load_audio_classifier
+            self._classifier = load_audio_classifier()
+        return self._classifier
+
+    @property
+    def version(self) -> str:  # type: ignore[override]
+        return self._version(self.classifier.version)
+
+    def check(self, ctx: StageContext) -> Verdict:
+        from app.media import MediaError, load_audio
+
+        if ctx.media_path is None:
+            return Verdict.allow()
+        try:
+            track = load_audio(ctx.media_path, max_seconds=self.max_seconds)
+        except MediaError as exc:
+            if exc.code == "media_no_audio":
+                return Verdict.allow({"speech_s": 0.0})
+            return Verdict.block(Reason(exc.code, f"the video's audio could not be checked: {exc}"))
+        result = self.classifier.classify(track)
+        findings = [(f.decision, Reason(f"safety_{f.category}", f.message(), f.details())) for f in result.findings]
+        verdict = judged(findings, ctx, {**result.scores, "speech_s": result.speech_s}, self.policy)
+        verdict.evidence["transcript"] = result.transcript
+        return verdict

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from app.stage import Decision
-from app.textmatch import PhraseIndex
+from app.textmatch import PhraseIndex, fold
 
 DEFAULT_TERMS = Path(__file__).parent / "data" / "terms.toml"
 
@@ -77,14 +78,36 @@ class TermPolicy:
                     minors.add(term, term)
         return cls(str(raw["version"]), categories, index, minors, minors_category)
 
+    @property
+    def minors_category(self) -> Category | None:
+        """The category whose `minor_terms` turn sexual content into content involving minors."""
+        return self._minors_category
+
+    def minor_reference(self, text: str) -> str | None:
+        """The first reference to a minor in `text`: a `minor_terms` phrase ("schoolgirl", "young
+        boy", "twelve year old") or an age under 18 in digits ("12 year old", "13yo", "15 y/o",
+        "aged 9"), else None. Digits are read from the folded text: leetspeak would make "12yo" a word."""
+        found = self._minor_terms.find(text)
+        if found:
+            return found[0].payload
+        age = _MINOR_AGE.search(fold(text))
+        return age.group(0) if age else None
+
     def evaluate(self, text: str) -> list[TermHit]:
         hits = [m.payload for m in self._index.find(text)]
         # Sexual terms next to a reference to a minor are sexual content involving minors.
         if self._minors_category is not None and any(h.category.name == "sexual" for h in hits):
-            minor = self._minor_terms.find(text)
+            minor = self.minor_reference(text)
             if minor:
-                hits.append(TermHit(self._minors_category, minor[0].payload, Decision.BLOCK))
+                hits.append(TermHit(self._minors_category, minor, Decision.BLOCK))
         return hits
+
+
+# An age from 0 to 17 written in digits: "12 year old", "12-year-old", "12 years old", "12yo",
+# "12 y/o", "12 y.o.", "aged 12", "age: 12". Not "12 years" of anything else, not "112 year old".
+_MINOR_AGE = re.compile(
+    r"(?<![\d.])(?:1[0-7]|[0-9])\s*(?:-\s*)?(?:years?[\s-]*old|yrs?[\s-]*old|y\s*/\s*o|y\.\s*o\.?|yo)\b"
+    r"|\bage[sd]?\s*:?\s*(?:1[0-7]|[0-9])(?![\d.])")
 
 
 @lru_cache(maxsize=4)

@@ -24,7 +24,8 @@ def generation_out(gen: Generation) -> GenerationOut:
     has_media = gen.media_key is not None and gen.status in _MEDIA_VISIBLE
     return GenerationOut(
         id=gen.id, status=gen.status, prompt=gen.prompt, cameo_ids=list(gen.cameo_ids or []),
-        remix_of=gen.remix_of_id, input_image_id=gen.input_image_id, error=gen.error, created_at=gen.created_at, updated_at=gen.updated_at,
+        remix_of=gen.remix_of_id, input_image_id=gen.input_image_id, error=gen.error,
+        age_restricted=bool(gen.age_restricted), created_at=gen.created_at, updated_at=gen.updated_at,
         media_url=f"/api/v1/generations/{gen.id}/media" if has_media else None,
         media_sha256=gen.media_sha256 if has_media else None,
         verdicts=[VerdictOut(stage=v.stage, version=v.stage_version, phase=v.phase, decision=v.decision,

@@ -122,6 +122,7 @@ class GenerationOut(BaseModel):
     media_url: str | None
     media_sha256: str | None
     error: str | None
+    age_restricted: bool = False
     created_at: datetime
     updated_at: datetime
 

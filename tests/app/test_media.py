@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from app.media import (
-    MEDIA_ERROR_CODES, SAMPLE_RATE, AudioTrack, MediaError, load_audio, open_media, sample_frames,
+    MEDIA_ERROR_CODES, SAMPLE_RATE, AudioTrack, MediaError, load_audio, open_media, read_image, sample_frames,
 )
 from generator.procedural import RenderResult, render_to_mp4
 from tests.likeness.liveness.fixtures.builders import (
@@ -265,3 +265,78 @@ def test_audio_track_validates_its_samples():
         AudioTrack(samples=np.zeros(10, np.float32))
     with pytest.raises(ValueError):
         AudioTrack(samples=np.zeros(10, np.int16), rate=8000)
+
+
+# --------------------------------------------------------------------------------------------
+# read_image: still images (input images) as upright BGR
+
+
+def _photo_bgr() -> np.ndarray:
+    import matplotlib.cbook
+    from PIL import Image
+
+    with Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)) as im:
+        return np.asarray(im.convert("RGB"))[:, :, ::-1].copy()
+
+
+def _encode(rgb: np.ndarray, fmt: str, **kw) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt,exact", [("PNG", True), ("WEBP", False), ("JPEG", False)])
+def test_read_image_decodes_common_formats_as_bgr(fmt, exact):
+    bgr = _photo_bgr()
+    data = _encode(bgr[:, :, ::-1], fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+    out = read_image(data)
+    assert out.shape == bgr.shape and out.dtype == np.uint8
+    if exact or fmt == "WEBP":
+        assert np.array_equal(out, bgr)
+    else:
+        assert np.abs(out.astype(int) - bgr).mean() < 3  # JPEG is lossy, channel order is not
+
+
+def test_read_image_reads_paths_and_applies_exif_orientation(tmp_path):
+    from PIL import Image
+
+    rgb = np.zeros((20, 40, 3), np.uint8)
+    rgb[:, :20] = (255, 0, 0)  # red left half
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    path = tmp_path / "phone.png"
+    Image.fromarray(rgb).save(path, exif=exif)
+    out = read_image(path)
+    assert out.shape == (40, 20, 3)  # upright: portrait
+    assert tuple(out[2, 10]) == (0, 0, 255)  # the red half is now on top, in BGR
+
+
+def test_read_image_turns_grey_and_alpha_into_bgr():
+    grey = np.arange(64 * 64, dtype=np.uint8).reshape(64, 64)
+    assert read_image(_encode(grey, "PNG")).shape == (64, 64, 3)
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 2] = 200  # blue
+    rgba[..., 3] = 10
+    out = read_image(_encode(rgba, "PNG"))
+    assert out.shape == (8, 8, 3) and tuple(out[0, 0]) == (200, 0, 0)
+
+
+def test_bad_images_are_media_unreadable(tmp_path):
+    good = _encode(_photo_bgr(), "JPEG")
+    for bad in (b"", b"not an image" * 50, good[:len(good) // 2], good[:100], bytes(range(256)) * 8):
+        with pytest.raises(MediaError) as err:
+            read_image(bad)
+        assert err.value.code == "media_unreadable"
+    with pytest.raises(MediaError) as missing:
+        read_image(tmp_path / "nope.jpg")
+    assert missing.value.code == "media_unreadable" and "nope.jpg" in str(missing.value)
+
+
+def test_an_image_over_max_pixels_is_media_too_large_before_decoding():
+    data = _encode(np.zeros((100, 100, 3), np.uint8), "PNG")
+    with pytest.raises(MediaError) as err:
+        read_image(data, max_pixels=9_999)
+    assert err.value.code == "media_too_large"
+    assert read_image(data, max_pixels=10_000).shape == (100, 100, 3)

@@ -65,7 +65,7 @@ def test_benign_request_is_gated_rendered_scanned_and_drafted(rt, alice):
     ("Keanu Reeves riding a motorcycle", "likeness.public_figures", "public_figure"),
     ("Garfield eating lasagna", "copyright.rights", "copyright_default_deny"),
     ("Bugs Bunny eating a carrot", "copyright.rights", "copyright_default_deny"),
-    ("a graphic decapitation", "safety.prompt_terms", "safety_violence_gore"),
+    ("a graphic sex scene", "safety.prompt", "safety_sexual"),
 ])
 def test_blocked_before_any_render(rt, alice, prompt, stage, code):
     gid = submit(rt, alice, prompt)
@@ -80,7 +80,7 @@ def test_blocked_before_any_render(rt, alice, prompt, stage, code):
 
 
 def test_block_beats_review(rt, alice):
-    gen = load(rt, submit(rt, alice, "Garfield holding a gun"))
+    gen = load(rt, submit(rt, alice, "Garfield wearing lingerie"))
     assert gen.status == Status.BLOCKED
     assert {v.decision for v in gen.verdicts} == {"allow", "review", "block"}
 
@@ -92,7 +92,7 @@ def test_review_then_allow_renders(rt, alice, reviewer):
     with rt.db.transaction() as s:
         item = s.query(ReviewItem).filter_by(generation_id=gid).one()
         assert item.phase == Phase.PRE_RENDER and item.status == "open"
-        assert item.reasons[0]["stage"] == "safety.prompt_terms" and item.queue == "safety.prompt_terms"
+        assert item.reasons[0]["stage"] == "safety.prompt" and item.queue == "safety.prompt"
         generations.decide_review(rt, s, item.id, s.get(User, reviewer.id), Decision.ALLOW, "toy gun, fine")
     drain(rt)
     gen = load(rt, gid)
@@ -145,7 +145,8 @@ def test_corrupted_render_is_blocked_by_the_scan(rt, alice):
                 if v.phase == Phase.POST_RENDER and v.decision == "block"}
     # The integrity check says so, and the scans refuse to clear what they cannot look at.
     assert blocking == {"generator.media_integrity": "media_unreadable", "likeness.face_scan": "media_unreadable",
-                        "copyright.frames": "media_unreadable", "safety.frame_hashes": "media_unreadable"}
+                        "copyright.frames": "media_unreadable", "safety.frame_hashes": "media_unreadable",
+                        "safety.frames": "media_unreadable", "safety.audio": "media_unreadable"}
 
 
 def test_teen_flag_reaches_the_stages(rt, monkeypatch):

@@ -23,7 +23,7 @@ DSA_FIELDS = {"puid", "decision_visibility", "decision_ground", "content_type", 
 
 def test_categories_follow_the_reasons_and_the_gravest_wins():
     reasons = [{"stage": "copyright.rights", "code": "copyright_default_deny"},
-               {"stage": "safety.prompt_terms", "code": "safety_sexual_minors",
+               {"stage": "safety.prompt", "code": "safety_sexual_minors",
                 "details": {"dsa_category": "STATEMENT_CATEGORY_PROTECTION_OF_MINORS"}},
                {"stage": "likeness.cameo_consent", "code": "cameo_not_permitted"}]
     assert statements.categorise(reasons) == ("STATEMENT_CATEGORY_PROTECTION_OF_MINORS", [])
@@ -133,3 +133,26 @@ def test_a_person_in_the_video_removing_it_is_stated_to_its_creator(rt, make_api
     assert revoked["gl_origin"] == "cameo_consent_revoked"
     assert bob.delete(f"/api/v1/generations/{published}").status_code == 204  # the creator's own: no statement
     assert len(bob.get(f"/api/v1/generations/{published}/statements").get_json()["items"]) == 1
+
+
+@pytest.mark.slow
+def test_an_age_restricted_video_is_stated_and_hidden_from_teens(rt, make_api):
+    from datetime import date
+
+    bob, _ = make_api("bob@t.test", handle="bob")
+    teen, _ = make_api("kim@t.test", handle="kim", birthdate=date.today().replace(year=date.today().year - 15))
+    adult, _ = make_api("ann@t.test", handle="ann")
+    gid = bob.post("/api/v1/generations", json={"prompt": "zombies covered in blood in a horror movie"}).get_json()["id"]
+    drain(rt)
+    body = bob.get(f"/api/v1/generations/{gid}").get_json()
+    assert (body["status"], body["age_restricted"]) == ("draft", True)
+    [record] = bob.get(f"/api/v1/generations/{gid}/statements").get_json()["items"]
+    assert record["decision_visibility"] == ["DECISION_VISIBILITY_CONTENT_AGE_RESTRICTED"]
+    assert record["category"] == "STATEMENT_CATEGORY_VIOLENCE"
+    assert [r["details"]["action"] for r in record["gl_reasons"]] == ["age_restrict"]
+    bob.post(f"/api/v1/generations/{gid}/publish")
+    assert adult.get(f"/api/v1/generations/{gid}").status_code == 200
+    envelope(teen.get(f"/api/v1/generations/{gid}"), 404, "generation_not_found")
+    # A teen asking for the same gets it held for review instead.
+    held = teen.post("/api/v1/generations", json={"prompt": "zombies covered in blood in a horror movie"}).get_json()
+    assert held["status"] == "in_review"

@@ -17,6 +17,10 @@ from app.textmatch import PhraseIndex, fold, normalise, tokens
     ("the 44th US president", "the 44th us president"),  # ordinals are not leetspeak
     ("Garfield's lasagna", "garfield lasagna"),
     ("a cat", "a cat"),
+    ("h a r d c o r e  s e x  video", "hardcore sex video"),  # a wider gap ends a spelled-out word
+    ("g a s  t h e  j e w s", "gas the jews"),
+    ("a m.o.l.o.t.o.v cocktail", "a molotov cocktail"),     # so does another separator
+    ("a 13yo and a 4yr old", "a 13yo and a 4yr old"),        # ages are not leetspeak
 ])
 def test_normalise(raw, expected):
     assert normalise(raw) == expected

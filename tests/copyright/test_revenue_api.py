@@ -34,7 +34,7 @@ def world(rt, make_api):
     original = bob.post("/api/v1/generations", json={"prompt": "Garfield napping"}).get_json()["id"]
     drain(rt)
     bob.post(f"/api/v1/generations/{original}/publish")
-    remix = cara.post("/api/v1/generations", json={"prompt": "a dance", "remix_of": original}).get_json()["id"]
+    remix = cara.post("/api/v1/generations", json={"prompt": "a dance party with balloons", "remix_of": original}).get_json()["id"]
     drain(rt)
     assert cara.post(f"/api/v1/generations/{remix}/publish").get_json()["status"] == "published"
     return dict(admin=admin, paws=paws, bob=bob, cara=cara, carol=carol, org=org["id"], original=original,

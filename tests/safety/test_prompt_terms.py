@@ -1,17 +1,17 @@
 import pytest
 
 from app.stage import Decision, Requester, StageContext
-from safety.stages import PromptTermStage
+from safety.stages import PromptSafetyStage
 from safety.terms import PolicyFileError, TermPolicy, load_policy
 
 
-def ctx(prompt: str) -> StageContext:
-    return StageContext("g1", prompt, [], None, Requester("u1", "someone", False), session=None)
+def ctx(prompt: str, teen: bool = False) -> StageContext:
+    return StageContext("g1", prompt, [], None, Requester("u1", "someone", teen), session=None)
 
 
 @pytest.fixture(scope="module")
 def stage():
-    return PromptTermStage()
+    return PromptSafetyStage()
 
 
 BENIGN = [
@@ -40,18 +40,28 @@ def test_benign_prompts_are_allowed(stage, prompt):
     ("how to make a pipe bomb at home", "dangerous_acts"),
     ("ballot stuffing caught on camera", "deceptive_elections"),
 ])
-def test_block_terms(stage, prompt, category):
-    v = stage.check(ctx(prompt))
+def test_block_terms_are_likely_findings(stage, prompt, category):
+    v = stage.check(ctx(prompt, teen=True))  # the teen policy blocks every likely finding
     assert v.decision == Decision.BLOCK
-    assert any(r.details["category"] == category for r in v.reasons)
+    found = next(r for r in v.reasons if r.details["category"] == category)
+    assert found.details["level"] == "likely" and found.details["action"] == "block"
     assert v.scores[category] == 1.0
 
 
-@pytest.mark.parametrize("prompt", ["a knight covered in blood after a sword fight", "a man holding a gun"])
-def test_review_terms(stage, prompt):
-    v = stage.check(ctx(prompt))
-    assert v.decision == Decision.REVIEW
-    assert v.reasons and v.reasons[0].code.startswith("safety_")
+def test_the_policy_decides_what_a_finding_does_for_adults(stage):
+    # safety/data/policy.toml: likely gore waits for a person; likely sexual content is blocked.
+    assert stage.check(ctx("a graphic decapitation")).decision == Decision.REVIEW
+    assert stage.check(ctx("a porn scene")).decision == Decision.BLOCK
+
+
+@pytest.mark.parametrize("prompt", ["a knight covered in blood after a sword fight", "zombies covered in blood in a horror movie"])
+def test_possible_violence_is_age_restricted_for_adults_and_reviewed_for_teens(stage, prompt):
+    adult = stage.check(ctx(prompt))
+    assert adult.decision == Decision.ALLOW and adult.restrictions == {"age_restricted"}
+    assert [(r.details["level"], r.details["action"]) for r in adult.reasons] == [("possible", "age_restrict")]
+    teen = stage.check(ctx(prompt, teen=True))
+    assert teen.decision == Decision.REVIEW and not teen.restrictions
+    assert teen.reasons and teen.reasons[0].code.startswith("safety_")
 
 
 def test_sexual_content_with_a_minor_is_always_blocked_as_minors(stage):
@@ -64,12 +74,11 @@ def test_sexual_content_with_a_minor_is_always_blocked_as_minors(stage):
 def test_always_block_category_never_reviews():
     policy = TermPolicy.from_dict({"version": "t", "categories": {
         "csam": {"always_block": True, "review": ["borderline phrase"], "block": []}}})
-    v = PromptTermStage(policy).check(ctx("a borderline phrase"))
-    assert v.decision == Decision.BLOCK
+    assert [h.decision for h in policy.evaluate("a borderline phrase")] == [Decision.BLOCK]
 
 
 def test_version_names_the_policy_file(stage):
-    assert stage.version == f"terms-{load_policy().version}"
+    assert f"terms-{load_policy().version}" in stage.version
 
 
 @pytest.mark.parametrize("raw", [{}, {"version": "1"}, {"version": "1", "categories": {"x": {"blok": []}}}])

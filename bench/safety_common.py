@@ -1,0 +1,86 @@
+"""What bench/safety_calibrate.py, bench/safety_eval.py and bench/safety_latency.py share: the
+labelled prompt set and the classifier they measure."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.text_embedding import load_text_embedder  # noqa: E402
+from safety.prompt_classifier import (DEFAULT_EXEMPLARS, DEFAULT_THRESHOLDS, Cutoffs, Exemplars,  # noqa: E402
+                                      PromptClassifier, Thresholds)
+from safety.terms import load_policy  # noqa: E402
+
+LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
+# calibration: thresholds are chosen on it; eval: held out from calibration (looked at while the
+# design changed); holdout: written after the design was frozen, held out from everything.
+SPLITS = ("calibration", "eval", "holdout")
+# A label that makes a flag in another category not wrong: sexual content involving minors is
+# sexual content. Such a flag counts neither as a true nor as a false positive.
+IMPLIED = {"sexual_minors": {"sexual"}}
+
+
+@dataclass(frozen=True)
+class Row:
+    prompt: str
+    labels: tuple[str, ...]   # categories the prompt belongs to; () is benign
+    kind: str                 # plain / evasion / euphemism for harmful ones, tricky / everyday for benign ones
+    split: str                # calibration / eval / holdout (see SPLITS)
+
+    @property
+    def benign(self) -> bool:
+        return not self.labels
+
+    def implies(self, category: str) -> bool:
+        """A flag in `category` is neither right nor wrong for this prompt (see IMPLIED)."""
+        return category not in self.labels and any(category in IMPLIED.get(label, ()) for label in self.labels)
+
+
+def load_rows(path: Path = LABELS, split: str | None = None) -> list[Row]:
+    """The labelled prompts of `split` (a name, several joined by commas, or all)."""
+    wanted = set(SPLITS) if split in (None, "all") else set(split.split(","))
+    if wanted - set(SPLITS):
+        raise SystemExit(f"unknown split {sorted(wanted - set(SPLITS))}; splits: {', '.join(SPLITS)}")
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            raw = json.loads(line)
+            rows.append(Row(raw["prompt"], tuple(raw["labels"]), raw["kind"], raw["split"]))
+    return [r for r in rows if r.split in wanted]
+
+
+def build(thresholds: Thresholds | None = None) -> tuple[PromptClassifier, float, float]:
+    """The classifier over the shipped data files, with `thresholds` (default: the shipped ones);
+    and the seconds spent loading the model and embedding the exemplars."""
+    started = time.perf_counter()
+    embedder = load_text_embedder()
+    load_s = time.perf_counter() - started
+    terms = load_policy()
+    exemplars = Exemplars.from_file(DEFAULT_EXEMPLARS, known=set(terms.categories))
+    if thresholds is None:
+        thresholds = Thresholds.from_file(DEFAULT_THRESHOLDS)
+    started = time.perf_counter()
+    clf = PromptClassifier(embedder, exemplars, thresholds, terms)
+    return clf, load_s, time.perf_counter() - started
+
+
+def uncalibrated(categories: tuple[str, ...] | list[str]) -> Thresholds:
+    """No meaning cut-offs at all: what calibration starts from."""
+    return Thresholds("uncalibrated", 1.0, {c: Cutoffs(None, None) for c in categories})
+
+
+def pct(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def progress(label: str, i: int, n: int) -> None:
+    if sys.stderr.isatty() or i == n or i % 100 == 0:
+        end = "\n" if i == n else "\r" if sys.stderr.isatty() else "\n"
+        print(f"  {label} {i}/{n}", end=end, file=sys.stderr, flush=True)

@@ -1,0 +1,175 @@
+"""Prompt classifier on the held-out half of the labelled set: precision and recall per category,
+recall by kind of prompt (plain / evasion / euphemism), the term layer alone for comparison, and
+the false-block and false-review rates on benign prompts.
+
+    python bench/safety_eval.py [--split eval,holdout] [--labels safety/data/eval_prompts.jsonl] [--show-errors]
+
+A prompt is flagged in a category when the classifier's decision for it is review or block. Per
+category: a true positive is a prompt labelled with it and flagged in it; a false positive one
+flagged in it without the label. A sexual_minors prompt flagged as sexual is neither (sexual
+content involving minors is sexual content). The thresholds were chosen on the calibration split
+(bench/safety_calibrate.py); the default reports the held-out splits together (eval: held out
+from calibration but looked at while the design changed; holdout: written after the design was
+frozen), then each one's summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from safety_common import LABELS, Row, build, load_rows, progress
+
+from app.stage import Decision
+from safety.prompt_classifier import PromptResult
+
+FALSE_BLOCK_TARGET = 0.02
+
+
+@dataclass
+class Tally:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+
+def tally(rows: list[Row], flagged: list[set[str]], categories: list[str]) -> dict[str, Tally]:
+    out = {c: Tally() for c in categories}
+    for row, flags in zip(rows, flagged):
+        for c in categories:
+            if c in row.labels:
+                if c in flags:
+                    out[c].tp += 1
+                else:
+                    out[c].fn += 1
+            elif c in flags and not row.implies(c):
+                out[c].fp += 1
+    return out
+
+
+def term_flags(clf, prompt: str) -> set[str]:
+    return {h.category.name for h in clf.terms.evaluate(prompt) if h.decision != Decision.ALLOW}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--labels", default=LABELS)
+    ap.add_argument("--split", default="eval,holdout", help="calibration, eval, holdout (comma-separated) or all")
+    ap.add_argument("--show-errors", action="store_true", help="list every miss and every flagged benign prompt")
+    args = ap.parse_args()
+
+    rows = load_rows(args.labels, args.split)
+    clf, load_s, build_s = build()
+    th = clf.thresholds
+    print(f"model {clf.embedder.tag} (loaded in {load_s:.1f} s); {len(clf.exemplars.texts)} exemplars "
+          f"(sha256 {clf.exemplars.sha256[:12]}) embedded in {build_s:.1f} s")
+    print(f"thresholds {th.version} (benign_weight {th.benign_weight}); terms {clf.terms.version}")
+    if (th.exemplars_sha256, th.model, th.terms_version) != (clf.exemplars.sha256, clf.embedder.tag,
+                                                               clf.terms.version):
+        print("WARNING: the thresholds were calibrated for other exemplars, terms or another model: "
+              "run bench/safety_calibrate.py")
+    harmful = [r for r in rows if not r.benign]
+    benign = [r for r in rows if r.benign]
+    print(f"split {args.split}: {len(rows)} prompts, {len(harmful)} labelled harmful, {len(benign)} benign\n")
+
+    results: list[PromptResult] = []
+    for k, row in enumerate(rows, 1):
+        results.append(clf.classify(row.prompt))
+        progress("classified", k, len(rows))
+    flagged = [r.categories for r in results]
+    by_terms = [term_flags(clf, r.prompt) for r in rows]
+    cats = list(clf.terms.categories)
+    full, terms_only = tally(rows, flagged, cats), tally(rows, by_terms, cats)
+
+    print(f"{'category':22} {'n':>3} {'precision':>9} {'recall':>6} {'blocked':>7}   "
+          f"{'terms alone: P':>14} {'R':>6}")
+    for c in cats:
+        n = sum(c in r.labels for r in rows)
+        blocked = sum(c in r.labels and res.finding(c) is not None and res.finding(c).decision == Decision.BLOCK
+                      for r, res in zip(rows, results))
+        t, u = full[c], terms_only[c]
+        print(f"{c:22} {n:3d} {t.precision:9.3f} {t.recall:6.3f} {blocked:4d}/{n:<3d}   "
+              f"{u.precision:14.3f} {u.recall:6.3f}")
+    tp = sum(t.tp for t in full.values())
+    fp = sum(t.fp for t in full.values())
+    fn = sum(t.fn for t in full.values())
+    tp_t = sum(t.tp for t in terms_only.values())
+    fp_t = sum(t.fp for t in terms_only.values())
+    fn_t = sum(t.fn for t in terms_only.values())
+    print(f"{'micro average':22} {'':3} {tp / max(1, tp + fp):9.3f} {tp / max(1, tp + fn):6.3f} {'':9}   "
+          f"{tp_t / max(1, tp_t + fp_t):14.3f} {tp_t / max(1, tp_t + fn_t):6.3f}")
+
+    caught = [res.decision != Decision.ALLOW for r, res in zip(rows, results) if not r.benign]
+    blocked = [res.decision == Decision.BLOCK for r, res in zip(rows, results) if not r.benign]
+    print(f"\nharmful prompts stopped (any category, review or block): {sum(caught)}/{len(caught)} "
+          f"({sum(caught) / max(1, len(caught)):.1%}); blocked outright: {sum(blocked)}/{len(blocked)}")
+    kinds: dict[str, list[bool]] = defaultdict(list)
+    for row, flags in zip(rows, flagged):
+        if not row.benign:
+            kinds[row.kind].append(row.labels[0] in flags)
+    print("recall by kind (labelled category flagged): " + ", ".join(
+        f"{k} {sum(v)}/{len(v)} ({sum(v) / len(v):.2f})" for k, v in sorted(kinds.items())))
+    minors = [res.finding("sexual_minors") for r, res in zip(rows, results) if "sexual_minors" in r.labels]
+    print(f"sexual_minors findings that are blocks (never review): "
+          f"{sum(f.decision == Decision.BLOCK for f in minors if f)}/{sum(f is not None for f in minors)}")
+
+    decisions = Counter(res.decision for r, res in zip(rows, results) if r.benign)
+    n_b = max(1, len(benign))
+    rate = decisions[Decision.BLOCK] / n_b
+    print(f"\nbenign prompts: {len(benign)}; allowed {decisions[Decision.ALLOW]}, review {decisions[Decision.REVIEW]} "
+          f"({decisions[Decision.REVIEW] / n_b:.1%}), blocked {decisions[Decision.BLOCK]}")
+    print(f"false-block rate on benign prompts: {rate:.1%} (target <= {FALSE_BLOCK_TARGET:.0%}: "
+          f"{'met' if rate <= FALSE_BLOCK_TARGET else 'NOT met'})")
+    for kind in sorted({r.kind for r in benign}):
+        sub = [res.decision for r, res in zip(rows, results) if r.benign and r.kind == kind]
+        print(f"  {kind:9} {len(sub):3d}: review {sum(d == Decision.REVIEW for d in sub)}, "
+              f"block {sum(d == Decision.BLOCK for d in sub)}")
+
+    if len({r.split for r in rows}) > 1:
+        print("\nper split:")
+        for split in sorted({r.split for r in rows}):
+            idx = [k for k, r in enumerate(rows) if r.split == split]
+            sub_rows = [rows[k] for k in idx]
+            t = tally(sub_rows, [flagged[k] for k in idx], cats)
+            tp, fp, fn = (sum(getattr(x, a) for x in t.values()) for a in ("tp", "fp", "fn"))
+            ben = [results[k].decision for k in idx if rows[k].benign]
+            print(f"  {split:12} {len(sub_rows):3d} prompts: micro precision {tp / max(1, tp + fp):.3f}, "
+                  f"recall {tp / max(1, tp + fn):.3f}; benign {len(ben)}: "
+                  f"false-block {sum(d == Decision.BLOCK for d in ben) / max(1, len(ben)):.1%}, "
+                  f"review {sum(d == Decision.REVIEW for d in ben) / max(1, len(ben)):.1%}")
+
+    flagged_benign = [(r, res) for r, res in zip(rows, results) if r.benign and res.decision != Decision.ALLOW]
+    if flagged_benign:
+        print("\nbenign prompts flagged:")
+        for r, res in flagged_benign:
+            print(f"  {res.decision.value:6} {r.prompt!r}: " + "; ".join(_why(f) for f in res.findings))
+    if args.show_errors:
+        print("\nharmful prompts whose labelled category was missed:")
+        for r, res, flags in zip(rows, results, flagged):
+            missing = [c for c in r.labels if c not in flags]
+            if missing:
+                got = ", ".join(f"{f.category.name} {f.decision.value}" for f in res.findings) or "allow"
+                print(f"  [{r.kind}] {r.prompt!r}: missed {missing} "
+                      f"(meaning {', '.join(f'{c} {res.meaning_scores[c]:.2f}' for c in missing)}; got {got})")
+
+
+def _why(f) -> str:
+    parts = [f.category.name]
+    if f.terms:
+        parts.append("terms " + ",".join(f.terms))
+    if f.exemplar:
+        parts.append(f"meaning {f.meaning_score:.2f} ~ {f.exemplar.text!r}")
+    return " ".join(parts)
+
+
+if __name__ == "__main__":
+    main()

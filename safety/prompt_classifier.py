@@ -1,0 +1,464 @@
+"""Prompt safety classifier: which harmful categories a prompt (or a transcript) falls into.
+
+Two layers per category:
+  (a) terms: the term policy (safety/terms.py + safety/data/terms.toml) over the normalised prompt
+      (app/textmatch.py: case, accents, confusables, leetspeak, spaced and stretched letters,
+      plurals), with its rule that sexual terms next to a reference to a minor are sexual content
+      involving minors;
+  (b) meaning: the prompt's views (the whole normalised text, its clauses, 10-word windows of long
+      ones) embedded in one call with all-MiniLM-L6-v2 (app/text_embedding.py, loaded from local
+      files) and compared, in one matrix product, with labelled exemplar prompts per category and
+      with benign look-alikes (safety/data/prompt_exemplars.toml). Per view and category:
+
+          score = s - benign_weight * max(0, b - s)
+
+      where s is the cosine to the category's nearest exemplar and b to the nearest benign one: "a
+      boxer training" is nearer "a boxer hitting a heavy bag" than any beating, so its violence
+      score falls. A category's score is its best view's.
+
+Decision per category: a block term blocks; a review term and a meaning score over the review
+cut-off together block (two independent signals agree); a meaning score over the block cut-off
+blocks; either signal alone reviews. The cut-offs per category and benign_weight are in
+safety/data/prompt_thresholds.toml, written by `python bench/safety_calibrate.py` from the
+calibration split of safety/data/eval_prompts.jsonl and the exemplars scored leave-one-out:
+review where meaning flags at most one benign calibration text, block 0.10 above the highest
+benign one (none where no labelled prompt scores that high). MiniLM alone calls unrelated prompts
+similar (a train arriving vs jumping onto a moving train: 0.61), so meaning alone mostly reviews.
+
+Categories, labels and DSA categories are the term policy's. An always-block category
+(sexual_minors) never goes to review: any finding in it blocks, and its reasons say so
+(`always_block`), so no reviewer or appeal may turn it into an allow. A sexual finding from either
+layer next to a reference to a minor (a minor term, or an age under 18 in digits) is a
+sexual_minors block.
+
+Measured (bench/safety_eval.py, held-out splits, 381 prompts): see docs/benchmarks.md. Exemplar
+embeddings are computed once per process, batched, keyed by the model and the exemplar texts
+(app/text_embedding.embed_cached); classifying a prompt is one embedding call (its views in one
+batch) plus one matrix product.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from app.errors import ValidationFailed
+from app.stage import Decision, combine
+from app.text_embedding import TextEmbedder, embed_cached, embedding_views, load_text_embedder
+from app.textmatch import normalise
+from safety.terms import Category, PolicyFileError, TermHit, TermPolicy, load_policy
+
+DATA = Path(__file__).parent / "data"
+DEFAULT_EXEMPLARS = DATA / "prompt_exemplars.toml"
+DEFAULT_THRESHOLDS = DATA / "prompt_thresholds.toml"
+BENIGN = "benign"
+
+# The API takes prompts of up to 2,000 characters (app/api/schemas.py); transcripts of a few minutes
+# of speech come through here too. Longer texts are refused, not truncated: what is not read is
+# not checked.
+MAX_PROMPT_CHARS = 8000
+WINDOW, STRIDE = 10, 5          # embedding windows over long prompts
+LONG_TEXT_WORDS = 60            # longer: windows only, no clauses (the windows cover them)
+MAX_VIEWS = 64                  # a long text's windows are spread wider to stay within about this many
+
+
+class PromptRejected(ValidationFailed):
+    """A prompt that cannot be classified: `empty_prompt`, `prompt_too_long`, `prompt_not_utf8`."""
+
+
+def validate_prompt(prompt: str | bytes) -> str:
+    """The prompt as text, or PromptRejected with a stable code. Bytes must be UTF-8; text must
+    encode as UTF-8 (no lone surrogates, as `surrogateescape` leaves from undecodable bytes)."""
+    if isinstance(prompt, (bytes, bytearray, memoryview)):
+        raw = bytes(prompt)
+        if len(raw) > 4 * MAX_PROMPT_CHARS:
+            raise PromptRejected(f"the prompt is {len(raw)} bytes; at most {MAX_PROMPT_CHARS} characters are read",
+                                 code="prompt_too_long", details={"max_chars": MAX_PROMPT_CHARS, "bytes": len(raw)})
+        try:
+            prompt = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PromptRejected(f"the prompt is not valid UTF-8 (byte {exc.start})", code="prompt_not_utf8",
+                                 details={"position": exc.start}) from None
+    elif not isinstance(prompt, str):
+        raise PromptRejected(f"the prompt must be text, not {type(prompt).__name__}", code="validation_error")
+    else:
+        try:
+            prompt.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise PromptRejected(f"the prompt is not valid UTF-8 text (character {exc.start})",
+                                 code="prompt_not_utf8", details={"position": exc.start}) from None
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise PromptRejected(f"the prompt is {len(prompt)} characters; at most {MAX_PROMPT_CHARS} are read",
+                             code="prompt_too_long", details={"max_chars": MAX_PROMPT_CHARS, "chars": len(prompt)})
+    if not "".join(c for c in prompt if c.isprintable()).strip():  # nothing but spaces, controls, zero-widths
+        raise PromptRejected("the prompt is empty", code="empty_prompt")
+    return prompt
+
+
+# --- data files ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Exemplars:
+    """Labelled exemplar prompts, grouped by category (benign last), as the classifier embeds them."""
+
+    version: str
+    sha256: str
+    texts: tuple[str, ...]
+    labels: tuple[str, ...]          # category name or BENIGN, per text
+    categories: tuple[str, ...]      # in order; each one's texts are contiguous
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], known: set[str] | None = None) -> "Exemplars":
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+            raw = tomllib.loads(data.decode("utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise PolicyFileError(f"cannot read prompt exemplars {path}: {exc}") from exc
+        cats = raw.get("categories")
+        if "version" not in raw or not isinstance(cats, dict) or not cats:
+            raise PolicyFileError(f"{path}: needs `version` and [categories.NAME] tables with `exemplars`")
+        texts: list[str] = []
+        labels: list[str] = []
+        for name, table in [*cats.items(), (BENIGN, raw.get(BENIGN, {}))]:
+            if known is not None and name != BENIGN and name not in known:
+                raise PolicyFileError(f"{path}: category {name} is not in the term policy")
+            items = table.get("exemplars", [])
+            if not isinstance(items, list) or not all(isinstance(t, str) and t.strip() for t in items):
+                raise PolicyFileError(f"{path}: {name}.exemplars must be a list of non-empty strings")
+            if not items and name != BENIGN:
+                raise PolicyFileError(f"{path}: category {name} has no exemplars")
+            texts += items
+            labels += [name] * len(items)
+        return cls(str(raw["version"]), hashlib.sha256(data).hexdigest(), tuple(texts), tuple(labels),
+                   tuple(cats))
+
+
+@dataclass(frozen=True)
+class Cutoffs:
+    """Meaning-score cut-offs of one category: review from `review`, block from `block` (None:
+    meaning alone never reaches that decision)."""
+
+    review: float | None
+    block: float | None = None
+
+    def decision(self, score: float) -> Decision:
+        if self.block is not None and score >= self.block:
+            return Decision.BLOCK
+        if self.review is not None and score >= self.review:
+            return Decision.REVIEW
+        return Decision.ALLOW
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    version: str
+    benign_weight: float
+    categories: dict[str, Cutoffs]
+    model: str = ""                  # the embedder tag they were calibrated with
+    exemplars_sha256: str = ""       # ... the exemplar file
+    terms_version: str = ""          # ... and the term policy
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> "Thresholds":
+        path = Path(path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise PolicyFileError(f"cannot read prompt thresholds {path}: {exc}") from exc
+        return cls.from_dict(raw, str(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict, source: str = "<dict>") -> "Thresholds":
+        cats = raw.get("categories")
+        if "version" not in raw or not isinstance(cats, dict):
+            raise PolicyFileError(f"{source}: needs `version` and [categories.NAME] tables")
+        out: dict[str, Cutoffs] = {}
+        for name, table in cats.items():
+            unknown = set(table) - {"review", "block"}
+            if unknown:
+                raise PolicyFileError(f"{source}: category {name} has unknown keys {sorted(unknown)}")
+            values = {k: table.get(k) for k in ("review", "block")}
+            for key, value in values.items():
+                if value is not None and (not isinstance(value, (int, float)) or not -1.0 <= value <= 1.0):
+                    raise PolicyFileError(f"{source}: {name}.{key} must be a cosine score in [-1, 1]")
+            if values["review"] is not None and values["block"] is not None and values["block"] < values["review"]:
+                raise PolicyFileError(f"{source}: {name}.block is below its review cut-off")
+            out[name] = Cutoffs(values["review"], values["block"])
+        weight = raw.get("benign_weight", 1.0)
+        if not isinstance(weight, (int, float)) or weight < 0:
+            raise PolicyFileError(f"{source}: benign_weight must be a number >= 0")
+        notes = {k: str(v) for k, v in raw.items() if k not in {"version", "benign_weight", "categories", "model",
+                                                                 "exemplars_sha256", "terms_version"}}
+        return cls(str(raw["version"]), float(weight), out, str(raw.get("model", "")),
+                   str(raw.get("exemplars_sha256", "")), str(raw.get("terms_version", "")), notes)
+
+    def tag(self) -> str:
+        return f"thresholds-{self.version}"
+
+
+# --- results ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExemplarMatch:
+    text: str
+    similarity: float                # cosine of the view to this exemplar
+    view: str                        # the part of the prompt that matched
+    benign_text: str = ""            # the nearest benign exemplar to that view
+    benign_similarity: float = 0.0
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One category the prompt falls into, and why."""
+
+    category: Category
+    decision: Decision
+    score: float                     # 1.0 when a policy term matched, else the meaning score
+    meaning_score: float
+    terms: tuple[str, ...] = ()      # policy terms that matched (minor references included)
+    exemplar: ExemplarMatch | None = None   # the nearest exemplar, when meaning reached a cut-off
+    via: tuple[str, ...] = ()        # "terms", "meaning", "minor_reference", "meaning_sexual_minors"
+    # sexual only: the prompt reads like sexual content involving minors but names no minor
+    possible_minor: ExemplarMatch | None = None
+
+    @property
+    def always_block(self) -> bool:
+        return self.category.always_block
+
+    def message(self) -> str:
+        parts = []
+        if self.terms:
+            parts.append("the prompt contains " + ", ".join(f"“{t}”" for t in self.terms))
+        if self.exemplar is not None:
+            parts.append(f"it reads like “{self.exemplar.text}” (similarity {self.exemplar.similarity:.2f})")
+        return f"{self.category.label}: " + "; ".join(parts or ["flagged"])
+
+    def details(self) -> dict:
+        out: dict = {"category": self.category.name, "dsa_category": self.category.dsa_category,
+                     "score": round(self.score, 4), "meaning_score": round(self.meaning_score, 4),
+                     "via": list(self.via)}
+        if self.terms:
+            out["terms"] = list(self.terms)
+            out["term"] = self.terms[0]
+        if self.exemplar is not None:
+            out["exemplar"] = self.exemplar.text
+            out["exemplar_similarity"] = round(self.exemplar.similarity, 4)
+            out["matched_text"] = self.exemplar.view
+            if self.exemplar.benign_text:
+                out["nearest_benign"] = self.exemplar.benign_text
+                out["nearest_benign_similarity"] = round(self.exemplar.benign_similarity, 4)
+        if self.possible_minor is not None:
+            out["possible_minor"] = {"exemplar": self.possible_minor.text,
+                                     "similarity": round(self.possible_minor.similarity, 4)}
+        if self.always_block:
+            out["always_block"] = True   # never reviewable to allow
+        return out
+
+
+@dataclass(frozen=True)
+class PromptResult:
+    decision: Decision
+    findings: tuple[Finding, ...]    # flagged categories, most severe first
+    scores: dict[str, float]         # every category: its score (see Finding.score)
+    meaning_scores: dict[str, float]
+    version: str
+
+    def finding(self, category: str) -> Finding | None:
+        return next((f for f in self.findings if f.category.name == category), None)
+
+    @property
+    def categories(self) -> set[str]:
+        return {f.category.name for f in self.findings}
+
+
+_SEVERITY = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
+
+
+# --- the classifier --------------------------------------------------------------------------------
+
+
+class PromptClassifier:
+    def __init__(self, embedder: TextEmbedder, exemplars: Exemplars, thresholds: Thresholds, terms: TermPolicy):
+        missing = [c for c in exemplars.categories if c not in thresholds.categories]
+        if missing:
+            raise PolicyFileError(f"thresholds {thresholds.version} lack categories {missing}")
+        self.embedder, self.exemplars, self.thresholds, self.terms = embedder, exemplars, thresholds, terms
+        self.categories: tuple[str, ...] = exemplars.categories
+        # Embedded as the prompt's views are: normalised (app/textmatch.py). (exemplars, dim), unit rows.
+        self._matrix = embed_cached(embedder, [normalise(t) for t in exemplars.texts])
+        labels = exemplars.labels
+        groups = [*self.categories, BENIGN]
+        self._starts = np.array([labels.index(c) for c in groups if c in labels], dtype=np.intp)
+        self._slices = {c: slice(labels.index(c), len(labels) - labels[::-1].index(c)) for c in groups if c in labels}
+        self._has_benign = BENIGN in self._slices
+
+    @property
+    def version(self) -> str:
+        """Recorded on verdicts: the model weights, the exemplar file, the cut-offs and the terms."""
+        return (f"prompt-1:{self.embedder.tag}:exemplars-{self.exemplars.sha256[:8]}:{self.thresholds.tag()}"
+                f":terms-{self.terms.version}")
+
+    def with_thresholds(self, thresholds: Thresholds) -> "PromptClassifier":
+        """The same model and exemplar matrix under other cut-offs (calibration)."""
+        return PromptClassifier(self.embedder, self.exemplars, thresholds, self.terms)
+
+    # -- meaning --------------------------------------------------------------------------------
+
+    def views(self, prompt: str) -> list[str]:
+        """The whole prompt, its clauses and 10-word windows; a long text (a transcript) its
+        windows only, spread so there are at most about MAX_VIEWS of them."""
+        words = len(prompt.split())
+        if words <= LONG_TEXT_WORDS:
+            return embedding_views(prompt, WINDOW, STRIDE)
+        stride = max(STRIDE, math.ceil(words / MAX_VIEWS))
+        return embedding_views(prompt, max(WINDOW, 2 * stride), stride, clauses=False)
+
+    def similarities(self, prompt: str, leave_out: int | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The views, and per view the cosine to every exemplar (views x exemplars) and to the
+        nearest exemplar of each category, benign last (views x categories+1). One embedding call.
+        `leave_out`: an exemplar index that is not compared (calibration scores every exemplar
+        against the others, leave-one-out)."""
+        views = self.views(prompt)
+        sims = self.embedder.embed(views) @ self._matrix.T
+        if leave_out is not None:
+            sims[:, leave_out] = -1.0
+        return views, sims, np.maximum.reduceat(sims, self._starts, axis=1)
+
+    def meaning_scores(self, nearest: np.ndarray, benign_weight: float | None = None) -> np.ndarray:
+        """Per view and category, from `similarities`' nearest: s - w * max(0, b - s)."""
+        weight = self.thresholds.benign_weight if benign_weight is None else benign_weight
+        cats = nearest[:, :len(self.categories)]
+        if not self._has_benign:
+            return cats
+        benign = nearest[:, -1:]
+        return cats - weight * np.maximum(0.0, benign - cats)
+
+    def _exemplar(self, category: str, view: int, views: list[str], sims: np.ndarray) -> ExemplarMatch:
+        part = self._slices[category]
+        j = part.start + int(np.argmax(sims[view, part]))
+        benign_text, benign_sim = "", 0.0
+        if self._has_benign:
+            b = self._slices[BENIGN]
+            k = b.start + int(np.argmax(sims[view, b]))
+            benign_text, benign_sim = self.exemplars.texts[k], float(sims[view, k])
+        return ExemplarMatch(self.exemplars.texts[j], float(sims[view, j]), views[view], benign_text, benign_sim)
+
+    # -- all together ---------------------------------------------------------------------------
+
+    def analyse(self, prompt: str | bytes, leave_out: int | None = None) -> "Analysis":
+        """What the prompt is, independent of the cut-offs: one embedding call (its views in one
+        batch), one matrix product, the term policy and any reference to a minor. Raises
+        PromptRejected for an empty, too long or non-UTF-8 prompt."""
+        prompt = validate_prompt(prompt)
+        views, sims, nearest = self.similarities(prompt, leave_out)
+        hits: dict[str, list[TermHit]] = {}
+        for hit in self.terms.evaluate(prompt):
+            hits.setdefault(hit.category.name, []).append(hit)
+        return Analysis(prompt, views, sims, nearest, {k: tuple(v) for k, v in hits.items()},
+                        self.terms.minor_reference(prompt))
+
+    def classify(self, prompt: str | bytes) -> PromptResult:
+        """Every category's score and the flagged ones with their reasons."""
+        return self.decide(self.analyse(prompt))
+
+    def decide(self, analysis: "Analysis") -> PromptResult:
+        """The cut-offs applied to an analysis (calibration re-decides one analysis many times)."""
+        per_view = self.meaning_scores(analysis.nearest)
+        best_view = per_view.argmax(axis=0)
+        meaning = {c: float(per_view[best_view[i], i]) for i, c in enumerate(self.categories)}
+        term_hits = analysis.term_hits
+
+        decisions: dict[str, Decision] = {}
+        by_meaning: dict[str, Decision] = {}
+        for name in self.terms.categories:
+            cut = self.thresholds.categories.get(name)
+            by_meaning[name] = cut.decision(meaning[name]) if cut is not None and name in meaning else Decision.ALLOW
+            by_terms = combine([h.decision for h in term_hits.get(name, ())])
+            decisions[name] = combine([by_meaning[name], by_terms])
+            if by_meaning[name] == by_terms == Decision.REVIEW:
+                decisions[name] = Decision.BLOCK   # two independent signals agree
+
+        # sexual_minors needs a minor in the text: what only reads like its exemplars ("a porn
+        # video" is near "young children in a porn video") is sexual content, blocked, not a
+        # report of child abuse material.
+        minors = self.terms.minors_category
+        possible_minor = None
+        if minors is not None and analysis.minor_reference is None and not term_hits.get(minors.name) \
+                and by_meaning.get(minors.name, Decision.ALLOW) != Decision.ALLOW and "sexual" in decisions:
+            i = self.categories.index(minors.name)
+            possible_minor = self._exemplar(minors.name, int(best_view[i]), analysis.views, analysis.sims)
+            by_meaning[minors.name] = decisions[minors.name] = Decision.ALLOW
+            decisions["sexual"] = Decision.BLOCK
+
+        # Sexual content next to a reference to a minor is sexual content involving minors (the
+        # term policy applies this to its own sexual terms; here: a sexual finding by meaning too).
+        minor_ref = None
+        if minors is not None and analysis.minor_reference is not None and not term_hits.get(minors.name) \
+                and decisions.get("sexual", Decision.ALLOW) != Decision.ALLOW:
+            minor_ref = analysis.minor_reference
+            decisions[minors.name] = Decision.BLOCK
+
+        findings = []
+        scores: dict[str, float] = {}
+        for name, category in self.terms.categories.items():
+            decision = decisions[name]
+            if category.always_block and decision != Decision.ALLOW:
+                decision = Decision.BLOCK   # never review: nobody may turn it into an allow
+            hits = term_hits.get(name, ())
+            by_minor = minor_ref is not None and minors is not None and name == minors.name
+            score = 1.0 if hits or by_minor else max(meaning.get(name, 0.0), 0.0)
+            scores[name] = round(score, 4)
+            if decision == Decision.ALLOW:
+                continue
+            via = ["terms"] if hits else []
+            exemplar = None
+            if by_meaning[name] != Decision.ALLOW:
+                via.append("meaning")
+                exemplar = self._exemplar(name, int(best_view[self.categories.index(name)]), analysis.views,
+                                          analysis.sims)
+            terms = tuple(dict.fromkeys(h.term for h in hits))
+            if by_minor:
+                via.append("minor_reference")
+                terms += (minor_ref,)
+            possible = possible_minor if name == "sexual" else None
+            if possible is not None:
+                via.append("meaning_sexual_minors")
+                exemplar = exemplar or possible
+            findings.append(Finding(category, decision, score, meaning.get(name, 0.0), terms, exemplar, tuple(via),
+                                    possible))
+        findings.sort(key=lambda f: (-_SEVERITY[f.decision], -f.score))
+        return PromptResult(combine([f.decision for f in findings]), tuple(findings), scores,
+                            {c: round(s, 4) for c, s in meaning.items()}, self.version)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    prompt: str
+    views: list[str]
+    sims: np.ndarray                 # views x exemplars: cosine
+    nearest: np.ndarray              # views x (categories, benign): cosine to the nearest exemplar of each
+    term_hits: dict[str, tuple[TermHit, ...]]
+    minor_reference: str | None
+
+
+@lru_cache(maxsize=4)
+def load_prompt_classifier(exemplars_path: str | None = None, thresholds_path: str | None = None,
+                           terms_path: str | None = None, embedder_path: str | None = None) -> PromptClassifier:
+    """The shipped data files (or GL_SAFETY_EXEMPLARS / GL_SAFETY_THRESHOLDS / GL_SAFETY_TERMS) with
+    the shared text embedder; cached per process. A missing model raises TextEmbedderError."""
+    terms = load_policy(terms_path)
+    exemplars = Exemplars.from_file(exemplars_path or os.environ.get("GL_SAFETY_EXEMPLARS") or DEFAULT_EXEMPLARS,
+                                    known=set(terms.categories))
+    thresholds = Thresholds.from_file(thresholds_path or os.environ.get("GL_SAFETY_THRESHOLDS") or DEFAULT_THRESHOLDS)
+    return PromptClassifier(load_text_embedder(embedder_path), exemplars, thresholds, terms)
