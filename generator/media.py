@@ -7,13 +7,13 @@ Frame sampling and audio decoding for scanners live in app.media.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 
+from app.files import sha256_of
 from app.media import MediaError
 
 # Demuxers that turn arbitrary text into "video" (ANSI art); a text file is not media.
@@ -51,7 +51,7 @@ def probe(
     if size > max_bytes:
         raise MediaError("media_too_large", f"{size} bytes exceeds the limit of {max_bytes}")
     try:
-        digest = _sha256(source)
+        digest = sha256_of(source)
     except OSError as exc:
         raise MediaError("media_unreadable", f"cannot read {source.name}: {exc.strerror}") from exc
     try:
@@ -95,13 +95,6 @@ def _file_size(path: Path) -> int:
         raise MediaError("media_unreadable", f"{path.name} is not a regular file")
     return stat.st_size
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _describe(container: av.container.InputContainer, size: int, digest: str,

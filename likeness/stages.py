@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from app.media import MediaError
 from app.models import User
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
 from app.textmatch import tokens
@@ -260,11 +259,9 @@ class FaceScanStage(_FaceStage):
 
         if ctx.media_path is None:
             return Verdict.allow()
-        try:
-            frames = ctx.frames(self.frames_per_second)  # decoded once for every post-render scan
-        except MediaError as exc:
-            # Faces that cannot be looked at cannot be cleared.
-            return Verdict.block(Reason(exc.code, f"the video could not be scanned for faces: {exc}"))
+        frames = ctx.frames_or_block(self.frames_per_second, "faces")  # decoded once for every scan
+        if isinstance(frames, Verdict):
+            return frames
         models, policy = self.models, self.policy
         cameos, figures = matcher().index(ctx.session, models), figure_matcher().index(ctx.session, models)
         cut = models.same_person_threshold

@@ -33,7 +33,7 @@ import numpy as np
 import onnxruntime as ort
 
 from app.media import SAMPLE_RATE, AudioTrack
-from app.speech import Transcriber, load_transcriber
+from app.speech import SpeechSegment, Transcriber, load_transcriber
 from app.stage import Decision, combine
 from safety.terms import Category, TermPolicy
 
@@ -65,14 +65,6 @@ class VadModelError(RuntimeError):
 # Voice activity
 
 
-@dataclass(frozen=True)
-class SpeechSegment:
-    start_s: float
-    end_s: float
-
-    @property
-    def duration_s(self) -> float:
-        return self.end_s - self.start_s
 
 
 def silero_model_path() -> Path:

@@ -38,6 +38,7 @@ import numpy as np
 import onnxruntime as ort
 
 from app.stage import Decision, combine
+from safety.policy import Cutoffs
 
 DEFAULT_POLICY = Path(__file__).parent / "data" / "frames.toml"
 MODEL_ENV = "GL_NUDITY_MODEL"
@@ -210,17 +211,10 @@ def _as_bgr(image: np.ndarray) -> np.ndarray:
 class LabelRule:
     label: str
     category: str | None = None
-    review: float | None = None
-    block: float | None = None
+    cutoffs: Cutoffs = Cutoffs(None)
 
     def decision(self, score: float) -> Decision:
-        if self.category is None:
-            return Decision.ALLOW
-        if self.block is not None and score >= self.block:
-            return Decision.BLOCK
-        if self.review is not None and score >= self.review:
-            return Decision.REVIEW
-        return Decision.ALLOW
+        return self.cutoffs.decision(score) if self.category is not None else Decision.ALLOW
 
 
 @dataclass(frozen=True)
@@ -276,7 +270,7 @@ class FramePolicy:
                     raise FramePolicyError(f"{source}: {label} has a category but neither `review` nor `block`")
                 if cuts["review"] is not None and cuts["block"] is not None and cuts["review"] > cuts["block"]:
                     raise FramePolicyError(f"{source}: {label}.review is above its block score")
-            rules[label] = LabelRule(label, category, cuts["review"], cuts["block"])
+            rules[label] = LabelRule(label, category, Cutoffs(cuts["review"], cuts["block"]))
         missing = [label for label in LABELS if label not in rules]
         if missing:
             raise FramePolicyError(f"{source}: every model label must be listed; missing {missing}")

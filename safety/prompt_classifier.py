@@ -53,6 +53,7 @@ from app.errors import ValidationFailed
 from app.stage import Decision, combine
 from app.text_embedding import TextEmbedder, embed_cached, embedding_views, load_text_embedder
 from app.textmatch import normalise
+from safety.policy import Cutoffs
 from safety.terms import Category, PolicyFileError, TermHit, TermPolicy, load_policy
 
 DATA = Path(__file__).parent / "data"
@@ -140,22 +141,6 @@ class Exemplars:
             labels += [name] * len(items)
         return cls(str(raw["version"]), hashlib.sha256(data).hexdigest(), tuple(texts), tuple(labels),
                    tuple(cats))
-
-
-@dataclass(frozen=True)
-class Cutoffs:
-    """Meaning-score cut-offs of one category: review from `review`, block from `block` (None:
-    meaning alone never reaches that decision)."""
-
-    review: float | None
-    block: float | None = None
-
-    def decision(self, score: float) -> Decision:
-        if self.block is not None and score >= self.block:
-            return Decision.BLOCK
-        if self.review is not None and score >= self.review:
-            return Decision.REVIEW
-        return Decision.ALLOW
 
 
 @dataclass(frozen=True)

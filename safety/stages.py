@@ -98,25 +98,24 @@ class HashBankStage(Stage):
         self.rendered = rendered
         self.name = "safety.frame_hashes" if rendered else "safety.input_hashes"
 
-    def _images(self, ctx: StageContext) -> list[tuple[float | None, "np.ndarray"]]:
+    def _images(self, ctx: StageContext) -> "list[tuple[float | None, np.ndarray]] | Verdict":
         if self.rendered:
-            return [(t, frame) for t, frame in ctx.frames(self.frames_per_second)]
+            return ctx.frames_or_block(self.frames_per_second, "known media")
         if ctx.input_image_path is None:
             return []
-        import cv2
-        import numpy as np
-
-        image = cv2.imdecode(np.fromfile(ctx.input_image_path, np.uint8), cv2.IMREAD_COLOR)
-        return [] if image is None else [(None, image)]  # an unreadable upload is refused at upload
-
-    def check(self, ctx: StageContext) -> Verdict:
-        from app.media import MediaError
-        from safety.hashbanks import bank_index
+        from app.media import MediaError, read_image
 
         try:
-            images = self._images(ctx)
-        except MediaError as exc:
-            return Verdict.block(Reason(exc.code, f"the video could not be matched against hash banks: {exc}"))
+            return [(None, read_image(ctx.input_image_path))]
+        except MediaError:
+            return []  # safety.input_image and likeness.input_faces block an unreadable input image
+
+    def check(self, ctx: StageContext) -> Verdict:
+        from safety.hashbanks import bank_index
+
+        images = self._images(ctx)
+        if isinstance(images, Verdict):
+            return images
         if not images:
             return Verdict.allow()
         index = bank_index(ctx.session)
@@ -172,15 +171,11 @@ class FrameSafetyStage(_FrameModelStage):
     frames_per_second = 2.0
 
     def check(self, ctx: StageContext) -> Verdict:
-        from app.media import MediaError
-
         if ctx.media_path is None:
             return Verdict.allow()
-        try:
-            frames = ctx.frames(self.frames_per_second)
-        except MediaError as exc:
-            # What cannot be looked at cannot be cleared.
-            return Verdict.block(Reason(exc.code, f"the video could not be scanned for sexual content: {exc}"))
+        frames = ctx.frames_or_block(self.frames_per_second, "sexual content")
+        if isinstance(frames, Verdict):
+            return frames
         result = self.classifier.classify([image for _, image in frames], [t for t, _ in frames])
         return self._verdict(result, "frame", ctx, {"frames_scanned": float(len(frames))})
 

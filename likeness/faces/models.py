@@ -7,7 +7,6 @@ a non-SFace embedder also needs GL_FACE_SAME_PERSON_THRESHOLD, its own calibrate
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from app.files import sha256_of
 from likeness.faces.detector import DetectedFace, FaceDetector
 from likeness.faces.embedder import AnalyzedFace, ArcFaceOnnxEmbedder, FaceEmbedder, SFaceEmbedder
 from likeness.faces.quality import SAME_PERSON_THRESHOLD
@@ -42,11 +42,7 @@ class ModelFile:
         path = Path(path)
         if not path.is_file():
             raise FaceModelError(f"face model file not found: {path}")
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return cls(path=path, sha256=digest.hexdigest(), name=model_name(path))
+        return cls(path=path, sha256=sha256_of(path), name=model_name(path))
 
     @property
     def tag(self) -> str:

@@ -7,14 +7,14 @@ and 16 kHz audio) is ``app.media``'s; the face side (identity across frames, hea
 """
 
 from likeness.liveness.audio import (
-    AudioVerdict, SpeechSegment, check_spoken_phrase, phrase_match, recognise_digits, speech_segments,
+    AudioVerdict, check_spoken_phrase, phrase_match, recognise_digits, speech_segments,
 )
 from likeness.liveness.challenge import DIGIT_WORDS, Challenge, new_challenge
 from likeness.liveness.motion import MotionReport, motion_report
 
 __all__ = [
     "DIGIT_WORDS", "Challenge", "new_challenge",
-    "SpeechSegment", "speech_segments",
+    "speech_segments",
     "recognise_digits", "phrase_match", "AudioVerdict", "check_spoken_phrase",
     "MotionReport", "motion_report",
 ]

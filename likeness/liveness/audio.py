@@ -19,7 +19,7 @@ import numpy as np
 import pocketsphinx
 
 from app.media import AudioTrack
-from app.speech import PocketsphinxDecoder
+from app.speech import PocketsphinxDecoder, SpeechSegment
 from likeness.liveness.challenge import DIGIT_WORDS, Challenge
 
 
@@ -27,14 +27,6 @@ from likeness.liveness.challenge import DIGIT_WORDS, Challenge
 # Voice activity
 
 
-@dataclass(frozen=True)
-class SpeechSegment:
-    start_s: float
-    end_s: float
-
-    @property
-    def duration_s(self) -> float:
-        return self.end_s - self.start_s
 
 
 #: Pauses shorter than this between speech regions are bridged (people pause between digits).

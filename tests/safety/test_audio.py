@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from app.media import AudioTrack, load_audio
-from app.speech import PocketsphinxTranscriber, load_whisper
+from app.speech import PocketsphinxTranscriber, SpeechSegment, load_whisper
 from app.stage import Decision
 from safety.audio import (
-    MAX_TEXT_CHARS, AudioClassifier, SileroVad, SpeechSegment, TermClassifier, Utterance, VadModelError, _chunks,
+    MAX_TEXT_CHARS, AudioClassifier, SileroVad, TermClassifier, Utterance, VadModelError, _chunks,
     load_vad, segments_from_probabilities, silero_model_path, utterances,
 )
 from safety.terms import load_policy

@@ -15,7 +15,8 @@ from app.pipeline import run_stages
 from app.stage import Decision, Requester, StageContext
 from app.text_embedding import TextEmbedder, TextEmbedderError, load_text_embedder
 from app.textmatch import normalise
-from safety.prompt_classifier import (DEFAULT_EXEMPLARS, DEFAULT_THRESHOLDS, MAX_PROMPT_CHARS, Cutoffs, Exemplars,
+from safety.policy import Cutoffs
+from safety.prompt_classifier import (DEFAULT_EXEMPLARS, DEFAULT_THRESHOLDS, MAX_PROMPT_CHARS, Exemplars,
                                       PromptClassifier, PromptRejected, Thresholds, load_prompt_classifier,
                                       validate_prompt)
 from safety.stages import PromptSafetyStage
