@@ -1,7 +1,7 @@
 """Perceptual image hashes shared by the domains (reference images of works, hash banks).
 
-pHash (Zauner 2010, as in pHash.org): grey 32x32, 2-D DCT, the 8x8 lowest frequencies without the
-DC term compared with their median -> 64 bits. PDQ (Meta's, as hasher-matcher-actioner and
+pHash as the imagehash library computes it (so signals exchanged with partners who use imagehash
+compare): grey 32x32, 2-D DCT, the 8x8 lowest frequencies compared with their median -> 64 bits. PDQ (Meta's, as hasher-matcher-actioner and
 ThreatExchange exchange it): 256 bits plus a quality 0-100. Measured on real photos
 (tests/app/test_perceptual.py): near-duplicates (JPEG q40, half size, brighter) stay within
 10 pHash / 18 PDQ bits and different photos >= 20 / >= 118 apart; a 3 % crop moves PDQ 42-58 bits
@@ -11,8 +11,10 @@ but pHash at most 10, so the two complement each other.
 from __future__ import annotations
 
 import cv2
+import imagehash
 import numpy as np
 import pdqhash
+from PIL import Image
 
 BITS = 64
 PDQ_BITS = 256
@@ -21,12 +23,13 @@ PDQ_MIN_QUALITY = 50
 
 
 def phash(image_bgr: np.ndarray) -> int:
-    """The 64-bit pHash of a BGR (or grey) uint8 image."""
-    grey = image_bgr if image_bgr.ndim == 2 else cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
-    small = cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
-    low = cv2.dct(small)[:8, :8].flatten()[1:]  # drop DC: overall brightness is not content
-    bits = low > np.median(low)
-    return int("".join("1" if b else "0" for b in bits), 2)  # 63 bits used, top bit 0
+    """The 64-bit pHash of a BGR (or grey) uint8 image; its hex is imagehash's `str(phash(...))`.
+    (Before 2026-11-24 the top bit, the DC term, was left 0: stored values differ in that bit.)"""
+    if image_bgr.ndim == 2:
+        picture = Image.fromarray(image_bgr)
+    else:
+        picture = Image.fromarray(np.ascontiguousarray(image_bgr[:, :, ::-1]))
+    return int(str(imagehash.phash(picture)), 16)
 
 
 def pdq(image_bgr: np.ndarray) -> tuple[int, int]:

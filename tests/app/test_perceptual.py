@@ -77,3 +77,12 @@ def test_pdq_hex_is_the_threatexchange_form(photos, tmp_path):
 
 def test_a_flat_image_has_a_low_quality_pdq():
     assert pdq(np.full((64, 64, 3), 127, np.uint8))[1] < PDQ_MIN_QUALITY
+
+
+def test_phash_hex_is_imagehash_form(photos):
+    import imagehash
+    from PIL import Image
+
+    for image in photos.values():
+        theirs = str(imagehash.phash(Image.fromarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))))
+        assert to_hex(phash(image)) == theirs
