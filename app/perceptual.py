@@ -24,7 +24,7 @@ PDQ_MIN_QUALITY = 50
 
 def phash(image_bgr: np.ndarray) -> int:
     """The 64-bit pHash of a BGR (or grey) uint8 image; its hex is imagehash's `str(phash(...))`.
-    (Before 2026-11-24 the top bit, the DC term, was left 0: stored values differ in that bit.)"""
+    (Hashes stored before 2026-11-23 had the top bit, the DC term, left 0: they differ in that bit.)"""
     if image_bgr.ndim == 2:
         picture = Image.fromarray(image_bgr)
     else:
