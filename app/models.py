@@ -144,7 +144,7 @@ class Verdict(Base):
     generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id"), index=True)
     phase: Mapped[str] = mapped_column(String(16))
     stage: Mapped[str] = mapped_column(String(64))
-    stage_version: Mapped[str] = mapped_column(String(128))
+    stage_version: Mapped[str] = mapped_column(String(512))
     decision: Mapped[str] = mapped_column(String(8))
     reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
     scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -172,3 +172,13 @@ def test_verdict_rows_record_versions_and_scores(rt, alice):
     by_stage = {r.stage: r for r in rows}
     assert by_stage["likeness.public_figures"].stage_version.startswith("figures-")
     assert by_stage["likeness.public_figures"].scores == {"figures_matched": 1.0}
+
+
+def test_every_stage_version_fits_its_column():
+    # PostgreSQL refuses what does not fit (SQLite would store it): versions name models and data files.
+    from app.models import Verdict as VerdictRow
+    from app.pipeline import POST_RENDER, PRE_RENDER
+
+    limit = VerdictRow.__table__.c.stage_version.type.length
+    for stage in (*PRE_RENDER, *POST_RENDER):
+        assert len(stage.version) <= limit, (stage.name, len(stage.version))
