@@ -28,6 +28,8 @@ from app.textmatch import normalise
 
 MODEL_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 _TORCH_THREADS = threading.Lock()
+RECENT_TEXTS = 4096  # views remembered per model (a 384-d view is 1.5 kB: 6 MB at most)
+RECENT_BATCH = 64    # calls with more texts than this bypass the memory
 
 
 class TextEmbedderError(RuntimeError):
@@ -100,6 +102,9 @@ class TextEmbedder:
         self.dim = int(self._model.config.hidden_size)
         self.name = path.name if path.name != "model" else path.parent.name
         self._vocabulary: frozenset[str] | None = None
+        # The safety and copyright gates embed the same views of one prompt: the second is a lookup.
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     @property
     def tag(self) -> str:
@@ -115,6 +120,23 @@ class TextEmbedder:
         under a lock; embedding calls in one process therefore run one at a time."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) > RECENT_BATCH:  # bulk work (exemplars, catalogues) would only churn the cache
+            return self._embed_now(texts, threads)
+        with self._recent_lock:
+            known = {t: self._recent[t] for t in texts if t in self._recent}
+            for t in known:
+                self._recent.move_to_end(t)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            fresh = self._embed_now(missing, threads)
+            with self._recent_lock:
+                for text, vector in zip(missing, fresh):
+                    known[text] = self._recent[text] = vector
+                while len(self._recent) > RECENT_TEXTS:
+                    self._recent.popitem(last=False)
+        return np.stack([known[t] for t in texts])
+
+    def _embed_now(self, texts: list[str], threads: int | None) -> np.ndarray:
         if threads is None:
             return self._forward(texts)
         torch = self._torch

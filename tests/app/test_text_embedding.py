@@ -129,3 +129,19 @@ def test_views_undo_evasions_and_split_long_prompts():
     views = embedding_views(" ".join(words), window=10, stride=5)
     assert views[0] == " ".join(words).lower() and len(views) == 1 + 5
     assert views[1].split() == words[:10] and views[-1].split()[-1] == "wordd"
+
+
+def test_views_embedded_again_come_from_memory_unchanged():
+    from app.text_embedding import load_text_embedder
+
+    embedder = load_text_embedder()
+    first = embedder.embed(["a cat on a sofa", "a yellow electric mouse"])
+    calls = []
+    real = embedder._forward
+    embedder._forward = lambda texts: calls.append(list(texts)) or real(texts)
+    try:
+        again = embedder.embed(["a yellow electric mouse", "a red ball", "a cat on a sofa"])
+    finally:
+        del embedder._forward
+    assert calls == [["a red ball"]]  # only the new text reached the model
+    assert np.allclose(again[0], first[1]) and np.allclose(again[2], first[0])
