@@ -10,6 +10,8 @@ but pHash at most 10, so the two complement each other.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import imagehash
 import numpy as np
@@ -52,3 +54,25 @@ def from_hex(text: str) -> int:
 def distance(a: int, b: int) -> int:
     """Hamming distance in bits."""
     return (a ^ b).bit_count()
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """Both hashes of one image, computed once for every matcher that looks at it."""
+
+    phash: int
+    pdq: int
+    pdq_quality: int
+
+    @property
+    def pdq_usable(self) -> bool:
+        return self.pdq_quality >= PDQ_MIN_QUALITY
+
+    def pdq_bytes(self) -> np.ndarray:
+        """The PDQ hash as 32 uint8, the layout FAISS binary indexes and numpy popcounts take."""
+        return np.frombuffer(self.pdq.to_bytes(PDQ_BITS // 8, "big"), np.uint8)
+
+
+def fingerprint(image_bgr: np.ndarray) -> Fingerprint:
+    value, quality = pdq(image_bgr)
+    return Fingerprint(phash(image_bgr), value, quality)

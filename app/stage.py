@@ -95,6 +95,7 @@ class StageContext:
     # Verdicts of the stages before this one in the same run (a licence may depend on them).
     earlier: list["Verdict"] = field(default_factory=list)
     _frames: dict[float, list] = field(default_factory=dict, repr=False)
+    _fingerprints: dict[float, list] = field(default_factory=dict, repr=False)
 
     def frames(self, per_second: float) -> list[tuple[float, "np.ndarray"]]:
         """Frames of the rendered video sampled ``per_second`` times a second, decoded once per
@@ -106,6 +107,14 @@ class StageContext:
         if per_second not in self._frames:
             self._frames[per_second] = sample_frames(self.media_path, per_second=per_second)
         return self._frames[per_second]
+
+    def frame_fingerprints(self, per_second: float) -> list["Fingerprint"]:
+        """pHash + PDQ of each of `frames(per_second)`, computed once for every matcher."""
+        from app.perceptual import fingerprint
+
+        if per_second not in self._fingerprints:
+            self._fingerprints[per_second] = [fingerprint(image) for _, image in self.frames(per_second)]
+        return self._fingerprints[per_second]
 
     def frames_or_block(self, per_second: float, looking_for: str) -> "list[tuple[float, np.ndarray]] | Verdict":
         """`frames`, or the verdict of a post-render scan that cannot decode the video: blocked

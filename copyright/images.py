@@ -31,7 +31,7 @@ from app.db import utcnow
 from app.errors import NotFound, ValidationFailed
 from app.image_embedding import ImageEmbedder, load_image_embedder
 from app.models import Role, User
-from app.perceptual import PDQ_BITS, PDQ_MIN_QUALITY, from_hex, pdq, phash, to_hex
+from app.perceptual import PDQ_BITS, PDQ_MIN_QUALITY, Fingerprint, fingerprint, from_hex, to_hex
 from app.stage import Decision
 from app.storage import LocalMediaStorage
 from copyright.models import WorkReferenceImage
@@ -55,9 +55,9 @@ def decode(path: Path) -> np.ndarray:
 
 
 def _fingerprint(row: WorkReferenceImage, image: np.ndarray, embedder: ImageEmbedder | None) -> None:
-    row.phash = to_hex(phash(image))
-    value, quality = pdq(image)
-    row.pdq, row.pdq_quality = to_hex(value, PDQ_BITS), quality
+    hashes = fingerprint(image)
+    row.phash = to_hex(hashes.phash)
+    row.pdq, row.pdq_quality = to_hex(hashes.pdq, PDQ_BITS), hashes.pdq_quality
     if embedder is not None:
         row.embedding = embedder.embed([image])[0].astype(np.float32).tobytes()
         row.embedding_model = embedder.model_id
@@ -200,23 +200,28 @@ def _popcount(x: np.ndarray) -> np.ndarray:
     return np.bitwise_count(x)
 
 
-def match_images(session: Session, images_bgr: Sequence[np.ndarray]) -> dict[str, ImageEvidence]:
-    """work id -> the strongest evidence over all ``images_bgr`` (input images, sampled frames)."""
+def has_references(session: Session) -> bool:
+    return bool(_references.get(session).work_ids)
+
+
+def match_images(session: Session, images_bgr: Sequence[np.ndarray],
+                 prints: Sequence[Fingerprint] | None = None) -> dict[str, ImageEvidence]:
+    """work id -> the strongest evidence over all ``images_bgr`` (input images, sampled frames);
+    ``prints``: their fingerprints, when the caller has them already."""
     refs = _references.get(session)
     if not refs.work_ids or not images_bgr:
         return {}
+    prints = prints if prints is not None else [fingerprint(image) for image in images_bgr]
     best: dict[str, ImageEvidence] = {}
 
     def offer(work_id: str, evidence: ImageEvidence) -> None:
         if evidence.beats(best.get(work_id)):
             best[work_id] = evidence
 
-    for index, image in enumerate(images_bgr):
-        phash_bits = _popcount(refs.phashes ^ np.uint64(phash(image)))
-        value, quality = pdq(image)
-        query = np.frombuffer(value.to_bytes(PDQ_BITS // 8, "big"), np.uint8)
-        pdq_bits = _popcount(refs.pdqs ^ query).sum(axis=1)
-        pdq_usable = refs.pdq_ok & (quality >= PDQ_MIN_QUALITY)
+    for index, hashes in enumerate(prints):
+        phash_bits = _popcount(refs.phashes ^ np.uint64(hashes.phash))
+        pdq_bits = _popcount(refs.pdqs ^ hashes.pdq_bytes()).sum(axis=1)
+        pdq_usable = refs.pdq_ok & hashes.pdq_usable
         phash_review = (phash_bits <= POSSIBLE_BITS) & (~pdq_usable | (pdq_bits <= PDQ_CORROBORATE_BITS))
         near = (pdq_usable & (pdq_bits <= PDQ_POSSIBLE_BITS)) | (phash_bits <= SURE_BITS) | phash_review
         for i in np.flatnonzero(near):  # numpy narrows 10,000s of references to the few near ones

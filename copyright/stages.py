@@ -13,7 +13,7 @@ from app.errors import ValidationFailed
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
 from app.text_embedding import load_text_embedder
 from copyright.catalogue import Catalogue, WorkRef
-from copyright.images import decode, match_images
+from copyright.images import decode, has_references, match_images
 from copyright.ip_text import IpTextClassifier, load_ip_text_classifier
 from copyright.models import GenerationWork, PolicyKind, Restriction, WorkPolicy
 from copyright.services import MAX_SHARE_BP, policy_in_force, registered_catalogue
@@ -183,7 +183,11 @@ class RenderedWorksStage(Stage):
             self._catalogue = load_catalogue()
         lookup = _WorkLookup(self._catalogue, registered_catalogue(ctx.session))
         refs = []
-        for work_id, evidence in match_images(ctx.session, [image for _, image in frames]).items():
+        found = {}
+        if has_references(ctx.session):  # frames are hashed once, for the hash banks too
+            prints = ctx.frame_fingerprints(self.frames_per_second)
+            found = match_images(ctx.session, [image for _, image in frames], prints)
+        for work_id, evidence in found.items():
             work = lookup(work_id)
             if work is not None:
                 at = frames[evidence.image_index][0]

@@ -30,7 +30,7 @@ from app.cache import RebuiltOnChange
 from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import User
-from app.perceptual import PDQ_BITS, PDQ_MIN_QUALITY, from_hex, pdq, phash, to_hex
+from app.perceptual import PDQ_BITS, Fingerprint, fingerprint, from_hex, to_hex
 from safety.models import BankAction, BankSignal, HashBank, SignalType
 
 _BANK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{1,79}$")
@@ -152,10 +152,10 @@ def add_media(session: Session, actor: User, bank_id: str, image_bgr: np.ndarray
               source: str = "upload") -> list[BankSignal]:
     """Bank an image by its hashes (the image itself is not kept): PDQ when the image has enough
     detail for PDQ to be reliable, and pHash always."""
-    value, quality = pdq(image_bgr)
-    signals = [(SignalType.PHASH.value, to_hex(phash(image_bgr)))]
-    if quality >= PDQ_MIN_QUALITY:
-        signals.insert(0, (SignalType.PDQ.value, to_hex(value, PDQ_BITS)))
+    hashes = fingerprint(image_bgr)
+    signals = [(SignalType.PHASH.value, to_hex(hashes.phash))]
+    if hashes.pdq_usable:
+        signals.insert(0, (SignalType.PDQ.value, to_hex(hashes.pdq, PDQ_BITS)))
     return [add_signal(session, actor, bank_id, kind, signal, source=source)[0] for kind, signal in signals]
 
 
@@ -311,18 +311,16 @@ class BankIndex:
             return None
         return BankHit(bank.id, bank.name, bank.action, bank.category, bank.negative, signal_id, kind, distance)
 
-    def match(self, image_bgr: np.ndarray) -> list[BankHit]:
-        """The image's hits (closest per bank), or none when a negative bank recognises it."""
+    def match(self, hashes: Fingerprint) -> list[BankHit]:
+        """An image's hits (closest per bank), or none when a negative bank recognises it."""
         hits: list[BankHit] = []
-        value, quality = pdq(image_bgr)
-        if self.pdq.ntotal and quality >= PDQ_MIN_QUALITY:
-            query = np.frombuffer(value.to_bytes(PDQ_BITS // 8, "big"), np.uint8).reshape(1, -1)
-            lims, distances, ids = self.pdq.range_search(query, self.pdq_radius + 1)
+        if self.pdq.ntotal and hashes.pdq_usable:
+            lims, distances, ids = self.pdq.range_search(hashes.pdq_bytes().reshape(1, -1), self.pdq_radius + 1)
             for distance, i in zip(distances[lims[0]:lims[1]], ids[lims[0]:lims[1]]):
                 hit = self._hit(*self.pdq_meta[i], SignalType.PDQ.value, int(distance))
                 hits += [hit] if hit else []
         if len(self.phash):
-            bits = np.bitwise_count(self.phash ^ np.uint64(phash(image_bgr)))
+            bits = np.bitwise_count(self.phash ^ np.uint64(hashes.phash))
             for i in np.flatnonzero(bits <= MAX_PHASH_DISTANCE):
                 hit = self._hit(*self.phash_meta[i], SignalType.PHASH.value, int(bits[i]))
                 hits += [hit] if hit else []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.perceptual import Fingerprint
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
 from safety.policy import Action, SafetyPolicy, load_policy
 from safety.prompt_classifier import PromptClassifier, PromptRejected, load_prompt_classifier
@@ -98,32 +99,36 @@ class HashBankStage(Stage):
         self.rendered = rendered
         self.name = "safety.frame_hashes" if rendered else "safety.input_hashes"
 
-    def _images(self, ctx: StageContext) -> "list[tuple[float | None, np.ndarray]] | Verdict":
+    def _fingerprints(self, ctx: StageContext) -> "list[tuple[float | None, Fingerprint]]":
         if self.rendered:
-            return ctx.frames_or_block(self.frames_per_second, "known media")
+            frames = ctx.frames(self.frames_per_second)
+            return [(t, hashes) for (t, _), hashes in zip(frames, ctx.frame_fingerprints(self.frames_per_second))]
         if ctx.input_image_path is None:
             return []
         from app.media import MediaError, read_image
+        from app.perceptual import fingerprint
 
         try:
-            return [(None, read_image(ctx.input_image_path))]
+            return [(None, fingerprint(read_image(ctx.input_image_path)))]
         except MediaError:
             return []  # safety.input_image and likeness.input_faces block an unreadable input image
 
     def check(self, ctx: StageContext) -> Verdict:
         from safety.hashbanks import bank_index
 
-        images = self._images(ctx)
-        if isinstance(images, Verdict):
-            return images
+        index = bank_index(ctx.session)
+        if self.rendered:  # the video must decode, banks or not: what cannot be looked at cannot be cleared
+            frames = ctx.frames_or_block(self.frames_per_second, "known media")
+            if isinstance(frames, Verdict):
+                return frames
+        if not len(index):
+            return Verdict.allow()
+        images = self._fingerprints(ctx)
         if not images:
             return Verdict.allow()
-        index = bank_index(ctx.session)
-        if not len(index):
-            return Verdict.allow({"images": float(len(images))})
         best: dict[str, tuple] = {}
-        for t, image in images:
-            for hit in index.match(image):
+        for t, hashes in images:
+            for hit in index.match(hashes):
                 if hit.bank_id not in best or hit.distance < best[hit.bank_id][0].distance:
                     best[hit.bank_id] = (hit, t)
         findings = [

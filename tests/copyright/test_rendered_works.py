@@ -96,10 +96,21 @@ def test_a_licensed_work_found_only_on_screen_is_recorded_and_earns_its_share(rt
 
 
 @pytest.mark.slow
-def test_a_video_without_any_work_passes_the_frame_scan(rt, world, cat_photo):
+def test_a_video_without_any_work_passes_the_frame_scan(rt, world, cat_photo, monkeypatch):
+    import app.perceptual
+
     admin, _, bob = world
     add_reference(admin, "garfield", cat_photo)
+    bank = admin.post("/api/v1/hash-banks", json={"name": "known-bad"}).get_json()["id"]
+    admin.post(f"/api/v1/hash-banks/{bank}/media", data=cv2.imencode(".png", cat_photo)[1].tobytes(),
+               headers={"Content-Type": "image/png"})
+    hashed = []
+    real = app.perceptual.fingerprint
+    monkeypatch.setattr(app.perceptual, "fingerprint", lambda image: hashed.append(1) or real(image))
     body = generate(bob, rt, "a blue circle and a yellow star")
+    # Each frame is hashed once for both the works scan and the hash banks.
+    frame_hashes = next(v for v in body["verdicts"] if v["stage"] == "safety.frame_hashes")
+    assert len(hashed) == frames_verdict(body)["scores"]["frames_scanned"] == frame_hashes["scores"]["images"]
     assert body["status"] == "draft"
     verdict = frames_verdict(body)
     assert verdict["decision"] == "allow" and verdict["reasons"] == [] and verdict["scores"]["frames_scanned"] >= 2
