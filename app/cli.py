@@ -235,7 +235,7 @@ def works() -> None:
 def works_reindex_references() -> None:
     """Recompute every stored reference image's pHash, PDQ and embedding (under GL_IMAGE_EMBED_MODEL,
     when set): run it after changing the image-embedding model."""
-    from app.image_embedding import load_image_embedder
+    from app.kit.image_embedding import load_image_embedder
     from copyright.images import reindex_references
 
     embedder = load_image_embedder()

@@ -99,8 +99,8 @@ class StageContext:
 
     def frames(self, per_second: float) -> list[tuple[float, "np.ndarray"]]:
         """Frames of the rendered video sampled ``per_second`` times a second, decoded once per
-        rate for all post-render stages. Raises app.media.MediaError for undecodable media."""
-        from app.media import sample_frames  # PyAV loads only where media is looked at
+        rate for all post-render stages. Raises app.kit.media.MediaError for undecodable media."""
+        from app.kit.media import sample_frames  # PyAV loads only where media is looked at
 
         if self.media_path is None:
             return []
@@ -110,7 +110,7 @@ class StageContext:
 
     def frame_fingerprints(self, per_second: float) -> list["Fingerprint"]:
         """pHash + PDQ of each of `frames(per_second)`, computed once for every matcher."""
-        from app.perceptual import fingerprint
+        from app.kit.perceptual import fingerprint
 
         if per_second not in self._fingerprints:
             self._fingerprints[per_second] = [fingerprint(image) for _, image in self.frames(per_second)]
@@ -119,7 +119,7 @@ class StageContext:
     def frames_or_block(self, per_second: float, looking_for: str) -> "list[tuple[float, np.ndarray]] | Verdict":
         """`frames`, or the verdict of a post-render scan that cannot decode the video: blocked
         with the media error's code, since what cannot be looked at cannot be cleared."""
-        from app.media import MediaError
+        from app.kit.media import MediaError
 
         try:
             return self.frames(per_second)

@@ -28,7 +28,7 @@ from skimage import data  # noqa: E402
 from app.db import Database  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.models import User  # noqa: E402
-from app.perceptual import PDQ_BITS, pdq, phash, to_hex  # noqa: E402
+from app.kit.perceptual import PDQ_BITS, pdq, phash, to_hex  # noqa: E402
 from copyright.images import match_images  # noqa: E402
 from copyright.models import WorkReferenceImage  # noqa: E402
 

@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.stage import Decision  # noqa: E402
-from app.text_embedding import load_text_embedder  # noqa: E402
-from app.textmatch import normalise  # noqa: E402
+from app.kit.text_embedding import load_text_embedder  # noqa: E402
+from app.kit.textmatch import normalise  # noqa: E402
 from copyright.catalogue import load_catalogue  # noqa: E402
 from copyright.ip_text import DEFAULT_THRESHOLDS, IpMatch, IpTextClassifier, Thresholds  # noqa: E402
 

@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.text_embedding import load_text_embedder  # noqa: E402
+from app.kit.text_embedding import load_text_embedder  # noqa: E402
 from safety.prompt_classifier import (DEFAULT_EXEMPLARS, DEFAULT_THRESHOLDS, Exemplars,  # noqa: E402
                                       PromptClassifier, Thresholds)
 from safety.policy import Cutoffs  # noqa: E402

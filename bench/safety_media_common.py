@@ -101,7 +101,7 @@ RENDER_PROMPTS = (
 
 def rendered_frames(per_second: float = 2.0) -> list[Image]:
     """Frames of the procedural renderer's own videos, sampled as the post-render stages see them."""
-    from app.media import sample_frames
+    from app.kit.media import sample_frames
     from generator.procedural import render_to_mp4
 
     out = []

@@ -28,8 +28,8 @@ import numpy as np
 
 from safety_media_common import SPEECH, benign_images, speech_clips
 
-from app.media import AudioTrack, load_audio
-from app.speech import PocketsphinxTranscriber
+from app.kit.media import AudioTrack, load_audio
+from app.kit.speech import PocketsphinxTranscriber
 from app.stage import Decision
 from safety.audio import AudioClassifier, TermClassifier, load_vad
 from safety.frames import load_frame_classifier

@@ -28,8 +28,8 @@ import numpy as np
 
 from safety_media_common import SPEECH, percentile, real_photos, rendered_frames, speech_clips
 
-from app.media import AudioTrack, load_audio, read_image
-from app.speech import PocketsphinxTranscriber
+from app.kit.media import AudioTrack, load_audio, read_image
+from app.kit.speech import PocketsphinxTranscriber
 from safety.audio import AudioClassifier, TermClassifier, load_vad, utterances
 from safety.frames import load_frame_classifier
 from safety.terms import load_policy

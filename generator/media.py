@@ -1,8 +1,8 @@
 """Inspect rendered files: probe container facts, judge playability.
 
-probe() states facts (and refuses files it cannot or should not read, raising app.media's
+probe() states facts (and refuses files it cannot or should not read, raising app.kit.media's
 MediaError); check_playable() applies policy, so callers choose which codecs they accept.
-Frame sampling and audio decoding for scanners live in app.media.
+Frame sampling and audio decoding for scanners live in app.kit.media.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import av
 
-from app.files import sha256_of
-from app.media import MediaError
+from app.kit.files import sha256_of
+from app.kit.media import MediaError
 
 # Demuxers that turn arbitrary text into "video" (ANSI art); a text file is not media.
 _TEXT_DEMUXERS = frozenset({"tty", "bin", "xbin", "adf", "idf"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.media import MediaError
+from app.kit.media import MediaError
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
 from generator.media import check_playable, probe
 

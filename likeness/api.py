@@ -15,7 +15,7 @@ from app.api.schemas import Body
 from app.api.spec import current_user, endpoint, session
 from app.errors import GreenlightError, ValidationFailed
 from app.models import REVIEW_ROLES
-from app.speech import SpeechModelError
+from app.kit.speech import SpeechModelError
 from likeness import enrolment, services
 from likeness.models import Cameo, Permission
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.db import utcnow
 from app.errors import Conflict, NotFound
-from app.media import MediaError, load_audio, sample_frames
+from app.kit.media import MediaError, load_audio, sample_frames
 from app.models import User
 from likeness import templates
 from likeness.faces import FaceModels, FaceQualityError, check_quality, estimate_yaw

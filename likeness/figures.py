@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from app.stage import Decision
-from app.textmatch import PhraseIndex, appears_capitalised
+from app.kit.textmatch import PhraseIndex, appears_capitalised
 
 DEFAULT_FIGURES = Path(__file__).parent / "data" / "public_figures.json"
 

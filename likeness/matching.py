@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.cache import RebuiltOnChange
+from app.kit.cache import RebuiltOnChange
 from likeness import templates
 from likeness.faces import FaceModels
 from likeness.index import FaceIndex, Hit, make_index

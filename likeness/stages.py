@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.models import User
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
-from app.textmatch import tokens
+from app.kit.textmatch import tokens
 from likeness.figures import FigureList, load_figures
 from likeness.models import Cameo, CameoStatus
 from likeness.services import (

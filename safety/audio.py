@@ -1,14 +1,14 @@
 """What a rendered video says: voice activity, a transcript of the speech, and the transcript judged
 by the text classifier that judges prompts.
 
-1. Decoding is ``app.media.load_audio``'s (16 kHz mono; ``MediaError`` codes for bad media).
+1. Decoding is ``app.kit.media.load_audio``'s (16 kHz mono; ``MediaError`` codes for bad media).
 2. Voice activity: Silero VAD's ONNX model from inside the ``silero-vad`` wheel, run with
    onnxruntime (the wheel's Python package is not imported: it imports torch). The wheel's
    "sequence" export computes the same per-frame probabilities as the streaming model, bit for
    bit, in one call per 16 s of audio instead of one per 32 ms frame (about twice as fast on a
    4 s clip). Frames become segments as silero's own ``get_speech_timestamps`` does it (enter
    at 0.5, leave under 0.35, >= 250 ms of speech, 100 ms of silence closes, 30 ms padding).
-3. Speech-to-text: ``app.speech`` (pocketsphinx's free English LM by default, Whisper from
+3. Speech-to-text: ``app.kit.speech`` (pocketsphinx's free English LM by default, Whisper from
    ``GL_SPEECH_MODEL``) on each utterance (segments closer than 0.5 s joined, 0.25 s of context
    either side). Only speech is transcribed: silence and music cost no decoding, and Whisper cannot
    hallucinate words into them.
@@ -32,8 +32,8 @@ from typing import Any, Iterable, Protocol, Sequence
 import numpy as np
 import onnxruntime as ort
 
-from app.media import SAMPLE_RATE, AudioTrack
-from app.speech import SpeechSegment, Transcriber, load_transcriber
+from app.kit.media import SAMPLE_RATE, AudioTrack
+from app.kit.speech import SpeechSegment, Transcriber, load_transcriber
 from app.stage import Decision, combine
 from safety.terms import Category, TermPolicy
 
@@ -397,6 +397,6 @@ def default_text_classifier() -> TextClassifier:
 
 
 def load_audio_classifier(text: TextClassifier | None = None, speech_model: str | None = None) -> AudioClassifier:
-    """Silero VAD, the configured transcriber (``app.speech.load_transcriber``) and ``text`` (default:
+    """Silero VAD, the configured transcriber (``app.kit.speech.load_transcriber``) and ``text`` (default:
     the prompt classifier). The models are loaded once per process; this object is cheap."""
     return AudioClassifier(load_vad(), load_transcriber(speech_model), text or default_text_classifier())

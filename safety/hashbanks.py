@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 from threatexchange.signal_type.pdq.signal import PdqSignal
 
 from app import audit
-from app.cache import RebuiltOnChange
+from app.kit.cache import RebuiltOnChange
 from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import User
-from app.perceptual import PDQ_BITS, Fingerprint, fingerprint, from_hex, to_hex
+from app.kit.perceptual import PDQ_BITS, Fingerprint, fingerprint, from_hex, to_hex
 from safety.models import BankAction, BankSignal, HashBank, SignalType
 
 _BANK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{1,79}$")

@@ -2,11 +2,11 @@
 
 Two layers per category:
   (a) terms: the term policy (safety/terms.py + safety/data/terms.toml) over the normalised prompt
-      (app/textmatch.py: case, accents, confusables, leetspeak, spaced and stretched letters,
+      (app/kit/textmatch.py: case, accents, confusables, leetspeak, spaced and stretched letters,
       plurals), with its rule that sexual terms next to a reference to a minor are sexual content
       involving minors;
   (b) meaning: the prompt's views (the whole normalised text, its clauses, 10-word windows of long
-      ones) embedded in one call with all-MiniLM-L6-v2 (app/text_embedding.py, loaded from local
+      ones) embedded in one call with all-MiniLM-L6-v2 (app/kit/text_embedding.py, loaded from local
       files) and compared, in one matrix product, with labelled exemplar prompts per category and
       with benign look-alikes (safety/data/prompt_exemplars.toml). Per view and category:
 
@@ -51,8 +51,8 @@ import numpy as np
 
 from app.errors import ValidationFailed
 from app.stage import Decision, combine
-from app.text_embedding import TextEmbedder, embed_cached, embedding_views, load_text_embedder
-from app.textmatch import normalise
+from app.kit.text_embedding import TextEmbedder, embed_cached, embedding_views, load_text_embedder
+from app.kit.textmatch import normalise
 from safety.policy import Cutoffs
 from safety.terms import Category, PolicyFileError, TermHit, TermPolicy, load_policy
 
@@ -280,7 +280,7 @@ class PromptClassifier:
             raise PolicyFileError(f"thresholds {thresholds.version} lack categories {missing}")
         self.embedder, self.exemplars, self.thresholds, self.terms = embedder, exemplars, thresholds, terms
         self.categories: tuple[str, ...] = exemplars.categories
-        # Embedded as the prompt's views are: normalised (app/textmatch.py). (exemplars, dim), unit rows.
+        # Embedded as the prompt's views are: normalised (app/kit/textmatch.py). (exemplars, dim), unit rows.
         self._matrix = embed_cached(embedder, [normalise(t) for t in exemplars.texts])
         labels = exemplars.labels
         groups = [*self.categories, BENIGN]

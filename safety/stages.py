@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.perceptual import Fingerprint
+from app.kit.perceptual import Fingerprint
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
 from safety.policy import Action, SafetyPolicy, load_policy
 from safety.prompt_classifier import PromptClassifier, PromptRejected, load_prompt_classifier
@@ -105,8 +105,8 @@ class HashBankStage(Stage):
             return [(t, hashes) for (t, _), hashes in zip(frames, ctx.frame_fingerprints(self.frames_per_second))]
         if ctx.input_image_path is None:
             return []
-        from app.media import MediaError, read_image
-        from app.perceptual import fingerprint
+        from app.kit.media import MediaError, read_image
+        from app.kit.perceptual import fingerprint
 
         try:
             return [(None, fingerprint(read_image(ctx.input_image_path)))]
@@ -191,7 +191,7 @@ class InputImageSafetyStage(_FrameModelStage):
     name = "safety.input_image"
 
     def check(self, ctx: StageContext) -> Verdict:
-        from app.media import MediaError, read_image
+        from app.kit.media import MediaError, read_image
 
         if ctx.input_image_path is None:
             return Verdict.allow()
@@ -204,7 +204,7 @@ class InputImageSafetyStage(_FrameModelStage):
 
 
 class AudioSafetyStage(_PolicyStage):
-    """After rendering: the speech in the video's audio (Silero VAD), transcribed (app/speech.py),
+    """After rendering: the speech in the video's audio (Silero VAD), transcribed (app/kit/speech.py),
     through the text classifier that judges prompts. A video without audio has nothing to hear."""
 
     name = "safety.audio"
@@ -226,7 +226,7 @@ class AudioSafetyStage(_PolicyStage):
         return self._version(self.classifier.version)
 
     def check(self, ctx: StageContext) -> Verdict:
-        from app.media import MediaError, load_audio
+        from app.kit.media import MediaError, load_audio
 
         if ctx.media_path is None:
             return Verdict.allow()

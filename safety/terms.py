@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from app.stage import Decision
-from app.textmatch import PhraseIndex, fold
+from app.kit.textmatch import PhraseIndex, fold
 
 DEFAULT_TERMS = Path(__file__).parent / "data" / "terms.toml"
 

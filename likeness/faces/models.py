@@ -16,7 +16,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from app.files import sha256_of
+from app.kit.files import sha256_of
 from likeness.faces.detector import DetectedFace, FaceDetector
 from likeness.faces.embedder import AnalyzedFace, ArcFaceOnnxEmbedder, FaceEmbedder, SFaceEmbedder
 from likeness.faces.quality import SAME_PERSON_THRESHOLD

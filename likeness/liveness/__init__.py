@@ -2,8 +2,8 @@
 
 ``challenge`` draws the challenge, ``audio`` finds speech in the upload's sound and recognises
 the digits (pocketsphinx), ``motion`` flags still or looped video. Decoding the upload (frames
-and 16 kHz audio) is ``app.media``'s; the face side (identity across frames, head yaw) builds on
-``app.media.sample_frames``.
+and 16 kHz audio) is ``app.kit.media``'s; the face side (identity across frames, head yaw) builds on
+``app.kit.media.sample_frames``.
 """
 
 from likeness.liveness.audio import (

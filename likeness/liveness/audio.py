@@ -1,11 +1,11 @@
 """Audio side of the liveness check: find speech, recognise the spoken digits.
 
-Decoding the upload into a 16 kHz mono ``AudioTrack`` is ``app.media.load_audio``'s. Everything
+Decoding the upload into a 16 kHz mono ``AudioTrack`` is ``app.kit.media.load_audio``'s. Everything
 runs offline on CPU:
 
 * voice activity with pocketsphinx's ``Endpointer`` (a WebRTC-style VAD with a decision window);
 * recognition with pocketsphinx's English acoustic model and dictionary (shipped inside the
-  ``pocketsphinx`` wheel; ``app.speech.PocketsphinxDecoder``) constrained by a digits-only JSGF grammar, so whatever is said is
+  ``pocketsphinx`` wheel; ``app.kit.speech.PocketsphinxDecoder``) constrained by a digits-only JSGF grammar, so whatever is said is
   read as a sequence of digit words; the challenge is then matched with edit-distance tolerance.
 """
 
@@ -18,8 +18,8 @@ from typing import Sequence
 import numpy as np
 import pocketsphinx
 
-from app.media import AudioTrack
-from app.speech import PocketsphinxDecoder, SpeechSegment
+from app.kit.media import AudioTrack
+from app.kit.speech import PocketsphinxDecoder, SpeechSegment
 from likeness.liveness.challenge import DIGIT_WORDS, Challenge
 
 
@@ -140,7 +140,7 @@ def recognise_digits(track: AudioTrack) -> list[int]:
     The grammar makes any speech come out as digits; non-digit speech therefore yields digits
     that do not match the challenge. One decoder is loaded per process (about 0.1 s) and reset
     to its initial cepstral mean before each track, so results never depend on earlier calls
-    (``app.speech.PocketsphinxDecoder``).
+    (``app.kit.speech.PocketsphinxDecoder``).
     """
     return [_WORD_TO_DIGIT[word] for word in _digits_decoder.decode(track) if word in _WORD_TO_DIGIT]
 

@@ -1,4 +1,4 @@
-"""Face-independent video checks for liveness on sampled frames (``app.media.sample_frames``):
+"""Face-independent video checks for liveness on sampled frames (``app.kit.media.sample_frames``):
 
 * still: a photo held to the camera, or a video made of one image, changes almost nothing from
   frame to frame (``mean_abs_diff`` in grey levels on a small thumbnail, below ``STILL_MAD``);

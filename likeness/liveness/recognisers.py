@@ -1,9 +1,9 @@
-"""Which digits were spoken? Two recognisers behind one interface, both on app/speech.py.
+"""Which digits were spoken? Two recognisers behind one interface, both on app/kit/speech.py.
 
 * ``PocketsphinxDigits`` (default): pocketsphinx's English model, constrained to a digits grammar
   (``likeness.liveness.audio.recognise_digits``). Small, offline, CPU-cheap.
 * ``WhisperDigits``: free-form transcription by the Whisper checkpoint at ``GL_SPEECH_MODEL``
-  (``app.speech.load_whisper``, shared with every other domain that listens), then the digits are
+  (``app.kit.speech.load_whisper``, shared with every other domain that listens), then the digits are
   read out of the text.
 """
 
@@ -14,8 +14,8 @@ import re
 from functools import lru_cache
 from typing import Protocol
 
-from app.media import AudioTrack
-from app.speech import MODEL_ENV, load_whisper
+from app.kit.media import AudioTrack
+from app.kit.speech import MODEL_ENV, load_whisper
 from likeness.liveness.audio import recognise_digits
 from likeness.liveness.challenge import DIGIT_WORDS
 
@@ -50,7 +50,7 @@ def digits_from_text(text: str) -> list[int]:
 
 
 class WhisperDigits:
-    """Raises ``app.speech.SpeechModelError`` when the checkpoint cannot be loaded."""
+    """Raises ``app.kit.speech.SpeechModelError`` when the checkpoint cannot be loaded."""
 
     def __init__(self, path: str | os.PathLike[str]):
         self.transcriber = load_whisper(path)

@@ -101,9 +101,9 @@ def test_references_are_listed_and_removed_by_their_holder_only(rt, world, cat_p
 def test_an_image_embedding_model_finds_a_crop_the_hashes_miss(rt, world, cat_photo, monkeypatch, tmp_path):
     import warnings
 
-    from app.perceptual import distance, pdq, phash
+    from app.kit.perceptual import distance, pdq, phash
     from copyright.images import match_images
-    from tests.app.tiny_vit import build_tiny_vit
+    from tests.app.kit.tiny_vit import build_tiny_vit
 
     admin, paws, bob = world
     with warnings.catch_warnings():
@@ -132,7 +132,7 @@ def test_reindexing_recomputes_from_the_stored_images(rt, world, cat_photo, monk
     from click.testing import CliRunner
 
     from app.cli import main
-    from tests.app.tiny_vit import build_tiny_vit
+    from tests.app.kit.tiny_vit import build_tiny_vit
 
     admin, paws, bob = world
     added = add_reference(admin, "garfield", cat_photo).get_json()
@@ -150,7 +150,7 @@ def test_reindexing_recomputes_from_the_stored_images(rt, world, cat_photo, monk
 
 def test_a_loose_phash_match_needs_pdq_to_agree(rt, world, cat_photo):
     """pHash within 16 bits happens by chance among many references; PDQ must not contradict it."""
-    from app.perceptual import PDQ_BITS, pdq, phash, to_hex
+    from app.kit.perceptual import PDQ_BITS, pdq, phash, to_hex
     from copyright.images import match_images
     from copyright.models import WorkReferenceImage
 

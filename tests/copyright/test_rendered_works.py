@@ -97,7 +97,7 @@ def test_a_licensed_work_found_only_on_screen_is_recorded_and_earns_its_share(rt
 
 @pytest.mark.slow
 def test_a_video_without_any_work_passes_the_frame_scan(rt, world, cat_photo, monkeypatch):
-    import app.perceptual
+    import app.kit.perceptual
 
     admin, _, bob = world
     add_reference(admin, "garfield", cat_photo)
@@ -105,8 +105,8 @@ def test_a_video_without_any_work_passes_the_frame_scan(rt, world, cat_photo, mo
     admin.post(f"/api/v1/hash-banks/{bank}/media", data=cv2.imencode(".png", cat_photo)[1].tobytes(),
                headers={"Content-Type": "image/png"})
     hashed = []
-    real = app.perceptual.fingerprint
-    monkeypatch.setattr(app.perceptual, "fingerprint", lambda image: hashed.append(1) or real(image))
+    real = app.kit.perceptual.fingerprint
+    monkeypatch.setattr(app.kit.perceptual, "fingerprint", lambda image: hashed.append(1) or real(image))
     body = generate(bob, rt, "a blue circle and a yellow star")
     # Each frame is hashed once for both the works scan and the hash banks.
     frame_hashes = next(v for v in body["verdicts"] if v["stage"] == "safety.frame_hashes")

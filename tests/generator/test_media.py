@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from app.media import MediaError
+from app.kit.media import MediaError
 from generator.media import MediaInfo, check_playable, probe
 from generator.procedural import RenderResult, render_to_mp4
 

@@ -108,7 +108,7 @@ def test_a_review_policy_holds_instead_of_blocking(rt, make_api, alice_cameo, pa
 @pytest.mark.slow
 def test_a_face_just_under_the_threshold_goes_to_review(rt, make_api, models, photos, tmp_path):
     """A template built to score exactly 0.02 under the cut-off against the face in the video."""
-    from app.media import sample_frames
+    from app.kit.media import sample_frames
     from app.stage import Requester, StageContext
     from likeness.stages import FaceScanStage
     from tests.likeness.face_videos import write_selfie

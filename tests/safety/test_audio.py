@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.media import AudioTrack, load_audio
-from app.speech import PocketsphinxTranscriber, SpeechSegment, load_whisper
+from app.kit.media import AudioTrack, load_audio
+from app.kit.speech import PocketsphinxTranscriber, SpeechSegment, load_whisper
 from app.stage import Decision
 from safety.audio import (
     MAX_TEXT_CHARS, AudioClassifier, SileroVad, TermClassifier, Utterance, VadModelError, _chunks,

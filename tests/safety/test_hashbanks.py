@@ -9,7 +9,7 @@ from skimage import data
 
 from app.errors import ValidationFailed
 from app.models import Role, User
-from app.perceptual import PDQ_BITS, fingerprint, pdq, phash, to_hex
+from app.kit.perceptual import PDQ_BITS, fingerprint, pdq, phash, to_hex
 from safety import hashbanks
 from safety.models import BankAction
 from tests.app.test_api import envelope

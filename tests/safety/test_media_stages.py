@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from app.media import load_audio
+from app.kit.media import load_audio
 from app.pipeline import run_stages
-from app.speech import PocketsphinxTranscriber
+from app.kit.speech import PocketsphinxTranscriber
 from app.stage import Decision, Requester, StageContext
 from generator.procedural import render_to_mp4
 from safety.audio import AudioClassifier, TermClassifier, load_vad

@@ -13,8 +13,8 @@ import pytest
 from app.errors import ValidationFailed
 from app.pipeline import run_stages
 from app.stage import Decision, Requester, StageContext
-from app.text_embedding import TextEmbedder, TextEmbedderError, load_text_embedder
-from app.textmatch import normalise
+from app.kit.text_embedding import TextEmbedder, TextEmbedderError, load_text_embedder
+from app.kit.textmatch import normalise
 from safety.policy import Cutoffs
 from safety.prompt_classifier import (DEFAULT_EXEMPLARS, DEFAULT_THRESHOLDS, MAX_PROMPT_CHARS, Exemplars,
                                       PromptClassifier, PromptRejected, Thresholds, load_prompt_classifier,

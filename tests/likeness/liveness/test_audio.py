@@ -9,7 +9,7 @@ import random
 import numpy as np
 import pytest
 
-from app.media import AudioTrack, load_audio
+from app.kit.media import AudioTrack, load_audio
 from likeness.liveness.audio import check_spoken_phrase, phrase_match, recognise_digits, speech_segments
 from likeness.liveness.challenge import Challenge, new_challenge
 from tests.likeness.liveness.fixtures.builders import (

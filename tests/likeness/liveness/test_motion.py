@@ -1,6 +1,6 @@
 """Face-independent video checks on real encoded video (H.264 MP4/MOV, VP9 WebM made with PyAV).
 
-Frames are sampled with app.media.sample_frames (tested in tests/app/test_media.py).
+Frames are sampled with app.kit.media.sample_frames (tested in tests/app/test_media.py).
 """
 
 import random
@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from app.media import sample_frames
+from app.kit.media import sample_frames
 from likeness.liveness.motion import MotionReport, motion_report
 from tests.likeness.liveness.fixtures.builders import scene_frame, write_media
 

@@ -1,12 +1,12 @@
-"""Digit recognisers behind one interface, on app/speech.py (whose own tests load and decode the
+"""Digit recognisers behind one interface, on app/kit/speech.py (whose own tests load and decode the
 Whisper checkpoint and the pocketsphinx models: tests/app/test_speech.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from app.media import AudioTrack
-from app.speech import SpeechModelError, load_whisper
+from app.kit.media import AudioTrack
+from app.kit.speech import SpeechModelError, load_whisper
 from likeness.liveness.recognisers import PocketsphinxDigits, WhisperDigits, digits_from_text, load_recogniser
 from tests.likeness.liveness.fixtures.builders import read_pcm
 

@@ -1,6 +1,6 @@
 import pytest
 
-from app.textmatch import PhraseIndex, fold, normalise, tokens
+from app.kit.textmatch import PhraseIndex, fold, normalise, tokens
 
 
 @pytest.mark.parametrize("raw, expected", [

@@ -1,4 +1,4 @@
-"""app/speech.py on real audio: pocketsphinx's free LM and a grammar, and Whisper's real load path
+"""app/kit/speech.py on real audio: pocketsphinx's free LM and a grammar, and Whisper's real load path
 (a checkpoint with tiny random weights, built by the session fixture `tiny_whisper`)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from app import speech
-from app.media import AudioTrack, load_audio
-from app.speech import (
+from app.kit import speech
+from app.kit.media import AudioTrack, load_audio
+from app.kit.speech import (
     PocketsphinxDecoder, PocketsphinxTranscriber, SpeechModelError, WhisperTranscriber, load_transcriber,
     load_whisper,
 )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from app.perceptual import PDQ_BITS, PDQ_MIN_QUALITY, distance, from_hex, pdq, phash, to_hex
+from app.kit.perceptual import PDQ_BITS, PDQ_MIN_QUALITY, distance, from_hex, pdq, phash, to_hex
 
 
 @pytest.fixture(scope="module")

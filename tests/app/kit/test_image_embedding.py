@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from app.image_embedding import ImageEmbedder, ImageEmbedderError, load_image_embedder
-from tests.app.tiny_vit import build_tiny_vit
+from app.kit.image_embedding import ImageEmbedder, ImageEmbedderError, load_image_embedder
+from tests.app.kit.tiny_vit import build_tiny_vit
 
 
 @pytest.fixture(scope="module")

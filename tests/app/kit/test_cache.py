@@ -1,4 +1,4 @@
-from app.cache import RebuiltOnChange
+from app.kit.cache import RebuiltOnChange
 
 
 def test_rebuilds_only_when_the_stamp_changes():

@@ -1,5 +1,5 @@
 """A tiny CLIP-style visual tower (patch embedding, transformer, projection), exported to ONNX the
-way the operator exports open_clip's: the real load path of app.image_embedding runs on it."""
+way the operator exports open_clip's: the real load path of app.kit.image_embedding runs on it."""
 
 from __future__ import annotations
 

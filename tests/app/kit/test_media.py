@@ -1,4 +1,4 @@
-"""app.media on real files: the one media error, frame sampling and 16 kHz mono audio decoding.
+"""app.kit.media on real files: the one media error, frame sampling and 16 kHz mono audio decoding.
 
 Containers are encoded here with PyAV (H.264+AAC MP4/MOV, VP9+Opus and VP8+Vorbis WebM, WAV),
 speech comes from the espeak-ng clips committed as FLAC, and one clip is the procedural
@@ -17,7 +17,7 @@ import av
 import numpy as np
 import pytest
 
-from app.media import (
+from app.kit.media import (
     MEDIA_ERROR_CODES, SAMPLE_RATE, AudioTrack, MediaError, load_audio, open_media, read_image, sample_frames,
 )
 from generator.procedural import RenderResult, render_to_mp4
@@ -25,7 +25,7 @@ from tests.likeness.liveness.fixtures.builders import (
     FIXTURES, FORMATS, RATE, encoder_available, pad, read_pcm, scene_frame, write_media, write_wav,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CLIPS = ("digits_73914.flac", "digits_28056.flac")
 
 

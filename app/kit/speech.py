@@ -1,7 +1,7 @@
 """Speech to text, one way for every domain: likeness hears challenge digits, safety hears what a
 rendered video says.
 
-Audio arrives as ``app.media.AudioTrack`` (16 kHz mono int16). Two engines, both offline:
+Audio arrives as ``app.kit.media.AudioTrack`` (16 kHz mono int16). Two engines, both offline:
 
 * pocketsphinx (default): CMU's English acoustic model, dictionary and language model ship inside
   the ``pocketsphinx`` wheel. ``PocketsphinxDecoder`` decodes a track with either the free English
@@ -29,8 +29,8 @@ from typing import Protocol
 
 import numpy as np
 
-from app.files import sha256_of
-from app.media import SAMPLE_RATE, AudioTrack
+from app.kit.files import sha256_of
+from app.kit.media import SAMPLE_RATE, AudioTrack
 
 MODEL_ENV = "GL_SPEECH_MODEL"
 #: Tracks shorter than this hold no words worth decoding (pocketsphinx needs a few frames).
