@@ -146,7 +146,7 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
     only what this process resumes from the database (the embedded queue lives in one process)."""
     from rq import Worker
 
-    from app import generations
+    from app import orchestrator
     from app.queues import QUEUE_NAMES, EmbeddedWorker
 
     names = tuple(queues) or QUEUE_NAMES
@@ -154,14 +154,14 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
     if unknown:
         raise click.ClickException(f"unknown queues {sorted(unknown)}; choose from {list(QUEUE_NAMES)}")
     rt = _rt()
-    resumed = generations.recover(rt, older_than_s=0 if rt.queues.embedded else rt.config.stall_after_s)
+    resumed = orchestrator.recover(rt, older_than_s=0 if rt.queues.embedded else rt.config.stall_after_s)
     click.echo(f"resumed {resumed} in-flight generations")
 
     def sweep_forever() -> None:
         while True:
             time.sleep(60)
             try:
-                generations.recover(rt, older_than_s=rt.config.stall_after_s)
+                orchestrator.recover(rt, older_than_s=rt.config.stall_after_s)
             except Exception:
                 logging.getLogger(__name__).exception("recovery sweep failed")
 
@@ -181,10 +181,10 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
 @click.option("--older-than", default=None, type=float, help="seconds untouched (default GL_STALL_AFTER_S)")
 def recover(older_than: float | None) -> None:
     """Re-enqueue in-flight generations no live job carries."""
-    from app import generations
+    from app import orchestrator
 
     rt = _rt()
-    n = generations.recover(rt, rt.config.stall_after_s if older_than is None else older_than)
+    n = orchestrator.recover(rt, rt.config.stall_after_s if older_than is None else older_than)
     click.echo(f"enqueued {n}")
 
 
@@ -193,141 +193,6 @@ def demo() -> None:
     """Seed a small demo world (idempotent)."""
     from app.demo import seed
     seed(_rt(), echo=click.echo)
-
-
-@main.group()
-def figures() -> None:
-    """The public-figure list and its reference-face gallery."""
-
-
-@figures.command("enrol-faces")
-@click.argument("gallery", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def figures_enrol_faces(gallery: Path) -> None:
-    """Embed GALLERY/<figure-id>/*.jpg and store each figure's face template (replacing it)."""
-    from likeness.faces import load_face_models
-    from likeness.figure_gallery import enrol_gallery
-    from likeness.figures import load_figures
-
-    models = load_face_models()
-    with click.progressbar(length=1, label="enrolling figure faces", item_show_func=lambda x: x) as bar:
-        def progress(done: int, total: int, name: str) -> None:
-            bar.length = total
-            bar.update(1, name)
-
-        with _rt().db.transaction() as s:
-            report = enrol_gallery(s, gallery, models, load_figures(), actor="system:cli", progress=progress)
-    for fig in report.figures:
-        problems = ", ".join(f"{name}: {code}" for name, code in fig.problems)
-        click.echo(f"{fig.figure_id}: {fig.used}/{fig.photos} photos used" + (f" ({problems})" if problems else ""))
-    for name in report.unknown:
-        click.echo(f"{name}: not in the public-figure list, skipped", err=True)
-    click.echo(f"{report.enrolled} figures enrolled with model {models.version}")
-    if report.enrolled == 0:
-        sys.exit(1)
-
-
-@main.group()
-def works() -> None:
-    """Copyrighted works: reference images, claims whose disputes lapsed."""
-
-
-@works.command("reindex-references")
-def works_reindex_references() -> None:
-    """Recompute every stored reference image's pHash, PDQ and embedding (under GL_IMAGE_EMBED_MODEL,
-    when set): run it after changing the image-embedding model."""
-    from app.kit.image_embedding import load_image_embedder
-    from copyright.images import reindex_references
-
-    embedder = load_image_embedder()
-    with click.progressbar(length=1, label="re-indexing reference images") as bar:
-        def progress(done: int, total: int) -> None:
-            bar.length = max(total, 1)
-            bar.update(1)
-
-        with _rt().db.transaction() as s:
-            done, skipped = reindex_references(s, _rt().storage, embedder, progress=progress)
-    model = embedder.model_id if embedder else "none (hashes only)"
-    click.echo(f"{done} reference images re-indexed, embedding model {model}; "
-               f"{skipped} without a stored image (added before images were kept: upload them again)")
-
-
-@works.command("lapse-disputes")
-@click.option("--actor", "actor_email", required=True, help="the admin or service account the rulings are made as")
-@click.option("--days", default=None, type=click.IntRange(min=1), help="answer window (default 30)")
-def works_lapse_disputes(actor_email: str, days: int | None) -> None:
-    """Release video claims whose dispute nobody decided in time (run daily, e.g. from cron)."""
-    from app.models import User
-    from copyright.claims import DISPUTE_ANSWER_DAYS, lapse_overdue
-    from sqlalchemy import select
-
-    with _rt().db.transaction() as s:
-        actor = s.scalar(select(User).where(User.email == actor_email.strip().lower()))
-        if actor is None or actor.role not in (Role.ADMIN, Role.SERVICE):
-            raise click.ClickException(f"{actor_email} is not an admin or service account")
-        lapsed = lapse_overdue(s, actor, days=days or DISPUTE_ANSWER_DAYS)
-    for claim in lapsed:
-        click.echo(f"claim {claim.id} on {claim.generation_id}: lapsed ({claim.action})")
-    click.echo(f"{len(lapsed)} disputes lapsed")
-
-
-@main.group()
-def banks() -> None:
-    """Hash banks of known media (threatexchange signal files in and out)."""
-
-
-def _bank_id(s, name: str) -> str:
-    from safety.models import HashBank
-    from sqlalchemy import select
-
-    bank_id = s.scalar(select(HashBank.id).where(HashBank.name == name))
-    if bank_id is None:
-        raise click.ClickException(f"no hash bank named {name}")
-    return bank_id
-
-
-@banks.command("import")
-@click.argument("bank")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["te-file", "te-csv"]), default="te-file")
-@click.option("--signal-type", type=click.Choice(["pdq", "phash"]), help="te-file lines hold bare signals of this type")
-@click.option("--actor", "actor_email", required=True, help="the admin account the import is recorded as")
-def banks_import(bank: str, file: Path, fmt: str, signal_type: str | None, actor_email: str) -> None:
-    """Add FILE's signals to BANK: every line or none."""
-    from app.errors import GreenlightError
-    from app.models import User
-    from safety.hashbanks import import_signals
-    from sqlalchemy import select
-
-    text = file.read_text(encoding="utf-8")
-    with click.progressbar(length=1, label=f"importing into {bank}") as bar:
-        def progress(done: int, total: int) -> None:
-            bar.length = max(total, 1)
-            bar.update(done - bar.pos)
-
-        try:
-            with _rt().db.transaction() as s:
-                actor = s.scalar(select(User).where(User.email == actor_email.strip().lower()))
-                if actor is None or actor.role != Role.ADMIN:
-                    raise click.ClickException(f"{actor_email} is not an admin")
-                report = import_signals(s, actor, _bank_id(s, bank), text, fmt, source=f"import:{file.name}",
-                                        default_type=signal_type, progress=progress)
-        except GreenlightError as exc:
-            lines = exc.details.get("lines", [])
-            for problem in lines[:20]:
-                click.echo(f"line {problem['line']}: {problem['error']}", err=True)
-            raise click.ClickException(exc.message) from None
-    click.echo(f"{report.added} signals added, {report.already_there} already in {bank}")
-
-
-@banks.command("export")
-@click.argument("bank")
-@click.option("--format", "fmt", type=click.Choice(["te-file", "te-csv"]), default="te-file")
-def banks_export(bank: str, fmt: str) -> None:
-    """Print BANK's signals in threatexchange's file (or dataset CSV) format."""
-    from safety.hashbanks import export_signals
-
-    with _rt().db.transaction() as s:
-        click.echo(export_signals(s, _bank_id(s, bank), fmt), nl=False)
 
 
 @main.group()
@@ -365,91 +230,6 @@ def transparency_export(since_: str, until_: str | None, fmt: str, output: Path 
 
 
 @main.group()
-def policy() -> None:
-    """The declarative safety policy (safety/data/policy.toml)."""
-
-
-def _load_policy_or_exit(file: Path):
-    from safety.policy import PolicyError, classifier_categories, load_file
-
-    required, forced = classifier_categories()
-    try:
-        return load_file(file, required=required, always_block=forced)
-    except PolicyError as exc:
-        for problem in exc.problems:
-            click.echo(f"{file}: {problem}", err=True)
-        sys.exit(1)
-
-
-@policy.command("check")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def policy_check(file: Path) -> None:
-    """Validate FILE against the classifiers' categories; print what each finding does."""
-    loaded = _load_policy_or_exit(file)
-    click.echo(f"{file}: policy {loaded.version} is valid ({len(loaded.categories)} categories)")
-    click.echo(f"{'category':22} {'adult possible':>15} {'adult likely':>13} {'teen possible':>14} {'teen likely':>12}")
-    for name, *actions in loaded.table():
-        click.echo(f"{name:22} {actions[0]:>15} {actions[1]:>13} {actions[2]:>14} {actions[3]:>12}")
-
-
-@policy.command("dry-run")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--since", "since_", default=None, help="only generations created from this ISO date")
-@click.option("--limit", default=1000, show_default=True, type=click.IntRange(min=1))
-def policy_dry_run(file: Path, since_: str | None, limit: int) -> None:
-    """Replay stored generations under FILE and report which outcomes would change (writes nothing)."""
-    from datetime import datetime, timezone
-
-    from safety.dry_run import replay
-
-    candidate = _load_policy_or_exit(file)
-    since = None
-    if since_:
-        since = datetime.fromisoformat(since_)
-        since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
-    with click.progressbar(length=1, label="replaying generations") as bar:
-        def progress(done: int, total: int) -> None:
-            bar.length = max(total, 1)
-            bar.update(done - bar.pos)
-
-        with _rt().db.transaction() as s:
-            report = replay(s, candidate, since=since, limit=limit, progress=progress)
-            s.rollback()  # a dry run writes nothing
-    click.echo(f"policy {report.policy_version}: {len(report.changes)} of {report.examined} generations would change")
-    for (was, will), n in sorted(report.transitions.items()):
-        click.echo(f"  {was} -> {will}: {n}")
-    for change in report.changes[:50]:
-        click.echo(f"  {change.generation_id} [{change.status}] {change.before} -> {change.after} "
-                   f"({', '.join(change.categories) or '-'}): {change.prompt}")
-
-
-@main.group()
-def keys() -> None:
-    """Encryption keys for face templates."""
-
-
-@keys.command("rotate")
-def keys_rotate() -> None:
-    """Re-encrypt every face template under a new key (file keyring) or under the first key of
-    GL_TEMPLATE_KEYS (environment keyring: put the new key first, keep the old one until done)."""
-    from likeness import templates
-
-    ring = templates.keyring()
-    from_env = ring.path is None
-    with click.progressbar(length=1, label="re-encrypting templates") as bar:
-        def progress(done: int, total: int) -> None:
-            bar.length = max(total, 1)
-            bar.update(1)
-
-        with _rt().db.transaction() as s:
-            n = templates.rotate(s, ring, new_key=not from_env, progress=progress)
-    if not from_env:
-        ring.retire_all_but_active()
-        ring.save()
-    click.echo(f"{n} templates now under key {ring.active}")
-
-
-@main.group()
 def audit() -> None:
     """The tamper-evident audit log."""
 
@@ -466,6 +246,18 @@ def audit_verify() -> None:
         click.echo(f"audit chain BROKEN at event {report.first_bad_id}: {report.problem}", err=True)
         sys.exit(1)
 
+
+def _add_domain_commands() -> None:
+    from app import domains
+    from app.factory import load_plugins
+
+    load_plugins()
+    for domain in domains.domains():
+        for command in domain.commands() if domain.commands else ():
+            main.add_command(command)
+
+
+_add_domain_commands()
 
 if __name__ == "__main__":
     main()

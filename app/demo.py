@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from app import accounts, generations
+from app import accounts, domains, generations, orchestrator
 from app.models import Role, User
 from app.runtime import Runtime
 
@@ -25,9 +25,6 @@ PEOPLE = [
 
 def seed(rt: Runtime, echo: Callable[[str], None] = print) -> bool:
     """Create the demo world once; False (and nothing written) if it is already there."""
-    from likeness.models import Permission
-    from likeness.services import create_cameo
-
     with rt.db.transaction() as s:
         if s.scalar(select(User.id).where(User.email == "alice@demo.test")):
             echo("demo data already seeded")
@@ -36,11 +33,12 @@ def seed(rt: Runtime, echo: Callable[[str], None] = print) -> bool:
                  for email, handle, role, bd in PEOPLE}
         accounts.follow(s, users["alice"], users["bob"])
         accounts.follow(s, users["bob"], users["alice"])
-        alice_cameo = create_cameo(s, users["alice"], "Alice", Permission.EVERYONE, [])
-        bob_cameo = create_cameo(s, users["bob"], "Bob", Permission.MUTUALS, [])
-        create_cameo(s, users["tess"], "Tess", Permission.ONLY_ME, [])
+        named: dict[str, str] = {}
+        for domain in domains.domains():
+            if domain.demo is not None:
+                named |= domain.demo(s, users)
         ids = {h: u.id for h, u in users.items()}
-        cameos = (alice_cameo.id, bob_cameo.id)
+        cameos = (named["alice_cameo"], named["bob_cameo"])
 
     requests = [
         ("alice", "a green cube sliding down a ramp", []),
@@ -55,7 +53,7 @@ def seed(rt: Runtime, echo: Callable[[str], None] = print) -> bool:
     for handle, prompt, cameo_ids in requests:
         with rt.db.transaction() as s:
             owner = s.get(User, ids[handle])
-            gid = generations.submit_and_gate(rt, s, owner, prompt, cameo_ids, None)
+            gid = orchestrator.submit_and_gate(rt, s, owner, prompt, cameo_ids, None)
             status = generations.status_of(s, gid)
         echo(f"  @{handle:<6} {status:<10} {prompt}")
 

@@ -1,7 +1,8 @@
-"""The Flask application factory."""
+"""The Flask application factory, and the one place that loads the domain plugins."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 
 from flask import Flask, jsonify
@@ -9,10 +10,31 @@ from flask import Flask, jsonify
 from app import runtime
 from app.config import Config
 
+# Every domain plugs in through its plugin module (app.domains); nothing else in app/ imports a domain.
+PLUGINS = ("safety.plugin", "likeness.plugin", "copyright.plugin", "generator.plugin")
+
+
+_loaded = False
+
+
+def load_plugins() -> None:
+    """Import every plugin once (each registers its domain), then check the pipeline's order."""
+    global _loaded
+    if _loaded:
+        return
+    from app import pipeline
+
+    for module in PLUGINS:
+        importlib.import_module(module)
+    pipeline.check_order(pipeline.PRE_RENDER)
+    pipeline.check_order(pipeline.POST_RENDER)
+    _loaded = True
+
 
 def create_app(config: Config | None = None, *, start_worker: bool = False) -> Flask:
     """Build the app. `start_worker` runs the embedded queue worker on a thread (embedded queue only)."""
     # Tests and the CLI configure the runtime first; a bare create_app() reads the environment.
+    load_plugins()
     rt = runtime.configure(config) if config is not None or not runtime.is_configured() else runtime.current()
     app = Flask(__name__, instance_path=str(rt.config.instance_dir))
     app.config.update(SECRET_KEY=rt.config.secret_key, MAX_CONTENT_LENGTH=rt.config.max_request_bytes,
@@ -33,13 +55,13 @@ def create_app(config: Config | None = None, *, start_worker: bool = False) -> F
 
 
 def start_embedded_worker(app: Flask, rt: runtime.Runtime):
-    from app import generations
+    from app import orchestrator
     from app.queues import EmbeddedWorker
 
     if not rt.queues.embedded:
         raise RuntimeError("REDIS_URL is set: run `greenlight worker` processes instead of an embedded worker")
     # The embedded queue starts empty: whatever was in flight when the process last stopped resumes.
-    resumed = generations.recover(rt, older_than_s=0)
+    resumed = orchestrator.recover(rt, older_than_s=0)
     if resumed:
         logging.getLogger(__name__).info("resumed %d in-flight generations", resumed)
     worker = EmbeddedWorker(rt.queues, poll_s=rt.config.worker_poll_s)

@@ -133,11 +133,11 @@ class Generation(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     owner: Mapped[User] = relationship(lazy="joined", foreign_keys=[owner_id])
-    verdicts: Mapped[list["Verdict"]] = relationship(
-        order_by="Verdict.id", lazy="selectin", back_populates="generation")
+    verdicts: Mapped[list["VerdictRecord"]] = relationship(
+        order_by="VerdictRecord.id", lazy="selectin", back_populates="generation")
 
 
-class Verdict(Base):
+class VerdictRecord(Base):
     __tablename__ = "verdicts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -1,52 +1,72 @@
 """The whole pipeline in one place: what runs before any GPU time is spent, and after.
 
-Adding a gate is one line here plus its own module (and tests) in its domain package.
+Stages are named here and implemented in their domain packages, which register them through
+their plugin (app.domains); adding a gate is one line here plus its own module and tests.
+`check_order` (run when the plugins load) refuses a list in which a stage needs a fact that no
+earlier stage in the same list produces.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
-from copyright.stages import RenderedWorksStage, RightsStage
-from generator.stages import MediaIntegrityStage
-from likeness.stages import CameoConsentStage, FaceScanStage, InputFacesStage, NamedCameoStage, PublicFigureStage
-from safety.stages import (
-    AudioSafetyStage, FrameSafetyStage, HashBankStage, InputImageSafetyStage, PromptSafetyStage,
-)
-
+from app import domains
 from app.stage import Stage, StageContext, Verdict
 
-PRE_RENDER: tuple[Stage, ...] = (
-    PromptSafetyStage(),   # safety: terms and the meaning of the prompt (MiniLM vs labelled exemplars), per category
-    InputImageSafetyStage(),        # safety: no nudity in the input image (nudenet's detector)
-    HashBankStage(rendered=False),  # safety: the input image is not known media in a hash bank
-    CameoConsentStage(),   # likeness: every requested cameo is active and allows this requester
-    InputFacesStage(),     # likeness: every face in an input image is a cameo that allows this requester
-    NamedCameoStage(),     # likeness: naming an enrolled person (@handle, full name) needs their cameo
-    PublicFigureStage(),   # likeness: no public figure unless they enrolled and allow it
-    RightsStage(),         # copyright: works are default-deny unless their rightsholder's policy allows this use
+PRE_RENDER: tuple[str, ...] = (
+    "safety.prompt",            # terms and the meaning of the prompt (MiniLM vs labelled exemplars), per category
+    "safety.input_image",       # no nudity in the input image (nudenet's detector)
+    "safety.input_hashes",      # the input image is not known media in a hash bank
+    "likeness.cameo_consent",   # every requested cameo is active and allows this requester
+    "likeness.input_faces",     # every face in an input image is a cameo that allows this requester
+    "likeness.named_cameos",    # naming an enrolled person (@handle, full name) needs their cameo
+    "likeness.public_figures",  # no public figure unless they enrolled and allow it
+    "copyright.rights",         # works are default-deny unless their rightsholder's policy allows this use
 )
 
-POST_RENDER: tuple[Stage, ...] = (
-    MediaIntegrityStage(),  # generator: the file is a playable H.264 + AAC MP4 of the expected length
-    CameoConsentStage(),    # likeness: consent still holds (a cameo revoked while rendering blocks)
-    FaceScanStage(),        # likeness: every face on screen (2 frames/s) is a declared, consenting cameo
-    RenderedWorksStage(),   # copyright: works on screen (reference images vs the same frames) under their policy
-    HashBankStage(rendered=True),  # safety: no frame is known media in a hash bank
-    FrameSafetyStage(),     # safety: no nudity in the frames (nudenet's detector, the same 2 frames/s)
-    AudioSafetyStage(),     # safety: what is said (Silero VAD + speech-to-text) through the prompt classifier
+POST_RENDER: tuple[str, ...] = (
+    "generator.media_integrity",  # the file is a playable H.264 + AAC MP4 of the expected length
+    "likeness.cameo_consent",     # consent still holds (a cameo revoked while rendering blocks)
+    "likeness.face_scan",         # every face on screen (2 frames/s) is a declared, consenting cameo
+    "safety.frame_hashes",        # no frame is known media in a hash bank
+    "safety.frames",              # no nudity in the frames (nudenet's detector, the same 2 frames/s)
+    "safety.audio",               # what is said (Silero VAD + speech-to-text) through the prompt classifier
+    "copyright.frames",           # works on screen under their policy (its restrictions see what safety found)
 )
+
+
+def stages(names: Iterable[str]) -> tuple[Stage, ...]:
+    return tuple(domains.stage(name) for name in names)
+
+
+def check_order(names: Iterable[str]) -> None:
+    """Every fact a stage needs is produced by a stage before it in the same list."""
+    produced: set[str] = set()
+    problems = []
+    for stage in stages(names):
+        missing = sorted(set(stage.needs) - produced)
+        if missing:
+            problems.append(f"{stage.name} needs {', '.join(missing)}, which no earlier stage produces")
+        produced |= set(stage.produces)
+    if problems:
+        raise domains.RegistryError("pipeline out of order: " + "; ".join(problems))
 
 
 def run_stages(stages: tuple[Stage, ...], ctx: StageContext) -> list[Verdict]:
     """Every stage runs (no short-circuit) so each verdict records why, for review and dry runs."""
     verdicts: list[Verdict] = []
-    ctx.earlier = verdicts
     for stage in stages:
         started = time.perf_counter()
         verdict = stage.check(ctx)
         verdict.latency_ms = (time.perf_counter() - started) * 1000.0
         verdict.stage, verdict.version = stage.name, stage.version
+        undeclared = set(verdict.facts) - set(stage.produces)
+        if undeclared:
+            raise domains.RegistryError(f"{stage.name} set facts it does not declare: {sorted(undeclared)}")
+        for name, value in verdict.facts.items():
+            # Several stages may tell the same fact (prompt and frames both see sexual content): any wins.
+            ctx.facts[name] = ctx.facts.get(name) or value
         verdicts.append(verdict)
     return verdicts
 

@@ -7,8 +7,8 @@ from sqlalchemy import MetaData
 
 def metadata() -> MetaData:
     import app.models  # noqa: F401
-    import copyright.models  # noqa: F401
-    import likeness.models  # noqa: F401
-    import safety.models  # noqa: F401
     from app.db import Base
+    from app.factory import load_plugins
+
+    load_plugins()  # each domain's plugin imports its tables
     return Base.metadata

@@ -45,6 +45,8 @@ class Verdict:
     evidence: dict[str, Any] = field(default_factory=dict)
     # Allowed, but only so: "age_restricted" (published, hidden from teen accounts).
     restrictions: set[str] = field(default_factory=set)
+    # What the stage found out for the stages after it (see Stage.produces); kept in memory only.
+    facts: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def allow(cls, scores: dict[str, float] | None = None) -> "Verdict":
@@ -92,8 +94,8 @@ class StageContext:
     session: Session
     media_path: Path | None = None
     input_image_path: Path | None = None  # image-to-video: the still the video starts from
-    # Verdicts of the stages before this one in the same run (a licence may depend on them).
-    earlier: list["Verdict"] = field(default_factory=list)
+    # Facts the stages before this one produced in the same run (see Stage.produces / needs).
+    facts: dict[str, Any] = field(default_factory=dict)
     _frames: dict[float, list] = field(default_factory=dict, repr=False)
     _fingerprints: dict[float, list] = field(default_factory=dict, repr=False)
 
@@ -127,12 +129,29 @@ class StageContext:
             return Verdict.block(Reason(exc.code, f"the video could not be scanned for {looking_for}: {exc}"))
 
 
+    def fact(self, name: str, default: Any = None) -> Any:
+        """A fact an earlier stage produced; the pipeline checked at start that one does."""
+        return self.facts.get(name, default)
+
+
 class Stage(ABC):
     """A gate. `name` and `version` are recorded on every verdict; bump the version whenever
-    the model, data file or thresholds change so stored verdicts stay explainable."""
+    the model, data file or thresholds change so stored verdicts stay explainable. Reading
+    `version` must stay cheap: it names the model files, it never loads them.
+
+    A stage says what it tells later stages (`produces`: facts it sets on its verdict, e.g.
+    `content.violence`) and what it needs from earlier ones (`needs`); the pipeline refuses to
+    start when a need is not produced earlier in the same list. It never reads another stage's
+    reason codes. `dsa_category`/`dsa_keywords` are what its blocks are stated as (DSA
+    transparency database values); `models` names the model files (app.model_files) it loads."""
 
     name: str
     version: str
+    produces: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    dsa_category: str = "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE"
+    dsa_keywords: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
 
     @abstractmethod
     def check(self, ctx: StageContext) -> Verdict: ...

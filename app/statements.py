@@ -4,7 +4,7 @@ the EU DSA transparency database, stored with what led to it and exported for re
 The record is a superset of the DSA's: `to_dsa` projects it losslessly onto the database's API
 fields (values as the database spells them), and `origin`, `reasons` and `redress` keep our side.
 Categories come from the reasons (safety reasons carry `dsa_category`/`dsa_keywords` details),
-else from the domain of the stage that decided.
+else from what the deciding stage declares (app.domains.dsa_category).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit
+from app import audit, domains
 from app.db import as_utc, utcnow
 from app.models import Generation, StatementOfReasons
 
@@ -40,14 +40,8 @@ AUTOMATED_FULLY = "AUTOMATED_DECISION_FULLY"
 AUTOMATED_PARTIALLY = "AUTOMATED_DECISION_PARTIALLY"
 NOT_AUTOMATED = "AUTOMATED_DECISION_NOT_AUTOMATED"
 CONTENT_TYPES = ["CONTENT_TYPE_SYNTHETIC_MEDIA", "CONTENT_TYPE_VIDEO"]
+_SCOPE = "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE"  # what the service does not offer, whatever the cause
 
-# The domain of the deciding stage, when its reasons name no category themselves.
-_BY_DOMAIN = {
-    "safety": ("STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH", []),
-    "likeness": ("STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR", ["KEYWORD_NON_CONSENSUAL_MATERIAL_DEEPFAKE"]),
-    "copyright": ("STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS", ["KEYWORD_COPYRIGHT_INFRINGEMENT"]),
-    "generator": ("STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE", []),
-}
 # Categories whose content is illegal in itself, and the law relied on.
 _ILLEGAL = {
     "STATEMENT_CATEGORY_PROTECTION_OF_MINORS":
@@ -83,13 +77,13 @@ def categorise(reasons: Iterable[dict[str, Any]]) -> tuple[str, list[str]]:
     found: dict[str, set[str]] = {}
     for reason in reasons:
         details = reason.get("details") or {}
-        domain = str(reason.get("stage", "")).split(".", 1)[0]
-        category, keywords = _BY_DOMAIN.get(domain, ("STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE", []))
+        declared = domains.dsa_category(str(reason.get("stage", "")))
+        category, keywords = (declared[0], list(declared[1])) if declared else (_SCOPE, [])
         if details.get("dsa_category"):
             category, keywords = details["dsa_category"], list(details.get("dsa_keywords") or [])
         found.setdefault(category, set()).update(keywords)
     if not found:
-        return "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE", []
+        return _SCOPE, []
     chosen = min(found, key=lambda c: _PRECEDENCE.index(c) if c in _PRECEDENCE else len(_PRECEDENCE))
     return chosen, sorted(found[chosen])
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app import accounts, generations, runtime  # noqa: E402
+from app import accounts, generations, orchestrator, runtime  # noqa: E402
 from app.config import Config  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.models import Generation, User  # noqa: E402
@@ -56,7 +56,7 @@ def main() -> None:
     # Warm-up: data files load and indexes build once per process.
     with rt.db.transaction() as s:
         warm_id = generations.submit(s, s.get(User, user_id), PROMPTS[0], [], None).id
-    generations.gate(rt, warm_id)
+    orchestrator.gate(rt, warm_id)
 
     gate_ms, stage_sum_ms = [], []
     per_stage: dict[str, list[float]] = {}
@@ -66,7 +66,7 @@ def main() -> None:
             prompt = f"{PROMPTS[i % len(PROMPTS)]}, take {i}"
             gid = generations.submit(s, s.get(User, user_id), prompt, [], None).id
         started = time.perf_counter()
-        generations.gate(rt, gid)
+        orchestrator.gate(rt, gid)
         gate_ms.append((time.perf_counter() - started) * 1000)
         with rt.db.transaction() as s:
             verdicts = s.get(Generation, gid).verdicts

@@ -32,7 +32,7 @@ import numpy as np
 from safety_common import LABELS, ROOT, Row, build, load_rows, progress, uncalibrated
 
 from app.stage import Decision
-from safety.policy import Cutoffs
+from safety.cutoffs import Cutoffs
 from safety.prompt_classifier import (BENIGN, DEFAULT_EXEMPLARS, DEFAULT_THRESHOLDS, Exemplars,
                                       PromptClassifier, Thresholds)
 

@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 from app.kit.text_embedding import load_text_embedder  # noqa: E402
 from safety.prompt_classifier import (DEFAULT_EXEMPLARS, DEFAULT_THRESHOLDS, Exemplars,  # noqa: E402
                                       PromptClassifier, Thresholds)
-from safety.policy import Cutoffs  # noqa: E402
+from safety.cutoffs import Cutoffs  # noqa: E402
 from safety.terms import load_policy  # noqa: E402
 
 LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"

@@ -21,10 +21,10 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound
 from app.models import Generation, Status, User
 from app.states import transition
+from copyright.claims_in_force import IN_EFFECT, takedown_in_force
 from copyright.models import ClaimAction, VideoClaim, VideoClaimStatus
 from copyright.services import org_of, owned_work
 
-IN_EFFECT = (VideoClaimStatus.OPEN.value, VideoClaimStatus.DISPUTED.value)
 DISPUTE_ANSWER_DAYS = 30
 
 
@@ -128,15 +128,9 @@ def on_video(session: Session, generation_id: str) -> list[VideoClaim]:
                                 .order_by(VideoClaim.created_at)))
 
 
-def blocks_publishing(session: Session, generation_id: str) -> VideoClaim | None:
-    """A takedown in effect or upheld keeps the video from being published again."""
-    return session.scalar(select(VideoClaim).where(
-        VideoClaim.generation_id == generation_id, VideoClaim.action == ClaimAction.TAKEDOWN.value,
-        VideoClaim.status.in_([*IN_EFFECT, VideoClaimStatus.UPHELD.value])))
-
-
-def monetising_claim(session: Session, generation_id: str) -> VideoClaim | None:
-    """The monetise claim in effect or upheld on the video, if any (its revenue is redirected)."""
-    return session.scalar(select(VideoClaim).where(
-        VideoClaim.generation_id == generation_id, VideoClaim.action == ClaimAction.MONETISE.value,
-        VideoClaim.status.in_([*IN_EFFECT, VideoClaimStatus.UPHELD.value])))
+def refuse_publishing_under_takedown(session: Session, gen: Generation) -> None:
+    """Publish check: a takedown in effect or upheld keeps the video unpublished."""
+    takedown = takedown_in_force(session, gen.id)
+    if takedown is not None and gen.status == Status.DRAFT:
+        raise Conflict("a copyright takedown keeps this video unpublished", code="copyright_takedown",
+                       details={"claim_id": takedown.id, "status": takedown.status})

@@ -24,7 +24,7 @@ from app.db import as_utc, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Generation, Status, User
 from copyright import ledger
-from copyright.claims import monetising_claim
+from copyright.claims_in_force import monetising_claim
 from copyright.models import (
     GenerationWork, LedgerEntry, LedgerLine, LedgerPeriod, PolicyKind, VideoClaim, VideoClaimStatus, WorkPolicy,
 )

@@ -19,6 +19,12 @@ from copyright.models import GenerationWork, PolicyKind, Restriction, WorkPolicy
 from copyright.services import MAX_SHARE_BP, policy_in_force, registered_catalogue
 
 
+IP_INFRINGEMENT = "STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS"
+COPYRIGHT_KEYWORDS = ("KEYWORD_COPYRIGHT_INFRINGEMENT",)
+# What a licence's restrictions ask of the stages before: set by safety and likeness stages.
+USE_FACTS = ("content.sexual", "content.violence", "people.cameos")
+
+
 @dataclass(frozen=True)
 class UseFacts:
     """What the request does with a work, for the policy's restrictions."""
@@ -30,10 +36,8 @@ class UseFacts:
 
     @classmethod
     def of(cls, ctx: StageContext) -> "UseFacts":
-        codes = {r.code for v in ctx.earlier for r in v.reasons}
-        return cls(remix=ctx.remix_of is not None, real_person_cameos=bool(ctx.cameo_ids),
-                   sexual=any(c.startswith("safety_sexual") for c in codes),
-                   violent=any(c.startswith("safety_violence") for c in codes))
+        return cls(remix=ctx.remix_of is not None, real_person_cameos=ctx.fact("people.cameos", 0) > 0,
+                   sexual=bool(ctx.fact("content.sexual")), violent=bool(ctx.fact("content.violence")))
 
     def breaks(self, restrictions: list[str]) -> list[str]:
         broken = {Restriction.NO_REMIX: self.remix, Restriction.NO_REAL_PERSON_CAMEOS: self.real_person_cameos,
@@ -110,6 +114,8 @@ class RightsStage(Stage):
     """Works in the shipped catalogue and in the registry are default-deny until their verified
     rightsholder opts in; then the policy in force decides, restrictions included. The works
     used and the policy versions applied are recorded on the generation."""
+    dsa_category, dsa_keywords = IP_INFRINGEMENT, COPYRIGHT_KEYWORDS
+    needs = USE_FACTS
 
     name = "copyright.rights"
 
@@ -164,6 +170,8 @@ class RenderedWorksStage(Stage):
     reference images. A work on screen is judged by its policy in force now, so a work nobody
     asked for, or whose licence changed while rendering, holds the video; a licensed one found
     only here is recorded on the generation and earns its share."""
+    dsa_category, dsa_keywords = IP_INFRINGEMENT, COPYRIGHT_KEYWORDS
+    needs = USE_FACTS
 
     name = "copyright.frames"
     version = "frames-1"

@@ -8,6 +8,7 @@ from generator.media import check_playable, probe
 
 
 class MediaIntegrityStage(Stage):
+    dsa_category = "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE"  # a broken render is not content we offer
     name = "generator.media_integrity"
     version = "probe-1"
 

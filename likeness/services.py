@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import audit, notifications, statements
+from app.generations import remove
 from app.accounts import users_by_handle
 from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
@@ -138,9 +139,6 @@ def cascade_revocation(session: Session, cameo: Cameo, *, actor: str,
                        affects: Callable[[Generation], bool] = lambda gen: True) -> list[tuple[str, str]]:
     """Apply _ON_REVOKE to the generations featuring the cameo that `affects` selects (all of
     them for a revocation; those whose creator lost consent for a narrowed permission)."""
-    # Imported here: app.generations imports the pipeline, whose stages import this module.
-    from app import generations
-
     gens = session.scalars(select(Generation).join(CameoAppearance, CameoAppearance.generation_id == Generation.id)
                            .where(CameoAppearance.cameo_id == cameo.id).order_by(Generation.created_at))
     changed = []
@@ -155,7 +153,7 @@ def cascade_revocation(session: Session, cameo: Cameo, *, actor: str,
                                    "message": "a person in the video withdrew their consent to it",
                                    "details": {"cameo_id": cameo.id}}])
         if target == Status.DELETED:
-            generations.remove(session, gen, actor=actor, reason="cameo_consent_revoked")
+            remove(session, gen, actor=actor, reason="cameo_consent_revoked")
         else:
             transition(session, gen, target, actor=actor, reason="cameo_consent_revoked")
         action = {Status.BLOCKED: "blocked", Status.DELETED: "deleted", Status.DRAFT: "unpublished"}[target]
@@ -222,6 +220,22 @@ def consent_problems(session: Session, requester_id: str, cameo_ids: list[str]) 
         if denial:
             problems.append({"cameo_id": cid, "code": denial})
     return problems
+
+
+def refuse_publishing_without_consent(session: Session, gen: Generation) -> None:
+    """Publish check: every cameo in the video still allows its creator to use it."""
+    problems = consent_problems(session, gen.owner_id, list(gen.cameo_ids or []))
+    if problems and gen.status == Status.DRAFT:
+        raise Conflict("a cameo in this video no longer allows you to use it", code="consent_revoked",
+                       details={"cameos": problems})
+
+
+def seed_demo_cameos(session: Session, users: Mapping[str, User]) -> dict[str, str]:
+    """The demo world's cameos (no face template: they show consent rules, not face matching)."""
+    alice = create_cameo(session, users["alice"], "Alice", Permission.EVERYONE, [])
+    bob = create_cameo(session, users["bob"], "Bob", Permission.MUTUALS, [])
+    create_cameo(session, users["tess"], "Tess", Permission.ONLY_ME, [])
+    return {"alice_cameo": alice.id, "bob_cameo": bob.id}
 
 
 def list_own(session: Session, owner: User) -> list[Cameo]:

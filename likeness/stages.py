@@ -17,6 +17,10 @@ from likeness.services import (
     input_image_cameos, permission_denial, record_appearance, remix_cameos, usable_figure_cameos,
 )
 
+# What a likeness block is, stated for the DSA transparency database.
+NON_CONSENSUAL = "STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR"
+DEEPFAKE = ("KEYWORD_NON_CONSENSUAL_MATERIAL_DEEPFAKE",)
+
 _DENIAL_MESSAGES = {
     "cameo_not_found": "a requested cameo does not exist",
     "cameo_revoked": "a requested cameo was revoked by its owner",
@@ -27,8 +31,10 @@ _DENIAL_MESSAGES = {
 class CameoConsentStage(Stage):
     """Every cameo in the request, and every cameo on screen in the remix parent, is active and
     allows the requester. Runs again after rendering: consent revoked meanwhile blocks."""
+    dsa_category, dsa_keywords = NON_CONSENSUAL, DEEPFAKE
 
     name = "likeness.cameo_consent"
+    produces = ("people.cameos",)  # how many enrolled people the video shows by request or remix
     version = "permissions-2"
 
     def check(self, ctx: StageContext) -> Verdict:
@@ -37,7 +43,9 @@ class CameoConsentStage(Stage):
         inherited = [cid for cid in carried if cid not in ctx.cameo_ids]
         wanted = [*ctx.cameo_ids, *inherited]
         if not wanted:
-            return Verdict.allow()
+            verdict = Verdict.allow()
+            verdict.facts["people.cameos"] = 0
+            return verdict
         cameos = {c.id: c for c in ctx.session.scalars(select(Cameo).where(Cameo.id.in_(wanted)))}
         findings = []
         for cameo_id in wanted:
@@ -50,6 +58,7 @@ class CameoConsentStage(Stage):
         verdict = Verdict.worst(findings, {"cameos_checked": float(len(wanted))})
         verdict.evidence["existing"] = [cid for cid in ctx.cameo_ids if cid in cameos]
         verdict.evidence["inherited"] = [cid for cid in inherited if cid in cameos and carried[cid] == "remix_of"]
+        verdict.facts["people.cameos"] = len(cameos)
         return verdict
 
     def persist(self, ctx: StageContext, verdict: Verdict) -> None:
@@ -61,6 +70,7 @@ class CameoConsentStage(Stage):
 
 
 class PublicFigureStage(Stage):
+    dsa_category, dsa_keywords = NON_CONSENSUAL, DEEPFAKE
     name = "likeness.public_figures"
 
     def __init__(self, figures: FigureList | None = None):
@@ -98,6 +108,7 @@ class NamedCameoStage(Stage):
     words) must use that person's cameo: naming them is asking for their likeness.
 
     One-word display names ("Alice") are too common to mean one person and are not matched."""
+    dsa_category, dsa_keywords = NON_CONSENSUAL, DEEPFAKE
 
     name = "likeness.named_cameos"
     version = "mentions-1"
@@ -153,6 +164,7 @@ class InputFacesStage(_FaceStage):
     """Image-to-video: every face in the input image must be an enrolled cameo that allows the
     requester. A real face that matches no cameo cannot have consented; a public figure needs
     their own consenting cameo in the request."""
+    dsa_category, dsa_keywords = NON_CONSENSUAL, DEEPFAKE
 
     name = "likeness.input_faces"
 
@@ -241,6 +253,7 @@ class FaceScanStage(_FaceStage):
     holds the video (they did not consent to this one), as does a public figure's face unless
     their own verified cameo was declared and allows the requester; a face that matches nobody in
     a video that declared cameos goes to review (the declared person should be the one on screen)."""
+    dsa_category, dsa_keywords = NON_CONSENSUAL, DEEPFAKE
 
     name = "likeness.face_scan"
     frames_per_second = 2.0

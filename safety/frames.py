@@ -38,7 +38,7 @@ import numpy as np
 import onnxruntime as ort
 
 from app.stage import Decision, combine
-from safety.policy import Cutoffs
+from safety.cutoffs import Cutoffs
 
 DEFAULT_POLICY = Path(__file__).parent / "data" / "frames.toml"
 MODEL_ENV = "GL_NUDITY_MODEL"

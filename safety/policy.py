@@ -18,7 +18,6 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from app.stage import Decision
 
 DEFAULT_POLICY = Path(__file__).parent / "data" / "policy.toml"
 AUDIENCES = ("adult", "teen")
@@ -41,23 +40,6 @@ class PolicyError(ValueError):
     def __init__(self, source: str, problems: list[str]):
         super().__init__(f"{source}: " + "; ".join(problems))
         self.source, self.problems = source, problems
-
-
-@dataclass(frozen=True)
-class Cutoffs:
-    """A classifier's operating points on its own score: a possible finding (REVIEW) from
-    `review`, a likely one (BLOCK) from `block`; None: the score alone never reaches that level.
-    What either level then does is this module's policy."""
-
-    review: float | None
-    block: float | None = None
-
-    def decision(self, score: float) -> Decision:
-        if self.block is not None and score >= self.block:
-            return Decision.BLOCK
-        if self.review is not None and score >= self.review:
-            return Decision.REVIEW
-        return Decision.ALLOW
 
 
 @dataclass(frozen=True)

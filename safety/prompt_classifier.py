@@ -53,7 +53,7 @@ from app.errors import ValidationFailed
 from app.stage import Decision, combine
 from app.kit.text_embedding import TextEmbedder, embed_cached, embedding_views, load_text_embedder
 from app.kit.textmatch import normalise
-from safety.policy import Cutoffs
+from safety.cutoffs import Cutoffs
 from safety.terms import Category, PolicyFileError, TermHit, TermPolicy, load_policy
 
 DATA = Path(__file__).parent / "data"

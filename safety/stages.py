@@ -8,6 +8,9 @@ from safety.policy import Action, SafetyPolicy, load_policy
 from safety.prompt_classifier import PromptClassifier, PromptRejected, load_prompt_classifier
 
 AGE_RESTRICTED = "age_restricted"
+# What later stages learn from a safety verdict (a licence may forbid sexual or violent use):
+# a fact is set when a finding of one of its categories survived the policy (age restriction included).
+CONTENT_FACTS = {"content.sexual": ("sexual", "sexual_minors"), "content.violence": ("violence_gore",)}
 _DECISION = {Action.ALLOW: Decision.ALLOW, Action.AGE_RESTRICT: Decision.ALLOW, Action.REVIEW: Decision.REVIEW,
              Action.BLOCK: Decision.BLOCK}
 
@@ -34,11 +37,14 @@ def judged(findings: list[tuple[Decision, Reason]], ctx: StageContext, scores: d
             "audience": "teen" if ctx.requester.is_teen else "adult"})))
     verdict = Verdict.worst(out, scores)
     verdict.restrictions = restrictions if verdict.decision == Decision.ALLOW else set()
+    found = {r.details.get("category") for r in verdict.reasons if r.code.startswith("safety_")}
+    verdict.facts = {fact: bool(found & set(categories)) for fact, categories in CONTENT_FACTS.items()}
     return verdict
 
 
 class _PolicyStage(Stage):
     """A safety stage whose findings the policy turns into actions; its version names both."""
+    dsa_category = "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH"  # when a reason names no category of its own
 
     def __init__(self, policy: SafetyPolicy | None = None):
         self._policy = policy
@@ -58,6 +64,7 @@ class PromptSafetyStage(_PolicyStage):
     The model and exemplar embeddings load on the first check, once per process."""
 
     name = "safety.prompt"
+    produces = tuple(CONTENT_FACTS)
 
     def __init__(self, classifier: PromptClassifier | None = None, policy: SafetyPolicy | None = None):
         super().__init__(policy)
@@ -91,6 +98,7 @@ class HashBankStage(Stage):
     """Known media: the input image (before rendering) or frames of the rendered video (after,
     2 a second, shared with the other scans) against every enabled hash bank. A match does what
     its bank says (block or review); a negative bank's match clears the image."""
+    dsa_category = "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH"  # when a reason names no category of its own
 
     version = "banks-1"
     frames_per_second = 2.0
@@ -173,6 +181,7 @@ class FrameSafetyStage(_FrameModelStage):
     works scans) through nudenet's detector; per-label cut-offs in safety/data/frames.toml."""
 
     name = "safety.frames"
+    produces = tuple(CONTENT_FACTS)
     frames_per_second = 2.0
 
     def check(self, ctx: StageContext) -> Verdict:
@@ -189,6 +198,7 @@ class InputImageSafetyStage(_FrameModelStage):
     """Image-to-video, before rendering: the input image through the same detector and cut-offs."""
 
     name = "safety.input_image"
+    produces = tuple(CONTENT_FACTS)
 
     def check(self, ctx: StageContext) -> Verdict:
         from app.kit.media import MediaError, read_image
@@ -208,6 +218,7 @@ class AudioSafetyStage(_PolicyStage):
     through the text classifier that judges prompts. A video without audio has nothing to hear."""
 
     name = "safety.audio"
+    produces = tuple(CONTENT_FACTS)
     max_seconds = 120.0  # as long as the media integrity check lets a render be
 
     def __init__(self, classifier=None, policy: SafetyPolicy | None = None):

@@ -18,9 +18,12 @@ from sqlalchemy import create_engine, text
 
 from app import accounts, runtime
 from app.config import Config
+from app.factory import load_plugins
 from app.migrate import upgrade
 from app.models import Role, User
 from app.schema import metadata
+
+load_plugins()  # the domains register their stages, as the app and the CLI do at start
 
 PG_URL = os.environ.get("GL_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("GL_TEST_REDIS_URL")
@@ -169,3 +172,13 @@ def tiny_whisper(tmp_path_factory):
     path = tmp_path_factory.mktemp("whisper") / "tiny-random.pt"
     torch.save({"dims": asdict(dims), "model_state_dict": Whisper(dims).state_dict()}, path)
     return path, dims
+
+
+def plug_stage(monkeypatch, stage, *, append_to: str | None = None) -> None:
+    """For one test: `stage` answers under its name in the registry (replacing a domain's own, or
+    new), and is appended to pipeline.PRE_RENDER / POST_RENDER when `append_to` names one."""
+    from app import domains, pipeline
+
+    monkeypatch.setitem(domains._stages, stage.name, stage)
+    if append_to:
+        monkeypatch.setattr(pipeline, append_to, getattr(pipeline, append_to) + (stage.name,))

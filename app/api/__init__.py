@@ -18,17 +18,17 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404
 
 
 def build_blueprint() -> Blueprint:
+    from app import domains
     from app.api import (
         account_views, generation_views, meta_views, review_views, transparency_views, upload_views,
     )
-    from copyright import api as copyright_api
-    from likeness import api as likeness_api
-    from safety import api as safety_api
 
     api = Blueprint("api", __name__, url_prefix=PREFIX)
-    for module in (meta_views, account_views, generation_views, upload_views, review_views, transparency_views,
-                   likeness_api, copyright_api, safety_api):
+    for module in (meta_views, account_views, generation_views, upload_views, review_views, transparency_views):
         api.register_blueprint(module.bp)
+    for domain in domains.domains():
+        for blueprint in domain.blueprints() if domain.blueprints else ():
+            api.register_blueprint(blueprint)
     return api
 
 

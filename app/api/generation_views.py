@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, send_file
 from sqlalchemy import select
 
-from app import generations, runtime
+from app import generations, orchestrator, runtime
 from app.api.pagination import paginate
 from app.api.schemas import (
     GenerationIn, GenerationListQuery, GenerationOut, GenerationPage, ReasonOut, VerdictOut,
@@ -46,7 +46,7 @@ def _visible(generation_id: str) -> Generation:
 def create(body: GenerationIn):
     if not body.prompt.strip():
         raise ValidationFailed("the prompt is empty", code="empty_prompt")
-    gen_id = generations.submit_and_gate(runtime.current(), session(), current_user(), body.prompt,
+    gen_id = orchestrator.submit_and_gate(runtime.current(), session(), current_user(), body.prompt,
                                          body.cameo_ids, body.remix_of, body.input_image_id)
     return generation_out(session().get(Generation, gen_id))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 from sqlalchemy import select
 
-from app import generations, runtime
+from app import orchestrator, runtime
 from app.api.pagination import paginate
 from app.api.schemas import ReviewDecisionIn, ReviewItemOut, ReviewItemPage, ReviewQuery
 from app.api.spec import current_user, endpoint, session
@@ -34,6 +34,6 @@ def list_items(query: ReviewQuery):
           tag="review", body=ReviewDecisionIn, response=ReviewItemOut, roles=ROLES,
           errors=("review_item_not_found", "review_item_decided"))
 def decide(item_id: str, body: ReviewDecisionIn):
-    item = generations.decide_review(runtime.current(), session(), item_id, current_user(),
+    item = orchestrator.decide_review(runtime.current(), session(), item_id, current_user(),
                                      Decision(body.decision), body.note)
     return item_out(item)

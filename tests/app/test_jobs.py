@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app import audit, generations, pipeline
-from app.models import Generation, Status, User, Verdict as VerdictRow
+from app import audit, generations, orchestrator, pipeline
+from app.models import Generation, Status, User, VerdictRecord
 from app.queues import RENDER
 from tests.conftest import REDIS_URL, create_user, drain
 
@@ -22,7 +22,7 @@ def alice(rt):
 
 def submit(rt, user, prompt):
     with rt.db.transaction() as s:
-        return generations.submit_and_gate(rt, s, s.get(User, user.id), prompt, [], None)
+        return orchestrator.submit_and_gate(rt, s, s.get(User, user.id), prompt, [], None)
 
 
 def status(rt, gid):
@@ -32,7 +32,7 @@ def status(rt, gid):
 
 def counts(rt, gid):
     with rt.db.transaction() as s:
-        verdicts = s.query(VerdictRow).filter_by(generation_id=gid).count()
+        verdicts = s.query(VerdictRecord).filter_by(generation_id=gid).count()
         events = len(audit.history(s, "generation", gid))
     mp4s = sorted(p.name for p in (rt.config.media_dir / "generations").glob("*.mp4")) \
         if (rt.config.media_dir / "generations").exists() else []
@@ -43,13 +43,13 @@ def counts(rt, gid):
 def test_running_each_job_twice_changes_nothing(rt, alice):
     gid = submit(rt, alice, "a green cube sliding down a ramp")
     before = counts(rt, gid)
-    assert generations.gate(rt, gid) is None           # already gated
+    assert orchestrator.gate(rt, gid) is None           # already gated
     assert counts(rt, gid) == before
 
     drain(rt)
     done = counts(rt, gid)
     assert status(rt, gid) == Status.DRAFT and done[2] == [f"{gid}.mp4"]
-    for step in (generations.gate, generations.render, generations.scan):
+    for step in (orchestrator.gate, orchestrator.render, orchestrator.scan):
         assert step(rt, gid) is None
     assert counts(rt, gid) == done
 
@@ -59,9 +59,9 @@ def test_render_rerun_while_rendering_replaces_the_file_once(rt, alice):
     gid = submit(rt, alice, "a red ball bouncing")
     with rt.db.transaction() as s:
         # A worker claimed the job and died: the row says rendering, no file yet.
-        generations.transition(s, s.get(Generation, gid), Status.RENDERING, actor="test")
-    assert generations.render(rt, gid) == Status.SCANNING
-    assert generations.render(rt, gid) is None
+        orchestrator.transition(s, s.get(Generation, gid), Status.RENDERING, actor="test")
+    assert orchestrator.render(rt, gid) == Status.SCANNING
+    assert orchestrator.render(rt, gid) is None
     drain(rt)
     verdicts, _, mp4s = counts(rt, gid)
     assert status(rt, gid) == Status.DRAFT and mp4s == [f"{gid}.mp4"]
@@ -74,7 +74,7 @@ def test_render_rerun_while_rendering_replaces_the_file_once(rt, alice):
 def test_enqueue_is_deduplicated_while_a_job_is_live(rt, alice):
     gid = submit(rt, alice, "a purple star spinning")
     assert rt.queues.counts()[RENDER] == 1
-    assert generations.enqueue(rt, RENDER, gid) is False
+    assert orchestrator.enqueue(rt, RENDER, gid) is False
     assert rt.queues.counts()[RENDER] == 1
 
 
@@ -117,8 +117,8 @@ def test_recover_requeues_a_generation_whose_job_was_lost(rt, alice):
     gid = submit(rt, alice, "a white circle pulsing")
     rt.queues.queue(RENDER).empty()  # the job vanished (crash between commit and enqueue, lost queue)
     assert rt.queues.counts()[RENDER] == 0
-    assert generations.recover(rt, older_than_s=0) == 1
-    assert generations.recover(rt, older_than_s=0) == 0  # already carried by a live job
+    assert orchestrator.recover(rt, older_than_s=0) == 1
+    assert orchestrator.recover(rt, older_than_s=0) == 0  # already carried by a live job
     drain(rt)
     assert status(rt, gid) == Status.DRAFT
 
@@ -159,7 +159,7 @@ def test_worker_killed_mid_render_is_finished_exactly_once_by_the_next_worker(rt
     with rt.db.transaction() as s:
         history = [(e.before["status"], e.after["status"]) for e in audit.history(s, "generation", gid)
                    if e.action == "generation.transition"]
-        post = s.query(VerdictRow).filter_by(generation_id=gid, phase="post_render").count()
+        post = s.query(VerdictRecord).filter_by(generation_id=gid, phase="post_render").count()
     assert history == [("submitted", "gating"), ("gating", "queued"), ("queued", "rendering"),
                        ("rendering", "scanning"), ("scanning", "draft")]
     assert post == len(pipeline.POST_RENDER)

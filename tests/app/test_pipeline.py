@@ -4,11 +4,11 @@ from datetime import date
 
 import pytest
 
-from app import audit, generations, pipeline
-from app.models import Generation, Phase, ReviewItem, Role, Status, User, Verdict as VerdictRow
+from app import audit, generations, orchestrator, pipeline
+from app.models import Generation, Phase, ReviewItem, Role, Status, User, VerdictRecord
 from app.stage import Decision, Reason, Stage, Verdict
 from generator.media import probe
-from tests.conftest import create_user, drain
+from tests.conftest import create_user, drain, plug_stage
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def reviewer(rt):
 
 def submit(rt, user, prompt, cameo_ids=()):
     with rt.db.transaction() as s:
-        return generations.submit_and_gate(rt, s, s.get(User, user.id), prompt, list(cameo_ids), None)
+        return orchestrator.submit_and_gate(rt, s, s.get(User, user.id), prompt, list(cameo_ids), None)
 
 
 def load(rt, gid) -> Generation:
@@ -45,14 +45,14 @@ def test_benign_request_is_gated_rendered_scanned_and_drafted(rt, alice):
     gen = load(rt, gid)
     assert gen.status == Status.QUEUED
     pre = [v for v in gen.verdicts if v.phase == Phase.PRE_RENDER]
-    assert [v.stage for v in pre] == [s.name for s in pipeline.PRE_RENDER]
+    assert [v.stage for v in pre] == list(pipeline.PRE_RENDER)
     assert all(v.decision == "allow" and v.stage_version and v.latency_ms >= 0 for v in pre)
 
     drain(rt)
     gen = load(rt, gid)
     assert gen.status == Status.DRAFT
     post = [v for v in gen.verdicts if v.phase == Phase.POST_RENDER]
-    assert [(v.stage, v.decision) for v in post] == [(stage.name, "allow") for stage in pipeline.POST_RENDER]
+    assert [(v.stage, v.decision) for v in post] == [(name, "allow") for name in pipeline.POST_RENDER]
     info = probe(rt.storage.path(gen.media_key))
     assert (info.video_codec, info.audio_codec) == ("h264", "aac") and info.frames >= 8
     assert info.sha256 == gen.media_sha256
@@ -93,7 +93,7 @@ def test_review_then_allow_renders(rt, alice, reviewer):
         item = s.query(ReviewItem).filter_by(generation_id=gid).one()
         assert item.phase == Phase.PRE_RENDER and item.status == "open"
         assert item.reasons[0]["stage"] == "safety.prompt" and item.queue == "safety.prompt"
-        generations.decide_review(rt, s, item.id, s.get(User, reviewer.id), Decision.ALLOW, "toy gun, fine")
+        orchestrator.decide_review(rt, s, item.id, s.get(User, reviewer.id), Decision.ALLOW, "toy gun, fine")
     drain(rt)
     gen = load(rt, gid)
     assert gen.status == Status.DRAFT
@@ -105,7 +105,7 @@ def test_review_then_block(rt, alice, reviewer):
     gid = submit(rt, alice, "a man holding a gun")
     with rt.db.transaction() as s:
         item_id = s.query(ReviewItem).filter_by(generation_id=gid).one().id
-        generations.decide_review(rt, s, item_id, s.get(User, reviewer.id), Decision.BLOCK, "no")
+        orchestrator.decide_review(rt, s, item_id, s.get(User, reviewer.id), Decision.BLOCK, "no")
     assert load(rt, gid).status == Status.BLOCKED
     assert rt.queues.counts()["render"] == 0
 
@@ -120,14 +120,14 @@ class HoldForReview(Stage):
 
 @pytest.mark.slow
 def test_post_render_review_then_allow_gives_draft(rt, alice, reviewer, monkeypatch):
-    monkeypatch.setattr(pipeline, "POST_RENDER", pipeline.POST_RENDER + (HoldForReview(),))
+    plug_stage(monkeypatch, HoldForReview(), append_to="POST_RENDER")
     gid = submit(rt, alice, "a blue ring spinning")
     drain(rt)
     assert load(rt, gid).status == Status.IN_REVIEW
     with rt.db.transaction() as s:
         item = s.query(ReviewItem).filter_by(generation_id=gid).one()
         assert item.phase == Phase.POST_RENDER
-        generations.decide_review(rt, s, item.id, s.get(User, reviewer.id), Decision.ALLOW, "")
+        orchestrator.decide_review(rt, s, item.id, s.get(User, reviewer.id), Decision.ALLOW, "")
     assert load(rt, gid).status == Status.DRAFT
 
 
@@ -160,7 +160,8 @@ def test_teen_flag_reaches_the_stages(rt, monkeypatch):
             seen["teen"] = ctx.requester.is_teen
             return Verdict.allow()
 
-    monkeypatch.setattr(pipeline, "PRE_RENDER", (Spy(),))
+    plug_stage(monkeypatch, Spy())
+    monkeypatch.setattr(pipeline, "PRE_RENDER", ("test.spy",))
     submit(rt, teen, "a cat")
     assert seen == {"teen": True}
 
@@ -168,7 +169,7 @@ def test_teen_flag_reaches_the_stages(rt, monkeypatch):
 def test_verdict_rows_record_versions_and_scores(rt, alice):
     gid = submit(rt, alice, "Angela Merkel reading a book")
     with rt.db.transaction() as s:
-        rows = s.query(VerdictRow).filter_by(generation_id=gid).all()
+        rows = s.query(VerdictRecord).filter_by(generation_id=gid).all()
     by_stage = {r.stage: r for r in rows}
     assert by_stage["likeness.public_figures"].stage_version.startswith("figures-")
     assert by_stage["likeness.public_figures"].scores == {"figures_matched": 1.0}
@@ -176,9 +177,9 @@ def test_verdict_rows_record_versions_and_scores(rt, alice):
 
 def test_every_stage_version_fits_its_column():
     # PostgreSQL refuses what does not fit (SQLite would store it): versions name models and data files.
-    from app.models import Verdict as VerdictRow
-    from app.pipeline import POST_RENDER, PRE_RENDER
+    from app.models import VerdictRecord
+    from app.pipeline import POST_RENDER, PRE_RENDER, stages
 
-    limit = VerdictRow.__table__.c.stage_version.type.length
-    for stage in (*PRE_RENDER, *POST_RENDER):
+    limit = VerdictRecord.__table__.c.stage_version.type.length
+    for stage in stages((*PRE_RENDER, *POST_RENDER)):
         assert len(stage.version) <= limit, (stage.name, len(stage.version))

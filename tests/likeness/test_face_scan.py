@@ -91,13 +91,11 @@ def test_policy_comes_from_the_environment_and_refuses_nonsense():
 
 @pytest.mark.slow
 def test_a_review_policy_holds_instead_of_blocking(rt, make_api, alice_cameo, paste_face, monkeypatch):
-    from app import pipeline
     from app.stage import Decision
     from likeness.stages import FaceScanPolicy, FaceScanStage
+    from tests.conftest import plug_stage
 
-    stages = tuple(FaceScanStage(policy=FaceScanPolicy(undeclared_cameo=Decision.REVIEW))
-                   if isinstance(s, FaceScanStage) else s for s in pipeline.POST_RENDER)
-    monkeypatch.setattr(pipeline, "POST_RENDER", stages)
+    plug_stage(monkeypatch, FaceScanStage(policy=FaceScanPolicy(undeclared_cameo=Decision.REVIEW)))
     bob, _ = make_api("bob@t.test", handle="bob")
     paste_face("astronaut")
     body = generate(bob, rt, "a person standing on a red square")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app import generations
+from app import orchestrator
 from app.models import Generation, Status
 from tests.app.test_api import envelope
 from tests.conftest import drain
@@ -90,7 +90,7 @@ def test_revocation_while_rendering_is_caught_by_the_post_render_consent_check(r
     with rt.db.transaction() as s:
         assert s.get(Generation, gid).status == Status.SCANNING
     alice.post(f"/api/v1/cameos/{cameo}/revoke")
-    assert generations.scan(rt, gid) == Status.BLOCKED
+    assert orchestrator.scan(rt, gid) == Status.BLOCKED
     verdicts = bob.get(f"/api/v1/generations/{gid}").get_json()["verdicts"]
     post = [v for v in verdicts if v["phase"] == "post_render" and v["decision"] == "block"]
     assert [(v["stage"], v["reasons"][0]["code"]) for v in post] == [("likeness.cameo_consent", "cameo_revoked")]

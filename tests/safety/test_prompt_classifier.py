@@ -15,7 +15,7 @@ from app.pipeline import run_stages
 from app.stage import Decision, Requester, StageContext
 from app.kit.text_embedding import TextEmbedder, TextEmbedderError, load_text_embedder
 from app.kit.textmatch import normalise
-from safety.policy import Cutoffs
+from safety.cutoffs import Cutoffs
 from safety.prompt_classifier import (DEFAULT_EXEMPLARS, DEFAULT_THRESHOLDS, MAX_PROMPT_CHARS, Exemplars,
                                       PromptClassifier, PromptRejected, Thresholds, load_prompt_classifier,
                                       validate_prompt)

@@ -1,0 +1,27 @@
+"""Copyright in the core's registry: its gates, API, `works` commands, and the takedown that
+keeps a video unpublished."""
+
+from app.domains import Domain, register
+from copyright import models  # noqa: F401  (its tables join the shared metadata)
+from copyright.claims import refuse_publishing_under_takedown
+from copyright.stages import COPYRIGHT_KEYWORDS, IP_INFRINGEMENT, RenderedWorksStage, RightsStage
+
+
+def _blueprints():
+    from copyright.api import bp
+    return [bp]
+
+
+def _commands():
+    from copyright.cli import works
+    return [works]
+
+
+DOMAIN = register(Domain(
+    name="copyright",
+    stages=(RightsStage(), RenderedWorksStage()),
+    blueprints=_blueprints,
+    commands=_commands,
+    publish_checks=(refuse_publishing_under_takedown,),
+    dsa_categories={"copyright.claim": (IP_INFRINGEMENT, COPYRIGHT_KEYWORDS)},
+))

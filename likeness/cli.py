@@ -1,0 +1,82 @@
+"""Operator commands of the likeness domain: `greenlight likeness ...` (and, as before, `greenlight figures ...`
+and `greenlight keys ...`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from app import runtime
+from app.models import Role
+
+
+def _rt() -> runtime.Runtime:
+    return runtime.current()
+
+
+@click.group()
+def figures() -> None:
+    """The public-figure list and its reference-face gallery."""
+
+
+@figures.command("enrol-faces")
+@click.argument("gallery", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def figures_enrol_faces(gallery: Path) -> None:
+    """Embed GALLERY/<figure-id>/*.jpg and store each figure's face template (replacing it)."""
+    from likeness.faces import load_face_models
+    from likeness.figure_gallery import enrol_gallery
+    from likeness.figures import load_figures
+
+    models = load_face_models()
+    with click.progressbar(length=1, label="enrolling figure faces", item_show_func=lambda x: x) as bar:
+        def progress(done: int, total: int, name: str) -> None:
+            bar.length = total
+            bar.update(1, name)
+
+        with _rt().db.transaction() as s:
+            report = enrol_gallery(s, gallery, models, load_figures(), actor="system:cli", progress=progress)
+    for fig in report.figures:
+        problems = ", ".join(f"{name}: {code}" for name, code in fig.problems)
+        click.echo(f"{fig.figure_id}: {fig.used}/{fig.photos} photos used" + (f" ({problems})" if problems else ""))
+    for name in report.unknown:
+        click.echo(f"{name}: not in the public-figure list, skipped", err=True)
+    click.echo(f"{report.enrolled} figures enrolled with model {models.version}")
+    if report.enrolled == 0:
+        sys.exit(1)
+
+
+@click.group()
+def keys() -> None:
+    """Encryption keys for face templates."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every face template under a new key (file keyring) or under the first key of
+    GL_TEMPLATE_KEYS (environment keyring: put the new key first, keep the old one until done)."""
+    from likeness import templates
+
+    ring = templates.keyring()
+    from_env = ring.path is None
+    with click.progressbar(length=1, label="re-encrypting templates") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(1)
+
+        with _rt().db.transaction() as s:
+            n = templates.rotate(s, ring, new_key=not from_env, progress=progress)
+    if not from_env:
+        ring.retire_all_but_active()
+        ring.save()
+    click.echo(f"{n} templates now under key {ring.active}")
+
+
+@click.group()
+def likeness() -> None:
+    """Cameos' and public figures' faces: the figure gallery, template keys."""
+
+
+likeness.add_command(figures)
+likeness.add_command(keys)

@@ -1,0 +1,32 @@
+"""Likeness in the core's registry: its gates, API, operator commands (`likeness`, and the
+older `figures` and `keys`), cameo owners as co-owners, consent checked again at publishing."""
+
+from app.domains import Domain, register
+from likeness import models  # noqa: F401  (its tables join the shared metadata)
+from likeness.services import is_co_owner, refuse_publishing_without_consent, seed_demo_cameos
+from likeness.stages import (
+    DEEPFAKE, NON_CONSENSUAL, CameoConsentStage, FaceScanStage, InputFacesStage, NamedCameoStage, PublicFigureStage,
+)
+
+
+def _blueprints():
+    from likeness.api import bp
+    return [bp]
+
+
+def _commands():
+    from likeness.cli import figures, keys, likeness
+    return [likeness, figures, keys]
+
+
+DOMAIN = register(Domain(
+    name="likeness",
+    stages=(CameoConsentStage(), InputFacesStage(), NamedCameoStage(), PublicFigureStage(), FaceScanStage()),
+    blueprints=_blueprints,
+    commands=_commands,
+    publish_checks=(refuse_publishing_without_consent,),
+    co_owners=(is_co_owner,),
+    # A consent withdrawn, a co-owner's deletion: decisions about a person's likeness.
+    dsa_categories={"likeness.consent": (NON_CONSENSUAL, DEEPFAKE), "likeness.co_owner": (NON_CONSENSUAL, DEEPFAKE)},
+    demo=seed_demo_cameos,
+))

@@ -1,0 +1,136 @@
+"""Operator commands of the safety domain: `greenlight banks ...`, `greenlight policy ...`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from app import runtime
+from app.models import Role
+
+
+def _rt() -> runtime.Runtime:
+    return runtime.current()
+
+
+@click.group()
+def banks() -> None:
+    """Hash banks of known media (threatexchange signal files in and out)."""
+
+
+def _bank_id(s, name: str) -> str:
+    from safety.models import HashBank
+    from sqlalchemy import select
+
+    bank_id = s.scalar(select(HashBank.id).where(HashBank.name == name))
+    if bank_id is None:
+        raise click.ClickException(f"no hash bank named {name}")
+    return bank_id
+
+
+@banks.command("import")
+@click.argument("bank")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["te-file", "te-csv"]), default="te-file")
+@click.option("--signal-type", type=click.Choice(["pdq", "phash"]), help="te-file lines hold bare signals of this type")
+@click.option("--actor", "actor_email", required=True, help="the admin account the import is recorded as")
+def banks_import(bank: str, file: Path, fmt: str, signal_type: str | None, actor_email: str) -> None:
+    """Add FILE's signals to BANK: every line or none."""
+    from app.errors import GreenlightError
+    from app.models import User
+    from safety.hashbanks import import_signals
+    from sqlalchemy import select
+
+    text = file.read_text(encoding="utf-8")
+    with click.progressbar(length=1, label=f"importing into {bank}") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        try:
+            with _rt().db.transaction() as s:
+                actor = s.scalar(select(User).where(User.email == actor_email.strip().lower()))
+                if actor is None or actor.role != Role.ADMIN:
+                    raise click.ClickException(f"{actor_email} is not an admin")
+                report = import_signals(s, actor, _bank_id(s, bank), text, fmt, source=f"import:{file.name}",
+                                        default_type=signal_type, progress=progress)
+        except GreenlightError as exc:
+            lines = exc.details.get("lines", [])
+            for problem in lines[:20]:
+                click.echo(f"line {problem['line']}: {problem['error']}", err=True)
+            raise click.ClickException(exc.message) from None
+    click.echo(f"{report.added} signals added, {report.already_there} already in {bank}")
+
+
+@banks.command("export")
+@click.argument("bank")
+@click.option("--format", "fmt", type=click.Choice(["te-file", "te-csv"]), default="te-file")
+def banks_export(bank: str, fmt: str) -> None:
+    """Print BANK's signals in threatexchange's file (or dataset CSV) format."""
+    from safety.hashbanks import export_signals
+
+    with _rt().db.transaction() as s:
+        click.echo(export_signals(s, _bank_id(s, bank), fmt), nl=False)
+
+
+@click.group()
+def policy() -> None:
+    """The declarative safety policy (safety/data/policy.toml)."""
+
+
+def _load_policy_or_exit(file: Path):
+    from safety.policy import PolicyError, classifier_categories, load_file
+
+    required, forced = classifier_categories()
+    try:
+        return load_file(file, required=required, always_block=forced)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            click.echo(f"{file}: {problem}", err=True)
+        sys.exit(1)
+
+
+@policy.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def policy_check(file: Path) -> None:
+    """Validate FILE against the classifiers' categories; print what each finding does."""
+    loaded = _load_policy_or_exit(file)
+    click.echo(f"{file}: policy {loaded.version} is valid ({len(loaded.categories)} categories)")
+    click.echo(f"{'category':22} {'adult possible':>15} {'adult likely':>13} {'teen possible':>14} {'teen likely':>12}")
+    for name, *actions in loaded.table():
+        click.echo(f"{name:22} {actions[0]:>15} {actions[1]:>13} {actions[2]:>14} {actions[3]:>12}")
+
+
+@policy.command("dry-run")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--since", "since_", default=None, help="only generations created from this ISO date")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(min=1))
+def policy_dry_run(file: Path, since_: str | None, limit: int) -> None:
+    """Replay stored generations under FILE and report which outcomes would change (writes nothing)."""
+    from datetime import datetime, timezone
+
+    from safety.dry_run import replay
+
+    candidate = _load_policy_or_exit(file)
+    since = None
+    if since_:
+        since = datetime.fromisoformat(since_)
+        since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+    with click.progressbar(length=1, label="replaying generations") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        with _rt().db.transaction() as s:
+            report = replay(s, candidate, since=since, limit=limit, progress=progress)
+            s.rollback()  # a dry run writes nothing
+    click.echo(f"policy {report.policy_version}: {len(report.changes)} of {report.examined} generations would change")
+    for (was, will), n in sorted(report.transitions.items()):
+        click.echo(f"  {was} -> {will}: {n}")
+    for change in report.changes[:50]:
+        click.echo(f"  {change.generation_id} [{change.status}] {change.before} -> {change.after} "
+                   f"({', '.join(change.categories) or '-'}): {change.prompt}")
+
+
