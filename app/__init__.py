@@ -1,8 +1,2 @@
-"""Greenlight core: app factory, config, shared models, the pipeline, queues, API, CLI."""
-
-
-def create_app(*args, **kwargs):
-    # Imported lazily: domain packages import app.stage / app.models, and the factory imports
-    # the domain packages (through the pipeline); an eager import here would be circular.
-    from app.factory import create_app as _create_app
-    return _create_app(*args, **kwargs)
+"""Greenlight core: app factory (app.factory.create_app), config, shared models, the pipeline and
+its orchestrator, queues, API, CLI, the domain registry (app.domains) and the shared kit (app.kit)."""
