@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import accounts, generations, orchestrator, runtime  # noqa: E402
 from app.config import Config  # noqa: E402
+from app.factory import load_plugins  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.models import Generation, User  # noqa: E402
 
@@ -48,6 +49,7 @@ def main() -> None:
     upgrade(url)
     cfg = replace(Config.from_env(env={}), instance_dir=tmp, media_dir=tmp / "media", database_url=url,
                   redis_url=None, secret_key="bench", gate_inline=False)
+    load_plugins()
     rt = runtime.configure(cfg)
     with rt.db.transaction() as s:
         user = accounts.create_user(s, f"bench{time.time_ns()}@t.test", "bench-password-1")

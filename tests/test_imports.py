@@ -119,3 +119,9 @@ def test_the_plugin_loaders_import_plugins_only():
     for loader in PLUGIN_LOADERS:
         reached = {t for t in graph[loader] if t.split(".")[0] in DOMAINS}
         assert all(t.endswith(".plugin") for t in reached), (loader, reached)
+
+
+def test_no_domain_imports_the_orchestrator():
+    importers = {name for name, targets in import_graph().items()
+                 if "app.orchestrator" in targets and name.split(".")[0] in DOMAINS}
+    assert importers == set()
