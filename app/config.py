@@ -2,17 +2,20 @@
 
 Code asks `setting("GL_...")` when it needs a value, so the environment is read at that moment (an
 operator's restart, a test's monkeypatch) and a value that does not parse stops with an error naming
-the variable. `Config.from_env` gathers the core settings the app runs on. No other module reads
-the environment.
+the variable. `Config.from_env` gathers the core settings the app runs on. docs/configuration.md is
+rendered from these declarations (`greenlight config docs`); no other module reads the environment.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
+
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 class ConfigError(ValueError):
@@ -234,6 +237,19 @@ def setting(name: str, env: Mapping[str, str] | None = None) -> Any:
         raise ConfigError(f"{name}={raw!r} is {exc}; expected {declared.kind.name}") from None
 
 
+# -- the source checkout -----------------------------------------------------------------------------------
+
+def source_checkout(package_dir: Path = PACKAGE_DIR) -> Path | None:
+    """The clone this code runs from: the folder above `app/` when its pyproject.toml names the
+    project greenlight; None for an installed copy."""
+    root = package_dir.parent
+    try:
+        project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return root if project.get("name") == "greenlight" else None
+
+
 # -- the app's own settings --------------------------------------------------------------------------------
 
 def _default(name: str) -> Any:
@@ -302,3 +318,30 @@ class Config:
         return replace(self, secret_key=key_file.read_text().strip())
 
 
+# -- the generated reference ---------------------------------------------------------------------------------
+
+DOCS_PATH = Path("docs") / "configuration.md"
+
+
+def render_docs() -> str:
+    """docs/configuration.md: one table per group, from the declarations."""
+    lines = [
+        "# Configuration",
+        "",
+        "<!-- Generated from the declarations in app/config.py: edit those, then run "
+        "`greenlight config docs > docs/configuration.md`. -->",
+        "",
+        "Greenlight is configured by environment variables, each declared once in `app/config.py` with its "
+        "type, default and meaning. An empty value counts as unset. A value that does not parse stops the "
+        "command with an error naming the variable. Code reads a variable when it needs it, so a changed "
+        "value takes effect at the next start (models and data files are loaded once per process).",
+    ]
+    for group, about in GROUPS.items():
+        lines += ["", f"## {group}", "", about, "", "| variable | type | default | meaning |", "|---|---|---|---|"]
+        lines += [f"| `{s.name}` | {s.kind.name} | {_cell(s.describe_default())} | {_cell(s.help)} |"
+                  for s in _DECLARED if s.group == group]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")

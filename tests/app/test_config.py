@@ -1,5 +1,5 @@
 """One configuration: every variable declared in app/config.py, read nowhere else, and parsed with
-errors that name the variable."""
+errors that name the variable, and documented from the declarations."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from app.config import GROUPS, SETTINGS, Config, ConfigError, setting
+from app.cli import main
+from app.config import DOCS_PATH, GROUPS, SETTINGS, Config, ConfigError, render_docs, setting
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("app", "likeness", "copyright", "safety", "generator", "review_ui")
@@ -81,6 +83,23 @@ def test_declarations_are_grouped_and_their_defaults_read_back():
         if declared.default is not None and not declared.shown_default:
             # The documented default, typed in as a value, is the default itself.
             assert declared.kind.parse(declared.describe_default()) == declared.default, declared.name
+
+
+def test_docs_are_rendered_from_the_declarations():
+    written = (ROOT / DOCS_PATH).read_text(encoding="utf-8")
+    assert written == render_docs(), "run `greenlight config docs > docs/configuration.md`"
+    assert all(f"`{name}`" in written for name in SETTINGS)
+    assert "docs/configuration.md" in (ROOT / "README.md").read_text()
+
+
+def test_the_docs_check_command_fails_on_a_stale_file(monkeypatch, tmp_path):
+    assert CliRunner().invoke(main, ["config", "docs", "--check"]).exit_code == 0
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "greenlight"\n')
+    (tmp_path / "docs").mkdir()
+    (tmp_path / DOCS_PATH).write_text(render_docs().replace("core", "kernel"))
+    monkeypatch.setattr("app.config.source_checkout", lambda: tmp_path)
+    stale = CliRunner().invoke(main, ["config", "docs", "--check"])
+    assert stale.exit_code == 1 and "out of date" in stale.output
 
 
 @pytest.mark.parametrize("name, raw", [
