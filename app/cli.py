@@ -494,5 +494,13 @@ def config_docs(check: bool) -> None:
     click.echo(f"{DOCS_PATH} matches the declarations")
 
 
+@config_group.command("instance")
+def config_instance() -> None:
+    """Print the instance folder every command uses (the rule: docs/configuration.md)."""
+    from app.config import instance_dir
+
+    click.echo(instance_dir())
+
+
 if __name__ == "__main__":
     main()

@@ -133,7 +133,7 @@ _DECLARED = (
             "unset = embedded queue (RQ over fakeredis, worked in-process)"),
     Setting("GL_INSTANCE_DIR", "core", PATH, None,
             "SQLite file, generated secret key, face-template key file, media",
-            "`./instance`"),
+            "see [the instance folder](#the-instance-folder)"),
     Setting("GL_MEDIA_DIR", "core", PATH, None, "rendered videos and stored uploads", "`<instance>/media`"),
     Setting("GL_SECRET_KEY", "core", TEXT, None, "Flask's secret key (signs its cookies); never commit it",
             "generated once into `<instance>/secret_key` (mode 600)"),
@@ -250,6 +250,37 @@ def source_checkout(package_dir: Path = PACKAGE_DIR) -> Path | None:
     return root if project.get("name") == "greenlight" else None
 
 
+# -- the instance folder -----------------------------------------------------------------------------------
+
+INSTANCE_RULE = """\
+The instance folder holds the SQLite database, the generated secret key, the face-template key file
+and (by default) the media. Every command finds the same one, whatever the current directory:
+
+1. `GL_INSTANCE_DIR` when set (a relative path is taken from the current directory);
+2. otherwise, when Greenlight runs from a source checkout (a `pyproject.toml` naming the project
+   `greenlight` next to the `app` package, as with `pip install -e .`), `<checkout>/instance`;
+3. otherwise (an installed copy), `$XDG_DATA_HOME/greenlight`, or `~/.local/share/greenlight` when
+   `XDG_DATA_HOME` is unset.
+
+`greenlight config instance` prints the folder in use. Two commands that disagree about it would
+each generate their own template key, and templates sealed under one fail to open under the other."""
+
+
+def instance_dir(env: Mapping[str, str] | None = None, package_dir: Path = PACKAGE_DIR) -> Path:
+    """The instance folder by INSTANCE_RULE; never the current directory unless GL_INSTANCE_DIR says so."""
+    env = os.environ if env is None else env
+    explicit = setting("GL_INSTANCE_DIR", env)
+    if explicit:
+        return explicit.resolve()
+    checkout = source_checkout(package_dir)
+    if checkout is not None:
+        return checkout / "instance"
+    data_home = Path(env.get("XDG_DATA_HOME") or "~/.local/share").expanduser()
+    if not data_home.is_absolute():  # the XDG spec says to ignore a relative one
+        data_home = Path("~/.local/share").expanduser()
+    return data_home / "greenlight"
+
+
 # -- the app's own settings --------------------------------------------------------------------------------
 
 def _default(name: str) -> Any:
@@ -289,7 +320,7 @@ class Config:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Config":
         env = dict(os.environ if env is None else env)
-        instance = (setting("GL_INSTANCE_DIR", env) or Path.cwd() / "instance").resolve()
+        instance = instance_dir(env)
         tuned = {f: setting(name, env) for f, name in _TUNED_FIELDS.items()}
         cfg = cls(
             instance_dir=instance,
@@ -324,7 +355,7 @@ DOCS_PATH = Path("docs") / "configuration.md"
 
 
 def render_docs() -> str:
-    """docs/configuration.md: one table per group, from the declarations."""
+    """docs/configuration.md: the instance rule and one table per group, from the declarations."""
     lines = [
         "# Configuration",
         "",
@@ -335,6 +366,10 @@ def render_docs() -> str:
         "type, default and meaning. An empty value counts as unset. A value that does not parse stops the "
         "command with an error naming the variable. Code reads a variable when it needs it, so a changed "
         "value takes effect at the next start (models and data files are loaded once per process).",
+        "",
+        "## The instance folder",
+        "",
+        INSTANCE_RULE,
     ]
     for group, about in GROUPS.items():
         lines += ["", f"## {group}", "", about, "", "| variable | type | default | meaning |", "|---|---|---|---|"]

@@ -1,17 +1,20 @@
-"""One configuration: every variable declared in app/config.py, read nowhere else, and parsed with
-errors that name the variable, and documented from the declarations."""
+"""One configuration: every variable declared in app/config.py, read nowhere else, documented from
+the declarations, parsed with errors that name the variable, and one instance folder whatever the cwd."""
 
 from __future__ import annotations
 
 import ast
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from app.cli import main
-from app.config import DOCS_PATH, GROUPS, SETTINGS, Config, ConfigError, render_docs, setting
+from app.config import DOCS_PATH, GROUPS, SETTINGS, Config, ConfigError, instance_dir, render_docs, setting
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("app", "likeness", "copyright", "safety", "generator", "review_ui")
@@ -136,3 +139,41 @@ def test_settings_are_read_when_asked(monkeypatch):
 def test_an_undeclared_variable_cannot_be_read():
     with pytest.raises(KeyError, match="GL_NOT_A_SETTING is not declared"):
         setting("GL_NOT_A_SETTING")
+
+
+# -- the instance folder ---------------------------------------------------------------------------------
+
+def test_a_checkout_uses_its_own_instance_folder_from_any_directory(monkeypatch, tmp_path):
+    monkeypatch.chdir(ROOT)
+    from_root = Config.from_env(env={})
+    monkeypatch.chdir(tmp_path)
+    from_elsewhere = Config.from_env(env={})
+    assert from_root.instance_dir == from_elsewhere.instance_dir == ROOT / "instance"
+    assert from_elsewhere.database_url == f"sqlite:///{ROOT / 'instance' / 'greenlight.db'}"
+    assert from_elsewhere.media_dir == ROOT / "instance" / "media"
+
+
+def test_gl_instance_dir_wins(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    chosen = tmp_path / "chosen"
+    assert Config.from_env(env={"GL_INSTANCE_DIR": str(chosen)}).instance_dir == chosen.resolve()
+    assert instance_dir({"GL_INSTANCE_DIR": "here"}) == tmp_path.resolve() / "here"
+
+
+def test_an_installed_copy_uses_the_user_data_folder(monkeypatch, tmp_path):
+    package = tmp_path / "site-packages" / "app"
+    package.mkdir(parents=True)
+    assert instance_dir({"XDG_DATA_HOME": str(tmp_path / "data")}, package) == tmp_path / "data" / "greenlight"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert instance_dir({}, package) == tmp_path / "home" / ".local" / "share" / "greenlight"
+    # Another project's pyproject.toml next to the package does not make it a Greenlight checkout.
+    (package.parent / "pyproject.toml").write_text('[project]\nname = "someone-else"\n')
+    assert instance_dir({}, package) == tmp_path / "home" / ".local" / "share" / "greenlight"
+
+
+def test_the_cli_names_the_same_instance_from_another_directory(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "GL_INSTANCE_DIR"} | {"PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-m", "app.cli", "config", "instance"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.strip() == str(ROOT / "instance")
+    assert not (tmp_path / "instance").exists()
