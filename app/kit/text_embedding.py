@@ -83,6 +83,8 @@ class TextEmbedder:
         except (ValueError, KeyError) as exc:
             raise TextEmbedderError("text_embedder_invalid", f"bad sentence-transformers config in {path}: {exc}") \
                 from exc
+        # Written, not configuration: huggingface_hub and transformers read these when imported, so
+        # nothing below can reach the network whatever the operator's environment says.
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         try:
