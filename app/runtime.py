@@ -10,7 +10,7 @@ import os
 import threading
 from dataclasses import dataclass
 
-from app.config import Config
+from app.config import Config, setting
 from app.db import Database
 from app.queues import Queues
 from app.storage import LocalMediaStorage
@@ -62,7 +62,7 @@ def _limit_faiss_threads() -> None:
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # which CPU build it picked: noise
     import faiss
 
-    faiss.omp_set_num_threads(int(os.environ.get("GL_FAISS_THREADS") or 1))
+    faiss.omp_set_num_threads(setting("GL_FAISS_THREADS"))
 
 
 def is_configured() -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -21,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import audit, domains
+from app.config import setting
 from app.db import as_utc, utcnow
 from app.models import Generation, StatementOfReasons
 
@@ -59,16 +59,15 @@ _PRECEDENCE = ("STATEMENT_CATEGORY_PROTECTION_OF_MINORS", "STATEMENT_CATEGORY_NO
 
 
 def terms_url() -> str:
-    return os.environ.get("GL_TERMS_URL", "https://greenlight.example/terms")
+    return setting("GL_TERMS_URL")
 
 
 def territorial_scope() -> list[str]:
-    raw = os.environ.get("GL_TERRITORIAL_SCOPE", "")
-    return sorted({c.strip().upper() for c in raw.split(",") if c.strip()}) or list(EEA)
+    return list(setting("GL_TERRITORIAL_SCOPE") or EEA)
 
 
 def redress() -> dict[str, Any]:
-    return {"internal_complaint": os.environ.get("GL_APPEALS_URL", "https://greenlight.example/appeals"),
+    return {"internal_complaint": setting("GL_APPEALS_URL"),
             "out_of_court_settlement": True, "judicial_redress": True}
 
 

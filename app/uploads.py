@@ -13,15 +13,20 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy.orm import Session
 
 from app import audit
+from app.config import setting
 from app.errors import NotFound, ValidationFailed
 from app.models import Upload, User
 from app.storage import LocalMediaStorage
 
 IMAGE_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 _PIL_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
-MAX_IMAGE_BYTES = int(os.environ.get("GL_MAX_IMAGE_BYTES") or 10 * 1024 * 1024)
 MAX_IMAGE_PIXELS = 40_000_000
 MIN_IMAGE_SIDE = 16
+
+
+def max_image_bytes() -> int:
+    """The largest image upload any endpoint takes (GL_MAX_IMAGE_BYTES)."""
+    return setting("GL_MAX_IMAGE_BYTES")
 
 
 def inspect_image(path: Path, declared_type: str) -> tuple[int, int]:

@@ -458,7 +458,7 @@ REFERENCE_ROLES = {Role.ADMIN.value, Role.RIGHTSHOLDER.value}
           errors=("work_not_found", "work_not_owned", "not_in_org", "not_an_image", "unsupported_media_type",
                   "payload_too_large", "empty_upload"))
 def add_reference_image(work_id: str):
-    path, ctype = save_raw_body(uploads.IMAGE_TYPES, uploads.MAX_IMAGE_BYTES)
+    path, ctype = save_raw_body(uploads.IMAGE_TYPES, uploads.max_image_bytes())
     try:
         uploads.inspect_image(path, ctype)
         row = images.add_reference_image(session(), runtime.current().storage, current_user(), work_id, path, ctype)

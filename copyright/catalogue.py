@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from app.config import setting
 from app.stage import Decision
 from app.kit.textmatch import PhraseIndex, appears_capitalised
 
@@ -93,4 +93,4 @@ class Catalogue:
 
 @lru_cache(maxsize=4)
 def load_catalogue(path: str | None = None) -> Catalogue:
-    return Catalogue.from_file(Path(path or os.environ.get("GL_WORKS_CATALOGUE") or DEFAULT_WORKS))
+    return Catalogue.from_file(Path(path or setting("GL_WORKS_CATALOGUE") or DEFAULT_WORKS))

@@ -8,7 +8,7 @@ Three kinds of evidence, strongest first (distances measured in tests/app/test_p
   within 16 bits about once in 8,000 pairs: bench/ip_image.py found 18 of 40 frames "matching"
   one of 10,000 distractors before this rule, 0 after);
 * with an image-embedding model configured (app/kit/image_embedding.py), cosine similarity at least
-  EMBED_REVIEW -> review: a model's "looks like" is never enough to block on its own.
+  GL_IMAGE_EMBED_REVIEW (0.9) -> review: a model's "looks like" is never enough to block on its own.
 Different photos measured >= 20 pHash and >= 118 PDQ bits apart.
 """
 
@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import audit
+from app.config import setting
 from app.kit.cache import RebuiltOnChange
 from app.db import utcnow
 from app.errors import NotFound, ValidationFailed
@@ -42,7 +43,6 @@ POSSIBLE_BITS = 16
 PDQ_SURE_BITS = 31  # the match distance hasher-matcher-actioner uses
 PDQ_POSSIBLE_BITS = 48
 PDQ_CORROBORATE_BITS = 100  # random PDQ pairs sit at 128 +- 8 bits
-EMBED_REVIEW = float(os.environ.get("GL_IMAGE_EMBED_REVIEW", "0.9"))
 
 _EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
@@ -237,7 +237,7 @@ def match_images(session: Session, images_bgr: Sequence[np.ndarray],
     embedder = load_image_embedder()
     if embedder is not None and refs.embedded_work_ids and embedder.model_id == refs.model:
         similarity = embedder.embed(list(images_bgr)) @ refs.embeddings.T  # (images, references)
-        for (index, j) in zip(*np.nonzero(similarity >= EMBED_REVIEW)):
+        for (index, j) in zip(*np.nonzero(similarity >= setting("GL_IMAGE_EMBED_REVIEW"))):
             offer(refs.embedded_work_ids[j],
                   ImageEvidence(Decision.REVIEW, "embedding", float(similarity[index, j]), int(index)))
     return best

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-import os
-
 from flask import Blueprint
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.api.raw_body import save_raw_body
 from app.api.schemas import Body
 from app.api.spec import current_user, endpoint, session
+from app.config import setting
 from app.errors import GreenlightError, ValidationFailed
 from app.models import REVIEW_ROLES
 from app.kit.speech import SpeechModelError
@@ -130,7 +129,6 @@ def appearances(cameo_id: str):
 # -- enrolment ------------------------------------------------------------------------------------------
 
 VIDEO_TYPES = {"video/mp4": ".mp4", "video/webm": ".webm", "video/quicktime": ".mov"}
-MAX_UPLOAD_BYTES = int(os.environ.get("GL_MAX_UPLOAD_BYTES") or 50 * 1024 * 1024)
 
 
 class ChallengeOut(BaseModel):
@@ -168,7 +166,7 @@ def upload_enrolment_video(challenge_id: str):
     from likeness.faces import load_face_models
 
     enrolment.open_challenge(session(), current_user(), challenge_id)  # 404/409 before reading the upload
-    path, _ = save_raw_body(VIDEO_TYPES, MAX_UPLOAD_BYTES)
+    path, _ = save_raw_body(VIDEO_TYPES, setting("GL_MAX_UPLOAD_BYTES"))
     try:
         outcome = enrolment.enrol(session(), current_user(), challenge_id, path, load_face_models())
     except SpeechModelError as exc:  # an operator's GL_SPEECH_MODEL is wrong: not the user's fault

@@ -19,6 +19,8 @@ import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from app.config import setting
+
 KEY_BYTES = 32
 NONCE_BYTES = 12
 
@@ -45,8 +47,7 @@ class Keyring:
 
     @classmethod
     def from_env_or_file(cls, instance_dir: Path, env: dict[str, str] | None = None) -> "Keyring":
-        env = os.environ if env is None else env
-        spec = env.get("GL_TEMPLATE_KEYS", "").strip()
+        spec = setting("GL_TEMPLATE_KEYS", env)
         if spec:
             keys: dict[str, bytes] = {}
             for part in spec.split(","):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from app.config import setting
 from app.stage import Decision
 from app.kit.textmatch import PhraseIndex, appears_capitalised
 
@@ -68,4 +68,4 @@ class FigureList:
 
 @lru_cache(maxsize=4)
 def load_figures(path: str | None = None) -> FigureList:
-    return FigureList.from_file(Path(path or os.environ.get("GL_PUBLIC_FIGURES") or DEFAULT_FIGURES))
+    return FigureList.from_file(Path(path or setting("GL_PUBLIC_FIGURES") or DEFAULT_FIGURES))

@@ -9,12 +9,11 @@ indexed. GL_FACE_INDEX picks the structure: `exact` (default) or `faiss` for lar
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.config import setting
 from app.kit.cache import RebuiltOnChange
 from likeness import templates
 from likeness.faces import FaceModels
@@ -25,7 +24,7 @@ from likeness.models import FaceTemplate, FigureFaceTemplate
 class GalleryMatcher:
     def __init__(self, table: type[templates.Template], kind: str | None = None):
         self.table = table
-        self.kind = kind or os.environ.get("GL_FACE_INDEX", "exact")
+        self.kind = kind or setting("GL_FACE_INDEX")
         self._index: RebuiltOnChange[FaceIndex] = RebuiltOnChange(self._stamp, self._build)
 
     def _stamp(self, session: Session, models: FaceModels) -> tuple:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from app.config import setting
 from app.models import User
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
 from app.kit.textmatch import tokens
@@ -234,17 +234,9 @@ class FaceScanPolicy:
 
     @classmethod
     def from_env(cls, env=None) -> "FaceScanPolicy":
-        env = os.environ if env is None else env
-
-        def decision(name: str, default: Decision) -> Decision:
-            raw = env.get(name) or default.value
-            if raw not in ("block", "review"):
-                raise ValueError(f"{name} must be block or review, not {raw!r}")
-            return Decision(raw)
-
-        return cls(decision("GL_FACE_SCAN_UNDECLARED", cls.undeclared_cameo),
-                   decision("GL_FACE_SCAN_PUBLIC_FIGURE", cls.public_figure),
-                   float(env.get("GL_FACE_SCAN_NEAR_MARGIN") or cls.near_margin))
+        return cls(Decision(setting("GL_FACE_SCAN_UNDECLARED", env)),
+                   Decision(setting("GL_FACE_SCAN_PUBLIC_FIGURE", env)),
+                   setting("GL_FACE_SCAN_NEAR_MARGIN", env))
 
 
 class FaceScanStage(_FaceStage):

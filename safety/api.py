@@ -167,7 +167,7 @@ def add_media(bank_id: str):
     import numpy as np
 
     hashbanks.get_bank(session(), bank_id)  # bank_not_found before reading the upload
-    path, ctype = save_raw_body(uploads.IMAGE_TYPES, uploads.MAX_IMAGE_BYTES)
+    path, ctype = save_raw_body(uploads.IMAGE_TYPES, uploads.max_image_bytes())
     try:
         uploads.inspect_image(path, ctype)
         image = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_COLOR)

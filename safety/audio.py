@@ -32,6 +32,7 @@ from typing import Any, Iterable, Protocol, Sequence
 import numpy as np
 import onnxruntime as ort
 
+from app.config import setting
 from app.kit.media import SAMPLE_RATE, AudioTrack
 from app.kit.speech import SpeechSegment, Transcriber, load_transcriber
 from app.stage import Decision, combine
@@ -386,7 +387,7 @@ def _vad(path: str) -> SileroVad:
 
 def load_vad(path: str | os.PathLike[str] | None = None) -> SileroVad:
     """``path``, else GL_VAD_MODEL, else the silero-vad wheel's sequence model; once per process."""
-    return _vad(os.fspath(path or os.environ.get(VAD_MODEL_ENV, "").strip() or silero_model_path()))
+    return _vad(os.fspath(path or setting(VAD_MODEL_ENV) or silero_model_path()))
 
 
 def default_text_classifier() -> TextClassifier:

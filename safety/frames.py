@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from app.config import setting
 from app.stage import Decision, combine
 from safety.cutoffs import Cutoffs
 
@@ -369,6 +370,6 @@ def load_frame_classifier(model_path: str | os.PathLike[str] | None = None,
                           policy_path: str | os.PathLike[str] | None = None) -> FrameClassifier:
     """The model (``model_path``, else GL_NUDITY_MODEL, else the nudenet wheel's 320n.onnx) and the
     policy (``policy_path``, else GL_SAFETY_FRAMES, else safety/data/frames.toml), once per process."""
-    model = model_path or os.environ.get(MODEL_ENV, "").strip() or nudenet_model_path()
-    policy = policy_path or os.environ.get(POLICY_ENV, "").strip() or DEFAULT_POLICY
+    model = model_path or setting(MODEL_ENV) or nudenet_model_path()
+    policy = policy_path or setting(POLICY_ENV) or DEFAULT_POLICY
     return _load(os.fspath(model), os.fspath(policy))

@@ -18,6 +18,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
+from app.config import setting
 
 DEFAULT_POLICY = Path(__file__).parent / "data" / "policy.toml"
 AUDIENCES = ("adult", "teen")
@@ -156,7 +157,7 @@ def classifier_categories() -> tuple[set[str], set[str]]:
     from safety.terms import load_policy as load_terms
 
     terms = load_terms()
-    frame_file = os.environ.get(frames.POLICY_ENV, "").strip() or frames.DEFAULT_POLICY
+    frame_file = setting(frames.POLICY_ENV) or frames.DEFAULT_POLICY
     frame_categories = set(tomllib.loads(Path(frame_file).read_text(encoding="utf-8")).get("categories", {}))
     return set(terms.categories) | frame_categories, {n for n, c in terms.categories.items() if c.always_block}
 
@@ -165,5 +166,5 @@ def classifier_categories() -> tuple[set[str], set[str]]:
 def load_policy(path: str | None = None) -> SafetyPolicy:
     """The policy in force (cached per process), checked against the classifiers' categories."""
     required, forced = classifier_categories()
-    return load_file(path or os.environ.get("GL_SAFETY_POLICY") or DEFAULT_POLICY, required=required,
+    return load_file(path or setting("GL_SAFETY_POLICY") or DEFAULT_POLICY, required=required,
                      always_block=forced)

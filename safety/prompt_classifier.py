@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.config import setting
 from app.errors import ValidationFailed
 from app.stage import Decision, combine
 from app.kit.text_embedding import TextEmbedder, embed_cached, embedding_views, load_text_embedder
@@ -443,7 +444,7 @@ def load_prompt_classifier(exemplars_path: str | None = None, thresholds_path: s
     """The shipped data files (or GL_SAFETY_EXEMPLARS / GL_SAFETY_THRESHOLDS / GL_SAFETY_TERMS) with
     the shared text embedder; cached per process. A missing model raises TextEmbedderError."""
     terms = load_policy(terms_path)
-    exemplars = Exemplars.from_file(exemplars_path or os.environ.get("GL_SAFETY_EXEMPLARS") or DEFAULT_EXEMPLARS,
+    exemplars = Exemplars.from_file(exemplars_path or setting("GL_SAFETY_EXEMPLARS") or DEFAULT_EXEMPLARS,
                                     known=set(terms.categories))
-    thresholds = Thresholds.from_file(thresholds_path or os.environ.get("GL_SAFETY_THRESHOLDS") or DEFAULT_THRESHOLDS)
+    thresholds = Thresholds.from_file(thresholds_path or setting("GL_SAFETY_THRESHOLDS") or DEFAULT_THRESHOLDS)
     return PromptClassifier(load_text_embedder(embedder_path), exemplars, thresholds, terms)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from app.config import setting
 from app.stage import Decision
 from app.kit.textmatch import PhraseIndex, fold
 
@@ -112,4 +112,4 @@ _MINOR_AGE = re.compile(
 
 @lru_cache(maxsize=4)
 def load_policy(path: str | None = None) -> TermPolicy:
-    return TermPolicy.from_file(Path(path or os.environ.get("GL_SAFETY_TERMS") or DEFAULT_TERMS))
+    return TermPolicy.from_file(Path(path or setting("GL_SAFETY_TERMS") or DEFAULT_TERMS))

@@ -7,7 +7,6 @@ made by the Alembic migrations, once per session, never by create_all.
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import replace
 from datetime import date
@@ -17,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from app import accounts, runtime
-from app.config import Config
+from app.config import Config, setting
 from app.factory import load_plugins
 from app.migrate import upgrade
 from app.models import Role, User
@@ -25,8 +24,8 @@ from app.schema import metadata
 
 load_plugins()  # the domains register their stages, as the app and the CLI do at start
 
-PG_URL = os.environ.get("GL_TEST_DATABASE_URL")
-REDIS_URL = os.environ.get("GL_TEST_REDIS_URL")
+PG_URL = setting("GL_TEST_DATABASE_URL")
+REDIS_URL = setting("GL_TEST_REDIS_URL")
 PASSWORD = "correct-horse-battery"
 
 

@@ -29,7 +29,7 @@ class UploadOut(BaseModel):
           tag="generations", response=UploadOut, status=201,
           errors=("unsupported_media_type", "payload_too_large", "empty_upload", "not_an_image", "image_too_large"))
 def upload_image():
-    path, ctype = save_raw_body(uploads.IMAGE_TYPES, uploads.MAX_IMAGE_BYTES)
+    path, ctype = save_raw_body(uploads.IMAGE_TYPES, uploads.max_image_bytes())
     try:
         up = uploads.store_image(session(), runtime.current().storage, current_user(), path, ctype)
     finally:

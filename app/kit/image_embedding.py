@@ -25,6 +25,8 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from app.config import setting
+
 ENV_VAR = "GL_IMAGE_EMBED_MODEL"
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -103,7 +105,7 @@ _load_lock = threading.Lock()
 
 def load_image_embedder(path: str | os.PathLike[str] | None = None) -> ImageEmbedder | None:
     """The model at ``path`` or GL_IMAGE_EMBED_MODEL, loaded once per process; None when unset."""
-    chosen = os.fspath(path) if path is not None else os.environ.get(ENV_VAR, "").strip()
+    chosen = os.fspath(path if path is not None else setting(ENV_VAR) or "")
     if not chosen:
         return None
     with _load_lock:

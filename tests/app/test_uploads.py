@@ -55,7 +55,7 @@ def test_bad_images_are_refused_and_nothing_is_kept(rt, make_api, data, ctype, s
 
 def test_oversize_uploads_are_refused(make_api, monkeypatch):
     api, _ = make_api("a@t.test")
-    monkeypatch.setattr("app.uploads.MAX_IMAGE_BYTES", 1000)
+    monkeypatch.setenv("GL_MAX_IMAGE_BYTES", "1000")
     envelope(upload(api, encoded("PNG", size=(300, 300), mode="RGB") + b"\0" * 2000, "image/png"), 413,
              "payload_too_large")
 

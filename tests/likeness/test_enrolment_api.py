@@ -106,7 +106,7 @@ def test_bad_uploads_get_clear_errors_and_store_nothing(rt, make_api, monkeypatc
     url = start(alice)["upload_url"]
     envelope(upload(alice, url, b"GIF89a", content_type="image/gif"), 415, "unsupported_media_type")
     envelope(upload(alice, url, b""), 422, "empty_upload")
-    monkeypatch.setattr("likeness.api.MAX_UPLOAD_BYTES", 1000)
+    monkeypatch.setenv("GL_MAX_UPLOAD_BYTES", "1000")
     envelope(upload(alice, url, b"\0" * 5000), 413, "payload_too_large")
     monkeypatch.undo()
     monkeypatch.setattr(enrolment, "new_challenge", lambda: LEFT)
