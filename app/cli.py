@@ -19,7 +19,19 @@ def _rt() -> runtime.Runtime:
     return runtime.current()
 
 
-@click.group()
+class _Greenlight(click.Group):
+    """A misconfigured variable is one line naming it, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from app.config import ConfigError
+
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(f"configuration: {exc}") from None
+
+
+@click.group(cls=_Greenlight)
 @click.option("-v", "--verbose", is_flag=True, help="debug logging")
 def main(verbose: bool) -> None:
     """Greenlight: nothing is rendered until it is greenlit."""

@@ -46,6 +46,19 @@ def test_bad_cli_input_fails_cleanly(tmp_path):
     assert bad_role.returncode != 0
 
 
+def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path):
+    bad = gl(tmp_path, "recover", env_extra={"GL_JOB_RETRIES": "abc"}, check=False)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "configuration: GL_JOB_RETRIES='abc' is not an integer" in bad.stderr
+
+
+def test_domain_commands_keep_their_names_and_answer_under_their_domain(tmp_path):
+    for group in (("figures",), ("keys",), ("likeness", "figures"), ("likeness", "keys"), ("works",), ("banks",),
+                  ("policy",)):
+        assert "Usage:" in gl(tmp_path, *group, "--help").stdout, group
+    assert "enrol-faces" in gl(tmp_path, "likeness", "figures", "--help").stdout
+
+
 @pytest.mark.slow
 def test_demo_seeds_once(tmp_path):
     gl(tmp_path, "db", "upgrade")
