@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from app.model_files import ModelFile
-    from app.models import Generation, User
+    from app.models import Generation, User  # noqa: F401
     from app.runtime import Runtime
     from app.stage import Stage
 

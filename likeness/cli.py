@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from app import runtime
-from app.models import Role
 
 
 def _rt() -> runtime.Runtime:
