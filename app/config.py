@@ -41,6 +41,12 @@ class Config:
     render_seconds: float = 3.0
     render_fps: int = 24
     extra: dict[str, str] = field(default_factory=dict)
+    # Pipeline stages that neither run nor are required (GL_STAGES_OFF, comma-separated names).
+    stages_off: frozenset[str] = frozenset()
+    # Licences models may be under ("": the default there) and the operator's word on theirs
+    # (GL_MODEL_LICENCES, GL_MODEL_DECLARED_LICENCES: app/model_licences.py).
+    model_licences: str = ""
+    model_declared_licences: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Config":
@@ -63,6 +69,9 @@ class Config:
             worker_poll_s=float(env.get("GL_WORKER_POLL_S") or 0.25),
             render_seconds=float(env.get("GL_RENDER_SECONDS") or 3.0),
             render_fps=_int(env, "GL_RENDER_FPS", 24),
+            stages_off=frozenset(filter(None, (n.strip() for n in env.get("GL_STAGES_OFF", "").split(",")))),
+            model_licences=env.get("GL_MODEL_LICENCES") or "",
+            model_declared_licences=env.get("GL_MODEL_DECLARED_LICENCES") or "",
         )
         return replace(cfg, **overrides) if overrides else cfg
 
