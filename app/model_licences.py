@@ -24,8 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from app.model_files import LicenceClass, ModelFile, stages_using
-from app.stage import Stage
+from app.model_files import LicenceClass, ModelFile, UsesModels, stages_using
 
 DEFAULT_ALLOWED = "permissive,copyleft"
 POLICY_VARIABLE = "GL_MODEL_LICENCES"
@@ -118,7 +117,7 @@ def _ways_out(record: ModelFile, stages: list[str]) -> list[str]:
     return ways
 
 
-def licence_problems(records: Iterable[ModelFile], active_stages: Iterable[Stage],
+def licence_problems(records: Iterable[ModelFile], active_stages: Iterable[UsesModels],
                      policy: LicencePolicy) -> list[str]:
     """A line per refused model that something loads: the running stages that use it, or a loader
     outside the pipeline (enrolment, the renderer). A refused model that nothing running loads is

@@ -35,7 +35,7 @@ def _stage_problems(config: Config) -> list[str]:
 
 def records(config: Config) -> list[model_files.ModelFile]:
     """Every model record, with the licences the operator declared. ValueError: a bad declaration."""
-    return model_files.registry(model_licences.declarations(config.model_declared_licences))
+    return model_files.registry(domains.model_files(), model_licences.declarations(config.model_declared_licences))
 
 
 def model_problems(config: Config, *, load: bool = False) -> list[str]:
@@ -45,7 +45,7 @@ def model_problems(config: Config, *, load: bool = False) -> list[str]:
         declared = model_licences.declarations(config.model_declared_licences)
     except ValueError as exc:
         return [str(exc)]
-    found = model_files.registry(declared)
+    found = model_files.registry(domains.model_files(), declared)
     running = pipeline.stages(dict.fromkeys((*pipeline.PRE_RENDER, *pipeline.POST_RENDER)), config.stages_off)
     problems = model_licences.unknown_declarations(declared, found)
     problems += model_files.file_problems(found)

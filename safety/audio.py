@@ -33,7 +33,7 @@ import onnxruntime as ort
 
 from app.kit.media import SAMPLE_RATE, AudioTrack
 from app.kit.speech import SpeechSegment, Transcriber, load_transcriber, speech_model_file
-from app.model_files import LicenceClass, ModelFile, bundled, chosen_path, configured, is_shipped
+from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, value_of
 from app.stage import Decision, combine
 from safety.terms import Category, TermPolicy
 
@@ -392,7 +392,7 @@ def vad_model_file(path: str | os.PathLike[str] | None = None) -> ModelFile:
         relative=f"data/{VAD_FILE}", pinned_version=SILERO_VERSION, sha256=SILERO_SEQUENCE_SHA256,
         version=f"silero-vad-{SILERO_VERSION}", licence="MIT", licence_class=LicenceClass.PERMISSIVE,
         variable=VAD_MODEL_ENV, load=SileroVad, licence_note="silero-vad's LICENSE, which covers its models")
-    chosen = chosen_path(VAD_MODEL_ENV, path)
+    chosen = value_of(VAD_MODEL_ENV, path)
     if is_shipped(chosen, shipped):
         return shipped
     return configured("voice-activity", shipped.role, chosen, variable=VAD_MODEL_ENV,

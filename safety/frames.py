@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from app.model_files import LicenceClass, ModelFile, bundled, chosen_path, configured, is_shipped
+from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, value_of
 from app.stage import Decision, combine
 from safety.cutoffs import Cutoffs
 
@@ -380,7 +380,7 @@ def nudity_model_file(path: str | os.PathLike[str] | None = None) -> ModelFile:
         pinned_version=NUDENET_VERSION, sha256=NUDENET_320N_SHA256, version="nudenet-320n",
         licence="AGPL-3.0-only", licence_class=LicenceClass.COPYLEFT, variable=MODEL_ENV, load=NudityDetector,
         licence_note="the file's own metadata (an Ultralytics YOLOv8 export); the nudenet package itself is MIT")
-    chosen = chosen_path(MODEL_ENV, path)
+    chosen = value_of(MODEL_ENV, path)
     if is_shipped(chosen, shipped):
         return shipped
     return configured("nudity-detector", shipped.role, chosen, variable=MODEL_ENV,

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from app.model_files import ModelFile, chosen_path, configured
+from app.model_files import ModelFile, configured, value_of
 
 ENV_VAR = "GL_IMAGE_EMBED_MODEL"
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -102,7 +102,7 @@ class ImageEmbedder:
 def image_embedder_model_file(path: str | os.PathLike[str] | None = None) -> ModelFile | None:
     """The record of ``path`` or GL_IMAGE_EMBED_MODEL; None when unset (nothing ships: no CLIP
     weights exist offline, and reference images then match by their hashes alone)."""
-    chosen = chosen_path(ENV_VAR, path)
+    chosen = value_of(ENV_VAR, path)
     if not chosen:
         return None
     return configured("image-embedder", "image embedder", chosen, variable=ENV_VAR, version=Path(chosen).stem,

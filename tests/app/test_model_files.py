@@ -16,13 +16,17 @@ OVERRIDES = ("GL_TEXT_EMBEDDER", "GL_NUDITY_MODEL", "GL_VAD_MODEL", "GL_SPEECH_M
              "GL_FACE_DETECTOR", "GL_FACE_EMBEDDER", "GL_FACE_EMBEDDER_KIND")
 
 
+def registry(declared=None):
+    return model_files.registry(domains.model_files(), declared)
+
+
 @pytest.fixture
 def shipped(monkeypatch):
     """The registry with no model variable set: every record is a file inside a pinned wheel (or the codec)."""
     for name in OVERRIDES:
         monkeypatch.delenv(name, raising=False)
     load_plugins()
-    return {record.name: record for record in model_files.registry()}
+    return {record.name: record for record in registry()}
 
 
 def _registered_stages():
@@ -70,7 +74,7 @@ def test_a_configured_file_is_described_as_it_is(shipped, monkeypatch, tmp_path)
     copy.write_bytes(shipped["nudity-detector"].path.read_bytes())
     monkeypatch.setenv("GL_NUDITY_MODEL", str(copy))
     load_plugins()
-    record = {r.name: r for r in model_files.registry()}["nudity-detector"]
+    record = {r.name: r for r in registry()}["nudity-detector"]
     assert record.configured and record.variable == "GL_NUDITY_MODEL" and record.path == copy
     assert (record.licence, record.licence_class) == ("unknown", LicenceClass.UNKNOWN)
     assert record.tag == f"nudenet-detector:{shipped['nudity-detector'].pinned_sha256[:8]}"
@@ -87,7 +91,7 @@ def test_a_configured_file_is_described_as_it_is(shipped, monkeypatch, tmp_path)
 
 def test_naming_the_shipped_file_keeps_its_pin(shipped, monkeypatch):
     monkeypatch.setenv("GL_VAD_MODEL", str(shipped["voice-activity"].path))
-    assert {r.name: r for r in model_files.registry()}["voice-activity"] == shipped["voice-activity"]
+    assert {r.name: r for r in registry()}["voice-activity"] == shipped["voice-activity"]
 
 
 def test_an_insightface_embedder_is_recorded_as_non_commercial(monkeypatch, tmp_path):
@@ -114,7 +118,7 @@ def test_a_directory_digest_covers_every_file(tmp_path):
 
 
 def test_declared_licences_replace_the_recorded_ones(shipped):
-    records = {r.name: r for r in model_files.registry({"nudity-detector": ("LicenseRef-ultralytics-enterprise",
+    records = {r.name: r for r in registry({"nudity-detector": ("LicenseRef-ultralytics-enterprise",
                                                                             LicenceClass.PERMISSIVE)})}
     declared = records["nudity-detector"]
     assert declared.licence_declared and declared.licence_class is LicenceClass.PERMISSIVE
@@ -124,8 +128,8 @@ def test_declared_licences_replace_the_recorded_ones(shipped):
 def test_two_domains_declaring_one_slot_differently_is_a_wiring_error(shipped, monkeypatch, tmp_path):
     other = replace(shipped["text-embedder"], path=tmp_path / "other.safetensors")
     monkeypatch.setitem(domains._domains, "rogue", domains.Domain(name="rogue", model_files=lambda: [other]))
-    with pytest.raises(domains.RegistryError, match="text-embedder is declared twice"):
-        model_files.registry()
+    with pytest.raises(model_files.RegistryConflict, match="text-embedder is declared twice"):
+        registry()
 
 
 def test_shared_records_merge_their_other_loaders(shipped):
