@@ -112,6 +112,17 @@ def token(email: str, name: str) -> None:
 
 # -- running ----------------------------------------------------------------------------------------------
 
+def _refuse_to_start_on_problems() -> None:
+    """`serve`, `worker` and `up` start only when nothing is wrong (app/start_checks.py): a missing
+    model fails the start, not the first request."""
+    from app import start_checks
+
+    problems = start_checks.problems(_rt())
+    if problems:
+        click.echo("greenlight will not start:\n" + "".join(f"  - {p}\n" for p in problems), err=True, nl=False)
+        sys.exit(1)
+
+
 def _serve(host: str, port: int, worker: bool | None, threads: int) -> None:
     from waitress import serve as waitress_serve
 
@@ -133,6 +144,7 @@ def _serve(host: str, port: int, worker: bool | None, threads: int) -> None:
 @click.option("--threads", default=8, show_default=True, type=int)
 def serve(host: str, port: int, worker: bool | None, threads: int) -> None:
     """Serve the web app and API (waitress)."""
+    _refuse_to_start_on_problems()
     _serve(host, port, worker, threads)
 
 
@@ -146,6 +158,7 @@ def up(host: str, port: int) -> None:
 
     upgrade(_rt().config.database_url, "head")
     click.echo("database migrated")
+    _refuse_to_start_on_problems()  # after migrating (a domain's check may read tables), before the demo gates
     seed(_rt(), echo=click.echo)
     _serve(host, port, None, 8)
 
@@ -165,6 +178,7 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
     unknown = set(names) - set(QUEUE_NAMES)
     if unknown:
         raise click.ClickException(f"unknown queues {sorted(unknown)}; choose from {list(QUEUE_NAMES)}")
+    _refuse_to_start_on_problems()
     rt = _rt()
     resumed = orchestrator.recover(rt, older_than_s=0 if rt.queues.embedded else rt.config.stall_after_s)
     click.echo(f"resumed {resumed} in-flight generations")
@@ -292,6 +306,39 @@ def config_instance() -> None:
     from app.config import instance_dir
 
     click.echo(instance_dir())
+
+
+# -- models ---------------------------------------------------------------------------------------------
+
+@main.group()
+def models() -> None:
+    """The model files the stages load: where, which exact file, under which licence."""
+
+
+@models.command("list")
+@click.option("--markdown", is_flag=True, help="the table docs/LICENSES.md holds")
+def models_list(markdown: bool) -> None:
+    from app import model_report, start_checks
+
+    try:
+        records = start_checks.records(_rt().config)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo((model_report.markdown_table if markdown else model_report.text_table)(records), nl=False)
+
+
+@models.command("check")
+def models_check() -> None:
+    """Load every model once: exit 1 naming each one missing, altered, refused or not loading."""
+    from app import start_checks
+
+    started = time.perf_counter()
+    problems = start_checks.model_problems(_rt().config, load=True)
+    if problems:
+        click.echo("".join(f"{p}\n" for p in problems), err=True, nl=False)
+        sys.exit(1)
+    click.echo(f"every model is in place, as recorded, allowed and loads "
+               f"({time.perf_counter() - started:.1f} s)")
 
 
 def _add_domain_commands() -> None:

@@ -77,6 +77,10 @@ def _integers(raw: str) -> tuple[int, ...]:
         raise ValueError("not a list of integers") from None
 
 
+def _names(raw: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
 def _country_codes(raw: str) -> tuple[str, ...]:
     codes = {part.strip().upper() for part in raw.split(",") if part.strip()}
     if not all(len(code) == 2 and code.isalpha() for code in codes):
@@ -89,6 +93,7 @@ FLAG = Kind("flag: 1 or 0 (true/false, yes/no, on/off also work)", _flag)
 PATH = Kind("path", lambda raw: Path(raw).expanduser())
 INTEGERS = Kind("integers, comma-separated", _integers)
 COUNTRY_CODES = Kind("ISO country codes, comma-separated", _country_codes)
+NAMES = Kind("names, comma-separated", _names)
 
 
 # -- declarations --------------------------------------------------------------------------------------
@@ -151,6 +156,13 @@ _DECLARED = (
     Setting("GL_WORKER_POLL_S", "core", number(0.01), 0.25, "seconds between the embedded worker's queue polls"),
     Setting("GL_FAISS_THREADS", "core", integer(1), 1,
             "FAISS OpenMP threads (single queries are fastest on one: `bench/hashbank.py`)"),
+    Setting("GL_STAGES_OFF", "core", NAMES, frozenset(),
+            "pipeline stages that neither run nor are required (e.g. one whose only model's licence is refused)",
+            "none"),
+    Setting("GL_MODEL_LICENCES", "core", TEXT, "permissive,copyleft",
+            "licence classes and SPDX ids models may be under; a leading `-` refuses one (docs/LICENSES.md)"),
+    Setting("GL_MODEL_DECLARED_LICENCES", "core", TEXT, None,
+            "the licence of an operator-configured model: `<model>=<SPDX id>[:<class>]`, comma-separated"),
     Setting("GL_TERMS_URL", "core", TEXT, "https://greenlight.example/terms", "the terms statements of reasons cite"),
     Setting("GL_APPEALS_URL", "core", TEXT, "https://greenlight.example/appeals",
             "where statements of reasons send an internal complaint"),
@@ -292,6 +304,8 @@ _TUNED_FIELDS = {
     "max_request_bytes": "GL_MAX_REQUEST_BYTES", "gate_inline": "GL_GATE_INLINE", "job_retries": "GL_JOB_RETRIES",
     "retry_intervals": "GL_RETRY_INTERVALS", "job_timeout_s": "GL_JOB_TIMEOUT_S", "stall_after_s": "GL_STALL_AFTER_S",
     "worker_poll_s": "GL_WORKER_POLL_S", "render_seconds": "GL_RENDER_SECONDS", "render_fps": "GL_RENDER_FPS",
+    "stages_off": "GL_STAGES_OFF", "model_licences": "GL_MODEL_LICENCES",
+    "model_declared_licences": "GL_MODEL_DECLARED_LICENCES",
 }
 
 
@@ -316,6 +330,11 @@ class Config:
     render_seconds: float = _default("GL_RENDER_SECONDS")
     render_fps: int = _default("GL_RENDER_FPS")
     extra: dict[str, str] = field(default_factory=dict)
+    # Pipeline stages that neither run nor are required (GL_STAGES_OFF, comma-separated names).
+    stages_off: frozenset[str] = frozenset()
+    # Licences models may be under and the operator's word on theirs (app/model_licences.py).
+    model_licences: str = _default("GL_MODEL_LICENCES")
+    model_declared_licences: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "Config":

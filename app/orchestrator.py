@@ -132,7 +132,7 @@ def gate(rt: Runtime, generation_id: str) -> Status | None:
                 return None
             if gen.status == Status.SUBMITTED:
                 transition(s, gen, Status.GATING, actor=SYSTEM)
-            stages, ctx = pipeline.stages(pipeline.PRE_RENDER), _context(s, gen)
+            stages, ctx = pipeline.stages(pipeline.PRE_RENDER, rt.config.stages_off), _context(s, gen)
             verdicts = pipeline.run_stages(stages, ctx)
             target = _apply(s, gen, Phase.PRE_RENDER, verdicts, _AFTER_PRE)
             pipeline.persist_findings(stages, ctx, verdicts)
@@ -173,7 +173,8 @@ def scan(rt: Runtime, generation_id: str) -> Status | None:
             gen = s.get(Generation, generation_id)
             if gen is None or gen.status != Status.SCANNING:
                 return None
-            stages, ctx = pipeline.stages(pipeline.POST_RENDER), _context(s, gen, media_path=rt.storage.path(gen.media_key))
+            stages, ctx = pipeline.stages(pipeline.POST_RENDER, rt.config.stages_off), _context(
+                s, gen, media_path=rt.storage.path(gen.media_key))
             verdicts = pipeline.run_stages(stages, ctx)
             target = _apply(s, gen, Phase.POST_RENDER, verdicts, _AFTER_POST)
             pipeline.persist_findings(stages, ctx, verdicts)

@@ -3,13 +3,15 @@
 Stages are named here and implemented in their domain packages, which register them through
 their plugin (app.domains); adding a gate is one line here plus its own module and tests.
 `check_order` (run when the plugins load) refuses a list in which a stage needs a fact that no
-earlier stage in the same list produces.
+earlier stage in the same list produces. An operator may switch stages off (GL_STAGES_OFF): they
+neither run nor count as producers, and the start-up check (app/start_checks.py) runs the same
+order check on what is left.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from app import domains
 from app.stage import Stage, StageContext, Verdict
@@ -36,19 +38,40 @@ POST_RENDER: tuple[str, ...] = (
 )
 
 
-def stages(names: Iterable[str]) -> tuple[Stage, ...]:
-    return tuple(domains.stage(name) for name in names)
+def stages(names: Iterable[str], off: Collection[str] = ()) -> tuple[Stage, ...]:
+    """The stages named, less those the operator switched off (Config.stages_off, GL_STAGES_OFF)."""
+    return tuple(domains.stage(name) for name in names if name not in off)
 
 
-def check_order(names: Iterable[str]) -> None:
-    """Every fact a stage needs is produced by a stage before it in the same list."""
+def order_problems(names: Iterable[str], off: Collection[str] = ()) -> list[str]:
+    """Every fact a running stage needs is produced by a running stage before it in the same list.
+    A need that only switched-off stages met is named as such: switching a stage off must not leave
+    a later one deciding on facts nobody looked for."""
     produced: set[str] = set()
+    only_off: dict[str, list[str]] = {}  # fact -> the switched-off stages before this point that produce it
     problems = []
-    for stage in stages(names):
+    for name in names:
+        stage = domains.stage(name)
+        if name in off:
+            for fact in stage.produces:
+                only_off.setdefault(fact, []).append(name)
+            continue
         missing = sorted(set(stage.needs) - produced)
-        if missing:
-            problems.append(f"{stage.name} needs {', '.join(missing)}, which no earlier stage produces")
+        unmet = [fact for fact in missing if fact not in only_off]
+        if unmet:
+            problems.append(f"{stage.name} needs {', '.join(unmet)}, which no earlier stage produces")
+        switched = [fact for fact in missing if fact in only_off]
+        if switched:
+            producers = sorted({p for fact in switched for p in only_off[fact]})
+            problems.append(f"{stage.name} needs {', '.join(switched)}, which only {', '.join(producers)} "
+                            f"produced before it, and GL_STAGES_OFF switches that off: switch {stage.name} off "
+                            f"too, or one of them back on")
         produced |= set(stage.produces)
+    return problems
+
+
+def check_order(names: Iterable[str], off: Collection[str] = ()) -> None:
+    problems = order_problems(names, off)
     if problems:
         raise domains.RegistryError("pipeline out of order: " + "; ".join(problems))
 

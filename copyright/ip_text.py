@@ -40,7 +40,9 @@ from functools import lru_cache
 import numpy as np
 
 from app.stage import Decision
-from app.kit.text_embedding import TextEmbedder, embed_cached, embedding_views, load_text_embedder
+from app.kit.text_embedding import (
+    TextEmbedder, embed_cached, embedding_views, load_text_embedder, text_embedder_model_file,
+)
 from app.kit.textmatch import PhraseIndex, appears_capitalised, singular, tokens
 from copyright.catalogue import WORK_CONTEXT_WORDS, Catalogue, Work, WorkRef, load_catalogue
 
@@ -165,6 +167,16 @@ class _Phrase:
     spaced: str       # the same, space-separated
 
 
+def _version(embedder_tag: str, catalogue: Catalogue, thresholds: Thresholds) -> str:
+    return f"ip-text-1:{embedder_tag}:catalogue-{catalogue.version}:{thresholds.tag()}"
+
+
+def ip_text_version(catalogue: Catalogue) -> str:
+    """What an ``IpTextClassifier`` of ``catalogue`` with the default embedder and cut-offs records,
+    without loading the model (from its record)."""
+    return _version(text_embedder_model_file().tag, catalogue, DEFAULT_THRESHOLDS)
+
+
 class IpTextClassifier:
     """Which catalogued works a prompt refers to: exact normalised names (the catalogue's own
     matching: case, confusables, leetspeak, spacing, plurals, possessives), irregular plurals,
@@ -220,7 +232,7 @@ class IpTextClassifier:
 
     @property
     def version(self) -> str:
-        return f"ip-text-1:{self.embedder.tag}:catalogue-{self.catalogue.version}:{self.thresholds.tag()}"
+        return _version(self.embedder.tag, self.catalogue, self.thresholds)
 
     # -- layers --------------------------------------------------------------------------------
 

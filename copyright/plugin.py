@@ -17,11 +17,19 @@ def _commands():
     return [works]
 
 
+def _model_files():
+    from app.kit.image_embedding import image_embedder_model_file
+    from app.kit.text_embedding import text_embedder_model_file
+    image = image_embedder_model_file()
+    return [text_embedder_model_file(), *([image] if image is not None else [])]
+
+
 DOMAIN = register(Domain(
     name="copyright",
     stages=(RightsStage(), RenderedWorksStage()),
     blueprints=_blueprints,
     commands=_commands,
+    model_files=_model_files,
     publish_checks=(refuse_publishing_under_takedown,),
     dsa_categories={"copyright.claim": (IP_INFRINGEMENT, COPYRIGHT_KEYWORDS)},
 ))

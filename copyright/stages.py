@@ -11,10 +11,11 @@ from sqlalchemy import select
 from app.db import utcnow
 from app.errors import ValidationFailed
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
+from app.kit.image_embedding import image_embedder_model_file
 from app.kit.text_embedding import load_text_embedder
-from copyright.catalogue import Catalogue, WorkRef
+from copyright.catalogue import Catalogue, WorkRef, load_catalogue
 from copyright.images import decode, has_references, match_images
-from copyright.ip_text import IpTextClassifier, load_ip_text_classifier
+from copyright.ip_text import IpTextClassifier, ip_text_version, load_ip_text_classifier
 from copyright.models import GenerationWork, PolicyKind, Restriction, WorkPolicy
 from copyright.services import MAX_SHARE_BP, policy_in_force, registered_catalogue
 
@@ -102,6 +103,12 @@ def record_uses(ctx: StageContext, verdict: Verdict) -> None:
     ctx.session.flush()
 
 
+def _image_embedder_tag() -> str:
+    """":<tag>" of the image-embedding model reference images are matched with, when one is set."""
+    record = image_embedder_model_file()
+    return f":{record.tag}" if record is not None else ""
+
+
 class _WorkLookup:
     def __init__(self, catalogue: Catalogue, registered: Catalogue):
         self.catalogue, self.registered = catalogue, registered
@@ -118,6 +125,7 @@ class RightsStage(Stage):
     needs = USE_FACTS
 
     name = "copyright.rights"
+    models = ("text-embedder", "image-embedder")
 
     def __init__(self, catalogue: Catalogue | None = None, classifier: IpTextClassifier | None = None):
         self._catalogue, self._classifier = catalogue, classifier
@@ -132,11 +140,15 @@ class RightsStage(Stage):
 
     @property
     def catalogue(self) -> Catalogue:
-        return self._catalogue or self.classifier.catalogue
+        if self._classifier is not None:
+            return self._classifier.catalogue
+        return self._catalogue or load_catalogue()
 
     @property
     def version(self) -> str:  # type: ignore[override]
-        return f"rights-4:{self.classifier.version}"
+        loaded = self._classifier
+        text = loaded.version if loaded is not None else ip_text_version(self.catalogue)
+        return f"rights-4:{text}{_image_embedder_tag()}"
 
     def _image_refs(self, ctx: StageContext, registered: Catalogue) -> list[WorkRef]:
         """Works whose reference images the input image reproduces."""
@@ -174,11 +186,15 @@ class RenderedWorksStage(Stage):
     needs = USE_FACTS
 
     name = "copyright.frames"
-    version = "frames-1"
+    models = ("image-embedder",)
     frames_per_second = 2.0
 
     def __init__(self, catalogue: Catalogue | None = None):
         self._catalogue = catalogue
+
+    @property
+    def version(self) -> str:  # type: ignore[override]
+        return f"frames-1{_image_embedder_tag()}"
 
     def check(self, ctx: StageContext) -> Verdict:
         if ctx.media_path is None:
@@ -187,7 +203,6 @@ class RenderedWorksStage(Stage):
         if isinstance(frames, Verdict):
             return frames
         if self._catalogue is None:
-            from copyright.catalogue import load_catalogue
             self._catalogue = load_catalogue()
         lookup = _WorkLookup(self._catalogue, registered_catalogue(ctx.session))
         refs = []

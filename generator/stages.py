@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.kit.media import MediaError
+from app.kit.media import MediaError, codec_model_file
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
 from generator.media import check_playable, probe
 
@@ -10,7 +10,11 @@ from generator.media import check_playable, probe
 class MediaIntegrityStage(Stage):
     dsa_category = "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE"  # a broken render is not content we offer
     name = "generator.media_integrity"
-    version = "probe-1"
+    models = ("video-codec",)
+
+    @property
+    def version(self) -> str:  # type: ignore[override]
+        return f"probe-1:{codec_model_file().tag}"
 
     def check(self, ctx: StageContext) -> Verdict:
         if ctx.media_path is None or not ctx.media_path.is_file():

@@ -19,11 +19,21 @@ def _commands():
     return [likeness, figures, keys]
 
 
+def _model_files():
+    from dataclasses import replace
+
+    from app.kit.speech import speech_model_file
+    from likeness.faces import face_model_files
+    # Enrolment's liveness check hears the spoken digits through the shared transcriber.
+    return [*face_model_files(), replace(speech_model_file(), used_by=("likeness enrolment (spoken digits)",))]
+
+
 DOMAIN = register(Domain(
     name="likeness",
     stages=(CameoConsentStage(), InputFacesStage(), NamedCameoStage(), PublicFigureStage(), FaceScanStage()),
     blueprints=_blueprints,
     commands=_commands,
+    model_files=_model_files,
     publish_checks=(refuse_publishing_without_consent,),
     co_owners=(is_co_owner,),
     # A consent withdrawn, a co-owner's deletion: decisions about a person's likeness.

@@ -147,17 +147,26 @@ class NamedCameoStage(Stage):
 
 class _FaceStage(Stage):
     """A stage that looks at faces: the models load on first use (a gate with no image or video
-    to look at never pays for them)."""
+    to look at never pays for them); until then its version names them from their records."""
 
-    def __init__(self, models=None):
-        self._models = models
+    models = ("face-detector", "face-embedder")
+
+    def __init__(self, face_models=None):
+        self._face_models = face_models
 
     @property
-    def models(self):
-        if self._models is None:
+    def face_models(self):
+        if self._face_models is None:
             from likeness.faces import load_face_models
-            self._models = load_face_models()
-        return self._models
+            self._face_models = load_face_models()
+        return self._face_models
+
+    @property
+    def models_version(self) -> str:
+        from likeness.faces import face_models_version
+
+        loaded = self._face_models
+        return loaded.version if loaded is not None else face_models_version()
 
 
 class InputFacesStage(_FaceStage):
@@ -170,7 +179,7 @@ class InputFacesStage(_FaceStage):
 
     @property
     def version(self) -> str:  # type: ignore[override]
-        return f"input-1:{self.models.version}"
+        return f"input-1:{self.models_version}"
 
     def check(self, ctx: StageContext) -> Verdict:
         from likeness.faces import FaceQualityError, decode_image
@@ -182,7 +191,7 @@ class InputFacesStage(_FaceStage):
             image = decode_image(ctx.input_image_path.read_bytes())
         except (OSError, FaceQualityError) as exc:
             return Verdict.block(Reason("input_image_unreadable", f"the input image cannot be read: {exc}"))
-        models = self.models
+        models = self.face_models
         findings, matched = [], []
         for face in models.analyze(image):
             box = [round(v) for v in face.face.box]
@@ -250,14 +259,14 @@ class FaceScanStage(_FaceStage):
     name = "likeness.face_scan"
     frames_per_second = 2.0
 
-    def __init__(self, models=None, policy: FaceScanPolicy | None = None):
-        super().__init__(models)
+    def __init__(self, face_models=None, policy: FaceScanPolicy | None = None):
+        super().__init__(face_models)
         self.policy = policy or FaceScanPolicy.from_env()
 
     @property
     def version(self) -> str:  # type: ignore[override]
         p = self.policy
-        return f"scan-3:{p.undeclared_cameo.value}/{p.public_figure.value}/{p.near_margin}:{self.models.version}"
+        return f"scan-3:{p.undeclared_cameo.value}/{p.public_figure.value}/{p.near_margin}:{self.models_version}"
 
     def check(self, ctx: StageContext) -> Verdict:
         from likeness.matching import figure_matcher, matcher
@@ -267,7 +276,7 @@ class FaceScanStage(_FaceStage):
         frames = ctx.frames_or_block(self.frames_per_second, "faces")  # decoded once for every scan
         if isinstance(frames, Verdict):
             return frames
-        models, policy = self.models, self.policy
+        models, policy = self.face_models, self.policy
         cameos, figures = matcher().index(ctx.session, models), figure_matcher().index(ctx.session, models)
         cut = models.same_person_threshold
         near_cut = cut - policy.near_margin

@@ -25,7 +25,6 @@ import os
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib.metadata import PackageNotFoundError, version as package_version
 from pathlib import Path
 from typing import Any, Iterable, Protocol, Sequence
 
@@ -34,12 +33,16 @@ import onnxruntime as ort
 
 from app.config import setting
 from app.kit.media import SAMPLE_RATE, AudioTrack
-from app.kit.speech import SpeechSegment, Transcriber, load_transcriber
+from app.kit.speech import SpeechSegment, Transcriber, load_transcriber, speech_model_file
+from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, value_of
 from app.stage import Decision, combine
 from safety.terms import Category, TermPolicy
 
 VAD_MODEL_ENV = "GL_VAD_MODEL"
 VAD_FILE = "silero_vad_16k_sequence.onnx"
+#: The shipped model: recorded from the silero-vad 6.2.3 wheel (checked before the service starts).
+SILERO_VERSION = "6.2.3"
+SILERO_SEQUENCE_SHA256 = "9ccdacc4719d8aa7e45a77536bfabec45a03ba1f2fad5e241ab4060b24238a85"
 FRAME = 512        # samples per VAD frame at 16 kHz (32 ms)
 CONTEXT = 64       # samples of the previous frame each frame sees
 BLOCK_FRAMES = 512  # frames per onnxruntime call (16.4 s)
@@ -64,8 +67,6 @@ class VadModelError(RuntimeError):
 
 # --------------------------------------------------------------------------------------------
 # Voice activity
-
-
 
 
 def silero_model_path() -> Path:
@@ -102,11 +103,7 @@ class SileroVad:
 
     @property
     def tag(self) -> str:
-        try:
-            release = package_version("silero-vad")
-        except PackageNotFoundError:  # pragma: no cover - a dependency
-            release = "file"
-        return f"silero-vad-{release}:{self.sha256[:8]}"
+        return f"{vad_model_file(self.path).version}:{self.sha256[:8]}"
 
     def blocks(self, track: AudioTrack) -> list[np.ndarray]:
         """The model's input: (frames, 64 + 512) float32 blocks, each frame with its left context."""
@@ -341,13 +338,17 @@ def _place(finding: Any, heard: Sequence[Utterance]) -> Utterance | None:
     return spoken[0] if len(spoken) == 1 else None
 
 
+def _version(vad_tag: str, transcriber_tag: str, text_version: str) -> str:
+    return f"audio-1:{vad_tag}:{transcriber_tag}:{text_version}"
+
+
 class AudioClassifier:
     def __init__(self, vad: SileroVad, transcriber: Transcriber, text: TextClassifier):
         self.vad, self.transcriber, self.text = vad, transcriber, text
 
     @property
     def version(self) -> str:
-        return f"audio-1:{self.vad.tag}:{self.transcriber.tag}:{self.text.version}"
+        return _version(self.vad.tag, self.transcriber.tag, self.text.version)
 
     def transcribe(self, track: AudioTrack) -> tuple[float, list[Utterance]]:
         segments = self.vad.segments(track)
@@ -385,9 +386,23 @@ def _vad(path: str) -> SileroVad:
     return SileroVad(path)
 
 
+def vad_model_file(path: str | os.PathLike[str] | None = None) -> ModelFile:
+    """The VAD's record: ``path``, else GL_VAD_MODEL, else the silero-vad wheel's sequence model."""
+    shipped = bundled(
+        "voice-activity", "voice activity detector", distribution="silero-vad", module="silero_vad",
+        relative=f"data/{VAD_FILE}", pinned_version=SILERO_VERSION, sha256=SILERO_SEQUENCE_SHA256,
+        version=f"silero-vad-{SILERO_VERSION}", licence="MIT", licence_class=LicenceClass.PERMISSIVE,
+        variable=VAD_MODEL_ENV, load=SileroVad, licence_note="silero-vad's LICENSE, which covers its models")
+    chosen = value_of(VAD_MODEL_ENV, path)
+    if is_shipped(chosen, shipped):
+        return shipped
+    return configured("voice-activity", shipped.role, chosen, variable=VAD_MODEL_ENV,
+                      version=f"silero-vad-{Path(chosen).stem}", load=SileroVad)
+
+
 def load_vad(path: str | os.PathLike[str] | None = None) -> SileroVad:
     """``path``, else GL_VAD_MODEL, else the silero-vad wheel's sequence model; once per process."""
-    return _vad(os.fspath(path or setting(VAD_MODEL_ENV) or silero_model_path()))
+    return _vad(os.fspath(vad_model_file(path).path))
 
 
 def default_text_classifier() -> TextClassifier:
@@ -401,3 +416,10 @@ def load_audio_classifier(text: TextClassifier | None = None, speech_model: str 
     """Silero VAD, the configured transcriber (``app.kit.speech.load_transcriber``) and ``text`` (default:
     the prompt classifier). The models are loaded once per process; this object is cheap."""
     return AudioClassifier(load_vad(), load_transcriber(speech_model), text or default_text_classifier())
+
+
+def audio_classifier_version() -> str:
+    """``load_audio_classifier().version`` without loading a model (from the records)."""
+    from safety.prompt_classifier import prompt_classifier_version
+
+    return _version(vad_model_file().tag, speech_model_file().tag, prompt_classifier_version())

@@ -38,6 +38,7 @@ import numpy as np
 import onnxruntime as ort
 
 from app.config import setting
+from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, value_of
 from app.stage import Decision, combine
 from safety.cutoffs import Cutoffs
 
@@ -58,6 +59,9 @@ MIN_SCORE = 0.25
 NMS_IOU = 0.45
 #: Frames per onnxruntime call.
 BATCH_SIZE = 8
+#: The shipped model: recorded from the nudenet 3.4.2 wheel (checked before the service starts).
+NUDENET_VERSION = "3.4.2"
+NUDENET_320N_SHA256 = "c15d8273adad2d0a92f014cc69ab2d6c311a06777a55545f2c4eb46f51911f0f"
 
 
 class FrameModelError(RuntimeError):
@@ -316,13 +320,17 @@ class FrameResult:
     version: str = ""
 
 
+def _version(model_tag: str, cutoffs_version: str) -> str:
+    return f"frames-1:{model_tag}:cutoffs-{cutoffs_version}"
+
+
 class FrameClassifier:
     def __init__(self, detector: NudityDetector, policy: FramePolicy):
         self.detector, self.policy = detector, policy
 
     @property
     def version(self) -> str:
-        return f"frames-1:{self.detector.tag}:cutoffs-{self.policy.version}"
+        return _version(self.detector.tag, self.policy.version)
 
     def classify(self, frames: Sequence[np.ndarray], times: Sequence[float] | None = None) -> FrameResult:
         """Judge BGR uint8 frames (a video's samples, ``times`` in seconds, or one image)."""
@@ -366,10 +374,37 @@ def _load(model_path: str, policy_path: str) -> FrameClassifier:
     return FrameClassifier(NudityDetector(model_path), FramePolicy.from_file(policy_path))
 
 
+def nudity_model_file(path: str | os.PathLike[str] | None = None) -> ModelFile:
+    """The detector's record: ``path``, else GL_NUDITY_MODEL, else the nudenet wheel's 320n.onnx."""
+    shipped = bundled(
+        "nudity-detector", "nudity detector", distribution="nudenet", module="nudenet", relative="320n.onnx",
+        pinned_version=NUDENET_VERSION, sha256=NUDENET_320N_SHA256, version="nudenet-320n",
+        licence="AGPL-3.0-only", licence_class=LicenceClass.COPYLEFT, variable=MODEL_ENV, load=NudityDetector,
+        licence_note="the file's own metadata (an Ultralytics YOLOv8 export); the nudenet package itself is MIT")
+    chosen = value_of(MODEL_ENV, path)
+    if is_shipped(chosen, shipped):
+        return shipped
+    return configured("nudity-detector", shipped.role, chosen, variable=MODEL_ENV,
+                      version=f"nudenet-{Path(chosen).stem}", load=NudityDetector)
+
+
+def _policy_path(policy_path: str | os.PathLike[str] | None) -> str:
+    return os.fspath(policy_path or setting(POLICY_ENV) or DEFAULT_POLICY)
+
+
+@lru_cache(maxsize=8)
+def _policy_version(policy_path: str) -> str:
+    return FramePolicy.from_file(policy_path).version
+
+
+def frame_classifier_version(model_path: str | os.PathLike[str] | None = None,
+                             policy_path: str | os.PathLike[str] | None = None) -> str:
+    """``load_frame_classifier(...).version`` without loading the model (from its record)."""
+    return _version(nudity_model_file(model_path).tag, _policy_version(_policy_path(policy_path)))
+
+
 def load_frame_classifier(model_path: str | os.PathLike[str] | None = None,
                           policy_path: str | os.PathLike[str] | None = None) -> FrameClassifier:
     """The model (``model_path``, else GL_NUDITY_MODEL, else the nudenet wheel's 320n.onnx) and the
     policy (``policy_path``, else GL_SAFETY_FRAMES, else safety/data/frames.toml), once per process."""
-    model = model_path or setting(MODEL_ENV) or nudenet_model_path()
-    policy = policy_path or setting(POLICY_ENV) or DEFAULT_POLICY
-    return _load(os.fspath(model), os.fspath(policy))
+    return _load(os.fspath(nudity_model_file(model_path).path), _policy_path(policy_path))

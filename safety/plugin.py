@@ -17,10 +17,19 @@ def _commands():
     return [banks, policy]
 
 
+def _model_files():
+    from app.kit.speech import speech_model_file
+    from app.kit.text_embedding import text_embedder_model_file
+    from safety.audio import vad_model_file
+    from safety.frames import nudity_model_file
+    return [text_embedder_model_file(), nudity_model_file(), vad_model_file(), speech_model_file()]
+
+
 DOMAIN = register(Domain(
     name="safety",
     stages=(PromptSafetyStage(), InputImageSafetyStage(), HashBankStage(rendered=False),
             HashBankStage(rendered=True), FrameSafetyStage(), AudioSafetyStage()),
     blueprints=_blueprints,
     commands=_commands,
+    model_files=_model_files,
 ))

@@ -52,7 +52,10 @@ import numpy as np
 from app.config import setting
 from app.errors import ValidationFailed
 from app.stage import Decision, combine
-from app.kit.text_embedding import TextEmbedder, embed_cached, embedding_views, load_text_embedder
+from app.kit.files import sha256_of
+from app.kit.text_embedding import (
+    TextEmbedder, embed_cached, embedding_views, load_text_embedder, text_embedder_model_file,
+)
 from app.kit.textmatch import normalise
 from safety.cutoffs import Cutoffs
 from safety.terms import Category, PolicyFileError, TermHit, TermPolicy, load_policy
@@ -274,6 +277,10 @@ _SEVERITY = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
 # --- the classifier --------------------------------------------------------------------------------
 
 
+def _version(embedder_tag: str, exemplars_sha256: str, thresholds_tag: str, terms_version: str) -> str:
+    return f"prompt-1:{embedder_tag}:exemplars-{exemplars_sha256[:8]}:{thresholds_tag}:terms-{terms_version}"
+
+
 class PromptClassifier:
     def __init__(self, embedder: TextEmbedder, exemplars: Exemplars, thresholds: Thresholds, terms: TermPolicy):
         missing = [c for c in exemplars.categories if c not in thresholds.categories]
@@ -292,8 +299,7 @@ class PromptClassifier:
     @property
     def version(self) -> str:
         """Recorded on verdicts: the model weights, the exemplar file, the cut-offs and the terms."""
-        return (f"prompt-1:{self.embedder.tag}:exemplars-{self.exemplars.sha256[:8]}:{self.thresholds.tag()}"
-                f":terms-{self.terms.version}")
+        return _version(self.embedder.tag, self.exemplars.sha256, self.thresholds.tag(), self.terms.version)
 
     def with_thresholds(self, thresholds: Thresholds) -> "PromptClassifier":
         """The same model and exemplar matrix under other cut-offs (calibration)."""
@@ -438,13 +444,37 @@ class Analysis:
     minor_reference: str | None
 
 
+def _exemplars_path(path: str | None) -> str:
+    return os.fspath(path or setting("GL_SAFETY_EXEMPLARS") or DEFAULT_EXEMPLARS)
+
+
+def _thresholds_path(path: str | None) -> str:
+    return os.fspath(path or setting("GL_SAFETY_THRESHOLDS") or DEFAULT_THRESHOLDS)
+
+
 @lru_cache(maxsize=4)
 def load_prompt_classifier(exemplars_path: str | None = None, thresholds_path: str | None = None,
                            terms_path: str | None = None, embedder_path: str | None = None) -> PromptClassifier:
     """The shipped data files (or GL_SAFETY_EXEMPLARS / GL_SAFETY_THRESHOLDS / GL_SAFETY_TERMS) with
     the shared text embedder; cached per process. A missing model raises TextEmbedderError."""
     terms = load_policy(terms_path)
-    exemplars = Exemplars.from_file(exemplars_path or setting("GL_SAFETY_EXEMPLARS") or DEFAULT_EXEMPLARS,
-                                    known=set(terms.categories))
-    thresholds = Thresholds.from_file(thresholds_path or setting("GL_SAFETY_THRESHOLDS") or DEFAULT_THRESHOLDS)
+    exemplars = Exemplars.from_file(_exemplars_path(exemplars_path), known=set(terms.categories))
+    thresholds = Thresholds.from_file(_thresholds_path(thresholds_path))
     return PromptClassifier(load_text_embedder(embedder_path), exemplars, thresholds, terms)
+
+
+@lru_cache(maxsize=8)
+def _data_version(exemplars_path: str, thresholds_path: str, terms_path: str | None) -> tuple[str, str, str]:
+    """The data files' part of the version, read once per process like the classifier's files."""
+    try:
+        exemplars_sha256 = sha256_of(exemplars_path)
+    except OSError as exc:
+        raise PolicyFileError(f"cannot read prompt exemplars {exemplars_path}: {exc}") from exc
+    return exemplars_sha256, Thresholds.from_file(thresholds_path).tag(), load_policy(terms_path).version
+
+
+def prompt_classifier_version(exemplars_path: str | None = None, thresholds_path: str | None = None,
+                              terms_path: str | None = None, embedder_path: str | None = None) -> str:
+    """``load_prompt_classifier(...).version`` without loading the model (from its record)."""
+    data = _data_version(_exemplars_path(exemplars_path), _thresholds_path(thresholds_path), terms_path)
+    return _version(text_embedder_model_file(embedder_path).tag, *data)

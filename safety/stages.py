@@ -5,7 +5,9 @@ from __future__ import annotations
 from app.kit.perceptual import Fingerprint
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
 from safety.policy import Action, SafetyPolicy, load_policy
-from safety.prompt_classifier import PromptClassifier, PromptRejected, load_prompt_classifier
+from safety.prompt_classifier import (
+    PromptClassifier, PromptRejected, load_prompt_classifier, prompt_classifier_version,
+)
 
 AGE_RESTRICTED = "age_restricted"
 # What later stages learn from a safety verdict (a licence may forbid sexual or violent use):
@@ -65,6 +67,7 @@ class PromptSafetyStage(_PolicyStage):
 
     name = "safety.prompt"
     produces = tuple(CONTENT_FACTS)
+    models = ("text-embedder",)
 
     def __init__(self, classifier: PromptClassifier | None = None, policy: SafetyPolicy | None = None):
         super().__init__(policy)
@@ -78,7 +81,8 @@ class PromptSafetyStage(_PolicyStage):
 
     @property
     def version(self) -> str:  # type: ignore[override]
-        return self._version(self.classifier.version)
+        loaded = self._classifier
+        return self._version(loaded.version if loaded is not None else prompt_classifier_version())
 
     def check(self, ctx: StageContext) -> Verdict:
         try:
@@ -151,10 +155,13 @@ class HashBankStage(Stage):
 
 
 # --- media: rendered frames, input images, speech (safety/frames.py, safety/audio.py) -------------
-# Models load on first use (once per process), so importing the pipeline stays cheap.
+# Models load on first use (once per process), so importing the pipeline stays cheap; until then a
+# version is built from the model records (app/model_files.py) and the data files.
 
 
 class _FrameModelStage(_PolicyStage):
+    models = ("nudity-detector",)
+
     def __init__(self, classifier=None, policy: SafetyPolicy | None = None):
         super().__init__(policy)
         self._classifier = classifier
@@ -173,7 +180,10 @@ class _FrameModelStage(_PolicyStage):
 
     @property
     def version(self) -> str:  # type: ignore[override]
-        return self._version(self.classifier.version)
+        from safety.frames import frame_classifier_version
+
+        loaded = self._classifier
+        return self._version(loaded.version if loaded is not None else frame_classifier_version())
 
 
 class FrameSafetyStage(_FrameModelStage):
@@ -219,6 +229,7 @@ class AudioSafetyStage(_PolicyStage):
 
     name = "safety.audio"
     produces = tuple(CONTENT_FACTS)
+    models = ("voice-activity", "speech-to-text", "text-embedder")
     max_seconds = 120.0  # as long as the media integrity check lets a render be
 
     def __init__(self, classifier=None, policy: SafetyPolicy | None = None):
@@ -234,7 +245,10 @@ class AudioSafetyStage(_PolicyStage):
 
     @property
     def version(self) -> str:  # type: ignore[override]
-        return self._version(self.classifier.version)
+        from safety.audio import audio_classifier_version
+
+        loaded = self._classifier
+        return self._version(loaded.version if loaded is not None else audio_classifier_version())
 
     def check(self, ctx: StageContext) -> Verdict:
         from app.kit.media import MediaError, load_audio

@@ -26,6 +26,7 @@ import numpy as np
 import onnxruntime as ort
 
 from app.config import setting
+from app.model_files import ModelFile, configured, value_of
 
 ENV_VAR = "GL_IMAGE_EMBED_MODEL"
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -97,6 +98,18 @@ class ImageEmbedder:
             (out,) = self._session.run(None, {self._input: batch})[:1]
         out = np.asarray(out, np.float32).reshape(len(images_bgr), -1)
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+def image_embedder_model_file(path: str | os.PathLike[str] | None = None) -> ModelFile | None:
+    """The record of ``path`` or GL_IMAGE_EMBED_MODEL; None when unset (nothing ships: no CLIP
+    weights exist offline, and reference images then match by their hashes alone)."""
+    chosen = value_of(ENV_VAR, path)
+    if not chosen:
+        return None
+    return configured("image-embedder", "image embedder", chosen, variable=ENV_VAR, version=Path(chosen).stem,
+                      load=ImageEmbedder,
+                      licence_note="CLIP weights come under several licences: declare the one of the "
+                                   "checkpoint you exported")
 
 
 _loaded: dict[str, ImageEmbedder] = {}

@@ -17,10 +17,13 @@ import math
 import os
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, Union
 
 import av
 import numpy as np
+
+from app.model_files import UNKNOWN_LICENCE, LicenceClass, ModelFile, installed_version, module_dir
 
 #: Stable machine-readable reasons (docs/errors.md); ``MediaError`` accepts no other code.
 MEDIA_ERROR_CODES = frozenset({
@@ -260,3 +263,34 @@ def read_image(source: "bytes | str | os.PathLike[str]", *, max_pixels: int = MA
     if min(rgb.size) < 1:
         raise MediaError("media_unreadable", "the image has no pixels")
     return np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
+
+
+# --- the codec libraries, as a model record (app/model_files.py) -------------------------------
+
+#: The codecs Greenlight needs: H.264 and AAC encoders (the renderer), H.264 and AAC decoders (every scan).
+NEEDED_CODECS = (("libx264", "w"), ("aac", "w"), ("h264", "r"), ("aac", "r"))
+
+
+def _load_codecs(_libraries: Path) -> list["av.codec.Codec"]:
+    """The FFmpeg libraries PyAV links are the ones it loaded with itself: ask them for every codec."""
+    return [av.codec.Codec(name, mode) for name, mode in NEEDED_CODECS]
+
+
+def codec_model_file() -> ModelFile:
+    """PyAV's bundled FFmpeg (``av.libs`` beside the package on Linux, inside it elsewhere). FFmpeg
+    itself is LGPL, but the wheel links x264 and x265, which are GPL-2.0-or-later: so is the whole.
+    Not pinned: av is a version range whose wheels differ per platform, so its hash is read."""
+    package = module_dir("av")
+    libraries = package.parent / "av.libs" if package else Path("<av is not installed>")
+    if package and not libraries.is_dir():
+        libraries = package
+    gpl = libraries.is_dir() and any(libraries.rglob("libx26[45]*"))
+    return ModelFile(
+        name="video-codec", role="codec", path=libraries, version=f"av-{installed_version('av')}",
+        licence="GPL-2.0-or-later" if gpl else UNKNOWN_LICENCE,
+        licence_class=LicenceClass.COPYLEFT if gpl else LicenceClass.UNKNOWN,
+        source="av", source_version=installed_version("av"),
+        licence_note=("FFmpeg is LGPL-3.0-or-later as built, but the wheel links libx264 and libx265 "
+                      "(GPL-2.0-or-later); without them: PyAV built against an FFmpeg without GPL parts"
+                      if gpl else "no bundled x264/x265: the licence is your FFmpeg build's"),
+        load=_load_codecs)

