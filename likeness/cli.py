@@ -54,13 +54,13 @@ def keys() -> None:
 
 @keys.command("rotate")
 def keys_rotate() -> None:
-    """Re-encrypt every face template under a new key (file keyring) or under the first key of
-    GL_TEMPLATE_KEYS (environment keyring: put the new key first, keep the old one until done)."""
+    """Re-encrypt every face template and face crop under a new key (file keyring) or under the first
+    key of GL_TEMPLATE_KEYS (environment keyring: put the new key first, keep the old one until done)."""
     from likeness import templates
 
     ring = templates.keyring()
     from_env = ring.path is None
-    with click.progressbar(length=1, label="re-encrypting templates") as bar:
+    with click.progressbar(length=1, label="re-encrypting templates and face crops") as bar:
         def progress(done: int, total: int) -> None:
             bar.length = max(total, 1)
             bar.update(1)
@@ -70,7 +70,7 @@ def keys_rotate() -> None:
     if not from_env:
         ring.retire_all_but_active()
         ring.save()
-    click.echo(f"{n} templates now under key {ring.active}")
+    click.echo(f"{n['templates']} templates and {n['crops']} face crops now under key {ring.active}")
 
 
 @click.group()
