@@ -147,17 +147,32 @@ class NamedCameoStage(Stage):
 
 class _FaceStage(Stage):
     """A stage that looks at faces: the models load on first use (a gate with no image or video
-    to look at never pays for them)."""
+    to look at never pays for them), from the one process-wide cache, so the stage and the
+    matchers always speak of the same model."""
 
     def __init__(self, models=None):
         self._models = models
 
     @property
     def models(self):
-        if self._models is None:
-            from likeness.faces import load_face_models
-            self._models = load_face_models()
-        return self._models
+        if self._models is not None:
+            return self._models
+        from likeness.faces import load_face_models
+        return load_face_models()
+
+
+def _index_gap(cameos, figures) -> Reason | None:
+    """Why a face cannot be cleared while some enrolled faces are not searchable: templates under
+    another face model (until `greenlight likeness re-embed`), or templates that cannot be opened.
+    Such a face might be one of them, so it goes to a person, never through."""
+    if not cameos.missing and not figures.missing:
+        return None
+    return Reason("face_index_incomplete",
+                  "some enrolled faces cannot be searched with the current face model, so a face on screen "
+                  "cannot be cleared",
+                  {"model": cameos.model_version, "cameos_missing": cameos.other_model,
+                   "figures_missing": figures.other_model,
+                   "unreadable": len(cameos.unreadable) + len(figures.unreadable)})
 
 
 class InputFacesStage(_FaceStage):
@@ -170,7 +185,7 @@ class InputFacesStage(_FaceStage):
 
     @property
     def version(self) -> str:  # type: ignore[override]
-        return f"input-1:{self.models.version}"
+        return f"input-2:{self.models.version}"
 
     def check(self, ctx: StageContext) -> Verdict:
         from likeness.faces import FaceQualityError, decode_image
@@ -183,8 +198,15 @@ class InputFacesStage(_FaceStage):
         except (OSError, FaceQualityError) as exc:
             return Verdict.block(Reason("input_image_unreadable", f"the input image cannot be read: {exc}"))
         models = self.models
+        faces = models.analyze(image)
+        if not faces:
+            return Verdict.allow({"faces": 0.0})
+        cameo_gallery = matcher().gallery(ctx.session, models)
+        gap = _index_gap(cameo_gallery, figure_matcher().gallery(ctx.session, models))
         findings, matched = [], []
-        for face in models.analyze(image):
+        if gap:
+            findings.append((Decision.REVIEW, gap))
+        for face in faces:
             box = [round(v) for v in face.face.box]
             hits = matcher().identify(ctx.session, models, face.embedding, k=1)
             if hits:
@@ -203,11 +225,11 @@ class InputFacesStage(_FaceStage):
             if figures:
                 findings.append((Decision.BLOCK, Reason("public_figure_face", "the input image shows a public figure",
                                                         {"figure_id": figures[0].key, "box": box})))
-            else:
+            elif not gap:  # with a gap, the face may be an enrolled person the index cannot see: review
                 findings.append((Decision.BLOCK, Reason(
                     "unconsented_face", "the input image shows a person with no cameo: they cannot have consented",
                     {"box": box})))
-        verdict = Verdict.worst(findings, {"faces": float(len(findings) + len(matched))})
+        verdict = Verdict.worst(findings, {"faces": float(len(faces))})
         verdict.evidence["matched"] = matched
         return verdict
 
@@ -265,7 +287,7 @@ class FaceScanStage(_FaceStage):
     @property
     def version(self) -> str:  # type: ignore[override]
         p = self.policy
-        return f"scan-3:{p.undeclared_cameo.value}/{p.public_figure.value}/{p.near_margin}:{self.models.version}"
+        return f"scan-4:{p.undeclared_cameo.value}/{p.public_figure.value}/{p.near_margin}:{self.models.version}"
 
     def check(self, ctx: StageContext) -> Verdict:
         from likeness.matching import figure_matcher, matcher
@@ -276,7 +298,9 @@ class FaceScanStage(_FaceStage):
         if isinstance(frames, Verdict):
             return frames
         models, policy = self.models, self.policy
-        cameos, figures = matcher().index(ctx.session, models), figure_matcher().index(ctx.session, models)
+        cameo_gallery = matcher().gallery(ctx.session, models)
+        figure_gallery = figure_matcher().gallery(ctx.session, models)
+        cameos, figures = cameo_gallery.index, figure_gallery.index
         cut = models.same_person_threshold
         near_cut = cut - policy.near_margin
         found: dict[str, tuple[float, float]] = {}
@@ -318,6 +342,9 @@ class FaceScanStage(_FaceStage):
             findings.append((Decision.REVIEW, Reason(
                 "unidentified_face", "a face in the video matches none of the declared cameos",
                 {"faces": unmatched})))
+        gap = _index_gap(cameo_gallery, figure_gallery) if faces_seen else None
+        if gap:
+            findings.append((Decision.REVIEW, gap))
         verdict = Verdict.worst(findings, {"faces_seen": float(faces_seen), "cameos_matched": float(len(found)),
                                            "figures_matched": float(len(figures_found))})
         verdict.evidence["matches"] = {cid: score for cid, (score, _) in found.items()}

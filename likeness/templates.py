@@ -26,8 +26,8 @@ SEALED_TABLES: tuple[type[FaceTemplate] | type[FigureFaceTemplate] | type[FaceCr
 
 
 @lru_cache(maxsize=4)
-def _keyring_for(instance_dir: str, file_stamp: int) -> Keyring:
-    return Keyring.from_env_or_file(Path(instance_dir))
+def _keyring_for(instance_dir: str, file_stamp: int, env_keys: str) -> Keyring:
+    return Keyring.from_env_or_file(Path(instance_dir), {"GL_TEMPLATE_KEYS": env_keys})
 
 
 def key_file(instance_dir: Path | None = None) -> Path:
@@ -35,9 +35,11 @@ def key_file(instance_dir: Path | None = None) -> Path:
 
 
 def keyring(instance_dir: Path | None = None) -> Keyring:
-    """The process keyring, re-read when `greenlight keys rotate` (another process) rewrote the file."""
+    """The process keyring, re-read when `greenlight keys rotate` (another process) rewrote the file
+    or GL_TEMPLATE_KEYS changed."""
     path = key_file(instance_dir)
-    return _keyring_for(str(path.parent), path.stat().st_mtime_ns if path.exists() else 0)
+    return _keyring_for(str(path.parent), path.stat().st_mtime_ns if path.exists() else 0,
+                        os.environ.get("GL_TEMPLATE_KEYS", ""))
 
 
 def existing_keyring(instance_dir: Path | None = None) -> Keyring | None:
