@@ -75,8 +75,38 @@ def keys_rotate() -> None:
 
 @click.group()
 def likeness() -> None:
-    """Cameos' and public figures' faces: the figure gallery, template keys."""
+    """Cameos' and public figures' faces: the figure gallery, template keys, face-model swaps."""
 
 
 likeness.add_command(figures)
 likeness.add_command(keys)
+
+
+@likeness.command("check")
+def likeness_check() -> None:
+    """Open every stored template and face crop: counts per face model, unreadable rows, keys.
+    Exits 1 when something needs an operator (a missing key, an unreadable row, templates under
+    another model than the current one)."""
+    from likeness import health, templates
+    from likeness.faces import load_face_models
+
+    rt, models = _rt(), load_face_models()
+    problems = health.startup_problems(rt)
+    ring = templates.existing_keyring(rt.config.instance_dir)
+    with rt.db.transaction() as s:
+        found = health.census(s, ring) if ring is not None else health.Census()
+    click.echo(f"face model: {models.version}")
+    click.echo(f"keyring: {ring.source if ring else 'none'} ({', '.join(sorted(ring.keys)) if ring else 'no keys'})")
+    for (table, version), n in sorted(found.templates.items()):
+        click.echo(f"{table}: {n} under {version}" + (" (current)" if version == models.version else ""))
+    click.echo(f"face crops: {found.crops['cameo']} of cameos, {found.crops['figure']} of figures")
+    for table, key, kid in found.unreadable:
+        click.echo(f"unreadable: {table} {key} (key {kid})", err=True)
+    for problem in problems:
+        click.echo(f"problem: {problem}", err=True)
+    behind = found.not_under(models.version)
+    if behind:
+        click.echo(f"{behind} templates are under another face model: run `greenlight likeness re-embed`", err=True)
+    if problems or found.unreadable or behind:
+        sys.exit(1)
+    click.echo("all face templates and crops open, all under the current face model")
