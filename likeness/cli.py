@@ -82,6 +82,44 @@ likeness.add_command(figures)
 likeness.add_command(keys)
 
 
+@likeness.command("re-embed")
+def likeness_re_embed() -> None:
+    """Move every cameo and figure template to the current face model (GL_FACE_DETECTOR,
+    GL_FACE_EMBEDDER, GL_FACE_EMBEDDER_KIND) from the stored face crops. Safe to run again: what
+    is already under the model is left alone. Exits 1 while some templates could not be moved."""
+    from likeness import templates
+    from likeness.faces import load_face_models
+    from likeness.reembed import re_embed
+
+    models = load_face_models()
+    with click.progressbar(length=1, label=f"re-embedding under {models.version}") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        report = re_embed(_rt().db, models, templates.keyring(), progress=progress)
+    moved, current = report.moved, report.already_current
+    click.echo(f"moved {moved['cameo']} cameo and {moved['figure']} figure templates to {models.version}; "
+               f"{current['cameo']} cameo and {current['figure']} figure templates were already under it")
+    if report.unreadable_crops:
+        click.echo(f"{report.unreadable_crops} face crops could not be opened and were skipped "
+                   "(see `greenlight likeness check`)", err=True)
+    advice = {("cameo", "no_crops"): "enrolled before face crops were kept: its owner was notified to enrol again "
+                                      "(then delete this cameo)",
+              ("figure", "no_crops"): "enrolled before face crops were kept: run `greenlight figures enrol-faces "
+                                       "GALLERY` again",
+              ("cameo", "crops_unreadable"): "no face crop could be opened: fix the keyring "
+                                              "(`greenlight likeness check`)",
+              ("figure", "crops_unreadable"): "no face crop could be opened: fix the keyring "
+                                               "(`greenlight likeness check`)"}
+    for item in report.unmoved:
+        click.echo(f"not moved: {item.kind} {item.key}: {advice[(item.kind, item.why)]}", err=True)
+    if not report.complete:
+        click.echo(f"{len(report.unmoved)} templates are still under another model: until they are moved or "
+                   "deleted, generations showing faces go to review (face_index_incomplete)", err=True)
+        sys.exit(1)
+
+
 @likeness.command("check")
 def likeness_check() -> None:
     """Open every stored template and face crop: counts per face model, unreadable rows, keys.
