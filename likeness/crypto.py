@@ -30,6 +30,11 @@ class KeyringError(RuntimeError):
     pass
 
 
+def configured_keys(env: dict[str, str] | None = None) -> str:
+    """GL_TEMPLATE_KEYS as set ("" when unset): the one place the keys are read from the environment."""
+    return (os.environ if env is None else env).get("GL_TEMPLATE_KEYS", "").strip()
+
+
 @dataclass(frozen=True)
 class Sealed:
     key_id: str
@@ -48,8 +53,7 @@ class Keyring:
 
     @classmethod
     def from_env_or_file(cls, instance_dir: Path, env: dict[str, str] | None = None) -> "Keyring":
-        env = os.environ if env is None else env
-        spec = env.get("GL_TEMPLATE_KEYS", "").strip()
+        spec = configured_keys(env)
         if spec:
             keys: dict[str, bytes] = {}
             for part in spec.split(","):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session
 from app import audit, runtime
 from app.db import utcnow
 from likeness import crops
-from likeness.crypto import Keyring, KeyringError, Sealed
+from likeness.crypto import Keyring, KeyringError, Sealed, configured_keys
 from likeness.models import FaceCrop, FaceTemplate, FigureFaceTemplate, Template
 
 __all__ = ["SEALED_TABLES", "Template", "batches", "erase_cameo", "existing_keyring", "iterate", "key_file",
@@ -38,14 +37,13 @@ def keyring(instance_dir: Path | None = None) -> Keyring:
     """The process keyring, re-read when `greenlight keys rotate` (another process) rewrote the file
     or GL_TEMPLATE_KEYS changed."""
     path = key_file(instance_dir)
-    return _keyring_for(str(path.parent), path.stat().st_mtime_ns if path.exists() else 0,
-                        os.environ.get("GL_TEMPLATE_KEYS", ""))
+    return _keyring_for(str(path.parent), path.stat().st_mtime_ns if path.exists() else 0, configured_keys())
 
 
 def existing_keyring(instance_dir: Path | None = None) -> Keyring | None:
     """The keyring if one is configured, without creating a key file (a check must not make the
     very key that would then seal new templates beside unreadable old ones)."""
-    if not os.environ.get("GL_TEMPLATE_KEYS", "").strip() and not key_file(instance_dir).exists():
+    if not configured_keys() and not key_file(instance_dir).exists():
         return None
     return keyring(instance_dir)
 
