@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Generation, Status, User, Verdict as VerdictRow
+from app.models import Generation, Status, User, VerdictRecord
 from app.stage import Decision, Reason, Requester, StageContext, combine
 from safety.policy import SafetyPolicy
 from safety.stages import AGE_RESTRICTED, PromptSafetyStage, judged
@@ -76,8 +76,8 @@ def replay(session: Session, policy: SafetyPolicy, *, since: datetime | None = N
     gens = list(session.scalars(stmt.limit(limit)))
     report = DryRunReport(policy.version)
     for i, gen in enumerate(gens, 1):
-        rows = list(session.scalars(select(VerdictRow).where(VerdictRow.generation_id == gen.id,
-                                                             VerdictRow.phase != "human")))
+        rows = list(session.scalars(select(VerdictRecord).where(VerdictRecord.generation_id == gen.id,
+                                                             VerdictRecord.phase != "human")))
         if not rows:
             continue
         owner = session.get(User, gen.owner_id)
