@@ -7,7 +7,7 @@ Layout an operator provides (photos they have the right to use for this purpose)
 
 Each photo must pass the same quality gates as enrolment (one dominant face, size, blur, pose).
 A figure's template is the normalised mean of its good photos plus up to MAX_EXEMPLARS of them;
-the aligned faces of the first crops.MAX_CROPS photos are kept, sealed, for a later model swap.
+the aligned faces of those exemplar photos are kept, sealed, for a later model swap.
 """
 
 from __future__ import annotations
@@ -91,8 +91,8 @@ def enrol_gallery(session: Session, root: Path, models: FaceModels, figures: Fig
             ring = templates.keyring()
             stored = templates.store_figure(session, ring, folder.name, figure_template(embeddings),
                                             models.version, photos=result.used)
-            # The exemplars' photos first: a re-embedded template keeps the same exemplars.
-            crops.replace(session, ring, stored, faces[:crops.MAX_CROPS])
+            # The exemplars' photos: a template re-embedded from them keeps the same exemplars.
+            crops.replace(session, ring, stored, faces[:MAX_EXEMPLARS])
         report.figures.append(result)
     audit.record(session, actor=actor, action="figure_gallery.enrolled", object_type="figure_gallery",
                  object_id="public_figures", after={"gallery": str(root), "figures": report.enrolled,
