@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from likeness.crypto import Keyring, KeyringError, Sealed
+from likeness.crypto import Keyring, KeyringError, Sealed, opened
 from likeness.models import FaceCrop, FaceTemplate, Template
 
 # The aligned face size (likeness.faces.align.ALIGNED_SIZE; not imported: it would load OpenCV and
@@ -91,12 +91,6 @@ def load(session: Session, ring: Keyring, template: Template,
          on_unreadable: Callable[[FaceCrop, KeyringError], None] | None = None) -> list[np.ndarray]:
     """The template's crops in order. One that cannot be opened is passed to `on_unreadable`
     and skipped (raised when no callback is given)."""
-    crops = []
-    for row in session.scalars(select(FaceCrop).where(_of(template)).order_by(FaceCrop.position)):
-        try:
-            crops.append(decode(ring.open_bytes(Sealed(row.key_id, row.nonce, row.ciphertext), aad=row.aad)))
-        except KeyringError as exc:
-            if on_unreadable is None:
-                raise
-            on_unreadable(row, exc)
-    return crops
+    rows = session.scalars(select(FaceCrop).where(_of(template)).order_by(FaceCrop.position))
+    return [face for _, face in opened(rows, lambda row: decode(ring.open_bytes(Sealed.of(row), aad=row.aad)),
+                                       on_unreadable)]

@@ -15,8 +15,10 @@ import hashlib
 import json
 import os
 import secrets
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
@@ -24,6 +26,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
+
+R = TypeVar("R")
+T = TypeVar("T")
 
 
 class KeyringError(RuntimeError):
@@ -40,6 +45,26 @@ class Sealed:
     key_id: str
     nonce: bytes
     ciphertext: bytes
+
+    @classmethod
+    def of(cls, row: Any) -> "Sealed":
+        """What a stored row (a template, a face crop) holds."""
+        return cls(row.key_id, row.nonce, row.ciphertext)
+
+
+def opened(rows: Iterable[R], open_row: Callable[[R], T],
+           on_unreadable: Callable[[R, KeyringError], None] | None = None) -> Iterator[tuple[R, T]]:
+    """(row, open_row(row)) for each row. A row that does not open goes to `on_unreadable` and is
+    skipped, so one bad row leaves the others usable; without a callback the error is raised."""
+    for row in rows:
+        try:
+            value = open_row(row)
+        except KeyringError as exc:
+            if on_unreadable is None:
+                raise
+            on_unreadable(row, exc)
+            continue
+        yield row, value
 
 
 class Keyring:

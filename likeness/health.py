@@ -20,7 +20,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from likeness import crops, templates
-from likeness.crypto import Keyring, KeyringError
+from likeness.crypto import Keyring, KeyringError, Sealed
 from likeness.models import FaceCrop
 
 
@@ -46,7 +46,7 @@ def sealed_key_ids(session: Session, tables: list) -> dict[str, Counter]:
 
 def _opens(ring: Keyring, row) -> bool:
     try:
-        data = ring.open_bytes(templates.sealed(row), aad=row.aad)
+        data = ring.open_bytes(Sealed.of(row), aad=row.aad)
         if isinstance(row, FaceCrop):
             crops.decode(data)
     except KeyringError:

@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 from app import audit, runtime
 from app.db import utcnow
 from likeness import crops
-from likeness.crypto import Keyring, KeyringError, Sealed, configured_keys
+from likeness.crypto import Keyring, KeyringError, Sealed, configured_keys, opened
 from likeness.models import FaceCrop, FaceTemplate, FigureFaceTemplate, Template
 
 __all__ = ["SEALED_TABLES", "Template", "batches", "erase_cameo", "existing_keyring", "iterate", "key_file",
-           "keyring", "load", "rotate", "sealed", "store", "store_figure"]
+           "keyring", "load", "rotate", "store", "store_figure"]
 
 # Every table whose rows are sealed with the template keyring.
 SEALED_TABLES: tuple[type[FaceTemplate] | type[FigureFaceTemplate] | type[FaceCrop], ...] = (
@@ -48,10 +48,6 @@ def existing_keyring(instance_dir: Path | None = None) -> Keyring | None:
     return keyring(instance_dir)
 
 
-def sealed(row: Template | FaceCrop) -> Sealed:
-    return Sealed(row.key_id, row.nonce, row.ciphertext)
-
-
 def _seal_into(row: Template, ring: Keyring, vectors: np.ndarray, model_version: str) -> None:
     s = ring.seal(vectors, aad=row.aad)
     row.key_id, row.nonce, row.ciphertext = s.key_id, s.nonce, s.ciphertext
@@ -80,7 +76,7 @@ def store_figure(session: Session, ring: Keyring, figure_id: str, vectors: np.nd
 
 
 def load(ring: Keyring, row: Template) -> np.ndarray:
-    return ring.open(sealed(row), aad=row.aad, dim=row.dim)
+    return ring.open(Sealed.of(row), aad=row.aad, dim=row.dim)
 
 
 def iterate(session: Session, ring: Keyring, model_version: str | None = None,
@@ -92,14 +88,7 @@ def iterate(session: Session, ring: Keyring, model_version: str | None = None,
     stmt = select(table).order_by(*table.__table__.primary_key.columns)
     if model_version is not None:
         stmt = stmt.where(table.model_version == model_version)
-    for row in session.scalars(stmt).yield_per(500):
-        try:
-            vectors = load(ring, row)
-        except KeyringError as exc:
-            if on_unreadable is None:
-                raise
-            on_unreadable(row, exc)
-            continue
+    for row, vectors in opened(session.scalars(stmt).yield_per(500), lambda row: load(ring, row), on_unreadable):
         yield row.key, vectors
 
 
@@ -135,7 +124,7 @@ def rotate(session: Session, ring: Keyring, *, new_key: bool, progress=None) -> 
         for batch in batches(session, table):
             for row in batch:
                 if row.key_id != ring.active:
-                    s = ring.seal_bytes(ring.open_bytes(sealed(row), aad=row.aad), aad=row.aad)
+                    s = ring.seal_bytes(ring.open_bytes(Sealed.of(row), aad=row.aad), aad=row.aad)
                     row.key_id, row.nonce, row.ciphertext = s.key_id, s.nonce, s.ciphertext
                 done += 1
                 counts["crops" if table is FaceCrop else "templates"] += 1
