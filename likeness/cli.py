@@ -53,13 +53,13 @@ def keys() -> None:
 
 @keys.command("rotate")
 def keys_rotate() -> None:
-    """Re-encrypt every face template under a new key (file keyring) or under the first key of
-    GL_TEMPLATE_KEYS (environment keyring: put the new key first, keep the old one until done)."""
+    """Re-encrypt every face template and face crop under a new key (file keyring) or under the first
+    key of GL_TEMPLATE_KEYS (environment keyring: put the new key first, keep the old one until done)."""
     from likeness import templates
 
     ring = templates.keyring()
     from_env = ring.path is None
-    with click.progressbar(length=1, label="re-encrypting templates") as bar:
+    with click.progressbar(length=1, label="re-encrypting templates and face crops") as bar:
         def progress(done: int, total: int) -> None:
             bar.length = max(total, 1)
             bar.update(1)
@@ -69,13 +69,81 @@ def keys_rotate() -> None:
     if not from_env:
         ring.retire_all_but_active()
         ring.save()
-    click.echo(f"{n} templates now under key {ring.active}")
+    click.echo(f"{n['templates']} templates and {n['crops']} face crops now under key {ring.active}")
 
 
 @click.group()
 def likeness() -> None:
-    """Cameos' and public figures' faces: the figure gallery, template keys."""
+    """Cameos' and public figures' faces: the figure gallery, template keys, face-model swaps."""
 
 
 likeness.add_command(figures)
 likeness.add_command(keys)
+
+
+@likeness.command("re-embed")
+def likeness_re_embed() -> None:
+    """Move every cameo and figure template to the current face model (GL_FACE_DETECTOR,
+    GL_FACE_EMBEDDER, GL_FACE_EMBEDDER_KIND) from the stored face crops. Safe to run again: what
+    is already under the model is left alone. Exits 1 while some templates could not be moved."""
+    from likeness import templates
+    from likeness.faces import load_face_models
+    from likeness.reembed import re_embed
+
+    models = load_face_models()
+    with click.progressbar(length=1, label=f"re-embedding under {models.version}") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        report = re_embed(_rt().db, models, templates.keyring(), progress=progress)
+    moved, current = report.moved, report.already_current
+    click.echo(f"moved {moved['cameo']} cameo and {moved['figure']} figure templates to {models.version}; "
+               f"{current['cameo']} cameo and {current['figure']} figure templates were already under it")
+    if report.unreadable_crops:
+        click.echo(f"{report.unreadable_crops} face crops could not be opened and were skipped "
+                   "(see `greenlight likeness check`)", err=True)
+    advice = {("cameo", "no_crops"): "enrolled before face crops were kept: its owner was notified to enrol again "
+                                      "(then delete this cameo)",
+              ("figure", "no_crops"): "enrolled before face crops were kept: run `greenlight figures enrol-faces "
+                                       "GALLERY` again",
+              ("cameo", "crops_unreadable"): "no face crop could be opened: fix the keyring "
+                                              "(`greenlight likeness check`)",
+              ("figure", "crops_unreadable"): "no face crop could be opened: fix the keyring "
+                                               "(`greenlight likeness check`)"}
+    for item in report.unmoved:
+        click.echo(f"not moved: {item.kind} {item.key}: {advice[(item.kind, item.why)]}", err=True)
+    if not report.complete:
+        click.echo(f"{len(report.unmoved)} templates are still under another model: until they are moved or "
+                   "deleted, generations showing faces go to review (face_index_incomplete)", err=True)
+        sys.exit(1)
+
+
+@likeness.command("check")
+def likeness_check() -> None:
+    """Open every stored template and face crop: counts per face model, unreadable rows, keys.
+    Exits 1 when something needs an operator (a missing key, an unreadable row, templates under
+    another model than the current one)."""
+    from likeness import health, templates
+    from likeness.faces import load_face_models
+
+    rt, models = _rt(), load_face_models()
+    problems = health.startup_problems(rt)
+    ring = templates.existing_keyring(rt.config.instance_dir)
+    with rt.db.transaction() as s:
+        found = health.census(s, ring) if ring is not None else health.Census()
+    click.echo(f"face model: {models.version}")
+    click.echo(f"keyring: {ring.source if ring else 'none'} ({', '.join(sorted(ring.keys)) if ring else 'no keys'})")
+    for (table, version), n in sorted(found.templates.items()):
+        click.echo(f"{table}: {n} under {version}" + (" (current)" if version == models.version else ""))
+    click.echo(f"face crops: {found.crops['cameo']} of cameos, {found.crops['figure']} of figures")
+    for table, key, kid in found.unreadable:
+        click.echo(f"unreadable: {table} {key} (key {kid})", err=True)
+    for problem in problems:
+        click.echo(f"problem: {problem}", err=True)
+    behind = found.not_under(models.version)
+    if behind:
+        click.echo(f"{behind} templates are under another face model: run `greenlight likeness re-embed`", err=True)
+    if problems or found.unreadable or behind:
+        sys.exit(1)
+    click.echo("all face templates and crops open, all under the current face model")

@@ -1,19 +1,24 @@
-"""Face templates encrypted at rest: AES-256-GCM, keys from the environment or a key file.
+"""Face templates and face crops encrypted at rest: AES-256-GCM, keys from the environment or a key file.
 
 Keys: GL_TEMPLATE_KEYS="kid:base64key[,kid:base64key...]" (the first is active), else
-`<instance>/template_keys.json` (mode 600), created on first use. The cameo id is bound into
-each ciphertext as associated data, so a template copied onto another cameo fails to decrypt.
-Rotation re-encrypts every template under the active key (`greenlight keys rotate`).
+`<instance>/template_keys.json` (mode 600), created on first use with a key id of its own
+(`k1-<random>`), so templates sealed by a key file made in another instance folder name a key
+this keyring does not hold. The owner (cameo id, figure id, crop position) is bound into each
+ciphertext as associated data, so a sealed value copied onto another owner fails to decrypt.
+Rotation re-encrypts every sealed value under the active key (`greenlight keys rotate`).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import secrets
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
@@ -24,9 +29,17 @@ from app.config import setting
 KEY_BYTES = 32
 NONCE_BYTES = 12
 
+R = TypeVar("R")
+T = TypeVar("T")
+
 
 class KeyringError(RuntimeError):
     pass
+
+
+def configured_keys(env: dict[str, str] | None = None) -> str:
+    """GL_TEMPLATE_KEYS as set ("" when unset): the one place the keys are read from the environment."""
+    return setting("GL_TEMPLATE_KEYS", env) or ""
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,26 @@ class Sealed:
     key_id: str
     nonce: bytes
     ciphertext: bytes
+
+    @classmethod
+    def of(cls, row: Any) -> "Sealed":
+        """What a stored row (a template, a face crop) holds."""
+        return cls(row.key_id, row.nonce, row.ciphertext)
+
+
+def opened(rows: Iterable[R], open_row: Callable[[R], T],
+           on_unreadable: Callable[[R, KeyringError], None] | None = None) -> Iterator[tuple[R, T]]:
+    """(row, open_row(row)) for each row. A row that does not open goes to `on_unreadable` and is
+    skipped, so one bad row leaves the others usable; without a callback the error is raised."""
+    for row in rows:
+        try:
+            value = open_row(row)
+        except KeyringError as exc:
+            if on_unreadable is None:
+                raise
+            on_unreadable(row, exc)
+            continue
+        yield row, value
 
 
 class Keyring:
@@ -47,7 +80,7 @@ class Keyring:
 
     @classmethod
     def from_env_or_file(cls, instance_dir: Path, env: dict[str, str] | None = None) -> "Keyring":
-        spec = setting("GL_TEMPLATE_KEYS", env)
+        spec = configured_keys(env)
         if spec:
             keys: dict[str, bytes] = {}
             for part in spec.split(","):
@@ -62,7 +95,8 @@ class Keyring:
     @classmethod
     def load_file(cls, path: Path) -> "Keyring":
         if not path.exists():
-            ring = cls({"k1": secrets.token_bytes(KEY_BYTES)}, "k1", path)
+            kid = f"k1-{secrets.token_hex(3)}"
+            ring = cls({kid: secrets.token_bytes(KEY_BYTES)}, kid, path)
             ring.save()
             return ring
         raw = json.loads(path.read_text())
@@ -88,17 +122,34 @@ class Keyring:
     def retire_all_but_active(self) -> None:
         self.keys = {self.active: self.keys[self.active]}
 
-    def seal(self, vectors: np.ndarray, aad: str) -> Sealed:
+    @property
+    def source(self) -> str:
+        """Where the keys come from, for messages: the key file's path or the variable."""
+        return str(self.path) if self.path is not None else "GL_TEMPLATE_KEYS"
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever any key does (a cache of decrypted templates is stale then); reveals no key."""
+        digest = hashlib.sha256()
+        for kid in sorted(self.keys):
+            digest.update(kid.encode() + b"\0" + self.keys[kid])
+        return digest.hexdigest()[:16]
+
+    def seal_bytes(self, data: bytes, aad: str) -> Sealed:
         nonce = secrets.token_bytes(NONCE_BYTES)
-        data = np.ascontiguousarray(vectors, dtype="<f4").tobytes()
         return Sealed(self.active, nonce, AESGCM(self.keys[self.active]).encrypt(nonce, data, aad.encode()))
 
-    def open(self, sealed: Sealed, aad: str, dim: int) -> np.ndarray:
+    def open_bytes(self, sealed: Sealed, aad: str) -> bytes:
         key = self.keys.get(sealed.key_id)
         if key is None:
             raise KeyringError(f"template key {sealed.key_id!r} is not in the keyring")
         try:
-            data = AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, aad.encode())
+            return AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, aad.encode())
         except InvalidTag as exc:
             raise KeyringError("template failed authentication (wrong key, wrong cameo or tampered)") from exc
-        return np.frombuffer(data, dtype="<f4").reshape(-1, dim).copy()
+
+    def seal(self, vectors: np.ndarray, aad: str) -> Sealed:
+        return self.seal_bytes(np.ascontiguousarray(vectors, dtype="<f4").tobytes(), aad)
+
+    def open(self, sealed: Sealed, aad: str, dim: int) -> np.ndarray:
+        return np.frombuffer(self.open_bytes(sealed, aad), dtype="<f4").reshape(-1, dim).copy()

@@ -1,6 +1,7 @@
 """Cameo enrolment with liveness: a challenge (spoken digits + a head turn) answered on video.
 
-verify_liveness() is pure (a file and a challenge in, a result out); enrol() stores the outcome.
+verify_liveness() is pure (a file and a challenge in, a result out); enrol() stores the outcome:
+the sealed template and the sealed aligned face crops it was made from (likeness/crops.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound
 from app.kit.media import MediaError, load_audio, sample_frames
 from app.models import User
-from likeness import templates
+from likeness import crops, templates
 from likeness.faces import FaceModels, FaceQualityError, check_quality, estimate_yaw
 from likeness.liveness.audio import check_spoken_phrase
 from likeness.liveness.challenge import Challenge, new_challenge
@@ -48,6 +49,8 @@ class LivenessResult:
     phrase_match: float = 0.0
     good_frames: int = 0
     recogniser: str = ""
+    # The aligned face of each good frame, as embedded: kept (sealed) so a new model can re-embed them.
+    crops: list[np.ndarray] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -63,7 +66,9 @@ def _faces_in(frames, models: FaceModels, result: LivenessResult) -> tuple[list[
         except FaceQualityError as exc:
             problems.append(exc.code)
             continue
-        embeddings.append(models.embed(frame, report.face))
+        crop = models.align(frame, report.face)
+        embeddings.append(models.embed_aligned(crop))
+        result.crops.append(crop)
         result.yaws.append(estimate_yaw(report.face.landmarks))
         result.face_times.append(t)
     return embeddings, problems
@@ -190,7 +195,9 @@ def enrol(session: Session, user: User, challenge_id: str, video: Path, models: 
     cameo.blocks = [CameoBlock(user_id=uid) for uid in row.blocked_user_ids.split(",") if uid]
     session.add(cameo)
     session.flush()
-    templates.store(session, templates.keyring(), cameo.id, template, models.version)
+    ring = templates.keyring()
+    stored = templates.store(session, ring, cameo.id, template, models.version)
+    crops.replace(session, ring, stored, result.crops)
     row.status, row.cameo_id = "used", cameo.id
     review = None
     if hits:

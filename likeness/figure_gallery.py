@@ -6,7 +6,8 @@ Layout an operator provides (photos they have the right to use for this purpose)
     GALLERY/<figure-id>/*.jpg|jpeg|png|webp     e.g. GALLERY/tom-hanks/01.jpg
 
 Each photo must pass the same quality gates as enrolment (one dominant face, size, blur, pose).
-A figure's template is the normalised mean of its good photos plus up to MAX_EXEMPLARS of them.
+A figure's template is the normalised mean of its good photos plus up to MAX_EXEMPLARS of them;
+the aligned faces of those exemplar photos are kept, sealed, for a later model swap.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from app import audit
-from likeness import templates
+from likeness import crops, templates
 from likeness.faces import FaceModels, FaceQualityError, check_quality, decode_image
 from likeness.figures import FigureList
 
@@ -46,13 +47,14 @@ class GalleryReport:
         return sum(1 for f in self.figures if f.used)
 
 
-def face_of(path: Path, models: FaceModels) -> np.ndarray:
-    """The embedding of the one good face in the photo; FaceQualityError otherwise."""
+def face_of(path: Path, models: FaceModels) -> tuple[np.ndarray, np.ndarray]:
+    """The embedding and the aligned crop of the one good face in the photo; FaceQualityError otherwise."""
     if path.stat().st_size > MAX_PHOTO_BYTES:
         raise FaceQualityError("not_an_image", f"larger than {MAX_PHOTO_BYTES} bytes")
     image = decode_image(path.read_bytes())
     report = check_quality(image, models.detect(image))
-    return models.embed(image, report.face)
+    crop = models.align(image, report.face)
+    return models.embed_aligned(crop), crop
 
 
 def figure_template(embeddings: list[np.ndarray]) -> np.ndarray:
@@ -74,17 +76,23 @@ def enrol_gallery(session: Session, root: Path, models: FaceModels, figures: Fig
         if folder.name not in known:
             report.unknown.append(folder.name)
             continue
-        result, embeddings = FigureResult(folder.name), []
+        result, embeddings, faces = FigureResult(folder.name), [], []
         for photo in sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES):
             result.photos += 1
             try:
-                embeddings.append(face_of(photo, models))
+                embedding, crop = face_of(photo, models)
             except FaceQualityError as exc:
                 result.problems.append((photo.name, exc.code))
+                continue
+            embeddings.append(embedding)
+            faces.append(crop)
         result.used = len(embeddings)
         if embeddings:
-            templates.store_figure(session, templates.keyring(), folder.name, figure_template(embeddings),
-                                   models.version, photos=result.used)
+            ring = templates.keyring()
+            stored = templates.store_figure(session, ring, folder.name, figure_template(embeddings),
+                                            models.version, photos=result.used)
+            # The exemplars' photos: a template re-embedded from them keeps the same exemplars.
+            crops.replace(session, ring, stored, faces[:MAX_EXEMPLARS])
         report.figures.append(result)
     audit.record(session, actor=actor, action="figure_gallery.enrolled", object_type="figure_gallery",
                  object_id="public_figures", after={"gallery": str(root), "figures": report.enrolled,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, new_id, utcnow
@@ -75,12 +75,17 @@ class CameoBlock(Base):
     cameo: Mapped[Cameo] = relationship(back_populates="blocks")
 
 
-class _SealedVectors:
-    """Embeddings (n x dim float32), AES-GCM encrypted under a key of the template keyring."""
+class _Sealed:
+    """AES-GCM ciphertext under a key of the template keyring (likeness/crypto.py)."""
 
     key_id: Mapped[str] = mapped_column(String(32))
     nonce: Mapped[bytes] = mapped_column(LargeBinary)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class _SealedVectors(_Sealed):
+    """Embeddings (n x dim float32), sealed."""
+
     dim: Mapped[int] = mapped_column(Integer)
     vectors: Mapped[int] = mapped_column(Integer)
     model_version: Mapped[str] = mapped_column(String(160))
@@ -119,6 +124,32 @@ class FigureFaceTemplate(_SealedVectors, Base):
     @property
     def aad(self) -> str:
         return f"figure:{self.figure_id}"
+
+
+# A face template of either kind: a cameo's or a public figure's.
+Template = FaceTemplate | FigureFaceTemplate
+
+
+class FaceCrop(_Sealed, Base):
+    """One aligned 112x112 face of an enrolment (a frame of the liveness video, a gallery photo),
+    sealed as PNG like the templates: a new face model re-embeds these (`greenlight likeness
+    re-embed`) instead of asking everyone to enrol again. Belongs to one template, deleted with it."""
+
+    __tablename__ = "face_crops"
+    __table_args__ = (CheckConstraint("(cameo_id IS NULL) <> (figure_id IS NULL)", name="one_owner"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    cameo_id: Mapped[str | None] = mapped_column(
+        ForeignKey("face_templates.cameo_id", ondelete="CASCADE"), index=True)
+    figure_id: Mapped[str | None] = mapped_column(
+        ForeignKey("figure_face_templates.figure_id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def aad(self) -> str:
+        owner = self.cameo_id if self.cameo_id is not None else f"figure:{self.figure_id}"
+        return f"crop:{owner}:{self.position}"
 
 
 class EnrolmentChallenge(Base):

@@ -1,8 +1,10 @@
 """Likeness in the core's registry: its gates, API, operator commands (`likeness`, and the
-older `figures` and `keys`), cameo owners as co-owners, consent checked again at publishing."""
+older `figures` and `keys`), cameo owners as co-owners, consent checked again at publishing, and
+a start-up check that stored faces open with the keyring."""
 
 from app.domains import Domain, register
 from likeness import models  # noqa: F401  (its tables join the shared metadata)
+from likeness.health import startup_problems
 from likeness.services import is_co_owner, refuse_publishing_without_consent, seed_demo_cameos
 from likeness.stages import (
     DEEPFAKE, NON_CONSENSUAL, CameoConsentStage, FaceScanStage, InputFacesStage, NamedCameoStage, PublicFigureStage,
@@ -36,6 +38,7 @@ DOMAIN = register(Domain(
     model_files=_model_files,
     publish_checks=(refuse_publishing_without_consent,),
     co_owners=(is_co_owner,),
+    startup_checks=(startup_problems,),
     # A consent withdrawn, a co-owner's deletion: decisions about a person's likeness.
     dsa_categories={"likeness.consent": (NON_CONSENSUAL, DEEPFAKE), "likeness.co_owner": (NON_CONSENSUAL, DEEPFAKE)},
     demo=seed_demo_cameos,

@@ -14,8 +14,9 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Follow, Generation, Status, User
 from app.states import transition
+from likeness import templates
 from likeness.models import (
-    Cameo, CameoAppearance, CameoApproval, CameoBlock, CameoStatus, EnrolmentReview, FaceTemplate, Permission,
+    Cameo, CameoAppearance, CameoApproval, CameoBlock, CameoStatus, EnrolmentReview, Permission,
 )
 
 
@@ -119,11 +120,10 @@ def revoke(session: Session, owner: User, cameo_id: str) -> Cameo:
 
 
 def delete_cameo(session: Session, owner: User, cameo_id: str) -> Cameo:
-    """Revoke (with its cascade) and erase the biometric template; the row stays for the record."""
+    """Revoke (with its cascade) and erase the biometric data (template and face crops); the row stays
+    for the record."""
     cameo = revoke(session, owner, cameo_id)
-    template = session.get(FaceTemplate, cameo.id)
-    if template is not None:
-        session.delete(template)
+    if templates.erase_cameo(session, cameo.id):
         audit.record(session, actor=owner.id, action="cameo.template_deleted", object_type="cameo",
                      object_id=cameo.id)
     return cameo
@@ -267,9 +267,7 @@ def decide_enrolment_review(session: Session, review_id: str, reviewer: User, de
         cameo.status = CameoStatus.ACTIVE.value
     else:
         cameo.status, cameo.revoked_at = CameoStatus.REVOKED.value, utcnow()
-        template = session.get(FaceTemplate, cameo.id)
-        if template is not None:
-            session.delete(template)
+        templates.erase_cameo(session, cameo.id)
     review.status, review.decision, review.decided_by_id, review.decided_at = "decided", decision, reviewer.id, utcnow()
     audit.record(session, actor=reviewer.id, action="cameo.enrolment_reviewed", object_type="cameo",
                  object_id=cameo.id, after={"decision": decision, "status": cameo.status})

@@ -147,7 +147,8 @@ class NamedCameoStage(Stage):
 
 class _FaceStage(Stage):
     """A stage that looks at faces: the models load on first use (a gate with no image or video
-    to look at never pays for them); until then its version names them from their records."""
+    to look at never pays for them), from the one process-wide cache, so the stage and the
+    matchers always speak of the same model; until then its version names them from their records."""
 
     models = ("face-detector", "face-embedder")
 
@@ -156,10 +157,10 @@ class _FaceStage(Stage):
 
     @property
     def face_models(self):
-        if self._face_models is None:
-            from likeness.faces import load_face_models
-            self._face_models = load_face_models()
-        return self._face_models
+        if self._face_models is not None:
+            return self._face_models
+        from likeness.faces import load_face_models
+        return load_face_models()
 
     @property
     def models_version(self) -> str:
@@ -167,6 +168,20 @@ class _FaceStage(Stage):
 
         loaded = self._face_models
         return loaded.version if loaded is not None else face_models_version()
+
+
+def _index_gap(cameos, figures) -> Reason | None:
+    """Why a face cannot be cleared while some enrolled faces are not searchable: templates under
+    another face model (until `greenlight likeness re-embed`), or templates that cannot be opened.
+    Such a face might be one of them, so it goes to a person, never through."""
+    if not cameos.missing and not figures.missing:
+        return None
+    return Reason("face_index_incomplete",
+                  "some enrolled faces cannot be searched with the current face model, so a face on screen "
+                  "cannot be cleared",
+                  {"model": cameos.model_version, "cameos_missing": cameos.other_model,
+                   "figures_missing": figures.other_model,
+                   "unreadable": len(cameos.unreadable) + len(figures.unreadable)})
 
 
 class InputFacesStage(_FaceStage):
@@ -179,7 +194,7 @@ class InputFacesStage(_FaceStage):
 
     @property
     def version(self) -> str:  # type: ignore[override]
-        return f"input-1:{self.models_version}"
+        return f"input-2:{self.models_version}"
 
     def check(self, ctx: StageContext) -> Verdict:
         from likeness.faces import FaceQualityError, decode_image
@@ -192,8 +207,15 @@ class InputFacesStage(_FaceStage):
         except (OSError, FaceQualityError) as exc:
             return Verdict.block(Reason("input_image_unreadable", f"the input image cannot be read: {exc}"))
         models = self.face_models
+        faces = models.analyze(image)
+        if not faces:
+            return Verdict.allow({"faces": 0.0})
+        cameo_gallery = matcher().gallery(ctx.session, models)
+        gap = _index_gap(cameo_gallery, figure_matcher().gallery(ctx.session, models))
         findings, matched = [], []
-        for face in models.analyze(image):
+        if gap:
+            findings.append((Decision.REVIEW, gap))
+        for face in faces:
             box = [round(v) for v in face.face.box]
             hits = matcher().identify(ctx.session, models, face.embedding, k=1)
             if hits:
@@ -212,11 +234,11 @@ class InputFacesStage(_FaceStage):
             if figures:
                 findings.append((Decision.BLOCK, Reason("public_figure_face", "the input image shows a public figure",
                                                         {"figure_id": figures[0].key, "box": box})))
-            else:
+            elif not gap:  # with a gap, the face may be an enrolled person the index cannot see: review
                 findings.append((Decision.BLOCK, Reason(
                     "unconsented_face", "the input image shows a person with no cameo: they cannot have consented",
                     {"box": box})))
-        verdict = Verdict.worst(findings, {"faces": float(len(findings) + len(matched))})
+        verdict = Verdict.worst(findings, {"faces": float(len(faces))})
         verdict.evidence["matched"] = matched
         return verdict
 
@@ -266,7 +288,7 @@ class FaceScanStage(_FaceStage):
     @property
     def version(self) -> str:  # type: ignore[override]
         p = self.policy
-        return f"scan-3:{p.undeclared_cameo.value}/{p.public_figure.value}/{p.near_margin}:{self.models_version}"
+        return f"scan-4:{p.undeclared_cameo.value}/{p.public_figure.value}/{p.near_margin}:{self.models_version}"
 
     def check(self, ctx: StageContext) -> Verdict:
         from likeness.matching import figure_matcher, matcher
@@ -277,7 +299,9 @@ class FaceScanStage(_FaceStage):
         if isinstance(frames, Verdict):
             return frames
         models, policy = self.face_models, self.policy
-        cameos, figures = matcher().index(ctx.session, models), figure_matcher().index(ctx.session, models)
+        cameo_gallery = matcher().gallery(ctx.session, models)
+        figure_gallery = figure_matcher().gallery(ctx.session, models)
+        cameos, figures = cameo_gallery.index, figure_gallery.index
         cut = models.same_person_threshold
         near_cut = cut - policy.near_margin
         found: dict[str, tuple[float, float]] = {}
@@ -319,6 +343,9 @@ class FaceScanStage(_FaceStage):
             findings.append((Decision.REVIEW, Reason(
                 "unidentified_face", "a face in the video matches none of the declared cameos",
                 {"faces": unmatched})))
+        gap = _index_gap(cameo_gallery, figure_gallery) if faces_seen else None
+        if gap:
+            findings.append((Decision.REVIEW, gap))
         verdict = Verdict.worst(findings, {"faces_seen": float(faces_seen), "cameos_matched": float(len(found)),
                                            "figures_matched": float(len(figures_found))})
         verdict.evidence["matches"] = {cid: score for cid, (score, _) in found.items()}

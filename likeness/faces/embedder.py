@@ -29,6 +29,8 @@ class FaceEmbedder(Protocol):
 
     def embed(self, image_bgr: np.ndarray, face: DetectedFace) -> np.ndarray: ...
 
+    def embed_aligned(self, aligned_bgr: np.ndarray) -> np.ndarray: ...
+
 
 @dataclass(frozen=True, eq=False)
 class AnalyzedFace:

@@ -22,7 +22,8 @@ import numpy as np
 
 from app.config import setting
 from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, module_dir, value_of
-from likeness.faces.detector import DetectedFace, FaceDetector
+from likeness.faces.align import align_face
+from likeness.faces.detector import DetectedFace, FaceDetector, as_bgr
 from likeness.faces.embedder import AnalyzedFace, ArcFaceOnnxEmbedder, FaceEmbedder, SFaceEmbedder
 from likeness.faces.quality import SAME_PERSON_THRESHOLD
 
@@ -110,6 +111,14 @@ class FaceModels:
 
     def embed(self, image_bgr: np.ndarray, face: DetectedFace) -> np.ndarray:
         return self.embedder.embed(image_bgr, face)
+
+    def align(self, image_bgr: np.ndarray, face: DetectedFace) -> np.ndarray:
+        """The face aligned to the 112x112 template: what `embed` embeds, and what enrolment keeps."""
+        return align_face(as_bgr(image_bgr), face.landmarks)
+
+    def embed_aligned(self, crop_bgr: np.ndarray) -> np.ndarray:
+        """`embed` of a face `align` made (a stored crop, re-embedded under this model)."""
+        return self.embedder.embed_aligned(crop_bgr)
 
     def analyze(self, image_bgr: np.ndarray) -> list[AnalyzedFace]:
         return [AnalyzedFace(face, self.embed(image_bgr, face)) for face in self.detect(image_bgr)]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
 from app.models import Role
-from likeness import enrolment
+from likeness import crops, enrolment, templates
 from likeness.faces import load_face_models
 from likeness.liveness.challenge import Challenge
 from likeness.matching import matcher
-from likeness.models import Cameo, EnrolmentChallenge, FaceTemplate
+from likeness.models import Cameo, EnrolmentChallenge, FaceCrop, FaceTemplate
 from tests.app.test_api import envelope
 from tests.likeness.face_videos import head_turn_frames, write_selfie
 
@@ -61,6 +62,15 @@ def test_enrol_then_find_then_delete(rt, make_api, selfie_bytes, models, photos)
     with rt.db.transaction() as s:
         row = s.get(FaceTemplate, cameo_id)
         assert row is not None and row.key_id
+        template = templates.load(templates.keyring(), row)
+        # The aligned faces it was made from are kept, sealed: the first and last good frames are
+        # also the template's first and last exemplars.
+        sealed = s.scalars(select(FaceCrop).where(FaceCrop.cameo_id == cameo_id)).all()
+        faces = crops.load(s, templates.keyring(), row)
+    assert len(faces) == len(sealed) == min(crops.MAX_CROPS, body["frames_used"])
+    assert not any(b"\x89PNG" in crop.ciphertext for crop in sealed)  # sealed, not a PNG
+    assert np.allclose(models.embed_aligned(faces[0]), template[1], atol=1e-6)
+    assert np.allclose(models.embed_aligned(faces[-1]), template[-1], atol=1e-6)
     # A challenge answers once.
     envelope(upload(alice, challenge["upload_url"], selfie_bytes), 409, "challenge_used")
     # The face in a photo of the same person now finds the cameo.
@@ -71,6 +81,7 @@ def test_enrol_then_find_then_delete(rt, make_api, selfie_bytes, models, photos)
     assert alice.delete(f"/api/v1/cameos/{cameo_id}").status_code in (200, 204)
     with rt.db.transaction() as s:
         assert s.get(FaceTemplate, cameo_id) is None
+        assert s.scalars(select(FaceCrop)).all() == []
     assert identify(rt, photo) == []
 
 
@@ -99,6 +110,8 @@ def test_a_face_enrolled_by_another_account_goes_to_review(rt, make_api, selfie_
     with rt.db.transaction() as s:
         assert s.get(FaceTemplate, second["cameo"]["id"]) is None
         assert s.get(FaceTemplate, first) is not None
+        owners = {c.cameo_id for c in s.scalars(select(FaceCrop))}
+    assert owners == {first}  # the blocked enrolment's face crops went with its template
 
 
 def test_bad_uploads_get_clear_errors_and_store_nothing(rt, make_api, monkeypatch):

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from likeness import templates
+from likeness import crops, templates
 from likeness.faces import load_face_models
 from likeness.models import Cameo, FigureFaceTemplate
 from tests.conftest import drain
@@ -47,6 +47,10 @@ def test_cli_enrols_listed_figures_and_reports_the_rest(rt, gallery, models, pho
         row = s.get(FigureFaceTemplate, "grace-hopper")
         assert (row.photos, row.vectors) == (2, 3)
         vectors = templates.load(templates.keyring(), row)
+        faces = crops.load(s, templates.keyring(), row)
+    # The aligned face of each photo used is kept, sealed, in the exemplars' order.
+    assert len(faces) == 2
+    assert np.allclose([models.embed_aligned(f) for f in faces], vectors[1:], atol=1e-6)
     face = models.analyze(photos["hopper"])[0].embedding
     # The portrait itself (JPEG re-encoded) is among the sealed exemplars, and so is the mirror image.
     assert float((vectors[1:] @ face).max()) > 0.97 and float((vectors[1:] @ face).min()) > 0.5

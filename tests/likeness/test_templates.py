@@ -5,11 +5,12 @@ import sys
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from app.models import User
-from likeness import services, templates
+from likeness import crops, services, templates
 from likeness.crypto import Keyring, KeyringError
-from likeness.models import FaceTemplate, FigureFaceTemplate, Permission
+from likeness.models import FaceCrop, FaceTemplate, FigureFaceTemplate, Permission
 from tests.conftest import create_user
 
 
@@ -73,14 +74,18 @@ def test_rotation_re_encrypts_every_template_and_retires_the_old_key(rt, cameo_w
     _, cameo_id = cameo_with_template
     env = dict(os.environ, DATABASE_URL=rt.config.database_url, GL_INSTANCE_DIR=str(rt.config.instance_dir))
     env.pop("REDIS_URL", None)
+    faces = [np.full((112, 112, 3), shade, np.uint8) for shade in (10, 20, 30)]
     with rt.db.transaction() as s:
         old_key = s.get(FaceTemplate, cameo_id).key_id
-        templates.store_figure(s, templates.keyring(), "grace-hopper", unit(3, seed=1), "m", photos=2)
+        figure = templates.store_figure(s, templates.keyring(), "grace-hopper", unit(3, seed=1), "m", photos=2)
+        crops.replace(s, templates.keyring(), s.get(FaceTemplate, cameo_id), faces[:2])
+        crops.replace(s, templates.keyring(), figure, faces[2:])
     out = subprocess.run([sys.executable, "-m", "app.cli", "keys", "rotate"], env=env, capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     ring = templates.keyring()  # re-read: the CLI rewrote the key file
     assert old_key not in ring.keys and ring.active != old_key
+    assert f"2 templates and 3 face crops now under key {ring.active}" in out.stdout
     with rt.db.transaction() as s:
         row = s.get(FaceTemplate, cameo_id)
         assert row.key_id == ring.active
@@ -88,6 +93,9 @@ def test_rotation_re_encrypts_every_template_and_retires_the_old_key(rt, cameo_w
         figure = s.get(FigureFaceTemplate, "grace-hopper")
         assert figure.key_id == ring.active
         assert np.allclose(templates.load(ring, figure), unit(3, seed=1))
+        assert {c.key_id for c in s.scalars(select(FaceCrop))} == {ring.active}
+        opened = crops.load(s, ring, row) + crops.load(s, ring, figure)
+    assert [int(face[0, 0, 0]) for face in opened] == [10, 20, 30]
 
 
 def test_deleting_a_cameo_erases_its_template(rt, cameo_with_template):
