@@ -104,3 +104,26 @@ def test_the_check_command_opens_every_row_and_names_what_does_not_open(rt, mode
     out = gl_check(rt)
     assert out.returncode == 1
     assert f"unreadable: face_crops {cameo_id}#1 (key {templates.keyring().active})" in out.stderr
+
+
+def test_serve_refuses_to_start_over_faces_sealed_in_another_instance_folder(tmp_path):
+    """The operator's view: `greenlight serve` from an instance folder whose keyring lacks the key
+    the stored faces were sealed with stops before serving, naming the key."""
+    from dataclasses import replace
+
+    from app import runtime
+    from app.config import Config
+    from tests.app.test_cli import gl
+
+    gl(tmp_path, "db", "upgrade")
+    elsewhere = replace(Config.from_env(env={}), instance_dir=tmp_path / "elsewhere", media_dir=tmp_path / "media",
+                        database_url=f"sqlite:///{tmp_path / 'cli.db'}", redis_url=None, secret_key="test")
+    rt = runtime.configure(elsewhere)
+    try:
+        foreign = Keyring.load_file(tmp_path / "elsewhere" / "template_keys.json")
+        enrol(rt, foreign, "ann@t.test")
+    finally:
+        runtime.reset()
+    result = gl(tmp_path, "serve", "--port", "0", check=False)  # its instance folder is tmp_path/inst
+    assert result.returncode == 1 and "greenlight will not start" in result.stderr
+    assert foreign.active in result.stderr and "GL_INSTANCE_DIR" in result.stderr
