@@ -12,6 +12,7 @@ Domains never import this module: what they do to a generation goes through app.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from app.generations import media_key, submit
 from app.models import Generation, Phase, ReviewItem, Status, Upload, User, VerdictRecord
 from app.queues import GATE, RENDER, SCAN
 from app.runtime import Runtime
-from app.stage import Decision, Requester, StageContext, Verdict, combine
+from app.stage import Decision, Requester, Stage, StageContext, Verdict, combine
 from app.states import IN_FLIGHT, transition
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,30 @@ def submit_and_gate(rt: Runtime, session: Session, owner: User, prompt: str, cam
         enqueue(rt, GATE, gen_id)
     session.expire_all()
     return gen_id
+
+
+def run_stages(stages: tuple[Stage, ...], ctx: StageContext) -> list[Verdict]:
+    """Every stage runs (no short-circuit) so each verdict records why, for review and dry runs."""
+    verdicts: list[Verdict] = []
+    for stage in stages:
+        started = time.perf_counter()
+        verdict = stage.check(ctx)
+        verdict.latency_ms = (time.perf_counter() - started) * 1000.0
+        verdict.stage, verdict.version = stage.name, stage.version
+        undeclared = set(verdict.facts) - set(stage.produces)
+        if undeclared:
+            raise domains.RegistryError(f"{stage.name} set facts it does not declare: {sorted(undeclared)}")
+        for name, value in verdict.facts.items():
+            # Several stages may tell the same fact (prompt and frames both see sexual content): any wins.
+            ctx.facts[name] = ctx.facts.get(name) or value
+        verdicts.append(verdict)
+    return verdicts
+
+
+def persist_findings(stages: tuple[Stage, ...], ctx: StageContext, verdicts: list[Verdict]) -> None:
+    """Let each stage record what a real run found (a dry run calls run_stages only)."""
+    for stage, verdict in zip(stages, verdicts, strict=True):
+        stage.persist(ctx, verdict)
 
 
 # -- steps -----------------------------------------------------------------------------------
@@ -133,9 +158,9 @@ def gate(rt: Runtime, generation_id: str) -> Status | None:
             if gen.status == Status.SUBMITTED:
                 transition(s, gen, Status.GATING, actor=SYSTEM)
             stages, ctx = pipeline.stages(pipeline.PRE_RENDER, rt.config.stages_off), _context(s, gen)
-            verdicts = pipeline.run_stages(stages, ctx)
+            verdicts = run_stages(stages, ctx)
             target = _apply(s, gen, Phase.PRE_RENDER, verdicts, _AFTER_PRE)
-            pipeline.persist_findings(stages, ctx, verdicts)
+            persist_findings(stages, ctx, verdicts)
     except StaleState:
         log.info("gate %s: another run moved it first", generation_id)
         return None
@@ -175,9 +200,9 @@ def scan(rt: Runtime, generation_id: str) -> Status | None:
                 return None
             stages, ctx = pipeline.stages(pipeline.POST_RENDER, rt.config.stages_off), _context(
                 s, gen, media_path=rt.storage.path(gen.media_key))
-            verdicts = pipeline.run_stages(stages, ctx)
+            verdicts = run_stages(stages, ctx)
             target = _apply(s, gen, Phase.POST_RENDER, verdicts, _AFTER_POST)
-            pipeline.persist_findings(stages, ctx, verdicts)
+            persist_findings(stages, ctx, verdicts)
             return target
     except StaleState:
         log.info("scan %s: another run moved it first", generation_id)

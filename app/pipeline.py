@@ -10,11 +10,10 @@ order check on what is left.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection, Iterable
 
 from app import domains
-from app.stage import Stage, StageContext, Verdict
+from app.stage import Stage
 
 PRE_RENDER: tuple[str, ...] = (
     "safety.prompt",            # terms and the meaning of the prompt (MiniLM vs labelled exemplars), per category
@@ -74,27 +73,3 @@ def check_order(names: Iterable[str], off: Collection[str] = ()) -> None:
     problems = order_problems(names, off)
     if problems:
         raise domains.RegistryError("pipeline out of order: " + "; ".join(problems))
-
-
-def run_stages(stages: tuple[Stage, ...], ctx: StageContext) -> list[Verdict]:
-    """Every stage runs (no short-circuit) so each verdict records why, for review and dry runs."""
-    verdicts: list[Verdict] = []
-    for stage in stages:
-        started = time.perf_counter()
-        verdict = stage.check(ctx)
-        verdict.latency_ms = (time.perf_counter() - started) * 1000.0
-        verdict.stage, verdict.version = stage.name, stage.version
-        undeclared = set(verdict.facts) - set(stage.produces)
-        if undeclared:
-            raise domains.RegistryError(f"{stage.name} set facts it does not declare: {sorted(undeclared)}")
-        for name, value in verdict.facts.items():
-            # Several stages may tell the same fact (prompt and frames both see sexual content): any wins.
-            ctx.facts[name] = ctx.facts.get(name) or value
-        verdicts.append(verdict)
-    return verdicts
-
-
-def persist_findings(stages: tuple[Stage, ...], ctx: StageContext, verdicts: list[Verdict]) -> None:
-    """Let each stage record what a real run found (a dry run calls run_stages only)."""
-    for stage, verdict in zip(stages, verdicts, strict=True):
-        stage.persist(ctx, verdict)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app import domains, pipeline, statements
+from app import domains, orchestrator, pipeline, statements
 from app.stage import Decision, Stage, Verdict
 from tests.conftest import plug_stage
 
@@ -56,10 +56,10 @@ def test_facts_flow_forward_and_undeclared_facts_are_refused(plugged):
     from app.stage import Requester, StageContext
 
     ctx = StageContext("g", "p", [], None, Requester("u", "u", False), None)  # type: ignore[arg-type]
-    teller, listener = pipeline.run_stages(pipeline.stages(("test.teller", "test.listener")), ctx)
+    teller, listener = orchestrator.run_stages(pipeline.stages(("test.teller", "test.listener")), ctx)
     assert listener.scores == {"heard": 1.0} and ctx.facts == {"content.violence": True}
     with pytest.raises(domains.RegistryError, match="does not declare"):
-        pipeline.run_stages(pipeline.stages(("test.liar",)), ctx)
+        orchestrator.run_stages(pipeline.stages(("test.liar",)), ctx)
 
 
 def test_an_unknown_stage_names_the_loaded_domains():

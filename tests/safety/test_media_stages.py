@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app.kit.media import load_audio
-from app.pipeline import run_stages
+from app.orchestrator import run_stages
 from app.kit.speech import PocketsphinxTranscriber
 from app.stage import Decision, Requester, StageContext
 from generator.procedural import render_to_mp4

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from app.errors import ValidationFailed
-from app.pipeline import run_stages
+from app.orchestrator import run_stages
 from app.stage import Decision, Requester, StageContext
 from app.kit.text_embedding import TextEmbedder, TextEmbedderError, load_text_embedder
 from app.kit.textmatch import normalise
