@@ -234,6 +234,14 @@ _DECLARED = (
 SETTINGS: dict[str, Setting] = {s.name: s for s in _DECLARED}
 
 
+def keep_model_hubs_offline() -> None:
+    """Weights load from local files only: huggingface_hub and transformers read these when they are
+    imported, so nothing can reach a hub whatever the operator's environment says. The one place
+    Greenlight writes the environment."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
 def setting(name: str, env: Mapping[str, str] | None = None) -> Any:
     """The typed value of the declared variable `name` in `env` (default: the process environment,
     read now), or its default when unset or empty."""

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.config import setting
+from app.config import keep_model_hubs_offline, setting
 from app.kit.files import sha256_of
 from app.kit.textmatch import normalise
 from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, value_of
@@ -118,10 +118,7 @@ class TextEmbedder:
         except (ValueError, KeyError) as exc:
             raise TextEmbedderError("text_embedder_invalid", f"bad sentence-transformers config in {path}: {exc}") \
                 from exc
-        # Written, not configuration: huggingface_hub and transformers read these when imported, so
-        # nothing below can reach the network whatever the operator's environment says.
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        keep_model_hubs_offline()
         try:
             import torch
             from tokenizers import Tokenizer
