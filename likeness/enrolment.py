@@ -185,7 +185,15 @@ def enrol(session: Session, user: User, challenge_id: str, video: Path, models: 
         return EnrolmentOutcome(None, result)
 
     template = build_template(result.embeddings)
-    # 1:N at enrolment: a face already enrolled by another account needs a human decision.
+    # 1:N at enrolment: a face already enrolled by another account needs a human decision, which
+    # needs every enrolled face searchable: after a face-model swap, wait for the re-embed.
+    gallery = matcher().gallery(session, models)
+    if gallery.missing:
+        raise Conflict("enrolment is paused until every enrolled face can be searched with the current face "
+                       "model (an operator runs `greenlight likeness re-embed`); try again later",
+                       code="face_index_incomplete", status=503,
+                       details={"model": models.version, "cameos_missing": gallery.other_model,
+                                "unreadable": len(gallery.unreadable)})
     hits = [h for h in matcher().identify(session, models, template[0], k=5)
             if session.get(Cameo, h.key) is not None and session.get(Cameo, h.key).owner_id != user.id]
     status = CameoStatus.PENDING_REVIEW if hits else CameoStatus.ACTIVE

@@ -168,3 +168,30 @@ def test_templates_without_crops_are_reported_and_their_owners_told_once(rt, mak
         assert s.get(FaceTemplate, old).model_version == models.version  # left as it was
     assert [(n.kind, n.payload) for n in notes] == [
         ("cameo_re_enrol_needed", {"cameo_id": old, "model": new.version})]
+
+
+@pytest.mark.slow
+def test_enrolment_waits_while_enrolled_faces_cannot_be_searched(rt, make_api, enrolled, models, photos, swap_model,
+                                                                tmp_path, monkeypatch):
+    """Someone else's face must not enrol unnoticed while the duplicate check cannot see every
+    enrolled face: after a swap, enrolment answers 503 until the re-embed, then works again."""
+    selfie = write_selfie(tmp_path / "mallory.mp4", head_turn_frames(models, photos["astronaut"], "left", seconds=3.0))
+    new = swap_model()
+    mallory, _ = make_api("mallory@t.test", handle="mallory")
+
+    def attempt():
+        challenge = mallory.post("/api/v1/cameos/enrol", json={"display_name": "Al", "permission": "everyone"})
+        return mallory.post(challenge.get_json()["upload_url"], data=selfie.read_bytes(),
+                            headers={"Content-Type": "video/mp4"})
+
+    paused = attempt()
+    assert paused.status_code == 503, paused.get_json()
+    error = paused.get_json()["error"]
+    assert error["code"] == "face_index_incomplete" and error["details"]["model"] == new.version
+    with rt.db.transaction() as s:
+        assert s.scalar(select(FaceTemplate).where(FaceTemplate.model_version == new.version)) is None
+
+    assert gl(rt, "likeness", "re-embed").returncode == 0
+    held = attempt()  # the same face as Alice's: now seen, and held for a reviewer
+    assert held.status_code == 201, held.get_json()
+    assert held.get_json()["cameo"]["status"] == "pending_review"
