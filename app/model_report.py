@@ -27,11 +27,15 @@ def _licence(record: ModelFile) -> str:
     return f"{record.licence} (declared)" if record.licence_declared else record.licence
 
 
+def _source(record: ModelFile) -> str:
+    return record.source if record.configured else f"{record.source} {record.source_version}".strip()
+
+
 def text_table(records: Sequence[ModelFile]) -> str:
     using = users(records)
-    header = ("MODEL", "ROLE", "USED BY", "LICENCE", "CLASS", "SIZE", "SHA256", "PATH")
-    rows = [(r.name, r.role, ", ".join(using[r.name]) or "-", _licence(r), r.licence_class.value, _size(r),
-             r.sha256[:12] or "missing", str(r.path)) for r in records]
+    header = ("MODEL", "ROLE", "VERSION", "SOURCE", "USED BY", "LICENCE", "CLASS", "SIZE", "SHA256", "PATH")
+    rows = [(r.name, r.role, r.version, _source(r), ", ".join(using[r.name]) or "-", _licence(r),
+             r.licence_class.value, _size(r), r.sha256[:12] or "missing", str(r.path)) for r in records]
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
     return "".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] + "\n"
                    for row in (header, *rows))

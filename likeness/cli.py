@@ -103,8 +103,8 @@ def likeness_re_embed() -> None:
     if report.unreadable_crops:
         click.echo(f"{report.unreadable_crops} face crops could not be opened and were skipped "
                    "(see `greenlight likeness check`)", err=True)
-    advice = {("cameo", "no_crops"): "enrolled before face crops were kept: its owner was notified to enrol again "
-                                      "(then delete this cameo)",
+    advice = {("cameo", "no_crops"): "enrolled before face crops were kept: its owner was notified to delete it "
+                                      "and enrol again",
               ("figure", "no_crops"): "enrolled before face crops were kept: run `greenlight figures enrol-faces "
                                        "GALLERY` again",
               ("cameo", "crops_unreadable"): "no face crop could be opened: fix the keyring "
@@ -125,11 +125,15 @@ def likeness_check() -> None:
     Exits 1 when something needs an operator (a missing key, an unreadable row, templates under
     another model than the current one)."""
     from likeness import health, templates
+    from likeness.crypto import KeyringError
     from likeness.faces import load_face_models
 
     rt, models = _rt(), load_face_models()
     problems = health.startup_problems(rt)
-    ring = templates.existing_keyring(rt.config.instance_dir)
+    try:
+        ring = templates.existing_keyring(rt.config.instance_dir)
+    except KeyringError as exc:
+        raise click.ClickException(f"the template keyring cannot be read: {exc}") from None
     with rt.db.transaction() as s:
         found = health.census(s, ring) if ring is not None else health.Census()
     click.echo(f"face model: {models.version}")

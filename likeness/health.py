@@ -4,7 +4,7 @@
   keyring does not hold (for example a key file made in another instance folder) stop `serve`,
   `worker` and `up` with a message that says how to fix it. Cheap at any size: it reads the key
   ids in use and opens one row per key id and table.
-* `census(session, ring, model_version)`, for `greenlight likeness check`: every row opened,
+* `census(session, ring)`, for `greenlight likeness check`: every row opened,
   templates counted per face model, the unreadable ones named.
 
 Messages carry ids, key ids and counts: nothing of a face.
@@ -83,7 +83,14 @@ def key_problems(session: Session, ring: Keyring | None, instance_dir: Path) -> 
 
 
 def startup_problems(rt) -> list[str]:
-    """The likeness start-up check (app.domains.StartupCheck)."""
+    """The likeness start-up check (app.domains.StartupCheck): the face models can judge (an
+    embedder other than SFace needs its calibrated threshold), and the stored faces open."""
+    from likeness.faces import FaceModelError, load_face_models
+
+    try:
+        load_face_models().same_person_threshold
+    except FaceModelError as exc:
+        return [f"the face models cannot be used: {exc}"]
     instance_dir = rt.config.instance_dir
     try:
         ring = templates.existing_keyring(instance_dir)

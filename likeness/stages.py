@@ -283,7 +283,12 @@ class FaceScanStage(_FaceStage):
 
     def __init__(self, face_models=None, policy: FaceScanPolicy | None = None):
         super().__init__(face_models)
-        self.policy = policy or FaceScanPolicy.from_env()
+        self._policy = policy
+
+    @property
+    def policy(self) -> FaceScanPolicy:
+        """The operator's policy, read when used: registering the stage reads no setting."""
+        return self._policy or FaceScanPolicy.from_env()
 
     @property
     def version(self) -> str:  # type: ignore[override]

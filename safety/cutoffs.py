@@ -11,7 +11,7 @@ from app.stage import Decision
 class Cutoffs:
     """A classifier's operating points on its own score: a possible finding (REVIEW) from
     `review`, a likely one (BLOCK) from `block`; None: the score alone never reaches that level.
-    What either level then does is this module's policy."""
+    What either level then does is the policy's (safety/policy.py)."""
 
     review: float | None
     block: float | None = None

@@ -33,7 +33,7 @@ sexual_minors block.
 
 Measured (bench/safety_eval.py, held-out splits, 381 prompts): see docs/benchmarks.md. Exemplar
 embeddings are computed once per process, batched, keyed by the model and the exemplar texts
-(app/text_embedding.embed_cached); classifying a prompt is one embedding call (its views in one
+(app/kit/text_embedding.embed_cached); classifying a prompt is one embedding call (its views in one
 batch) plus one matrix product.
 """
 

@@ -18,12 +18,13 @@ def test_a_start_refuses_naming_every_problem(tmp_path, command):
 def test_models_list_shows_every_model(tmp_path):
     out = gl(tmp_path, "models", "list").stdout
     header, *rows = out.splitlines()
-    assert header.split()[:3] == ["MODEL", "ROLE", "USED"]
+    assert header.split()[:5] == ["MODEL", "ROLE", "VERSION", "SOURCE", "USED"]
     by_name = {row.split()[0]: row for row in rows}
     assert set(by_name) == {"text-embedder", "nudity-detector", "voice-activity", "speech-to-text", "face-detector",
                             "face-embedder", "video-codec"}
     assert "safety.frames, safety.input_image" in by_name["nudity-detector"]
     assert "AGPL-3.0-only" in by_name["nudity-detector"] and "nudenet/320n.onnx" in by_name["nudity-detector"]
+    assert "nudenet-320n" in by_name["nudity-detector"] and "nudenet 3.4.2" in by_name["nudity-detector"]
 
 
 @pytest.mark.slow
@@ -35,3 +36,23 @@ def test_models_check_loads_every_model_and_names_one_that_does_not_load(tmp_pat
                 env_extra={"GL_NUDITY_MODEL": str(corrupt), "GL_MODEL_DECLARED_LICENCES": "nudity-detector=MIT"})
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(f"nudity-detector: {corrupt} does not load:")
+
+
+def test_a_start_refuses_a_bad_setting_and_an_unmigrated_database(tmp_path):
+    bad = gl(tmp_path, "serve", "--port", "0", check=False, env_extra={"GL_FACE_SCAN_UNDECLARED": "bogus"})
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "GL_FACE_SCAN_UNDECLARED='bogus' is not an option" in bad.stderr
+    empty = gl(tmp_path, "serve", "--port", "0", check=False)
+    assert empty.returncode == 1 and "run `greenlight db upgrade`" in empty.stderr
+
+
+def test_a_start_refuses_a_face_embedder_without_its_calibrated_threshold(tmp_path):
+    from tests.likeness.faces.test_models import tiny_arcface
+
+    gl(tmp_path, "db", "upgrade")
+    tiny = tiny_arcface(tmp_path / "w600k_tiny.onnx")
+    env = {"GL_FACE_EMBEDDER": str(tiny), "GL_FACE_EMBEDDER_KIND": "arcface",
+           "GL_MODEL_DECLARED_LICENCES": "face-embedder=MIT"}
+    refused = gl(tmp_path, "worker", "--burst", check=False, env_extra=env)
+    assert refused.returncode == 1 and "the face models cannot be used: no calibrated threshold" in refused.stderr
+    assert gl(tmp_path, "worker", "--burst", env_extra=env | {"GL_FACE_SAME_PERSON_THRESHOLD": "0.85"}).returncode == 0
