@@ -56,3 +56,13 @@ def test_a_start_refuses_a_face_embedder_without_its_calibrated_threshold(tmp_pa
     refused = gl(tmp_path, "worker", "--burst", check=False, env_extra=env)
     assert refused.returncode == 1 and "the face models cannot be used: no calibrated threshold" in refused.stderr
     assert gl(tmp_path, "worker", "--burst", env_extra=env | {"GL_FACE_SAME_PERSON_THRESHOLD": "0.85"}).returncode == 0
+
+
+def test_a_start_loads_an_operators_own_model_file_and_refuses_a_corrupt_one(tmp_path):
+    gl(tmp_path, "db", "upgrade")
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"\x08\x07garbage that is no protobuf" * 100)
+    refused = gl(tmp_path, "worker", "--burst", check=False,
+                 env_extra={"GL_NUDITY_MODEL": str(corrupt), "GL_MODEL_DECLARED_LICENCES": "nudity-detector=MIT"})
+    assert refused.returncode == 1 and "greenlight will not start" in refused.stderr
+    assert f"nudity-detector: {corrupt} does not load:" in refused.stderr
