@@ -31,7 +31,6 @@ from typing import Any, Iterable, Protocol, Sequence
 import numpy as np
 import onnxruntime as ort
 
-from app.config import setting
 from app.kit.media import SAMPLE_RATE, AudioTrack
 from app.kit.speech import SpeechSegment, Transcriber, load_transcriber, speech_model_file
 from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, value_of
