@@ -20,7 +20,6 @@ by the text classifier that judges prompts.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import threading
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ import onnxruntime as ort
 
 from app.kit.media import SAMPLE_RATE, AudioTrack
 from app.kit.speech import SpeechSegment, Transcriber, load_transcriber, speech_model_file
-from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, value_of
+from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, module_dir, value_of
 from app.stage import Decision, combine
 from safety.terms import Category, TermPolicy
 
@@ -70,12 +69,11 @@ class VadModelError(RuntimeError):
 
 def silero_model_path() -> Path:
     """``silero_vad/data/silero_vad_16k_sequence.onnx`` of the installed wheel, found without importing it."""
-    spec = importlib.util.find_spec("silero_vad")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    if not locations:
+    package = module_dir("silero_vad")
+    if package is None:
         raise VadModelError(f"the silero-vad package is not installed (pip install silero-vad==6.2.3), "
                             f"or set {VAD_MODEL_ENV} to a local {VAD_FILE}")
-    return Path(locations[0]) / "data" / VAD_FILE
+    return package / "data" / VAD_FILE
 
 
 class SileroVad:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import importlib.util
 import os
 import threading
 import tomllib
@@ -38,7 +37,7 @@ import numpy as np
 import onnxruntime as ort
 
 from app.config import setting
-from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, value_of
+from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, module_dir, value_of
 from app.stage import Decision, combine
 from safety.cutoffs import Cutoffs
 
@@ -88,12 +87,11 @@ class Detection:
 
 def nudenet_model_path() -> Path:
     """``nudenet/320n.onnx`` of the installed wheel, found without importing nudenet."""
-    spec = importlib.util.find_spec("nudenet")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    if not locations:
+    package = module_dir("nudenet")
+    if package is None:
         raise FrameModelError(f"the nudenet package is not installed (pip install nudenet==3.4.2), "
                               f"or set {MODEL_ENV} to a local 320n.onnx")
-    return Path(locations[0]) / "320n.onnx"
+    return package / "320n.onnx"
 
 
 def _read_labels(session: ort.InferenceSession, path: Path) -> tuple[str, ...]:
