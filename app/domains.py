@@ -1,7 +1,8 @@
 """Where the domains plug into the core. This module imports no domain: each `<domain>/plugin.py`
 registers what it brings (pipeline stages, API blueprints, CLI commands, the renderer, publish
 checks, who else may see a generation, DSA categories of its decisions, the model files it loads,
-start-up checks, demo data), and only the app factory and the CLI entry point import the plugins
+start-up checks, demo data, web pages, services behind the interfaces of app/interfaces.py, the
+case kinds it decides and the policy codes reviewers cite), and only the app factory and the CLI entry point import the plugins
 (`app.factory.load_plugins`). The core then asks the registry, never a domain by name.
 """
 
@@ -50,6 +51,15 @@ class Domain:
     model_files: Callable[[], Iterable["ModelFile"]] | None = None
     startup_checks: tuple[StartupCheck, ...] = ()
     demo: DemoSeeder | None = None
+    # Web page blueprints mounted at the site root (review_ui), built when the app is.
+    pages: Callable[[], Iterable["Blueprint"]] | None = None
+    # Implementations of the interfaces in app/interfaces.py, keyed by interface: how the pages
+    # reach a domain's data without importing it (Warehouse's find_service).
+    services: Mapping[type, Callable[[], Any]] = field(default_factory=dict)
+    # How the cases of a kind this domain owns are decided (app.cases), by kind.
+    case_kinds: Mapping[str, Any] = field(default_factory=dict)
+    # The policy codes a reviewer may cite on a decision in this domain: code -> title.
+    policy_codes: Mapping[str, str] = field(default_factory=dict)
 
 
 class RegistryError(RuntimeError):
@@ -124,6 +134,29 @@ def model_files() -> list["ModelFile"]:
 
 def startup_problems(rt: "Runtime") -> list[str]:
     return [problem for d in _domains.values() for check in d.startup_checks for problem in check(rt)]
+
+
+def pages() -> list["Blueprint"]:
+    return [bp for d in _domains.values() if d.pages is not None for bp in d.pages()]
+
+
+def service(interface: type) -> Any:
+    """The one registered implementation of `interface` (app/interfaces.py)."""
+    found = [d.services[interface] for d in _domains.values() if interface in d.services]
+    if len(found) != 1:
+        raise RegistryError(f"exactly one domain must provide {interface.__name__}, found {len(found)}")
+    return found[0]()
+
+
+def case_handler(kind: str) -> Any | None:
+    for domain in _domains.values():
+        if kind in domain.case_kinds:
+            return domain.case_kinds[kind]
+    return None
+
+
+def policy_codes() -> dict[str, str]:
+    return {code: title for d in _domains.values() for code, title in d.policy_codes.items()}
 
 
 def reset() -> None:

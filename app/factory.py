@@ -43,6 +43,9 @@ def create_app(config: Config | None = None, *, start_worker: bool = False) -> F
 
     from app.api import build_blueprint, register_error_handlers
     app.register_blueprint(build_blueprint())
+    from app import domains
+    for blueprint in domains.pages():
+        app.register_blueprint(blueprint)
     register_error_handlers(app)
 
     @app.get("/")
