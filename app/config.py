@@ -88,12 +88,36 @@ def _country_codes(raw: str) -> tuple[str, ...]:
     return tuple(sorted(codes))
 
 
+_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def _duration_s(raw: str) -> int:
+    raw = raw.strip().lower()
+    if len(raw) < 2 or raw[-1] not in _UNITS or not raw[:-1].isdigit() or int(raw[:-1]) <= 0:
+        raise ValueError(f"not a duration like 30m, 24h or 7d: {raw!r}")
+    return int(raw[:-1]) * _UNITS[raw[-1]]
+
+
+def _pairs(raw: str) -> dict[str, str]:
+    pairs = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"not name=value: {part!r}")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
 TEXT = Kind("text", str)
 FLAG = Kind("flag: 1 or 0 (true/false, yes/no, on/off also work)", _flag)
 PATH = Kind("path", lambda raw: Path(raw).expanduser())
 INTEGERS = Kind("integers, comma-separated", _integers)
 COUNTRY_CODES = Kind("ISO country codes, comma-separated", _country_codes)
 NAMES = Kind("names, comma-separated", _names)
+DURATION = Kind("a duration: 30m, 24h, 7d", _duration_s)
+DURATIONS = Kind("name=duration pairs (30m, 24h, 7d), comma-separated",
+                 lambda raw: {k: _duration_s(v) for k, v in _pairs(raw).items()})
+PAIRS = Kind("name=value pairs, comma-separated", _pairs)
 
 
 # -- declarations --------------------------------------------------------------------------------------
@@ -126,6 +150,8 @@ GROUPS = {
     "copyright": "The works catalogue and reference-image matching.",
     "safety": "Prompt, image, frame and audio classifiers and the policy that maps findings to decisions.",
     "generator": "The procedural renderer.",
+    "review": "Cases: deadlines, routing into queues, who may work a queue, reviewer exposure limits and "
+              "quality checks.",
     "tests": "Read only by tests/conftest.py: the backends the test suite runs on.",
 }
 
@@ -164,8 +190,8 @@ _DECLARED = (
     Setting("GL_MODEL_DECLARED_LICENCES", "core", TEXT, None,
             "the licence of an operator-configured model: `<model>=<SPDX id>[:<class>]`, comma-separated"),
     Setting("GL_TERMS_URL", "core", TEXT, "https://greenlight.example/terms", "the terms statements of reasons cite"),
-    Setting("GL_APPEALS_URL", "core", TEXT, "https://greenlight.example/appeals",
-            "where statements of reasons send an internal complaint"),
+    Setting("GL_PUBLIC_URL", "core", TEXT, "http://127.0.0.1:5000",
+            "where people reach Greenlight: statements of reasons and emails link to pages under it"),
     Setting("GL_TERRITORIAL_SCOPE", "core", COUNTRY_CODES, None, "the countries statements of reasons cover",
             "the EEA"),
     Setting("GL_TEXT_EMBEDDER", "core", PATH, None,
@@ -222,6 +248,26 @@ _DECLARED = (
     Setting("GL_VAD_MODEL", "safety", PATH, None, "voice activity detection for the audio stage",
             "the silero-vad wheel's `silero_vad_16k_sequence.onnx`"),
     # generator
+    Setting("GL_CASE_SLA", "review", DURATIONS,
+            {"review": 86400, "appeal": 3 * 86400, "dispute": 30 * 86400, "likeness_complaint": 86400},
+            "how long each kind of case may wait for a decision (a dispute nobody decides lapses for the creator)",
+            "review=24h,appeal=3d,dispute=30d,likeness_complaint=24h"),
+    Setting("GL_CASE_ALERT_BEFORE", "review", DURATION, 4 * 3600,
+            "a case this close to its deadline (or past it) is stale: its assignee and senior reviewers are told",
+            "4h"),
+    Setting("GL_REVIEW_ROUTES", "review", PAIRS,
+            {"safety.*": "safety", "likeness.*": "likeness", "copyright.*": "copyright", "generator.*": "safety"},
+            "routing rules, first match wins: `<stage or reason-code pattern>=<queue>`; unmatched cases go to "
+            "`general`", "safety.*=safety,likeness.*=likeness,copyright.*=copyright,generator.*=safety"),
+    Setting("GL_QUEUE_ROLES", "review", PAIRS, {"senior": "senior_reviewer"},
+            "queues only some roles may work: `<queue>=<lowest role>` (reviewer < senior_reviewer < admin)",
+            "senior=senior_reviewer"),
+    Setting("GL_EXPOSURE_DAILY_BUDGET", "review", integer(0), 60,
+            "revealed sensitive videos per reviewer per day; then reveals are refused until tomorrow (UTC)"),
+    Setting("GL_EXPOSURE_BREAK_AFTER", "review", integer(1), 15, "reveals in a row after which a break is enforced"),
+    Setting("GL_EXPOSURE_BREAK_MINUTES", "review", integer(0), 10, "the length of that break"),
+    Setting("GL_QA_SECOND_REVIEW_RATE", "review", number(0.0, 1.0), 0.05,
+            "the share of decided review cases sent, blind, to a second reviewer"),
     Setting("GL_RENDER_SECONDS", "generator", number(0.1), 3.0, "length of a procedural render"),
     Setting("GL_RENDER_FPS", "generator", integer(1), 24, "frame rate of a procedural render"),
     # tests

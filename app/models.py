@@ -1,4 +1,4 @@
-"""Shared tables: accounts, generations, verdicts, review items, audit log."""
+"""Shared tables: accounts, generations, verdicts, cases, audit log, notifications, statements."""
 
 from __future__ import annotations
 
@@ -156,22 +156,92 @@ class VerdictRecord(Base):
     generation: Mapped[Generation] = relationship(back_populates="verdicts")
 
 
-class ReviewItem(Base):
-    __tablename__ = "review_items"
+class CaseKind(StrEnum):
+    REVIEW = "review"  # a generation the gates held, before or after rendering
+    APPEAL = "appeal"  # an internal complaint against a decision (EU DSA Art. 20)
+    DISPUTE = "dispute"  # a creator contests a rightsholder's claim on their video
+    LIKENESS_COMPLAINT = "likeness_complaint"  # "this video shows me", from the person shown
+
+
+class CaseState(StrEnum):
+    OPEN = "open"
+    ASSIGNED = "assigned"
+    ESCALATED = "escalated"  # waits for a senior reviewer
+    DECIDED = "decided"
+    REOPENED = "reopened"  # its decision is under appeal (once)
+
+
+class Case(Base):
+    """The one object behind every human decision after the gates (app/cases.py)."""
+
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_state_due", "state", "due_at"),
+                      Index("ix_cases_subject", "subject_type", "subject_id"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id"), index=True)
-    phase: Mapped[str] = mapped_column(String(16))
-    queue: Mapped[str] = mapped_column(String(32), default="general")
-    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    state: Mapped[str] = mapped_column(String(16), default=CaseState.OPEN.value)
+    queue: Mapped[str] = mapped_column(String(48), default="general")
+    priority: Mapped[int] = mapped_column(Integer, default=0)  # higher first, then the earliest due
+    subject_type: Mapped[str] = mapped_column(String(24))  # generation, statement, video_claim, cameo
+    subject_id: Mapped[str] = mapped_column(String(64))
+    generation_id: Mapped[str | None] = mapped_column(ForeignKey("generations.id"), index=True)
+    phase: Mapped[str | None] = mapped_column(String(16))  # a held generation: pre_render or post_render
     reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    decision: Mapped[str | None] = mapped_column(String(8))
-    note: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text, default="")  # the appellant's or complainant's words
+    opened_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    # A complainant without an account: the verified address, and the hash of their private link's key.
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    access_key_hash: Mapped[str | None] = mapped_column(String(64))
+    appeal_of_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"))
+    statement_id: Mapped[str | None] = mapped_column(ForeignKey("statements_of_reasons.id"))
+    # Whoever made the contested decision may not decide the appeal.
+    first_decider_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    assignee_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    assigned_at: Mapped[datetime | None]
+    due_at: Mapped[datetime]
+    decision: Mapped[str | None] = mapped_column(String(16))
+    policy_code: Mapped[str | None] = mapped_column(String(64))
+    decision_note: Mapped[str | None] = mapped_column(Text)
     decided_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None]
+    outcome_statement_id: Mapped[str | None] = mapped_column(ForeignKey("statements_of_reasons.id"))
+    reopened_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Quality checks: a known-answer item or a blind second review of `qa_of_id`; deciding it acts on nothing.
+    qa: Mapped[str | None] = mapped_column(String(16))
+    qa_of_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id"))
+    expected_decision: Mapped[str | None] = mapped_column(String(16))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    generation: Mapped[Generation] = relationship(lazy="joined")
+    generation: Mapped[Generation | None] = relationship(lazy="joined", foreign_keys=[generation_id])
+
+
+class CaseParty(Base):
+    """Who a case concerns besides its reviewers: they may read it and are told of each decision."""
+
+    __tablename__ = "case_parties"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(24))  # creator, appellant, rightsholder, co_owner, complainant
+
+
+class CaseEvent(Base):
+    """A case's thread and history: notes, claims, hand-offs, escalations, decisions, media reveals.
+    Reveals double as the reviewer-exposure log (app/exposure.py)."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_actor_kind_created", "actor_id", "kind", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    body: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuditEvent(Base):
@@ -253,4 +323,36 @@ class StatementOfReasons(Base):
     origin: Mapped[str] = mapped_column(String(64))  # "pre_render", "post_render", "human_review", "video_claim", ...
     reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
     redress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # A later decision on the same matter (an appeal, a dispute) issues a new statement that names
+    # the one it replaces; the old one is kept.
+    supersedes_id: Mapped[str | None] = mapped_column(ForeignKey("statements_of_reasons.id"), index=True)
+    case_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EmailVerification(Base):
+    """A one-time code sent to an address, so someone without an account can prove it is theirs."""
+
+    __tablename__ = "email_verifications"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboundEmail(Base):
+    """Mail to people without an account (verification codes, a complaint's outcome): the outbox a
+    mail relay drains; `greenlight mail outbox` shows it."""
+
+    __tablename__ = "outbound_emails"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    to: Mapped[str] = mapped_column(String(254), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]

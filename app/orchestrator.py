@@ -19,11 +19,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit, domains, pipeline, runtime, statements
-from app.db import on_commit, utcnow
-from app.errors import Conflict, NotFound, StaleState
+from app import cases, domains, pipeline, runtime, statements
+from app.db import utcnow
+from app.errors import StaleState
 from app.generations import media_key, submit
-from app.models import Generation, Phase, ReviewItem, Status, Upload, User, VerdictRecord
+from app.models import Generation, Phase, Status, Upload, User, VerdictRecord
 from app.queues import GATE, RENDER, SCAN
 from app.runtime import Runtime
 from app.stage import Decision, Requester, Stage, StageContext, Verdict, combine
@@ -98,12 +98,6 @@ def _persist_verdicts(session: Session, gen: Generation, phase: Phase, verdicts:
                                scores=v.scores, latency_ms=round(v.latency_ms, 3)))
 
 
-def _open_review(session: Session, gen: Generation, phase: Phase, verdicts: list[Verdict]) -> None:
-    reasons = [dict(r.to_dict(), stage=v.stage) for v in verdicts if v.decision == Decision.REVIEW for r in v.reasons]
-    session.add(ReviewItem(generation_id=gen.id, phase=phase.value, reasons=reasons,
-                           queue=reasons[0]["stage"] if reasons else "general"))
-
-
 def _apply(session: Session, gen: Generation, phase: Phase, verdicts: list[Verdict],
            outcomes: dict[Decision, Status], **changes) -> Status:
     decision = combine([v.decision for v in verdicts])
@@ -113,16 +107,17 @@ def _apply(session: Session, gen: Generation, phase: Phase, verdicts: list[Verdi
     transition(session, gen, target, actor=SYSTEM, reason=f"{phase.value}:{decision.value}", **changes)
     _persist_verdicts(session, gen, phase, verdicts)
     if target == Status.IN_REVIEW:
-        _open_review(session, gen, phase, verdicts)
+        cases.open_review(session, gen, phase.value, [
+            dict(r.to_dict(), stage=v.stage) for v in verdicts if v.decision == Decision.REVIEW for r in v.reasons])
     if target == Status.BLOCKED:
         statements.issue(session, gen, origin=phase.value, reasons=[
             dict(r.to_dict(), stage=v.stage) for v in verdicts if v.decision == Decision.BLOCK for r in v.reasons])
     elif target == Status.DRAFT and gen.age_restricted:
-        _state_age_restriction(session, gen, origin=phase.value)
+        state_age_restriction(session, gen, origin=phase.value)
     return target
 
 
-def _state_age_restriction(session: Session, gen: Generation, *, origin: str,
+def state_age_restriction(session: Session, gen: Generation, *, origin: str,
                            automated_decision: str = statements.AUTOMATED_FULLY) -> None:
     """The video is finished and will be hidden from teen accounts: its creator is told why."""
     session.flush()
@@ -233,37 +228,3 @@ def recover(rt: Runtime, older_than_s: float) -> int:
         rows = s.execute(select(Generation.id, Generation.status).where(
             Generation.status.in_([st.value for st in IN_FLIGHT]), Generation.updated_at <= cutoff)).all()
     return sum(enqueue(rt, _JOB_FOR_STATUS[Status(status)], gid) for gid, status in rows)
-
-
-def decide_review(rt: Runtime, session: Session, item_id: str, reviewer: User, decision: Decision,
-                  note: str) -> ReviewItem:
-    item = session.get(ReviewItem, item_id)
-    if item is None:
-        raise NotFound("review item not found", code="review_item_not_found")
-    if item.status != "open":
-        raise Conflict("review item already decided", code="review_item_decided")
-    gen = item.generation
-    if decision == Decision.ALLOW:
-        target = Status.QUEUED if item.phase == Phase.PRE_RENDER else Status.DRAFT
-    else:
-        target = Status.BLOCKED
-    transition(session, gen, target, actor=reviewer.id, reason=f"human_review:{decision.value}")
-    if target == Status.QUEUED:
-        on_commit(session, lambda: enqueue(rt, RENDER, gen.id))
-    session.add(VerdictRecord(generation_id=gen.id, phase=Phase.HUMAN.value, stage="human_review", stage_version="1",
-                           decision=decision.value, actor_id=reviewer.id,
-                           reasons=[{"code": f"reviewer_{decision.value}", "message": note or decision.value,
-                                     "details": {"review_item_id": item.id}}]))
-    if target == Status.DRAFT and gen.age_restricted:
-        _state_age_restriction(session, gen, origin="human_review", automated_decision=statements.AUTOMATED_PARTIALLY)
-    if target == Status.BLOCKED:
-        statements.issue(session, gen, origin="human_review", automated_decision=statements.NOT_AUTOMATED,
-                         reasons=[*item.reasons, {"stage": "human_review", "code": "reviewer_block",
-                                                  "message": note or "blocked by a reviewer"}])
-    item.status, item.decision, item.note = "decided", decision.value, note
-    item.decided_by_id, item.decided_at = reviewer.id, utcnow()
-    audit.record(session, actor=reviewer.id, action="review.decided", object_type="review_item",
-                 object_id=item.id, after={"decision": decision.value, "generation_id": gen.id})
-    return item
-
-

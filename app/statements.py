@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app import audit, domains
 from app.config import setting
-from app.db import as_utc, utcnow
+from app.db import as_utc, new_id, utcnow
 from app.models import Generation, StatementOfReasons
 
 # EU 27 + Iceland, Liechtenstein, Norway: where our decisions apply unless configured otherwise.
@@ -66,8 +66,14 @@ def territorial_scope() -> list[str]:
     return list(setting("GL_TERRITORIAL_SCOPE") or EEA)
 
 
-def redress() -> dict[str, Any]:
-    return {"internal_complaint": setting("GL_APPEALS_URL"),
+def public_url(path: str) -> str:
+    return setting("GL_PUBLIC_URL").rstrip("/") + path
+
+
+def redress(statement_id: str, *, appealable: bool = True) -> dict[str, Any]:
+    """How to contest a decision: the internal complaint page (once: a decision on an appeal is
+    final inside the platform), an out-of-court body, the courts."""
+    return {"internal_complaint": public_url(f"/appeals/new?statement_id={statement_id}") if appealable else None,
             "out_of_court_settlement": True, "judicial_redress": True}
 
 
@@ -95,8 +101,13 @@ def _facts(reasons: list[dict[str, Any]]) -> str:
 def issue(session: Session, gen: Generation, *, origin: str, reasons: list[dict[str, Any]],
           visibility: str | None = VISIBILITY_DISABLED, monetary: str | None = None,
           source_type: str = SOURCE_VOLUNTARY, automated_detection: bool = True,
-          automated_decision: str = AUTOMATED_FULLY, notice: bool = False) -> StatementOfReasons:
-    """Store the statement for one decision on `gen` (reasons: dicts with code, message, stage)."""
+          automated_decision: str = AUTOMATED_FULLY, notice: bool = False,
+          supersedes: StatementOfReasons | None = None, case_id: str | None = None,
+          appealable: bool = True, explanation: str | None = None) -> StatementOfReasons:
+    """Store the statement for one decision on `gen` (reasons: dicts with code, message, stage).
+
+    A decision that replaces an earlier one (an appeal, a dispute) names it in `supersedes`; the
+    old statement is kept. `visibility=None` and no `monetary` lifts every restriction."""
     category, keywords = categorise(reasons)
     if category in _ILLEGAL:
         ground, law = GROUND_ILLEGAL, _ILLEGAL[category]
@@ -104,23 +115,38 @@ def issue(session: Session, gen: Generation, *, origin: str, reasons: list[dict[
         ground, law = GROUND_ILLEGAL, _COPYRIGHT_LAW  # a rightsholder's notice asserts infringement
     else:
         ground, law = GROUND_INCOMPATIBLE, ""
-    explanation = ("The video, or the request for it, " +
-                   ("is illegal on the legal ground cited." if ground == GROUND_ILLEGAL else
-                    "breaks the terms of service cited: " + "; ".join(sorted({r.get("code", "") for r in reasons}))))
+    explanation = explanation or (
+        "The video, or the request for it, " +
+        ("is illegal on the legal ground cited." if ground == GROUND_ILLEGAL else
+         "breaks the terms of service cited: " + "; ".join(sorted({r.get("code", "") for r in reasons}))))
+    statement_id = new_id()
     statement = StatementOfReasons(
+        id=statement_id, supersedes_id=supersedes.id if supersedes else None, case_id=case_id,
         generation_id=gen.id, user_id=gen.owner_id, decision_visibility=[visibility] if visibility else [],
         decision_monetary=monetary, decision_ground=ground, decision_ground_reference_url=terms_url(),
         legal_ground=law, explanation=explanation, content_type=list(CONTENT_TYPES), category=category,
         keywords=keywords, territorial_scope=territorial_scope(), decision_facts=_facts(reasons),
         source_type=SOURCE_NOTICE if notice else source_type, automated_detection=automated_detection,
         automated_decision=automated_decision, content_date=as_utc(gen.created_at), application_date=utcnow(),
-        origin=origin, reasons=reasons, redress=redress())
+        origin=origin, reasons=reasons, redress=redress(statement_id, appealable=appealable))
     session.add(statement)
     session.flush()
     audit.record(session, actor="system:statements", action="statement_of_reasons.issued",
                  object_type="generation", object_id=gen.id,
-                 after={"statement_id": statement.id, "category": category, "origin": origin})
+                 after={"statement_id": statement.id, "category": category, "origin": origin,
+                        "supersedes": statement.supersedes_id})
     return statement
+
+
+def restricts(s: StatementOfReasons) -> bool:
+    """False for a statement that lifts an earlier restriction (an appeal won): the DSA database
+    records restrictions only, so the export leaves these out."""
+    return bool(s.decision_visibility or s.decision_monetary)
+
+
+def superseded_by(session: Session, statement_id: str) -> StatementOfReasons | None:
+    return session.scalar(select(StatementOfReasons).where(StatementOfReasons.supersedes_id == statement_id)
+                          .order_by(StatementOfReasons.created_at.desc()).limit(1))
 
 
 # -- reading and export ---------------------------------------------------------------------------
@@ -157,7 +183,7 @@ def to_dsa(s: StatementOfReasons) -> dict[str, Any]:
                    "incompatible_content_explanation": s.explanation, "incompatible_content_illegal": "No"}
     record |= {"gl_generation_id": s.generation_id, "gl_user_id": s.user_id, "gl_origin": s.origin,
                "gl_reasons": list(s.reasons), "gl_redress": dict(s.redress),
-               "gl_created_at": as_utc(s.created_at).isoformat()}
+               "gl_supersedes": s.supersedes_id, "gl_created_at": as_utc(s.created_at).isoformat()}
     return record
 
 
@@ -175,7 +201,7 @@ def for_generation(session: Session, generation_id: str) -> list[StatementOfReas
 
 def export(statements: Iterable[StatementOfReasons], fmt: str) -> str:
     """JSON lines, or CSV with list and object fields as JSON (as the database's own CSV dumps)."""
-    records = [to_dsa(s) for s in statements]
+    records = [to_dsa(s) for s in statements if restricts(s)]
     if fmt == "json":
         return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
     if fmt != "csv":
@@ -195,4 +221,4 @@ def to_dsa_fields() -> list[str]:
             "decision_ground", "decision_ground_reference_url", "content_type", "category",
             "category_specification", "territorial_scope", "content_date", "application_date", "decision_facts",
             "source_type", "automated_detection", "automated_decision", "gl_generation_id", "gl_user_id",
-            "gl_origin", "gl_reasons", "gl_redress", "gl_created_at"]
+            "gl_origin", "gl_reasons", "gl_redress", "gl_supersedes", "gl_created_at"]

@@ -32,4 +32,10 @@ DOMAIN = register(Domain(
     model_files=_model_files,
     publish_checks=(refuse_publishing_under_takedown,),
     dsa_categories={"copyright.claim": (IP_INFRINGEMENT, COPYRIGHT_KEYWORDS)},
+    policy_codes={
+        "COPYRIGHT-INFRINGEMENT": "Uses a protected work without the rightsholder's permission",
+        "COPYRIGHT-LICENSED": "The use is licensed or the rightsholder allows it",
+        "COPYRIGHT-EXCEPTION": "An exception applies (quotation, parody, pastiche, criticism)",
+        "COPYRIGHT-NO-MATCH": "The video does not use the claimed work",
+    },
 ))

@@ -42,4 +42,11 @@ DOMAIN = register(Domain(
     # A consent withdrawn, a co-owner's deletion: decisions about a person's likeness.
     dsa_categories={"likeness.consent": (NON_CONSENSUAL, DEEPFAKE), "likeness.co_owner": (NON_CONSENSUAL, DEEPFAKE)},
     demo=seed_demo_cameos,
+    policy_codes={
+        "LIKENESS-NO-CONSENT": "Shows a real person who did not consent",
+        "LIKENESS-PUBLIC-FIGURE": "Depicts a public figure who has not enrolled",
+        "LIKENESS-IMPERSONATION": "Impersonates or deceives about a real person",
+        "LIKENESS-CONSENTED": "Everyone shown consented",
+        "LIKENESS-NOT-THE-PERSON": "The person shown is not the complainant",
+    },
 ))

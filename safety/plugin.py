@@ -32,4 +32,14 @@ DOMAIN = register(Domain(
     blueprints=_blueprints,
     commands=_commands,
     model_files=_model_files,
+    policy_codes={
+        "SAFETY-SEXUAL": "Sexual content or nudity",
+        "SAFETY-MINORS": "Sexualisation or endangerment of minors",
+        "SAFETY-VIOLENCE": "Graphic violence or threats",
+        "SAFETY-SELF-HARM": "Suicide, self-harm or eating disorders",
+        "SAFETY-HATE": "Hate speech, hateful symbols or harassment",
+        "SAFETY-EXTREMISM": "Violent extremism or terrorism",
+        "SAFETY-DANGEROUS": "Dangerous acts, weapons or illegal goods",
+        "SAFETY-HASH-MATCH": "Matches a known-harmful hash bank",
+    },
 ))

@@ -20,11 +20,11 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404
 def build_blueprint() -> Blueprint:
     from app import domains
     from app.api import (
-        account_views, generation_views, meta_views, review_views, transparency_views, upload_views,
+        account_views, case_views, generation_views, meta_views, transparency_views, upload_views,
     )
 
     api = Blueprint("api", __name__, url_prefix=PREFIX)
-    for module in (meta_views, account_views, generation_views, upload_views, review_views, transparency_views):
+    for module in (meta_views, account_views, generation_views, upload_views, case_views, transparency_views):
         api.register_blueprint(module.bp)
     for domain in domains.domains():
         for blueprint in domain.blueprints() if domain.blueprints else ():

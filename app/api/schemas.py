@@ -136,34 +136,6 @@ class GenerationListQuery(Page):
     status: str | None = Field(None, max_length=16, description="only generations in this state")
 
 
-# -- review ---------------------------------------------------------------------------------------
-
-class ReviewItemOut(BaseModel):
-    id: str
-    generation_id: str
-    phase: str
-    queue: str
-    status: str
-    reasons: list[dict[str, Any]]
-    prompt: str
-    decision: str | None
-    created_at: datetime
-
-
-class ReviewItemPage(BaseModel):
-    items: list[ReviewItemOut]
-    next_cursor: str | None
-
-
-class ReviewQuery(Page):
-    status: Literal["open", "decided"] = "open"
-
-
-class ReviewDecisionIn(Body):
-    decision: Literal["allow", "block"]
-    note: Annotated[str, StringConstraints(max_length=2000)] = ""
-
-
 class HealthOut(BaseModel):
     status: str
     database: str

@@ -115,7 +115,7 @@ def test_remix_of_a_generation_you_cannot_see_is_404(alice, bob):
 
 
 def test_creator_cannot_use_the_review_queue(alice):
-    envelope(alice.get("/api/v1/review/items"), 403, "role_not_allowed")
+    envelope(alice.get("/api/v1/cases"), 403, "role_not_allowed")
 
 
 # -- bad input ------------------------------------------------------------------------------------------
@@ -209,16 +209,17 @@ def test_publishing_a_blocked_generation_is_a_conflict(alice):
 def test_review_decision_through_the_api(rt, alice, make_api):
     reviewer, _ = make_api("rev@t.test", role=Role.REVIEWER)
     gid = create(alice, "a man holding a gun")["id"]
-    items = reviewer.get("/api/v1/review/items").get_json()["items"]
+    items = reviewer.get("/api/v1/cases").get_json()["items"]
     assert [i["generation_id"] for i in items] == [gid]
     item_id = items[0]["id"]
-    decided = reviewer.post(f"/api/v1/review/items/{item_id}/decision", json={"decision": "allow", "note": "prop"})
-    assert decided.get_json()["status"] == "decided"
+    decided = reviewer.post(f"/api/v1/cases/{item_id}/decision",
+                            json={"decision": "allow", "note": "prop", "policy_code": "GL-NO-VIOLATION"})
+    assert decided.get_json()["state"] == "decided"
     assert alice.get(f"/api/v1/generations/{gid}").get_json()["status"] == "queued"
-    envelope(reviewer.post(f"/api/v1/review/items/{item_id}/decision", json={"decision": "block"}), 409,
-             "review_item_decided")
-    envelope(reviewer.post("/api/v1/review/items/nope/decision", json={"decision": "block"}), 404)
-    envelope(reviewer.post(f"/api/v1/review/items/{item_id}/decision", json={"decision": "maybe"}), 422)
+    envelope(reviewer.post(f"/api/v1/cases/{item_id}/decision",
+                           json={"decision": "block", "policy_code": "GL-NO-VIOLATION"}), 409, "case_decided")
+    envelope(reviewer.post("/api/v1/cases/nope/decision", json={"decision": "block"}), 404)
+    envelope(reviewer.post(f"/api/v1/cases/{item_id}/decision", json={"decision": "maybe"}), 422)
 
 
 # -- accounts -------------------------------------------------------------------------------------------------

@@ -4,9 +4,9 @@ from datetime import date
 
 import pytest
 
-from app import audit, generations, orchestrator, pipeline
-from app.models import Generation, Phase, ReviewItem, Role, Status, User, VerdictRecord
-from app.stage import Decision, Reason, Stage, Verdict
+from app import audit, case_decisions, orchestrator, pipeline
+from app.models import Case, Generation, Phase, Role, Status, User, VerdictRecord
+from app.stage import Reason, Stage, Verdict
 from generator.media import probe
 from tests.conftest import create_user, drain, plug_stage
 
@@ -90,10 +90,10 @@ def test_review_then_allow_renders(rt, alice, reviewer):
     gid = submit(rt, alice, "a man holding a gun")
     assert load(rt, gid).status == Status.IN_REVIEW
     with rt.db.transaction() as s:
-        item = s.query(ReviewItem).filter_by(generation_id=gid).one()
-        assert item.phase == Phase.PRE_RENDER and item.status == "open"
-        assert item.reasons[0]["stage"] == "safety.prompt" and item.queue == "safety.prompt"
-        orchestrator.decide_review(rt, s, item.id, s.get(User, reviewer.id), Decision.ALLOW, "toy gun, fine")
+        case = s.query(Case).filter_by(generation_id=gid).one()
+        assert case.phase == Phase.PRE_RENDER and case.state == "open" and case.kind == "review"
+        assert case.reasons[0]["stage"] == "safety.prompt" and case.queue == "safety"
+        case_decisions.decide(rt, s, s.get(User, reviewer.id), case.id, "allow", "GL-NO-VIOLATION", "toy gun, fine")
     drain(rt)
     gen = load(rt, gid)
     assert gen.status == Status.DRAFT
@@ -104,8 +104,8 @@ def test_review_then_allow_renders(rt, alice, reviewer):
 def test_review_then_block(rt, alice, reviewer):
     gid = submit(rt, alice, "a man holding a gun")
     with rt.db.transaction() as s:
-        item_id = s.query(ReviewItem).filter_by(generation_id=gid).one().id
-        orchestrator.decide_review(rt, s, item_id, s.get(User, reviewer.id), Decision.BLOCK, "no")
+        case_id = s.query(Case).filter_by(generation_id=gid).one().id
+        case_decisions.decide(rt, s, s.get(User, reviewer.id), case_id, "block", "SAFETY-VIOLENCE", "no")
     assert load(rt, gid).status == Status.BLOCKED
     assert rt.queues.counts()["render"] == 0
 
@@ -125,9 +125,9 @@ def test_post_render_review_then_allow_gives_draft(rt, alice, reviewer, monkeypa
     drain(rt)
     assert load(rt, gid).status == Status.IN_REVIEW
     with rt.db.transaction() as s:
-        item = s.query(ReviewItem).filter_by(generation_id=gid).one()
-        assert item.phase == Phase.POST_RENDER
-        orchestrator.decide_review(rt, s, item.id, s.get(User, reviewer.id), Decision.ALLOW, "")
+        case = s.query(Case).filter_by(generation_id=gid).one()
+        assert case.phase == Phase.POST_RENDER
+        case_decisions.decide(rt, s, s.get(User, reviewer.id), case.id, "allow", "GL-NO-VIOLATION", "")
     assert load(rt, gid).status == Status.DRAFT
 
 

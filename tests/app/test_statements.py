@@ -46,7 +46,7 @@ def test_a_blocked_prompt_gets_a_statement_its_creator_can_read(make_api):
     assert record["source_type"] == "SOURCE_VOLUNTARY" and record["content_type"] == statements.CONTENT_TYPES
     assert len(record["territorial_scope"]) == 30 and "NO" in record["territorial_scope"]
     assert "safety_sexual" in record["decision_facts"] and record["gl_origin"] == "pre_render"
-    assert record["gl_redress"]["internal_complaint"].startswith("https://")
+    assert record["gl_redress"]["internal_complaint"] == f"http://127.0.0.1:5000/appeals/new?statement_id={record['puid']}"
     envelope(eve.get(f"/api/v1/generations/{body['id']}/statements"), 404, "generation_not_found")
     allowed = bob.post("/api/v1/generations", json={"prompt": "a boxer training"}).get_json()
     assert bob.get(f"/api/v1/generations/{allowed['id']}/statements").get_json()["items"] == []
@@ -74,8 +74,9 @@ def test_a_takedown_notice_and_a_reviewers_block_are_stated(rt, make_api):
     held = bob.post("/api/v1/generations", json={"prompt": "a man with a gun in a crowd"}).get_json()
     if held["status"] != "in_review":
         pytest.skip("the term policy no longer holds this prompt for review")
-    item = next(i for i in carol.get("/api/v1/review/items").get_json()["items"] if i["generation_id"] == held["id"])
-    carol.post(f"/api/v1/review/items/{item['id']}/decision", json={"decision": "block", "note": "threatening"})
+    item = next(i for i in carol.get("/api/v1/cases").get_json()["items"] if i["generation_id"] == held["id"])
+    carol.post(f"/api/v1/cases/{item['id']}/decision",
+               json={"decision": "block", "note": "threatening", "policy_code": "SAFETY-VIOLENCE"})
     [ruling] = bob.get(f"/api/v1/generations/{held['id']}/statements").get_json()["items"]
     assert (ruling["automated_detection"], ruling["automated_decision"], ruling["gl_origin"]) == \
         ("Yes", "AUTOMATED_DECISION_NOT_AUTOMATED", "human_review")
