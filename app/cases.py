@@ -50,11 +50,20 @@ class CaseHandler(Protocol):
         """Apply the decision; return the id of the statement of reasons it issued, if any."""
 
     def overdue(self, session: Session, case: Case, actor: User) -> bool:
-        """The deadline passed undecided: act as the rules say (a dispute lapses); True if it decided."""
+        """The deadline passed undecided: act as the rules say (a dispute lapses); True if it decided
+        (then it sets case.decision and case.outcome_statement_id)."""
+
+    def describe(self, session: Session, case: Case) -> dict[str, Any]:
+        """What a reviewer needs besides the generation: the claim and work, the match score, ..."""
 
 
 class CaseNotFound(NotFound):
     code = "case_not_found"
+
+
+def describe(session: Session, case: Case) -> dict[str, Any]:
+    handler = domains.case_handler(case.kind)
+    return handler.describe(session, case) if handler is not None else {}
 
 
 def decisions_for(kind: str) -> frozenset[str]:

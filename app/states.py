@@ -25,7 +25,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.DRAFT: frozenset({S.PUBLISHED, S.BLOCKED, S.DELETED}),
     # Unpublishing (consent revoked, takedown) returns a video to draft or blocks it.
     S.PUBLISHED: frozenset({S.DRAFT, S.BLOCKED, S.DELETED}),
-    S.BLOCKED: frozenset({S.DELETED}),
+    # An appeal overturned: a blocked request renders after all, a blocked video returns to drafts.
+    S.BLOCKED: frozenset({S.QUEUED, S.DRAFT, S.DELETED}),
     # An operator may retry a failed generation from the start.
     S.FAILED: frozenset({S.SUBMITTED, S.DELETED}),
     S.DELETED: frozenset(),

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from flask import Blueprint, Response, send_file
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from app import appeals, case_decisions, case_metrics, case_quality, cases, exposure, runtime
+from app import appeals, case_decisions, case_metrics, case_quality, cases, exposure, mail, runtime
 from app.api.generation_views import generation_out
 from app.api.schemas import Body, GenerationOut, Id, Query
 from app.api.spec import current_user, endpoint, session
@@ -76,6 +76,9 @@ class CaseOut(BaseModel):
     statement: StatementOut | None = Field(description="the decision contested (appeals)")
     outcome_statement: StatementOut | None
     generation: GenerationOut | None = Field(description="reviewers only: prompt, every verdict, reasons, scores")
+    subject: dict[str, Any] | None = Field(None, description="reviewers only: what the deciding domain shows "
+                                                              "(the claim and work of a dispute, a complaint's match)")
+    decisions: list[str] = Field(default_factory=list, description="reviewers only: the decisions this case takes")
     events: list[EventOut]
     created_at: datetime
     next_case_id: str | None = None
@@ -182,6 +185,8 @@ def case_out(case: Case, viewer: User | None, *, your_role: str) -> CaseOut:
         outcome_statement=statement_out(s.get(StatementOfReasons, case.outcome_statement_id)
                                         if case.outcome_statement_id else None),
         generation=generation_out(case.generation) if reviewer and case.generation is not None else None,
+        subject=cases.describe(s, case) if reviewer else None,
+        decisions=sorted(cases.decisions_for(case.kind)) + ["escalate"] if reviewer else [],
         events=[EventOut(kind=e.kind, body=e.body, actor=handles.get(e.actor_id) if reviewer else None,
                          data=dict(e.data or {}) if reviewer else {}, created_at=e.created_at) for e in events],
         created_at=case.created_at)
@@ -346,6 +351,17 @@ def known_answer(body: KnownAnswerIn):
     case = case_quality.add_known_answer(session(), current_user(), body.case_id)
     return case_out(case, current_user(), your_role="reviewer")
 
+
+
+class VerificationIn(Body):
+    email: Annotated[str, StringConstraints(min_length=3, max_length=254)]
+
+
+@endpoint(bp, "/email-verifications", "POST", summary="Send a one-time code to an address (to complain without "
+          "an account)", tag="cases", body=VerificationIn, status=202, auth=False, errors=("invalid_email",))
+def verify_email(body: VerificationIn):
+    mail.start_verification(session(), body.email)
+    return {"sent": True}
 
 
 class KeyQuery(Query):
