@@ -44,6 +44,7 @@ def test_every_status_has_an_entry_and_deleted_is_the_only_terminal_state():
 
 
 def test_nothing_reaches_rendering_without_passing_the_gates():
-    # Only `queued` leads to rendering, and only gating or a human review leads to queued.
+    # Only `queued` leads to rendering, and only gating, a human review or a human's decision on an
+    # appeal (blocked -> queued) leads to queued.
     assert {a for a, b in LEGAL if b == S.RENDERING} == {S.QUEUED}
-    assert {a for a, b in LEGAL if b == S.QUEUED} == {S.GATING, S.IN_REVIEW}
+    assert {a for a, b in LEGAL if b == S.QUEUED} == {S.GATING, S.IN_REVIEW, S.BLOCKED}
