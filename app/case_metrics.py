@@ -18,18 +18,20 @@ from app.db import as_utc, utcnow
 from app.models import Case, CaseKind, CaseState, User
 
 
-def _days(now: datetime, days: int) -> list[datetime]:
-    end = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    return [end - timedelta(days=days - i) for i in range(1, days + 1)]
+def _day_ends(now: datetime, days: int) -> list[datetime]:
+    """The end of each of the last `days` days, today's last (its end is now)."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return [midnight - timedelta(days=days - 1 - i) + timedelta(days=1) for i in range(days)]
 
 
 def metrics(session: Session, days: int = 14, now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
-    start = _days(now, days)[0] - timedelta(days=1)
+    ends = _day_ends(now, days)
+    start = ends[0] - timedelta(days=1)
     rows = session.execute(select(Case.queue, Case.kind, Case.created_at, Case.decided_at, Case.decision, Case.state)
                            .where(Case.qa.is_(None),
                                   or_(Case.decided_at.is_(None), Case.decided_at >= start))).all()
-    points = [min(t, now) for t in _days(now, days)]
+    points = [min(t, now) for t in ends]
     depth: dict[str, list[int]] = defaultdict(lambda: [0] * len(points))
     oldest_h = [0.0] * len(points)
     for queue, _kind, created, decided, _decision, _state in rows:
@@ -39,7 +41,7 @@ def metrics(session: Session, days: int = 14, now: datetime | None = None) -> di
                 depth[queue][i] += 1
                 oldest_h[i] = max(oldest_h[i], round((t - created).total_seconds() / 3600, 2))
     per_day = Counter(as_utc(r[3]).date().isoformat() for r in rows if r[3] is not None)
-    labels = [t.date().isoformat() for t in points]
+    labels = [(t - timedelta(days=1)).date().isoformat() for t in ends]
     appeals = [r for r in rows if r[1] == CaseKind.APPEAL and r[5] == CaseState.DECIDED]
     overturned = sum(1 for r in appeals if r[4] == "overturn")
     return {
