@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 import threading
@@ -184,10 +185,12 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
     click.echo(f"resumed {resumed} in-flight generations")
 
     def sweep_forever() -> None:
-        while True:
+        for minute in itertools.count(1):
             time.sleep(60)
             try:
                 orchestrator.recover(rt, older_than_s=rt.config.stall_after_s)
+                if minute % 10 == 0:
+                    _sweep_cases(rt, None)  # deadlines: lapse what must lapse, alert on what is stale
             except Exception:
                 logging.getLogger(__name__).exception("recovery sweep failed")
 
@@ -201,6 +204,54 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
         w.join()
     else:
         Worker([rt.queues.queue(n) for n in names], connection=rt.queues.connection).work(with_scheduler=True)
+
+
+def _sweep_cases(rt: runtime.Runtime, email: str | None) -> dict[str, int] | None:
+    from sqlalchemy import select
+
+    from app import case_decisions
+    from app.models import Role, User
+
+    with rt.db.transaction() as s:
+        stmt = select(User).where(User.email == email.lower()) if email else (
+            select(User).where(User.role == Role.ADMIN.value).order_by(User.created_at).limit(1))
+        actor = s.scalar(stmt)
+        if actor is None:
+            return None
+        return case_decisions.sweep(s, actor)
+
+
+@main.group()
+def cases() -> None:
+    """Cases: deadlines and alerts."""
+
+
+@cases.command("sweep")
+@click.option("--as", "email", default=None, help="the admin recorded as deciding lapsed cases (default: the first admin)")
+def cases_sweep(email: str | None) -> None:
+    """Handle cases past their deadline (a dispute lapses for the creator) and alert on stale ones.
+    The worker runs this every 10 minutes; run it from cron where no worker runs."""
+    counts = _sweep_cases(_rt(), email)
+    if counts is None:
+        raise click.ClickException("no admin account to act as: create one or pass --as")
+    click.echo(f"lapsed {counts['lapsed']}, alerted {counts['alerted']}")
+
+
+@main.group()
+def mail() -> None:
+    """Mail to people without an account."""
+
+
+@mail.command("outbox")
+@click.option("--to", default=None, help="only mail to this address")
+@click.option("--limit", default=20, show_default=True)
+def mail_outbox(to: str | None, limit: int) -> None:
+    """The newest messages waiting for (or sent by) the mail relay."""
+    from app import mail as mail_service
+
+    with _rt().db.transaction() as s:
+        for m in mail_service.outbox(s, to, limit):
+            click.echo(f"{m.created_at:%Y-%m-%d %H:%M} to {m.to}: {m.subject}\n  {m.body}")
 
 
 @main.command("recover")

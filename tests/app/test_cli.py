@@ -65,3 +65,13 @@ def test_demo_seeds_once(tmp_path):
     out = gl(tmp_path, "demo", env_extra={"GL_RENDER_SECONDS": "1"}).stdout
     assert "blocked" in out and "queued" in out and "in_review" in out and "token for @alice" in out
     assert "already seeded" in gl(tmp_path, "demo").stdout
+
+
+def test_cases_sweep_needs_an_admin_then_alerts(tmp_path):
+    gl(tmp_path, "db", "upgrade")
+    refused = gl(tmp_path, "cases", "sweep", check=False)
+    assert refused.returncode != 0 and "no admin account" in refused.stderr
+    gl(tmp_path, "user", "create", "boss@t.test", "--role", "admin", "--password", "long-enough-pw",
+       "--birthdate", "1980-01-01")
+    assert "lapsed 0, alerted 0" in gl(tmp_path, "cases", "sweep").stdout
+    assert gl(tmp_path, "mail", "outbox").returncode == 0
