@@ -64,6 +64,7 @@ def test_demo_seeds_once(tmp_path):
     gl(tmp_path, "db", "upgrade")
     out = gl(tmp_path, "demo", env_extra={"GL_RENDER_SECONDS": "1"}).stdout
     assert "blocked" in out and "queued" in out and "in_review" in out and "token for @alice" in out
+    assert "appealed   the Garfield block" in out
     assert "already seeded" in gl(tmp_path, "demo").stdout
 
 
