@@ -15,6 +15,9 @@ from review_ui import web
 bp = web.page_blueprint("creator", __name__)
 
 PAGE_SIZE = 20
+# The first that exists is rendered: the appeals group ships its own, extending the second and filling
+# its `appeal_action` block per statement, so adding appeals needs no change here.
+GENERATIONS_TEMPLATES = ("appeals/creator_generations.html", "creator/generations.html")
 
 
 @bp.get("/me/generations")
@@ -28,5 +31,5 @@ def generations():
     except ValidationFailed:
         return web.error_page(400, "This page link is broken", "The page link is not one this site made.")
     items = [{"generation": gen, "statements": statements.for_generation(s, gen.id)} for gen in rows]
-    return render_template("creator/generations.html", items=items, next_cursor=next_cursor,
+    return render_template(list(GENERATIONS_TEMPLATES), items=items, next_cursor=next_cursor,
                            first_page=not request.args.get("cursor"))

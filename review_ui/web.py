@@ -157,7 +157,11 @@ def login_required(roles: Iterable[str] | None = None) -> Callable:
             with transaction() as s:
                 user = session_user(s)
                 if user is None:
-                    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+                    login = url_for("auth.login", next=request.full_path.rstrip("?"))
+                    if request.headers.get("HX-Request"):
+                        # htmx would swap the login page into a fragment: have it load the page instead.
+                        return "", 401, {"HX-Redirect": login}
+                    return redirect(login)
                 if (allowed and user.role not in allowed) or (not allowed and user.role == Role.SERVICE):
                     return error_page(403, "Not for your role",
                                       "Your account's role does not give access to this page.")

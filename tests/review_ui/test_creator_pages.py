@@ -86,3 +86,27 @@ def test_generations_page_through_with_a_cursor(rt, client, monkeypatch):
     page_two = client.get(f"/me/generations?cursor={cursor}").get_data(as_text=True)
     assert first.prompt in page_two and second.prompt not in page_two
     assert client.get("/me/generations?cursor=garbage").status_code == 400
+
+
+def test_the_appeals_work_can_fill_each_statements_appeal_action(rt, app, client, tmp_path):
+    """The seam the appeals group uses: a template extending the page, overriding one block."""
+    import jinja2
+
+    from tests.review_ui.test_auth_pages import _token
+
+    override = tmp_path / "templates" / "appeals"
+    override.mkdir(parents=True)
+    (override / "creator_generations.html").write_text(
+        '{% extends "creator/generations.html" %}{% block appeal_action %}'
+        '<p class="probe">appeal {{ statement.id }} of {{ gen.id }}</p>{% endblock %}')
+    app.jinja_loader = jinja2.FileSystemLoader(str(tmp_path / "templates"))  # looked up before blueprints'
+    alice = create_user(rt, "alice@t.test", handle="alice")
+    blocked = submit(rt, alice, BLOCKED_PROMPT)
+    client.post("/login", data={"email": "alice@t.test", "password": PASSWORD, "csrf_token": _token(client)})
+    html = client.get("/me/generations").get_data(as_text=True)
+    assert f"of {blocked.id}</p>" in html and html.count('class="probe"') == 1
+
+
+def test_an_htmx_request_before_login_is_told_to_load_the_login_page(client):
+    response = client.get("/me/generations", headers={"HX-Request": "true"})
+    assert response.status_code == 401 and response.headers["HX-Redirect"] == "/login?next=/me/generations"
