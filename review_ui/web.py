@@ -162,10 +162,10 @@ def login_required(roles: Iterable[str] | None = None) -> Callable:
                         # htmx would swap the login page into a fragment: have it load the page instead.
                         return "", 401, {"HX-Redirect": login}
                     return redirect(login)
+                g.user = user  # also for the 403 page, whose navigation and log-out button need it
                 if (allowed and user.role not in allowed) or (not allowed and user.role == Role.SERVICE):
                     return error_page(403, "Not for your role",
                                       "Your account's role does not give access to this page.")
-                g.user = user
                 return view(**kwargs)
         return wrapper
     return decorator

@@ -161,7 +161,27 @@ def test_a_wrong_role_gets_a_403_page_and_a_service_account_no_pages(rt, app):
     login("alice@t.test")
     refused = client.get("/probe/review")
     assert refused.status_code == 403 and "Not for your role" in refused.get_data(as_text=True)
+    assert "Log out" in refused.get_data(as_text=True)  # still signed in, and shown so
     login("carol@t.test")
     assert client.get("/probe/review").get_data(as_text=True) == "reviewers only"
     login("bot@t.test")
     assert client.get("/me/generations").status_code == 403
+
+
+def test_navigation_follows_the_role_and_links_only_pages_that_exist(rt, app):
+    probe = Blueprint("probe_nav", __name__)
+    probe.add_url_rule("/review", "review", web.login_required(roles={Role.REVIEWER})(lambda: "queue"))
+    app.register_blueprint(probe)
+    client = app.test_client()
+    create_user(rt, "alice@t.test", handle="alice")
+    create_user(rt, "carol@t.test", role=Role.REVIEWER, handle="carol")
+
+    def nav_for(email):
+        client.post("/logout", data={"csrf_token": _token(client)})
+        client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": _token(client)})
+        html = client.get("/me/generations").get_data(as_text=True)
+        return re.findall(r'<li><a href="([^"]+)"', html)
+
+    # /me/cameo and /portal are not served yet: not linked.
+    assert nav_for("alice@t.test") == ["/me/generations"]
+    assert nav_for("carol@t.test") == ["/me/generations", "/review"]
