@@ -152,6 +152,7 @@ GROUPS = {
     "generator": "The procedural renderer.",
     "review": "Cases: deadlines, routing into queues, who may work a queue, reviewer exposure limits and "
               "quality checks.",
+    "review_ui": "The server-rendered web pages: their login session cookie.",
     "tests": "Read only by tests/conftest.py: the backends the test suite runs on.",
 }
 
@@ -270,12 +271,24 @@ _DECLARED = (
             "the share of decided review cases sent, blind, to a second reviewer"),
     Setting("GL_RENDER_SECONDS", "generator", number(0.1), 3.0, "length of a procedural render"),
     Setting("GL_RENDER_FPS", "generator", integer(1), 24, "frame rate of a procedural render"),
+    # review_ui
+    Setting("GL_SESSION_COOKIE_SECURE", "review_ui", FLAG, True,
+            "send the pages' session cookie over HTTPS only; browsers treat http://127.0.0.1 and "
+            "http://localhost as secure, so leave it on unless the site is served over plain HTTP elsewhere"),
+    Setting("GL_SESSION_LIFETIME_H", "review_ui", integer(1), 12,
+            "hours a page login lasts (the session cookie's lifetime)"),
     # tests
     Setting("GL_TEST_DATABASE_URL", "tests", TEXT, None,
             "run the suite on this PostgreSQL database (its schema is dropped)",
             "unset = SQLite files"),
     Setting("GL_TEST_REDIS_URL", "tests", TEXT, None, "run the suite's queues on this Redis (it is flushed)",
             "unset = embedded fakeredis"),
+    Setting("GL_TEST_CHROMIUM", "tests", PATH, Path("/usr/bin/chromium"),
+            "the Chromium the page tests (tests/review_ui) drive through Playwright"),
+    # Text, not a flag: CI services set it to values of their own, and those must not stop the suite.
+    Setting("CI", "tests", TEXT, None,
+            "`true` (as CI services and `.ci/run` set it): page tests fail, instead of skipping, when Chromium "
+            "or Playwright is missing"),
 )
 SETTINGS: dict[str, Setting] = {s.name: s for s in _DECLARED}
 

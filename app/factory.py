@@ -11,7 +11,7 @@ from app import runtime
 from app.config import Config
 
 # Every domain plugs in through its plugin module (app.domains); nothing else in app/ imports a domain.
-PLUGINS = ("safety.plugin", "likeness.plugin", "copyright.plugin", "generator.plugin")
+PLUGINS = ("safety.plugin", "likeness.plugin", "copyright.plugin", "generator.plugin", "review_ui.plugin")
 
 
 _loaded = False

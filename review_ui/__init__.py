@@ -1,3 +1,8 @@
-"""Server-rendered pages (reviewer dashboard, rightsholder portal, cameo owner page, appeals).
+"""Server-rendered pages (Flask + Jinja, no build step): the creator's pages now; the reviewer
+dashboard, rightsholder portal, cameo owner page and appeals join as page groups.
 
-Empty for now: the foundation exposes review through the JSON API (/api/v1/review/...)."""
+Layout: `plugin.py` registers the groups; `web.py` holds what they share (login session, roles,
+CSRF, headers); one module per group (`auth.py`, `creator.py`, ...); templates under
+`templates/<group>/`, page scripts under `static/js/` (the CSP allows no inline script), vendored
+libraries under `static/vendor/` (see its README). It renders what app services return and holds
+no business rules."""

@@ -75,7 +75,8 @@ def test_every_variable_named_in_the_code_is_declared():
 def test_every_declared_variable_is_used():
     texts = [p.read_text(encoding="utf-8") for p in project_files({".py"}) if p != ROOT / "app" / "config.py"]
     head, _, declarations_on = (ROOT / "app" / "config.py").read_text().partition("\n_DECLARED = (")
-    texts += [head, declarations_on.partition("\nSETTINGS")[2], (ROOT / "tests" / "conftest.py").read_text()]
+    texts += [head, declarations_on.partition("\nSETTINGS")[2],
+              *(p.read_text(encoding="utf-8") for p in sorted((ROOT / "tests").rglob("conftest.py")))]
     unused = [name for name in SETTINGS if not any(f'"{name}"' in text for text in texts)]
     assert not unused, unused
 

@@ -1,0 +1,43 @@
+"""Logging in and out of the pages (email + password); the API keeps its bearer tokens."""
+
+from __future__ import annotations
+
+from flask import redirect, render_template, request, url_for
+
+from app import accounts
+from app.errors import Unauthenticated
+from review_ui import web
+
+bp = web.page_blueprint("auth", __name__)
+
+HOME = "/me/generations"
+
+
+@bp.get("/login")
+def login():
+    with web.transaction() as s:
+        if web.session_user(s) is not None:
+            return redirect(web.safe_next(request.args.get("next"), HOME))
+    return render_template("auth/login.html", next=web.safe_next(request.args.get("next"), ""), error=None,
+                           email="")
+
+
+@bp.post("/login")
+def login_submit():
+    email = request.form.get("email", "")
+    target = web.safe_next(request.form.get("next"), HOME)
+    try:
+        with web.transaction() as s:
+            user = accounts.check_credentials(s, email, request.form.get("password", ""))
+            web.log_in(user)
+    except Unauthenticated:
+        # One message for an unknown email and a wrong password: which accounts exist stays private.
+        return render_template("auth/login.html", next=target if target != HOME else "", email=email,
+                               error="The email or password is wrong."), 401
+    return redirect(target)
+
+
+@bp.post("/logout")
+def logout():
+    web.log_out()
+    return redirect(url_for("auth.login"))
