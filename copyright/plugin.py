@@ -1,9 +1,10 @@
-"""Copyright in the core's registry: its gates, API, `works` commands, and the takedown that
-keeps a video unpublished."""
+"""Copyright in the core's registry: its gates, API, `works` commands, the takedown that keeps a
+video unpublished, how dispute cases are decided, and the rightsholder portal's service."""
 
 from app.domains import Domain, register
 from copyright import models  # noqa: F401  (its tables join the shared metadata)
 from copyright.claims import refuse_publishing_under_takedown
+from copyright.disputes import DisputeHandler
 from copyright.stages import COPYRIGHT_KEYWORDS, IP_INFRINGEMENT, RenderedWorksStage, RightsStage
 
 
@@ -32,6 +33,7 @@ DOMAIN = register(Domain(
     model_files=_model_files,
     publish_checks=(refuse_publishing_under_takedown,),
     dsa_categories={"copyright.claim": (IP_INFRINGEMENT, COPYRIGHT_KEYWORDS)},
+    case_kinds={"dispute": DisputeHandler()},
     policy_codes={
         "COPYRIGHT-INFRINGEMENT": "Uses a protected work without the rightsholder's permission",
         "COPYRIGHT-LICENSED": "The use is licensed or the rightsholder allows it",
