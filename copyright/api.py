@@ -15,7 +15,7 @@ from app.api.schemas import Body
 from app.api.spec import current_user, endpoint, session
 from app.db import utcnow
 from app.generations import get_owned
-from app.models import REVIEW_ROLES, Role
+from app.models import Role
 from app.errors import ValidationFailed
 from copyright import claims, images, revenue, services
 from copyright.catalogue import load_catalogue
@@ -221,7 +221,6 @@ def policy_history(work_id: str):
 
 # -- claims on published videos ---------------------------------------------------------------------
 
-REVIEWERS = {r.value for r in REVIEW_ROLES}
 Reason = Annotated[str, StringConstraints(min_length=10, max_length=5000)]
 
 
@@ -240,6 +239,7 @@ class VideoClaimOut(BaseModel):
     reason: str = Field(description="the claimant's statement of reasons")
     dispute_reason: str | None
     decision_reason: str | None
+    case_id: str | None = Field(description="the dispute's case (GET /api/v1/cases/<id>): its deadline and outcome")
     created_at: datetime
     decided_at: datetime | None
 
@@ -249,9 +249,10 @@ class VideoClaimList(BaseModel):
 
 
 def video_claim_out(c: VideoClaim) -> VideoClaimOut:
+    case = claims.dispute_case(session(), c.id) if c.disputed_at else None
     return VideoClaimOut(id=c.id, generation_id=c.generation_id, work_id=c.work_id, action=c.action, status=c.status,
                          reason=c.reason, dispute_reason=c.dispute_reason, decision_reason=c.decision_reason,
-                         created_at=c.created_at, decided_at=c.decided_at)
+                         case_id=case.id if case else None, created_at=c.created_at, decided_at=c.decided_at)
 
 
 @endpoint(bp, "/generations/<generation_id>/claims", "POST",
@@ -274,31 +275,12 @@ class DisputeIn(Body):
     reason: Reason
 
 
-@endpoint(bp, "/video-claims/<claim_id>/dispute", "POST", summary="Dispute a claim on my video, with a reason",
+@endpoint(bp, "/video-claims/<claim_id>/dispute", "POST",
+          summary="Dispute a claim on my video, with a reason: opens a case a reviewer decides by its deadline",
           tag="copyright", body=DisputeIn, response=VideoClaimOut,
           errors=("video_claim_not_found", "claim_not_disputable"))
 def dispute_claim(claim_id: str, body: DisputeIn):
     return video_claim_out(claims.dispute(session(), current_user(), claim_id, body.reason))
-
-
-@endpoint(bp, "/video-claims/disputed", "GET", summary="Disputed claims waiting for a reviewer", tag="review",
-          response=VideoClaimList, roles=REVIEWERS)
-def disputed_claims():
-    return VideoClaimList(items=[video_claim_out(c) for c in claims.disputed(session())])
-
-
-class ClaimRulingIn(Body):
-    decision: Literal["uphold", "release"]
-    reason: Reason
-
-
-@endpoint(bp, "/video-claims/<claim_id>/decision", "POST",
-          summary="Uphold or release a disputed claim (reviewer), with a statement of reasons", tag="review",
-          body=ClaimRulingIn, response=VideoClaimOut, roles=REVIEWERS,
-          errors=("video_claim_not_found", "claim_not_disputed"))
-def rule_on_claim(claim_id: str, body: ClaimRulingIn):
-    return video_claim_out(claims.decide(session(), current_user(), claim_id, body.decision == "uphold",
-                                         body.reason))
 
 
 # -- revenue ledger -----------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ class Work:
     kind: str
     owner: str
     franchise: str
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class Catalogue:
         works = []
         for entry in entries:
             work = Work(entry["id"], entry["title"], entry.get("kind", "work"), entry.get("owner", "unknown"),
-                        entry.get("franchise", entry["title"]))
+                        entry.get("franchise", entry["title"]), tuple(entry.get("aliases", ())))
             works.append(work)
             ambiguous = {a.casefold() for a in entry.get("ambiguous_aliases", [])}
             for phrase in (work.title, *entry.get("aliases", [])):

@@ -3,29 +3,28 @@
 A rightsholder whose verified work a published video uses can claim it: `takedown` unpublishes
 it at once; `monetise` keeps it up and sends the creator's share of its revenue, from the claim
 date, to the claimant (the ledger reads `monetising_claim`). The creator may dispute an open
-claim with a reason; a reviewer upholds or releases it. Released: a takedown is republished, a
-monetisation stops. A dispute nobody decides within DISPUTE_ANSWER_DAYS lapses in the creator's
-favour (`greenlight claims lapse`, run daily): a backlog must not keep a video down or its revenue
-in escrow. Every step carries a statement of reasons, is audited and notifies the other side.
+claim with a reason: that opens a `dispute` case (app/cases.py) with both sides as parties, and
+copyright/disputes.py decides it: upheld, or released (a takedown is republished, a monetisation
+stops). A dispute nobody decides by its deadline (GL_CASE_SLA) lapses in the creator's favour
+(`case_decisions.sweep`): a backlog must not keep a video down or its revenue in escrow. Every
+step carries a statement of reasons, is audited and notifies the other side.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit, notifications, statements
+from app import audit, cases, notifications, statements
 from app.db import utcnow
 from app.errors import Conflict, NotFound
-from app.models import Generation, Status, User
+from app.models import Case, CaseKind, Generation, StatementOfReasons, Status, User
 from app.states import transition
 from copyright.claims_in_force import IN_EFFECT, takedown_in_force
-from copyright.models import ClaimAction, VideoClaim, VideoClaimStatus
+from copyright.models import ClaimAction, OrgMember, VideoClaim, VideoClaimStatus
 from copyright.services import org_of, owned_work
 
-DISPUTE_ANSWER_DAYS = 30
+SUBJECT = "video_claim"  # the subject_type of a dispute case; its subject_id is the claim's id
 
 
 def _record(session: Session, claim: VideoClaim, actor: str, step: str, before: str | None, **extra) -> None:
@@ -74,24 +73,41 @@ def _claim_on_own_video(session: Session, user: User, claim_id: str) -> tuple[Vi
 
 
 def dispute(session: Session, user: User, claim_id: str, reason: str) -> VideoClaim:
-    claim, _ = _claim_on_own_video(session, user, claim_id)
+    claim, gen = _claim_on_own_video(session, user, claim_id)
     if claim.status != VideoClaimStatus.OPEN:
         raise Conflict("only an open claim can be disputed", code="claim_not_disputable")
     claim.status, claim.dispute_reason, claim.disputed_at = VideoClaimStatus.DISPUTED.value, reason, utcnow()
     _record(session, claim, user.id, "disputed", VideoClaimStatus.OPEN.value, reason=reason)
+    # Every member of the claimant's organisation answers for the claim, not only whoever filed it;
+    # the creator last, so a creator who is also a member reads the case as its creator.
+    members = session.scalars(select(OrgMember.user_id).where(OrgMember.org_id == claim.org_id))
+    parties = {member: "rightsholder" for member in members} | {claim.filed_by_id: "rightsholder",
+                                                                  user.id: "creator"}
+    statement = claim_statement(session, claim)
+    cases.open_case(session, kind=CaseKind.DISPUTE.value, subject_type=SUBJECT, subject_id=claim.id, generation=gen,
+                    reasons=[{"stage": "copyright.claim", "code": f"copyright_claim_{claim.action}",
+                              "message": claim.reason, "details": {"claim_id": claim.id, "work_id": claim.work_id}}],
+                    parties=parties, opened_by=user, summary=reason,
+                    statement_id=statement.id if statement else None)
     return claim
 
 
-def decide(session: Session, reviewer: User, claim_id: str, uphold: bool, reason: str) -> VideoClaim:
-    claim = session.get(VideoClaim, claim_id)
-    if claim is None:
-        raise NotFound("claim not found", code="video_claim_not_found")
-    if claim.status != VideoClaimStatus.DISPUTED:
-        raise Conflict("only a disputed claim is decided by a reviewer", code="claim_not_disputed")
-    return _rule(session, claim, reviewer, uphold, reason, step="decided")
+def claim_statement(session: Session, claim: VideoClaim) -> StatementOfReasons | None:
+    """The statement of reasons `file` issued for the claim (its reasons name the claim)."""
+    for statement in statements.for_generation(session, claim.generation_id):
+        if statement.origin == "video_claim" and any(
+                (r.get("details") or {}).get("claim_id") == claim.id for r in statement.reasons or []):
+            return statement
+    return None
 
 
-def _rule(session: Session, claim: VideoClaim, actor: User, uphold: bool, reason: str, step: str) -> VideoClaim:
+def dispute_case(session: Session, claim_id: str) -> Case | None:
+    return session.scalar(select(Case).where(Case.kind == CaseKind.DISPUTE.value, Case.subject_type == SUBJECT,
+                                             Case.subject_id == claim_id).order_by(Case.created_at.desc()).limit(1))
+
+
+def rule(session: Session, claim: VideoClaim, actor: User, uphold: bool, reason: str, step: str) -> VideoClaim:
+    """The outcome of a dispute (copyright/disputes.py): the parties hear of it through the case."""
     claim.status = (VideoClaimStatus.UPHELD if uphold else VideoClaimStatus.RELEASED).value
     claim.decision_reason, claim.decided_by_id, claim.decided_at = reason, actor.id, utcnow()
     gen = session.get(Generation, claim.generation_id)
@@ -101,26 +117,7 @@ def _rule(session: Session, claim: VideoClaim, actor: User, uphold: bool, reason
         from copyright.revenue import settle_claim  # the ledger reads claims; settle after the ruling
         settle_claim(session, actor, claim)
     _record(session, claim, actor.id, step, VideoClaimStatus.DISPUTED.value, reason=reason)
-    for user_id in {gen.owner_id, claim.filed_by_id}:
-        notifications.notify(session, user_id, "video_claim_decided", generation_id=gen.id, claim_id=claim.id,
-                             outcome=claim.status, reason=reason)
     return claim
-
-
-def lapse_overdue(session: Session, actor: User, now: datetime | None = None,
-                  days: int = DISPUTE_ANSWER_DAYS) -> list[VideoClaim]:
-    """Release every dispute left undecided for ``days``: the creator wins by default."""
-    cutoff = (now or utcnow()) - timedelta(days=days)
-    overdue = session.scalars(select(VideoClaim).where(VideoClaim.status == VideoClaimStatus.DISPUTED.value,
-                                                       VideoClaim.disputed_at <= cutoff)
-                              .order_by(VideoClaim.disputed_at)).all()
-    reason = f"the dispute was not decided within {days} days; the claim lapses in the creator's favour"
-    return [_rule(session, claim, actor, uphold=False, reason=reason, step="lapsed") for claim in overdue]
-
-
-def disputed(session: Session) -> list[VideoClaim]:
-    return list(session.scalars(select(VideoClaim).where(VideoClaim.status == VideoClaimStatus.DISPUTED.value)
-                                .order_by(VideoClaim.disputed_at)))
 
 
 def on_video(session: Session, generation_id: str) -> list[VideoClaim]:

@@ -1,9 +1,11 @@
-"""Copyright in the core's registry: its gates, API, `works` commands, and the takedown that
-keeps a video unpublished."""
+"""Copyright in the core's registry: its gates, API, `works` commands, the takedown that keeps a
+video unpublished, how dispute cases are decided, and the rightsholder portal's service."""
 
 from app.domains import Domain, register
+from app.interfaces import RightsPortal
 from copyright import models  # noqa: F401  (its tables join the shared metadata)
 from copyright.claims import refuse_publishing_under_takedown
+from copyright.disputes import DisputeHandler
 from copyright.stages import COPYRIGHT_KEYWORDS, IP_INFRINGEMENT, RenderedWorksStage, RightsStage
 
 
@@ -15,6 +17,11 @@ def _blueprints():
 def _commands():
     from copyright.cli import works
     return [works]
+
+
+def _portal():
+    from copyright.portal import Portal
+    return Portal()
 
 
 def _model_files():
@@ -32,6 +39,8 @@ DOMAIN = register(Domain(
     model_files=_model_files,
     publish_checks=(refuse_publishing_under_takedown,),
     dsa_categories={"copyright.claim": (IP_INFRINGEMENT, COPYRIGHT_KEYWORDS)},
+    case_kinds={"dispute": DisputeHandler()},
+    services={RightsPortal: _portal},
     policy_codes={
         "COPYRIGHT-INFRINGEMENT": "Uses a protected work without the rightsholder's permission",
         "COPYRIGHT-LICENSED": "The use is licensed or the rightsholder allows it",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -207,13 +208,19 @@ class Statement:
         return dict(sorted(out.items()))
 
     def to_csv(self) -> str:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["period", "event_id", "kind", "generation_id", "occurred_at", "currency", "amount_minor"])
-        for line in self.lines:
-            writer.writerow([self.period, line.event_id, line.kind, line.generation_id or "",
+        return statements_csv([self])
+
+
+def statements_csv(statements: Iterable[Statement]) -> str:
+    """One CSV for one or several months' statements (a row per line, its month in `period`)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["period", "event_id", "kind", "generation_id", "occurred_at", "currency", "amount_minor"])
+    for found in statements:
+        for line in found.lines:
+            writer.writerow([found.period, line.event_id, line.kind, line.generation_id or "",
                              line.occurred_at.isoformat(), line.currency, line.amount])
-        return buf.getvalue()
+    return buf.getvalue()
 
 
 def statement(session: Session, org_id: str, period: str) -> Statement:
@@ -224,6 +231,21 @@ def statement(session: Session, org_id: str, period: str) -> Statement:
     return Statement(org_id, period, session.get(LedgerPeriod, period) is not None,
                      [StatementLine(e.event_id, e.kind, e.generation_id, e.occurred_at, l.currency, l.amount)
                       for e, l in rows])
+
+
+def statement_periods(session: Session, org_id: str) -> list[str]:
+    """The months in which the organisation's account moved, oldest first."""
+    return list(session.scalars(select(LedgerEntry.period).join(LedgerLine, LedgerLine.entry_id == LedgerEntry.id)
+                                .where(LedgerLine.account == ledger.rightsholder_account(org_id))
+                                .distinct().order_by(LedgerEntry.period)))
+
+
+def org_balances(session: Session, org_id: str) -> dict[str, int]:
+    """The organisation's balance per currency, in minor units."""
+    rows = session.execute(select(LedgerLine.currency, func.sum(LedgerLine.amount))
+                           .where(LedgerLine.account == ledger.rightsholder_account(org_id))
+                           .group_by(LedgerLine.currency).order_by(LedgerLine.currency))
+    return {currency: int(total) for currency, total in rows}
 
 
 def close_period(session: Session, admin: User, period: str) -> LedgerPeriod:

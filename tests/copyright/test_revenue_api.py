@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from app.models import Role
 from copyright import ledger
@@ -147,9 +147,11 @@ def test_a_monetise_claim_holds_the_creators_share_until_the_ruling(world):
         "work_id": "garfield", "action": "monetise", "reason": "Our character is the whole video."}).get_json()
     held = lines(event(w, "during-claim", w["original"], 1000, when=datetime.now(timezone.utc)))
     assert held[f"escrow:claim:{claim['id']}"] == 680 and f"creator:{w['bob_id']}" not in held
-    bob.post(f"/api/v1/video-claims/{claim['id']}/dispute", json={"reason": "I drew the cat differently."})
-    carol.post(f"/api/v1/video-claims/{claim['id']}/decision",
-               json={"decision": "uphold", "reason": "It is recognisably Garfield."})
+    case_id = bob.post(f"/api/v1/video-claims/{claim['id']}/dispute",
+                       json={"reason": "I drew the cat differently."}).get_json()["case_id"]
+    upheld = carol.post(f"/api/v1/cases/{case_id}/decision", json={
+        "decision": "uphold", "policy_code": "COPYRIGHT-INFRINGEMENT", "note": "It is recognisably Garfield."})
+    assert upheld.status_code == 200, upheld.get_json()
     balances = w["admin"].get("/api/v1/ledger/balances?currency=USD").get_json()["balances"]
     assert balances[f"escrow:claim:{claim['id']}"] == 0
     assert balances[f"rightsholder:{w['org']}"] == 120 + 120 + 680
@@ -158,25 +160,21 @@ def test_a_monetise_claim_holds_the_creators_share_until_the_ruling(world):
     assert after[f"rightsholder:{w['org']}"] == 120 + 680
 
 
-def test_an_undecided_dispute_lapses_in_the_creators_favour(rt, world, monkeypatch):
-    from click.testing import CliRunner
-
-    from app.cli import main
-    from copyright.models import VideoClaim
+def test_an_undecided_dispute_lapses_in_the_creators_favour(rt, world):
+    from app import case_decisions
+    from app.models import Case, User
 
     w = world
     claim = w["paws"].post(f"/api/v1/generations/{w['original']}/claims", json={
         "work_id": "garfield", "action": "monetise", "reason": "Our character is the whole video."}).get_json()
     event(w, "during-claim", w["original"], 1000, when=datetime.now(timezone.utc))
-    w["bob"].post(f"/api/v1/video-claims/{claim['id']}/dispute", json={"reason": "I drew the cat differently."})
-    monkeypatch.setattr("app.runtime.current", lambda: rt)
-    run = lambda *args: CliRunner().invoke(main, ["works", "lapse-disputes", *args])  # noqa: E731
-    assert run("--actor", "bob@t.test").exit_code != 0  # a creator cannot make rulings
-    assert "0 disputes lapsed" in run("--actor", "admin@t.test").output  # not yet due
+    case_id = w["bob"].post(f"/api/v1/video-claims/{claim['id']}/dispute",
+                            json={"reason": "I drew the cat differently."}).get_json()["case_id"]
     with rt.db.transaction() as s:
-        s.get(VideoClaim, claim["id"]).disputed_at = datetime.now(timezone.utc) - timedelta(days=31)
-    result = run("--actor", "admin@t.test")
-    assert result.exit_code == 0 and "1 disputes lapsed" in result.output, result.output
+        admin = s.scalar(select(User).where(User.email == "admin@t.test"))
+        due = s.get(Case, case_id).due_at
+        assert case_decisions.sweep(s, admin, now=due - timedelta(hours=1))["lapsed"] == 0  # not yet due
+        assert case_decisions.sweep(s, admin, now=due + timedelta(seconds=1))["lapsed"] == 1
     [listed] = w["bob"].get(f"/api/v1/generations/{w['original']}/claims").get_json()["items"]
     assert listed["status"] == "released" and "not decided within 30 days" in listed["decision_reason"]
     balances = w["admin"].get("/api/v1/ledger/balances?currency=USD").get_json()["balances"]

@@ -1,10 +1,14 @@
-"""Claims on published videos, disputes and rulings, through the API."""
+"""Claims on published videos through the API; disputes as cases decided through the case API."""
 
 from __future__ import annotations
 
-import pytest
+from datetime import datetime, timedelta
 
-from app.models import Role
+import pytest
+from sqlalchemy import select
+
+from app import case_decisions
+from app.models import Case, Role, StatementOfReasons, User
 from tests.app.test_api import envelope
 from tests.conftest import drain
 from tests.copyright.test_registry_api import claim_and_verify
@@ -16,29 +20,51 @@ REASON = "This video reproduces our character Garfield without a licence."
 def world(rt, make_api):
     admin, _ = make_api("admin@t.test", role=Role.ADMIN, handle="admin")
     paws, _ = make_api("paws@t.test", role=Role.RIGHTSHOLDER, handle="paws")
+    tabby, _ = make_api("tabby@t.test", role=Role.RIGHTSHOLDER, handle="tabby")  # paws' colleague
     carol, _ = make_api("carol@t.test", role=Role.REVIEWER, handle="carol")
     bob, _ = make_api("bob@t.test", handle="bob")
     eve, _ = make_api("eve@t.test", handle="eve")
-    admin.post("/api/v1/rightsholders/orgs", json={"name": "Paws, Inc.", "member_handles": ["paws"]})
+    admin.post("/api/v1/rightsholders/orgs", json={"name": "Paws, Inc.", "member_handles": ["paws", "tabby"]})
     claim_and_verify(admin, paws)
     paws.put("/api/v1/works/garfield/policy", json={"kind": "allow_with_attribution"})
     gid = bob.post("/api/v1/generations", json={"prompt": "Garfield napping"}).get_json()["id"]
     drain(rt)
     assert bob.post(f"/api/v1/generations/{gid}/publish").get_json()["status"] == "published"
-    return paws, carol, bob, eve, gid
+    return paws, carol, bob, eve, gid, tabby
 
 
 def status(api, gid):
     return api.get(f"/api/v1/generations/{gid}").get_json()["status"]
 
 
+def claim(paws, gid, action):
+    filed = paws.post(f"/api/v1/generations/{gid}/claims", json={"work_id": "garfield", "action": action,
+                                                                  "reason": REASON})
+    assert filed.status_code == 201, filed.get_json()
+    return filed.get_json()
+
+
+def dispute(bob, claim_id):
+    disputed = bob.post(f"/api/v1/video-claims/{claim_id}/dispute",
+                        json={"reason": "The policy in force allowed it with attribution."})
+    assert disputed.status_code == 200, disputed.get_json()
+    assert disputed.get_json()["status"] == "disputed" and disputed.get_json()["case_id"]
+    return disputed.get_json()["case_id"]
+
+
+def decide(reviewer, case_id, decision, code="COPYRIGHT-LICENSED", note="The work was licensed for this use."):
+    return reviewer.post(f"/api/v1/cases/{case_id}/decision",
+                         json={"decision": decision, "policy_code": code, "note": note})
+
+
+def kinds(api):
+    return [n["kind"] for n in api.get("/api/v1/notifications").get_json()["items"]]
+
+
 @pytest.mark.slow
-def test_takedown_dispute_and_release_republishes(world):
-    paws, carol, bob, eve, gid = world
-    claim = paws.post(f"/api/v1/generations/{gid}/claims",
-                      json={"work_id": "garfield", "action": "takedown", "reason": REASON})
-    assert claim.status_code == 201, claim.get_json()
-    claim = claim.get_json()
+def test_a_dispute_opens_a_case_both_sides_read_until_its_deadline(world):
+    paws, carol, bob, eve, gid, tabby = world
+    filed = claim(paws, gid, "takedown")
     assert status(bob, gid) == "draft"
     envelope(bob.post(f"/api/v1/generations/{gid}/publish"), 409, "copyright_takedown")
     envelope(paws.post(f"/api/v1/generations/{gid}/claims",
@@ -46,45 +72,109 @@ def test_takedown_dispute_and_release_republishes(world):
              "generation_not_found")  # no longer published
     notes = bob.get("/api/v1/notifications").get_json()["items"]
     assert [(n["kind"], n["payload"]["reason"]) for n in notes] == [("video_claimed", REASON)]
-    assert [c["id"] for c in bob.get(f"/api/v1/generations/{gid}/claims").get_json()["items"]] == [claim["id"]]
+    assert [c["id"] for c in bob.get(f"/api/v1/generations/{gid}/claims").get_json()["items"]] == [filed["id"]]
     envelope(eve.get(f"/api/v1/generations/{gid}/claims"), 404)
-
-    envelope(eve.post(f"/api/v1/video-claims/{claim['id']}/dispute", json={"reason": "not mine to dispute"}), 404,
+    envelope(eve.post(f"/api/v1/video-claims/{filed['id']}/dispute", json={"reason": "not mine to dispute"}), 404,
              "video_claim_not_found")
-    envelope(carol.post(f"/api/v1/video-claims/{claim['id']}/decision",
-                        json={"decision": "release", "reason": "nothing disputed yet"}), 409, "claim_not_disputed")
-    disputed = bob.post(f"/api/v1/video-claims/{claim['id']}/dispute",
-                        json={"reason": "The policy in force allowed it with attribution."})
-    assert disputed.get_json()["status"] == "disputed"
-    envelope(bob.post(f"/api/v1/video-claims/{claim['id']}/dispute", json={"reason": "again and again"}), 409,
+
+    before = datetime.now().astimezone()
+    case_id = dispute(bob, filed["id"])
+    envelope(bob.post(f"/api/v1/video-claims/{filed['id']}/dispute", json={"reason": "again and again"}), 409,
              "claim_not_disputable")
-    envelope(bob.get("/api/v1/video-claims/disputed"), 403, "role_not_allowed")
-    assert [c["id"] for c in carol.get("/api/v1/video-claims/disputed").get_json()["items"]] == [claim["id"]]
-    ruled = carol.post(f"/api/v1/video-claims/{claim['id']}/decision",
-                       json={"decision": "release", "reason": "The work was licensed for this use."})
-    assert ruled.get_json()["status"] == "released"
-    assert status(bob, gid) == "published"
-    kinds = [n["kind"] for n in paws.get("/api/v1/notifications").get_json()["items"]]
-    assert kinds == ["video_claim_decided"]
+    # Both sides (every member of the claimant's organisation) read the case and its deadline.
+    seen = {}
+    for who, api in (("creator", bob), ("rightsholder", paws), ("rightsholder", tabby)):
+        case = api.get(f"/api/v1/cases/{case_id}").get_json()
+        assert (case["kind"], case["your_role"], case["state"]) == ("dispute", who, "open")
+        assert case["queue"] is None and case["subject"] is None  # reviewers' fields stay hidden
+        assert [c["id"] for c in api.get("/api/v1/me/cases").get_json()["items"]] == [case_id]
+        seen[api] = case
+    due = datetime.fromisoformat(seen[bob]["due_at"])
+    assert timedelta(days=29, hours=23) < due - before <= timedelta(days=30, minutes=1)
+    assert seen[paws]["statement"]["origin"] == "video_claim"  # the claim's statement, contested
+    assert "case_opened" in kinds(paws) and "case_opened" in kinds(bob)
+    envelope(eve.get(f"/api/v1/cases/{case_id}"), 404, "case_not_found")
+    # The reviewer sees what the dispute is about.
+    work = carol.get(f"/api/v1/cases/{case_id}").get_json()
+    assert work["queue"] == "copyright" and sorted(work["decisions"]) == ["escalate", "overturn", "uphold"]
+    assert work["subject"]["claim"]["action"] == "takedown" and work["subject"]["work"]["title"] == "Garfield"
+    assert work["subject"]["claimant"]["name"] == "Paws, Inc."
+    assert work["subject"]["claim"]["dispute_reason"] == "The policy in force allowed it with attribution."
+    envelope(decide(carol, case_id, "allow"), 422, "decision_not_for_kind")
+    envelope(decide(carol, case_id, "uphold", code=None), 422, "policy_code_required")
+    envelope(decide(carol, case_id, "uphold", code="SAFETY-NOPE"), 422, "unknown_policy_code")
 
 
 @pytest.mark.slow
-def test_an_upheld_takedown_keeps_the_video_down_and_claims_do_not_overlap(world):
-    paws, carol, bob, _, gid = world
-    claim = paws.post(f"/api/v1/generations/{gid}/claims",
-                      json={"work_id": "garfield", "action": "monetise", "reason": REASON}).get_json()
-    assert status(bob, gid) == "published"  # monetise keeps it up
+def test_overturning_a_takedown_republishes_the_video_with_a_lifting_statement(world):
+    paws, carol, bob, _, gid, _ = world
+    filed = claim(paws, gid, "takedown")
+    case_id = dispute(bob, filed["id"])
+    decided = decide(carol, case_id, "overturn")
+    assert decided.status_code == 200, decided.get_json()
+    decided = decided.get_json()
+    assert (decided["state"], decided["decision"], decided["policy_code"]) == ("decided", "overturn",
+                                                                                "COPYRIGHT-LICENSED")
+    outcome = decided["outcome_statement"]
+    assert outcome["supersedes"] == decided["statement"]["id"] and outcome["decision_visibility"] == []
+    assert outcome["redress"]["internal_complaint"] is None  # final inside the platform
+    assert status(bob, gid) == "published"
+    [listed] = bob.get(f"/api/v1/generations/{gid}/claims").get_json()["items"]
+    assert (listed["status"], listed["decision_reason"]) == ("released", "The work was licensed for this use.")
+    assert "case_decided" in kinds(paws) and "case_decided" in kinds(bob)
+    envelope(decide(carol, case_id, "uphold"), 409, "case_decided")
+
+
+@pytest.mark.slow
+def test_an_upheld_claim_stands_under_a_statement_that_supersedes_the_claims(rt, world):
+    paws, carol, bob, _, gid, _ = world
+    filed = claim(paws, gid, "takedown")
     envelope(paws.post(f"/api/v1/generations/{gid}/claims",
-                       json={"work_id": "garfield", "action": "takedown", "reason": REASON}), 409, "claim_overlaps")
-    bob.post(f"/api/v1/video-claims/{claim['id']}/dispute", json={"reason": "I made this myself entirely."})
-    upheld = carol.post(f"/api/v1/video-claims/{claim['id']}/decision",
-                        json={"decision": "uphold", "reason": "The character is clearly Garfield."}).get_json()
-    assert (upheld["status"], upheld["decision_reason"]) == ("upheld", "The character is clearly Garfield.")
+                       json={"work_id": "garfield", "action": "monetise", "reason": REASON}), 404)
+    case_id = dispute(bob, filed["id"])
+    upheld = decide(carol, case_id, "uphold", code="COPYRIGHT-INFRINGEMENT",
+                    note="The character is clearly Garfield.").get_json()
+    assert upheld["decision"] == "uphold"
+    [listed] = bob.get(f"/api/v1/generations/{gid}/claims").get_json()["items"]
+    assert (listed["status"], listed["decision_reason"]) == ("upheld", "The character is clearly Garfield.")
+    assert status(bob, gid) == "draft"
+    envelope(bob.post(f"/api/v1/generations/{gid}/publish"), 409, "copyright_takedown")
+    with rt.db.transaction() as s:
+        new = s.get(StatementOfReasons, upheld["outcome_statement"]["id"])
+        old = s.get(StatementOfReasons, new.supersedes_id)
+        assert old is not None and old.origin == "video_claim"  # kept
+        assert (new.origin, new.case_id, new.decision_visibility) == ("dispute_upheld", case_id,
+                                                                      old.decision_visibility)
+    for api in (bob, paws):
+        assert "case_decided" in kinds(api)
+        assert api.get(f"/api/v1/cases/{case_id}").get_json()["outcome_statement"]["id"] == new.id
+
+
+@pytest.mark.slow
+def test_a_dispute_nobody_decides_lapses_for_the_creator_at_its_deadline(rt, world):
+    paws, _, bob, _, gid, _ = world
+    filed = claim(paws, gid, "takedown")
+    case_id = dispute(bob, filed["id"])
+    with rt.db.transaction() as s:
+        admin = s.scalar(select(User).where(User.email == "admin@t.test"))
+        due = s.get(Case, case_id).due_at
+        assert case_decisions.sweep(s, admin, now=due - timedelta(hours=1))["lapsed"] == 0
+    assert status(bob, gid) == "draft"
+    with rt.db.transaction() as s:
+        assert case_decisions.sweep(s, s.get(User, admin.id), now=due + timedelta(seconds=1))["lapsed"] == 1
+    case = bob.get(f"/api/v1/cases/{case_id}").get_json()
+    assert (case["state"], case["decision"]) == ("decided", "overturn")
+    assert case["outcome_statement"]["decision_visibility"] == []
+    assert case["outcome_statement"]["supersedes"] == case["statement"]["id"]
+    [listed] = bob.get(f"/api/v1/generations/{gid}/claims").get_json()["items"]
+    assert listed["status"] == "released" and "not decided within 30 days" in listed["decision_reason"]
+    assert status(bob, gid) == "published"
+    assert "case_decided" in kinds(paws)
 
 
 @pytest.mark.slow
 def test_only_holders_of_the_work_may_claim(world, make_api):
-    paws, _, bob, _, gid = world
+    paws, _, bob, _, gid, _ = world
     envelope(paws.post(f"/api/v1/generations/{gid}/claims",
                        json={"work_id": "odie", "action": "takedown", "reason": REASON}), 404, "work_not_owned")
     envelope(paws.post(f"/api/v1/generations/{gid}/claims",
