@@ -268,7 +268,7 @@ def handoff(case_id: str, body: HandoffIn):
           tag="cases", body=DecisionIn, response=CaseOut, roles=REVIEWERS,
           errors=("case_not_found", "case_claimed", "case_decided", "case_under_appeal", "decision_not_for_kind",
                   "policy_code_required", "unknown_policy_code", "senior_reviewer_required", "same_decider",
-                  "generation_not_held", "case_escalated"))
+                  "generation_not_held", "case_escalated", "claim_not_disputed"))
 def decide(case_id: str, body: DecisionIn):
     user = current_user()
     case = case_decisions.decide(runtime.current(), session(), user, case_id, body.decision, body.policy_code,
