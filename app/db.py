@@ -132,6 +132,20 @@ def _run_on_commit(session: Session) -> None:
         callback()
 
 
+def on_rollback(session: Session, callback) -> None:
+    """Run `callback()` once the session's transaction has rolled back (never if it commits): to
+    record, in a transaction of its own, what must outlive the caller's failure (a wrong guess).
+    Run after the rollback, since SQLite takes no second writer while the first is open."""
+    session.info.setdefault("on_rollback", []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _drop_on_rollback(session: Session) -> None:
+    session.info.pop("on_rollback", None)
+
+
 @event.listens_for(Session, "after_rollback")
 def _drop_on_commit(session: Session) -> None:
     session.info.pop("on_commit", None)
+    for callback in session.info.pop("on_rollback", []):
+        callback()

@@ -50,5 +50,30 @@ class RightsPortal(Protocol):
 
 
 class CameoOwnerPage(Protocol):
-    def overview(self, session: Session, user: User) -> dict[str, Any]:
-        """The signed-in user's cameo and every appearance of it."""
+    """Everything the signed-in user's cameo page shows and does, on their own cameo only (their
+    newest one; another user's cameo is never reachable through it). Generations appear as dicts
+    with id, creator_handle, status, prompt (a snippet), created_at and may_delete."""
+
+    def overview(self, session: Session, user: User) -> dict[str, Any] | None:
+        """The cameo (id, display_name, status, permission, approved_handles, blocked_handles,
+        created_at, revoked_at) and its appearances grouped as published, drafts, held
+        (in_review) and blocked (requests that named the cameo or showed the face, refused);
+        None if the user has no cameo."""
+
+    def revocation_preview(self, session: Session, user: User) -> dict[str, Any]:
+        """What revoking consent would do, computed by the revocation's own plan: generation ids
+        under unpublished, deleted (drafts), blocked (queued or held requests), with counts, and
+        rendering (caught by the consent check when their render ends)."""
+
+    def revoke(self, session: Session, user: User) -> dict[str, Any]:
+        """Revoke consent; returns the same shape as the preview, of what was done."""
+
+    def delete_cameo(self, session: Session, user: User) -> dict[str, Any]:
+        """Revoke, then erase the face template and face crops; returns what was done and erased."""
+
+    def delete_video(self, session: Session, user: User, generation_id: str) -> dict[str, Any]:
+        """Delete a video the user's cameo appears in (as a co-owner) or that they created."""
+
+    def set_permission(self, session: Session, user: User, permission: str) -> dict[str, Any]:
+        """Change who may use the cameo (only_me, approved, mutuals, everyone); narrowing it
+        revokes consent for whoever lost it. Returns the cameo as in the overview."""

@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.db import as_utc, utcnow
+from app.db import as_utc, on_rollback, utcnow
 from app.errors import GreenlightError, ValidationFailed
 from app.models import EmailVerification, OutboundEmail
 
@@ -59,14 +59,17 @@ def confirm(session: Session, email: str, code: str) -> str:
         raise GreenlightError("no live verification code for this address: ask for a new one",
                               code="email_not_verified", status=403)
     if not hmac.compare_digest(verification.code_hash, _hash((code or "").strip())):
-        _count_failed_attempt(verification.id)
+        # Counted whether the caller's transaction commits or (as it will, with this error) rolls back.
+        verification.attempts += 1
+        verification_id = verification.id
+        on_rollback(session, lambda: _count_failed_attempt(verification_id))
         raise GreenlightError("the code is wrong", code="email_code_wrong", status=403)
     verification.used_at = utcnow()
     return email
 
 
 def _count_failed_attempt(verification_id: str) -> None:
-    # Its own transaction: the caller's rolls back with the error, and a guess must still count.
+    # Its own transaction, after the caller's rolled back with the error: a guess must still count.
     from app import runtime
     with runtime.current().db.transaction() as s:
         s.execute(update(EmailVerification).where(EmailVerification.id == verification_id)

@@ -9,10 +9,12 @@ from flask import Blueprint
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.api.raw_body import save_raw_body
-from app.api.schemas import Body
-from app.api.spec import current_user, endpoint, session
+from app import mail, runtime, uploads
+from app.api.schemas import Body, Id, Query
+from app.api.spec import current_user, endpoint, optional_user, session
 from app.config import setting
-from app.errors import GreenlightError, ValidationFailed
+from app.db import as_utc
+from app.errors import GreenlightError, Unauthenticated, ValidationFailed
 from app.models import REVIEW_ROLES
 from app.kit.speech import SpeechModelError
 from likeness import enrolment, services
@@ -224,3 +226,57 @@ def list_enrolment_reviews():
           errors=("review_item_not_found", "review_item_decided"))
 def decide_enrolment_review(review_id: str, body: EnrolmentDecisionIn):
     return review_out(services.decide_enrolment_review(session(), review_id, current_user(), body.decision))
+
+
+# -- likeness complaints ("this video shows me") -----------------------------------------------------------
+
+class ComplaintQuery(Query):
+    generation_id: Id
+    email: Annotated[str, StringConstraints(min_length=3, max_length=254)] | None = Field(
+        None, description="without an account: the address verified through POST /email-verifications")
+    code: Annotated[str, StringConstraints(min_length=4, max_length=12)] | None = None
+    statement: Annotated[str, StringConstraints(max_length=5000)] = ""
+
+
+class ComplaintOut(BaseModel):
+    case_id: str
+    due_at: datetime
+    score: float = Field(description="how closely your face matches the face in the video")
+    link: str = Field(description="your private link to the complaint: shown once, keep it")
+    api_url: str
+
+
+@endpoint(bp, "/complaints/likeness", "POST",
+          summary="This video shows me: a selfie (raw body, image/jpeg|png|webp) matched against the video's "
+                  "faces; a match hides the video at once and opens a case (with a token, or a verified email "
+                  "and its code)", tag="cases", query=ComplaintQuery, response=ComplaintOut, status=201, auth=False,
+          errors=("generation_not_found", "email_not_verified", "email_code_wrong", "authentication_required",
+                  "not_an_image", "no_face", "multiple_faces", "face_too_small", "face_pose_extreme",
+                  "face_too_blurry", "complaint_no_match", "unsupported_media_type", "payload_too_large",
+                  "empty_upload"))
+def complain(query: ComplaintQuery):
+    from likeness import complaints
+    from likeness.faces import load_face_models
+
+    s, user = session(), optional_user()
+    email = None
+    if user is None:
+        if not (query.email and query.code):
+            raise Unauthenticated("sign in, or verify your email address and send it with its code",
+                                  code="authentication_required")
+        email = mail.confirm(s, query.email, query.code)
+    complaints.visible_generation(s, query.generation_id, user)  # 404 before reading the upload
+    path, _ = save_raw_body(uploads.IMAGE_TYPES, uploads.max_image_bytes())
+    try:
+        filed = complaints.file_complaint(runtime.current(), s, load_face_models(), generation_id=query.generation_id,
+                                          selfie=path, user=user, email=email, statement=query.statement)
+    except ValidationFailed as exc:
+        if exc.code == "complaint_no_match":
+            s.commit()  # the attempt is on record (an audit row, nothing of the face)
+        raise
+    finally:
+        path.unlink(missing_ok=True)  # the selfie never outlives the request (biometric data)
+    case = filed.case
+    link = f"/complaints/{case.id}?key={filed.key}"
+    return ComplaintOut(case_id=case.id, due_at=as_utc(case.due_at), score=filed.score, link=link,
+                        api_url=f"/api/v1{link}")

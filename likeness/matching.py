@@ -101,3 +101,24 @@ def matcher() -> GalleryMatcher:
 def figure_matcher() -> GalleryMatcher:
     """The public-figure reference gallery."""
     return _figures
+
+
+@dataclass(frozen=True)
+class ScreenMatch:
+    score: float  # cosine of the best face on screen
+    at_s: float  # when it was on screen
+
+
+def best_on_screen(frames, models: FaceModels, embedding: np.ndarray) -> ScreenMatch | None:
+    """The face in `frames` ((time, image) pairs, as the face scan samples them) most like
+    `embedding`, or None when no frame shows a face. The caller compares it with the model's
+    same-person threshold, as the scan does."""
+    from likeness.faces import cosine
+
+    best: ScreenMatch | None = None
+    for t, frame in frames:
+        for face in models.analyze(frame):
+            score = cosine(embedding, face.embedding)
+            if best is None or score > best.score:
+                best = ScreenMatch(score, t)
+    return best

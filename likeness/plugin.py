@@ -3,7 +3,9 @@ older `figures` and `keys`), cameo owners as co-owners, consent checked again at
 a start-up check that stored faces open with the keyring."""
 
 from app.domains import Domain, register
+from app.interfaces import CameoOwnerPage
 from likeness import models  # noqa: F401  (its tables join the shared metadata)
+from likeness.complaint_cases import KIND as COMPLAINT, LikenessComplaintHandler, refuse_publishing_under_complaint
 from likeness.health import startup_problems
 from likeness.services import is_co_owner, refuse_publishing_without_consent, seed_demo_cameos
 from likeness.stages import (
@@ -21,6 +23,11 @@ def _commands():
     return [likeness, figures, keys]
 
 
+def _owner_page():
+    from likeness.owner_page import OwnerPage
+    return OwnerPage()
+
+
 def _model_files():
     from dataclasses import replace
 
@@ -36,12 +43,17 @@ DOMAIN = register(Domain(
     blueprints=_blueprints,
     commands=_commands,
     model_files=_model_files,
-    publish_checks=(refuse_publishing_without_consent,),
+    publish_checks=(refuse_publishing_without_consent, refuse_publishing_under_complaint),
     co_owners=(is_co_owner,),
     startup_checks=(startup_problems,),
-    # A consent withdrawn, a co-owner's deletion: decisions about a person's likeness.
-    dsa_categories={"likeness.consent": (NON_CONSENSUAL, DEEPFAKE), "likeness.co_owner": (NON_CONSENSUAL, DEEPFAKE)},
+    # A consent withdrawn, a co-owner's deletion, a depicted person's complaint: decisions about a
+    # person's likeness.
+    dsa_categories={"likeness.consent": (NON_CONSENSUAL, DEEPFAKE), "likeness.co_owner": (NON_CONSENSUAL, DEEPFAKE),
+                    "likeness.complaint": (NON_CONSENSUAL, DEEPFAKE)},
     demo=seed_demo_cameos,
+    # "This video shows me": the person shown complains; a reviewer upholds (block) or rejects (allow).
+    services={CameoOwnerPage: _owner_page},
+    case_kinds={COMPLAINT: LikenessComplaintHandler()},
     policy_codes={
         "LIKENESS-NO-CONSENT": "Shows a real person who did not consent",
         "LIKENESS-PUBLIC-FIGURE": "Depicts a public figure who has not enrolled",

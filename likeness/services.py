@@ -109,14 +109,20 @@ def update_permission(session: Session, owner: User, cameo_id: str, permission: 
 
 def revoke(session: Session, owner: User, cameo_id: str) -> Cameo:
     """Revoke consent; the cascade runs in the same transaction as the revocation."""
+    return revoke_with_cascade(session, owner, cameo_id)[0]
+
+
+def revoke_with_cascade(session: Session, owner: User, cameo_id: str) -> tuple[Cameo, list[tuple[str, str]]]:
+    """revoke, and what its cascade changed ((generation id, action); none if already revoked)."""
     cameo = get_own_cameo(session, owner, cameo_id)
+    changed: list[tuple[str, str]] = []
     if cameo.status != CameoStatus.REVOKED:
         before = cameo.status
         cameo.status, cameo.revoked_at = CameoStatus.REVOKED.value, utcnow()
         audit.record(session, actor=owner.id, action="cameo.revoked", object_type="cameo", object_id=cameo.id,
                      before={"status": before}, after={"status": cameo.status})
-        cascade_revocation(session, cameo, actor=owner.id)
-    return cameo
+        changed = cascade_revocation(session, cameo, actor=owner.id)
+    return cameo, changed
 
 
 def delete_cameo(session: Session, owner: User, cameo_id: str) -> Cameo:
@@ -135,17 +141,31 @@ _ON_REVOKE = {Status.QUEUED: Status.BLOCKED, Status.IN_REVIEW: Status.BLOCKED,
               Status.DRAFT: Status.DELETED, Status.PUBLISHED: Status.DRAFT}
 
 
+def plan_revocation(session: Session, cameo: Cameo,
+                    affects: Callable[[Generation], bool] = lambda gen: True) -> list[tuple[Generation, Status]]:
+    """What _ON_REVOKE will do to the generations featuring the cameo that `affects` selects (all
+    of them for a revocation; those whose creator lost consent for a narrowed permission): the one
+    place that decides it, for the revocation and for the preview its owner sees first."""
+    return [(gen, _ON_REVOKE[Status(gen.status)]) for gen in featuring(session, cameo)
+            if Status(gen.status) in _ON_REVOKE and affects(gen)]
+
+
+def featuring(session: Session, cameo: Cameo) -> list[Generation]:
+    """Every generation the cameo appears in (declared, detected, remixed, input), oldest first."""
+    return list(session.scalars(select(Generation)
+                                .join(CameoAppearance, CameoAppearance.generation_id == Generation.id)
+                                .where(CameoAppearance.cameo_id == cameo.id)
+                                .order_by(Generation.created_at, Generation.id)))
+
+
+REVOCATION_ACTIONS = {Status.BLOCKED: "blocked", Status.DELETED: "deleted", Status.DRAFT: "unpublished"}
+
+
 def cascade_revocation(session: Session, cameo: Cameo, *, actor: str,
                        affects: Callable[[Generation], bool] = lambda gen: True) -> list[tuple[str, str]]:
-    """Apply _ON_REVOKE to the generations featuring the cameo that `affects` selects (all of
-    them for a revocation; those whose creator lost consent for a narrowed permission)."""
-    gens = session.scalars(select(Generation).join(CameoAppearance, CameoAppearance.generation_id == Generation.id)
-                           .where(CameoAppearance.cameo_id == cameo.id).order_by(Generation.created_at))
+    """Apply plan_revocation; returns (generation id, action) for each generation changed."""
     changed = []
-    for gen in gens:
-        target = _ON_REVOKE.get(Status(gen.status))
-        if target is None or not affects(gen):
-            continue
+    for gen, target in plan_revocation(session, cameo, affects):
         statements.issue(session, gen, origin="cameo_consent_revoked", notice=True, automated_detection=False,
                          visibility=statements.VISIBILITY_REMOVED if gen.status == Status.PUBLISHED
                          else statements.VISIBILITY_DISABLED,
@@ -156,7 +176,7 @@ def cascade_revocation(session: Session, cameo: Cameo, *, actor: str,
             remove(session, gen, actor=actor, reason="cameo_consent_revoked")
         else:
             transition(session, gen, target, actor=actor, reason="cameo_consent_revoked")
-        action = {Status.BLOCKED: "blocked", Status.DELETED: "deleted", Status.DRAFT: "unpublished"}[target]
+        action = REVOCATION_ACTIONS[target]
         if gen.owner_id != cameo.owner_id:
             notifications.notify(session, gen.owner_id, "cameo_consent_revoked", generation_id=gen.id,
                                  cameo_id=cameo.id, action=action)

@@ -44,6 +44,14 @@ def current_user() -> User:
     return g.user
 
 
+def optional_user() -> User | None:
+    """On an endpoint open to people without an account (auth=False): the signed-in user when a
+    bearer token is sent (a wrong one is refused, never silently ignored), else None."""
+    if not request.headers.get("Authorization"):
+        return None
+    return _authenticate(g.db_session)
+
+
 def _authenticate(s: Session) -> User:
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
