@@ -56,7 +56,8 @@ def decide(rt: Runtime, session: Session, user: User, case_id: str, decision: st
     if case.first_decider_id == user.id:
         raise Forbidden("this case is decided by someone other than whoever made the first decision",
                         code="same_decider")
-    case.decision, case.policy_code, case.decision_note = decision, policy_code, note
+    # Decided before its effects run, so the generation leaving review does not close it as moot.
+    case.state, case.decision, case.policy_code, case.decision_note = S.DECIDED.value, decision, policy_code, note
     statement_id = None
     if case.qa is None:
         statement_id = _apply(rt, session, case, decision, user, note, policy_code)
@@ -86,7 +87,8 @@ def decide(rt: Runtime, session: Session, user: User, case_id: str, decision: st
 
 
 def _tell_parties(session: Session, case: Case, statement_id: str | None) -> None:
-    payload = {"case_id": case.id, "case_kind": case.kind, "decision": case.decision, "statement_id": statement_id}
+    payload = {"case_id": case.id, "case_kind": case.kind, "decision": case.decision, "statement_id": statement_id,
+               "generation_id": case.generation_id}
     for user_id in cases.parties(session, case):
         notifications.notify(session, user_id, "case_decided", **payload)
     if case.contact_email:

@@ -136,6 +136,7 @@ def open_case(session: Session, *, kind: str, subject_type: str, subject_id: str
     if qa is None:
         for user_id in (parties or {}):
             notifications.notify(session, user_id, "case_opened", case_id=case.id, case_kind=kind,
+                                 generation_id=case.generation_id,
                                  due_at=as_utc(case.due_at).isoformat())
     return case
 
@@ -144,6 +145,23 @@ def open_review(session: Session, gen: Generation, phase: str, reasons: list[dic
     """A generation the gates held: its creator is a party (told it waits, never shown the case's queue)."""
     return open_case(session, kind=K.REVIEW, subject_type="generation", subject_id=gen.id, generation=gen,
                      reasons=reasons, phase=phase, parties={gen.owner_id: "creator"})
+
+
+def close_moot(session: Session, gen: Generation, target: str, actor: str) -> list[Case]:
+    """A held generation that left review some other way (its creator deleted it, a cameo's consent
+    was revoked) leaves nothing to decide: its open cases close, recorded as moot. So do appeals of
+    a generation that is gone."""
+    kinds = [K.REVIEW.value] + ([K.APPEAL.value] if target == "deleted" else [])
+    open_cases = session.scalars(select(Case).where(Case.generation_id == gen.id, Case.kind.in_(kinds),
+                                                    Case.state.in_([s.value for s in OPEN_STATES]))).all()
+    now = utcnow()
+    for case in open_cases:
+        case.state, case.decision, case.decided_at, case.updated_at = S.DECIDED.value, "moot", now, now
+        case.decision_note = f"the generation became {target}"
+        record_event(session, case, "closed", None, case.decision_note, by=actor)
+        audit.record(session, actor=actor, action="case.closed_moot", object_type="case", object_id=case.id,
+                     after={"generation_status": target})
+    return list(open_cases)
 
 
 # -- who sees and works a case -----------------------------------------------------------------------

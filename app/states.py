@@ -6,7 +6,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app import audit
+from app import audit, cases
 from app.db import utcnow
 from app.errors import IllegalTransition, StaleState
 from app.models import Generation, Status
@@ -71,4 +71,6 @@ def transition(session: Session, gen: Generation, target: Status, *, actor: str,
         after["reason"] = reason
     audit.record(session, actor=actor, action="generation.transition", object_type="generation",
                  object_id=gen.id, before={"status": current.value}, after=after)
+    if current == S.IN_REVIEW or target == S.DELETED:
+        cases.close_moot(session, gen, target.value, actor)
     return gen

@@ -288,3 +288,11 @@ def test_generation_statuses_after_appeal_of_a_post_render_block(rt, people, pos
     with rt.db.transaction() as s:
         from app.models import Generation
         assert s.get(Generation, gid).status == Status.DRAFT
+
+
+def test_a_held_generation_deleted_by_its_creator_closes_its_case(rt, people):
+    gid, case_id = held_case(people)
+    assert people["alice"].delete(f"/api/v1/generations/{gid}").status_code == 204
+    seen = people["alice"].get(f"/api/v1/cases/{case_id}").get_json()
+    assert (seen["state"], seen["decision"]) == ("decided", "moot")
+    assert case_id not in [c["id"] for c in people["rev"].get("/api/v1/cases").get_json()["items"]]
