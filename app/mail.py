@@ -10,7 +10,7 @@ import re
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.db import as_utc, on_rollback, utcnow
@@ -19,6 +19,8 @@ from app.models import EmailVerification, OutboundEmail
 
 CODE_TTL = timedelta(minutes=30)
 MAX_ATTEMPTS = 5
+# Codes per address per hour: with five guesses each, this bounds a guesser to 25 tries an hour.
+MAX_CODES_PER_HOUR = 5
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -41,6 +43,11 @@ def _hash(code: str) -> str:
 
 def start_verification(session: Session, email: str) -> EmailVerification:
     email = normalise(email)
+    recent = session.scalar(select(func.count()).select_from(EmailVerification).where(
+        EmailVerification.email == email, EmailVerification.created_at >= utcnow() - timedelta(hours=1)))
+    if recent >= MAX_CODES_PER_HOUR:
+        raise GreenlightError("too many codes asked for this address: try again in an hour",
+                              code="too_many_codes", status=429)
     code = f"{secrets.randbelow(10**6):06d}"
     verification = EmailVerification(email=email, code_hash=_hash(code), expires_at=utcnow() + CODE_TTL)
     session.add(verification)
