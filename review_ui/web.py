@@ -193,6 +193,7 @@ def error_page(status: int, title: str, message: str):
 NAV = (
     ("My generations", "/me/generations", None),
     ("My cameo", "/me/cameo", None),
+    ("My cases", "/me/cases", None),
     ("Review", "/review", REVIEW_ROLES),
     ("Portal", "/portal", frozenset({Role.RIGHTSHOLDER})),
 )

@@ -183,5 +183,5 @@ def test_navigation_follows_the_role_and_links_only_pages_that_exist(rt, app):
         return re.findall(r'<li><a href="([^"]+)"', html)
 
     # /me/cameo and /portal are not served yet: not linked.
-    assert nav_for("alice@t.test") == ["/me/generations"]
-    assert nav_for("carol@t.test") == ["/me/generations", "/review"]
+    assert nav_for("alice@t.test") == ["/me/generations", "/me/cases"]
+    assert nav_for("carol@t.test") == ["/me/generations", "/me/cases", "/review"]
