@@ -220,7 +220,7 @@ def test_reference_images_are_uploaded_and_removed_and_the_statement_downloads(p
     answer = page.request.get(link.get_attribute("href"))
     assert answer.status == 200 and answer.headers["content-type"].startswith("text/csv")
     assert answer.text().splitlines()[0].startswith("period,event_id,kind")
-    assert page.console_errors == []
+    assert [e for e in page.console_errors if "422" not in e] == []  # the refused upload's answer alone
 
 
 def test_the_portal_needs_a_login_and_the_rightsholder_role(page, rt, live_server):
