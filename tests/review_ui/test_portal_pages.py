@@ -6,14 +6,17 @@ from __future__ import annotations
 import io
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
+from sqlalchemy import select
 
 from app import case_decisions
-from app.models import Case, Role, User
+from app.models import Case, Generation, Role, Status, User
+from copyright import revenue, services
+from copyright.models import GenerationWork, PolicyKind
 from tests.conftest import PASSWORD, create_user
 from tests.copyright.test_registry_api import claim_and_verify
 from tests.review_ui.conftest import check_accessibility, log_in, screenshot
@@ -142,8 +145,7 @@ def test_a_claim_is_filed_and_its_dispute_lapses_at_the_deadline(page, rt, world
     assert "overdue" not in countdown.get_attribute("class")
     with rt.db.transaction() as s:
         due = s.get(Case, case_id).due_at
-    assert dispute.locator("time").get_attribute("datetime") == due.replace(tzinfo=due.tzinfo or None).isoformat() \
-        or dispute.locator("time").get_attribute("datetime").startswith(due.strftime("%Y-%m-%dT%H:%M"))
+    assert dispute.locator("time").get_attribute("datetime").startswith(due.strftime("%Y-%m-%dT%H:%M:%S"))
     check_accessibility(page)
     screenshot(page, "portal-dispute-open")
 
@@ -181,9 +183,30 @@ def png_file(tmp_path) -> tuple[bytes, str]:
     return buf.getvalue(), str(path)
 
 
-def test_reference_images_are_uploaded_and_removed_and_the_statement_downloads(page, world, tmp_path):
+def earned(rt, world) -> None:
+    """A published Garfield video under a 15 % revenue share earned 100.00 USD (as tests/copyright/test_portal.py)."""
+    with rt.db.transaction() as s:
+        admin = s.get(User, world["admin"].id)
+        paws = s.scalar(select(User).where(User.handle == "paws"))
+        bob = s.scalar(select(User).where(User.handle == "bob"))
+        policy = services.set_policy(s, paws, "garfield", PolicyKind.ALLOW_WITH_REVENUE_SHARE, 1500, [],
+                                     datetime.now(timezone.utc) - timedelta(days=1), None)
+        gen = Generation(owner_id=bob.id, prompt="Garfield napping in the sun", status=Status.PUBLISHED)
+        s.add(gen)
+        s.flush()
+        s.add(GenerationWork(generation_id=gen.id, work_id="garfield", policy_id=policy.id, org_id=policy.org_id,
+                             decision="allow", via="prompt"))
+        s.flush()
+        revenue.record_revenue(s, admin, "pay-1", gen.id, 10_000, "USD",
+                               datetime.now(timezone.utc) - timedelta(minutes=5))
+
+
+def test_reference_images_are_uploaded_and_removed_and_the_statement_downloads(page, rt, world, tmp_path):
     data, path = png_file(tmp_path)
+    earned(rt, world)
     log_in(page, "paws@t.test", PASSWORD, next_path="/portal")
+    assert page.locator("li.balance").inner_text() == "12.00 USD"  # 10 000 - 20 % platform, 15 % of the rest
+    assert page.locator("tr.statement-row").inner_text().split("\t")[1:3] == ["12.00 USD", "1"]
     refs = page.locator("#work-garfield-references")
     assert refs.get_by_text("No reference images.").is_visible()
     refs.get_by_label("Reference image", exact=True).set_input_files(path)
@@ -219,7 +242,8 @@ def test_reference_images_are_uploaded_and_removed_and_the_statement_downloads(p
     link = page.get_by_role("link", name="Download CSV")
     answer = page.request.get(link.get_attribute("href"))
     assert answer.status == 200 and answer.headers["content-type"].startswith("text/csv")
-    assert answer.text().splitlines()[0].startswith("period,event_id,kind")
+    lines = answer.text().splitlines()
+    assert lines[0].startswith("period,event_id,kind") and ",pay-1," in lines[1] and lines[1].endswith(",USD,1200")
     assert [e for e in page.console_errors if "422" not in e] == []  # the refused upload's answer alone
 
 
@@ -277,6 +301,17 @@ def test_an_oversized_upload_is_refused_with_413(rt, world, client, monkeypatch)
     answer = client.post("/portal/works/garfield/references", data={"csrf_token": csrf, "image": (big, "big.png")},
                          content_type="multipart/form-data")
     assert answer.status_code == 413 and "too large" in answer.get_data(as_text=True)
+
+
+def test_money_is_shown_in_major_units():
+    from review_ui.portal import countdown, money
+
+    assert money(123456, "USD") == "1,234.56 USD" and money(-5, "EUR") == "-0.05 EUR"
+    assert money(1500, "JPY") == "1,500 JPY" and money(1234, "KWD") == "1.234 KWD"
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert countdown(now + timedelta(days=2, hours=3), now) == ("due in 2 days, 3 hours", False)
+    assert countdown(now + timedelta(minutes=5), now) == ("due in 5 minutes", False)
+    assert countdown(now - timedelta(hours=1, minutes=30), now) == ("overdue by 1 hour, 30 minutes", True)
 
 
 def test_an_admin_outside_any_organisation_is_told_so(rt, client):
