@@ -218,3 +218,24 @@ def test_complaint_form_errors_are_4xx_messages(video, rt, page):  # noqa: F811
     assert answer.value.status == 403
     assert page.locator("#complaint-error").get_attribute("data-code") in ("email_code_wrong",)
     assert status(rt, gid) == "published"
+
+
+def test_a_cameo_owner_deletes_their_cameo(world, rt, page):
+    published, draft = world["published"], world["draft"]
+    log_in(page, "alice@t.test", PASSWORD, next_path="/me/cameo")
+    page.get_by_role("link", name="Delete my cameo").click()
+    assert urlsplit(page.url).path == "/me/cameo/delete"
+    assert "face template" in page.locator("#to-erase").inner_text()
+    assert listed(page, "#outcome-unpublished [data-generation-id]") == [published]
+    assert listed(page, "#outcome-deleted [data-generation-id]") == [draft]
+    check_accessibility(page)
+    screenshot(page, "cameo-delete-confirm")
+
+    page.get_by_role("button", name="Delete my cameo").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Cameo deleted").is_visible()
+    assert listed(page, "#outcome-unpublished [data-generation-id]") == [published]
+    assert world["eve"].get(f"/api/v1/generations/{published}").status_code == 404
+    assert world["alice"].get(f"/api/v1/cameos/{world['cameo']}").get_json()["status"] == "revoked"
+    check_accessibility(page)
+    screenshot(page, "cameo-deleted")
