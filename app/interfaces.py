@@ -77,3 +77,21 @@ class CameoOwnerPage(Protocol):
     def set_permission(self, session: Session, user: User, permission: str) -> dict[str, Any]:
         """Change who may use the cameo (only_me, approved, mutuals, everyone); narrowing it
         revokes consent for whoever lost it. Returns the cameo as in the overview."""
+
+
+# -- likeness complaints ("this video shows me") ---------------------------------------------------------
+
+
+class LikenessComplaints(Protocol):
+    """A person shown in a video complains, with a selfie matched against the video's faces: the
+    same code path as POST /api/v1/complaints/likeness. Errors are app.errors.GreenlightError with
+    the endpoint's codes (generation_not_found, authentication_required, email_not_verified,
+    email_code_wrong, not_an_image, no_face, multiple_faces, face_too_small, face_pose_extreme,
+    face_too_blurry, complaint_no_match, payload_too_large, empty_upload)."""
+
+    def file(self, session: Session, *, generation_id: str, image_bytes: bytes, user: User | None = None,
+             email: str | None = None, code: str | None = None, statement: str = "") -> dict[str, Any]:
+        """Without `user`, `email` and the `code` mailed to it (app.mail.start_verification) are
+        required. On a match the video is hidden and a case opens; returns case_id, due_at, score and
+        link (the private link `/complaints/<case_id>?key=...`, shown once). A selfie that matches no
+        face raises complaint_no_match, having committed the attempt's audit row."""

@@ -9,12 +9,11 @@ from flask import Blueprint
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.api.raw_body import save_raw_body
-from app import mail, runtime, uploads
+from app import runtime, uploads
 from app.api.schemas import Body, Id, Query
 from app.api.spec import current_user, endpoint, optional_user, session
 from app.config import setting
-from app.db import as_utc
-from app.errors import GreenlightError, Unauthenticated, ValidationFailed
+from app.errors import GreenlightError, ValidationFailed
 from app.models import REVIEW_ROLES
 from app.kit.speech import SpeechModelError
 from likeness import enrolment, services
@@ -256,27 +255,9 @@ class ComplaintOut(BaseModel):
                   "empty_upload"))
 def complain(query: ComplaintQuery):
     from likeness import complaints
-    from likeness.faces import load_face_models
 
-    s, user = session(), optional_user()
-    email = None
-    if user is None:
-        if not (query.email and query.code):
-            raise Unauthenticated("sign in, or verify your email address and send it with its code",
-                                  code="authentication_required")
-        email = mail.confirm(s, query.email, query.code)
-    complaints.visible_generation(s, query.generation_id, user)  # 404 before reading the upload
-    path, _ = save_raw_body(uploads.IMAGE_TYPES, uploads.max_image_bytes())
-    try:
-        filed = complaints.file_complaint(runtime.current(), s, load_face_models(), generation_id=query.generation_id,
-                                          selfie=path, user=user, email=email, statement=query.statement)
-    except ValidationFailed as exc:
-        if exc.code == "complaint_no_match":
-            s.commit()  # the attempt is on record (an audit row, nothing of the face)
-        raise
-    finally:
-        path.unlink(missing_ok=True)  # the selfie never outlives the request (biometric data)
-    case = filed.case
-    link = f"/complaints/{case.id}?key={filed.key}"
-    return ComplaintOut(case_id=case.id, due_at=as_utc(case.due_at), score=filed.score, link=link,
-                        api_url=f"/api/v1{link}")
+    # The same path as the complaint page (likeness.complaints.Complaints): one code path.
+    out = complaints.submit(runtime.current(), session(), generation_id=query.generation_id,
+                            read_selfie=lambda: save_raw_body(uploads.IMAGE_TYPES, uploads.max_image_bytes())[0],
+                            user=optional_user(), email=query.email, code=query.code, statement=query.statement)
+    return ComplaintOut(**out, api_url=f"/api/v1{out['link']}")

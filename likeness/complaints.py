@@ -12,14 +12,19 @@ the complainant is enrolled, their cameo's id.
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app import audit, cases, generations, statements
-from app.errors import GreenlightError, NotFound, ValidationFailed
+from app import audit, cases, generations, mail, statements, uploads
+from app.db import as_utc
+from app.errors import GreenlightError, NotFound, Unauthenticated, ValidationFailed
 from app.kit.media import MediaError, sample_frames
 from app.models import Case, Generation, Status, User
 from app.runtime import Runtime
@@ -116,3 +121,58 @@ def _open(session: Session, gen: Generation, *, user: User | None, email: str | 
                                     "was_published": was_published})
     sor.case_id = case.id
     return Filed(case=case, key=key, score=score)
+
+
+def submit(rt: Runtime, session: Session, *, generation_id: str, read_selfie: Callable[[], Path],
+           user: User | None, email: str | None, code: str | None, statement: str = "") -> dict[str, Any]:
+    """The one path every complaint takes (the API endpoint and the complaint page): who complains
+    (an account, or a verified email and its code), which video (not found before the upload is
+    read), the match, and the private link. `read_selfie` gives a temp file, deleted here whatever
+    happens: the selfie never outlives the request (biometric data)."""
+    verified = None
+    if user is None:
+        if not (email and code):
+            raise Unauthenticated("sign in, or verify your email address and send it with its code",
+                                  code="authentication_required")
+        verified = mail.confirm(session, email, code)
+    visible_generation(session, generation_id, user)  # 404 before reading the upload
+    path = read_selfie()
+    try:
+        from likeness.faces import load_face_models
+        filed = file_complaint(rt, session, load_face_models(), generation_id=generation_id, selfie=path, user=user,
+                               email=verified, statement=statement)
+    except ValidationFailed as exc:
+        if exc.code == "complaint_no_match":
+            session.commit()  # the attempt is on record (an audit row, nothing of the face)
+        raise
+    finally:
+        path.unlink(missing_ok=True)
+    case = filed.case
+    return {"case_id": case.id, "due_at": as_utc(case.due_at), "score": filed.score,
+            "link": f"/complaints/{case.id}?key={filed.key}"}
+
+
+def selfie_file(rt: Runtime, image_bytes: bytes) -> Path:
+    """An uploaded selfie's bytes in a private temp file, with the API's size limits."""
+    limit = uploads.max_image_bytes()
+    if not image_bytes:
+        raise ValidationFailed("the upload is empty", code="empty_upload")
+    if len(image_bytes) > limit:
+        raise GreenlightError(f"the upload is larger than {limit} bytes", code="payload_too_large", status=413)
+    directory = rt.config.instance_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(suffix=".selfie", dir=directory)
+    with os.fdopen(fd, "wb") as out:
+        out.write(image_bytes)
+    return Path(name)
+
+
+class Complaints:
+    """app.interfaces.LikenessComplaints, for the complaint page."""
+
+    def file(self, session: Session, *, generation_id: str, image_bytes: bytes, user: User | None = None,
+             email: str | None = None, code: str | None = None, statement: str = "") -> dict[str, Any]:
+        from app import runtime
+        rt = runtime.current()
+        return submit(rt, session, generation_id=generation_id, read_selfie=lambda: selfie_file(rt, image_bytes),
+                      user=user, email=email, code=code, statement=statement)

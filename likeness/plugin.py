@@ -3,7 +3,7 @@ older `figures` and `keys`), cameo owners as co-owners, consent checked again at
 a start-up check that stored faces open with the keyring."""
 
 from app.domains import Domain, register
-from app.interfaces import CameoOwnerPage
+from app.interfaces import CameoOwnerPage, LikenessComplaints
 from likeness import models  # noqa: F401  (its tables join the shared metadata)
 from likeness.complaint_cases import KIND as COMPLAINT, LikenessComplaintHandler, refuse_publishing_under_complaint
 from likeness.health import startup_problems
@@ -26,6 +26,11 @@ def _commands():
 def _owner_page():
     from likeness.owner_page import OwnerPage
     return OwnerPage()
+
+
+def _complaints():
+    from likeness.complaints import Complaints
+    return Complaints()
 
 
 def _model_files():
@@ -52,7 +57,7 @@ DOMAIN = register(Domain(
                     "likeness.complaint": (NON_CONSENSUAL, DEEPFAKE)},
     demo=seed_demo_cameos,
     # "This video shows me": the person shown complains; a reviewer upholds (block) or rejects (allow).
-    services={CameoOwnerPage: _owner_page},
+    services={CameoOwnerPage: _owner_page, LikenessComplaints: _complaints},
     case_kinds={COMPLAINT: LikenessComplaintHandler()},
     policy_codes={
         "LIKENESS-NO-CONSENT": "Shows a real person who did not consent",
