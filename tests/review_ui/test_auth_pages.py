@@ -182,6 +182,5 @@ def test_navigation_follows_the_role_and_links_only_pages_that_exist(rt, app):
         html = client.get("/me/generations").get_data(as_text=True)
         return re.findall(r'<li><a href="([^"]+)"', html)
 
-    # /me/cameo and /portal are not served yet: not linked.
-    assert nav_for("alice@t.test") == ["/me/generations", "/me/cases"]
-    assert nav_for("carol@t.test") == ["/me/generations", "/me/cases", "/review"]
+    assert nav_for("alice@t.test") == ["/me/generations", "/me/cameo", "/me/cases"]
+    assert nav_for("carol@t.test") == ["/me/generations", "/me/cameo", "/me/cases", "/review"]
