@@ -9,8 +9,8 @@ from app.domains import Domain, register
 
 def _pages():
     # Imported when the app is built, not when the plugin is: the CLI need not load Jinja views.
-    from review_ui import auth, creator, web
-    return [web.bp, auth.bp, creator.bp]
+    from review_ui import auth, creator, review, web
+    return [web.bp, auth.bp, creator.bp, review.bp]
 
 
 DOMAIN = register(Domain(name="review_ui", pages=_pages))
