@@ -57,6 +57,15 @@ def path_of(page) -> str:
     return urlsplit(page.url).path
 
 
+def wait_until(page, expression: str, wanted, timeout: float = 15.0) -> None:
+    """Poll with page.evaluate: page.wait_for_function re-evaluates a string with eval(), which the
+    pages' CSP (no 'unsafe-eval') refuses."""
+    deadline = time.monotonic() + timeout
+    while (value := page.evaluate(expression)) != wanted:
+        assert time.monotonic() < deadline, f"{expression} is {value!r}, not {wanted!r}"
+        time.sleep(0.1)
+
+
 def log_out(page) -> None:
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url("**/login")
@@ -130,7 +139,7 @@ def test_a_held_video_is_revealed_watched_and_blocked(page, rt, live_server, mon
     assert path_of(page) == f"/review/cases/{case_id}"
     preview = page.locator("img.preview")
     preview.wait_for()
-    page.wait_for_function("document.querySelector('img.preview').complete")
+    wait_until(page, "document.querySelector('img.preview').complete", True)
     assert page.evaluate("document.querySelector('img.preview').naturalWidth") > 0
     assert page.locator("video").count() == 0
     assert "test.hold" in page.locator("table.verdicts").inner_text()
@@ -223,7 +232,7 @@ def test_metrics_draw_charts_and_the_log_downloads(page, rt, live_server):
 
     log_in(page, "admin@t.test", PASSWORD, next_path="/review/metrics")
     assert path_of(page) == "/review/metrics"
-    page.wait_for_function("typeof Chart !== 'undefined' && Object.keys(Chart.instances).length === 3")
+    wait_until(page, "typeof Chart !== 'undefined' ? Object.keys(Chart.instances).length : 0", 3)
     assert page.locator("canvas[role=img][aria-label]").count() == 3
     assert page.locator(".metrics").get_attribute("data-error") is None
     assert page.get_by_role("heading", name="Videos revealed today").is_visible()  # admins see the reveal log

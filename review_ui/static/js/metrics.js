@@ -13,7 +13,7 @@
         labels: data.labels,
         datasets: queues.map(function (queue, i) {
           return {label: queue, data: depth[queue], borderColor: PALETTE[i % PALETTE.length],
-                  backgroundColor: PALETTE[i % PALETTE.length], tension: 0.2};
+                  backgroundColor: PALETTE[i % PALETTE.length]};
         })
       },
       options: {responsive: true, maintainAspectRatio: false, animation: false,
