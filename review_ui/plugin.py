@@ -9,8 +9,8 @@ from app.domains import Domain, register
 
 def _pages():
     # Imported when the app is built, not when the plugin is: the CLI need not load Jinja views.
-    from review_ui import appeals, auth, cameo, complaints, creator, portal, web
-    return [web.bp, auth.bp, creator.bp, appeals.bp, portal.bp, cameo.bp, complaints.bp]
+    from review_ui import appeals, auth, cameo, complaints, creator, portal, review, web
+    return [web.bp, auth.bp, creator.bp, appeals.bp, review.bp, portal.bp, cameo.bp, complaints.bp]
 
 
 DOMAIN = register(Domain(name="review_ui", pages=_pages))
