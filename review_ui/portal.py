@@ -107,6 +107,8 @@ def _overview_page(status: int = 200, error: str | None = None, form: dict[str, 
     try:
         view = _with_deadlines(_portal().overview(s, user))
     except GreenlightError as exc:  # not_in_org: an admin or rightsholder no organisation holds
+        if exc.code == "not_in_org" and user.role == Role.RIGHTSHOLDER:
+            return render_template("portal/no_org.html"), 200  # a new rightsholder account: what to do next
         return web.error_page(exc.status if 400 <= exc.status < 500 else 403, "No organisation", exc.message)
     titles = {w["id"]: w["title"] for w in view["works"]}
     return render_template("portal/overview.html", view=view, titles=titles, error=error, form=form or {},

@@ -40,7 +40,7 @@ def generation_status(page, gen_id: str) -> str:
     return page.locator(f"#generation-{gen_id} .status").first.inner_text()
 
 
-def test_a_creator_appeals_a_block_and_reads_the_overturn(page, rt, live_server):
+def test_a_creator_appeals_a_block_and_reads_the_overturn(page, browser, rt, live_server):
     alice = create_user(rt, "alice@t.test", handle="alice")
     rev = create_user(rt, "rev@t.test", role=Role.REVIEWER, handle="rev")
     blocked = submit(rt, alice, BLOCKED_PROMPT)
@@ -109,10 +109,23 @@ def test_a_creator_appeals_a_block_and_reads_the_overturn(page, rt, live_server)
     assert "Appeal: Open" in statement.inner_text()
     assert statement.get_by_role("link", name="View your appeal").get_attribute("href") == f"/appeals/{case_id}"
 
-    # A second person decides. The reviewer's page (/review/cases/<id>: Allow/Block/Uphold/Overturn/
-    # Escalate, Policy, Note, Decide) is another branch's and is driven in test_review_pages; here the
-    # same service it calls decides.
-    outcome_id = decide(rt, rev, case_id, "overturn", "GL-AUTOMATION-ERROR", "A statue, not a person.")
+    # A second person decides, on the reviewers' page, in a browser profile of their own.
+    reviewer_context = browser.new_context(base_url=live_server.url)
+    reviewer = reviewer_context.new_page()
+    log_in(reviewer, "rev@t.test", PASSWORD, next_path="/review")
+    reviewer.locator(f"a[href='/review/cases/{case_id}']").first.click()
+    reviewer.wait_for_load_state()
+    assert "marble statue in a museum" in reviewer.content() and first.id in reviewer.content()
+    reviewer.get_by_label("Overturn", exact=True).check()
+    reviewer.get_by_label("Policy").select_option("GL-AUTOMATION-ERROR")
+    reviewer.get_by_label("Note", exact=True).fill("A statue, not a person.")
+    reviewer.get_by_role("button", name="Decide", exact=True).click()
+    reviewer.wait_for_load_state()
+    reviewer_context.close()
+    with rt.db.transaction() as s:
+        decided = s.get(Case, case_id)
+        assert (decided.state, decided.decision, decided.decided_by_id) == ("decided", "overturn", rev.id)
+        outcome_id = decided.outcome_statement_id
 
     page.goto(f"/appeals/{case_id}")
     assert page.locator("#case-state").inner_text() == "Decided"

@@ -184,3 +184,31 @@ def test_navigation_follows_the_role_and_links_only_pages_that_exist(rt, app):
 
     assert nav_for("alice@t.test") == ["/me/generations", "/me/cameo", "/me/cases"]
     assert nav_for("carol@t.test") == ["/me/generations", "/me/cameo", "/me/cases", "/review"]
+
+
+def test_every_page_waits_behind_the_login_then_serves_its_people(rt, app):
+    """The pages the issue names: a redirect to /login before login, the page after it."""
+    from app import appeals, orchestrator
+    from app.models import User
+
+    client = app.test_client()
+    alice = create_user(rt, "alice@t.test", handle="alice")
+    create_user(rt, "rita@t.test", role=Role.REVIEWER, handle="rita")
+    create_user(rt, "rights@t.test", role=Role.RIGHTSHOLDER, handle="rights")
+    with rt.db.transaction() as s:
+        gid = orchestrator.submit_and_gate(rt, s, s.get(User, alice.id), "a nude portrait", [], None)
+    with rt.db.transaction() as s:
+        case_id = appeals.file(s, s.get(User, alice.id), "a statue", generation_id=gid).id
+
+    pages = {"/review": "rita@t.test", "/portal": "rights@t.test", "/me/cameo": "alice@t.test",
+             "/me/generations": "alice@t.test", "/me/cases": "alice@t.test", f"/appeals/{case_id}": "alice@t.test"}
+    for path in pages:
+        answer = client.get(path)
+        assert answer.status_code == 302, path
+        target = urlsplit(answer.headers["Location"])
+        assert target.path == "/login" and parse_qs(target.query)["next"] == [path]
+    for path, email in pages.items():
+        client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": _token(client)})
+        answer = client.get(path)
+        assert answer.status_code == 200 and b"<main" in answer.data, (path, answer.status_code)
+        client.post("/logout", data={"csrf_token": _token(client, path)})
