@@ -144,7 +144,9 @@ def _decide_held(rt: Runtime, session: Session, case: Case, decision: str, actor
 
 
 def _decide_appeal(rt: Runtime, session: Session, case: Case, decision: str, actor: User, note: str,
-                   policy_code: str) -> str:
+                   policy_code: str) -> str | None:
+    if case.statement_id is None and case.subject_type == "case":
+        return _decide_case_appeal(session, case, decision, actor, note)
     contested = session.get(StatementOfReasons, case.statement_id)
     gen = session.get(Generation, contested.generation_id)
     title = cases.policy_codes()[policy_code]
@@ -169,6 +171,22 @@ def _decide_appeal(rt: Runtime, session: Session, case: Case, decision: str, act
         reasons=[*contested.reasons, {"stage": "human_review", "code": policy_code,
                                       "message": note or f"appeal overturned: {title}"}])
     return statement.id
+
+
+def _decide_case_appeal(session: Session, case: Case, decision: str, actor: User, note: str) -> None:
+    """An appeal of a case decision that issued no statement (an enrolment refusal): upheld, nothing
+    changes; overturned, the first case's handler reverses what it can (`reverse`)."""
+    first = session.get(Case, case.appeal_of_id)
+    handler = domains.case_handler(first.kind) if first is not None else None
+    if handler is None:
+        raise GreenlightError(f"no domain decides {first.kind if first else '?'} cases", code="case_kind_unknown",
+                              status=500)
+    if decision == "uphold":
+        if hasattr(handler, "appeal_upheld"):
+            handler.appeal_upheld(session, first, actor)
+    else:
+        handler.reverse(session, first, actor, note)
+    return None
 
 
 def _lift(rt: Runtime, session: Session, gen: Generation, contested: StatementOfReasons, actor: User) -> None:

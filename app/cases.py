@@ -56,12 +56,21 @@ class CaseHandler(Protocol):
     def describe(self, session: Session, case: Case) -> dict[str, Any]:
         """What a reviewer needs besides the generation: the claim and work, the match score, ..."""
 
+    # Optional, for decisions that issue no statement of reasons yet may be appealed through the
+    # case (app.appeals.file(case_id=...)): `appealable_decisions: frozenset[str]` (absent: none),
+    # `reverse(session, case, actor, note)` when such an appeal is overturned, and
+    # `appeal_upheld(session, case, actor)` when it is upheld (absent: nothing happens).
+
 
 class CaseNotFound(NotFound):
     code = "case_not_found"
 
 
 def describe(session: Session, case: Case) -> dict[str, Any]:
+    if case.kind == K.APPEAL and case.subject_type == "case" and case.appeal_of_id:
+        first = session.get(Case, case.appeal_of_id)  # an appeal of a statement-less decision: what it decided
+        return {"appeal_of": {"kind": first.kind, "decision": first.decision, "policy_code": first.policy_code,
+                              **describe(session, first)}} if first is not None else {}
     handler = domains.case_handler(case.kind)
     return handler.describe(session, case) if handler is not None else {}
 

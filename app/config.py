@@ -250,9 +250,10 @@ _DECLARED = (
             "the silero-vad wheel's `silero_vad_16k_sequence.onnx`"),
     # generator
     Setting("GL_CASE_SLA", "review", DURATIONS,
-            {"review": 86400, "appeal": 3 * 86400, "dispute": 30 * 86400, "likeness_complaint": 86400},
+            {"review": 86400, "appeal": 3 * 86400, "dispute": 30 * 86400, "likeness_complaint": 86400,
+             "enrolment": 86400},
             "how long each kind of case may wait for a decision (a dispute nobody decides lapses for the creator)",
-            "review=24h,appeal=3d,dispute=30d,likeness_complaint=24h"),
+            "review=24h,appeal=3d,dispute=30d,likeness_complaint=24h,enrolment=24h"),
     Setting("GL_CASE_ALERT_BEFORE", "review", DURATION, 4 * 3600,
             "a case this close to its deadline (or past it) is stale: its assignee and senior reviewers are told",
             "4h"),

@@ -161,6 +161,7 @@ class CaseKind(StrEnum):
     APPEAL = "appeal"  # an internal complaint against a decision (EU DSA Art. 20)
     DISPUTE = "dispute"  # a creator contests a rightsholder's claim on their video
     LIKENESS_COMPLAINT = "likeness_complaint"  # "this video shows me", from the person shown
+    ENROLMENT = "enrolment"  # a cameo enrolled with a face that matches another account's cameo
 
 
 class CaseState(StrEnum):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from flask import Blueprint
 from pydantic import BaseModel, Field, StringConstraints
@@ -14,7 +14,6 @@ from app.api.schemas import Body, Id, Query
 from app.api.spec import current_user, endpoint, optional_user, session
 from app.config import setting
 from app.errors import GreenlightError, ValidationFailed
-from app.models import REVIEW_ROLES
 from app.kit.speech import SpeechModelError
 from likeness import enrolment, services
 from likeness.models import Cameo, Permission
@@ -143,7 +142,9 @@ class ChallengeOut(BaseModel):
 
 class EnrolmentOut(BaseModel):
     cameo: CameoOut
-    review_pending: bool
+    review_pending: bool = Field(description="the face matches another account's cameo: the cameo waits for a "
+                                             "reviewer (an `enrolment` case you follow at /me/cases)")
+    case_id: str | None = None
     frames_used: int
     transcript: list[int]
 
@@ -181,50 +182,9 @@ def upload_enrolment_video(challenge_id: str):
         raise ValidationFailed("the video did not pass the liveness check", code="liveness_failed", details={
             "reasons": [{"code": c, "message": m} for c, m in result.reasons], "transcript": result.transcript,
             "frames_used": result.good_frames})
-    return EnrolmentOut(cameo=cameo_out(outcome.cameo), review_pending=outcome.review is not None,
+    return EnrolmentOut(cameo=cameo_out(outcome.cameo), review_pending=outcome.case is not None,
+                        case_id=outcome.case.id if outcome.case else None,
                         frames_used=result.good_frames, transcript=result.transcript)
-
-
-# -- enrolment review (a face already enrolled by another account) ---------------------------------------
-
-class EnrolmentReviewOut(BaseModel):
-    id: str
-    cameo_id: str
-    matched_cameo_id: str
-    score: float
-    status: str
-    decision: str | None
-    created_at: datetime
-
-
-class EnrolmentReviewList(BaseModel):
-    items: list[EnrolmentReviewOut]
-
-
-class EnrolmentDecisionIn(Body):
-    decision: Literal["allow", "block"]
-
-
-_REVIEWERS = {r.value for r in REVIEW_ROLES}
-
-
-def review_out(r) -> EnrolmentReviewOut:
-    return EnrolmentReviewOut(id=r.id, cameo_id=r.cameo_id, matched_cameo_id=r.matched_cameo_id, score=r.score,
-                              status=r.status, decision=r.decision, created_at=r.created_at)
-
-
-@endpoint(bp, "/cameos/reviews", "GET", summary="Enrolments whose face matched another account's cameo",
-          tag="review", response=EnrolmentReviewList, roles=_REVIEWERS)
-def list_enrolment_reviews():
-    return EnrolmentReviewList(items=[review_out(r) for r in services.open_enrolment_reviews(session())])
-
-
-@endpoint(bp, "/cameos/reviews/<review_id>/decision", "POST",
-          summary="Allow the enrolment (cameo becomes active) or block it (cameo revoked, template erased)",
-          tag="review", body=EnrolmentDecisionIn, response=EnrolmentReviewOut, roles=_REVIEWERS,
-          errors=("review_item_not_found", "review_item_decided"))
-def decide_enrolment_review(review_id: str, body: EnrolmentDecisionIn):
-    return review_out(services.decide_enrolment_review(session(), review_id, current_user(), body.decision))
 
 
 # -- likeness complaints ("this video shows me") -----------------------------------------------------------

@@ -17,8 +17,9 @@ from app import audit
 from app.db import utcnow
 from app.errors import Conflict, NotFound
 from app.kit.media import MediaError, load_audio, sample_frames
-from app.models import User
+from app.models import Case, User
 from likeness import crops, templates
+from likeness.enrolment_cases import allowed_matches, open_enrolment_case
 from likeness.faces import FaceModels, FaceQualityError, check_quality, estimate_yaw
 from likeness.liveness.audio import check_spoken_phrase
 from likeness.liveness.challenge import Challenge, new_challenge
@@ -26,7 +27,7 @@ from likeness.liveness.motion import motion_report
 from likeness.liveness.recognisers import DigitRecogniser, load_recogniser
 from likeness.matching import matcher
 from likeness.models import (
-    Cameo, CameoApproval, CameoBlock, CameoStatus, EnrolmentChallenge, EnrolmentReview, Permission,
+    Cameo, CameoApproval, CameoBlock, CameoStatus, EnrolmentChallenge, Permission,
 )
 from likeness.services import blockable_users, check_permission_for, users_by_handle
 
@@ -169,7 +170,7 @@ def open_challenge(session: Session, user: User, challenge_id: str) -> Enrolment
 class EnrolmentOutcome:
     cameo: Cameo | None
     liveness: LivenessResult
-    review: EnrolmentReview | None = None
+    case: Case | None = None  # the `enrolment` case a match with another account's cameo opened
 
 
 def enrol(session: Session, user: User, challenge_id: str, video: Path, models: FaceModels) -> EnrolmentOutcome:
@@ -185,8 +186,9 @@ def enrol(session: Session, user: User, challenge_id: str, video: Path, models: 
         return EnrolmentOutcome(None, result)
 
     template = build_template(result.embeddings)
-    # 1:N at enrolment: a face already enrolled by another account needs a human decision, which
-    # needs every enrolled face searchable: after a face-model swap, wait for the re-embed.
+    # 1:N at enrolment: a face already enrolled by another account needs a human decision (an
+    # `enrolment` case), which needs every enrolled face searchable: after a face-model swap, wait
+    # for the re-embed.
     gallery = matcher().gallery(session, models)
     if gallery.missing:
         raise Conflict("enrolment is paused until every enrolled face can be searched with the current face "
@@ -194,8 +196,11 @@ def enrol(session: Session, user: User, challenge_id: str, video: Path, models: 
                        code="face_index_incomplete", status=503,
                        details={"model": models.version, "cameos_missing": gallery.other_model,
                                 "unreadable": len(gallery.unreadable)})
+    # A match this user won an appeal against (likeness/enrolment_cases.py) no longer holds them.
+    allowed = allowed_matches(session, user.id)
     hits = [h for h in matcher().identify(session, models, template[0], k=5)
-            if session.get(Cameo, h.key) is not None and session.get(Cameo, h.key).owner_id != user.id]
+            if session.get(Cameo, h.key) is not None and session.get(Cameo, h.key).owner_id != user.id
+            and h.key not in allowed]
     status = CameoStatus.PENDING_REVIEW if hits else CameoStatus.ACTIVE
     cameo = Cameo(owner_id=user.id, display_name=row.display_name, permission=row.permission,
                   status=status.value, enrolled_at=utcnow())
@@ -207,11 +212,9 @@ def enrol(session: Session, user: User, challenge_id: str, video: Path, models: 
     stored = templates.store(session, ring, cameo.id, template, models.version)
     crops.replace(session, ring, stored, result.crops)
     row.status, row.cameo_id = "used", cameo.id
-    review = None
-    if hits:
-        review = EnrolmentReview(cameo_id=cameo.id, matched_cameo_id=hits[0].key, score=hits[0].score)
-        session.add(review)
+    # A reviewer decides in the likeness queue; only the enrollee is a party to that case.
+    case = open_enrolment_case(session, user, cameo, hits[0].key, hits[0].score) if hits else None
     audit.record(session, actor=user.id, action="cameo.enrolled", object_type="cameo", object_id=cameo.id,
                  after={"status": cameo.status, "model": models.version, "frames": result.good_frames,
                         "speech": result.recogniser})
-    return EnrolmentOutcome(cameo, result, review)
+    return EnrolmentOutcome(cameo, result, case)

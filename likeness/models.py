@@ -20,7 +20,8 @@ class Permission(StrEnum):
 
 class CameoStatus(StrEnum):
     ACTIVE = "active"
-    # The enrolled face matched another account's cameo: a reviewer decides before any use.
+    # The enrolled face matched another account's cameo: a reviewer decides its `enrolment` case
+    # (likeness/enrolment_cases.py) before any use.
     PENDING_REVIEW = "pending_review"
     REVOKED = "revoked"
 
@@ -184,17 +185,14 @@ class CameoAppearance(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class EnrolmentReview(Base):
-    """A face that matched another account's cameo at enrolment waits here for a reviewer."""
+class EnrolmentAllowance(Base):
+    """An enrolment refusal overturned on appeal: the refused cameo's template was erased at the
+    refusal, so it cannot come back; instead its owner may enrol again without a match on this
+    other account's cameo holding them (likeness/enrolment_cases.py)."""
 
-    __tablename__ = "enrolment_reviews"
+    __tablename__ = "enrolment_allowances"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    cameo_id: Mapped[str] = mapped_column(ForeignKey("cameos.id", ondelete="CASCADE"), index=True)
-    matched_cameo_id: Mapped[str] = mapped_column(ForeignKey("cameos.id", ondelete="CASCADE"))
-    score: Mapped[float] = mapped_column(Float)
-    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
-    decision: Mapped[str | None] = mapped_column(String(8))
-    decided_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
-    decided_at: Mapped[datetime | None]
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    matched_cameo_id: Mapped[str] = mapped_column(ForeignKey("cameos.id", ondelete="CASCADE"), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

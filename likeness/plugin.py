@@ -6,6 +6,7 @@ from app.domains import Domain, register
 from app.interfaces import CameoOwnerPage, LikenessComplaints
 from likeness import models  # noqa: F401  (its tables join the shared metadata)
 from likeness.complaint_cases import KIND as COMPLAINT, LikenessComplaintHandler, refuse_publishing_under_complaint
+from likeness.enrolment_cases import KIND as ENROLMENT, EnrolmentHandler
 from likeness.health import startup_problems
 from likeness.services import is_co_owner, refuse_publishing_without_consent, seed_demo_cameos
 from likeness.stages import (
@@ -58,7 +59,8 @@ DOMAIN = register(Domain(
     demo=seed_demo_cameos,
     # "This video shows me": the person shown complains; a reviewer upholds (block) or rejects (allow).
     services={CameoOwnerPage: _owner_page, LikenessComplaints: _complaints},
-    case_kinds={COMPLAINT: LikenessComplaintHandler()},
+    # A face enrolled that matches another account's cameo: a reviewer allows or blocks the enrolment.
+    case_kinds={COMPLAINT: LikenessComplaintHandler(), ENROLMENT: EnrolmentHandler()},
     policy_codes={
         "LIKENESS-NO-CONSENT": "Shows a real person who did not consent",
         "LIKENESS-PUBLIC-FIGURE": "Depicts a public figure who has not enrolled",

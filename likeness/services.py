@@ -16,7 +16,7 @@ from app.models import Follow, Generation, Status, User
 from app.states import transition
 from likeness import templates
 from likeness.models import (
-    Cameo, CameoAppearance, CameoApproval, CameoBlock, CameoStatus, EnrolmentReview, Permission,
+    Cameo, CameoAppearance, CameoApproval, CameoBlock, CameoStatus, Permission,
 )
 
 
@@ -270,25 +270,3 @@ def usable_figure_cameos(session: Session, figure_ids: set[str], requested: list
     cameos = session.scalars(select(Cameo).where(Cameo.id.in_(requested), Cameo.public_figure_id.in_(figure_ids)))
     return {c.public_figure_id for c in cameos if permission_denial(session, c, requester_id) is None}
 
-
-def open_enrolment_reviews(session: Session) -> list[EnrolmentReview]:
-    return list(session.scalars(select(EnrolmentReview).where(EnrolmentReview.status == "open")
-                                .order_by(EnrolmentReview.created_at)))
-
-
-def decide_enrolment_review(session: Session, review_id: str, reviewer: User, decision: str) -> EnrolmentReview:
-    review = session.get(EnrolmentReview, review_id)
-    if review is None:
-        raise NotFound("review item not found", code="review_item_not_found")
-    if review.status != "open":
-        raise Conflict("review item already decided", code="review_item_decided")
-    cameo = session.get(Cameo, review.cameo_id)
-    if decision == "allow":
-        cameo.status = CameoStatus.ACTIVE.value
-    else:
-        cameo.status, cameo.revoked_at = CameoStatus.REVOKED.value, utcnow()
-        templates.erase_cameo(session, cameo.id)
-    review.status, review.decision, review.decided_by_id, review.decided_at = "decided", decision, reviewer.id, utcnow()
-    audit.record(session, actor=reviewer.id, action="cameo.enrolment_reviewed", object_type="cameo",
-                 object_id=cameo.id, after={"decision": decision, "status": cameo.status})
-    return review

@@ -25,12 +25,14 @@ Note = Annotated[str, StringConstraints(max_length=5000)]
 class AppealIn(Body):
     statement_id: Id | None = None
     generation_id: Id | None = None
+    case_id: Id | None = Field(None, description="a case decision that issued no statement of reasons (an "
+                                                   "enrolment refusal)")
     reason: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
 
     @model_validator(mode="after")
     def _one_subject(self):
-        if bool(self.statement_id) == bool(self.generation_id):
-            raise ValueError("give exactly one of statement_id and generation_id")
+        if sum(bool(x) for x in (self.statement_id, self.generation_id, self.case_id)) != 1:
+            raise ValueError("give exactly one of statement_id, generation_id and case_id")
         return self
 
 
@@ -202,10 +204,10 @@ def _read(case_id: str) -> CaseOut:
 @endpoint(bp, "/appeals", "POST", summary="Appeal a decision (free; decided by a human who did not take it)",
           tag="cases", body=AppealIn, response=CaseOut, status=201,
           errors=("statement_not_found", "already_appealed", "statement_superseded", "appeal_exhausted",
-                  "not_appealable", "use_dispute", "generation_deleted"))
+                  "not_appealable", "use_dispute", "generation_deleted", "case_not_found", "case_not_decided"))
 def appeal(body: AppealIn):
     case = appeals.file(session(), current_user(), body.reason, statement_id=body.statement_id,
-                        generation_id=body.generation_id)
+                        generation_id=body.generation_id, case_id=body.case_id)
     return case_out(case, current_user(), your_role="appellant")
 
 
@@ -268,7 +270,7 @@ def handoff(case_id: str, body: HandoffIn):
           tag="cases", body=DecisionIn, response=CaseOut, roles=REVIEWERS,
           errors=("case_not_found", "case_claimed", "case_decided", "case_under_appeal", "decision_not_for_kind",
                   "policy_code_required", "unknown_policy_code", "senior_reviewer_required", "same_decider",
-                  "generation_not_held", "case_escalated", "claim_not_disputed"))
+                  "generation_not_held", "case_escalated", "claim_not_disputed", "cameo_not_pending"))
 def decide(case_id: str, body: DecisionIn):
     user = current_user()
     case = case_decisions.decide(runtime.current(), session(), user, case_id, body.decision, body.policy_code,

@@ -40,3 +40,40 @@ def test_review_items_become_cases(tmp_path):
     assert str(case[6]).startswith("2026-12-01 10:00:00")
     assert tuple(party) == ("r1", "u1", "creator")
     assert drift(url) == []
+
+
+def test_enrolment_reviews_become_cases(tmp_path):
+    """0017 moves each enrolment review onto an `enrolment` case, the cameo's owner its one party."""
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{tmp_path / 'enrolment.db'}"
+    upgrade(url, "0016")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for uid, handle in (("u1", "alice"), ("u2", "mallory"), ("r1", "carol")):
+            conn.execute(text("INSERT INTO users (id, email, handle, password_hash, role, created_at) "
+                              f"VALUES ('{uid}', '{handle}@t.test', '{handle}', 'x', 'creator', '2026-11-30 10:00:00')"))
+        for cid, owner, status in (("c1", "u1", "active"), ("c2", "u2", "pending_review"), ("c3", "u2", "revoked")):
+            conn.execute(text("INSERT INTO cameos (id, owner_id, display_name, permission, status, created_at) "
+                              f"VALUES ('{cid}', '{owner}', 'Me', 'everyone', '{status}', '2026-11-30 10:00:00')"))
+        conn.execute(text("INSERT INTO enrolment_reviews (id, cameo_id, matched_cameo_id, score, status, created_at) "
+                          "VALUES ('e1', 'c2', 'c1', 0.93, 'open', '2026-11-30 10:00:00')"))
+        conn.execute(text("INSERT INTO enrolment_reviews (id, cameo_id, matched_cameo_id, score, status, decision, "
+                          "decided_by_id, decided_at, created_at) VALUES ('e2', 'c3', 'c1', 0.91, 'decided', 'block', "
+                          "'r1', '2026-11-30 12:00:00', '2026-11-30 11:00:00')"))
+    upgrade(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, kind, state, queue, subject_type, subject_id, decision, policy_code, "
+                                 "decided_by_id, due_at, reasons, details FROM cases ORDER BY id")).all()
+        parties = conn.execute(text("SELECT case_id, user_id, role FROM case_parties ORDER BY case_id")).all()
+        tables = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'"))}
+    engine.dispose()
+    assert [r[:9] for r in rows] == [
+        ("e1", "enrolment", "open", "likeness", "cameo", "c2", None, None, None),
+        ("e2", "enrolment", "decided", "likeness", "cameo", "c3", "block", "GL-LEGACY", "r1")]
+    assert str(rows[0][9]).startswith("2026-12-01 10:00:00")
+    assert "face_matches_other_cameo" in rows[0][10] and '"matched_cameo_id": "c1"' in rows[0][11]
+    # Only the enrollee is a party: the matched cameo's owner (u1) is never told.
+    assert [tuple(p) for p in parties] == [("e1", "u2", "enrollee"), ("e2", "u2", "enrollee")]
+    assert "enrolment_reviews" not in tables and "enrolment_allowances" in tables
+    assert drift(url) == []

@@ -90,28 +90,68 @@ def test_a_face_enrolled_by_another_account_goes_to_review(rt, make_api, selfie_
     alice, _ = make_api("alice@t.test", handle="alice")
     mallory, _ = make_api("mallory@t.test", handle="mallory")
     carol, _ = make_api("carol@t.test", role=Role.REVIEWER, handle="carol")
+    dave, _ = make_api("dave@t.test", role=Role.REVIEWER, handle="dave")
     first = upload(alice, start(alice)["upload_url"], selfie_bytes).get_json()["cameo"]["id"]
     resp = upload(mallory, start(mallory)["upload_url"], selfie_bytes)
     assert resp.status_code == 201
     second = resp.get_json()
+    cameo_id = second["cameo"]["id"]
     assert second["review_pending"] is True and second["cameo"]["status"] == "pending_review"
     # A cameo waiting for review cannot be used.
-    gen = alice.post("/api/v1/generations", json={"prompt": "a walk", "cameo_ids": [second["cameo"]["id"]]})
+    gen = alice.post("/api/v1/generations", json={"prompt": "a walk", "cameo_ids": [cameo_id]})
     assert gen.get_json()["status"] == "blocked"
-    envelope(mallory.get("/api/v1/cameos/reviews"), 403)
-    items = carol.get("/api/v1/cameos/reviews").get_json()["items"]
-    assert [(i["cameo_id"], i["matched_cameo_id"]) for i in items] == [(second["cameo"]["id"], first)]
-    assert items[0]["score"] > 0.9
-    decided = carol.post(f"/api/v1/cameos/reviews/{items[0]['id']}/decision", json={"decision": "block"})
-    assert decided.get_json()["decision"] == "block"
-    envelope(carol.post(f"/api/v1/cameos/reviews/{items[0]['id']}/decision", json={"decision": "allow"}), 409,
-             "review_item_decided")
-    assert mallory.get(f"/api/v1/cameos/{second['cameo']['id']}").get_json()["status"] == "revoked"
+    # The review is an `enrolment` case in the likeness queue; only reviewers list cases.
+    envelope(mallory.get("/api/v1/cases?kind=enrolment"), 403)
+    items = carol.get("/api/v1/cases?kind=enrolment").get_json()["items"]
+    assert [(i["id"], i["subject_type"], i["subject_id"], i["queue"]) for i in items] == [
+        (second["case_id"], "cameo", cameo_id, "likeness")]
+    subject = items[0]["subject"]
+    assert subject["score"] > 0.9 and subject["matched_cameo"]["id"] == first
+    assert subject["cameo"]["id"] == cameo_id and subject["cameo"]["enrolled_at"]
+    case_id = items[0]["id"]
+    # The enrollee follows the case; the matched cameo's owner is not told it exists.
+    assert mallory.get(f"/api/v1/cases/{case_id}").get_json()["your_role"] == "enrollee"
+    envelope(alice.get(f"/api/v1/cases/{case_id}"), 404, "case_not_found")
+    envelope(mallory.post("/api/v1/appeals", json={"case_id": case_id, "reason": "it is me"}), 409,
+             "case_not_decided")
+    decided = carol.post(f"/api/v1/cases/{case_id}/decision",
+                         json={"decision": "block", "policy_code": "LIKENESS-IMPERSONATION"})
+    assert decided.status_code == 200, decided.get_json()
+    assert decided.get_json()["decision"] == "block" and decided.get_json()["outcome_statement"] is None
+    envelope(carol.post(f"/api/v1/cases/{case_id}/decision",
+                        json={"decision": "allow", "policy_code": "LIKENESS-CONSENTED"}), 409, "case_decided")
+    assert mallory.get(f"/api/v1/cameos/{cameo_id}").get_json()["status"] == "revoked"
     with rt.db.transaction() as s:
-        assert s.get(FaceTemplate, second["cameo"]["id"]) is None
+        assert s.get(FaceTemplate, cameo_id) is None
         assert s.get(FaceTemplate, first) is not None
         owners = {c.cameo_id for c in s.scalars(select(FaceCrop))}
     assert owners == {first}  # the blocked enrolment's face crops went with its template
+
+    # The enrollee appeals the refusal (it issued no statement of reasons: the case is appealed).
+    envelope(alice.post("/api/v1/appeals", json={"case_id": case_id, "reason": "mine"}), 404, "case_not_found")
+    filed = mallory.post("/api/v1/appeals", json={"case_id": case_id, "reason": "this is my own face"})
+    assert filed.status_code == 201, filed.get_json()
+    appeal = filed.get_json()
+    assert (appeal["kind"], appeal["subject_type"], appeal["subject_id"]) == ("appeal", "case", case_id)
+    envelope(mallory.post("/api/v1/appeals", json={"case_id": case_id, "reason": "again"}), 409, "already_appealed")
+    assert carol.get(f"/api/v1/cases/{case_id}").get_json()["state"] == "reopened"
+    # Whoever refused cannot decide the appeal; another reviewer overturns it.
+    envelope(carol.post(f"/api/v1/cases/{appeal['id']}/decision",
+                        json={"decision": "overturn", "policy_code": "LIKENESS-CONSENTED"}), 403, "same_decider")
+    seen = dave.get(f"/api/v1/cases/{appeal['id']}").get_json()
+    assert seen["subject"]["appeal_of"]["decision"] == "block" and seen["subject"]["appeal_of"]["matched_cameo"]["id"] == first
+    overturned = dave.post(f"/api/v1/cases/{appeal['id']}/decision",
+                           json={"decision": "overturn", "policy_code": "LIKENESS-CONSENTED"})
+    assert overturned.status_code == 200, overturned.get_json()
+    assert carol.get(f"/api/v1/cases/{case_id}").get_json()["state"] == "decided"
+    kinds = [n["kind"] for n in mallory.get("/api/v1/notifications").get_json()["items"]]
+    assert "enrolment_allowed" in kinds
+    # The refused cameo stays revoked (its face was erased), but the same face now enrols unheld.
+    assert mallory.get(f"/api/v1/cameos/{cameo_id}").get_json()["status"] == "revoked"
+    again = upload(mallory, start(mallory)["upload_url"], selfie_bytes)
+    assert again.status_code == 201, again.get_json()
+    assert again.get_json()["review_pending"] is False and again.get_json()["cameo"]["status"] == "active"
+    assert again.get_json()["case_id"] is None
 
 
 def test_bad_uploads_get_clear_errors_and_store_nothing(rt, make_api, monkeypatch):

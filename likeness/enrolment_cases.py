@@ -1,0 +1,93 @@
+"""How a reviewer decides a cameo enrolment whose face matched another account's cameo (the
+`enrolment` case kind, opened by likeness.enrolment.enrol).
+
+allow: the cameo becomes active. block: the cameo is revoked and its biometric data (template and
+face crops) erased at once. Neither issues a statement of reasons: a refused enrolment is not
+content (EU DSA Art. 17 does not apply), so a refusal is appealed through the case itself
+(app.appeals.file(case_id=...)). Only the enrollee is a party: the owner of the matched cameo is
+never told that someone enrolled a face like theirs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import audit, cases, notifications
+from app.db import utcnow
+from app.errors import Conflict
+from app.models import Case, CaseKind, User
+from likeness import templates
+from likeness.models import Cameo, CameoStatus, EnrolmentAllowance
+
+STAGE = "likeness.enrolment"  # the `stage` its reasons name: routed to the likeness queue
+KIND = CaseKind.ENROLMENT.value
+
+
+def open_enrolment_case(session: Session, user: User, cameo: Cameo, matched_cameo_id: str, score: float) -> Case:
+    details = {"score": round(float(score), 4), "matched_cameo_id": matched_cameo_id}
+    return cases.open_case(
+        session, kind=KIND, subject_type="cameo", subject_id=cameo.id, opened_by=user, details=details,
+        reasons=[{"stage": STAGE, "code": "face_matches_other_cameo",
+                  "message": "the enrolled face matches a cameo enrolled by another account", "details": details}],
+        # Privacy: the matched cameo's owner is not a party and is not told.
+        parties={user.id: "enrollee"})
+
+
+class EnrolmentHandler:
+    decisions = frozenset({"allow", "block"})
+    # A refusal may be appealed by the enrollee (app.appeals.file with case_id); an allowed enrolment
+    # has nobody to appeal it (the matched owner is not a party).
+    appealable_decisions = frozenset({"block"})
+
+    def decide(self, session: Session, case: Case, decision: str, actor: User, note: str) -> str | None:
+        cameo = session.get(Cameo, case.subject_id)
+        if cameo is None or cameo.status != CameoStatus.PENDING_REVIEW:
+            raise Conflict("the cameo no longer waits for review (its owner deleted it)", code="cameo_not_pending",
+                           details={"status": cameo.status if cameo else None})
+        if decision == "allow":
+            cameo.status = CameoStatus.ACTIVE.value
+        else:
+            cameo.status, cameo.revoked_at = CameoStatus.REVOKED.value, utcnow()
+            templates.erase_cameo(session, cameo.id)
+        audit.record(session, actor=actor.id, action="cameo.enrolment_reviewed", object_type="cameo",
+                     object_id=cameo.id, after={"decision": decision, "status": cameo.status, "case_id": case.id})
+        return None  # no statement of reasons: a refused enrolment is not content
+
+    def reverse(self, session: Session, case: Case, actor: User, note: str) -> None:
+        """A refusal overturned on appeal. The refused cameo cannot come back: its template and face
+        crops were erased when it was refused, and biometric data is never kept "in case". So the
+        enrollee may enrol again, and the match that held them (this other account's cameo) no longer
+        does: an EnrolmentAllowance that enrol() reads."""
+        cameo = session.get(Cameo, case.subject_id)
+        user_id = cameo.owner_id if cameo is not None else case.opened_by_id
+        matched_id = (case.details or {}).get("matched_cameo_id")
+        if user_id is None:
+            return
+        if matched_id and session.get(Cameo, matched_id) is not None \
+                and session.get(EnrolmentAllowance, (user_id, matched_id)) is None:
+            session.add(EnrolmentAllowance(user_id=user_id, matched_cameo_id=matched_id, case_id=case.id))
+        audit.record(session, actor=actor.id, action="cameo.enrolment_allowed", object_type="cameo",
+                     object_id=case.subject_id, after={"case_id": case.id, "matched_cameo_id": matched_id})
+        notifications.notify(session, user_id, "enrolment_allowed", case_id=case.id,
+                             message="Your appeal succeeded: enrol your face again (POST /api/v1/cameos/enrol); "
+                                     "the match that held it before will not hold it again.")
+
+    def overdue(self, session: Session, case: Case, actor: User) -> bool:
+        return False  # a person's likeness is never decided by a clock: the sweep alerts the seniors
+
+    def describe(self, session: Session, case: Case) -> dict[str, Any]:
+        details = case.details or {}
+        cameo = session.get(Cameo, case.subject_id)
+        matched = session.get(Cameo, details["matched_cameo_id"]) if details.get("matched_cameo_id") else None
+        return {"score": details.get("score"),
+                "matched_cameo": {"id": matched.id, "display_name": matched.display_name} if matched else None,
+                "cameo": {"id": cameo.id, "display_name": cameo.display_name, "status": cameo.status,
+                          "enrolled_at": cameo.enrolled_at} if cameo else None}
+
+
+def allowed_matches(session: Session, user_id: str) -> set[str]:
+    """Other accounts' cameos whose match no longer holds this user's enrolment (an appeal won)."""
+    return set(session.scalars(select(EnrolmentAllowance.matched_cameo_id).where(EnrolmentAllowance.user_id == user_id)))
