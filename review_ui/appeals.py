@@ -29,10 +29,12 @@ STATE_WORDS = {CaseState.OPEN: "Open", CaseState.ASSIGNED: "Being reviewed",
                CaseState.ESCALATED: "With a senior reviewer", CaseState.DECIDED: "Decided",
                CaseState.REOPENED: "Decision under appeal"}
 KIND_WORDS = {CaseKind.APPEAL: "Appeal", CaseKind.REVIEW: "Held for review",
-              CaseKind.DISPUTE: "Copyright dispute", CaseKind.LIKENESS_COMPLAINT: "Likeness complaint"}
+              CaseKind.DISPUTE: "Copyright dispute", CaseKind.LIKENESS_COMPLAINT: "Likeness complaint",
+              CaseKind.ENROLMENT: "Cameo enrolment"}
 DECISION_WORDS = {"overturn": "Overturned", "uphold": "Upheld", "allow": "Allowed", "block": "Blocked"}
 ROLE_WORDS = {"appellant": "You appealed", "creator": "Your video", "co_owner": "Co-owner",
-              "rightsholder": "Rightsholder", "complainant": "You complained"}
+              "rightsholder": "Rightsholder", "complainant": "You complained",
+              "enrollee": "Your cameo"}
 
 # What each refusal of app.appeals.file means, said to the person filing. `form`: the form stays
 # usable (the words need fixing); otherwise the decision itself cannot be appealed (now).
@@ -44,6 +46,7 @@ APPEAL_ERRORS: dict[str, tuple[str, bool]] = {
                          "refer it to a certified out-of-court dispute settlement body, or go to court.", False),
     "statement_superseded": ("A later decision replaced this one; appeal the later decision instead.", False),
     "not_appealable": ("This decision lifted a restriction: there is nothing to appeal.", False),
+    "case_not_decided": ("This case has no decision yet: there is nothing to appeal.", False),
     "use_dispute": ("This decision follows a rightsholder's claim: contest it by disputing the claim.", False),
     "generation_deleted": ("The video was deleted, so nothing can be restored.", False),
 }
