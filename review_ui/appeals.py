@@ -17,7 +17,6 @@ from flask import redirect, render_template, request, url_for
 
 from app import appeals, cases, statements
 from app.config import setting
-from app.db import as_utc, utcnow
 from app.errors import GreenlightError, NotFound
 from app.models import Case, CaseKind, CaseState, Generation, StatementOfReasons, User
 from review_ui import web
@@ -55,17 +54,10 @@ APPEAL_ERRORS: dict[str, tuple[str, bool]] = {
 # -- wording helpers (templates) ------------------------------------------------------------------------
 
 def countdown(case: Case, now: datetime | None = None) -> str:
-    """'due in 2 days', 'due in 5 hours', 'overdue' for an undecided case; '' once decided."""
+    """web.deadline's words for an undecided case ('due in 2 d 23 h', 'overdue by 5 min'); '' once decided."""
     if case.state not in {s.value for s in cases.OPEN_STATES}:
         return ""
-    seconds = (as_utc(case.due_at) - (now or utcnow())).total_seconds()
-    if seconds <= 0:
-        return "overdue"
-    for unit, size, switch in (("day", 86400, 36 * 3600), ("hour", 3600, 90 * 60), ("minute", 60, 60)):
-        if seconds >= switch:
-            n = round(seconds / size)
-            return f"due in {n} {unit}{'' if n == 1 else 's'}"
-    return "due in under a minute"
+    return web.deadline(case.due_at, now)["text"]
 
 
 def sla_words(kind: str) -> str:

@@ -78,26 +78,14 @@ def at(moment: str | datetime | None):
     return web.when(_parse(moment) if isinstance(moment, str) else moment)
 
 
-def countdown(due: datetime, now: datetime) -> tuple[str, bool]:
-    """("due in 29 days, 23 hours", False) or ("overdue by 2 hours", True)."""
-    seconds = int((due - now).total_seconds())
-    overdue = seconds <= 0
-    left = abs(seconds)
-    days, hours, minutes = left // 86400, left % 86400 // 3600, left % 3600 // 60
-    parts = [f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in ((days, "day"), (hours, "hour")) if n]
-    if not days:
-        parts.append(f"{minutes} minute{'' if minutes == 1 else 's'}")
-    text = ", ".join(parts[:2])
-    return (f"overdue by {text}", True) if overdue else (f"due in {text}", False)
-
-
 def _with_deadlines(view: dict[str, Any]) -> dict[str, Any]:
     now = utcnow()
     for claim in view["video_claims"]:
         case = claim["case"]
         if case and case["due_at"]:
             open_ = case["state"] not in ("decided", "closed")
-            text, overdue = countdown(_parse(case["due_at"]), now)
+            found = web.deadline(_parse(case["due_at"]), now)
+            text, overdue = found["text"], found["overdue"]
             case["countdown"], case["overdue"] = (text, overdue) if open_ else (None, False)
     return view
 

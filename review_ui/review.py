@@ -19,7 +19,7 @@ from flask import (Response, flash, get_flashed_messages, jsonify, redirect, ren
 from sqlalchemy import select
 
 from app import case_decisions, case_metrics, cases, exposure, runtime
-from app.db import as_utc, utcnow
+from app.db import utcnow
 from app.errors import GreenlightError
 from app.models import REVIEW_ROLES, Case, CaseEvent, CaseKind, CaseState, Role, StatementOfReasons, User
 from review_ui import web
@@ -65,35 +65,6 @@ def message_for(exc: GreenlightError) -> str:
     if exc.code == "exposure_break" and until:
         text += f" You may reveal again at {datetime.fromisoformat(until).strftime('%H:%M UTC')}."
     return text
-
-
-# -- wording for deadlines (the script in static/js/review.js keeps the same wording live) ----------------
-
-def _span(seconds: float) -> str:
-    minutes = max(int(seconds // 60), 0)
-    days, rest = divmod(minutes, 1440)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {mins} min"
-    return f"{mins} min"
-
-
-def sla(due: datetime | None, now: datetime | None = None) -> dict[str, Any]:
-    """`due in 3 h 5 min` or `overdue by 12 min`, with the ISO time the script counts from."""
-    due = as_utc(due)
-    if due is None:
-        return {"text": "", "overdue": False, "iso": ""}
-    left = (due - (now or utcnow())).total_seconds()
-    if left < 0:
-        return {"text": f"overdue by {_span(-left)}", "overdue": True, "iso": due.isoformat()}
-    return {"text": f"due in {_span(left)}", "overdue": False, "iso": due.isoformat()}
-
-
-@bp.app_template_global("sla")
-def _sla_global(due):
-    return sla(due)
 
 
 # -- helpers -------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ import hmac
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, session, url_for
@@ -25,7 +26,7 @@ from werkzeug.exceptions import MethodNotAllowed
 
 from app import runtime
 from app.config import setting
-from app.db import as_utc
+from app.db import as_utc, utcnow
 from app.models import REVIEW_ROLES, Role, User
 
 SESSION_USER = "uid"
@@ -249,3 +250,28 @@ def when(moment) -> Markup:
     if moment is None:
         return Markup("")
     return Markup('<time datetime="{}">{}</time>').format(moment.isoformat(), moment.strftime("%d %b %Y, %H:%M UTC"))
+
+
+# -- deadlines: one wording on every page (static/js/review.js keeps it live on the reviewers' pages) -----
+
+def _span(seconds: float) -> str:
+    minutes = max(int(seconds // 60), 0)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {mins} min"
+    return f"{mins} min"
+
+
+@bp.app_template_global("deadline")
+def deadline(due: datetime | None, now: datetime | None = None) -> dict[str, Any]:
+    """`due in 3 h 5 min` or `overdue by 12 min`, with the ISO time a script can count from."""
+    due = as_utc(due)
+    if due is None:
+        return {"text": "", "overdue": False, "iso": ""}
+    left = (due - (now or utcnow())).total_seconds()
+    if left < 0:
+        return {"text": f"overdue by {_span(-left)}", "overdue": True, "iso": due.isoformat()}
+    return {"text": f"due in {_span(left)}", "overdue": False, "iso": due.isoformat()}

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from app import audit, case_decisions, cases
 from app.models import Case, Generation, Role, User
-from review_ui import review
+from review_ui import web
 from tests.app.test_cases import HoldAfterRender
 from tests.conftest import PASSWORD, create_user, plug_stage
 from tests.review_ui.conftest import check_accessibility, log_in, screenshot
@@ -355,8 +355,10 @@ def test_bulk_decisions_show_each_outcome_and_start_next_claims(rt, app):
 
 
 def test_deadline_wording():
+    # One wording on every page (review_ui/web.py); static/js/review.js keeps it live on these.
     now = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
-    assert review.sla(now + timedelta(hours=3, minutes=5, seconds=30), now)["text"] == "due in 3 h 5 min"
-    assert review.sla(now + timedelta(days=2, hours=1), now)["text"] == "due in 2 d 1 h"
-    late = review.sla(now - timedelta(minutes=12), now)
+    assert web.deadline(now + timedelta(hours=3, minutes=5, seconds=30), now)["text"] == "due in 3 h 5 min"
+    assert web.deadline(now + timedelta(days=2, hours=1), now)["text"] == "due in 2 d 1 h"
+    assert web.deadline(None, now) == {"text": "", "overdue": False, "iso": ""}
+    late = web.deadline(now - timedelta(minutes=12), now)
     assert late == {"text": "overdue by 12 min", "overdue": True, "iso": (now - timedelta(minutes=12)).isoformat()}

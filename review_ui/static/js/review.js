@@ -1,6 +1,6 @@
 // The reviewers' pages (review_ui/review.py). No inline script anywhere: the CSP forbids it.
 // 1. Deadlines: every <time class="sla" data-due> says "due in ..." / "overdue by ..."; the server
-//    writes the text, this refreshes it every minute (same wording as review.sla()).
+//    writes the text, this refreshes it every minute (same wording as review_ui/web.py deadline()).
 // 2. The case page's keyboard shortcuts: a/b/u/o/e pick a decision, p focuses the policy, Enter
 //    decides, n decides and opens the next case, r reveals the video. Ignored while typing in a
 //    text field or with a modifier key held.
