@@ -154,6 +154,13 @@ def dashboard():
     return _dashboard()
 
 
+@bp.get("/review/queues")
+@web.login_required(roles=ROLES)
+def queue_counts():
+    """The dashboard's queue counts alone, for htmx to swap in (a partial update, no full reload)."""
+    return render_template("review/_queues.html", counts=cases.queue_counts(web.db(), web.current_user()))
+
+
 @bp.post("/review/next")
 @web.login_required(roles=ROLES)
 def start_next():

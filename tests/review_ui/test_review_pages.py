@@ -92,6 +92,13 @@ def test_a_reviewer_allows_a_held_request_with_the_keyboard_and_the_video_render
     check_accessibility(page)
     screenshot(page, "review-dashboard")
 
+    # New work shows up without a reload: htmx swaps in fresh queue counts (every 30 s; here on demand).
+    assert page.locator("#queue-counts td.num").first.inner_text() == "1"
+    held(rt, alice)
+    page.evaluate("htmx.trigger('#queue-counts', 'refresh')")
+    page.locator("#queue-counts td.num", has_text="2").wait_for(timeout=10_000)
+    assert page.locator(f"#case-{case_id}").count() == 1  # the rest of the page stayed as it was
+
     row.get_by_role("link", name=HELD).click()
     page.wait_for_url(f"**/review/cases/{case_id}")
     assert page.locator(".case-prompt").inner_text() == HELD
