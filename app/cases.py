@@ -161,15 +161,25 @@ def close_moot(session: Session, gen: Generation, target: str, actor: str) -> li
     was revoked) leaves nothing to decide: its open cases close, recorded as moot. So do appeals of
     a generation that is gone."""
     kinds = [K.REVIEW.value] + ([K.APPEAL.value] if target == "deleted" else [])
-    open_cases = session.scalars(select(Case).where(Case.generation_id == gen.id, Case.kind.in_(kinds),
-                                                    Case.state.in_([s.value for s in OPEN_STATES]))).all()
+    return _close_moot(session, select(Case).where(Case.generation_id == gen.id, Case.kind.in_(kinds)),
+                       f"the generation became {target}", actor, generation_status=target)
+
+
+def close_moot_subject(session: Session, subject_type: str, subject_id: str, why: str, actor: str) -> list[Case]:
+    """The same for a case's subject that went away (a pending cameo its owner revoked or deleted)."""
+    return _close_moot(session, select(Case).where(Case.subject_type == subject_type, Case.subject_id == subject_id),
+                       why, actor)
+
+
+def _close_moot(session: Session, stmt, why: str, actor: str, **after: Any) -> list[Case]:
+    open_cases = session.scalars(stmt.where(Case.state.in_([s.value for s in OPEN_STATES]))).all()
     now = utcnow()
     for case in open_cases:
         case.state, case.decision, case.decided_at, case.updated_at = S.DECIDED.value, "moot", now, now
-        case.decision_note = f"the generation became {target}"
-        record_event(session, case, "closed", None, case.decision_note, by=actor)
+        case.decision_note = why
+        record_event(session, case, "closed", None, why, by=actor)
         audit.record(session, actor=actor, action="case.closed_moot", object_type="case", object_id=case.id,
-                     after={"generation_status": target})
+                     after={"why": why, **after})
     return list(open_cases)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit, notifications, statements
+from app import audit, cases, notifications, statements
 from app.generations import remove
 from app.accounts import users_by_handle
 from app.db import utcnow
@@ -122,6 +122,9 @@ def revoke_with_cascade(session: Session, owner: User, cameo_id: str) -> tuple[C
         audit.record(session, actor=owner.id, action="cameo.revoked", object_type="cameo", object_id=cameo.id,
                      before={"status": before}, after={"status": cameo.status})
         changed = cascade_revocation(session, cameo, actor=owner.id)
+        if before == CameoStatus.PENDING_REVIEW:
+            # Its enrolment case has nothing left to decide.
+            cases.close_moot_subject(session, "cameo", cameo.id, "the cameo was revoked before review", owner.id)
     return cameo, changed
 
 

@@ -207,3 +207,16 @@ def test_a_broken_speech_model_setting_is_a_503_and_costs_no_attempt(rt, make_ap
     with rt.db.transaction() as s:
         assert s.get(EnrolmentChallenge, challenge["challenge_id"]).attempts == 0
     recognisers._load.cache_clear()
+
+
+def test_a_pending_enrolment_deleted_by_its_owner_closes_its_case(rt, make_api, selfie_bytes):
+    alice, _ = make_api("alice@t.test", handle="alice")
+    mallory, _ = make_api("mallory@t.test", handle="mallory")
+    carol, _ = make_api("carol@t.test", role=Role.REVIEWER, handle="carol")
+    upload(alice, start(alice)["upload_url"], selfie_bytes)
+    pending = upload(mallory, start(mallory)["upload_url"], selfie_bytes).get_json()
+    assert pending["review_pending"] is True
+    assert mallory.delete(f"/api/v1/cameos/{pending['cameo']['id']}").status_code in (200, 204)
+    case = mallory.get(f"/api/v1/cases/{pending['case_id']}").get_json()
+    assert (case["state"], case["decision"]) == ("decided", "moot")
+    assert carol.get("/api/v1/cases?kind=enrolment").get_json()["items"] == []
