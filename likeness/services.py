@@ -7,7 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit, cases, notifications, statements
+from app import audit, cases, media_holds, notifications, statements
 from app.generations import remove
 from app.accounts import users_by_handle
 from app.db import utcnow
@@ -189,14 +189,17 @@ def cascade_revocation(session: Session, cameo: Cameo, *, actor: str,
                          reasons=[{"stage": "likeness.consent", "code": "cameo_consent_revoked",
                                    "message": "a person in the video withdrew their consent to it",
                                    "details": {"cameo_id": cameo.id}}])
+        # The video goes from everyone, its creator included: its media into the legal hold.
         if target == Status.DELETED:
-            remove(session, gen, actor=actor, reason="cameo_consent_revoked")
+            remove(session, gen, actor=actor, reason="cameo_consent_revoked", hold=True)
         else:
             transition(session, gen, target, actor=actor, reason="cameo_consent_revoked")
+            media_holds.withhold(session, gen, reason="cameo_consent_revoked", actor=actor)
         action = REVOCATION_ACTIONS[target]
         if gen.owner_id != cameo.owner_id:
             notifications.notify(session, gen.owner_id, "cameo_consent_revoked", generation_id=gen.id,
-                                 cameo_id=cameo.id, action=action)
+                                 cameo_id=cameo.id, action=action,
+                                 media="withheld" if gen.media_withheld else "none")
         changed.append((gen.id, action))
     return changed
 
