@@ -89,8 +89,8 @@ def media(generation_id: str):
 
 
 @endpoint(bp, "/generations/<generation_id>/publish", "POST", summary="Publish a draft to the feed",
-          tag="generations", response=GenerationOut, errors=("generation_not_found", "illegal_transition", "consent_revoked",
-                                                         "media_withheld"))
+          tag="generations", response=GenerationOut,
+          errors=("generation_not_found", "illegal_transition", "consent_revoked", "media_withheld"))
 def publish(generation_id: str):
     return generation_out(generations.publish(session(), current_user(), generation_id))
 
