@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import audit
+from app.config import setting
 from app.db import utcnow
 from app.errors import Conflict, Unauthenticated, ValidationFailed
-from app.models import ApiToken, Follow, Invite, Role, User
+from app.models import ApiToken, Follow, Invite, Role, User, age_on
 
 INVITES_PER_USER = 4
 TOKEN_PREFIX = "glt_"
@@ -44,6 +45,10 @@ def create_user(session: Session, email: str, password: str, *, role: Role = Rol
         raise ValidationFailed(f"password must have at least {MIN_PASSWORD} characters", code="weak_password")
     if birthdate is not None and not (date(1900, 1, 1) <= birthdate <= utcnow().date()):
         raise ValidationFailed("birthdate out of range", code="invalid_birthdate")
+    if birthdate is not None and age_on(birthdate, utcnow().date()) < setting("GL_MIN_AGE"):
+        # Checked before anything is written: a refused sign-up leaves no row and uses no invite.
+        raise ValidationFailed(f"you must be at least {setting('GL_MIN_AGE')} to have an account",
+                               code="below_minimum_age", details={"minimum_age": setting("GL_MIN_AGE")})
     if session.scalar(select(User.id).where(User.email == email)):
         raise Conflict("an account with this email exists", code="email_taken")
     if handle is not None:

@@ -191,6 +191,8 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
                 orchestrator.recover(rt, older_than_s=rt.config.stall_after_s)
                 if minute % 10 == 0:
                     _sweep_cases(rt, None)  # deadlines: lapse what must lapse, alert on what is stale
+                if minute % 60 == 0:
+                    _purge_media(rt)  # withheld videos past their legal-hold retention
             except Exception:
                 logging.getLogger(__name__).exception("recovery sweep failed")
 
@@ -235,6 +237,34 @@ def cases_sweep(email: str | None) -> None:
     if counts is None:
         raise click.ClickException("no admin account to act as: create one or pass --as")
     click.echo(f"lapsed {counts['lapsed']}, alerted {counts['alerted']}")
+
+
+@main.group()
+def media() -> None:
+    """Rendered media: the legal hold of withheld videos."""
+
+
+def _purge_media(rt: runtime.Runtime, echo=None) -> int:
+    from app import media_holds
+
+    def progress(n: int, total: int, hold) -> None:
+        if echo:
+            echo(f"[{n}/{total}] purged {hold.id}.mp4 (generation {hold.generation_id}, {hold.reason}, "
+                 f"held {hold.held_at:%Y-%m-%d})")
+
+    with rt.db.transaction() as s:
+        result = media_holds.purge(s, progress=progress)
+    if echo:
+        echo(f"purged {result.purged} held videos past their retention"
+             + (f"; {result.missing} were already gone" if result.missing else ""))
+    return result.purged + result.missing
+
+
+@media.command("purge")
+def media_purge() -> None:
+    """Delete withheld videos whose legal-hold retention (GL_MEDIA_HOLD_DAYS) has passed. The worker
+    runs this every hour; run it from cron where no worker runs."""
+    _purge_media(_rt(), click.echo)
 
 
 @main.group()

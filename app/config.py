@@ -167,6 +167,12 @@ _DECLARED = (
             "SQLite file, generated secret key, face-template key file, media",
             "see [the instance folder](#the-instance-folder)"),
     Setting("GL_MEDIA_DIR", "core", PATH, None, "rendered videos and stored uploads", "`<instance>/media`"),
+    Setting("GL_MEDIA_HOLD_DIR", "core", PATH, None,
+            "the legal hold: videos withheld from everyone (consent revoked, deleted by a person in them), never "
+            "served; keep it outside GL_MEDIA_DIR (docs/retention.md)", "`<instance>/legal_hold`"),
+    Setting("GL_MEDIA_HOLD_DAYS", "core", integer(0), 30,
+            "days a withheld video stays in the legal hold before `greenlight media purge` (and the worker's "
+            "hourly sweep) deletes it"),
     Setting("GL_SECRET_KEY", "core", TEXT, None, "Flask's secret key (signs its cookies); never commit it",
             "generated once into `<instance>/secret_key` (mode 600)"),
     Setting("GL_MAX_REQUEST_BYTES", "core", integer(1), 1024 * 1024,
@@ -201,6 +207,8 @@ _DECLARED = (
     Setting("GL_IMAGE_EMBED_MODEL", "core", PATH, None,
             "an image-embedding ONNX file (a CLIP visual tower: `app/kit/image_embedding.py`) for reference images; "
             "run `greenlight works reindex-references` after changing it", "unset = perceptual hashes only"),
+    Setting("GL_MIN_AGE", "core", integer(1), 13,
+            "youngest age at sign-up (and for `greenlight user create --birthdate`); younger: `below_minimum_age`"),
     Setting("GL_SPEECH_MODEL", "core", PATH, None,
             "a local Whisper checkpoint (`tiny.en.pt`, ...) for every transcription: liveness digits, audio safety",
             "unset = pocketsphinx (in its wheel)"),

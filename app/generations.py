@@ -12,9 +12,9 @@ import random
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit, domains, runtime, statements, uploads
+from app import audit, domains, media_holds, notifications, runtime, statements, uploads
 from app.db import on_commit
-from app.errors import NotFound
+from app.errors import Conflict, NotFound
 from app.models import Generation, Status, User
 from app.states import transition
 
@@ -71,13 +71,19 @@ def get_owned(session: Session, user: User, generation_id: str) -> Generation:
 def publish(session: Session, user: User, generation_id: str) -> Generation:
     gen = get_owned(session, user, generation_id)
     domains.check_publishable(session, gen)  # a takedown, a withdrawn consent: raised as Conflict
+    if gen.media_withheld:  # consent given again later does not bring the withdrawn video back
+        raise Conflict("this video's media was withdrawn and cannot be published", code="media_withheld",
+                       status=410, details={"reason": gen.media_withheld})
     return transition(session, gen, Status.PUBLISHED, actor=user.id)
 
 
-def remove(session: Session, gen: Generation, *, actor: str, reason: str) -> Generation:
-    """Delete a generation; its media file goes once the deletion commits. Verdicts and audit rows stay."""
+def remove(session: Session, gen: Generation, *, actor: str, reason: str, hold: bool = False) -> Generation:
+    """Delete a generation; its media file goes once the deletion commits, or with `hold` into the
+    legal hold (app/media_holds.py) for its retention. Verdicts and audit rows stay."""
     transition(session, gen, Status.DELETED, actor=actor, reason=reason)
-    if gen.media_key:
+    if hold:
+        media_holds.withhold(session, gen, reason=reason, actor=actor)
+    elif gen.media_key:
         storage, key = runtime.current().storage, gen.media_key
         on_commit(session, lambda: storage.delete(key))
     return gen
@@ -95,5 +101,8 @@ def delete(session: Session, user: User, generation_id: str) -> Generation:
                          else statements.VISIBILITY_DISABLED,
                          reasons=[{"stage": "likeness.co_owner", "code": "deleted_by_co_owner",
                                    "message": "a person who appears in the video deleted it"}])
-    return remove(session, gen, actor=user.id, reason="deleted_by_owner" if gen.owner_id == user.id
-                  else "deleted_by_co_owner")
+    if gen.owner_id == user.id:
+        return remove(session, gen, actor=user.id, reason="deleted_by_owner")
+    # Gone for the creator too: held for the legal retention only, and the creator is told.
+    notifications.notify(session, gen.owner_id, "deleted_by_co_owner", generation_id=gen.id, media="withheld")
+    return remove(session, gen, actor=user.id, reason="deleted_by_co_owner", hold=True)

@@ -129,6 +129,9 @@ class Generation(Base):
     media_sha256: Mapped[str | None] = mapped_column(String(64))
     # The safety policy let it through for adults only: never shown to teen accounts.
     age_restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Why the media was taken from everyone, creator included (a consent revoked, a co-owner's
+    # deletion): the file sits in the legal hold until purged (app/media_holds.py).
+    media_withheld: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -280,6 +283,22 @@ class Upload(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MediaHold(Base):
+    """A withheld video kept out of reach (not served, not in the media folder) for legal holds,
+    then purged once `purge_after` passed: app/media_holds.py, docs/retention.md."""
+
+    __tablename__ = "media_holds"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id"), index=True)
+    media_key: Mapped[str] = mapped_column(String(255))
+    media_sha256: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(40))
+    held_at: Mapped[datetime] = mapped_column(default=utcnow)
+    purge_after: Mapped[datetime] = mapped_column(index=True)
+    purged_at: Mapped[datetime | None]
 
 
 class Notification(Base):

@@ -17,6 +17,7 @@ from app.errors import GreenlightError, ValidationFailed
 from app.kit.speech import SpeechModelError
 from likeness import enrolment, services
 from likeness.models import Cameo, Permission
+from likeness.names import matched_by_name
 
 bp = Blueprint("likeness", __name__)
 
@@ -41,7 +42,10 @@ class CameoOut(BaseModel):
     id: str
     display_name: str
     permission: str
-    status: str
+    status: str = Field(description="`unenrolled` until a face passes the liveness check (then `active`, or "
+                                    "`pending_review` when it matches another account's face), or `revoked`")
+    name_matched: bool = Field(description="whether a prompt naming this display name needs the cameo (a name of "
+                                           "2-4 words, not all ordinary words); the @handle always does")
     approved_user_ids: list[str]
     blocked_user_ids: list[str]
     created_at: datetime
@@ -54,6 +58,7 @@ class CameoList(BaseModel):
 
 def cameo_out(c: Cameo) -> CameoOut:
     return CameoOut(id=c.id, display_name=c.display_name, permission=c.permission, status=c.status,
+                    name_matched=matched_by_name(c.display_name),
                     approved_user_ids=sorted(c.approved_user_ids), blocked_user_ids=sorted(c.blocked_user_ids),
                     created_at=c.created_at, revoked_at=c.revoked_at)
 
@@ -61,7 +66,9 @@ def cameo_out(c: Cameo) -> CameoOut:
 _ERRORS = ("cameo_not_found", "unknown_handle", "teen_permission_not_allowed", "cannot_block_self")
 
 
-@endpoint(bp, "/cameos", "POST", summary="Create a cameo and choose who may use it", tag="cameos",
+@endpoint(bp, "/cameos", "POST", summary="Create a cameo and choose who may use it; it stays `unenrolled` (nobody "
+          "may use it, its name protects nothing) until its owner enrols a face with `POST /cameos/<id>/enrol`",
+          tag="cameos",
           body=CameoIn, response=CameoOut, status=201, errors=_ERRORS)
 def create(body: CameoIn):
     return cameo_out(services.create_cameo(session(), current_user(), body.display_name, body.permission,
@@ -159,10 +166,22 @@ def start_enrolment(body: CameoIn):
                         upload_url=f"/api/v1/cameos/enrol/{row.id}/video")
 
 
+@endpoint(bp, "/cameos/<cameo_id>/enrol", "POST",
+          summary="Start enrolling my face into my unenrolled cameo: returns a liveness challenge; the cameo becomes "
+                  "active once the video passes", tag="cameos", response=ChallengeOut, status=201,
+          errors=("cameo_not_found", "cameo_already_enrolled"))
+def start_enrolment_for(cameo_id: str):
+    row, challenge = enrolment.start_for(session(), current_user(), cameo_id)
+    return ChallengeOut(challenge_id=row.id, phrase=challenge.phrase, digits=list(challenge.digits),
+                        direction=challenge.direction, expires_at=row.expires_at,
+                        upload_url=f"/api/v1/cameos/enrol/{row.id}/video")
+
+
 @endpoint(bp, "/cameos/enrol/<challenge_id>/video", "POST",
           summary="Answer the challenge with a selfie video (raw body, video/mp4|webm|quicktime, ≤ 50 MB)",
           tag="cameos", response=EnrolmentOut, status=201,
-          errors=("challenge_not_found", "challenge_expired", "challenge_used", "liveness_failed",
+          errors=("challenge_not_found", "challenge_expired", "challenge_used", "cameo_already_enrolled",
+                  "liveness_failed",
                   "payload_too_large", "unsupported_media_type", "empty_upload", "speech_model_unavailable"))
 def upload_enrolment_video(challenge_id: str):
     from likeness.faces import load_face_models

@@ -6,6 +6,7 @@ the sealed template and the sealed aligned face crops it was made from (likeness
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -29,7 +30,7 @@ from likeness.matching import matcher
 from likeness.models import (
     Cameo, CameoApproval, CameoBlock, CameoStatus, EnrolmentChallenge, Permission,
 )
-from likeness.services import blockable_users, check_permission_for, users_by_handle
+from likeness.services import blockable_users, check_permission_for, get_own_cameo, users_by_handle
 
 CHALLENGE_TTL = timedelta(minutes=5)
 MAX_ATTEMPTS = 3
@@ -141,11 +142,29 @@ def start(session: Session, user: User, display_name: str, permission: Permissio
     check_permission_for(user, permission)
     approved = users_by_handle(session, approved_handles)
     blocked = blockable_users(session, user, list(blocked_handles))
+    return _challenge(session, user, display_name=display_name, permission=permission.value,
+                      approved_user_ids=",".join(u.id for u in approved),
+                      blocked_user_ids=",".join(u.id for u in blocked))
+
+
+def start_for(session: Session, user: User, cameo_id: str) -> tuple[EnrolmentChallenge, Challenge]:
+    """A challenge that enrols a face into the user's cameo made by POST /cameos (unenrolled)."""
+    cameo = _unenrolled(session, user, cameo_id)
+    return _challenge(session, user, display_name=cameo.display_name, permission=cameo.permission, cameo_id=cameo.id)
+
+
+def _unenrolled(session: Session, user: User, cameo_id: str) -> Cameo:
+    cameo = get_own_cameo(session, user, cameo_id)
+    if cameo.status != CameoStatus.UNENROLLED:
+        raise Conflict("this cameo already has an enrolled face (or was revoked)", code="cameo_already_enrolled",
+                       details={"status": cameo.status})
+    return cameo
+
+
+def _challenge(session: Session, user: User, **fields) -> tuple[EnrolmentChallenge, Challenge]:
     challenge = new_challenge()
     row = EnrolmentChallenge(user_id=user.id, digits="".join(map(str, challenge.digits)), direction=challenge.direction,
-                             display_name=display_name, permission=permission.value,
-                             approved_user_ids=",".join(u.id for u in approved),
-                             blocked_user_ids=",".join(u.id for u in blocked), expires_at=utcnow() + CHALLENGE_TTL)
+                             expires_at=utcnow() + CHALLENGE_TTL, **fields)
     session.add(row)
     session.flush()
     return row, challenge
@@ -174,9 +193,12 @@ class EnrolmentOutcome:
 
 
 def enrol(session: Session, user: User, challenge_id: str, video: Path, models: FaceModels) -> EnrolmentOutcome:
-    """Verify the video; on success create the cameo and its encrypted template. A failed attempt
-    is counted (the caller commits it) and the challenge closes after MAX_ATTEMPTS."""
+    """Verify the video; on success store the encrypted template into the challenge's cameo (an
+    unenrolled one of POST /cameos, or a new one). A failed attempt is counted (the caller commits
+    it) and the challenge closes after MAX_ATTEMPTS."""
     row = open_challenge(session, user, challenge_id)
+    # Revoked or enrolled since the challenge was issued: nothing to enrol into.
+    cameo = _unenrolled(session, user, row.cameo_id) if row.cameo_id else None
     row.attempts += 1
     result = verify_liveness(video, challenge_of(row), models)
     if not result.ok:
@@ -185,7 +207,24 @@ def enrol(session: Session, user: User, challenge_id: str, video: Path, models: 
             row.status = "failed"
         return EnrolmentOutcome(None, result)
 
-    template = build_template(result.embeddings)
+    if cameo is None:
+        cameo = Cameo(owner_id=user.id, display_name=row.display_name, permission=row.permission,
+                      status=CameoStatus.UNENROLLED.value)
+        cameo.approvals = [CameoApproval(user_id=uid) for uid in row.approved_user_ids.split(",") if uid]
+        cameo.blocks = [CameoBlock(user_id=uid) for uid in row.blocked_user_ids.split(",") if uid]
+        session.add(cameo)
+        session.flush()
+    case = complete(session, user, cameo, build_template(result.embeddings), result.crops, models,
+                    frames=result.good_frames, speech=result.recogniser)
+    row.status, row.cameo_id = "used", cameo.id
+    return EnrolmentOutcome(cameo, result, case)
+
+
+def complete(session: Session, user: User, cameo: Cameo, template: np.ndarray, face_crops: list[np.ndarray],
+             models: FaceModels, *, frames: int, speech: str) -> Case | None:
+    """The stored side of a passed liveness check, and the only way a cameo becomes active: the 1:N
+    duplicate check, the sealed template and face crops, and the status (active, or pending_review
+    when the face matches another account's cameo: the `enrolment` case this returns)."""
     # 1:N at enrolment: a face already enrolled by another account needs a human decision (an
     # `enrolment` case), which needs every enrolled face searchable: after a face-model swap, wait
     # for the re-embed.
@@ -201,20 +240,34 @@ def enrol(session: Session, user: User, challenge_id: str, video: Path, models: 
     hits = [h for h in matcher().identify(session, models, template[0], k=5)
             if session.get(Cameo, h.key) is not None and session.get(Cameo, h.key).owner_id != user.id
             and h.key not in allowed]
-    status = CameoStatus.PENDING_REVIEW if hits else CameoStatus.ACTIVE
-    cameo = Cameo(owner_id=user.id, display_name=row.display_name, permission=row.permission,
-                  status=status.value, enrolled_at=utcnow())
-    cameo.approvals = [CameoApproval(user_id=uid) for uid in row.approved_user_ids.split(",") if uid]
-    cameo.blocks = [CameoBlock(user_id=uid) for uid in row.blocked_user_ids.split(",") if uid]
-    session.add(cameo)
+    cameo.status = (CameoStatus.PENDING_REVIEW if hits else CameoStatus.ACTIVE).value
+    cameo.enrolled_at = utcnow()
     session.flush()
     ring = templates.keyring()
     stored = templates.store(session, ring, cameo.id, template, models.version)
-    crops.replace(session, ring, stored, result.crops)
-    row.status, row.cameo_id = "used", cameo.id
+    crops.replace(session, ring, stored, face_crops)
     # A reviewer decides in the likeness queue; only the enrollee is a party to that case.
     case = open_enrolment_case(session, user, cameo, hits[0].key, hits[0].score) if hits else None
     audit.record(session, actor=user.id, action="cameo.enrolled", object_type="cameo", object_id=cameo.id,
-                 after={"status": cameo.status, "model": models.version, "frames": result.good_frames,
-                        "speech": result.recogniser})
-    return EnrolmentOutcome(cameo, result, case)
+                 after={"status": cameo.status, "model": models.version, "frames": frames, "speech": speech})
+    return case
+
+
+def seed_demo_cameos(session: Session, users: Mapping[str, User]) -> dict[str, str]:
+    """The demo world's cameos, enrolled through `complete` like any other: they show consent rules,
+    not face matching, so each face is a stand-in (a random unit vector, a face no camera will match)
+    instead of a liveness video nobody recorded."""
+    from likeness.faces import load_face_models
+    from likeness.services import create_cameo
+
+    models = load_face_models()
+    rng = np.random.default_rng(2024)
+    made = {}
+    for handle, name, permission in (("alice", "Alice", Permission.EVERYONE), ("bob", "Bob", Permission.MUTUALS),
+                                     ("tess", "Tess", Permission.ONLY_ME)):
+        cameo = create_cameo(session, users[handle], name, permission, [])
+        face = rng.standard_normal(models.dim).astype(np.float32)
+        complete(session, users[handle], cameo, build_template(np.stack([face, face]) / np.linalg.norm(face)), [],
+                 models, frames=0, speech="demo")
+        made[f"{handle}_cameo"] = cameo.id
+    return made

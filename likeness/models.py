@@ -19,6 +19,9 @@ class Permission(StrEnum):
 
 
 class CameoStatus(StrEnum):
+    # Made by POST /cameos: no face, no liveness yet, so nobody may use it and its name protects
+    # nothing until its owner enrols a face (POST /cameos/<id>/enrol); only enrolment activates.
+    UNENROLLED = "unenrolled"
     ACTIVE = "active"
     # The enrolled face matched another account's cameo: a reviewer decides its `enrolment` case
     # (likeness/enrolment_cases.py) before any use.
@@ -33,7 +36,7 @@ class Cameo(Base):
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     display_name: Mapped[str] = mapped_column(String(80))
     permission: Mapped[str] = mapped_column(String(16), default=Permission.ONLY_ME.value)
-    status: Mapped[str] = mapped_column(String(16), default=CameoStatus.ACTIVE.value)
+    status: Mapped[str] = mapped_column(String(16), default=CameoStatus.UNENROLLED.value)
     # Set by an admin once a public figure's own account is verified as theirs.
     public_figure_id: Mapped[str | None] = mapped_column(String(80), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

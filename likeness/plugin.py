@@ -8,7 +8,7 @@ from likeness import models  # noqa: F401  (its tables join the shared metadata)
 from likeness.complaint_cases import KIND as COMPLAINT, LikenessComplaintHandler, refuse_publishing_under_complaint
 from likeness.enrolment_cases import KIND as ENROLMENT, EnrolmentHandler
 from likeness.health import startup_problems
-from likeness.services import is_co_owner, refuse_publishing_without_consent, seed_demo_cameos
+from likeness.services import is_co_owner, refuse_publishing_without_consent
 from likeness.stages import (
     DEEPFAKE, NON_CONSENSUAL, CameoConsentStage, FaceScanStage, InputFacesStage, NamedCameoStage, PublicFigureStage,
 )
@@ -22,6 +22,11 @@ def _blueprints():
 def _commands():
     from likeness.cli import figures, keys, likeness
     return [likeness, figures, keys]
+
+
+def _seed_demo(session, users):
+    from likeness.enrolment import seed_demo_cameos  # the face models load only when the demo is seeded
+    return seed_demo_cameos(session, users)
 
 
 def _owner_page():
@@ -56,7 +61,7 @@ DOMAIN = register(Domain(
     # person's likeness.
     dsa_categories={"likeness.consent": (NON_CONSENSUAL, DEEPFAKE), "likeness.co_owner": (NON_CONSENSUAL, DEEPFAKE),
                     "likeness.complaint": (NON_CONSENSUAL, DEEPFAKE)},
-    demo=seed_demo_cameos,
+    demo=_seed_demo,
     # "This video shows me": the person shown complains; a reviewer upholds (block) or rejects (allow).
     services={CameoOwnerPage: _owner_page, LikenessComplaints: _complaints},
     # A face enrolled that matches another account's cameo: a reviewer allows or blocks the enrolment.

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit, cases, notifications, statements
+from app import audit, cases, media_holds, notifications, statements
 from app.generations import remove
 from app.accounts import users_by_handle
 from app.db import utcnow
@@ -27,14 +27,26 @@ def are_mutuals(session: Session, a: str, b: str) -> bool:
     return len(rows) == 2
 
 
+def _is_minor(session: Session, user_id: str) -> bool:
+    """User.is_teen, the one definition of a minor (no birthdate recorded counts as one)."""
+    user = session.get(User, user_id)
+    return user is not None and user.is_teen
+
+
 def permission_denial(session: Session, cameo: Cameo | None, requester_id: str) -> str | None:
     """None if the requester may use the cameo, else a stable reason code."""
     if cameo is None:
         return "cameo_not_found"
+    if cameo.status == CameoStatus.UNENROLLED:
+        return "cameo_not_enrolled"
     if cameo.status != CameoStatus.ACTIVE:
         return "cameo_revoked"
     if cameo.owner_id == requester_id:
         return None
+    if _is_minor(session, cameo.owner_id) and not _is_minor(session, requester_id):
+        # Until guardians can be linked, no adult puts a minor on screen, whatever the cameo's
+        # permission says: on every path that asks this (requested, remixed, input-image cameos, publish).
+        return "cameo_owner_minor"
     if requester_id in cameo.blocked_user_ids:  # beats every permission and approval
         return "cameo_not_permitted"
     perm = Permission(cameo.permission)
@@ -63,7 +75,9 @@ def blockable_users(session: Session, owner: User, handles: list[str]) -> list[U
 def create_cameo(session: Session, owner: User, display_name: str, permission: Permission,
                  approved_handles: list[str], blocked_handles: list[str] = ()) -> Cameo:
     check_permission_for(owner, permission)
-    cameo = Cameo(owner_id=owner.id, display_name=display_name, permission=permission.value)
+    # Unenrolled until a face passes the liveness check (likeness/enrolment.py): a name alone is no person.
+    cameo = Cameo(owner_id=owner.id, display_name=display_name, permission=permission.value,
+                  status=CameoStatus.UNENROLLED.value)
     cameo.approvals = [CameoApproval(user_id=u.id) for u in users_by_handle(session, approved_handles)]
     cameo.blocks = [CameoBlock(user_id=u.id) for u in blockable_users(session, owner, list(blocked_handles))]
     session.add(cameo)
@@ -175,14 +189,17 @@ def cascade_revocation(session: Session, cameo: Cameo, *, actor: str,
                          reasons=[{"stage": "likeness.consent", "code": "cameo_consent_revoked",
                                    "message": "a person in the video withdrew their consent to it",
                                    "details": {"cameo_id": cameo.id}}])
+        # The video goes from everyone, its creator included: its media into the legal hold.
         if target == Status.DELETED:
-            remove(session, gen, actor=actor, reason="cameo_consent_revoked")
+            remove(session, gen, actor=actor, reason="cameo_consent_revoked", hold=True)
         else:
             transition(session, gen, target, actor=actor, reason="cameo_consent_revoked")
+            media_holds.withhold(session, gen, reason="cameo_consent_revoked", actor=actor)
         action = REVOCATION_ACTIONS[target]
         if gen.owner_id != cameo.owner_id:
             notifications.notify(session, gen.owner_id, "cameo_consent_revoked", generation_id=gen.id,
-                                 cameo_id=cameo.id, action=action)
+                                 cameo_id=cameo.id, action=action,
+                                 media="withheld" if gen.media_withheld else "none")
         changed.append((gen.id, action))
     return changed
 
@@ -251,14 +268,6 @@ def refuse_publishing_without_consent(session: Session, gen: Generation) -> None
     if problems and gen.status == Status.DRAFT:
         raise Conflict("a cameo in this video no longer allows you to use it", code="consent_revoked",
                        details={"cameos": problems})
-
-
-def seed_demo_cameos(session: Session, users: Mapping[str, User]) -> dict[str, str]:
-    """The demo world's cameos (no face template: they show consent rules, not face matching)."""
-    alice = create_cameo(session, users["alice"], "Alice", Permission.EVERYONE, [])
-    bob = create_cameo(session, users["bob"], "Bob", Permission.MUTUALS, [])
-    create_cameo(session, users["tess"], "Tess", Permission.ONLY_ME, [])
-    return {"alice_cameo": alice.id, "bob_cameo": bob.id}
 
 
 def list_own(session: Session, owner: User) -> list[Cameo]:

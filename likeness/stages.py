@@ -13,6 +13,7 @@ from app.stage import Decision, Reason, Stage, StageContext, Verdict
 from app.kit.textmatch import tokens
 from likeness.figures import FigureList, load_figures
 from likeness.models import Cameo, CameoStatus
+from likeness.names import MAX_NAME_WORDS, MIN_NAME_WORDS, matched_by_name
 from likeness.services import (
     input_image_cameos, permission_denial, record_appearance, remix_cameos, usable_figure_cameos,
 )
@@ -24,7 +25,9 @@ DEEPFAKE = ("KEYWORD_NON_CONSENSUAL_MATERIAL_DEEPFAKE",)
 _DENIAL_MESSAGES = {
     "cameo_not_found": "a requested cameo does not exist",
     "cameo_revoked": "a requested cameo was revoked by its owner",
+    "cameo_not_enrolled": "a requested cameo has no enrolled, verified face yet",
     "cameo_not_permitted": "the owner of a requested cameo does not allow you to use it",
+    "cameo_owner_minor": "a requested cameo belongs to a minor, whom an adult account may not put on screen",
 }
 
 
@@ -35,7 +38,7 @@ class CameoConsentStage(Stage):
 
     name = "likeness.cameo_consent"
     produces = ("people.cameos",)  # how many enrolled people the video shows by request or remix
-    version = "permissions-2"
+    version = "permissions-3"  # 3: a minor's cameo is refused to adults
 
     def check(self, ctx: StageContext) -> Verdict:
         carried = {cid: "input_image" for cid in input_image_cameos(ctx.session, ctx.generation_id)}
@@ -100,24 +103,24 @@ class PublicFigureStage(Stage):
 
 
 _MENTION = re.compile(r"@([A-Za-z0-9_]{3,32})")
-_MAX_NAME_WORDS = 4
 
 
 class NamedCameoStage(Stage):
-    """A prompt that names an enrolled person (an @handle, or a display name of two or more
-    words) must use that person's cameo: naming them is asking for their likeness.
-
-    One-word display names ("Alice") are too common to mean one person and are not matched."""
+    """A prompt that names an enrolled person must use that person's cameo: naming them is asking
+    for their likeness. Named means an @handle (always), or a display name likeness/names.py says
+    stands for a person: two to four words, not all of them ordinary words ("Maria Lopez", not
+    "Sea Turtle" or the one-word "Alice"). Only active cameos count: an unenrolled or revoked one
+    (no verified face behind it) protects no name, so nobody can squat a phrase."""
     dsa_category, dsa_keywords = NON_CONSENSUAL, DEEPFAKE
 
     name = "likeness.named_cameos"
-    version = "mentions-1"
+    version = "mentions-2"
 
     def check(self, ctx: StageContext) -> Verdict:
         session = ctx.session
         handles = {h.lower() for h in _MENTION.findall(ctx.prompt)}
         words = tokens(ctx.prompt)
-        phrases = {" ".join(words[i:i + n]) for n in range(2, _MAX_NAME_WORDS + 1)
+        phrases = {" ".join(words[i:i + n]) for n in range(MIN_NAME_WORDS, MAX_NAME_WORDS + 1)
                    for i in range(len(words) - n + 1)}
         if not handles and not phrases:
             return Verdict.allow()
@@ -130,7 +133,8 @@ class NamedCameoStage(Stage):
         if phrases:
             rows = session.execute(select(Cameo.owner_id, Cameo.display_name)
                                    .where(func.lower(Cameo.display_name).in_(phrases), active))
-            named |= {owner: ("display_name", name) for owner, name in rows if owner not in named}
+            named |= {owner: ("display_name", name) for owner, name in rows
+                      if owner not in named and matched_by_name(name)}
         if not named:
             return Verdict.allow()
         used_owners = set(session.scalars(select(Cameo.owner_id).where(Cameo.id.in_(ctx.cameo_ids)))) \
@@ -194,7 +198,7 @@ class InputFacesStage(_FaceStage):
 
     @property
     def version(self) -> str:  # type: ignore[override]
-        return f"input-2:{self.models_version}"
+        return f"input-3:{self.models_version}"
 
     def check(self, ctx: StageContext) -> Verdict:
         from likeness.faces import FaceQualityError, decode_image

@@ -11,7 +11,7 @@ from app.api.schemas import (
     GenerationIn, GenerationListQuery, GenerationOut, GenerationPage, ReasonOut, VerdictOut,
 )
 from app.api.spec import current_user, endpoint, session
-from app.errors import NotFound, ValidationFailed
+from app.errors import GreenlightError, NotFound, ValidationFailed
 from app.models import Generation, Status
 
 bp = Blueprint("generations", __name__)
@@ -28,6 +28,7 @@ def generation_out(gen: Generation) -> GenerationOut:
         age_restricted=bool(gen.age_restricted), created_at=gen.created_at, updated_at=gen.updated_at,
         media_url=f"/api/v1/generations/{gen.id}/media" if has_media else None,
         media_sha256=gen.media_sha256 if has_media else None,
+        media_withheld=gen.media_withheld,
         verdicts=[VerdictOut(stage=v.stage, version=v.stage_version, phase=v.phase, decision=v.decision,
                              reasons=[ReasonOut(**r) for r in v.reasons], scores=v.scores, latency_ms=v.latency_ms,
                              created_at=v.created_at) for v in gen.verdicts])
@@ -72,9 +73,12 @@ def get_one(generation_id: str):
 
 
 @endpoint(bp, "/generations/<generation_id>/media", "GET", summary="Download the rendered MP4",
-          tag="generations", errors=("generation_not_found", "media_not_found"))
+          tag="generations", errors=("generation_not_found", "media_not_found", "media_withheld"))
 def media(generation_id: str):
     gen = _visible(generation_id)
+    if gen.media_withheld:
+        raise GreenlightError("this video was withdrawn from everyone: a person in it revoked their consent or "
+                              "deleted it", code="media_withheld", status=410, details={"reason": gen.media_withheld})
     if gen.media_key is None or gen.status not in _MEDIA_VISIBLE:
         raise NotFound("this generation has no media", code="media_not_found")
     path = runtime.current().storage.path(gen.media_key)
@@ -85,7 +89,8 @@ def media(generation_id: str):
 
 
 @endpoint(bp, "/generations/<generation_id>/publish", "POST", summary="Publish a draft to the feed",
-          tag="generations", response=GenerationOut, errors=("generation_not_found", "illegal_transition", "consent_revoked"))
+          tag="generations", response=GenerationOut,
+          errors=("generation_not_found", "illegal_transition", "consent_revoked", "media_withheld"))
 def publish(generation_id: str):
     return generation_out(generations.publish(session(), current_user(), generation_id))
 

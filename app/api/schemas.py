@@ -121,6 +121,8 @@ class GenerationOut(BaseModel):
     verdicts: list[VerdictOut]
     media_url: str | None
     media_sha256: str | None
+    media_withheld: str | None = Field(None, description="why the media was withdrawn from everyone, creator "
+                                       "included: `cameo_consent_revoked` or `deleted_by_co_owner` (docs/retention.md)")
     error: str | None
     age_restricted: bool = False
     created_at: datetime

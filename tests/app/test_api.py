@@ -11,6 +11,7 @@ from app import pipeline
 from app.api.spec import OPERATIONS
 from app.models import Role
 from tests.conftest import PASSWORD, drain
+from tests.likeness.enrolled import enrolled_cameo
 
 
 def envelope(resp, status, code=None):
@@ -278,10 +279,42 @@ def test_sign_up_with_bad_fields(client, alice):
     assert alice.get("/api/v1/invites").get_json()["items"][0]["used"] is False
 
 
+def _years_ago(years: int, days: int = 0):
+    from datetime import date, timedelta
+
+    today = date.today()
+    try:
+        born = today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        born = today.replace(year=today.year - years, day=28)
+    return (born + timedelta(days=days)).isoformat()
+
+
+def test_sign_up_needs_the_minimum_age_and_a_refusal_stores_nothing(rt, client, alice, monkeypatch):
+    from app.models import User
+
+    code = alice.get("/api/v1/invites").get_json()["items"][0]["code"]
+    base = {"invite_code": code, "password": PASSWORD}
+    for n, birthdate in enumerate((_years_ago(7), _years_ago(13, days=1))):  # 7; a day short of 13
+        err = envelope(client.post("/api/v1/signup", json=dict(base, email=f"kid{n}@t.test", birthdate=birthdate)),
+                       422, "below_minimum_age")
+        assert err["details"] == {"minimum_age": 13}
+    with rt.db.transaction() as s:
+        assert s.query(User).filter(User.email.like("kid%")).count() == 0
+    assert alice.get("/api/v1/invites").get_json()["items"][0]["used"] is False
+    # Configurable: at 16, a 15-year-old is refused; a 13th birthday today is enough by default.
+    monkeypatch.setenv("GL_MIN_AGE", "16")
+    envelope(client.post("/api/v1/signup", json=dict(base, email="teen@t.test", birthdate=_years_ago(15))), 422,
+             "below_minimum_age")
+    monkeypatch.delenv("GL_MIN_AGE")
+    created = client.post("/api/v1/signup", json=dict(base, email="teen@t.test", birthdate=_years_ago(13)))
+    assert created.status_code == 201 and created.get_json()["is_teen"] is True
+
+
 # -- cameos and consent through the API -------------------------------------------------------------------------
 
-def test_cameo_permissions_gate_requests(alice, bob):
-    cameo = alice.post("/api/v1/cameos", json={"display_name": "Alice", "permission": "only_me"}).get_json()
+def test_cameo_permissions_gate_requests(rt, alice, bob):
+    cameo = {"id": enrolled_cameo(rt, alice, "Alice", "only_me")}
     req = {"prompt": "two friends dancing", "cameo_ids": [cameo["id"]]}
     blocked = bob.post("/api/v1/generations", json=req).get_json()
     assert blocked["status"] == "blocked"
@@ -295,8 +328,8 @@ def test_cameo_permissions_gate_requests(alice, bob):
     envelope(alice.post("/api/v1/cameos", json={"display_name": "x", "permission": "friends"}), 422)
 
 
-def test_mutuals_through_follows(alice, bob):
-    cameo = alice.post("/api/v1/cameos", json={"display_name": "Alice", "permission": "mutuals"}).get_json()
+def test_mutuals_through_follows(rt, alice, bob):
+    cameo = {"id": enrolled_cameo(rt, alice, "Alice", "mutuals")}
     req = {"prompt": "a walk", "cameo_ids": [cameo["id"]]}
     assert bob.post("/api/v1/follows", json={"handle": "alice"}).status_code == 204
     assert bob.post("/api/v1/generations", json=req).get_json()["status"] == "blocked"

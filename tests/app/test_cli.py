@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from datetime import date
 
 import pytest
 
@@ -39,6 +40,9 @@ def test_bad_cli_input_fails_cleanly(tmp_path):
     assert again.returncode != 0 and "email_taken" in again.stderr
     weak = gl(tmp_path, "user", "create", "b@t.test", "--password", "short", check=False)
     assert weak.returncode != 0 and "weak_password" in weak.stderr
+    child = gl(tmp_path, "user", "create", "kid@t.test", "--password", "long-enough-pw", "--birthdate",
+               f"{date.today().year - 7}-01-01", check=False)
+    assert child.returncode != 0 and "below_minimum_age" in child.stderr
     missing = gl(tmp_path, "token", "ghost@t.test", check=False)
     assert missing.returncode != 0 and "no user" in missing.stderr
     bad_role = gl(tmp_path, "user", "create", "c@t.test", "--password", "long-enough-pw", "--role", "god",

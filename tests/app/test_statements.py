@@ -15,6 +15,7 @@ from app.models import Role
 from tests.app.test_api import envelope
 from tests.conftest import drain
 from tests.copyright.test_registry_api import claim_and_verify
+from tests.likeness.enrolled import enrolled_cameo
 
 DSA_FIELDS = {"puid", "decision_visibility", "decision_ground", "content_type", "category", "territorial_scope",
               "decision_facts", "source_type", "automated_detection", "automated_decision", "application_date",
@@ -119,7 +120,7 @@ def test_statements_are_exported_for_a_period(rt, make_api, monkeypatch, tmp_pat
 def test_a_person_in_the_video_removing_it_is_stated_to_its_creator(rt, make_api):
     alice, _ = make_api("alice@t.test", handle="alice")
     bob, _ = make_api("bob@t.test", handle="bob")
-    cameo = alice.post("/api/v1/cameos", json={"display_name": "Alice", "permission": "everyone"}).get_json()["id"]
+    cameo = enrolled_cameo(rt, alice, "Alice", "everyone")
     deleted, published = (bob.post("/api/v1/generations", json={"prompt": p, "cameo_ids": [cameo]}).get_json()["id"]
                           for p in ("a person juggling", "a person dancing"))
     drain(rt)

@@ -6,6 +6,7 @@ import pytest
 
 from tests.app.test_api import envelope
 from tests.conftest import drain
+from tests.likeness.enrolled import enrolled_cameo
 
 
 def status(api, gid):
@@ -24,10 +25,10 @@ def people(make_api):
     return {h: make_api(f"{h}@t.test", handle=h)[0] for h in ("alice", "bob", "carol")}
 
 
-def test_a_blocked_user_cannot_use_a_cameo_open_to_everyone(people):
+def test_a_blocked_user_cannot_use_a_cameo_open_to_everyone(rt, people):
     alice, bob, carol = people["alice"], people["bob"], people["carol"]
-    cameo = alice.post("/api/v1/cameos", json={"display_name": "Alice", "permission": "everyone",
-                                               "blocked_handles": ["bob"]}).get_json()
+    cameo = alice.get(f"/api/v1/cameos/{enrolled_cameo(rt, alice, 'Alice', 'everyone', blocked_handles=['bob'])}")\
+        .get_json()
     assert cameo["blocked_user_ids"] and cameo["permission"] == "everyone"
     refused = make(bob, cameo["id"])
     assert refused["status"] == "blocked"
@@ -45,7 +46,7 @@ def test_a_blocked_user_cannot_use_a_cameo_open_to_everyone(people):
 @pytest.mark.slow
 def test_blocking_someone_later_pulls_their_videos_and_only_theirs(rt, people):
     alice, bob, carol = people["alice"], people["bob"], people["carol"]
-    cameo = alice.post("/api/v1/cameos", json={"display_name": "Alice", "permission": "everyone"}).get_json()["id"]
+    cameo = enrolled_cameo(rt, alice, "Alice", "everyone")
     bob_draft, bob_public, carol_draft = make(bob, cameo)["id"], make(bob, cameo)["id"], make(carol, cameo)["id"]
     drain(rt)
     assert bob.post(f"/api/v1/generations/{bob_public}/publish").get_json()["status"] == "published"
@@ -64,7 +65,7 @@ def test_blocking_someone_later_pulls_their_videos_and_only_theirs(rt, people):
 @pytest.mark.slow
 def test_narrowing_the_permission_revokes_consent_for_those_who_lost_it(rt, people):
     alice, bob, carol = people["alice"], people["bob"], people["carol"]
-    cameo = alice.post("/api/v1/cameos", json={"display_name": "Alice", "permission": "everyone"}).get_json()["id"]
+    cameo = enrolled_cameo(rt, alice, "Alice", "everyone")
     bob_draft, carol_draft, own_draft = make(bob, cameo)["id"], make(carol, cameo)["id"], make(alice, cameo)["id"]
     drain(rt)
     assert alice.patch(f"/api/v1/cameos/{cameo}", json={"permission": "approved",

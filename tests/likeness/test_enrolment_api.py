@@ -220,3 +220,33 @@ def test_a_pending_enrolment_deleted_by_its_owner_closes_its_case(rt, make_api, 
     case = mallory.get(f"/api/v1/cases/{pending['case_id']}").get_json()
     assert (case["state"], case["decision"]) == ("decided", "moot")
     assert carol.get("/api/v1/cases?kind=enrolment").get_json()["items"] == []
+
+
+@pytest.mark.slow
+def test_a_cameo_made_without_a_face_is_unusable_until_its_face_is_enrolled(rt, make_api, selfie_bytes):
+    """Issue 13, point 7: POST /cameos alone (no face, no liveness) makes nothing anyone can use."""
+    alice, _ = make_api("alice@t.test", handle="alice")
+    bob, _ = make_api("bob@t.test", handle="bob")
+    made = alice.post("/api/v1/cameos", json={"display_name": "Alice Liddell", "permission": "everyone"})
+    assert made.status_code == 201
+    cameo = made.get_json()
+    assert (cameo["status"], cameo["name_matched"]) == ("unenrolled", True)
+    for api in (alice, bob):
+        gen = api.post("/api/v1/generations", json={"prompt": "a walk", "cameo_ids": [cameo["id"]]}).get_json()
+        consent = next(v for v in gen["verdicts"] if v["stage"] == "likeness.cameo_consent")
+        assert gen["status"] == "blocked" and [r["code"] for r in consent["reasons"]] == ["cameo_not_enrolled"]
+    # Its name protects nothing yet: a prompt naming it is not stopped by the named-cameo gate.
+    named = bob.post("/api/v1/generations", json={"prompt": "alice liddell in a garden"}).get_json()
+    assert not [r for v in named["verdicts"] if v["stage"] == "likeness.named_cameos" for r in v["reasons"]]
+    envelope(bob.post(f"/api/v1/cameos/{cameo['id']}/enrol"), 404, "cameo_not_found")
+
+    challenge = alice.post(f"/api/v1/cameos/{cameo['id']}/enrol")
+    assert challenge.status_code == 201, challenge.get_json()
+    body = upload(alice, challenge.get_json()["upload_url"], selfie_bytes).get_json()
+    assert body["cameo"]["id"] == cameo["id"] and body["cameo"]["status"] == "active"
+    assert alice.get("/api/v1/cameos").get_json()["items"] == [body["cameo"]]  # enrolled into, not a second one
+    assert bob.post("/api/v1/generations", json={"prompt": "a walk", "cameo_ids": [cameo["id"]]}).get_json()[
+        "status"] == "queued"
+    named = bob.post("/api/v1/generations", json={"prompt": "alice liddell in a garden"}).get_json()
+    assert named["status"] == "blocked"
+    envelope(alice.post(f"/api/v1/cameos/{cameo['id']}/enrol"), 409, "cameo_already_enrolled")

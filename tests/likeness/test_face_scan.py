@@ -6,18 +6,15 @@ import numpy as np
 import pytest
 
 from likeness import templates
-from likeness.faces import load_face_models
 from tests.conftest import drain
+from tests.likeness.enrolled import enrolled_cameo
 
 
 @pytest.fixture
 def alice_cameo(rt, make_api, models, photos):
     """Alice's cameo with her face enrolled (the template an enrolment would store)."""
     alice, _ = make_api("alice@t.test", handle="alice")
-    cameo = alice.post("/api/v1/cameos", json={"display_name": "Alice", "permission": "everyone"}).get_json()["id"]
-    face = models.analyze(photos["astronaut"])[0].embedding
-    with rt.db.transaction() as s:
-        templates.store(s, templates.keyring(), cameo, np.stack([face, face]), load_face_models().version)
+    cameo = enrolled_cameo(rt, alice, "Alice", "everyone", face=models.analyze(photos["astronaut"])[0].embedding)
     return alice, cameo
 
 

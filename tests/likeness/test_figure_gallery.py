@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from likeness import crops, templates
-from likeness.faces import load_face_models
 from likeness.models import Cameo, FigureFaceTemplate
 from tests.conftest import drain
+from tests.likeness.enrolled import enrolled_cameo
 
 
 @pytest.fixture
@@ -75,11 +75,9 @@ def test_scan_blocks_a_public_figure_on_screen_unless_their_own_cameo_is_used(rt
 
     # Her own verified cameo, declared and allowing everyone, clears it.
     hopper, user = make_api("hopper@t.test", handle="amazinggrace")
-    cameo_id = hopper.post("/api/v1/cameos", json={"display_name": "Grace", "permission": "everyone"}).get_json()["id"]
+    cameo_id = enrolled_cameo(rt, hopper, "Grace", "everyone", face=models.analyze(photos["hopper"])[0].embedding)
     with rt.db.transaction() as s:
         s.get(Cameo, cameo_id).public_figure_id = "grace-hopper"
-        face = models.analyze(photos["hopper"])[0].embedding
-        templates.store(s, templates.keyring(), cameo_id, np.stack([face, face]), load_face_models().version)
     resp = bob.post("/api/v1/generations", json={"prompt": "an admiral at a desk", "cameo_ids": [cameo_id]})
     drain(rt)
     body = bob.get(f"/api/v1/generations/{resp.get_json()['id']}").get_json()

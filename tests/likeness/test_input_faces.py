@@ -6,19 +6,15 @@ import cv2
 import numpy as np
 import pytest
 
-from likeness import templates
-from likeness.faces import load_face_models
 from tests.conftest import drain
+from tests.likeness.enrolled import enrolled_cameo
 
 
 @pytest.fixture
 def world(rt, make_api, models, photos):
     alice, _ = make_api("alice@t.test", handle="alice")
     bob, _ = make_api("bob@t.test", handle="bob")
-    cameo = alice.post("/api/v1/cameos", json={"display_name": "Alice", "permission": "everyone"}).get_json()["id"]
-    face = models.analyze(photos["astronaut"])[0].embedding
-    with rt.db.transaction() as s:
-        templates.store(s, templates.keyring(), cameo, np.stack([face, face]), load_face_models().version)
+    cameo = enrolled_cameo(rt, alice, "Alice", "everyone", face=models.analyze(photos["astronaut"])[0].embedding)
     return alice, bob, cameo
 
 
@@ -80,3 +76,21 @@ def test_every_face_counts_not_only_the_largest(world, photos):
     body = request(bob, upload_photo(bob, pair), [cameo])
     assert body["status"] == "blocked"
     assert [r["code"] for r in input_verdict(body)["reasons"]] == ["unconsented_face"]
+
+
+@pytest.mark.slow
+def test_a_minors_face_in_an_input_image_is_refused_to_an_adult(rt, make_api, models, photos):
+    """Issue 13, point 8: whatever the minor's cameo allows, an adult's input image may not show them."""
+    from datetime import date
+
+    teen, _ = make_api("teen@t.test", handle="teen", birthdate=date(date.today().year - 15, 1, 1))
+    friend, _ = make_api("friend@t.test", handle="friend", birthdate=date(date.today().year - 14, 1, 1))
+    adult, _ = make_api("adult@t.test", handle="adult")
+    cameo = enrolled_cameo(rt, teen, "Teen", "approved", approved_handles=["friend", "adult"],
+                           face=models.analyze(photos["astronaut"])[0].embedding)
+    refused = request(adult, upload_photo(adult, photos["astronaut"]))
+    assert refused["status"] == "blocked"
+    assert [(r["code"], r["details"]) for r in input_verdict(refused)["reasons"]] == \
+        [("cameo_owner_minor", {"cameo_id": cameo, "via": "input_image"})]
+    # Another teen it allows may.
+    assert input_verdict(request(friend, upload_photo(friend, photos["astronaut"])))["decision"] == "allow"

@@ -3,16 +3,16 @@ shows, and that the revocation preview is what the revocation does."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from app import domains
 from app.errors import NotFound, ValidationFailed
 from app.interfaces import CameoOwnerPage
 from app.models import Generation, Status, User
-from likeness import services, templates
+from likeness import services
 from likeness.models import CameoAppearance, FaceTemplate, Permission
 from tests.conftest import create_user
+from tests.likeness.enrolled import enrol
 
 
 @pytest.fixture
@@ -39,7 +39,8 @@ def world(rt):
             if name != "named":  # a refused request records no appearance: it only named the cameo
                 s.add(CameoAppearance(generation_id=gen.id, cameo_id=eves if name == "eves" else cameo,
                                       source="declared"))
-        templates.store(s, templates.keyring(), cameo, np.ones((2, 8), np.float32), "test-model")
+    enrol(rt, cameo)
+    enrol(rt, eves)
     return alice, bob, eve, cameo, gens
 
 

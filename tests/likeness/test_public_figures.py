@@ -7,6 +7,7 @@ from likeness.figures import load_figures
 from likeness.models import Permission
 from likeness.stages import PublicFigureStage
 from tests.conftest import create_user
+from tests.likeness.enrolled import enrol
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,7 @@ def test_figure_with_their_own_consenting_cameo_is_allowed(rt, stage):
         cameo = services.create_cameo(s, s.get(User, figure.id), "Angela", Permission.EVERYONE, [])
         cameo.public_figure_id = "angela-merkel"  # an admin verified the account
         cameo_id = cameo.id
+    enrol(rt, cameo_id)
     with rt.db.transaction() as s:
         assert check(stage, "Angela Merkel reading a book", s, fan.id, [cameo_id]).decision == Decision.ALLOW
         # Without using the cameo, naming her still blocks.

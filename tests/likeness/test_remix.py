@@ -6,6 +6,7 @@ import pytest
 
 from tests.app.test_api import envelope
 from tests.conftest import drain
+from tests.likeness.enrolled import enrolled_cameo
 
 
 def generate(api, rt, prompt, cameo_ids=(), remix_of=None):
@@ -20,8 +21,7 @@ def test_remixing_a_video_needs_consent_of_everyone_in_it(rt, make_api):
     alice, _ = make_api("alice@t.test", handle="alice")
     bob, _ = make_api("bob@t.test", handle="bob")
     carol, _ = make_api("carol@t.test", handle="carol")
-    cameo = alice.post("/api/v1/cameos", json={"display_name": "Alice", "permission": "approved",
-                                               "approved_handles": ["bob"]}).get_json()["id"]
+    cameo = enrolled_cameo(rt, alice, "Alice", "approved", approved_handles=["bob"])
     parent = generate(bob, rt, "a person on a green hill", [cameo])
     assert parent["status"] == "draft"
     # A draft is not Carol's to remix: it does not exist for her.
@@ -52,3 +52,28 @@ def test_remixing_a_video_needs_consent_of_everyone_in_it(rt, make_api):
     notes = carol.get("/api/v1/notifications").get_json()["items"]
     assert [(n["kind"], n["payload"]["generation_id"], n["payload"]["action"]) for n in notes] == \
         [("cameo_consent_revoked", remix["id"], "deleted")]
+
+
+@pytest.mark.slow
+def test_an_adult_may_neither_use_nor_remix_a_minors_cameo(rt, make_api):
+    """Issue 13, point 8: mutual follows (or an approval) do not let an adult put a minor on screen."""
+    from datetime import date
+
+    teen, _ = make_api("teen@t.test", handle="teen", birthdate=date(date.today().year - 15, 1, 1))
+    friend, _ = make_api("friend@t.test", handle="friend", birthdate=date(date.today().year - 14, 1, 1))
+    adult, _ = make_api("adult@t.test", handle="adult")
+    for a, b in ((teen, "friend"), (friend, "teen"), (teen, "adult"), (adult, "teen")):
+        assert a.post("/api/v1/follows", json={"handle": b}).status_code == 204
+    cameo = enrolled_cameo(rt, teen, "Teen", "mutuals")
+    direct = generate(adult, rt, "a person on a swing", [cameo])
+    consent = next(v for v in direct["verdicts"] if v["stage"] == "likeness.cameo_consent")
+    assert direct["status"] == "blocked" and [r["code"] for r in consent["reasons"]] == ["cameo_owner_minor"]
+
+    parent = generate(friend, rt, "a person on a swing", [cameo])
+    assert parent["status"] == "draft", parent["verdicts"]
+    assert friend.post(f"/api/v1/generations/{parent['id']}/publish").get_json()["status"] == "published"
+    remix = generate(adult, rt, "the same, at night", remix_of=parent["id"])
+    consent = next(v for v in remix["verdicts"] if v["stage"] == "likeness.cameo_consent")
+    assert remix["status"] == "blocked"
+    assert [(r["code"], r["details"]) for r in consent["reasons"]] == \
+        [("cameo_owner_minor", {"cameo_id": cameo, "via": "remix_of"})]

@@ -13,6 +13,7 @@ from likeness import templates
 from likeness.crypto import Keyring
 from likeness.matching import matcher
 from tests.conftest import drain
+from tests.likeness.enrolled import enrolled_cameo
 
 
 @pytest.fixture
@@ -25,8 +26,9 @@ def world(rt, make_api, models, photos, tmp_path):
     foreign = Keyring.load_file(tmp_path / "other-instance" / "template_keys.json")
     for name, api, photo, ring in (("alice", alice, "astronaut", templates.keyring()),
                                    ("carol", carol, "hopper", foreign)):
-        ids[name] = api.post("/api/v1/cameos", json={"display_name": name, "permission": "everyone"}).get_json()["id"]
         face = models.analyze(photos[photo])[0].embedding
+        ids[name] = enrolled_cameo(rt, api, name, "everyone", face=face)
+        # Then sealed again under `ring`: Carol's under a key this instance does not hold.
         with rt.db.transaction() as s:
             templates.store(s, ring, ids[name], np.stack([face, face]), models.version)
     return bob, ids, foreign

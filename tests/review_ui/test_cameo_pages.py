@@ -14,6 +14,7 @@ from tests.conftest import PASSWORD, drain
 from tests.likeness.conftest import photos  # noqa: F401,F811  (the real face photos, a fixture)
 from tests.likeness.test_complaints import another_photo, png, video  # noqa: F401  (video is a fixture)
 from tests.review_ui.conftest import check_accessibility, log_in, screenshot
+from tests.likeness.enrolled import enrolled_cameo
 
 
 def status(rt, gid: str) -> str | None:
@@ -29,7 +30,7 @@ def world(rt, make_api):
     alice, _ = make_api("alice@t.test", handle="alice")
     bob, _ = make_api("bob@t.test", handle="bob")
     eve, _ = make_api("eve@t.test", handle="eve")
-    cameo = alice.post("/api/v1/cameos", json={"display_name": "Alice", "permission": "everyone"}).get_json()["id"]
+    cameo = enrolled_cameo(rt, alice, "Alice", "everyone")
 
     def make(prompt):
         resp = bob.post("/api/v1/generations", json={"prompt": prompt, "cameo_ids": [cameo]})
