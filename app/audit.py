@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import chain
+from app import chain, domains
 from app.chain import GENESIS, ChainReport  # noqa: F401  (part of this module's interface)
 from app.db import utcnow
 from app.models import AuditEvent
@@ -51,3 +51,8 @@ def history(session: Session, object_type: str, object_id: str) -> list[AuditEve
     return list(session.scalars(
         select(AuditEvent).where(AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
         .order_by(AuditEvent.id)))
+
+
+def chains() -> list[chain.Chain]:
+    """The chains `greenlight audit verify` and `checkpoint` cover: this log's and every domain's (the ledger's)."""
+    return [CHAIN, *(c for d in domains.domains() for c in d.chains)]

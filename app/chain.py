@@ -13,7 +13,7 @@ checkpoint right after migrating, so they are anchored too. An unkeyed row after
 one that no checkpoint covers, fails verification.
 
 A domain declares its chain (`Chain`) in its plugin (`Domain.chains`); the core's audit chain is
-`app.audit.CHAIN`.
+`app.audit.CHAIN`, and `app.audit.chains()` lists them all.
 """
 
 from __future__ import annotations
@@ -321,12 +321,3 @@ def verify(session: Session, chain: Chain, key: ChainKey | None,
             return ChainReport(False, checked, None, f"{point.describe()} records no events but a head hash",
                                chain.name, anchored)
     return ChainReport(True, checked, chain=chain.name, anchored_at=anchored)
-
-
-# -- the chains the app knows -----------------------------------------------------------------------
-
-def chains() -> list[Chain]:
-    """The audit chain and every domain's (the ledger's)."""
-    from app import audit, domains
-
-    return [audit.CHAIN, *(c for d in domains.domains() for c in d.chains)]

@@ -225,10 +225,10 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
 def _checkpoint_chains(rt: runtime.Runtime, only_if_moved: bool = False) -> list:
     """A signed checkpoint of each chain's head (app/chain.py); None for a chain that has not moved
     since its newest checkpoint when `only_if_moved`."""
-    from app import chain
+    from app import audit, chain
 
     written = []
-    for c in chain.chains():
+    for c in audit.chains():
         with rt.db.transaction() as s:
             written.append((c, chain.checkpoint(s, c, rt.config.instance_dir, only_if_moved=only_if_moved)))
     return written
@@ -362,13 +362,13 @@ def audit_verify() -> None:
     """Check every row of the audit and ledger chains against the chain key, and each chain against
     every signed checkpoint: exits 1 on an edited, re-hashed, inserted or deleted row, a truncated
     table, a deleted tail, a checkpoint whose signature does not verify, or no checkpoint at all."""
-    from app import chain
+    from app import audit, chain
 
     rt = _rt()
     instance = rt.config.instance_dir
     key, signer = chain.chain_key(instance, create=False), chain.signing_key(instance, create=False)
     failed = False
-    for c in chain.chains():
+    for c in audit.chains():
         try:
             points = chain.load_checkpoints(c, instance, signer)
         except chain.CheckpointError as exc:

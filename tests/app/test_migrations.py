@@ -87,11 +87,11 @@ def test_existing_ledger_entries_join_the_chain_unkeyed_and_a_checkpoint_anchors
     from sqlalchemy import create_engine, text
     from sqlalchemy.orm import Session
 
-    from app import chain
+    from app import audit, chain
     from app.factory import load_plugins
 
     load_plugins()
-    ledger_chain = next(c for c in chain.chains() if c.name == "ledger")
+    ledger_chain = next(c for c in audit.chains() if c.name == "ledger")
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     upgrade(url, "0017")
     engine = create_engine(url)
