@@ -33,7 +33,10 @@ def key_file(instance_dir: Path | None = None) -> Path:
     """`<keys>/template_keys.json`; a key file an older version left in the instance folder is moved
     there first (never replaced by a new key: every stored template needs it)."""
     instance_dir = instance_dir or runtime.current().config.instance_dir
-    return keys.key_file("template_keys.json", instance_dir, legacy=Path(instance_dir) / "template_keys.json")
+    try:
+        return keys.key_file("template_keys.json", instance_dir, legacy=Path(instance_dir) / "template_keys.json")
+    except keys.KeysError as exc:  # as a keyring problem: the start-up check and `likeness check` report those
+        raise KeyringError(str(exc)) from None
 
 
 def keyring(instance_dir: Path | None = None) -> Keyring:

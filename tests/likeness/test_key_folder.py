@@ -5,10 +5,9 @@ never replaced: every stored template needs it."""
 import numpy as np
 import pytest
 
-from app import keys
 from app.models import User
-from likeness import services, templates
-from likeness.crypto import Keyring
+from likeness import health, services, templates
+from likeness.crypto import Keyring, KeyringError
 from likeness.models import FaceTemplate, Permission
 from tests.conftest import create_user
 
@@ -44,8 +43,9 @@ def test_two_different_key_files_stop_with_an_error_and_both_are_kept(rt):
     new = templates.keyring()
     old = Keyring.load_file(rt.config.instance_dir / "template_keys.json")
     assert old.active != new.active
-    with pytest.raises(keys.KeysError, match="two different key files"):
+    with pytest.raises(KeyringError, match="two different key files"):
         templates.key_file()
+    assert "two different key files" in health.startup_problems(rt)[0]  # serve/worker/up refuse to start
     assert (rt.config.instance_dir / "template_keys.json").exists() and new.path.exists()
 
 
