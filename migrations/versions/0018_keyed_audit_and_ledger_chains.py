@@ -76,8 +76,8 @@ def upgrade() -> None:
             content = [e.event_id, e.kind, e.currency, e.period, e.generation_id, int(e.gross), e.reverses,
                        _iso(e.occurred_at), e.created_by_id, _iso(e.created_at), sorted(lines.get(e.id, []))]
             digest = _digest(prev, content)
-            conn.execute(sa.text("UPDATE ledger_entries SET seq = :seq, prev_hash = :prev, hash = :hash WHERE id = :id"),
-                         {"seq": seq, "prev": prev, "hash": digest, "id": e.id})
+            conn.execute(sa.text("UPDATE ledger_entries SET seq = :seq, prev_hash = :prev, hash = :hash "
+                                 "WHERE id = :id"), {"seq": seq, "prev": prev, "hash": digest, "id": e.id})
             prev = digest
         _set_triggers(True)
     if postgres:  # SQLite cannot drop a default without copying the table; the app always sets these

@@ -19,7 +19,8 @@ def entries(rt):
     admin = create_user(rt, "admin@t.test", Role.ADMIN)
     with rt.db.transaction() as s:
         for i in range(4):
-            posting = ledger.Posting(f"ev-{i}", "EUR", (ledger.Line("platform", 30 + i), ledger.Line("creator:x", -30 - i)))
+            posting = ledger.Posting(f"ev-{i}", "EUR",
+                                     (ledger.Line("platform", 30 + i), ledger.Line("creator:x", -30 - i)))
             revenue._store(s, posting, kind="revenue", actor=s.merge(admin), occurred_at=utcnow())
     return [f"ev-{i}" for i in range(4)]
 
@@ -49,9 +50,9 @@ def test_entries_are_chained_in_order_and_keyed(rt, entries):
 def test_an_edited_line_amount_is_caught(rt, entries):
     with rt.db.transaction() as s:
         entry_id = s.scalar(select(LedgerEntry.id).where(LedgerEntry.event_id == "ev-2"))
-    tamper(rt.config.database_url, TABLES, [
-        ("UPDATE ledger_lines SET amount = amount + 1000 WHERE entry_id = :e AND account = 'platform'", {"e": entry_id}),
-        ("UPDATE ledger_lines SET amount = amount - 1000 WHERE entry_id = :e AND account = 'creator:x'", {"e": entry_id})])
+    move = "UPDATE ledger_lines SET amount = amount {} 1000 WHERE entry_id = :e AND account = '{}'"
+    tamper(rt.config.database_url, TABLES, [(move.format("+", "platform"), {"e": entry_id}),
+                                            (move.format("-", "creator:x"), {"e": entry_id})])
     report = _verify(rt)
     assert not report.ok and report.first_bad_id == "ev-2" and "does not match its hash" in report.problem
 
