@@ -1,78 +1,58 @@
 """Append-only, hash-chained audit log.
 
-Each row's hash covers its content and the previous row's hash, so an edited, deleted or
-re-ordered row breaks `verify()`. The database refuses UPDATE/DELETE (triggers in the
-initial migration) and a unique prev_hash makes a forked chain impossible.
+Each row's hash is an HMAC, under a key outside the database, of its content and the previous
+row's hash (app/chain.py), so an edited, deleted, re-ordered or re-hashed row breaks `verify()`,
+and signed checkpoints of the chain's head show a truncated table or a deleted tail. The database
+refuses UPDATE/DELETE (triggers in the initial migration; on PostgreSQL the app's role is granted
+only SELECT and INSERT), and a unique prev_hash makes a forked chain impossible.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import chain, domains
+from app.chain import GENESIS, ChainReport  # noqa: F401  (part of this module's interface)
 from app.db import utcnow
 from app.models import AuditEvent
 
-GENESIS = "0" * 64
-_PG_AUDIT_LOCK = 0x6C_6967_6874  # any constant; serialises appends across PostgreSQL sessions
+
+def _contents(session: Session, rows: Sequence[AuditEvent]) -> list[list[Any]]:
+    return [[ev.actor, ev.action, ev.object_type, ev.object_id, ev.before, ev.after, ev.created_at.isoformat()]
+            for ev in rows]
 
 
-def _digest(prev_hash: str, actor: str, action: str, object_type: str, object_id: str,
-            before: Any, after: Any, created_at_iso: str) -> str:
-    payload = json.dumps(
-        [prev_hash, actor, action, object_type, object_id, before, after, created_at_iso],
-        sort_keys=True, separators=(",", ":"), default=str,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
+CHAIN = chain.Chain(name="audit", model=AuditEvent, position=AuditEvent.id, contents=_contents,
+                    lock=0x6C_6967_6874)  # any constant; serialises appends across PostgreSQL sessions
 
 
 def record(session: Session, *, actor: str, action: str, object_type: str, object_id: str,
            before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> AuditEvent:
     """Append one event in the caller's transaction (it commits or rolls back with the change)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
-    session.flush()
-    prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
-    created_at = utcnow()
-    event = AuditEvent(
-        actor=actor, action=action, object_type=object_type, object_id=str(object_id),
-        before=before, after=after, created_at=created_at, prev_hash=prev,
-        hash=_digest(prev, actor, action, object_type, str(object_id), before, after, created_at.isoformat()),
-    )
+    event = AuditEvent(actor=actor, action=action, object_type=object_type, object_id=str(object_id),
+                       before=before, after=after, created_at=utcnow())
+    chain.link(session, CHAIN, event, _contents(session, [event])[0])
     session.add(event)
     session.flush()
     return event
 
 
-@dataclass(frozen=True)
-class ChainReport:
-    ok: bool
-    checked: int
-    first_bad_id: int | None = None
-    problem: str | None = None
-
-
-def verify(session: Session) -> ChainReport:
-    prev = GENESIS
-    checked = 0
-    for ev in session.scalars(select(AuditEvent).order_by(AuditEvent.id)).yield_per(500):
-        if ev.prev_hash != prev:
-            return ChainReport(False, checked, ev.id, "prev_hash does not match the previous row")
-        expected = _digest(prev, ev.actor, ev.action, ev.object_type, ev.object_id, ev.before, ev.after,
-                           ev.created_at.isoformat())
-        if expected != ev.hash:
-            return ChainReport(False, checked, ev.id, "row content does not match its hash")
-        prev = ev.hash
-        checked += 1
-    return ChainReport(True, checked)
+def verify(session: Session, checkpoints: Sequence[chain.Checkpoint] | None = None,
+           key: chain.ChainKey | None = None) -> ChainReport:
+    """The rows against the chain key (this instance's unless given) and `checkpoints`
+    (`greenlight audit verify` passes every checkpoint in GL_CHECKPOINT_DIR)."""
+    return chain.verify(session, CHAIN, key or chain.current_key(), checkpoints)
 
 
 def history(session: Session, object_type: str, object_id: str) -> list[AuditEvent]:
     return list(session.scalars(
         select(AuditEvent).where(AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
         .order_by(AuditEvent.id)))
+
+
+def chains() -> list[chain.Chain]:
+    """The chains `greenlight audit verify` and `checkpoint` cover: this log's and every domain's (the ledger's)."""
+    return [CHAIN, *(c for d in domains.domains() for c in d.chains)]

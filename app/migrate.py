@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata  # noqa: E402
 from alembic.config import Config as AlembicConfig  # noqa: E402
 from alembic.migration import MigrationContext  # noqa: E402
 from alembic.script import ScriptDirectory  # noqa: E402
-from sqlalchemy import create_engine  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
 
 import migrations  # noqa: E402
 from app.schema import metadata  # noqa: E402
@@ -25,10 +25,40 @@ def alembic_config(database_url: str) -> AlembicConfig:
     return cfg
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "head", app_role: str | None = None) -> None:
+    """Migrate with `database_url` (the login that owns the tables); on PostgreSQL, then grant
+    `app_role` what the app needs (`grant_app_role`)."""
     if database_url.startswith("sqlite:///"):
         Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(database_url), revision)
+    if app_role and database_url.startswith("postgresql"):
+        grant_app_role(database_url, app_role)
+
+
+def grant_app_role(owner_url: str, role: str) -> None:
+    """The app's role does not own the tables, so it can neither alter nor truncate them (nor drop
+    their triggers). It may read and write ordinary tables, only read and append to the append-only
+    ones (tables whose model says info={"append_only": True}: the audit log, the ledger), and only
+    read the migration stamp. Re-run at every upgrade, so new tables are covered."""
+    append_only = {t.name for t in metadata().sorted_tables if t.info.get("append_only")}
+    known = {t.name for t in metadata().sorted_tables}
+    engine = create_engine(owner_url)
+    try:
+        with engine.begin() as conn:
+            if conn.scalar(text("SELECT current_user")) == role:
+                return  # one login owns and uses the tables: nothing to grant
+            quote = conn.dialect.identifier_preparer.quote
+            who, schema = quote(role), quote(conn.scalar(text("SELECT current_schema()")))
+            tables = conn.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")).all()
+            conn.execute(text(f"GRANT USAGE ON SCHEMA {schema} TO {who}"))
+            conn.execute(text(f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {who}"))
+            for table in tables:
+                privileges = ("SELECT, INSERT" if table in append_only else
+                              "SELECT, INSERT, UPDATE, DELETE" if table in known else "SELECT")
+                conn.execute(text(f"GRANT {privileges} ON {quote(table)} TO {who}"))
+            conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {who}"))
+    finally:
+        engine.dispose()
 
 
 def drift(database_url: str) -> list:

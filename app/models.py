@@ -249,12 +249,14 @@ class CaseEvent(Base):
 
 
 class AuditEvent(Base):
-    """Append-only and tamper-evident: each row carries the hash of the one before it."""
+    """Append-only and tamper-evident: each row carries the keyed hash of the one before it (app/chain.py)."""
 
     __tablename__ = "audit_events"
     __table_args__ = (
         Index("ix_audit_events_object", "object_type", "object_id"),
         UniqueConstraint("prev_hash", name="uq_audit_events_prev_hash"),
+        # The app's database role may only SELECT and INSERT here (app/migrate.py grants).
+        {"info": {"append_only": True}},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -267,6 +269,8 @@ class AuditEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The chain key's id (app/chain.py); NULL for rows hashed before the chain was keyed.
+    key_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class Upload(Base):

@@ -155,9 +155,11 @@ class VideoClaim(Base):
 
 class LedgerEntry(Base):
     """One balanced posting of the revenue ledger. Append-only (database triggers refuse UPDATE
-    and DELETE); a correction is a new entry that `reverses` an earlier one."""
+    and DELETE); a correction is a new entry that `reverses` an earlier one. The entries form a
+    keyed hash chain in `seq` order, each hash covering the entry and its lines (copyright/ledger_chain.py)."""
 
     __tablename__ = "ledger_entries"
+    __table_args__ = ({"info": {"append_only": True}},)  # the app's role: SELECT and INSERT only
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     event_id: Mapped[str] = mapped_column(String(200), unique=True)
@@ -170,11 +172,16 @@ class LedgerEntry(Base):
     occurred_at: Mapped[datetime]
     created_by_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True, index=True)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)  # one successor: no fork
+    hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    key_id: Mapped[str | None] = mapped_column(String(32))  # NULL: hashed before the chain was keyed
 
 
 class LedgerLine(Base):
     __tablename__ = "ledger_lines"
-    __table_args__ = (Index("ix_ledger_lines_account_currency", "account", "currency"),)
+    __table_args__ = (Index("ix_ledger_lines_account_currency", "account", "currency"),
+                      {"info": {"append_only": True}})
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
                                     autoincrement=True)

@@ -6,6 +6,7 @@ from app.interfaces import RightsPortal
 from copyright import models  # noqa: F401  (its tables join the shared metadata)
 from copyright.claims import refuse_publishing_under_takedown
 from copyright.disputes import DisputeHandler
+from copyright.ledger_chain import CHAIN as LEDGER_CHAIN
 from copyright.stages import COPYRIGHT_KEYWORDS, IP_INFRINGEMENT, RenderedWorksStage, RightsStage
 
 
@@ -41,6 +42,7 @@ DOMAIN = register(Domain(
     dsa_categories={"copyright.claim": (IP_INFRINGEMENT, COPYRIGHT_KEYWORDS)},
     case_kinds={"dispute": DisputeHandler()},
     services={RightsPortal: _portal},
+    chains=(LEDGER_CHAIN,),
     policy_codes={
         "COPYRIGHT-INFRINGEMENT": "Uses a protected work without the rightsholder's permission",
         "COPYRIGHT-LICENSED": "The use is licensed or the rightsholder allows it",

@@ -21,10 +21,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import audit
-from app.db import as_utc, utcnow
+from app.db import as_utc, new_id, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Generation, Status, User
-from copyright import ledger
+from copyright import ledger, ledger_chain
 from copyright.claims_in_force import monetising_claim
 from copyright.models import (
     GenerationWork, LedgerEntry, LedgerLine, LedgerPeriod, PolicyKind, VideoClaim, VideoClaimStatus, WorkPolicy,
@@ -94,13 +94,15 @@ def _store(session: Session, posting: ledger.Posting, *, kind: str, actor: User,
            generation_id: str | None = None, gross: int = 0) -> LedgerEntry:
     period = period_of(occurred_at)
     _check_open(session, period)
-    entry = LedgerEntry(event_id=posting.event_id, kind=kind, currency=posting.currency, period=period,
+    entry = LedgerEntry(id=new_id(), event_id=posting.event_id, kind=kind, currency=posting.currency, period=period,
                         generation_id=generation_id, gross=gross, reverses=posting.reverses,
-                        occurred_at=occurred_at, created_by_id=actor.id)
+                        occurred_at=occurred_at, created_by_id=actor.id, created_at=utcnow())
+    lines = [LedgerLine(entry_id=entry.id, account=line.account, currency=posting.currency, amount=line.amount)
+             for line in posting.lines]
+    ledger_chain.link(session, entry, lines)  # its hash covers the entry and its lines
     session.add(entry)
     session.flush()
-    session.add_all(LedgerLine(entry_id=entry.id, account=line.account, currency=posting.currency,
-                               amount=line.amount) for line in posting.lines)
+    session.add_all(lines)
     session.flush()
     audit.record(session, actor=actor.id, action=f"ledger.{kind}", object_type="ledger_entry", object_id=entry.id,
                  after={"event_id": posting.event_id, "currency": posting.currency, "period": period,

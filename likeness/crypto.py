@@ -1,7 +1,7 @@
 """Face templates and face crops encrypted at rest: AES-256-GCM, keys from the environment or a key file.
 
 Keys: GL_TEMPLATE_KEYS="kid:base64key[,kid:base64key...]" (the first is active), else
-`<instance>/template_keys.json` (mode 600), created on first use with a key id of its own
+`<keys>/template_keys.json` (mode 600, in GL_KEYS_DIR: app/keys.py), created on first use with a key id of its own
 (`k1-<random>`), so templates sealed by a key file made in another instance folder name a key
 this keyring does not hold. The owner (cameo id, figure id, crop position) is bound into each
 ciphertext as associated data, so a sealed value copied onto another owner fails to decrypt.
@@ -24,6 +24,7 @@ import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from app import keys as key_files
 from app.config import setting
 
 KEY_BYTES = 32
@@ -79,7 +80,7 @@ class Keyring:
         self.keys, self.active, self.path = dict(keys), active, path
 
     @classmethod
-    def from_env_or_file(cls, instance_dir: Path, env: dict[str, str] | None = None) -> "Keyring":
+    def from_env_or_file(cls, key_file: Path, env: dict[str, str] | None = None) -> "Keyring":
         spec = configured_keys(env)
         if spec:
             keys: dict[str, bytes] = {}
@@ -90,7 +91,7 @@ class Keyring:
                 except ValueError as exc:
                     raise KeyringError(f"GL_TEMPLATE_KEYS: key {kid!r} is not base64") from exc
             return cls(keys, next(iter(keys)))
-        return cls.load_file(Path(instance_dir) / "template_keys.json")
+        return cls.load_file(Path(key_file))
 
     @classmethod
     def load_file(cls, path: Path) -> "Keyring":
@@ -105,7 +106,7 @@ class Keyring:
     def save(self) -> None:
         if self.path is None:
             raise KeyringError("keys come from GL_TEMPLATE_KEYS: change that variable to rotate")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        key_files.ensure_dir(self.path.parent)
         tmp = self.path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:

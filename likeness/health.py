@@ -25,8 +25,8 @@ from likeness.models import FaceCrop
 
 
 def _fix(instance_dir: Path) -> str:
-    return (f"start with the instance folder whose template_keys.json sealed them (GL_INSTANCE_DIR, now "
-            f"{instance_dir}), or give those keys in GL_TEMPLATE_KEYS (kid:base64key,...; the first seals new ones)")
+    return (f"start with the key folder whose template_keys.json sealed them (GL_KEYS_DIR or GL_INSTANCE_DIR, "
+            f"now {templates.key_file(instance_dir).parent}), or give those keys in GL_TEMPLATE_KEYS (kid:base64key,...; the first seals new ones)")
 
 
 def _tables_present(session: Session) -> list:

@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import audit, runtime
+from app import audit, keys, runtime
 from app.db import utcnow
 from likeness import crops
 from likeness.crypto import Keyring, KeyringError, Sealed, configured_keys, opened
@@ -25,19 +25,25 @@ SEALED_TABLES: tuple[type[FaceTemplate] | type[FigureFaceTemplate] | type[FaceCr
 
 
 @lru_cache(maxsize=4)
-def _keyring_for(instance_dir: str, file_stamp: int, env_keys: str) -> Keyring:
-    return Keyring.from_env_or_file(Path(instance_dir), {"GL_TEMPLATE_KEYS": env_keys})
+def _keyring_for(key_file: str, file_stamp: int, env_keys: str) -> Keyring:
+    return Keyring.from_env_or_file(Path(key_file), {"GL_TEMPLATE_KEYS": env_keys})
 
 
 def key_file(instance_dir: Path | None = None) -> Path:
-    return (instance_dir or runtime.current().config.instance_dir) / "template_keys.json"
+    """`<keys>/template_keys.json`; a key file an older version left in the instance folder is moved
+    there first (never replaced by a new key: every stored template needs it)."""
+    instance_dir = instance_dir or runtime.current().config.instance_dir
+    try:
+        return keys.key_file("template_keys.json", instance_dir, legacy=Path(instance_dir) / "template_keys.json")
+    except keys.KeysError as exc:  # as a keyring problem: the start-up check and `likeness check` report those
+        raise KeyringError(str(exc)) from None
 
 
 def keyring(instance_dir: Path | None = None) -> Keyring:
     """The process keyring, re-read when `greenlight keys rotate` (another process) rewrote the file
     or GL_TEMPLATE_KEYS changed."""
     path = key_file(instance_dir)
-    return _keyring_for(str(path.parent), path.stat().st_mtime_ns if path.exists() else 0, configured_keys())
+    return _keyring_for(str(path), path.stat().st_mtime_ns if path.exists() else 0, configured_keys())
 
 
 def existing_keyring(instance_dir: Path | None = None) -> Keyring | None:

@@ -2,7 +2,9 @@
 
 Backends: SQLite + embedded fakeredis by default; PostgreSQL and Redis when
 GL_TEST_DATABASE_URL / GL_TEST_REDIS_URL are set (.ci/run does both passes). The schema is
-made by the Alembic migrations, once per session, never by create_all.
+made by the Alembic migrations, once per session, never by create_all. With
+GL_TEST_MIGRATION_DATABASE_URL the tables' owner migrates and empties them, and the suite runs as
+GL_TEST_DATABASE_URL's role, granted as production grants the app's role (docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from app import accounts, runtime
 from app.config import Config, setting
@@ -25,25 +27,29 @@ from app.schema import metadata
 load_plugins()  # the domains register their stages, as the app and the CLI do at start
 
 PG_URL = setting("GL_TEST_DATABASE_URL")
+OWNER_URL = setting("GL_TEST_MIGRATION_DATABASE_URL") or PG_URL  # migrates, truncates
+# The role the suite runs as when it is not the owner: granted what production's app role is.
+APP_ROLE = make_url(PG_URL).username if PG_URL and make_url(OWNER_URL).username != make_url(PG_URL).username \
+    else None
 REDIS_URL = setting("GL_TEST_REDIS_URL")
 PASSWORD = "correct-horse-battery"
 
 
 def pytest_report_header(config):
-    return f"greenlight backends: database={'postgresql' if PG_URL else 'sqlite'}, " \
-           f"queue={'redis' if REDIS_URL else 'embedded fakeredis'}"
+    return f"greenlight backends: database={'postgresql' if PG_URL else 'sqlite'}" \
+           f"{f' as app role {APP_ROLE}' if APP_ROLE else ''}, queue={'redis' if REDIS_URL else 'embedded fakeredis'}"
 
 
 @pytest.fixture(scope="session")
 def migrated(tmp_path_factory) -> str:
     """A database migrated to head: a template file for SQLite, the test database for PostgreSQL."""
     if PG_URL:
-        engine = create_engine(PG_URL)
+        engine = create_engine(OWNER_URL)
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
         engine.dispose()
-        upgrade(PG_URL)
+        upgrade(OWNER_URL, app_role=APP_ROLE)
         return PG_URL
     template = tmp_path_factory.mktemp("template") / "template.db"
     upgrade(f"sqlite:///{template}")
@@ -53,7 +59,7 @@ def migrated(tmp_path_factory) -> str:
 def _fresh_database(migrated: str, tmp_path: Path) -> str:
     if PG_URL:
         tables = ", ".join(t.name for t in metadata().sorted_tables)
-        engine = create_engine(PG_URL)
+        engine = create_engine(OWNER_URL)  # the app role may not TRUNCATE
         with engine.begin() as conn:
             # TRUNCATE does not fire the row triggers that keep audit_events append-only.
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
@@ -181,3 +187,30 @@ def plug_stage(monkeypatch, stage, *, append_to: str | None = None) -> None:
     monkeypatch.setitem(domains._stages, stage.name, stage)
     if append_to:
         monkeypatch.setattr(pipeline, append_to, getattr(pipeline, append_to) + (stage.name,))
+
+
+def tamper(database_url: str, tables: tuple[str, ...], statements: list[tuple[str, dict]]) -> None:
+    """Run `statements` as the tables' owner with their append-only triggers off: what someone
+    holding an owner's (or, before issue 13, the app's) database login can do. In one transaction."""
+    engine = create_engine(OWNER_URL if PG_URL else database_url)
+    try:
+        with engine.begin() as conn:
+            if PG_URL:
+                for table in tables:
+                    conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+            else:
+                names = ", ".join(f"'{t}'" for t in tables)
+                triggers = conn.execute(text(f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                                             f"AND tbl_name IN ({names})")).all()
+                for name, _ in triggers:
+                    conn.execute(text(f"DROP TRIGGER {name}"))
+            for statement, params in statements:
+                conn.execute(text(statement), params)
+            if PG_URL:
+                for table in tables:
+                    conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
+            else:
+                for _, sql in triggers:
+                    conn.execute(text(sql))
+    finally:
+        engine.dispose()

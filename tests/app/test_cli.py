@@ -80,3 +80,48 @@ def test_cases_sweep_needs_an_admin_then_alerts(tmp_path):
        "--birthdate", "1980-01-01")
     assert "lapsed 0, alerted 0" in gl(tmp_path, "cases", "sweep").stdout
     assert gl(tmp_path, "mail", "outbox").returncode == 0
+
+
+def test_audit_verify_catches_truncation_a_deleted_tail_and_a_forged_checkpoint(tmp_path):
+    """Issue 13, point 1, as the operator saw it: `TRUNCATE audit_events` and a deleted last row
+    both passed `greenlight audit verify` ("intact: 0 events"); now the signed checkpoint catches
+    them, and an altered checkpoint, or none at all, fails too."""
+    import json
+    import sqlite3
+
+    gl(tmp_path, "db", "upgrade")  # anchors the (empty) chains with a first checkpoint
+    for email in ("u@t.test", "v@t.test"):
+        gl(tmp_path, "user", "create", email, "--password", "long-enough-pw")
+    assert "audit:" in gl(tmp_path, "audit", "checkpoint").stdout
+    db = sqlite3.connect(tmp_path / "cli.db")
+    rows = db.execute("SELECT count(*) FROM audit_events").fetchone()[0]
+    assert rows >= 2 and f"audit chain intact: {rows} events" in gl(tmp_path, "audit", "verify").stdout
+
+    def attack(statement):  # what the issue's attacker did, with SQLite's triggers out of the way
+        triggers = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                              "AND tbl_name = 'audit_events'").fetchall()
+        for name, _ in triggers:
+            db.execute(f"DROP TRIGGER {name}")
+        db.execute(statement)
+        for _, trigger in triggers:
+            db.execute(trigger)
+        db.commit()
+
+    attack("DELETE FROM audit_events WHERE id = (SELECT max(id) FROM audit_events)")
+    tail = gl(tmp_path, "audit", "verify", check=False)
+    assert tail.returncode == 1 and f"ends after {rows - 1} events" in tail.stderr and "BROKEN" in tail.stderr
+    attack("DELETE FROM audit_events")  # SQLite's TRUNCATE
+    db.close()
+    emptied = gl(tmp_path, "audit", "verify", check=False)
+    assert emptied.returncode == 1 and "audit chain BROKEN: the table is empty" in emptied.stderr
+    assert "audit chain intact" not in emptied.stdout
+
+    folder = tmp_path / "inst" / "checkpoints" / "audit"
+    newest = sorted(folder.glob("*.json"))[-1]
+    newest.write_text(json.dumps(json.loads(newest.read_text()) | {"count": 0}))  # to hide the truncation
+    forged = gl(tmp_path, "audit", "verify", check=False)
+    assert forged.returncode == 1 and "signature does not verify" in forged.stderr
+    for path in folder.glob("*.json"):
+        path.unlink()
+    bare = gl(tmp_path, "audit", "verify", check=False)
+    assert bare.returncode == 1 and "audit chain UNANCHORED" in bare.stderr

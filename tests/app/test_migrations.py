@@ -1,4 +1,6 @@
+import pytest
 from alembic import command
+from sqlalchemy.exc import DBAPIError
 
 from app.migrate import alembic_config, drift, upgrade
 
@@ -77,3 +79,45 @@ def test_enrolment_reviews_become_cases(tmp_path):
     assert [tuple(p) for p in parties] == [("e1", "u2", "enrollee"), ("e2", "u2", "enrollee")]
     assert "enrolment_reviews" not in tables and "enrolment_allowances" in tables
     assert drift(url) == []
+
+def test_existing_ledger_entries_join_the_chain_unkeyed_and_a_checkpoint_anchors_them(tmp_path):
+    """0018 chains the entries written before the chain existed, in the order they were written,
+    with the unkeyed digest (the key is out of a migration's reach); the first keyed entry and the
+    checkpoint `greenlight db upgrade` writes then anchor them. Audit rows keep their hashes."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import Session
+
+    from app import audit, chain
+    from app.factory import load_plugins
+
+    load_plugins()
+    ledger_chain = next(c for c in audit.chains() if c.name == "ledger")
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    upgrade(url, "0017")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO users (id, email, handle, password_hash, role, created_at) "
+                          "VALUES ('u1', 'a@t.test', 'alice', 'x', 'admin', '2026-11-30 10:00:00')"))
+        for i, at in enumerate(("2026-11-30 10:00:02", "2026-11-30 10:00:01")):
+            conn.execute(text("INSERT INTO ledger_entries (id, event_id, kind, currency, period, gross, occurred_at, "
+                              f"created_by_id, created_at) VALUES ('e{i}', 'ev{i}', 'revenue', 'EUR', '2026-11', 10, "
+                              f"'2026-11-30 09:00:00', 'u1', '{at}')"))
+            for account, amount in (("platform", 3), ("creator:u1", 7)):
+                conn.execute(text("INSERT INTO ledger_lines (entry_id, account, currency, amount) "
+                                  f"VALUES ('e{i}', '{account}', 'EUR', {amount})"))
+    upgrade(url)
+    assert drift(url) == []
+    instance = tmp_path / "instance"
+    key = chain.chain_key(instance)
+    with Session(engine) as s:
+        rows = s.execute(text("SELECT event_id, seq, key_id FROM ledger_entries ORDER BY seq")).all()
+        assert [tuple(r) for r in rows] == [("ev1", 1, None), ("ev0", 2, None)]  # in the order written
+        unanchored = chain.verify(s, ledger_chain, key, [])
+        assert not unanchored.ok and "no checkpoint covers" in unanchored.problem
+        point = chain.checkpoint(s, ledger_chain, instance)
+        s.commit()
+        assert chain.verify(s, ledger_chain, key, [point]).ok
+    with engine.begin() as conn:  # the triggers still refuse edits after the migration's fill
+        with pytest.raises(DBAPIError, match="append-only"):
+            conn.execute(text("UPDATE ledger_entries SET gross = 0"))
+    engine.dispose()
