@@ -10,7 +10,7 @@ import app.db
 
 
 revision = '0021'
-down_revision = '0017'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
