@@ -1,10 +1,11 @@
 """Copyright in the core's registry: its gates, API, `works` commands, the takedown that keeps a
-video unpublished, how dispute cases are decided, and the rightsholder portal's service."""
+video unpublished, how dispute and claim-review cases are decided, and the rightsholder portal's service."""
 
 from app.domains import Domain, register
 from app.interfaces import RightsPortal
 from copyright import models  # noqa: F401  (its tables join the shared metadata)
 from copyright.claims import refuse_publishing_under_takedown
+from copyright.claim_reviews import ClaimReviewHandler
 from copyright.disputes import DisputeHandler
 from copyright.stages import COPYRIGHT_KEYWORDS, IP_INFRINGEMENT, RenderedWorksStage, RightsStage
 
@@ -15,8 +16,8 @@ def _blueprints():
 
 
 def _commands():
-    from copyright.cli import works
-    return [works]
+    from copyright.cli import ledger, works
+    return [works, ledger]
 
 
 def _portal():
@@ -39,7 +40,7 @@ DOMAIN = register(Domain(
     model_files=_model_files,
     publish_checks=(refuse_publishing_under_takedown,),
     dsa_categories={"copyright.claim": (IP_INFRINGEMENT, COPYRIGHT_KEYWORDS)},
-    case_kinds={"dispute": DisputeHandler()},
+    case_kinds={"dispute": DisputeHandler(), "claim_review": ClaimReviewHandler()},
     services={RightsPortal: _portal},
     policy_codes={
         "COPYRIGHT-INFRINGEMENT": "Uses a protected work without the rightsholder's permission",
