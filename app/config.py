@@ -147,7 +147,7 @@ GROUPS = {
     "core": "The app: database, queue, web limits, statements of reasons, and the models in app/kit/ "
             "that every domain shares.",
     "likeness": "Cameos, face models, face templates and the face scan after rendering.",
-    "copyright": "The works catalogue and reference-image matching.",
+    "copyright": "The works catalogue, reference-image matching, claims on videos and the revenue ledger.",
     "safety": "Prompt, image, frame and audio classifiers and the policy that maps findings to decisions.",
     "generator": "The procedural renderer.",
     "review": "Cases: deadlines, routing into queues, who may work a queue, reviewer exposure limits and "
@@ -263,6 +263,13 @@ _DECLARED = (
     Setting("GL_WORKS_CATALOGUE", "copyright", PATH, None, "the catalogue of works", "`copyright/data/works.json`"),
     Setting("GL_IMAGE_EMBED_REVIEW", "copyright", number(-1.0, 1.0), 0.9,
             "cosine similarity to a reference image that sends a generation to review"),
+    Setting("GL_LEDGER_FUTURE_TOLERANCE", "copyright", DURATION, 300,
+            "how far past now a revenue event's `occurred_at` may lie (the payment provider's clock skew)", "5m"),
+    Setting("GL_CLAIM_OVERTURN_LIMIT", "copyright", integer(1), 3,
+            "video claims of one organisation overturned by reviewers within GL_CLAIM_OVERTURN_WINDOW that flag "
+            "it: its later claims always wait for review"),
+    Setting("GL_CLAIM_OVERTURN_WINDOW", "copyright", DURATION, 90 * 86400,
+            "the window in which overturned claims are counted", "90d"),
     # safety
     Setting("GL_SAFETY_TERMS", "safety", PATH, None, "the term policy for prompts and speech",
             "`safety/data/terms.toml`"),
@@ -283,9 +290,10 @@ _DECLARED = (
     # generator
     Setting("GL_CASE_SLA", "review", DURATIONS,
             {"review": 86400, "appeal": 3 * 86400, "dispute": 30 * 86400, "likeness_complaint": 86400,
-             "enrolment": 86400},
-            "how long each kind of case may wait for a decision (a dispute nobody decides lapses for the creator)",
-            "review=24h,appeal=3d,dispute=30d,likeness_complaint=24h,enrolment=24h"),
+             "enrolment": 86400, "claim_review": 3 * 86400},
+            "how long each kind of case may wait for a decision (a dispute nobody decides lapses for the creator; "
+            "a claim review waits on, the video untouched)",
+            "review=24h,appeal=3d,dispute=30d,likeness_complaint=24h,enrolment=24h,claim_review=3d"),
     Setting("GL_CASE_ALERT_BEFORE", "review", DURATION, 4 * 3600,
             "a case this close to its deadline (or past it) is stale: its assignee and senior reviewers are told",
             "4h"),

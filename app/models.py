@@ -165,6 +165,7 @@ class CaseKind(StrEnum):
     DISPUTE = "dispute"  # a creator contests a rightsholder's claim on their video
     LIKENESS_COMPLAINT = "likeness_complaint"  # "this video shows me", from the person shown
     ENROLMENT = "enrolment"  # a cameo enrolled with a face that matches another account's cameo
+    CLAIM_REVIEW = "claim_review"  # a rightsholder's claim on a video not recorded as using the work
 
 
 class CaseState(StrEnum):

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, ValidationError
+from sqlalchemy import select
 
 from app import runtime, uploads
 from app.accounts import users_by_handle
@@ -15,12 +16,13 @@ from app.api.schemas import Body
 from app.api.spec import current_user, endpoint, session
 from app.db import utcnow
 from app.generations import get_owned
-from app.models import Role
-from app.errors import ValidationFailed
+from app.models import REVIEW_ROLES, Role
+from app.errors import NotFound, ValidationFailed
 from copyright import claims, images, revenue, services
 from copyright.catalogue import load_catalogue
 from copyright.models import (
-    ClaimAction, LedgerEntry, PolicyKind, Restriction, RightsholderOrg, VideoClaim, WorkClaim, WorkPolicy,
+    ClaimAction, LedgerEntry, PolicyKind, Restriction, RightsholderOrg, VideoClaim, VideoClaimStatus, WorkClaim,
+    WorkPolicy,
 )
 
 bp = Blueprint("copyright", __name__)
@@ -54,6 +56,60 @@ def org_out(o: RightsholderOrg) -> OrgOut:
 def create_org(body: OrgIn):
     members = users_by_handle(session(), body.member_handles)
     return org_out(services.create_org(session(), current_user(), body.name, members))
+
+
+class OrgReviewOut(OrgOut):
+    flagged: bool = Field(description="too many of its video claims were overturned: its claims are reviewed first")
+    flagged_at: datetime | None
+    flag_reason: str | None
+    overturned_recently: int = Field(description="its claims overturned within GL_CLAIM_OVERTURN_WINDOW")
+
+
+class OrgReviewList(BaseModel):
+    items: list[OrgReviewOut]
+
+
+class OrgsQuery(BaseModel):
+    flagged: bool | None = None
+
+
+def org_review_out(o: RightsholderOrg) -> OrgReviewOut:
+    return OrgReviewOut(id=o.id, name=o.name, created_at=o.created_at, flagged=o.flagged_at is not None,
+                        flagged_at=o.flagged_at, flag_reason=o.flag_reason,
+                        overturned_recently=claims.overturned_recently(session(), o.id))
+
+
+STAFF = {role.value for role in REVIEW_ROLES}
+
+
+@endpoint(bp, "/rightsholders/orgs", "GET", summary="Rightsholder organisations and their flags (reviewers, admins)",
+          tag="copyright", query=OrgsQuery, response=OrgReviewList, roles=STAFF)
+def list_orgs(query: OrgsQuery):
+    stmt = select(RightsholderOrg).order_by(RightsholderOrg.name)
+    if query.flagged is not None:
+        stmt = stmt.where(RightsholderOrg.flagged_at.is_not(None) if query.flagged
+                          else RightsholderOrg.flagged_at.is_(None))
+    return OrgReviewList(items=[org_review_out(o) for o in session().scalars(stmt)])
+
+
+@endpoint(bp, "/rightsholders/orgs/<org_id>", "GET", summary="A rightsholder organisation and its flag "
+          "(reviewers, admins)", tag="copyright", response=OrgReviewOut, roles=STAFF, errors=("org_not_found",))
+def get_org(org_id: str):
+    org = session().get(RightsholderOrg, org_id)
+    if org is None:
+        raise NotFound("no such organisation", code="org_not_found")
+    return org_review_out(org)
+
+
+class UnflagIn(Body):
+    reason: Annotated[str, StringConstraints(min_length=3, max_length=2000)]
+
+
+@endpoint(bp, "/rightsholders/orgs/<org_id>/unflag", "POST", summary="Lift an organisation's flag, with a reason "
+          "(admin, audited): its matching claims act at once again", tag="copyright", body=UnflagIn,
+          response=OrgReviewOut, roles=ADMIN, errors=("org_not_found", "org_not_flagged"))
+def unflag_org(org_id: str, body: UnflagIn):
+    return org_review_out(claims.unflag(session(), current_user(), org_id, body.reason))
 
 
 @endpoint(bp, "/rightsholders/me", "GET", summary="My rightsholder organisation", tag="copyright",
@@ -239,7 +295,8 @@ class VideoClaimOut(BaseModel):
     reason: str = Field(description="the claimant's statement of reasons")
     dispute_reason: str | None
     decision_reason: str | None
-    case_id: str | None = Field(description="the dispute's case (GET /api/v1/cases/<id>): its deadline and outcome")
+    case_id: str | None = Field(description="the claim's case (GET /api/v1/cases/<id>): its dispute, or the review a "
+                                            "claim waits for (`pending_review`); its deadline and outcome")
     created_at: datetime
     decided_at: datetime | None
 
@@ -249,19 +306,24 @@ class VideoClaimList(BaseModel):
 
 
 def video_claim_out(c: VideoClaim) -> VideoClaimOut:
-    case = claims.dispute_case(session(), c.id) if c.disputed_at else None
+    case = claims.latest_case(session(), c.id)
     return VideoClaimOut(id=c.id, generation_id=c.generation_id, work_id=c.work_id, action=c.action, status=c.status,
                          reason=c.reason, dispute_reason=c.dispute_reason, decision_reason=c.decision_reason,
                          case_id=case.id if case else None, created_at=c.created_at, decided_at=c.decided_at)
 
 
 @endpoint(bp, "/generations/<generation_id>/claims", "POST",
-          summary="Claim a published video that uses a work you hold: take it down or take its revenue",
+          summary="Claim a published video that uses a work you hold: take it down or take its revenue. 201: in "
+                  "effect; 202: `pending_review`, the video is not recorded as using the work (or your "
+                  "organisation is flagged): a reviewer decides, nothing happens to the video meanwhile",
           tag="copyright", body=VideoClaimIn, response=VideoClaimOut, status=201, roles=RIGHTSHOLDER,
-          errors=("not_in_org", "generation_not_found", "work_not_found", "work_not_owned", "claim_overlaps"))
+          errors=("not_in_org", "generation_not_found", "work_not_found", "work_not_owned", "claim_overlaps",
+                  "work_already_licensed"))
 def claim_video(generation_id: str, body: VideoClaimIn):
-    return video_claim_out(claims.file(session(), current_user(), generation_id, body.work_id, body.action,
-                                       body.reason))
+    claim = claims.file(session(), current_user(), generation_id, body.work_id, body.action, body.reason)
+    resp = jsonify(video_claim_out(claim).model_dump(mode="json"))
+    resp.status_code = 202 if claim.status == VideoClaimStatus.PENDING_REVIEW else 201
+    return resp
 
 
 @endpoint(bp, "/generations/<generation_id>/claims", "GET", summary="Claims on my video", tag="copyright",
@@ -312,6 +374,8 @@ class EntryOut(BaseModel):
     gross: int
     reverses: str | None
     occurred_at: datetime
+    adjusts_period: str | None = Field(description="the closed month a late event or correction belongs to; it is "
+                                                   "booked in `period`, the open month")
     lines: list[LineOut]
 
 
@@ -319,7 +383,7 @@ def entry_out(entry: LedgerEntry) -> EntryOut:
     posting = revenue.posting_of(session(), entry)
     return EntryOut(event_id=entry.event_id, kind=entry.kind, currency=entry.currency, period=entry.period,
                     generation_id=entry.generation_id, gross=entry.gross, reverses=entry.reverses,
-                    occurred_at=entry.occurred_at,
+                    occurred_at=entry.occurred_at, adjusts_period=entry.adjusts_period,
                     lines=[LineOut(account=line.account, amount=line.amount) for line in posting.lines])
 
 
@@ -327,7 +391,7 @@ def entry_out(entry: LedgerEntry) -> EntryOut:
           summary="Record revenue of a published video (admin or service token); 200 when redelivered",
           tag="ledger", body=RevenueEventIn, response=EntryOut, status=201, roles=ADMIN_OR_SERVICE,
           errors=("generation_not_found", "video_not_published", "event_id_conflict", "period_closed",
-                  "occurred_in_future", "shares_exceed_total"))
+                  "occurred_in_future", "occurred_before_video", "invalid_currency", "shares_exceed_total"))
 def record_revenue(body: RevenueEventIn):
     entry, created = revenue.record_revenue(session(), current_user(), body.event_id, body.generation_id,
                                             body.amount, body.currency, body.occurred_at)
@@ -390,9 +454,26 @@ def my_statement(period: str, query: StatementQuery):
                         lines=found.lines)
 
 
+class PeriodChangeOut(BaseModel):
+    action: Literal["close", "reopen"]
+    reason: str | None
+    actor_id: str
+    at: datetime
+
+
 class PeriodOut(BaseModel):
     period: str
-    closed_at: datetime
+    closed: bool
+    closed_at: datetime | None = Field(description="when it was last closed; null while open")
+    changes: list[PeriodChangeOut] = Field(description="every close and reopen, oldest first")
+
+
+def period_out(period: str) -> PeriodOut:
+    changes = revenue.period_changes(session(), period)
+    closed = bool(changes) and changes[-1].action == "close"
+    return PeriodOut(period=period, closed=closed, closed_at=changes[-1].created_at if closed else None,
+                     changes=[PeriodChangeOut(action=c.action, reason=c.reason, actor_id=c.actor_id, at=c.created_at)
+                              for c in changes])
 
 
 def _period(value: str) -> str:
@@ -402,12 +483,32 @@ def _period(value: str) -> str:
         raise ValidationFailed("a period is YYYY-MM", code="invalid_period") from None
 
 
-@endpoint(bp, "/ledger/periods/<period>/close", "POST", summary="Close a month: its postings are final (admin)",
+@endpoint(bp, "/ledger/periods/<period>/close", "POST",
+          summary="Close a month that has ended: its postings are final, later events become adjustments (admin)",
           tag="ledger", response=PeriodOut, status=201, roles=ADMIN,
-          errors=("invalid_period", "period_closed", "period_in_future"))
+          errors=("invalid_period", "period_closed", "period_running", "period_in_future"))
 def close_period(period: str):
     row = revenue.close_period(session(), current_user(), _period(period))
-    return PeriodOut(period=row.period, closed_at=row.closed_at)
+    return period_out(row.period)
+
+
+class ReopenIn(Body):
+    reason: Annotated[str, StringConstraints(min_length=3, max_length=2000)]
+
+
+@endpoint(bp, "/ledger/periods/<period>/reopen", "POST",
+          summary="Reopen a closed month, with a reason (admin, audited): its events land in it again",
+          tag="ledger", body=ReopenIn, response=PeriodOut, status=201, roles=ADMIN,
+          errors=("invalid_period", "period_not_closed", "reason_required"))
+def reopen_period(period: str, body: ReopenIn):
+    row = revenue.reopen_period(session(), current_user(), _period(period), body.reason)
+    return period_out(row.period)
+
+
+@endpoint(bp, "/ledger/periods/<period>", "GET", summary="A month: closed or open, and every close and reopen (admin)",
+          tag="ledger", response=PeriodOut, roles=ADMIN, errors=("invalid_period",))
+def get_period(period: str):
+    return period_out(_period(period))
 
 
 class ReferenceImageOut(BaseModel):

@@ -89,7 +89,8 @@ class DisputeHandler:
                           "dispute_reason": claim.dispute_reason, "created_at": stamp(claim.created_at),
                           "disputed_at": stamp(claim.disputed_at), "decided_at": stamp(claim.decided_at)},
                 "work": {"id": claim.work_id, "title": _title(session, claim.work_id)},
-                "claimant": {"org_id": claim.org_id, "name": org.name if org else None}}
+                "claimant": {"org_id": claim.org_id, "name": org.name if org else None,
+                             "flagged": bool(org and org.flagged_at)}}
 
 
 def _title(session: Session, work_id: str) -> str | None:

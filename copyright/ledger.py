@@ -5,10 +5,11 @@ in-memory reference model the DB-backed ledger is tested against.
 
 Money
 -----
-Integer minor units (cents) plus a currency code; never floats. The core keeps no list of
-currencies or their exponents: any three upper-case letters ("USD", "EUR", "JPY") is a
-currency, each currency has its own books, and a posting holds exactly one currency, so
-amounts in different currencies are never added together.
+Integer minor units (cents) plus a currency code; never floats. A currency is an active
+ISO 4217 code from `copyright/data/iso4217.json` (with its minor-unit exponent, e.g. JPY 0,
+USD 2, KWD 3): three letters alone ("ZZZ") are not money. Each currency has its own books, and
+a posting holds exactly one currency, so amounts in different currencies are never added
+together.
 
 Accounts
 --------
@@ -83,16 +84,18 @@ reversal_mismatch.
 
 from __future__ import annotations
 
+import json
 import math
-import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cache
+from pathlib import Path
 
 BP = 10_000  # basis points in a whole
 PLATFORM_ACCOUNT = "platform"
-_CURRENCY = re.compile(r"[A-Z]{3}")
+_ISO_4217 = Path(__file__).parent / "data" / "iso4217.json"
 
 
 class LedgerError(ValueError):
@@ -133,9 +136,22 @@ def _check_amount(amount: object) -> None:
         raise LedgerError("amount_not_positive", "the amount must be positive", amount=amount)
 
 
+@cache
+def currencies() -> dict[str, int]:
+    """Every accepted ISO 4217 code and its minor-unit exponent (committed data, not a pattern)."""
+    listed = json.loads(_ISO_4217.read_text(encoding="utf-8"))["currencies"]
+    return {code: int(entry["minor_units"]) for code, entry in listed.items()}
+
+
+def minor_units(currency: str) -> int:
+    """The exponent of the currency's minor unit: 100 cents make a dollar, so USD is 2."""
+    _check_currency(currency)
+    return currencies()[currency]
+
+
 def _check_currency(currency: object) -> None:
-    if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
-        raise LedgerError("invalid_currency", "a currency is three upper-case letters", currency=repr(currency))
+    if not isinstance(currency, str) or currency not in currencies():
+        raise LedgerError("invalid_currency", "a currency is an active ISO 4217 code", currency=repr(currency))
 
 
 # --- what a video is made of -------------------------------------------------------------

@@ -18,9 +18,13 @@ from copyright.models import LedgerEntry, LedgerLine
 def content(entry: LedgerEntry, lines: Iterable[tuple[str, str, int]]) -> list[Any]:
     """What an entry's hash covers; `lines` are (account, currency, amount). Also written out in
     migration 0018, which hashed the entries that existed before the chain."""
-    return [entry.event_id, entry.kind, entry.currency, entry.period, entry.generation_id, int(entry.gross),
-            entry.reverses, chain.utc_iso(entry.occurred_at), entry.created_by_id, chain.utc_iso(entry.created_at),
-            sorted([a, c, int(v)] for a, c, v in lines)]
+    facts = [entry.event_id, entry.kind, entry.currency, entry.period, entry.generation_id, int(entry.gross),
+             entry.reverses, chain.utc_iso(entry.occurred_at), entry.created_by_id, chain.utc_iso(entry.created_at),
+             sorted([a, c, int(v)] for a, c, v in lines)]
+    # Appended only when set, so entries hashed before late-event adjustments existed keep their hash.
+    if entry.adjusts_period:
+        facts.append(["adjusts_period", entry.adjusts_period])
+    return facts
 
 
 def _contents(session: Session, entries: Sequence[LedgerEntry]) -> list[list[Any]]:

@@ -7,7 +7,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, new_id, utcnow
@@ -39,6 +41,10 @@ class RightsholderOrg(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when too many of its video claims were overturned (copyright/claims.py): from then on
+    # every claim it files waits for a reviewer.
+    flagged_at: Mapped[datetime | None]
+    flag_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class OrgMember(Base):
@@ -125,6 +131,8 @@ class ClaimAction(StrEnum):
 
 
 class VideoClaimStatus(StrEnum):
+    PENDING_REVIEW = "pending_review"  # not in effect: a reviewer checks it is about the video first
+    REJECTED = "rejected"  # the reviewer found it is not: nothing happened to the video
     OPEN = "open"          # in effect; the creator may dispute
     DISPUTED = "disputed"  # in effect until a reviewer decides
     UPHELD = "upheld"
@@ -151,6 +159,12 @@ class VideoClaim(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disputed_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
+    # When it took effect: at filing, or when a reviewer upheld a claim that waited for review
+    # (a monetisation redirects revenue from then). None on claims filed before 0019: created_at.
+    effective_at: Mapped[datetime | None]
+    # A reviewer found against the claimant (review rejected, dispute overturned): counts towards
+    # flagging the organisation. A lapsed dispute is the platform's delay, not the claimant's fault.
+    overturned: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class LedgerEntry(Base):
@@ -176,6 +190,9 @@ class LedgerEntry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)  # one successor: no fork
     hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     key_id: Mapped[str | None] = mapped_column(String(32))  # NULL: hashed before the chain was keyed
+    # A late event (or a correction) whose own month was closed is booked in the open `period`;
+    # this names the closed month it belongs to, so statements show it as an adjustment.
+    adjusts_period: Mapped[str | None] = mapped_column(String(7))
 
 
 class LedgerLine(Base):
@@ -191,14 +208,26 @@ class LedgerLine(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
 
 
-class LedgerPeriod(Base):
-    """A closed month: no posting may land in it any more; its statements are final."""
+class PeriodAction(StrEnum):
+    CLOSE = "close"
+    REOPEN = "reopen"
 
-    __tablename__ = "ledger_periods"
 
-    period: Mapped[str] = mapped_column(String(7), primary_key=True)
-    closed_at: Mapped[datetime] = mapped_column(default=utcnow)
-    closed_by_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+class LedgerPeriodChange(Base):
+    """A month closed or reopened (append-only, like the postings): a month is closed while its
+    latest change is `close`. A reopening carries the admin's reason."""
+
+    __tablename__ = "ledger_period_changes"
+    __table_args__ = (Index("ix_ledger_period_changes_period", "period", "id"),
+                      {"info": {"append_only": True}})  # the app's role: SELECT and INSERT only
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    period: Mapped[str] = mapped_column(String(7))
+    action: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class WorkReferenceImage(Base):

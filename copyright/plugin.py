@@ -1,10 +1,11 @@
 """Copyright in the core's registry: its gates, API, `works` commands, the takedown that keeps a
-video unpublished, how dispute cases are decided, and the rightsholder portal's service."""
+video unpublished, how dispute and claim-review cases are decided, and the rightsholder portal's service."""
 
 from app.domains import Domain, register
 from app.interfaces import RightsPortal
 from copyright import models  # noqa: F401  (its tables join the shared metadata)
 from copyright.claims import refuse_publishing_under_takedown
+from copyright.claim_reviews import ClaimReviewHandler
 from copyright.disputes import DisputeHandler
 from copyright.ledger_chain import CHAIN as LEDGER_CHAIN
 from copyright.stages import COPYRIGHT_KEYWORDS, IP_INFRINGEMENT, RenderedWorksStage, RightsStage
@@ -16,8 +17,8 @@ def _blueprints():
 
 
 def _commands():
-    from copyright.cli import works
-    return [works]
+    from copyright.cli import ledger, works
+    return [works, ledger]
 
 
 def _portal():
@@ -40,7 +41,7 @@ DOMAIN = register(Domain(
     model_files=_model_files,
     publish_checks=(refuse_publishing_under_takedown,),
     dsa_categories={"copyright.claim": (IP_INFRINGEMENT, COPYRIGHT_KEYWORDS)},
-    case_kinds={"dispute": DisputeHandler()},
+    case_kinds={"dispute": DisputeHandler(), "claim_review": ClaimReviewHandler()},
     services={RightsPortal: _portal},
     chains=(LEDGER_CHAIN,),
     policy_codes={

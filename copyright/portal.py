@@ -176,7 +176,9 @@ class Portal:
             raise ValidationFailed(str(exc)) from None
         if not MIN_REASON <= len(reason.strip()) <= MAX_REASON:  # as the API's VideoClaimIn asks
             raise ValidationFailed(f"a claim's reason is {MIN_REASON} to {MAX_REASON} characters")
-        return _video_claim(claims.file(session, user, generation_id, work_id, claim_action, reason), None)
+        claim = claims.file(session, user, generation_id, work_id, claim_action, reason)
+        # A claim waiting for review shows its review case; an open one has none until disputed.
+        return _video_claim(claim, claims.latest_case(session, claim.id))
 
     def statement_csv(self, session: Session, user: User, period: str | None = None) -> str:
         org = services.org_of(session, user)

@@ -29,7 +29,7 @@ STATE_WORDS = {CaseState.OPEN: "Open", CaseState.ASSIGNED: "Being reviewed",
                CaseState.REOPENED: "Decision under appeal"}
 KIND_WORDS = {CaseKind.APPEAL: "Appeal", CaseKind.REVIEW: "Held for review",
               CaseKind.DISPUTE: "Copyright dispute", CaseKind.LIKENESS_COMPLAINT: "Likeness complaint",
-              CaseKind.ENROLMENT: "Cameo enrolment"}
+              CaseKind.ENROLMENT: "Cameo enrolment", CaseKind.CLAIM_REVIEW: "Copyright claim review"}
 DECISION_WORDS = {"overturn": "Overturned", "uphold": "Upheld", "allow": "Allowed", "block": "Blocked"}
 ROLE_WORDS = {"appellant": "You appealed", "creator": "Your video", "co_owner": "Co-owner",
               "rightsholder": "Rightsholder", "complainant": "You complained",

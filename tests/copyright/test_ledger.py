@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from copyright.ledger import (
-    BP, Journal, LedgerError, Line, Posting, SplitRule, VideoNode, WorkUse, allocate, exact_split,
-    revenue_posting, reversal, split,
+    BP, Journal, LedgerError, Line, Posting, SplitRule, VideoNode, WorkUse, allocate, currencies, exact_split,
+    minor_units, revenue_posting, reversal, split,
 )
 
 NO_FEES = SplitRule(platform_bp=0, remix_parent_bp=0)
@@ -146,11 +146,21 @@ def test_non_integer_amounts_are_rejected(amount):
     (lambda: Posting("e", "USD", (Line("a", 5), Line("b", -4))), "posting_unbalanced"),
     (lambda: Posting("e", "usd", (Line("a", 5), Line("b", -5))), "invalid_currency"),
     (lambda: revenue_posting("e", "DOLLARS", 100, docstring_chain()), "invalid_currency"),
+    (lambda: revenue_posting("e", "ZZZ", 100, docstring_chain()), "invalid_currency"),  # three letters, no money
+    (lambda: Posting("e", "XTS", (Line("a", 5), Line("b", -5))), "invalid_currency"),  # ISO's testing code
+    (lambda: Journal().balances("HRK"), "invalid_currency"),  # withdrawn in 2023
 ])
 def test_invalid_input_has_a_stable_code(make, code):
     with pytest.raises(LedgerError) as excinfo:
         make()
     assert error_code(excinfo) == code
+
+
+def test_currencies_are_the_committed_iso_4217_list_with_their_minor_units():
+    listed = currencies()
+    assert len(listed) > 150 and all(len(code) == 3 and code.isupper() for code in listed)
+    assert (minor_units("USD"), minor_units("EUR"), minor_units("JPY"), minor_units("KWD")) == (2, 2, 0, 3)
+    assert {"ZWG", "XCG"} <= listed.keys() and not {"ZZZ", "XXX", "XAU", "BGN"} & listed.keys()
 
 
 # --- postings and the journal, by example ------------------------------------------------

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from app import domains
-from app.errors import Forbidden, NotFound, ValidationFailed
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.interfaces import RightsPortal
 from app.models import Generation, Role, Status, User
 from copyright import revenue, services
@@ -45,7 +45,8 @@ def world(rt):
                                      datetime.now(timezone.utc) - timedelta(days=1), None)
         gens = {}
         for name, work_id in (("garfield", "garfield"), ("odie", "odie")):
-            gen = Generation(owner_id=bob.id, prompt=f"{name} napping in the sun", status=Status.PUBLISHED)
+            gen = Generation(owner_id=bob.id, prompt=f"{name} napping in the sun", status=Status.PUBLISHED,
+                             created_at=datetime.now(timezone.utc) - timedelta(hours=1))  # before its revenue
             s.add(gen)
             s.flush()
             s.add(GenerationWork(generation_id=gen.id, work_id=work_id, policy_id=policy.id if name == "garfield"
@@ -136,10 +137,15 @@ def test_reference_images_are_added_listed_and_removed(rt, world, portal):
 def test_a_claim_filed_through_the_portal_and_its_dispute_show_with_the_case(rt, world, portal):
     from copyright import claims
 
+    with pytest.raises(Conflict) as refused:  # Garfield already earns its licensed share of the video
+        with rt.db.transaction() as s:
+            portal.file_claim(s, s.get(User, world["paws"]), world["gen_garfield"], "garfield", "monetise",
+                              "Our character is the whole video.")
+    assert refused.value.code == "work_already_licensed"
     with rt.db.transaction() as s:
-        filed = portal.file_claim(s, s.get(User, world["paws"]), world["gen_garfield"], "garfield", "monetise",
+        filed = portal.file_claim(s, s.get(User, world["paws"]), world["gen_garfield"], "garfield", "takedown",
                                   "Our character is the whole video.")
-        assert (filed["action"], filed["status"], filed["case"]) == ("monetise", "open", None)
+        assert (filed["action"], filed["status"], filed["case"]) == ("takedown", "open", None)
         claims.dispute(s, s.get(User, world["bob"]), filed["id"], "I drew the cat differently.")
     with rt.db.transaction() as s:
         view = portal.overview(s, s.get(User, world["paws"]))

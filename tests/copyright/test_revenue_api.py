@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import select, text
 
-from app.models import Role
-from copyright import ledger
+from app.models import AuditEvent, Generation, Role, User
+from copyright import ledger, revenue
 from tests.app.test_api import envelope
 from tests.conftest import drain
 from tests.copyright.test_registry_api import claim_and_verify
@@ -37,8 +37,24 @@ def world(rt, make_api):
     remix = cara.post("/api/v1/generations", json={"prompt": "a dance party with balloons", "remix_of": original}).get_json()["id"]
     drain(rt)
     assert cara.post(f"/api/v1/generations/{remix}/publish").get_json()["status"] == "published"
+    backdate(rt, original, remix)
     return dict(admin=admin, paws=paws, bob=bob, cara=cara, carol=carol, org=org["id"], original=original,
                 remix=remix, bob_id=bob_user.id, cara_id=cara_user.id)
+
+
+def backdate(rt, *gids, by=timedelta(days=62)):
+    """The videos existed before the events the tests date in the past (revenue before a video
+    existed is refused), a previous month included."""
+    with rt.db.transaction() as s:
+        for gid in gids:
+            s.get(Generation, gid).created_at = datetime.now(timezone.utc) - by
+
+
+def previous_month(now=None):
+    """The month before now's, and a moment in it (its last day at noon)."""
+    last_day = (now or datetime.now(timezone.utc)).replace(day=1, hour=12, minute=0, second=0,
+                                                           microsecond=0) - timedelta(days=1)
+    return revenue.period_of(last_day), last_day
 
 
 def event(w, event_id, gid, amount, currency="USD", when=None):
@@ -131,23 +147,128 @@ def test_reversal_statements_and_period_close(world):
         [("fix-1", "USD", -1200), ("pay-1", "USD", 1200), ("pay-2", "EUR", 40)]
     envelope(w["paws"].get("/api/v1/rightsholders/me/statements/2026-13"), 422, "invalid_period")
     envelope(w["bob"].get(f"/api/v1/rightsholders/me/statements/{period}"), 403, "role_not_allowed")
-    # Closing freezes the month: nothing more lands in it.
-    assert w["admin"].post(f"/api/v1/ledger/periods/{period}/close").status_code == 201
-    envelope(w["admin"].post(f"/api/v1/ledger/periods/{period}/close"), 409, "period_closed")
+    # The running month and later ones cannot be closed: every event of the month would be refused.
+    envelope(w["admin"].post(f"/api/v1/ledger/periods/{period}/close"), 409, "period_running")
     envelope(w["admin"].post("/api/v1/ledger/periods/2999-01/close"), 422, "period_in_future")
-    envelope(event(w, "pay-3", w["original"], 100), 409, "period_closed")
-    assert w["paws"].get(f"/api/v1/rightsholders/me/statements/{period}").get_json()["closed"] is True
+    assert event(w, "pay-3", w["original"], 100).status_code == 201
+    assert w["admin"].get(f"/api/v1/ledger/periods/{period}").get_json()["closed"] is False
+
+
+def test_a_closed_month_is_final_late_events_adjust_it_in_the_open_month_and_it_reopens(rt, world):
+    w, admin = world, world["admin"]
+    period = revenue.period_of(datetime.now(timezone.utc))
+    past, in_past = previous_month()
+    assert event(w, "late-0", w["original"], 10_000, when=in_past).get_json()["period"] == past
+    closed = admin.post(f"/api/v1/ledger/periods/{past}/close")
+    assert closed.status_code == 201 and closed.get_json()["closed"] is True
+    envelope(admin.post(f"/api/v1/ledger/periods/{past}/close"), 409, "period_closed")
+    # An event of the closed month is not refused: it is booked in the open month, naming the closed one.
+    late = event(w, "late-1", w["original"], 10_000, when=in_past)
+    assert late.status_code == 201, late.get_json()
+    assert (late.get_json()["period"], late.get_json()["adjusts_period"]) == (period, past)
+    assert lines(late)[f"rightsholder:{w['org']}"] == 1200
+    assert event(w, "late-1", w["original"], 10_000, when=in_past).status_code == 200  # a redelivery
+    # Correcting a posting of the closed month is an adjustment too.
+    fix = admin.post("/api/v1/revenue-events/late-0/reversal", json={"reversal_event_id": "fix-late-0"}).get_json()
+    assert (fix["period"], fix["adjusts_period"]) == (period, past)
+    final = w["paws"].get(f"/api/v1/rightsholders/me/statements/{past}").get_json()
+    assert final["closed"] is True and [(l["event_id"], l["amount"]) for l in final["lines"]] == [("late-0", 1200)]
+    now = w["paws"].get(f"/api/v1/rightsholders/me/statements/{period}").get_json()
+    assert not now["closed"] and {(l["event_id"], l["amount"], l["adjusts_period"]) for l in now["lines"]} == \
+        {("late-1", 1200, past), ("fix-late-0", -1200, past)}
+    rows = list(csv.DictReader(io.StringIO(w["paws"].get(
+        f"/api/v1/rightsholders/me/statements/{period}?format=csv").get_data(as_text=True))))
+    assert {(r["event_id"], r["adjusts_period"]) for r in rows} == {("late-1", past), ("fix-late-0", past)}
+    # Reopening needs an admin and a reason; it is audited; the month's own events land in it again.
+    envelope(admin.post(f"/api/v1/ledger/periods/{past}/reopen", json={}), 422, "validation_error")
+    envelope(w["paws"].post(f"/api/v1/ledger/periods/{past}/reopen", json={"reason": "a late chargeback"}), 403,
+             "role_not_allowed")
+    envelope(admin.post(f"/api/v1/ledger/periods/{period}/reopen", json={"reason": "not closed"}), 409,
+             "period_not_closed")
+    reopened = admin.post(f"/api/v1/ledger/periods/{past}/reopen", json={"reason": "the store re-sent October"})
+    assert reopened.status_code == 201, reopened.get_json()
+    body = reopened.get_json()
+    assert body["closed"] is False and [(c["action"], c["reason"]) for c in body["changes"]] == \
+        [("close", None), ("reopen", "the store re-sent October")]
+    envelope(admin.post(f"/api/v1/ledger/periods/{past}/reopen", json={"reason": "again"}), 409, "period_not_closed")
+    again = event(w, "late-2", w["original"], 10_000, when=in_past).get_json()
+    assert (again["period"], again["adjusts_period"]) == (past, None)
+    assert admin.post(f"/api/v1/ledger/periods/{past}/close").status_code == 201  # and closed once more
+    with rt.db.transaction() as s:
+        audited = s.scalars(select(AuditEvent).where(AuditEvent.object_type == "ledger_period",
+                                                     AuditEvent.object_id == past).order_by(AuditEvent.id)).all()
+        assert [(a.action, (a.after or {}).get("reason")) for a in audited] == [
+            ("ledger.period_closed", None), ("ledger.period_reopened", "the store re-sent October"),
+            ("ledger.period_closed", None)]
+        # The trail of closes and reopens is append-only, like the postings.
+    for statement in ("UPDATE ledger_period_changes SET action = 'reopen'", "DELETE FROM ledger_period_changes"):
+        with pytest.raises(Exception, match="append-only"):
+            with rt.db.transaction() as s:
+                s.execute(text(statement))
+    assert admin.get("/api/v1/ledger/balances?currency=USD").get_json()["total"] == 0
+
+
+def test_events_outside_the_videos_life_or_in_unknown_currencies_are_refused(rt, world):
+    w = world
+    with rt.db.transaction() as s:
+        born = s.get(Generation, w["original"]).created_at
+    refused = {
+        "ancient": (dict(when=datetime(1, 1, 1, tzinfo=timezone.utc)), 422, "occurred_before_video"),
+        "ninetynine": (dict(when=datetime(1999, 3, 1, tzinfo=timezone.utc)), 422, "occurred_before_video"),
+        "just-before": (dict(when=born - timedelta(seconds=1)), 422, "occurred_before_video"),
+        "far-future": (dict(when=datetime.now(timezone.utc) + timedelta(minutes=10)), 422, "occurred_in_future"),
+        "year-9999": (dict(when=datetime(9999, 12, 31, tzinfo=timezone.utc)), 422, "occurred_in_future"),
+        "zzz": (dict(currency="ZZZ"), 422, "invalid_currency"),
+        "test-code": (dict(currency="XTS"), 422, "invalid_currency"),
+        "gold": (dict(currency="XAU"), 422, "invalid_currency"),
+        "kuna": (dict(currency="HRK"), 422, "invalid_currency"),  # withdrawn in 2023
+    }
+    for event_id, (kwargs, status_code, code) in refused.items():
+        envelope(event(w, event_id, w["original"], 100, **kwargs), status_code, code)
+    with rt.db.transaction() as s:
+        assert s.execute(text("SELECT count(*) FROM ledger_entries")).scalar() == 0
+    # A provider clock slightly ahead is tolerated (GL_LEDGER_FUTURE_TOLERANCE); real currencies pass.
+    assert event(w, "skewed", w["original"], 100, when=datetime.now(timezone.utc) + timedelta(minutes=1)) \
+        .status_code == 201
+    for currency in ("JPY", "KWD", "CHF", "XOF"):
+        assert event(w, f"in-{currency}", w["original"], 1000, currency=currency).status_code == 201
+    assert event(w, "at-birth", w["original"], 100, when=born).get_json()["period"] == revenue.period_of(born)
+
+
+def test_a_period_is_always_four_digit_year_and_month():
+    assert revenue.period_of(datetime(1, 1, 1, tzinfo=timezone.utc)) == "0001-01"
+    assert revenue.period_of(datetime(999, 12, 31, 23, 0, tzinfo=timezone.utc)) == "0999-12"
+    assert revenue.period_of(datetime(2026, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))) == "2025-12"
+    assert revenue.period_of(datetime(2026, 3, 5)) == "2026-03"  # no zone: UTC
+
+
+def attributed_video(rt, w):
+    """Bob's Garfield video made while Paws only asked for attribution: Garfield earns no share from it."""
+    w["paws"].put("/api/v1/works/garfield/policy", json={"kind": "allow_with_attribution"})
+    gid = w["bob"].post("/api/v1/generations", json={"prompt": "Garfield surfing a wave"}).get_json()["id"]
+    drain(rt)
+    assert w["bob"].post(f"/api/v1/generations/{gid}/publish").get_json()["status"] == "published"
+    backdate(rt, gid)
+    return gid
+
+
+def monetise(w, gid):
+    filed = w["paws"].post(f"/api/v1/generations/{gid}/claims", json={
+        "work_id": "garfield", "action": "monetise", "reason": "Our character is the whole video."})
+    assert filed.status_code == 201, filed.get_json()
+    return filed.get_json()
 
 
 @pytest.mark.slow
-def test_a_monetise_claim_holds_the_creators_share_until_the_ruling(world):
+def test_a_monetise_claim_holds_the_creators_share_until_the_ruling(rt, world):
     w = world
-    paws, bob, carol = w["paws"], w["bob"], w["carol"]
-    event(w, "before-claim", w["original"], 1000)
-    claim = paws.post(f"/api/v1/generations/{w['original']}/claims", json={
-        "work_id": "garfield", "action": "monetise", "reason": "Our character is the whole video."}).get_json()
-    held = lines(event(w, "during-claim", w["original"], 1000, when=datetime.now(timezone.utc)))
-    assert held[f"escrow:claim:{claim['id']}"] == 680 and f"creator:{w['bob_id']}" not in held
+    bob, carol = w["bob"], w["carol"]
+    gid = attributed_video(rt, w)
+    assert lines(event(w, "before-claim", gid, 1000)) == {f"revenue:{gid}": -1000, "platform": 200,
+                                                          f"creator:{w['bob_id']}": 800}
+    claim = monetise(w, gid)
+    held = lines(event(w, "during-claim", gid, 1000, when=datetime.now(timezone.utc)))
+    assert held[f"escrow:claim:{claim['id']}"] == 800 and f"creator:{w['bob_id']}" not in held
     case_id = bob.post(f"/api/v1/video-claims/{claim['id']}/dispute",
                        json={"reason": "I drew the cat differently."}).get_json()["case_id"]
     upheld = carol.post(f"/api/v1/cases/{case_id}/decision", json={
@@ -155,20 +276,48 @@ def test_a_monetise_claim_holds_the_creators_share_until_the_ruling(world):
     assert upheld.status_code == 200, upheld.get_json()
     balances = w["admin"].get("/api/v1/ledger/balances?currency=USD").get_json()["balances"]
     assert balances[f"escrow:claim:{claim['id']}"] == 0
-    assert balances[f"rightsholder:{w['org']}"] == 120 + 120 + 680
-    assert balances[f"creator:{w['bob_id']}"] == 680  # only the revenue from before the claim
-    after = lines(event(w, "after-ruling", w["original"], 1000, when=datetime.now(timezone.utc)))
-    assert after[f"rightsholder:{w['org']}"] == 120 + 680
+    assert balances[f"rightsholder:{w['org']}"] == 800
+    assert balances[f"creator:{w['bob_id']}"] == 800  # only the revenue from before the claim
+    after = lines(event(w, "after-ruling", gid, 1000, when=datetime.now(timezone.utc)))
+    assert after[f"rightsholder:{w['org']}"] == 800 and f"creator:{w['bob_id']}" not in after
+
+
+def test_a_monetise_claim_on_a_work_already_earning_its_licensed_share_takes_nothing_more(rt, world):
+    """Garfield earns 15 % of Bob's video under Paws' revenue-share policy: a monetise claim on it
+    would also take Bob's remaining share. It is refused; the books keep paying each share once."""
+    w = world
+    for gid in (w["original"], w["remix"]):  # the remix carries the original's Garfield share
+        envelope(w["paws"].post(f"/api/v1/generations/{gid}/claims", json={
+            "work_id": "garfield", "action": "monetise", "reason": "Our character is the whole video."}),
+            409, "work_already_licensed")
+    assert w["bob"].get(f"/api/v1/generations/{w['original']}/claims").get_json()["items"] == []
+    paid = lines(event(w, "after-refusal", w["original"], 10_000, when=datetime.now(timezone.utc)))
+    assert paid == {f"revenue:{w['original']}": -10_000, "platform": 2000, f"rightsholder:{w['org']}": 1200,
+                    f"creator:{w['bob_id']}": 6800}
+    books = w["admin"].get("/api/v1/ledger/balances?currency=USD").get_json()
+    assert books["total"] == 0 and not any(a.startswith("escrow:") for a in books["balances"])
+    # Even a monetise claim already on record (filed before this rule) redirects nothing of it.
+    from copyright.models import VideoClaim, VideoClaimStatus
+    with rt.db.transaction() as s:
+        paws_id = s.scalar(select(User.id).where(User.handle == "paws"))
+        s.add(VideoClaim(generation_id=w["original"], org_id=w["org"], work_id="garfield", action="monetise",
+                         status=VideoClaimStatus.UPHELD.value, reason="legacy", filed_by_id=paws_id,
+                         created_at=datetime.now(timezone.utc) - timedelta(days=1)))
+    again = lines(event(w, "under-legacy-claim", w["original"], 10_000, when=datetime.now(timezone.utc)))
+    assert again == paid | {f"revenue:{w['original']}": -10_000}
+    books = w["admin"].get("/api/v1/ledger/balances?currency=USD").get_json()
+    assert books["total"] == 0 and books["balances"][f"creator:{w['bob_id']}"] == 2 * 6800
+    assert books["balances"][f"rightsholder:{w['org']}"] == 2 * 1200
 
 
 def test_an_undecided_dispute_lapses_in_the_creators_favour(rt, world):
     from app import case_decisions
-    from app.models import Case, User
+    from app.models import Case
 
     w = world
-    claim = w["paws"].post(f"/api/v1/generations/{w['original']}/claims", json={
-        "work_id": "garfield", "action": "monetise", "reason": "Our character is the whole video."}).get_json()
-    event(w, "during-claim", w["original"], 1000, when=datetime.now(timezone.utc))
+    gid = attributed_video(rt, w)
+    claim = monetise(w, gid)
+    event(w, "during-claim", gid, 1000, when=datetime.now(timezone.utc))
     case_id = w["bob"].post(f"/api/v1/video-claims/{claim['id']}/dispute",
                             json={"reason": "I drew the cat differently."}).get_json()["case_id"]
     with rt.db.transaction() as s:
@@ -176,10 +325,10 @@ def test_an_undecided_dispute_lapses_in_the_creators_favour(rt, world):
         due = s.get(Case, case_id).due_at
         assert case_decisions.sweep(s, admin, now=due - timedelta(hours=1))["lapsed"] == 0  # not yet due
         assert case_decisions.sweep(s, admin, now=due + timedelta(seconds=1))["lapsed"] == 1
-    [listed] = w["bob"].get(f"/api/v1/generations/{w['original']}/claims").get_json()["items"]
+    [listed] = w["bob"].get(f"/api/v1/generations/{gid}/claims").get_json()["items"]
     assert listed["status"] == "released" and "not decided within 30 days" in listed["decision_reason"]
     balances = w["admin"].get("/api/v1/ledger/balances?currency=USD").get_json()["balances"]
-    assert balances[f"escrow:claim:{claim['id']}"] == 0 and balances[f"creator:{w['bob_id']}"] == 680
+    assert balances[f"escrow:claim:{claim['id']}"] == 0 and balances[f"creator:{w['bob_id']}"] == 800
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -215,3 +364,28 @@ def test_the_database_ledger_matches_the_reference_journal(world, events):
         assert {a: v for a, v in moved.items() if v} == {a: v for a, v in expected.items() if v}
     assert {event(w, eid, *facts).status_code for eid, facts in seen.items()} == {200}
     assert {c: books(c) for c in ("USD", "EUR")} == after
+
+
+def test_periods_close_and_reopen_from_the_command_line(rt, world, monkeypatch):
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    monkeypatch.setattr("app.runtime.current", lambda: rt)
+    run = CliRunner().invoke
+    period = revenue.period_of(datetime.now(timezone.utc))
+    past, _ = previous_month()
+    running = run(main, ["ledger", "close-period", period, "--actor", "admin@t.test"])
+    assert running.exit_code != 0 and "period_running" in running.output
+    assert run(main, ["ledger", "close-period", "2026-13", "--actor", "admin@t.test"]).exit_code != 0
+    assert "not an admin" in run(main, ["ledger", "close-period", past, "--actor", "bob@t.test"]).output
+    closed = run(main, ["ledger", "close-period", past, "--actor", "admin@t.test"])
+    assert closed.exit_code == 0 and f"period {past} closed" in closed.output, closed.output
+    assert run(main, ["ledger", "reopen-period", past, "--actor", "admin@t.test"]).exit_code != 0  # no reason
+    reopened = run(main, ["ledger", "reopen-period", past, "--reason", "a chargeback came late",
+                          "--actor", "admin@t.test"])
+    assert reopened.exit_code == 0, reopened.output
+    changes = world["admin"].get(f"/api/v1/ledger/periods/{past}").get_json()["changes"]
+    assert [(c["action"], c["reason"]) for c in changes] == [("close", None), ("reopen", "a chargeback came late")]
+    again = run(main, ["ledger", "reopen-period", past, "--reason", "once more", "--actor", "admin@t.test"])
+    assert again.exit_code != 0 and "period_not_closed" in again.output

@@ -52,7 +52,8 @@ def build(s, run, works, videos, admin):
     gens, nodes = [], []
     for parent, creator, used in videos:
         gen = Generation(owner_id=creators[creator].id, prompt="p", status=Status.PUBLISHED,
-                         remix_of_id=gens[parent].id if parent is not None else None)
+                         remix_of_id=gens[parent].id if parent is not None else None,
+                         created_at=WHEN - timedelta(days=1))  # the events (at WHEN) come after it
         s.add(gen)
         s.flush()
         for j in used:

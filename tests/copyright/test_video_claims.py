@@ -123,6 +123,8 @@ def test_overturning_a_takedown_republishes_the_video_with_a_lifting_statement(w
     assert (listed["status"], listed["decision_reason"]) == ("released", "The work was licensed for this use.")
     assert "case_decided" in kinds(paws) and "case_decided" in kinds(bob)
     envelope(decide(carol, case_id, "uphold"), 409, "case_decided")
+    org = paws.get("/api/v1/rightsholders/me").get_json()["id"]
+    assert carol.get(f"/api/v1/rightsholders/orgs/{org}").get_json()["overturned_recently"] == 1
 
 
 @pytest.mark.slow
@@ -152,7 +154,7 @@ def test_an_upheld_claim_stands_under_a_statement_that_supersedes_the_claims(rt,
 
 @pytest.mark.slow
 def test_a_dispute_nobody_decides_lapses_for_the_creator_at_its_deadline(rt, world):
-    paws, _, bob, _, gid, _ = world
+    paws, carol, bob, _, gid, _ = world
     filed = claim(paws, gid, "takedown")
     case_id = dispute(bob, filed["id"])
     with rt.db.transaction() as s:
@@ -170,6 +172,8 @@ def test_a_dispute_nobody_decides_lapses_for_the_creator_at_its_deadline(rt, wor
     assert listed["status"] == "released" and "not decided within 30 days" in listed["decision_reason"]
     assert status(bob, gid) == "published"
     assert "case_decided" in kinds(paws)
+    org = paws.get("/api/v1/rightsholders/me").get_json()["id"]
+    assert carol.get(f"/api/v1/rightsholders/orgs/{org}").get_json()["overturned_recently"] == 0  # our delay
 
 
 @pytest.mark.slow
@@ -184,3 +188,118 @@ def test_only_holders_of_the_work_may_claim(world, make_api):
     envelope(paws.post("/api/v1/generations/nope/claims",
                        json={"work_id": "garfield", "action": "takedown", "reason": REASON}), 404,
              "generation_not_found")
+
+
+# -- a claim must be about the video --------------------------------------------------------------------
+
+from tests.copyright.test_registry_api import EVIDENCE  # noqa: E402
+
+
+@pytest.fixture
+def balloon(rt, world, make_api):
+    """Paws also holds Zorblax (a registered work); Bob published a purple balloon video using no work."""
+    paws, _, bob, *_ = world
+    admin, _ = make_api("admin2@t.test", role=Role.ADMIN, handle="admin2")
+    registered = paws.post("/api/v1/works", json={"title": "Zorblax", "kind": "character", "aliases": [],
+                                                   "descriptions": ["a green three-eyed alien"], **EVIDENCE}).get_json()
+    admin.post(f"/api/v1/claims/{registered['claim']['id']}/decision",
+               json={"decision": "verify", "reason": "trademark filing"})
+    gid = bob.post("/api/v1/generations", json={"prompt": "a purple balloon floating over a field"}).get_json()["id"]
+    drain(rt)
+    assert bob.post(f"/api/v1/generations/{gid}/publish").get_json()["status"] == "published"
+    org = paws.get("/api/v1/rightsholders/me").get_json()["id"]
+    return {"admin": admin, "zorblax": registered["work"]["id"], "gid": gid, "org": org}
+
+
+def file_claim(paws, gid, work_id, action="takedown"):
+    return paws.post(f"/api/v1/generations/{gid}/claims", json={"work_id": work_id, "action": action,
+                                                                 "reason": REASON})
+
+
+def pending(paws, gid, work_id, action="takedown"):
+    filed = file_claim(paws, gid, work_id, action)
+    assert filed.status_code == 202, filed.get_json()
+    assert filed.get_json()["status"] == "pending_review" and filed.get_json()["case_id"]
+    return filed.get_json()
+
+
+def test_a_claim_with_a_work_the_video_does_not_use_waits_for_review_and_can_be_rejected(rt, world, balloon):
+    paws, carol, bob, *_ = world
+    gid = balloon["gid"]
+    filed = pending(paws, gid, balloon["zorblax"])
+    # Nothing happened to the video: still published, no statement, the creator not told of a claim.
+    assert status(bob, gid) == "published"
+    assert "video_claimed" not in kinds(bob)
+    assert bob.get(f"/api/v1/generations/{gid}").get_json().get("statements", []) == []
+    envelope(bob.post(f"/api/v1/video-claims/{filed['id']}/dispute", json={"reason": "this is not my video's"}),
+             409, "claim_not_disputable")
+    case = carol.get(f"/api/v1/cases/{filed['case_id']}").get_json()
+    assert (case["kind"], case["queue"], sorted(case["decisions"])) == ("claim_review", "copyright",
+                                                                        ["escalate", "overturn", "uphold"])
+    assert case["subject"]["matched"] is False and case["subject"]["recorded_works"] == []
+    assert case["subject"]["work"]["title"] == "Zorblax" and case["subject"]["claimant"]["flagged"] is False
+    assert paws.get(f"/api/v1/cases/{filed['case_id']}").get_json()["your_role"] == "rightsholder"
+    decided = decide(carol, filed["case_id"], "overturn", code="COPYRIGHT-NO-MATCH",
+                     note="The video shows a balloon, not Zorblax.")
+    assert decided.status_code == 200, decided.get_json()
+    assert status(bob, gid) == "published"
+    [listed] = bob.get(f"/api/v1/generations/{gid}/claims").get_json()["items"]
+    assert (listed["status"], listed["decision_reason"]) == ("rejected", "The video shows a balloon, not Zorblax.")
+    assert "case_decided" in kinds(paws) and "video_claimed" not in kinds(bob)
+    org = carol.get(f"/api/v1/rightsholders/orgs/{balloon['org']}").get_json()
+    assert (org["flagged"], org["overturned_recently"]) == (False, 1)
+    envelope(bob.get(f"/api/v1/rightsholders/orgs/{balloon['org']}"), 403, "role_not_allowed")
+    with rt.db.transaction() as s:
+        from app.models import AuditEvent
+        steps = s.scalars(select(AuditEvent.action).where(AuditEvent.object_id == filed["id"])
+                          .order_by(AuditEvent.id)).all()
+        assert steps == ["video_claim.filed", "video_claim.review_rejected"]
+
+
+def test_an_upheld_review_acts_then_and_the_creator_may_dispute(world, balloon):
+    paws, carol, bob, *_ = world
+    gid = balloon["gid"]
+    filed = pending(paws, gid, "garfield")  # Paws' work, but the video is not recorded as using it
+    upheld = decide(carol, filed["case_id"], "uphold", code="COPYRIGHT-INFRINGEMENT",
+                    note="Garfield is painted on the balloon.")
+    assert upheld.status_code == 200, upheld.get_json()
+    assert upheld.get_json()["outcome_statement"]["decision_visibility"]  # the takedown's restriction
+    assert status(bob, gid) == "draft"
+    envelope(bob.post(f"/api/v1/generations/{gid}/publish"), 409, "copyright_takedown")
+    assert "video_claimed" in kinds(bob)
+    [listed] = bob.get(f"/api/v1/generations/{gid}/claims").get_json()["items"]
+    assert listed["status"] == "open"
+    case_id = dispute(bob, filed["id"])
+    assert case_id != filed["case_id"]
+
+
+def test_an_organisation_overturned_again_and_again_is_flagged_and_reviewed_first(rt, world, balloon):
+    paws, carol, bob, eve, gid, _ = world
+    admin = balloon["admin"]
+    for n in range(3):  # GL_CLAIM_OVERTURN_LIMIT
+        filed = pending(paws, balloon["gid"], balloon["zorblax"])
+        assert decide(carol, filed["case_id"], "overturn", code="COPYRIGHT-NO-MATCH").status_code == 200
+        assert carol.get(f"/api/v1/rightsholders/orgs/{balloon['org']}").get_json()["flagged"] is (n == 2)
+    org = admin.get(f"/api/v1/rightsholders/orgs/{balloon['org']}").get_json()
+    assert org["flag_reason"] == "3 video claims overturned within 90 days" and org["overturned_recently"] == 3
+    assert [o["id"] for o in carol.get("/api/v1/rightsholders/orgs?flagged=true").get_json()["items"]] == \
+        [balloon["org"]]
+    # Even a claim on a work the video does use now waits for review.
+    flagged = pending(paws, gid, "garfield")
+    assert status(bob, gid) == "published"
+    case = carol.get(f"/api/v1/cases/{flagged['case_id']}").get_json()
+    assert case["subject"]["matched"] is True and case["subject"]["claimant"]["flagged"] is True
+    assert case["reasons"][0]["code"] == "copyright_claim_org_flagged"
+    # An admin lifts the flag with a reason (audited): matching claims act at once again.
+    envelope(carol.post(f"/api/v1/rightsholders/orgs/{balloon['org']}/unflag", json={"reason": "talked to them"}),
+             403, "role_not_allowed")
+    assert admin.post(f"/api/v1/rightsholders/orgs/{balloon['org']}/unflag",
+                      json={"reason": "they fixed their matching tool"}).get_json()["flagged"] is False
+    envelope(admin.post(f"/api/v1/rightsholders/orgs/{balloon['org']}/unflag", json={"reason": "again"}), 409,
+             "org_not_flagged")
+    assert file_claim(paws, gid, "garfield").status_code == 201 and status(bob, gid) == "draft"
+    with rt.db.transaction() as s:
+        from app.models import AuditEvent
+        assert s.scalars(select(AuditEvent.action).where(AuditEvent.object_id == balloon["org"],
+                                                         AuditEvent.action.like("rightsholder_org.%flagged"))
+                         .order_by(AuditEvent.id)).all() == ["rightsholder_org.flagged", "rightsholder_org.unflagged"]

@@ -192,7 +192,8 @@ def earned(rt, world) -> None:
         bob = s.scalar(select(User).where(User.handle == "bob"))
         policy = services.set_policy(s, paws, "garfield", PolicyKind.ALLOW_WITH_REVENUE_SHARE, 1500, [],
                                      datetime.now(timezone.utc) - timedelta(days=1), None)
-        gen = Generation(owner_id=bob.id, prompt="Garfield napping in the sun", status=Status.PUBLISHED)
+        gen = Generation(owner_id=bob.id, prompt="Garfield napping in the sun", status=Status.PUBLISHED,
+                         created_at=datetime.now(timezone.utc) - timedelta(hours=1))  # before its revenue
         s.add(gen)
         s.flush()
         s.add(GenerationWork(generation_id=gen.id, work_id="garfield", policy_id=policy.id, org_id=policy.org_id,
