@@ -13,7 +13,7 @@ from app.models import Role
 from copyright import ledger, revenue
 from tests.conftest import APP_ROLE, PG_URL, create_user
 
-APPEND_ONLY = ("audit_events", "ledger_entries", "ledger_lines")
+APPEND_ONLY = ("audit_events", "ledger_entries", "ledger_lines", "ledger_period_changes")
 
 
 @pytest.fixture
@@ -23,6 +23,7 @@ def history(rt):
         audit.record(s, actor="t", action="thing.done", object_type="thing", object_id="1")
         revenue._store(s, ledger.Posting("ev-1", "EUR", (ledger.Line("platform", 5), ledger.Line("creator:x", -5))),
                        kind="revenue", actor=s.merge(admin), occurred_at=utcnow())
+        revenue.close_period(s, s.merge(admin), "2020-01")  # a row in ledger_period_changes
 
 
 @pytest.mark.parametrize("table", APPEND_ONLY)

@@ -202,7 +202,7 @@ def test_a_closed_month_is_final_late_events_adjust_it_in_the_open_month_and_it_
             ("ledger.period_closed", None)]
         # The trail of closes and reopens is append-only, like the postings.
     for statement in ("UPDATE ledger_period_changes SET action = 'reopen'", "DELETE FROM ledger_period_changes"):
-        with pytest.raises(Exception, match="append-only"):
+        with pytest.raises(Exception, match="append-only|permission denied"):
             with rt.db.transaction() as s:
                 s.execute(text(statement))
     assert admin.get("/api/v1/ledger/balances?currency=USD").get_json()["total"] == 0
