@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import sys
 import threading
@@ -280,7 +281,9 @@ def transparency() -> None:
 @transparency.command("export")
 @click.option("--since", "since_", required=True, help="ISO date or date-time (UTC when no offset)")
 @click.option("--until", "until_", default=None, help="exclusive end, ISO date or date-time")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="json", help="json: one record a line")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "dsa"]), default="json",
+              help="json: one record a line (ours, with gl_* fields); csv: the same as CSV; dsa: one submission a line "
+                   "for the DSA transparency database (its fields only, no personal data)")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="default: stdout")
 def transparency_export(since_: str, until_: str | None, fmt: str, output: Path | None) -> None:
     """Export the statements issued from SINCE (to UNTIL)."""
@@ -299,11 +302,22 @@ def transparency_export(since_: str, until_: str | None, fmt: str, output: Path 
     with _rt().db.transaction() as s:
         found = statements.since(s, start, end)
         text = statements.export(found, fmt)
+    refused: dict[str, list[str]] = {}
+    if fmt == "dsa":  # only what the database would accept leaves; the rest is reported
+        from app import dsa
+
+        records = [json.loads(line) for line in text.splitlines()]
+        refused = dsa.validate_batch(records)
+        text = "".join(line + "\n" for line, r in zip(text.splitlines(), records) if str(r.get("puid")) not in refused)
     if output is None:
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"{len(found)} statements written to {output}", err=True)
+    for puid, problems in refused.items():
+        click.echo(f"refused by the DSA database's rules: {puid}: {'; '.join(problems)}", err=True)
+    if refused:
+        raise SystemExit(1)
 
 
 @main.group()

@@ -39,6 +39,7 @@ DOMAIN = register(Domain(
     model_files=_model_files,
     publish_checks=(refuse_publishing_under_takedown,),
     dsa_categories={"copyright.claim": (IP_INFRINGEMENT, COPYRIGHT_KEYWORDS)},
+    policy_dsa_categories={"COPYRIGHT-INFRINGEMENT": (IP_INFRINGEMENT, COPYRIGHT_KEYWORDS)},
     case_kinds={"dispute": DisputeHandler()},
     services={RightsPortal: _portal},
     policy_codes={

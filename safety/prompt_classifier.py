@@ -235,6 +235,7 @@ class Finding:
 
     def details(self) -> dict:
         out: dict = {"category": self.category.name, "dsa_category": self.category.dsa_category,
+                     "dsa_keywords": list(getattr(self.category, "dsa_keywords", ())),
                      "score": round(self.score, 4), "meaning_score": round(self.meaning_score, 4),
                      "via": list(self.via)}
         if self.terms:

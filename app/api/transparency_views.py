@@ -23,7 +23,7 @@ class StatementList(BaseModel):
 class ExportQuery(Query):
     since: AwareDatetime
     until: AwareDatetime | None = None
-    format: Literal["json", "csv"] = "json"
+    format: Literal["json", "csv", "dsa"] = "json"  # dsa: submissions for the DSA database, its fields only
 
 
 @endpoint(bp, "/generations/<generation_id>/statements", "GET", summary="Statements of reasons about my generation",
