@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import sys
 import threading
@@ -299,16 +298,13 @@ def transparency_export(since_: str, until_: str | None, fmt: str, output: Path 
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
     start, end = moment(since_), moment(until_) if until_ else None
+    refused: dict[str, list[str]] = {}
     with _rt().db.transaction() as s:
         found = statements.since(s, start, end)
-        text = statements.export(found, fmt)
-    refused: dict[str, list[str]] = {}
-    if fmt == "dsa":  # only what the database would accept leaves; the rest is reported
-        from app import dsa
-
-        records = [json.loads(line) for line in text.splitlines()]
-        refused = dsa.validate_batch(records)
-        text = "".join(line + "\n" for line, r in zip(text.splitlines(), records) if str(r.get("puid")) not in refused)
+        if fmt == "dsa":  # only what the database would accept leaves; the rest is reported
+            text, refused = statements.submissions(found)
+        else:
+            text = statements.export(found, fmt)
     if output is None:
         click.echo(text, nl=False)
     else:

@@ -101,6 +101,12 @@ def _condition(record: dict[str, Any], rule: dict[str, Any]) -> bool:
     return value != rule["not_equals"]
 
 
+def _when(rule: dict[str, Any]) -> str:
+    if "contains" in rule:
+        return f"has {rule['contains']}"
+    return f"is {rule['equals']}" if "equals" in rule else f"is not {rule['not_equals']}"
+
+
 def _date(text: Any) -> date | None:
     if not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         return None
@@ -127,12 +133,11 @@ def validate(record: dict[str, Any], *, strict: bool = True) -> list[str]:
         problems.append(f"{'/'.join(r['required_one_of'])}: one restriction is required")
     for rule in r["required_if"]:
         if _condition(record, rule) and _blank(record.get(rule["field"])):
-            problems.append(f"{rule['field']}: required when {rule['when']} is {rule.get('equals') or rule.get('contains')}")
+            problems.append(f"{rule['field']}: required when {rule['when']} {_when(rule)}")
     if strict:
         for rule in r["excluded_unless"]:
             if rule["field"] in record and not _condition(record, rule) and record[rule["field"]] is not None:
-                problems.append(f"{rule['field']}: only sent when {rule['when']} "
-                                f"{'is ' + rule['equals'] if 'equals' in rule else 'has ' + rule['contains'] if 'contains' in rule else 'is not ' + rule['not_equals']}")
+                problems.append(f"{rule['field']}: only sent when {rule['when']} {_when(rule)}")
     for field, spec in r["enums"].items():
         value = record.get(field)
         if value is None:

@@ -300,13 +300,23 @@ def for_generation(session: Session, generation_id: str) -> list[StatementOfReas
 FORMATS = ("json", "csv", "dsa")
 
 
+def submissions(statements: Iterable[StatementOfReasons]) -> tuple[str, dict[str, list[str]]]:
+    """(JSON lines of the submissions the database's rules accept, the problems of those they
+    refuse by puid): only what it would take leaves; the rest is for an operator to fix."""
+    records = [to_submission(s) for s in statements if restricts(s)]
+    refused = dsa.validate_batch(records)
+    text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records
+                   if str(r.get("puid")) not in refused)
+    return text, refused
+
+
 def export(statements: Iterable[StatementOfReasons], fmt: str) -> str:
     """JSON lines, or CSV with list and object fields as JSON (as the database's own CSV dumps), of
-    our records (`to_dsa`); `dsa`: JSON lines of submissions to the database (`to_submission`)."""
-    kept = [s for s in statements if restricts(s)]
+    our records (`to_dsa`); `dsa`: JSON lines of submissions to the database that its rules accept
+    (`submissions`)."""
     if fmt == "dsa":
-        return "".join(json.dumps(to_submission(s), ensure_ascii=False, sort_keys=True) + "\n" for s in kept)
-    records = [to_dsa(s) for s in kept]
+        return submissions(statements)[0]
+    records = [to_dsa(s) for s in statements if restricts(s)]
     if fmt == "json":
         return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
     if fmt != "csv":

@@ -310,7 +310,8 @@ class FrameFinding:
 
     def details(self) -> dict:
         out = {"category": self.category.name, "dsa_category": self.category.dsa_category,
-               "dsa_keywords": list(self.category.dsa_keywords), **self.detection.to_dict(), "frame_index": self.frame_index, "frames": self.frames}
+               "dsa_keywords": list(self.category.dsa_keywords), **self.detection.to_dict(),
+               "frame_index": self.frame_index, "frames": self.frames}
         if self.at_s is not None:
             out["at_s"] = round(self.at_s, 2)
         return out

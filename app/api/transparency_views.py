@@ -41,4 +41,7 @@ def export_statements(query: ExportQuery):
         raise ValidationFailed("until must be after since", code="invalid_period")
     found = statements.since(session(), query.since, query.until)
     mimetype = "text/csv" if query.format == "csv" else "application/x-ndjson"
+    if query.format == "dsa":  # what the database's rules refuse stays out; the header counts it
+        text, refused = statements.submissions(found)
+        return Response(text, mimetype=mimetype, headers={"X-Refused-Statements": str(len(refused))})
     return Response(statements.export(found, query.format), mimetype=mimetype)

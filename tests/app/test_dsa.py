@@ -17,7 +17,8 @@ from tests.copyright.test_registry_api import claim_and_verify
 
 def valid_record() -> dict:
     return {
-        "puid": "3f2b8c1e-0000-4000-8000-000000000001", "decision_visibility": ["DECISION_VISIBILITY_CONTENT_DISABLED"],
+        "puid": "3f2b8c1e-0000-4000-8000-000000000001",
+        "decision_visibility": ["DECISION_VISIBILITY_CONTENT_DISABLED"],
         "decision_ground": "DECISION_GROUND_INCOMPATIBLE_CONTENT",
         "decision_ground_reference_url": "https://greenlight.example/terms",
         "incompatible_content_ground": "https://greenlight.example/terms",
@@ -25,7 +26,8 @@ def valid_record() -> dict:
         "incompatible_content_illegal": "No", "content_type": ["CONTENT_TYPE_SYNTHETIC_MEDIA", "CONTENT_TYPE_VIDEO"],
         "category": "STATEMENT_CATEGORY_VIOLENCE", "category_specification": [], "territorial_scope": ["AT", "NO"],
         "content_date": "2026-11-30", "application_date": "2026-12-01", "decision_facts": "safety.prompt: x",
-        "source_type": "SOURCE_VOLUNTARY", "automated_detection": "Yes", "automated_decision": "AUTOMATED_DECISION_FULLY",
+        "source_type": "SOURCE_VOLUNTARY", "automated_detection": "Yes",
+        "automated_decision": "AUTOMATED_DECISION_FULLY",
     }
 
 
@@ -40,7 +42,8 @@ def test_the_rules_name_the_source_they_were_read_from():
 
 
 @pytest.mark.parametrize("change, complaint", [
-    ({"category": "STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR"}, "category: 'STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR' is a retired"),
+    ({"category": "STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR"},
+     "category: 'STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR' is a retired"),
     ({"category": "STATEMENT_CATEGORY_PORNOGRAPHY_OR_SEXUALIZED_CONTENT"}, "is a retired v1 value"),
     ({"category": "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE"}, "is a retired v1 value"),  # the v1 fallback
     ({"decision_visibility": [], "decision_monetary": "DECISION_MONETARY_OTHER"}, "decision_monetary_other: required"),
@@ -69,8 +72,9 @@ def test_the_validator_refuses_what_the_database_refuses(change, complaint):
 
 
 def test_stored_v1_values_are_submitted_as_their_successors():
-    assert dsa.current("STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR", ["KEYWORD_NON_CONSENSUAL_MATERIAL_DEEPFAKE"]) == (
-        "STATEMENT_CATEGORY_CYBER_VIOLENCE", [], ["KEYWORD_NON_CONSENSUAL_MATERIAL_DEEPFAKE"])
+    deepfake = ["KEYWORD_NON_CONSENSUAL_MATERIAL_DEEPFAKE"]
+    assert dsa.current("STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR", deepfake) == (
+        "STATEMENT_CATEGORY_CYBER_VIOLENCE", [], deepfake)
     assert dsa.current("STATEMENT_CATEGORY_PORNOGRAPHY_OR_SEXUALIZED_CONTENT", []) == (
         "STATEMENT_CATEGORY_OTHER_VIOLATION_TC", [], ["KEYWORD_ADULT_SEXUAL_MATERIAL"])
     # a keyword of another category brings its category in as an addition
@@ -85,7 +89,8 @@ def test_the_safety_data_files_speak_the_current_schema():
     for category in load_policy().categories.values():
         assert category.dsa_category in dsa.categories(), category.name
         assert all(dsa.keyword_fits(k, category.dsa_category) for k in category.dsa_keywords), category.name
-    retired = {"version": "x", "categories": {"sexual": {"dsa_category": "STATEMENT_CATEGORY_PORNOGRAPHY_OR_SEXUALIZED_CONTENT"}}}
+    retired = {"version": "x", "categories": {
+        "sexual": {"dsa_category": "STATEMENT_CATEGORY_PORNOGRAPHY_OR_SEXUALIZED_CONTENT"}}}
     with pytest.raises(PolicyFileError, match="current schema"):
         TermPolicy.from_dict(retired)
     with pytest.raises(FramePolicyError, match="do not specify"):
@@ -95,10 +100,11 @@ def test_the_safety_data_files_speak_the_current_schema():
 
 def test_a_hash_bank_cannot_be_given_a_retired_category(make_api):
     admin, _ = make_api("admin@t.test", role=Role.ADMIN, handle="admin")
-    refused = admin.post("/api/v1/hash-banks", json={"name": "old-bank",
-                                                     "category": "STATEMENT_CATEGORY_PORNOGRAPHY_OR_SEXUALIZED_CONTENT"})
+    refused = admin.post("/api/v1/hash-banks", json={
+        "name": "old-bank", "category": "STATEMENT_CATEGORY_PORNOGRAPHY_OR_SEXUALIZED_CONTENT"})
     assert refused.status_code == 422, refused.get_json()
-    ok = admin.post("/api/v1/hash-banks", json={"name": "new-bank", "category": "STATEMENT_CATEGORY_PROTECTION_OF_MINORS"})
+    ok = admin.post("/api/v1/hash-banks", json={"name": "new-bank",
+                                                "category": "STATEMENT_CATEGORY_PROTECTION_OF_MINORS"})
     assert ok.status_code == 201, ok.get_json()
 
 
@@ -109,7 +115,8 @@ HANDLE, EMAIL = "zanquill", "zanzibar.quill@t.test"
 
 
 def _decide(api, case_id, decision, code, note):
-    done = api.post(f"/api/v1/cases/{case_id}/decision", json={"decision": decision, "policy_code": code, "note": note})
+    done = api.post(f"/api/v1/cases/{case_id}/decision",
+                    json={"decision": decision, "policy_code": code, "note": note})
     assert done.status_code == 200, done.get_json()
     return done.get_json()
 
@@ -137,7 +144,8 @@ def workflows(rt, make_api) -> dict[str, str]:
 
     # Gates: blocks of each kind (sexual, minors: illegal, hate, self-harm, elections), an age restriction.
     prompts = [f"{NAME} in a porn video", "child porn", f"{NAME} shouting racial slurs nigger",
-               "suicide method tutorial", "ballot stuffing caught on camera", "zombies covered in blood in a horror movie"]
+               "suicide method tutorial", "ballot stuffing caught on camera",
+               "zombies covered in blood in a horror movie"]
     for prompt in prompts:
         gen(zed, prompt)
     # A held request a reviewer blocks, an appeal upheld; another held, blocked and overturned on appeal.
@@ -205,7 +213,8 @@ def test_every_exported_statement_is_one_the_dsa_database_accepts(rt, make_api, 
     assert len(records) == sum(1 for x in stored if statements.restricts(x)) >= 20
     assert dsa.validate_batch(records) == {}
     assert {r["category"] for r in records} >= {
-        "STATEMENT_CATEGORY_OTHER_VIOLATION_TC", "STATEMENT_CATEGORY_PROTECTION_OF_MINORS", "STATEMENT_CATEGORY_VIOLENCE",
+        "STATEMENT_CATEGORY_OTHER_VIOLATION_TC", "STATEMENT_CATEGORY_PROTECTION_OF_MINORS",
+        "STATEMENT_CATEGORY_VIOLENCE",
         "STATEMENT_CATEGORY_CYBER_VIOLENCE", "STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS",
         "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH", "STATEMENT_CATEGORY_SELF_HARM"}
     monetised = [r for r in records if r.get("decision_monetary") == "DECISION_MONETARY_OTHER"]
@@ -230,6 +239,7 @@ def test_an_export_of_stored_v1_statements_is_refused_or_mapped(rt, make_api, mo
 
     from app.cli import main
 
+    admin, _ = make_api("admin@t.test", role=Role.ADMIN, handle="wf_admin")
     zed, _ = make_api(EMAIL, handle=HANDLE)
     gid = zed.post("/api/v1/generations", json={"prompt": "a nude portrait"}).get_json()["id"]
     zed.post("/api/v1/generations", json={"prompt": "child porn"})
@@ -247,3 +257,7 @@ def test_an_export_of_stored_v1_statements_is_refused_or_mapped(rt, make_api, mo
     [record] = [json.loads(line) for line in out.read_text().splitlines()]
     assert (record["puid"], record["category"]) == (old_id, "STATEMENT_CATEGORY_OTHER_VIOLATION_TC")
     assert record["category_specification"] == ["KEYWORD_ADULT_SEXUAL_MATERIAL", "KEYWORD_NUDITY"]
+    # The API's export leaves out the same, and counts it.
+    got = admin.get("/api/v1/transparency/statements", query_string={"since": "2000-01-01T00:00:00Z", "format": "dsa"})
+    assert got.status_code == 200 and got.headers["X-Refused-Statements"] == "1"
+    assert got.get_data(as_text=True) == out.read_text()

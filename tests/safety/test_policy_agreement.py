@@ -33,11 +33,13 @@ def in_file(category: str, level: str, teen: bool, raw: dict = FILE) -> str:
 
 
 def ctx(prompt: str = "", teen: bool = False) -> StageContext:
-    return StageContext("g1", prompt, [], None, Requester("u1", "someone", teen), session=None)  # type: ignore[arg-type]
+    return StageContext("g1", prompt, [], None, Requester("u1", "someone", teen), session=None)
 
 
-@pytest.mark.parametrize("category, level, teen", [(c, lv, t) for c in FILE["categories"] for lv in LEVELS
-                                                    for t in (False, True)])
+CASES = [(category, level, teen) for category in FILE["categories"] for level in LEVELS for teen in (False, True)]
+
+
+@pytest.mark.parametrize("category, level, teen", CASES)
 def test_the_gate_does_what_the_policy_file_maps_each_finding_to(category, level, teen):
     finding = Reason(f"safety_{category}", "found", {"category": category, "score": 0.5})
     verdict = judged([(Decision.REVIEW if level == "possible" else Decision.BLOCK, finding)], ctx(teen=teen), {},
@@ -70,8 +72,8 @@ def test_the_reported_prompt_gets_what_the_file_maps_its_finding_to(stage, teen)
 
 
 def test_likely_from_promotes_by_score_not_by_a_review_term_matching():
-    text = DEFAULT_POLICY.read_text(encoding="utf-8").replace(
-        'possible = "age_restrict"\nlikely = "review"', 'possible = "age_restrict"\nlikely = "review"\nlikely_from = 0.9')
+    rule = 'possible = "age_restrict"\nlikely = "review"'
+    text = DEFAULT_POLICY.read_text(encoding="utf-8").replace(rule, rule + "\nlikely_from = 0.9")
     candidate = parse(tomllib.loads(text), source="candidate")
     assert candidate.categories["violence_gore"].likely_from == 0.9
     verdict = PromptSafetyStage(policy=candidate).check(ctx(PROMPT))
