@@ -57,6 +57,11 @@ def keywords() -> tuple[str, ...]:
     return tuple(rules()["enums"]["category_specification"]["values"])
 
 
+def label(code: str) -> str | None:
+    """The database's own wording of a category or keyword (None for other codes)."""
+    return rules()["labels"].get(code)
+
+
 def category_of_keyword(keyword: str) -> str | None:
     """The category a keyword specifies in the taxonomy (None: the catch-alls, or unknown)."""
     for category, listed in rules()["keywords_by_category"].items():

@@ -39,6 +39,15 @@ def test_the_rules_name_the_source_they_were_read_from():
     paired = {k for ks in dsa.rules()["keywords_by_category"].values() for k in ks}
     assert paired | set(dsa.rules()["keywords_any_category"]) == set(dsa.keywords())
     assert not set(dsa.rules()["retired_v1"]["categories"]) & set(dsa.categories())
+    assert dsa.label("STATEMENT_CATEGORY_OTHER_VIOLATION_TC") == "Other violation of provider’s terms and conditions"
+
+
+def test_pages_show_categories_in_the_databases_words():
+    from review_ui.web import dsa_label
+
+    assert dsa_label("STATEMENT_CATEGORY_CYBER_VIOLENCE") == "Cyber violence"
+    assert dsa_label("KEYWORD_ADULT_SEXUAL_MATERIAL") == "Adult sexual material"
+    assert dsa_label("DECISION_VISIBILITY_CONTENT_REMOVED") == "Content removed"
 
 
 @pytest.mark.parametrize("change, complaint", [
