@@ -347,7 +347,9 @@ def transparency() -> None:
 @transparency.command("export")
 @click.option("--since", "since_", required=True, help="ISO date or date-time (UTC when no offset)")
 @click.option("--until", "until_", default=None, help="exclusive end, ISO date or date-time")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="json", help="json: one record a line")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "dsa"]), default="json",
+              help="json: one record a line (ours, with gl_* fields); csv: the same as CSV; dsa: one submission a line "
+                   "for the DSA transparency database (its fields only, no personal data)")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="default: stdout")
 def transparency_export(since_: str, until_: str | None, fmt: str, output: Path | None) -> None:
     """Export the statements issued from SINCE (to UNTIL)."""
@@ -363,14 +365,22 @@ def transparency_export(since_: str, until_: str | None, fmt: str, output: Path 
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
     start, end = moment(since_), moment(until_) if until_ else None
+    refused: dict[str, list[str]] = {}
     with _rt().db.transaction() as s:
         found = statements.since(s, start, end)
-        text = statements.export(found, fmt)
+        if fmt == "dsa":  # only what the database would accept leaves; the rest is reported
+            text, refused = statements.submissions(found)
+        else:
+            text = statements.export(found, fmt)
     if output is None:
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"{len(found)} statements written to {output}", err=True)
+    for puid, problems in refused.items():
+        click.echo(f"refused by the DSA database's rules: {puid}: {'; '.join(problems)}", err=True)
+    if refused:
+        raise SystemExit(1)
 
 
 @main.group()

@@ -63,6 +63,9 @@ class Domain:
     # Keyed hash chains over the domain's append-only tables (app.chain.Chain): verified and
     # checkpointed with the audit log's.
     chains: tuple[Any, ...] = ()
+    # The DSA category and keywords of a restriction a reviewer imposes under a policy code
+    # (codes that find a violation; app.statements states the decision under them).
+    policy_dsa_categories: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
 
 class RegistryError(RuntimeError):
@@ -155,6 +158,13 @@ def case_handler(kind: str) -> Any | None:
     for domain in _domains.values():
         if kind in domain.case_kinds:
             return domain.case_kinds[kind]
+    return None
+
+
+def policy_dsa_category(code: str) -> tuple[str, tuple[str, ...]] | None:
+    for domain in _domains.values():
+        if code in domain.policy_dsa_categories:
+            return domain.policy_dsa_categories[code]
     return None
 
 

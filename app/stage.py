@@ -149,7 +149,7 @@ class Stage(ABC):
     version: str
     produces: tuple[str, ...] = ()
     needs: tuple[str, ...] = ()
-    dsa_category: str = "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE"
+    dsa_category: str = "STATEMENT_CATEGORY_OTHER_VIOLATION_TC"  # against our terms, nothing more specific
     dsa_keywords: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
 

@@ -1,10 +1,13 @@
 """Statements of reasons: every block, removal and restriction of a generation, in the fields of
 the EU DSA transparency database, stored with what led to it and exported for regulators.
 
-The record is a superset of the DSA's: `to_dsa` projects it losslessly onto the database's API
-fields (values as the database spells them), and `origin`, `reasons` and `redress` keep our side.
-Categories come from the reasons (safety reasons carry `dsa_category`/`dsa_keywords` details),
-else from what the deciding stage declares (app.domains.dsa_category).
+The record is a superset of the DSA's: `to_dsa` projects it onto the database's API fields (values
+as the database spells them) plus our side (`gl_*`: origin, reasons, redress) for the creator and
+our records; `to_submission` is what the database itself gets (`--format dsa`): its fields only,
+facts as codes, no user ids, prompts, names or handles. Both speak the database's current schema
+(app/dsa.py, checked by `app.dsa.validate`). Categories come from the reasons: a reviewer's policy
+code, else safety reasons' `dsa_category`/`dsa_keywords` details, else what the deciding stage
+declares (app.domains.dsa_category).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -19,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit, domains
+from app import audit, domains, dsa
 from app.config import setting
 from app.db import as_utc, new_id, utcnow
 from app.models import Generation, StatementOfReasons
@@ -39,8 +43,14 @@ SOURCE_NOTICE = "SOURCE_ARTICLE_16"  # a rightsholder's claim, a depicted person
 AUTOMATED_FULLY = "AUTOMATED_DECISION_FULLY"
 AUTOMATED_PARTIALLY = "AUTOMATED_DECISION_PARTIALLY"
 NOT_AUTOMATED = "AUTOMATED_DECISION_NOT_AUTOMATED"
+# The only monetary restriction we impose: a rightsholder's monetisation claim (copyright/claims.py).
+MONETARY_OTHER_TEXT = ("The video's revenue share is paid to the rightsholder of a work it uses instead of to "
+                       "its creator (a monetisation claim).")
 CONTENT_TYPES = ["CONTENT_TYPE_SYNTHETIC_MEDIA", "CONTENT_TYPE_VIDEO"]
-_SCOPE = "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE"  # what the service does not offer, whatever the cause
+# A decision resting on nothing more specific: against our terms (the v2 successor of "scope of
+# platform service").
+OTHER_TC = "STATEMENT_CATEGORY_OTHER_VIOLATION_TC"
+HUMAN_STAGE = "human_review"
 
 # Categories whose content is illegal in itself, and the law relied on.
 _ILLEGAL = {
@@ -49,13 +59,15 @@ _ILLEGAL = {
         "national transpositions",
 }
 _COPYRIGHT_LAW = "Directive 2001/29/EC and Directive (EU) 2019/790 on copyright, and national copyright law"
-# Which category wins when a decision rests on several.
-_PRECEDENCE = ("STATEMENT_CATEGORY_PROTECTION_OF_MINORS", "STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR",
-               "STATEMENT_CATEGORY_PORNOGRAPHY_OR_SEXUALIZED_CONTENT", "STATEMENT_CATEGORY_VIOLENCE",
+# Which category wins when a decision rests on several (v2 categories). Our terms' own category
+# ranks with sexual content when it carries a keyword (adult sexual material, nudity) and last
+# when it carries none.
+_PRECEDENCE = ("STATEMENT_CATEGORY_PROTECTION_OF_MINORS", "STATEMENT_CATEGORY_CYBER_VIOLENCE_AGAINST_WOMEN",
+               "STATEMENT_CATEGORY_CYBER_VIOLENCE", OTHER_TC, "STATEMENT_CATEGORY_VIOLENCE",
                "STATEMENT_CATEGORY_SELF_HARM", "STATEMENT_CATEGORY_RISK_FOR_PUBLIC_SECURITY",
                "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH",
                "STATEMENT_CATEGORY_NEGATIVE_EFFECTS_ON_CIVIC_DISCOURSE_OR_ELECTIONS",
-               "STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS", "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE")
+               "STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS")
 
 
 def terms_url() -> str:
@@ -77,19 +89,38 @@ def redress(statement_id: str, *, appealable: bool = True) -> dict[str, Any]:
             "out_of_court_settlement": True, "judicial_redress": True}
 
 
+def _rank(category: str, keywords: set[str]) -> int:
+    if category == OTHER_TC and not keywords:
+        return len(_PRECEDENCE) + 1
+    return _PRECEDENCE.index(category) if category in _PRECEDENCE else len(_PRECEDENCE)
+
+
 def categorise(reasons: Iterable[dict[str, Any]]) -> tuple[str, list[str]]:
-    """The DSA category and keywords of a decision resting on `reasons` (dicts with `stage`)."""
+    """The DSA category and keywords (current schema) of a decision resting on `reasons` (dicts with
+    `stage`). A reviewer's policy code decides when it names a category: the person's finding is
+    the decision; otherwise the gravest category found wins."""
     found: dict[str, set[str]] = {}
+    ruled: tuple[str, list[str]] | None = None
     for reason in reasons:
         details = reason.get("details") or {}
-        declared = domains.dsa_category(str(reason.get("stage", "")))
-        category, keywords = (declared[0], list(declared[1])) if declared else (_SCOPE, [])
+        stage = str(reason.get("stage", ""))
+        if stage == HUMAN_STAGE:
+            by_code = domains.policy_dsa_category(str(reason.get("code", "")))
+            if by_code is not None:
+                category, _, keywords = dsa.current(by_code[0], list(by_code[1]))
+                ruled = (category, keywords)
+            continue
+        declared = domains.dsa_category(stage)
+        category, keywords = (declared[0], list(declared[1])) if declared else (OTHER_TC, [])
         if details.get("dsa_category"):
             category, keywords = details["dsa_category"], list(details.get("dsa_keywords") or [])
+        category, _, keywords = dsa.current(category, keywords)
         found.setdefault(category, set()).update(keywords)
+    if ruled is not None:
+        return ruled[0], sorted({*ruled[1], *found.get(ruled[0], set())})
     if not found:
-        return _SCOPE, []
-    chosen = min(found, key=lambda c: _PRECEDENCE.index(c) if c in _PRECEDENCE else len(_PRECEDENCE))
+        return OTHER_TC, []
+    chosen = min(found, key=lambda c: _rank(c, found[c]))
     return chosen, sorted(found[chosen])
 
 
@@ -155,8 +186,10 @@ def _date(moment: datetime) -> str:
     return as_utc(moment).strftime("%Y-%m-%d")
 
 
-def to_dsa(s: StatementOfReasons) -> dict[str, Any]:
-    """The statement as the DSA transparency database's API takes it, plus our fields (prefixed `gl_`)."""
+def _dsa_fields(s: StatementOfReasons) -> dict[str, Any]:
+    """The database's fields, in its current schema, except the facts (to_dsa and to_submission
+    state them differently)."""
+    category, additions, keywords = dsa.current(s.category, list(s.keywords))
     record: dict[str, Any] = {
         "puid": s.id,
         "decision_visibility": list(s.decision_visibility),
@@ -166,25 +199,90 @@ def to_dsa(s: StatementOfReasons) -> dict[str, Any]:
         "decision_ground": s.decision_ground,
         "decision_ground_reference_url": s.decision_ground_reference_url,
         "content_type": list(s.content_type),
-        "category": s.category,
-        "category_specification": list(s.keywords),
+        "category": category,
+        "category_specification": keywords,
         "territorial_scope": list(s.territorial_scope),
         "content_date": _date(s.content_date),
         "application_date": _date(s.application_date),
-        "decision_facts": s.decision_facts,
         "source_type": s.source_type,
         "automated_detection": "Yes" if s.automated_detection else "No",
         "automated_decision": s.automated_decision,
     }
+    if additions:
+        record["category_addition"] = additions
+    if s.decision_monetary == MONETARY_OTHER:
+        record["decision_monetary_other"] = MONETARY_OTHER_TEXT
     if s.decision_ground == GROUND_ILLEGAL:
         record |= {"illegal_content_legal_ground": s.legal_ground, "illegal_content_explanation": s.explanation}
     else:
         record |= {"incompatible_content_ground": s.decision_ground_reference_url,
                    "incompatible_content_explanation": s.explanation, "incompatible_content_illegal": "No"}
-    record |= {"gl_generation_id": s.generation_id, "gl_user_id": s.user_id, "gl_origin": s.origin,
-               "gl_reasons": list(s.reasons), "gl_redress": dict(s.redress),
-               "gl_supersedes": s.supersedes_id, "gl_created_at": as_utc(s.created_at).isoformat()}
     return record
+
+
+def to_dsa(s: StatementOfReasons) -> dict[str, Any]:
+    """The statement as the DSA transparency database's API takes it, plus our fields (prefixed
+    `gl_*`) and the facts as recorded: for the creator and our own records, not for submission."""
+    return {**_dsa_fields(s), "decision_facts": s.decision_facts,
+            "gl_generation_id": s.generation_id, "gl_user_id": s.user_id, "gl_origin": s.origin,
+            "gl_reasons": list(s.reasons), "gl_redress": dict(s.redress),
+            "gl_supersedes": s.supersedes_id, "gl_created_at": as_utc(s.created_at).isoformat()}
+
+
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,63}")
+
+
+def _token(value: Any) -> str | None:
+    """A code we wrote (a stage, a reason code, a policy code, a category name), or None: nothing a
+    person typed passes as a code."""
+    return value if isinstance(value, str) and _TOKEN.fullmatch(value) else None
+
+
+_ORIGINS = {
+    "pre_render": "Decided by automated checks on the request, before the video was made.",
+    "post_render": "Decided by automated checks on the rendered video.",
+    "human_review": "Decided by a reviewer on a request or video held for review.",
+    "appeal_upheld": "On the creator's appeal, a second reviewer upheld the decision.",
+    "appeal_overturned": "On the creator's appeal, a second reviewer overturned the decision.",
+    "video_claim": "A rightsholder's notice about a work the video uses.",
+    "dispute_upheld": "The creator disputed a rightsholder's claim; a reviewer upheld the claim.",
+    "dispute_overturned": "The creator disputed a rightsholder's claim; a reviewer released it.",
+    "co_owner_deletion": "A person shown in the video, who consented to appear in it, deleted it.",
+    "cameo_consent_revoked": "A person shown in the video revoked the consent to appear in it.",
+    "likeness_complaint": "A person complained that the video shows them without consent.",
+    "likeness_complaint_upheld": "A reviewer upheld a person's complaint that the video shows them.",
+    "likeness_complaint_rejected": "A reviewer rejected a person's complaint that the video shows them.",
+}
+
+
+def public_facts(s: StatementOfReasons) -> str:
+    """The facts relied on, for the database: which checks and which people decided, by their codes
+    and our fixed wording, never the prompt, a matched phrase, a note, a claim's text, a name, a
+    handle or an id (the database publishes them; DSA Art. 24(5))."""
+    from app import cases
+
+    titles = cases.policy_codes()
+    lines: list[str] = []
+    for reason in s.reasons:
+        stage, code = _token(reason.get("stage")) or "check", _token(reason.get("code")) or "unspecified"
+        details = reason.get("details") or {}
+        if stage == HUMAN_STAGE:
+            line = f"A reviewer decided under policy {code}" + (f" ({titles[code]})" if code in titles else "")
+        else:
+            extra = [f"{label} {value}" for label, key in (("category", "category"), ("level", "level"),
+                                                             ("action", "action"))
+                     if (value := _token(details.get(key)))]
+            line = f"{stage}: {code}" + (f" ({', '.join(extra)})" if extra else "")
+        if line not in lines:
+            lines.append(line)
+    lines.append(_ORIGINS.get(s.origin, f"Decision: {_token(s.origin) or 'restriction'}."))
+    return "\n".join(lines)[:5000]
+
+
+def to_submission(s: StatementOfReasons) -> dict[str, Any]:
+    """What the database gets: its fields only (app/data/dsa_rules.json), nulls left out."""
+    record = {**_dsa_fields(s), "decision_facts": public_facts(s)}
+    return {k: v for k, v in record.items() if v is not None}
 
 
 def since(session: Session, start: datetime, end: datetime | None = None) -> list[StatementOfReasons]:
@@ -199,8 +297,25 @@ def for_generation(session: Session, generation_id: str) -> list[StatementOfReas
                                 .order_by(StatementOfReasons.created_at, StatementOfReasons.id)))
 
 
+FORMATS = ("json", "csv", "dsa")
+
+
+def submissions(statements: Iterable[StatementOfReasons]) -> tuple[str, dict[str, list[str]]]:
+    """(JSON lines of the submissions the database's rules accept, the problems of those they
+    refuse by puid): only what it would take leaves; the rest is for an operator to fix."""
+    records = [to_submission(s) for s in statements if restricts(s)]
+    refused = dsa.validate_batch(records)
+    text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records
+                   if str(r.get("puid")) not in refused)
+    return text, refused
+
+
 def export(statements: Iterable[StatementOfReasons], fmt: str) -> str:
-    """JSON lines, or CSV with list and object fields as JSON (as the database's own CSV dumps)."""
+    """JSON lines, or CSV with list and object fields as JSON (as the database's own CSV dumps), of
+    our records (`to_dsa`); `dsa`: JSON lines of submissions to the database that its rules accept
+    (`submissions`)."""
+    if fmt == "dsa":
+        return submissions(statements)[0]
     records = [to_dsa(s) for s in statements if restricts(s)]
     if fmt == "json":
         return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)

@@ -42,6 +42,7 @@ DOMAIN = register(Domain(
     publish_checks=(refuse_publishing_under_takedown,),
     dsa_categories={"copyright.claim": (IP_INFRINGEMENT, COPYRIGHT_KEYWORDS)},
     case_kinds={"dispute": DisputeHandler(), "claim_review": ClaimReviewHandler()},
+    policy_dsa_categories={"COPYRIGHT-INFRINGEMENT": (IP_INFRINGEMENT, COPYRIGHT_KEYWORDS)},
     services={RightsPortal: _portal},
     chains=(LEDGER_CHAIN,),
     policy_codes={

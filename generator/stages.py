@@ -8,7 +8,7 @@ from generator.media import check_playable, probe
 
 
 class MediaIntegrityStage(Stage):
-    dsa_category = "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE"  # a broken render is not content we offer
+    dsa_category = "STATEMENT_CATEGORY_OTHER_VIOLATION_TC"  # a broken render is not content we offer
     name = "generator.media_integrity"
     models = ("video-codec",)
 

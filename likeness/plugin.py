@@ -73,4 +73,7 @@ DOMAIN = register(Domain(
         "LIKENESS-CONSENTED": "Everyone shown consented",
         "LIKENESS-NOT-THE-PERSON": "The person shown is not the complainant",
     },
+    # A real person's likeness used without their consent: a non-consensual deepfake.
+    policy_dsa_categories={code: (NON_CONSENSUAL, DEEPFAKE) for code in
+                           ("LIKENESS-NO-CONSENT", "LIKENESS-PUBLIC-FIGURE", "LIKENESS-IMPERSONATION")},
 ))

@@ -18,8 +18,9 @@ from likeness.services import (
     input_image_cameos, permission_denial, record_appearance, remix_cameos, usable_figure_cameos,
 )
 
-# What a likeness block is, stated for the DSA transparency database.
-NON_CONSENSUAL = "STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR"
+# What a likeness block is, stated for the DSA transparency database (current schema: the
+# non-consensual deepfake keyword specifies cyber violence).
+NON_CONSENSUAL = "STATEMENT_CATEGORY_CYBER_VIOLENCE"
 DEEPFAKE = ("KEYWORD_NON_CONSENSUAL_MATERIAL_DEEPFAKE",)
 
 _DENIAL_MESSAGES = {

@@ -234,8 +234,13 @@ def label(value: str) -> str:
 
 @bp.app_template_filter("dsa_label")
 def dsa_label(value: str) -> str:
-    """A DSA code as people read it: `STATEMENT_CATEGORY_VIOLENCE` -> `Violence`."""
+    """A DSA code as people read it: `STATEMENT_CATEGORY_VIOLENCE` -> `Violence` (categories and
+    keywords in the database's own words)."""
+    from app import dsa
+
     text = str(value)
+    if dsa.label(text):
+        return dsa.label(text)
     for prefix in ("STATEMENT_CATEGORY_", "KEYWORD_", "DECISION_VISIBILITY_", "DECISION_GROUND_"):
         if text.startswith(prefix):
             text = text[len(prefix):]

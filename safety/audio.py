@@ -224,7 +224,8 @@ class TermFinding:
 
     def details(self) -> dict:
         out = {"category": self.category.name, "dsa_category": self.category.dsa_category,
-               "score": self.score, "terms": list(self.terms), "term": self.terms[0], "via": ["terms"]}
+               "dsa_keywords": list(getattr(self.category, "dsa_keywords", ())), "score": self.score,
+               "terms": list(self.terms), "term": self.terms[0], "via": ["terms"]}
         if self.category.always_block:
             out["always_block"] = True
         return out

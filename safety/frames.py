@@ -40,6 +40,7 @@ from app.config import setting
 from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, module_dir, value_of
 from app.stage import Decision, combine
 from safety.cutoffs import Cutoffs
+from safety.terms import check_dsa_category
 
 DEFAULT_POLICY = Path(__file__).parent / "data" / "frames.toml"
 MODEL_ENV = "GL_NUDITY_MODEL"
@@ -225,6 +226,7 @@ class FrameCategory:
     name: str
     label: str
     dsa_category: str
+    dsa_keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -247,9 +249,14 @@ class FramePolicy:
             raise FramePolicyError(f"{source}: needs `version` and [labels.NAME] tables")
         categories = {}
         for name, table in (raw.get("categories") or {}).items():
-            if not isinstance(table, dict) or set(table) - {"label", "dsa_category"}:
-                raise FramePolicyError(f"{source}: category {name} takes only `label` and `dsa_category`")
-            categories[name] = FrameCategory(name, str(table.get("label", name)), str(table.get("dsa_category", "")))
+            if not isinstance(table, dict) or set(table) - {"label", "dsa_category", "dsa_keywords"}:
+                raise FramePolicyError(f"{source}: category {name} takes only `label`, `dsa_category` and "
+                                       "`dsa_keywords`")
+            dsa_problem = check_dsa_category(str(table.get("dsa_category", "")), list(table.get("dsa_keywords", [])))
+            if dsa_problem:
+                raise FramePolicyError(f"{source}: category {name}: {dsa_problem}")
+            categories[name] = FrameCategory(name, str(table.get("label", name)), str(table.get("dsa_category", "")),
+                                             tuple(table.get("dsa_keywords", ())))
         rules = {}
         for label, table in raw["labels"].items():
             if label not in LABELS:
@@ -303,7 +310,8 @@ class FrameFinding:
 
     def details(self) -> dict:
         out = {"category": self.category.name, "dsa_category": self.category.dsa_category,
-               **self.detection.to_dict(), "frame_index": self.frame_index, "frames": self.frames}
+               "dsa_keywords": list(self.category.dsa_keywords), **self.detection.to_dict(),
+               "frame_index": self.frame_index, "frames": self.frames}
         if self.at_s is not None:
             out["at_s"] = round(self.at_s, 2)
         return out

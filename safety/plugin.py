@@ -42,4 +42,15 @@ DOMAIN = register(Domain(
         "SAFETY-DANGEROUS": "Dangerous acts, weapons or illegal goods",
         "SAFETY-HASH-MATCH": "Matches a known-harmful hash bank",
     },
+    # What a reviewer's block under each code is stated as (the DSA database's current schema);
+    # a hash-bank match is stated as its bank's category.
+    policy_dsa_categories={
+        "SAFETY-SEXUAL": ("STATEMENT_CATEGORY_OTHER_VIOLATION_TC", ("KEYWORD_ADULT_SEXUAL_MATERIAL",)),
+        "SAFETY-MINORS": ("STATEMENT_CATEGORY_PROTECTION_OF_MINORS", ()),
+        "SAFETY-VIOLENCE": ("STATEMENT_CATEGORY_VIOLENCE", ()),
+        "SAFETY-SELF-HARM": ("STATEMENT_CATEGORY_SELF_HARM", ()),
+        "SAFETY-HATE": ("STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH", ()),
+        "SAFETY-EXTREMISM": ("STATEMENT_CATEGORY_RISK_FOR_PUBLIC_SECURITY", ("KEYWORD_TERRORIST_CONTENT",)),
+        "SAFETY-DANGEROUS": ("STATEMENT_CATEGORY_RISK_FOR_PUBLIC_SECURITY", ()),
+    },
 ))

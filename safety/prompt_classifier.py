@@ -213,7 +213,7 @@ class Finding:
 
     category: Category
     decision: Decision
-    score: float                     # 1.0 when a policy term matched, else the meaning score
+    score: float                     # 1.0 when a block term matched, else the meaning score
     meaning_score: float
     terms: tuple[str, ...] = ()      # policy terms that matched (minor references included)
     exemplar: ExemplarMatch | None = None   # the nearest exemplar, when meaning reached a cut-off
@@ -235,6 +235,7 @@ class Finding:
 
     def details(self) -> dict:
         out: dict = {"category": self.category.name, "dsa_category": self.category.dsa_category,
+                     "dsa_keywords": list(getattr(self.category, "dsa_keywords", ())),
                      "score": round(self.score, 4), "meaning_score": round(self.meaning_score, 4),
                      "via": list(self.via)}
         if self.terms:
@@ -278,7 +279,7 @@ _SEVERITY = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
 
 
 def _version(embedder_tag: str, exemplars_sha256: str, thresholds_tag: str, terms_version: str) -> str:
-    return f"prompt-1:{embedder_tag}:exemplars-{exemplars_sha256[:8]}:{thresholds_tag}:terms-{terms_version}"
+    return f"prompt-2:{embedder_tag}:exemplars-{exemplars_sha256[:8]}:{thresholds_tag}:terms-{terms_version}"
 
 
 class PromptClassifier:
@@ -409,7 +410,12 @@ class PromptClassifier:
                 decision = Decision.BLOCK   # never review: nobody may turn it into an allow
             hits = term_hits.get(name, ())
             by_minor = minor_ref is not None and minors is not None and name == minors.name
-            score = 1.0 if hits or by_minor else max(meaning.get(name, 0.0), 0.0)
+            # Certain (1.0) only on what makes a finding likely by itself: a block term, or a sexual
+            # term next to a minor. A review term alone is possible evidence and scores what meaning
+            # found, so the score never reads as more than the level (the policy's likely_from
+            # compares it: safety/data/policy.toml).
+            certain = by_minor or any(h.decision == Decision.BLOCK for h in hits)
+            score = 1.0 if certain else max(meaning.get(name, 0.0), 0.0)
             scores[name] = round(score, 4)
             if decision == Decision.ALLOW:
                 continue

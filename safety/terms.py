@@ -19,12 +19,26 @@ class PolicyFileError(ValueError):
     pass
 
 
+def check_dsa_category(category: str, keywords: list[str]) -> str | None:
+    """None, or why a data file's DSA category and keywords would be refused by the DSA
+    transparency database (app/dsa.py: the current schema, each keyword under its own category)."""
+    from app import dsa
+
+    if not category:
+        return "needs a dsa_category" if keywords else None
+    if category not in dsa.categories():
+        return f"dsa_category {category} is not a category of the DSA database's current schema"
+    wrong = [k for k in keywords if k not in dsa.keywords() or not dsa.keyword_fits(k, category)]
+    return f"dsa_keywords {wrong} do not specify {category}" if wrong else None
+
+
 @dataclass(frozen=True)
 class Category:
     name: str
     label: str
     dsa_category: str
     always_block: bool
+    dsa_keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,11 +74,15 @@ class TermPolicy:
         categories: dict[str, Category] = {}
         minors_category = None
         for name, table in raw["categories"].items():
-            unknown = set(table) - {"label", "dsa_category", "always_block", "block", "review", "minor_terms"}
+            unknown = set(table) - {"label", "dsa_category", "dsa_keywords", "always_block", "block", "review",
+                                    "minor_terms"}
             if unknown:
                 raise PolicyFileError(f"{source}: category {name} has unknown keys {sorted(unknown)}")
+            dsa_problem = check_dsa_category(table.get("dsa_category", ""), table.get("dsa_keywords", []))
+            if dsa_problem:
+                raise PolicyFileError(f"{source}: category {name}: {dsa_problem}")
             cat = Category(name, table.get("label", name), table.get("dsa_category", ""),
-                           bool(table.get("always_block", False)))
+                           bool(table.get("always_block", False)), tuple(table.get("dsa_keywords", ())))
             categories[name] = cat
             for term in table.get("block", []):
                 index.add(term, TermHit(cat, term, Decision.BLOCK))

@@ -23,7 +23,7 @@ class StatementList(BaseModel):
 class ExportQuery(Query):
     since: AwareDatetime
     until: AwareDatetime | None = None
-    format: Literal["json", "csv"] = "json"
+    format: Literal["json", "csv", "dsa"] = "json"  # dsa: submissions for the DSA database, its fields only
 
 
 @endpoint(bp, "/generations/<generation_id>/statements", "GET", summary="Statements of reasons about my generation",
@@ -41,4 +41,7 @@ def export_statements(query: ExportQuery):
         raise ValidationFailed("until must be after since", code="invalid_period")
     found = statements.since(session(), query.since, query.until)
     mimetype = "text/csv" if query.format == "csv" else "application/x-ndjson"
+    if query.format == "dsa":  # what the database's rules refuse stays out; the header counts it
+        text, refused = statements.submissions(found)
+        return Response(text, mimetype=mimetype, headers={"X-Refused-Statements": str(len(refused))})
     return Response(statements.export(found, query.format), mimetype=mimetype)

@@ -81,7 +81,7 @@ def test_a_domain_registers_only_stages_in_its_own_name():
 
 def test_statements_take_the_category_the_deciding_stage_declares():
     assert statements.categorise([{"stage": "likeness.face_scan", "code": "x"}]) == (
-        "STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR", ["KEYWORD_NON_CONSENSUAL_MATERIAL_DEEPFAKE"])
+        "STATEMENT_CATEGORY_CYBER_VIOLENCE", ["KEYWORD_NON_CONSENSUAL_MATERIAL_DEEPFAKE"])
     assert statements.categorise([{"stage": "copyright.claim", "code": "x"}])[0] == \
         "STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS"
     # A reason naming its own category (a safety finding) wins over its stage's.
@@ -89,13 +89,24 @@ def test_statements_take_the_category_the_deciding_stage_declares():
                                    "details": {"dsa_category": "STATEMENT_CATEGORY_VIOLENCE"}}])[0] == \
         "STATEMENT_CATEGORY_VIOLENCE"
     assert statements.categorise([{"stage": "unknown.thing", "code": "x"}])[0] == \
-        "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE"
+        "STATEMENT_CATEGORY_OTHER_VIOLATION_TC"
 
 
-def test_every_registered_stage_declares_a_dsa_category():
-    for domain in domains.domains():
-        for stage in domain.stages:
-            assert stage.dsa_category.startswith("STATEMENT_CATEGORY_"), stage.name
+def test_every_registered_stage_and_policy_code_declares_a_current_dsa_category():
+    from app import dsa
+
+    declared = [(s.name, s.dsa_category, s.dsa_keywords) for d in domains.domains() for s in d.stages]
+    declared += [(k, *v) for d in domains.domains() for k, v in (*d.dsa_categories.items(),
+                                                                 *d.policy_dsa_categories.items())]
+    assert len(declared) > 20
+    for name, category, keywords in declared:
+        assert category in dsa.categories(), (name, category)
+        assert all(dsa.keyword_fits(k, category) for k in keywords), (name, category, keywords)
+    # every policy code that finds a violation says what the restriction is stated as
+    violating = {c for d in domains.domains() for c in d.policy_codes} - {
+        "LIKENESS-CONSENTED", "LIKENESS-NOT-THE-PERSON", "COPYRIGHT-LICENSED", "COPYRIGHT-EXCEPTION",
+        "COPYRIGHT-NO-MATCH", "SAFETY-HASH-MATCH"}
+    assert all(domains.policy_dsa_category(c) for c in violating), violating
 
 
 def test_every_domain_plugs_in_and_one_renderer_renders():

@@ -28,7 +28,7 @@ def test_categories_follow_the_reasons_and_the_gravest_wins():
                 "details": {"dsa_category": "STATEMENT_CATEGORY_PROTECTION_OF_MINORS"}},
                {"stage": "likeness.cameo_consent", "code": "cameo_not_permitted"}]
     assert statements.categorise(reasons) == ("STATEMENT_CATEGORY_PROTECTION_OF_MINORS", [])
-    assert statements.categorise(reasons[2:]) == ("STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR",
+    assert statements.categorise(reasons[2:]) == ("STATEMENT_CATEGORY_CYBER_VIOLENCE",
                                                   ["KEYWORD_NON_CONSENSUAL_MATERIAL_DEEPFAKE"])
     assert statements.categorise(reasons[:1])[0] == "STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS"
 
@@ -41,7 +41,8 @@ def test_a_blocked_prompt_gets_a_statement_its_creator_can_read(make_api):
     [record] = bob.get(f"/api/v1/generations/{body['id']}/statements").get_json()["items"]
     assert DSA_FIELDS <= set(record)
     assert record["decision_visibility"] == ["DECISION_VISIBILITY_CONTENT_DISABLED"]
-    assert record["category"] == "STATEMENT_CATEGORY_PORNOGRAPHY_OR_SEXUALIZED_CONTENT"
+    assert record["category"] == "STATEMENT_CATEGORY_OTHER_VIOLATION_TC"
+    assert "KEYWORD_ADULT_SEXUAL_MATERIAL" in record["category_specification"]
     assert record["decision_ground"] == "DECISION_GROUND_INCOMPATIBLE_CONTENT"
     assert (record["automated_detection"], record["automated_decision"]) == ("Yes", "AUTOMATED_DECISION_FULLY")
     assert record["source_type"] == "SOURCE_VOLUNTARY" and record["content_type"] == statements.CONTENT_TYPES
@@ -128,7 +129,7 @@ def test_a_person_in_the_video_removing_it_is_stated_to_its_creator(rt, make_api
     assert alice.delete(f"/api/v1/generations/{deleted}").status_code == 204
     [removal] = bob.get(f"/api/v1/generations/{deleted}/statements").get_json()["items"]
     assert (removal["gl_origin"], removal["source_type"], removal["category"]) == \
-        ("co_owner_deletion", "SOURCE_ARTICLE_16", "STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR")
+        ("co_owner_deletion", "SOURCE_ARTICLE_16", "STATEMENT_CATEGORY_CYBER_VIOLENCE")
     alice.post(f"/api/v1/cameos/{cameo}/revoke")
     [revoked] = bob.get(f"/api/v1/generations/{published}/statements").get_json()["items"]
     assert revoked["decision_visibility"] == ["DECISION_VISIBILITY_CONTENT_REMOVED"]

@@ -91,7 +91,7 @@ def test_a_matching_selfie_hides_the_video_at_once_and_opens_a_case(rt, client, 
     theirs = video.bob.get(f"/api/v1/cases/{out['case_id']}").get_json()
     assert theirs["your_role"] == "creator"
     assert theirs["statement"]["origin"] == "likeness_complaint"
-    assert theirs["statement"]["category"] == "STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR"
+    assert theirs["statement"]["category"] == "STATEMENT_CATEGORY_CYBER_VIOLENCE"
     assert theirs["statement"]["decision_visibility"] == ["DECISION_VISIBILITY_CONTENT_REMOVED"]
 
     with rt.db.transaction() as s:

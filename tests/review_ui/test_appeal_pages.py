@@ -49,7 +49,7 @@ def test_a_creator_appeals_a_block_and_reads_the_overturn(page, browser, rt, liv
 
     log_in(page, "alice@t.test", PASSWORD, next_path="/me/generations")
     statement = page.locator(f"#statement-{first.id}")
-    assert statement.locator(".statement-category").inner_text() == "Pornography or sexualized content"
+    assert statement.locator(".statement-category").inner_text() == "Other violation of provider’s terms and conditions"
     check_accessibility(page)
     screenshot(page, "appeals-generations-appealable")
     statement.get_by_role("link", name="Appeal this decision").click()
@@ -58,7 +58,7 @@ def test_a_creator_appeals_a_block_and_reads_the_overturn(page, browser, rt, liv
     # The form: the contested decision, free of charge, who decides, the deadline.
     assert urlsplit(page.url).path == "/appeals/new" and f"statement_id={first.id}" in page.url
     contested = page.locator(".statement")
-    assert "Pornography or sexualized content" in contested.inner_text()
+    assert "Other violation of provider’s terms and conditions" in contested.inner_text()
     assert "breaks the terms of service" in contested.inner_text()
     assert "safety_sexual" in contested.locator(".facts-text").inner_text()
     assert contested.locator("time").count() >= 1

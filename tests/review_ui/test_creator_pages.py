@@ -44,7 +44,7 @@ def test_a_creator_sees_their_generations_and_why_one_was_blocked(page, rt, live
     assert card.locator(".status").inner_text() == "Blocked"
     statement = card.locator(".statement")
     assert statement.count() == 1
-    assert statement.locator(".statement-category").inner_text() == "Pornography or sexualized content"
+    assert statement.locator(".statement-category").inner_text() == "Other violation of provider’s terms and conditions"
     assert "breaks the terms of service" in statement.inner_text()
     assert "safety_sexual" in statement.locator(".facts-text").inner_text()
     assert statement.locator("time").get_attribute("datetime").startswith(str(blocked.created_at.year))

@@ -104,7 +104,8 @@ def test_a_strong_buttocks_score_is_held_for_review_never_blocked(classifier, im
     assert result.scores["sexual"] == pytest.approx(finding.detection.score, abs=1e-4)
     details = finding.details()
     assert details["category"] == "sexual" and details["at_s"] == 1.5 and len(details["box"]) == 4
-    assert details["dsa_category"] == "STATEMENT_CATEGORY_PORNOGRAPHY_OR_SEXUALIZED_CONTENT"
+    assert (details["dsa_category"], details["dsa_keywords"]) == (
+        "STATEMENT_CATEGORY_OTHER_VIOLATION_TC", ["KEYWORD_NUDITY", "KEYWORD_ADULT_SEXUAL_MATERIAL"])
     assert "at 1.5 s" in finding.message()
 
 

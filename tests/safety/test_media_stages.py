@@ -155,4 +155,4 @@ def test_by_default_the_transcript_goes_through_the_prompt_classifier(tmp_path, 
     stage = AudioSafetyStage()
     verdict = stage.check(ctx(video))
     assert verdict.decision is Decision.BLOCK and verdict.reasons[0].code == "safety_self_harm"
-    assert ":prompt-1:" in stage.version
+    assert ":prompt-2:" in stage.version

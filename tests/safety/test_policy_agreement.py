@@ -1,0 +1,85 @@
+"""The gate does what safety/data/policy.toml says, read straight from the file: for every category,
+level and audience, and for the prompt outside testing reported ("two men fighting with knives in
+an alley, blood": a finding reported as `violence 1.0` that the gate age-restricted).
+
+The file defines the levels: a `possible` finding is a classifier's review cut-off or a review term,
+a `likely` one its block cut-off or a block term, and `likely_from` promotes a possible finding
+*scoring* at least that. A review term alone ("blood") is possible, so for adults it age-restricts,
+as the file says; the finding used to report score 1.0 all the same, which read as certain and let
+any `likely_from` promote every review-term hit. The score now says what the level says.
+"""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from app.stage import Decision, Reason, Requester, StageContext
+from safety.policy import DEFAULT_POLICY, load_file, parse
+from safety.stages import AGE_RESTRICTED, PromptSafetyStage, judged
+
+FILE = tomllib.loads(DEFAULT_POLICY.read_text(encoding="utf-8"))
+LEVELS = ("possible", "likely")
+# What each action in the file means for a stage's verdict.
+OUTCOME = {"allow": (Decision.ALLOW, set()), "age_restrict": (Decision.ALLOW, {AGE_RESTRICTED}),
+           "review": (Decision.REVIEW, set()), "block": (Decision.BLOCK, set())}
+PROMPT = "two men fighting with knives in an alley, blood"
+
+
+def in_file(category: str, level: str, teen: bool, raw: dict = FILE) -> str:
+    table = raw["categories"][category]
+    return table.get("teen", {}).get(level, table[level]) if teen else table[level]
+
+
+def ctx(prompt: str = "", teen: bool = False) -> StageContext:
+    return StageContext("g1", prompt, [], None, Requester("u1", "someone", teen), session=None)
+
+
+CASES = [(category, level, teen) for category in FILE["categories"] for level in LEVELS for teen in (False, True)]
+
+
+@pytest.mark.parametrize("category, level, teen", CASES)
+def test_the_gate_does_what_the_policy_file_maps_each_finding_to(category, level, teen):
+    finding = Reason(f"safety_{category}", "found", {"category": category, "score": 0.5})
+    verdict = judged([(Decision.REVIEW if level == "possible" else Decision.BLOCK, finding)], ctx(teen=teen), {},
+                     load_file(DEFAULT_POLICY))
+    action = in_file(category, level, teen)
+    assert (verdict.decision, verdict.restrictions) == OUTCOME[action]
+    if action != "allow":
+        [reason] = verdict.reasons
+        assert (reason.details["level"], reason.details["action"]) == (level, action)
+
+
+@pytest.fixture(scope="module")
+def stage():
+    return PromptSafetyStage(policy=load_file(DEFAULT_POLICY))
+
+
+@pytest.mark.parametrize("teen", [False, True])
+def test_the_reported_prompt_gets_what_the_file_maps_its_finding_to(stage, teen):
+    verdict = stage.check(ctx(PROMPT, teen))
+    [violence] = [r for r in verdict.reasons if r.details.get("category") == "violence_gore"]
+    level = violence.details["level"]
+    action = in_file("violence_gore", level, teen)
+    assert violence.details["action"] == action
+    assert (verdict.decision, verdict.restrictions) == OUTCOME[action]
+    # Only "blood" (a review term) matched; meaning alone is under the review cut-off: a possible finding.
+    assert (level, violence.details["terms"]) == ("possible", ["blood"])
+    # ... and the finding no longer reports it as certain: its score is what meaning found.
+    assert violence.details["score"] == violence.details["meaning_score"] < 1.0
+    assert verdict.scores["violence_gore"] < 1.0
+
+
+def test_likely_from_promotes_by_score_not_by_a_review_term_matching():
+    rule = 'possible = "age_restrict"\nlikely = "review"'
+    text = DEFAULT_POLICY.read_text(encoding="utf-8").replace(rule, rule + "\nlikely_from = 0.9")
+    candidate = parse(tomllib.loads(text), source="candidate")
+    assert candidate.categories["violence_gore"].likely_from == 0.9
+    verdict = PromptSafetyStage(policy=candidate).check(ctx(PROMPT))
+    [violence] = verdict.reasons
+    assert violence.details["score"] < 0.9 and violence.details["action"] == "age_restrict"
+    assert verdict.restrictions == {AGE_RESTRICTED}
+    # A block term is certain (score 1.0) and likely by definition.
+    blocked = PromptSafetyStage(policy=candidate).check(ctx("a graphic decapitation"))
+    assert blocked.reasons[0].details["score"] == 1.0 and blocked.reasons[0].details["level"] == "likely"
