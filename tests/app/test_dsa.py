@@ -13,6 +13,7 @@ from app import dsa, statements
 from app.models import Role, StatementOfReasons, User
 from tests.conftest import drain
 from tests.copyright.test_registry_api import claim_and_verify
+from tests.likeness.enrolled import enrolled_cameo
 
 
 def valid_record() -> dict:
@@ -184,7 +185,7 @@ def workflows(rt, make_api) -> dict[str, str]:
                         json={"reason": f"{NAME} drew it"}).get_json()
     _decide(rev, disputed["case_id"], "uphold", "COPYRIGHT-INFRINGEMENT", f"{NAME}'s video uses Garfield")
     # Likeness: a cameo's owner deletes a video they are in, and revokes consent for another.
-    cameo = alice.post("/api/v1/cameos", json={"display_name": NAME, "permission": "everyone"}).get_json()["id"]
+    cameo = enrolled_cameo(rt, alice, NAME, "everyone")
     deleted, revoked = (gen(zed, p, cameo_ids=[cameo])["id"] for p in ("a person juggling", "a person dancing"))
     drain(rt)
     zed.post(f"/api/v1/generations/{revoked}/publish")
