@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, Validatio
 from app import runtime, uploads
 from app.accounts import users_by_handle
 from app.api.raw_body import save_raw_body
-from app.api.schemas import Body
+from app.api.schemas import FREE_TEXT, Body
 from app.api.spec import current_user, endpoint, session
 from app.db import utcnow
 from app.generations import get_owned
@@ -65,7 +65,7 @@ def my_org():
 # -- claims ---------------------------------------------------------------------------------------
 
 class Evidence(Body):
-    evidence_text: Annotated[str, StringConstraints(min_length=10, max_length=10_000)]
+    evidence_text: Annotated[str, StringConstraints(min_length=10, max_length=10_000), FREE_TEXT]
     evidence_url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://\S+$")] | None = None
 
 
@@ -114,7 +114,7 @@ def pending_claims():
 
 class ClaimDecisionIn(Body):
     decision: Literal["verify", "reject"]
-    reason: Annotated[str, StringConstraints(min_length=3, max_length=2000)]
+    reason: Annotated[str, StringConstraints(min_length=3, max_length=2000), FREE_TEXT]
 
 
 @endpoint(bp, "/claims/<claim_id>/decision", "POST", summary="Verify or reject a claim (admin), with a reason",
@@ -221,7 +221,7 @@ def policy_history(work_id: str):
 
 # -- claims on published videos ---------------------------------------------------------------------
 
-Reason = Annotated[str, StringConstraints(min_length=10, max_length=5000)]
+Reason = Annotated[str, StringConstraints(min_length=10, max_length=5000), FREE_TEXT]
 
 
 class VideoClaimIn(Body):

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from app import uploads
 from app.api.raw_body import save_raw_body
-from app.api.schemas import Body, Query
+from app.api.schemas import FREE_TEXT, Body, Query
 from app.api.spec import current_user, endpoint, session
 from app.errors import ValidationFailed
 from app.models import Role
@@ -34,7 +34,7 @@ class BankIn(Body):
     negative: bool = False
     pdq_distance: Distance = 31
     phash_distance: PhashDistance = 8
-    description: Annotated[str, StringConstraints(max_length=2000)] = ""
+    description: Annotated[str, StringConstraints(max_length=2000), FREE_TEXT] = ""
     category: Category | None = None
 
 
@@ -44,7 +44,7 @@ class BankPatch(Body):
     negative: bool | None = None
     pdq_distance: Distance | None = None
     phash_distance: PhashDistance | None = None
-    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    description: Annotated[str, StringConstraints(max_length=2000), FREE_TEXT] | None = None
     category: Category | None = None
 
 

@@ -4,6 +4,7 @@ transaction, serialises the response and records the operation for the OpenAPI d
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,7 +14,8 @@ from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
-from app import accounts, runtime
+from app import accounts, inputs, runtime
+from app.api.schemas import TEXT_CODES, Body
 from app.errors import Forbidden, GreenlightError, Unauthenticated, ValidationFailed
 from app.models import Role, User
 
@@ -76,9 +78,34 @@ def _parse_body(model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate_json(raw or b"")
     except ValidationError as exc:
-        if any(e["type"] == "json_invalid" for e in exc.errors()):
+        errors = exc.errors(include_url=False)
+        if any(e["type"] == "json_invalid" for e in errors):
+            _refuse_undecodable_text(model, raw)
             raise GreenlightError("the body is not valid JSON", code="invalid_json", status=400) from None
+        for e in errors:
+            if e["type"] in TEXT_CODES:  # its own code: invalid_characters, prompt_not_utf8, empty_prompt
+                field = ".".join(str(part) for part in e["loc"])
+                details = {"field": field} | {k: v for k, v in (e.get("ctx") or {}).items() if k != "what"}
+                raise ValidationFailed(f"{field}: {e['msg']}", code=e["type"], details=details) from None
         raise ValidationFailed("the request body is invalid", details=validation_details(exc)) from None
+
+
+def _refuse_undecodable_text(model: type[BaseModel], raw: bytes) -> None:
+    """The JSON parser refuses lone surrogates (`"\\ud800"`) and bytes that are not UTF-8 as invalid
+    JSON; when that is all that is wrong, say which field, with the field's own code."""
+    try:
+        doc = json.loads(raw.decode("utf-8", "surrogateescape"))
+    except (ValueError, RecursionError):
+        return
+    found = inputs.find_bad(doc, surrogates_only=True)
+    if found is None:
+        return
+    loc, text, position = found
+    rules = model.text_rules(loc[0]) if loc and isinstance(loc[0], str) and issubclass(model, Body) else None
+    code = rules.not_utf8 if rules else "invalid_characters"
+    field = ".".join(str(part) for part in loc) or "body"
+    raise ValidationFailed(f"{field}: the text is not valid UTF-8 ({inputs.describe(text, position)})", code=code,
+                           details={"field": field, "position": position})
 
 
 def _parse_query(model: type[BaseModel]) -> BaseModel:
