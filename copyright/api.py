@@ -436,7 +436,7 @@ REFERENCE_ROLES = {Role.ADMIN.value, Role.RIGHTSHOLDER.value}
 @endpoint(bp, "/works/<work_id>/reference-images", "POST",
           summary="Add a reference image of a work (raw body, image/jpeg|png|webp); matched against input "
                   "images and rendered frames", tag="copyright", response=ReferenceImageOut, status=201,
-          roles=REFERENCE_ROLES,
+          roles=REFERENCE_ROLES, raw_body=tuple(uploads.IMAGE_TYPES),
           errors=("work_not_found", "work_not_owned", "not_in_org", "not_an_image", "unsupported_media_type",
                   "payload_too_large", "empty_upload"))
 def add_reference_image(work_id: str):

@@ -160,8 +160,8 @@ def add_signal(bank_id: str, body: SignalIn):
 
 @endpoint(bp, "/hash-banks/<bank_id>/media", "POST", summary="Bank an image by its hashes (raw body, "
           "image/jpeg|png|webp; the image is not kept) (admin)", tag="hash banks", response=SignalList, status=201,
-          roles=ADMIN, errors=(*BANK_ERRORS, "not_an_image", "unsupported_media_type", "payload_too_large",
-                               "empty_upload"))
+          roles=ADMIN, raw_body=tuple(uploads.IMAGE_TYPES),
+          errors=(*BANK_ERRORS, "not_an_image", "unsupported_media_type", "payload_too_large", "empty_upload"))
 def add_media(bank_id: str):
     import cv2
     import numpy as np
@@ -194,7 +194,7 @@ def remove_signal(bank_id: str, signal_id: str):
 
 @endpoint(bp, "/hash-banks/<bank_id>/import", "POST", summary="Import a threatexchange signal file (raw body, "
           "text/plain for te-file, text/csv for te-csv); all lines or none (admin)", tag="hash banks",
-          query=FileQuery, response=ImportOut, roles=ADMIN,
+          query=FileQuery, response=ImportOut, roles=ADMIN, raw_body=tuple(SIGNAL_FILE_TYPES),
           errors=(*BANK_ERRORS, "invalid_signal_file", "unsupported_media_type", "payload_too_large",
                   "empty_upload"))
 def import_signals(bank_id: str, query: FileQuery):

@@ -33,6 +33,7 @@ class Operation:
     roles: frozenset[str] | None
     query: type[BaseModel] | None
     errors: tuple[str, ...] = field(default=())
+    raw_body: tuple[str, ...] = field(default=())  # content types of a file sent as the raw body
 
 
 OPERATIONS: list[Operation] = []
@@ -118,7 +119,8 @@ def _parse_query(model: type[BaseModel]) -> BaseModel:
 def endpoint(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
              body: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
              query: type[BaseModel] | None = None, status: int = 200, auth: bool = True,
-             roles: set[str] | None = None, errors: tuple[str, ...] = ()) -> Callable:
+             roles: set[str] | None = None, errors: tuple[str, ...] = (),
+             raw_body: tuple[str, ...] = ()) -> Callable:
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(**path_args):
@@ -144,12 +146,36 @@ def endpoint(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
 
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=wrapper, methods=[method])
         OPERATIONS.append(Operation(rule, method.lower(), summary, tag, body, response, status, auth,
-                                    frozenset(roles) if roles else None, query, errors))
+                                    frozenset(roles) if roles else None, query, errors, tuple(raw_body)))
         return wrapper
     return decorator
 
 
 _PATH_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+
+
+def query_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """Each query parameter's own schema (type, enum, bounds, pattern), inlined: a query parameter
+    is never null (it is left out instead), and the document names no query models."""
+    schema = model.model_json_schema(mode="validation")
+    defs = schema.get("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(defs[node["$ref"].rsplit("/", 1)[1]])
+            node = {k: inline(v) for k, v in node.items() if k != "title"}
+            options = [o for o in node.get("anyOf", ()) if o.get("type") != "null"]
+            if "anyOf" in node and len(options) == 1:
+                node = {k: v for k, v in node.items() if k != "anyOf"} | options[0]
+            if node.get("default", 0) is None:
+                del node["default"]
+            return node
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return {name: inline(prop) for name, prop in schema.get("properties", {}).items()}
 
 
 def openapi_document(title: str, version: str, prefix: str) -> dict[str, Any]:
@@ -172,13 +198,17 @@ def openapi_document(title: str, version: str, prefix: str) -> dict[str, Any]:
         params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
                   for p in _PATH_PARAM.findall(op.path)]
         if op.query is not None:
+            properties = query_schema(op.query)
             for name, f in op.query.model_fields.items():
                 params.append({"name": name, "in": "query", "required": f.is_required(),
-                               "description": f.description or "", "schema": {"type": "string"}})
+                               "description": f.description or "", "schema": properties.get(name, {"type": "string"})})
         if params:
             item["parameters"] = params
         if op.body is not None:
             item["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(op.body)}}}
+        elif op.raw_body:
+            item["requestBody"] = {"required": True, "content": {
+                ctype: {"schema": {"type": "string", "format": "binary"}} for ctype in op.raw_body}}
         ok: dict[str, Any] = {"description": "OK"}
         if op.response is not None:
             ok["content"] = {"application/json": {"schema": ref(op.response)}}
