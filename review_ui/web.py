@@ -104,7 +104,8 @@ def check_csrf():
         return None
     expected = session.get(SESSION_CSRF)
     sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
-    if not expected or not hmac.compare_digest(str(expected), str(sent)):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, which was a 500).
+    if not expected or not hmac.compare_digest(str(expected).encode(), str(sent).encode()):
         return error_page(403, "This form could not be accepted",
                           "The request carried no valid security (CSRF) token: the page may have expired, "
                           "or the form was sent from another site. Reload the page and try again.")

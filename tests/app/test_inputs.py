@@ -190,3 +190,10 @@ def test_reviewer_and_party_forms_with_control_characters(rt, app):
     csrf = _token(party, "/me/cases")
     _page_refusal(party.post("/appeals", data={"statement_id": "\x00", "reason": "why", "csrf_token": csrf}))
     _page_refusal(party.get("/appeals/new?statement_id=%00"))
+
+
+def test_a_csrf_token_with_non_ascii_characters_is_refused_not_a_500(rt, client):
+    _token(client)
+    assert client.post("/login", data={"email": "a@t.test", "password": "x", "csrf_token": "jeton-\xe9t\xe9"}
+                       ).status_code == 403
+    assert client.post("/logout", headers={"X-CSRF-Token": "\xe9"}).status_code == 403
