@@ -10,7 +10,7 @@ import re
 import pytest
 
 from app import inputs
-from app.api.schemas import GenerationIn
+from app.api.schemas import Body, GenerationIn
 from app.models import Role
 from tests.app.test_api import envelope
 from tests.conftest import PASSWORD, create_user
@@ -50,6 +50,13 @@ def test_find_bad_names_the_location_in_nested_values():
 
 
 # -- JSON bodies ------------------------------------------------------------------------------------------
+
+def test_every_request_body_is_a_checked_body(app):
+    """The character check lives in `Body`: a body model that is not one would go unchecked."""
+    from app.api.spec import OPERATIONS
+
+    unchecked = [f"{op.method} {op.path}" for op in OPERATIONS if op.body and not issubclass(op.body, Body)]
+    assert OPERATIONS and not unchecked
 
 @pytest.mark.parametrize("prompt, position", [("a cat\x00", 5), ("\x00", 0), ("a\x1bcat", 1), ("a cat\x85", 5),
                                               ("a cat\x7f", 5)])
