@@ -471,7 +471,8 @@ class Config:
         """Use GL_SECRET_KEY, else a key generated once into the instance folder (never in git)."""
         if self.secret_key:
             return self
-        self.instance_dir.mkdir(parents=True, exist_ok=True)
+        from app.storage import private_dir
+        private_dir(self.instance_dir)
         key_file = self.instance_dir / "secret_key"
         if not key_file.exists():
             fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

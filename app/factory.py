@@ -40,6 +40,9 @@ def create_app(config: Config | None = None, *, start_worker: bool = False) -> F
     app.config.update(SECRET_KEY=rt.config.secret_key, MAX_CONTENT_LENGTH=rt.config.max_request_bytes,
                       JSON_SORT_KEYS=False)
     app.json.sort_keys = False
+    # Path and query text is checked before any view reads it (control characters: 422, never a 500).
+    from app import inputs
+    app.before_request(inputs.check_request)
 
     from app.api import build_blueprint, register_error_handlers
     app.register_blueprint(build_blueprint())

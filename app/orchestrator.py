@@ -175,6 +175,7 @@ def render(rt: Runtime, generation_id: str) -> Status | None:
         # Same key on every attempt: a re-run replaces the file atomically, never adds a second.
         result = domains.renderer()(prompt, rt.storage.staging_path(key), seed=seed, fps=rt.config.render_fps,
                                     seconds=rt.config.render_seconds, watermark=f"@{handle} · greenlight")
+        rt.storage.make_private(key)  # 0600 whichever renderer wrote it, under whatever umask
         with rt.db.transaction() as s:
             gen = s.get(Generation, generation_id)
             if gen is None or gen.status != Status.RENDERING:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from app.config import Config, setting
 from app.db import Database
 from app.queues import Queues
-from app.storage import LocalMediaStorage
+from app.storage import LocalMediaStorage, private_dir
 
 
 @dataclass
@@ -38,8 +38,8 @@ def configure(config: Config | None = None) -> Runtime:
     global _current
     config = (config or Config.from_env()).ensure_secret_key()
     _limit_faiss_threads()
-    config.instance_dir.mkdir(parents=True, exist_ok=True)
-    config.media_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(config.instance_dir)  # 0700: keys, temp uploads and media sit in them
+    private_dir(config.media_dir)
     with _lock:
         if _current is not None:
             _current.close()

@@ -4,8 +4,6 @@ complete), then stored in media storage under a key of their own."""
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import warnings
 from pathlib import Path
 
@@ -58,10 +56,7 @@ def store_image(session: Session, storage: LocalMediaStorage, owner: User, path:
     session.add(upload)
     session.flush()
     upload.key = f"uploads/{upload.id}{IMAGE_TYPES[content_type]}"
-    target = storage.staging_path(upload.key)
-    tmp = target.with_suffix(target.suffix + ".part")
-    shutil.copyfile(path, tmp)
-    os.replace(tmp, target)
+    storage.put_file(upload.key, path)  # 0600 in a 0700 folder
     audit.record(session, actor=owner.id, action="upload.stored", object_type="upload", object_id=upload.id,
                  after={"content_type": content_type, "bytes": upload.bytes, "sha256": upload.sha256})
     return upload

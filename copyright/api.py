@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app import runtime, uploads
 from app.accounts import users_by_handle
 from app.api.raw_body import save_raw_body
-from app.api.schemas import Body
+from app.api.schemas import FREE_TEXT, Body
 from app.api.spec import current_user, endpoint, session
 from app.db import utcnow
 from app.generations import get_owned
@@ -121,7 +121,7 @@ def my_org():
 # -- claims ---------------------------------------------------------------------------------------
 
 class Evidence(Body):
-    evidence_text: Annotated[str, StringConstraints(min_length=10, max_length=10_000)]
+    evidence_text: Annotated[str, StringConstraints(min_length=10, max_length=10_000), FREE_TEXT]
     evidence_url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://\S+$")] | None = None
 
 
@@ -170,7 +170,7 @@ def pending_claims():
 
 class ClaimDecisionIn(Body):
     decision: Literal["verify", "reject"]
-    reason: Annotated[str, StringConstraints(min_length=3, max_length=2000)]
+    reason: Annotated[str, StringConstraints(min_length=3, max_length=2000), FREE_TEXT]
 
 
 @endpoint(bp, "/claims/<claim_id>/decision", "POST", summary="Verify or reject a claim (admin), with a reason",
@@ -277,7 +277,7 @@ def policy_history(work_id: str):
 
 # -- claims on published videos ---------------------------------------------------------------------
 
-Reason = Annotated[str, StringConstraints(min_length=10, max_length=5000)]
+Reason = Annotated[str, StringConstraints(min_length=10, max_length=5000), FREE_TEXT]
 
 
 class VideoClaimIn(Body):
@@ -537,7 +537,7 @@ REFERENCE_ROLES = {Role.ADMIN.value, Role.RIGHTSHOLDER.value}
 @endpoint(bp, "/works/<work_id>/reference-images", "POST",
           summary="Add a reference image of a work (raw body, image/jpeg|png|webp); matched against input "
                   "images and rendered frames", tag="copyright", response=ReferenceImageOut, status=201,
-          roles=REFERENCE_ROLES,
+          roles=REFERENCE_ROLES, raw_body=tuple(uploads.IMAGE_TYPES),
           errors=("work_not_found", "work_not_owned", "not_in_org", "not_an_image", "unsupported_media_type",
                   "payload_too_large", "empty_upload"))
 def add_reference_image(work_id: str):

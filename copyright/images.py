@@ -15,7 +15,6 @@ Different photos measured >= 20 pHash and >= 118 PDQ bits apart.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,10 +81,7 @@ def add_reference_image(session: Session, storage: LocalMediaStorage, user: User
     session.add(row)
     session.flush()
     row.storage_key = f"references/{row.id}.{_EXTENSIONS.get(content_type, 'img')}"
-    target = storage.staging_path(row.storage_key)
-    part = target.with_name(target.name + ".part")
-    part.write_bytes(data)
-    os.replace(part, target)
+    storage.put_bytes(row.storage_key, data)  # 0600 in a 0700 folder
     audit.record(session, actor=user.id, action="work.reference_image_added", object_type="work", object_id=work_id,
                  after={"reference_id": row.id, "phash": row.phash, "pdq": row.pdq, "sha256": row.sha256})
     return row

@@ -179,7 +179,7 @@ def start_enrolment_for(cameo_id: str):
 
 @endpoint(bp, "/cameos/enrol/<challenge_id>/video", "POST",
           summary="Answer the challenge with a selfie video (raw body, video/mp4|webm|quicktime, ≤ 50 MB)",
-          tag="cameos", response=EnrolmentOut, status=201,
+          tag="cameos", response=EnrolmentOut, status=201, raw_body=tuple(VIDEO_TYPES),
           errors=("challenge_not_found", "challenge_expired", "challenge_used", "cameo_already_enrolled",
                   "liveness_failed",
                   "payload_too_large", "unsupported_media_type", "empty_upload", "speech_model_unavailable"))
@@ -228,6 +228,7 @@ class ComplaintOut(BaseModel):
           summary="This video shows me: a selfie (raw body, image/jpeg|png|webp) matched against the video's "
                   "faces; a match hides the video at once and opens a case (with a token, or a verified email "
                   "and its code)", tag="cases", query=ComplaintQuery, response=ComplaintOut, status=201, auth=False,
+          raw_body=tuple(uploads.IMAGE_TYPES),
           errors=("generation_not_found", "email_not_verified", "email_code_wrong", "authentication_required",
                   "not_an_image", "no_face", "multiple_faces", "face_too_small", "face_pose_extreme",
                   "face_too_blurry", "complaint_no_match", "unsupported_media_type", "payload_too_large",

@@ -28,6 +28,7 @@ from app.errors import GreenlightError, NotFound, Unauthenticated, ValidationFai
 from app.kit.media import MediaError, sample_frames
 from app.models import Case, Generation, Status, User
 from app.runtime import Runtime
+from app.storage import private_dir
 from app.states import transition
 from likeness.faces import FaceModels, FaceQualityError, check_quality, decode_image
 from likeness.matching import best_on_screen, matcher
@@ -160,8 +161,8 @@ def selfie_file(rt: Runtime, image_bytes: bytes) -> Path:
     if len(image_bytes) > limit:
         raise GreenlightError(f"the upload is larger than {limit} bytes", code="payload_too_large", status=413)
     directory = rt.config.instance_dir
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(suffix=".selfie", dir=directory)
+    private_dir(directory)
+    fd, name = tempfile.mkstemp(suffix=".selfie", dir=directory)  # 0600
     with os.fdopen(fd, "wb") as out:
         out.write(image_bytes)
     return Path(name)

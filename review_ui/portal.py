@@ -10,6 +10,7 @@ status; another organisation's ids answer the 404 page.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -139,6 +140,8 @@ def set_policy(work_id: str):
     def action():
         try:
             share = float(raw_share) if raw_share else None
+            if share is not None and not math.isfinite(share):
+                raise ValueError(raw_share)  # float() takes "nan" and "inf"; rounding them was a 500
         except ValueError:
             raise ValidationFailed("the revenue share is a percentage, such as 15 or 12.5") from None
         if kind == "allow_with_revenue_share" and share is None:

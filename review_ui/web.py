@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound as HttpNotFound
 from werkzeug.exceptions import MethodNotAllowed
 
-from app import runtime
+from app import inputs, runtime
 from app.config import setting
 from app.db import as_utc, utcnow
 from app.models import REVIEW_ROLES, Role, User
@@ -64,11 +64,19 @@ def _configure_session_cookie(state) -> None:
 
 
 def page_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
-    """A page group's blueprint: CSRF-checked on every unsafe method, security headers on every answer."""
+    """A page group's blueprint: form text checked (app/inputs.py) and CSRF-checked on every unsafe
+    method, security headers on every answer. A group that caps its uploads inserts that hook first."""
     group = Blueprint(name, import_name, **kwargs)
+    group.before_request(inputs.check_form)
     group.before_request(check_csrf)
     group.after_request(add_security_headers)
+    group.register_error_handler(inputs.InvalidCharacters, refuse_characters)
     return group
+
+
+def refuse_characters(exc: inputs.InvalidCharacters):
+    """Control characters in a path, query or form field: a page saying so, never the API's JSON or a 500."""
+    return error_page(422, "This could not be accepted", exc.message + ". Remove it and try again.")
 
 
 def add_security_headers(response):
@@ -96,7 +104,8 @@ def check_csrf():
         return None
     expected = session.get(SESSION_CSRF)
     sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
-    if not expected or not hmac.compare_digest(str(expected), str(sent)):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, which was a 500).
+    if not expected or not hmac.compare_digest(str(expected).encode(), str(sent).encode()):
         return error_page(403, "This form could not be accepted",
                           "The request carried no valid security (CSRF) token: the page may have expired, "
                           "or the form was sent from another site. Reload the page and try again.")

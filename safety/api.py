@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from app import uploads
 from app.api.raw_body import save_raw_body
-from app.api.schemas import Body, Query
+from app.api.schemas import FREE_TEXT, Body, Query
 from app.api.spec import current_user, endpoint, session
 from app.errors import ValidationFailed
 from app.models import Role
@@ -45,7 +45,7 @@ class BankIn(Body):
     negative: bool = False
     pdq_distance: Distance = 31
     phash_distance: PhashDistance = 8
-    description: Annotated[str, StringConstraints(max_length=2000)] = ""
+    description: Annotated[str, StringConstraints(max_length=2000), FREE_TEXT] = ""
     category: Category | None = None
 
 
@@ -55,7 +55,7 @@ class BankPatch(Body):
     negative: bool | None = None
     pdq_distance: Distance | None = None
     phash_distance: PhashDistance | None = None
-    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    description: Annotated[str, StringConstraints(max_length=2000), FREE_TEXT] | None = None
     category: Category | None = None
 
 
@@ -171,8 +171,8 @@ def add_signal(bank_id: str, body: SignalIn):
 
 @endpoint(bp, "/hash-banks/<bank_id>/media", "POST", summary="Bank an image by its hashes (raw body, "
           "image/jpeg|png|webp; the image is not kept) (admin)", tag="hash banks", response=SignalList, status=201,
-          roles=ADMIN, errors=(*BANK_ERRORS, "not_an_image", "unsupported_media_type", "payload_too_large",
-                               "empty_upload"))
+          roles=ADMIN, raw_body=tuple(uploads.IMAGE_TYPES),
+          errors=(*BANK_ERRORS, "not_an_image", "unsupported_media_type", "payload_too_large", "empty_upload"))
 def add_media(bank_id: str):
     import cv2
     import numpy as np
@@ -205,7 +205,7 @@ def remove_signal(bank_id: str, signal_id: str):
 
 @endpoint(bp, "/hash-banks/<bank_id>/import", "POST", summary="Import a threatexchange signal file (raw body, "
           "text/plain for te-file, text/csv for te-csv); all lines or none (admin)", tag="hash banks",
-          query=FileQuery, response=ImportOut, roles=ADMIN,
+          query=FileQuery, response=ImportOut, roles=ADMIN, raw_body=tuple(SIGNAL_FILE_TYPES),
           errors=(*BANK_ERRORS, "invalid_signal_file", "unsupported_media_type", "payload_too_large",
                   "empty_upload"))
 def import_signals(bank_id: str, query: FileQuery):

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app import appeals, case_decisions, case_metrics, case_quality, cases, exposure, mail, runtime
 from app.api.generation_views import generation_out
-from app.api.schemas import Body, GenerationOut, Id, Query
+from app.api.schemas import FREE_TEXT, Body, GenerationOut, Id, Query
 from app.api.spec import current_user, endpoint, session
 from app.db import as_utc
 from app.errors import NotFound
@@ -19,7 +19,7 @@ from app.models import REVIEW_ROLES, Case, Role, StatementOfReasons, User
 
 bp = Blueprint("cases", __name__)
 REVIEWERS = {r.value for r in REVIEW_ROLES}
-Note = Annotated[str, StringConstraints(max_length=5000)]
+Note = Annotated[str, StringConstraints(max_length=5000), FREE_TEXT]
 
 
 class AppealIn(Body):
@@ -27,7 +27,7 @@ class AppealIn(Body):
     generation_id: Id | None = None
     case_id: Id | None = Field(None, description="a case decision that issued no statement of reasons (an "
                                                    "enrolment refusal)")
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=5000), FREE_TEXT]
 
     @model_validator(mode="after")
     def _one_subject(self):
@@ -136,7 +136,7 @@ class HandoffIn(Body):
 
 
 class NoteIn(Body):
-    body: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+    body: Annotated[str, StringConstraints(min_length=1, max_length=5000), FREE_TEXT]
     internal: bool = True
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import Session
 
+from app import inputs
 from app.errors import ValidationFailed
 
 
@@ -20,7 +21,8 @@ def decode_cursor(raw: str) -> tuple[datetime, str]:
     try:
         created, row_id = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
         parsed = datetime.fromisoformat(created)
-        if parsed.tzinfo is None or not isinstance(row_id, str):
+        # The id goes into the query: a NUL in it would be PostgreSQL's DataError, not a bad cursor.
+        if parsed.tzinfo is None or not isinstance(row_id, str) or inputs.bad_character(row_id) is not None:
             raise ValueError("cursor")
         return parsed, row_id
     except (ValueError, TypeError, json.JSONDecodeError):

@@ -11,6 +11,7 @@ from flask import request
 
 from app import runtime
 from app.errors import GreenlightError, ValidationFailed
+from app.storage import private_dir
 
 
 def save_raw_body(types: dict[str, str], max_bytes: int) -> tuple[Path, str]:
@@ -25,7 +26,7 @@ def save_raw_body(types: dict[str, str], max_bytes: int) -> tuple[Path, str]:
     if request.content_length is not None and request.content_length > max_bytes:
         raise too_large
     directory = runtime.current().config.instance_dir
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     fd, name = tempfile.mkstemp(suffix=types[ctype], dir=directory)
     written = 0
     try:

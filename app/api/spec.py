@@ -4,6 +4,7 @@ transaction, serialises the response and records the operation for the OpenAPI d
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,7 +14,8 @@ from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
-from app import accounts, runtime
+from app import accounts, inputs, runtime
+from app.api.schemas import TEXT_CODES, Body
 from app.errors import Forbidden, GreenlightError, Unauthenticated, ValidationFailed
 from app.models import Role, User
 
@@ -31,6 +33,7 @@ class Operation:
     roles: frozenset[str] | None
     query: type[BaseModel] | None
     errors: tuple[str, ...] = field(default=())
+    raw_body: tuple[str, ...] = field(default=())  # content types of a file sent as the raw body
 
 
 OPERATIONS: list[Operation] = []
@@ -76,9 +79,34 @@ def _parse_body(model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate_json(raw or b"")
     except ValidationError as exc:
-        if any(e["type"] == "json_invalid" for e in exc.errors()):
+        errors = exc.errors(include_url=False)
+        if any(e["type"] == "json_invalid" for e in errors):
+            _refuse_undecodable_text(model, raw)
             raise GreenlightError("the body is not valid JSON", code="invalid_json", status=400) from None
+        for e in errors:
+            if e["type"] in TEXT_CODES:  # its own code: invalid_characters, prompt_not_utf8, empty_prompt
+                field = ".".join(str(part) for part in e["loc"])
+                details = {"field": field} | {k: v for k, v in (e.get("ctx") or {}).items() if k != "what"}
+                raise ValidationFailed(f"{field}: {e['msg']}", code=e["type"], details=details) from None
         raise ValidationFailed("the request body is invalid", details=validation_details(exc)) from None
+
+
+def _refuse_undecodable_text(model: type[BaseModel], raw: bytes) -> None:
+    """The JSON parser refuses lone surrogates (`"\\ud800"`) and bytes that are not UTF-8 as invalid
+    JSON; when that is all that is wrong, say which field, with the field's own code."""
+    try:
+        doc = json.loads(raw.decode("utf-8", "surrogateescape"))
+    except (ValueError, RecursionError):
+        return
+    found = inputs.find_bad(doc, surrogates_only=True)
+    if found is None:
+        return
+    loc, text, position = found
+    rules = model.text_rules(loc[0]) if loc and isinstance(loc[0], str) and issubclass(model, Body) else None
+    code = rules.not_utf8 if rules else "invalid_characters"
+    field = ".".join(str(part) for part in loc) or "body"
+    raise ValidationFailed(f"{field}: the text is not valid UTF-8 ({inputs.describe(text, position)})", code=code,
+                           details={"field": field, "position": position})
 
 
 def _parse_query(model: type[BaseModel]) -> BaseModel:
@@ -91,7 +119,8 @@ def _parse_query(model: type[BaseModel]) -> BaseModel:
 def endpoint(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
              body: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
              query: type[BaseModel] | None = None, status: int = 200, auth: bool = True,
-             roles: set[str] | None = None, errors: tuple[str, ...] = ()) -> Callable:
+             roles: set[str] | None = None, errors: tuple[str, ...] = (),
+             raw_body: tuple[str, ...] = ()) -> Callable:
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(**path_args):
@@ -117,12 +146,36 @@ def endpoint(bp: Blueprint, rule: str, method: str, *, summary: str, tag: str,
 
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=wrapper, methods=[method])
         OPERATIONS.append(Operation(rule, method.lower(), summary, tag, body, response, status, auth,
-                                    frozenset(roles) if roles else None, query, errors))
+                                    frozenset(roles) if roles else None, query, errors, tuple(raw_body)))
         return wrapper
     return decorator
 
 
 _PATH_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+
+
+def query_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """Each query parameter's own schema (type, enum, bounds, pattern), inlined: a query parameter
+    is never null (it is left out instead), and the document names no query models."""
+    schema = model.model_json_schema(mode="validation")
+    defs = schema.get("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(defs[node["$ref"].rsplit("/", 1)[1]])
+            node = {k: inline(v) for k, v in node.items() if k != "title"}
+            options = [o for o in node.get("anyOf", ()) if o.get("type") != "null"]
+            if "anyOf" in node and len(options) == 1:
+                node = {k: v for k, v in node.items() if k != "anyOf"} | options[0]
+            if node.get("default", 0) is None:
+                del node["default"]
+            return node
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return {name: inline(prop) for name, prop in schema.get("properties", {}).items()}
 
 
 def openapi_document(title: str, version: str, prefix: str) -> dict[str, Any]:
@@ -145,13 +198,17 @@ def openapi_document(title: str, version: str, prefix: str) -> dict[str, Any]:
         params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
                   for p in _PATH_PARAM.findall(op.path)]
         if op.query is not None:
+            properties = query_schema(op.query)
             for name, f in op.query.model_fields.items():
                 params.append({"name": name, "in": "query", "required": f.is_required(),
-                               "description": f.description or "", "schema": {"type": "string"}})
+                               "description": f.description or "", "schema": properties.get(name, {"type": "string"})})
         if params:
             item["parameters"] = params
         if op.body is not None:
             item["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(op.body)}}}
+        elif op.raw_body:
+            item["requestBody"] = {"required": True, "content": {
+                ctype: {"schema": {"type": "string", "format": "binary"}} for ctype in op.raw_body}}
         ok: dict[str, Any] = {"description": "OK"}
         if op.response is not None:
             ok["content"] = {"application/json": {"schema": ref(op.response)}}

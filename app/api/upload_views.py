@@ -26,7 +26,7 @@ class UploadOut(BaseModel):
 
 @endpoint(bp, "/uploads/images", "POST",
           summary="Upload an input image (raw body, image/jpeg|png|webp, ≤ 10 MB); use its id as input_image_id",
-          tag="generations", response=UploadOut, status=201,
+          tag="generations", response=UploadOut, status=201, raw_body=tuple(uploads.IMAGE_TYPES),
           errors=("unsupported_media_type", "payload_too_large", "empty_upload", "not_an_image", "image_too_large"))
 def upload_image():
     path, ctype = save_raw_body(uploads.IMAGE_TYPES, uploads.max_image_bytes())

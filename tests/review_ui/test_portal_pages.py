@@ -278,7 +278,9 @@ def test_refusals_are_pages_with_their_status_and_other_orgs_ids_are_not_found(r
         assert "<h1>Not found</h1>" in answer.get_data(as_text=True)
     assert client.get("/cases/nope").status_code == 404
     # The service's validation: a message on the portal with 422, nothing changed.
-    for data in ({"kind": "sometimes"}, {"kind": "allow_with_revenue_share", "share_percent": "lots"}):
+    for data in ({"kind": "sometimes"}, {"kind": "allow_with_revenue_share", "share_percent": "lots"},
+                 {"kind": "allow_with_revenue_share", "share_percent": "nan"},
+                 {"kind": "allow_with_revenue_share", "share_percent": "-inf"}):
         answer = client.post("/portal/works/garfield/policy", data={**data, "csrf_token": csrf})
         assert answer.status_code == 422 and 'id="portal-error"' in answer.get_data(as_text=True)
     assert client.post("/portal/claims", data={"generation_id": "x", "work_id": "garfield", "action": "takedown",
