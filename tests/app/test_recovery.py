@@ -1,0 +1,241 @@
+"""Recovery (issue 13, point 10): a job whose worker stopped beating runs again within a minute,
+exactly once; a killed render's `.part` file goes; a killed worker leaves no child process.
+
+The liveness logic runs on whichever queue backend the suite runs on (fakeredis by default); the
+kill tests start real `greenlight worker` processes (forking RQ workers when GL_TEST_REDIS_URL is set)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rq import Queue
+from rq.registry import StartedJobRegistry
+from sqlalchemy import create_engine, select
+
+from app import audit, orchestrator, pipeline, queues as queues_module, runtime
+from app.generations import media_key
+from app.models import Generation, Status, User, VerdictRecord
+from app.queues import RENDER, Heartbeat, job_id
+from tests.conftest import REDIS_URL, create_user, drain, make_config
+
+
+@pytest.fixture
+def rt(migrated, tmp_path):
+    # A worker is dead 1 s after its last beat here (30 s by default).
+    rt = runtime.configure(make_config(migrated, tmp_path, heartbeat_s=1, dead_after_s=1))
+    yield rt
+    runtime.reset()
+
+
+@pytest.fixture
+def alice(rt):
+    return create_user(rt, "alice@t.test", handle="alice")
+
+
+def submit(rt, user, prompt) -> str:
+    with rt.db.transaction() as s:
+        return orchestrator.submit_and_gate(rt, s, s.get(User, user.id), prompt, [], None)
+
+
+def status(rt, gid) -> Status:
+    """A plain read: on SQLite (WAL) it does not wait behind a worker's scan transaction, which holds
+    the write lock while the scan loads its models."""
+    engine = create_engine(rt.config.database_url)
+    try:
+        with engine.connect() as conn:
+            return Status(conn.execute(select(Generation.status).where(Generation.id == gid)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def transitions(rt, gid) -> list[tuple[str, str]]:
+    with rt.db.transaction() as s:
+        return [(e.before["status"], e.after["status"]) for e in audit.history(s, "generation", gid)
+                if e.action == "generation.transition"]
+
+
+def partials(rt) -> list[Path]:
+    return sorted((rt.config.media_dir / "generations").glob(".*.part"))
+
+
+def take_render_job(rt, gid, *, host: str | None = None, pid: int | None = None):
+    """A worker dequeues the render job, claims the generation and starts writing its `.part`,
+    as RQ and app.orchestrator.render do, and beats once (as from `host`/`pid` when given)."""
+    worker = rt.queues.worker((RENDER,))
+    worker.register_birth()
+    job, _ = Queue.dequeue_any([rt.queues.queue(RENDER)], None, connection=rt.queues.connection)
+    assert job.id == job_id(RENDER, gid)
+    worker.prepare_execution(job)
+    worker.prepare_job_execution(job)
+    assert orchestrator._claim(rt, gid, Status.QUEUED, Status.RENDERING)
+    part = rt.storage.staging_path(media_key(gid)).with_name(f".{gid}.mp4.k2x9_q.part")
+    part.write_bytes(b"\x00\x00\x00\x18ftypisom half a video")
+    beat = Heartbeat(rt.queues.connection, worker.name, rt.config.heartbeat_s, rt.config.dead_after_s)
+    real = queues_module._host_id
+    try:
+        queues_module._host_id = (lambda: host) if host else real
+        if pid is not None:
+            real_getpid, os.getpid = os.getpid, lambda: pid
+        beat.beat()
+    finally:
+        queues_module._host_id = real
+        if pid is not None:
+            os.getpid = real_getpid
+    return worker, part
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+@pytest.mark.parametrize("worker_was", ["on another host, silent", "on this host, its process gone"])
+def test_a_job_whose_worker_died_runs_again_at_once_and_exactly_once(rt, alice, worker_was):
+    gid = submit(rt, alice, "a gold star falling through space")
+    assert status(rt, gid) == Status.QUEUED
+    remote = worker_was.startswith("on another host")
+    _, part = take_render_job(rt, gid, host="render-box-7/pid:[1]" if remote else None,
+                              pid=None if remote else dead_pid())
+
+    if remote:
+        # Beating: its job is live, even though the generation was just touched or long ago.
+        assert orchestrator.recover(rt, older_than_s=0) == 0
+        assert orchestrator.remove_stale_partials(rt) == 0 and part.exists()
+        time.sleep(rt.config.dead_after_s + 0.3)  # ... then it stops beating (the key expires)
+
+    # Abandoned: back on the queue now, not after GL_STALL_AFTER_S (the generation is fresh).
+    assert orchestrator.recover(rt, older_than_s=3600) == 1
+    assert not part.exists()
+    assert StartedJobRegistry(RENDER, connection=rt.queues.connection).get_job_ids(cleanup=False) == []
+    assert rt.queues.counts()[RENDER] == 1
+    assert orchestrator.recover(rt, older_than_s=0) == 0   # carried by the new job: nothing twice
+
+    drain(rt)
+    assert status(rt, gid) == Status.DRAFT
+    assert sorted(p.name for p in (rt.config.media_dir / "generations").iterdir()) == [f"{gid}.mp4"]
+    assert transitions(rt, gid) == [("submitted", "gating"), ("gating", "queued"), ("queued", "rendering"),
+                                     ("rendering", "scanning"), ("scanning", "draft")]
+
+
+def test_a_live_workers_render_keeps_its_partial_file_and_a_stopped_ones_goes(rt, alice):
+    running, stopped = (submit(rt, alice, f"a {c} ball bouncing") for c in ("red", "blue"))
+    _, running_part = take_render_job(rt, running, host="render-box-7/pid:[1]")
+    with rt.db.transaction() as s:  # a render whose job is gone (a lost embedded queue)
+        orchestrator.transition(s, s.get(Generation, stopped), Status.RENDERING, actor="test")
+    rt.queues.queue(RENDER).empty()
+    left = rt.storage.staging_path(media_key(stopped)).with_name(f".{stopped}.mp4.a8b7c6.part")
+    left.write_bytes(b"half")
+    assert orchestrator.remove_stale_partials(rt) == 1
+    assert running_part.exists() and not left.exists()
+
+
+def test_one_recovery_pass_at_a_time(rt):
+    with rt.queues.exclusive(ttl_s=10) as held:
+        assert held
+        assert orchestrator.recovery_pass(rt) is None   # another worker's pass is running
+    assert orchestrator.recovery_pass(rt) == (0, 0)
+
+
+def test_the_recovery_interval_and_the_death_timeout_fit_in_a_minute():
+    from app.config import SETTINGS
+    beat, dead, every = (SETTINGS[n].default for n in
+                         ("GL_WORKER_HEARTBEAT_S", "GL_WORKER_DEAD_AFTER_S", "GL_RECOVERY_INTERVAL_S"))
+    assert beat < dead and every <= 20 and dead + every < 60
+
+
+# -- real worker processes, SIGKILLed mid-render ------------------------------------------------------
+
+def _worker(rt, *extra, **env) -> subprocess.Popen:
+    full = dict(os.environ, DATABASE_URL=rt.config.database_url, GL_INSTANCE_DIR=str(rt.config.instance_dir),
+                GL_MEDIA_DIR=str(rt.config.media_dir), GL_SECRET_KEY="test", GL_JOB_RETRIES="0",
+                GL_WORKER_HEARTBEAT_S="2", GL_WORKER_DEAD_AFTER_S="5", GL_RECOVERY_INTERVAL_S="3", **env)
+    full.pop("REDIS_URL", None)
+    if REDIS_URL:
+        full["REDIS_URL"] = REDIS_URL
+    log = rt.config.instance_dir / f"worker-{time.monotonic_ns()}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "app.cli", "worker", *extra], env=full,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    proc.log = log
+    return proc
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid`, from /proc (children re-parented after a kill are still found
+    by the session the worker leads: start_new_session)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == pid:
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        state, session = fields[0], int(fields[3])
+        if session == pid and state != "Z":
+            found.add(int(entry.name))
+    return found
+
+
+def wait_for(condition, timeout: float, what: str) -> float:
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < timeout, f"{what}: not within {timeout} s"
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_render_leaves_no_child_and_no_part_and_another_finishes_it(rt, alice):
+    """On Redis the second worker is already running: its periodic pass notices the dead one. The
+    embedded queue lives in one process, so there the next worker is a restarted one."""
+    gid = submit(rt, alice, "a gold star falling through space")
+    first = _worker(rt, GL_RENDER_SECONDS="60", GL_RENDER_FPS="24")
+    second = None
+    try:
+        wait_for(lambda: first.poll() is None and status(rt, gid) == Status.RENDERING and partials(rt), 90,
+                 "the first worker rendering")
+        if REDIS_URL:
+            assert descendants(first.pid), "no work-horse found"  # the forking worker's horse renders
+            second = _worker(rt, GL_RENDER_SECONDS="1")
+            wait_for(lambda: "resumed" in second.log.read_text(), 60, "the second worker up")
+            # The live render is left alone.
+            assert "resumed 0 in-flight generations, removed 0 partial files" in second.log.read_text()
+            assert partials(rt) and status(rt, gid) == Status.RENDERING
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        killed_at = time.monotonic()
+        wait_for(lambda: not descendants(first.pid), 5, "the killed worker's children ending")
+        if second is None:
+            assert partials(rt) and status(rt, gid) == Status.RENDERING
+            second = _worker(rt, GL_RENDER_SECONDS="1")
+        # Rendered again (a 1-second render) within the minute; the scan then loads its models.
+        wait_for(lambda: status(rt, gid) in (Status.SCANNING, Status.DRAFT), 60 - (time.monotonic() - killed_at),
+                 "the abandoned render run again by another worker")
+        assert partials(rt) == []
+        wait_for(lambda: status(rt, gid) == Status.DRAFT, 180, "the scan")
+        second.send_signal(signal.SIGTERM)
+        second.wait(30)
+        out = second.log.read_text()
+        wait_for(lambda: not descendants(second.pid), 10, "the stopped worker's children ending")
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+            for pid in descendants(proc.pid) if proc is not None else ():
+                os.kill(pid, signal.SIGKILL)
+    if not REDIS_URL:
+        assert "resumed 1 in-flight generations, removed 1 partial files" in out, out
+    assert sorted(p.name for p in (rt.config.media_dir / "generations").iterdir()) == [f"{gid}.mp4"]
+    assert transitions(rt, gid) == [("submitted", "gating"), ("gating", "queued"), ("queued", "rendering"),
+                                    ("rendering", "scanning"), ("scanning", "draft")]
+    with rt.db.transaction() as s:
+        post = s.query(VerdictRecord).filter_by(generation_id=gid, phase="post_render").count()
+    assert post == len(pipeline.POST_RENDER)
