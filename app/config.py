@@ -179,7 +179,8 @@ _DECLARED = (
     Setting("GL_RETRY_INTERVALS", "core", INTEGERS, (2, 10, 60), "seconds before each retry (backoff)"),
     Setting("GL_JOB_TIMEOUT_S", "core", integer(1), 600, "a job running longer is stopped and counts as failed"),
     Setting("GL_STALL_AFTER_S", "core", integer(0), 300,
-            "in-flight generations untouched this long are re-enqueued by the recovery sweep"),
+            "in-flight generations with no job at all (lost queue, crash before enqueue) untouched this long are "
+            "re-enqueued; a dead worker's jobs come back sooner (GL_WORKER_DEAD_AFTER_S)"),
     Setting("GL_WORKER_POLL_S", "core", number(0.01), 0.25, "seconds between the embedded worker's queue polls"),
     Setting("GL_WORKER_HEARTBEAT_S", "core", integer(1), 10,
             "seconds between a worker's heartbeats (sent by a thread, also while a job runs)"),

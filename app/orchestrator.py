@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app import cases, domains, pipeline, runtime, statements
@@ -231,9 +231,11 @@ def recover(rt: Runtime, older_than_s: float) -> int:
     is untouched for `older_than_s`. The steps are idempotent, so a worker presumed dead that
     finishes after all changes nothing twice."""
     cutoff = utcnow() - timedelta(seconds=older_than_s)
+    abandoned_ids = {jid.split("-", 1)[1] for jid in rt.queues.abandoned()}
     with rt.db.transaction() as s:
         rows = s.execute(select(Generation.id, Generation.status, Generation.updated_at <= cutoff).where(
-            Generation.status.in_([st.value for st in IN_FLIGHT]))).all()
+            Generation.status.in_([st.value for st in IN_FLIGHT]),
+            or_(Generation.updated_at <= cutoff, Generation.id.in_(abandoned_ids)))).all()
     if not rows:
         return 0
     states = rt.queues.job_states(job_id(q, gid) for gid, _, _ in rows for q in QUEUE_NAMES)

@@ -253,14 +253,25 @@ class Queues:
         return job is not None and job.get_status(refresh=False) == JobStatus.STARTED \
             and self.worker_alive(job.worker_name)
 
+    def abandoned(self) -> list[str]:
+        """Ids of the jobs started by a worker that is dead now. Only the started registries are
+        read (one entry a running job), so a pass costs the same whatever the backlog."""
+        keys = [StartedJobRegistry(name, connection=self.connection).key for name in QUEUE_NAMES]
+        jids = {StartedJobRegistry.parse_job_id(member) for key in keys for member in self.connection.zrange(key, 0, -1)}
+        return sorted(jid for jid, state in self.job_states(sorted(jids)).items() if state == ABANDONED)
+
     def discard(self, jid: str) -> None:
-        """Drop an abandoned job and its started-registry entries, so RQ's own cleanup does not
-        later fail (or retry) a job the recovery pass has already handed on."""
+        """Drop an abandoned job and its started-registry entries (every execution of it, whether or
+        not RQ still has their records), so RQ's own cleanup does not later fail or retry the job
+        the recovery pass has handed on under the same id."""
         job = Job.fetch_many([jid], connection=self.connection)[0]
-        if job is None:
-            return
-        StartedJobRegistry(job.origin, connection=self.connection).remove_executions(job)
-        job.delete(remove_from_queue=True)
+        for name in QUEUE_NAMES:
+            key = StartedJobRegistry(name, connection=self.connection).key
+            stale = [m for m in self.connection.zrange(key, 0, -1) if StartedJobRegistry.parse_job_id(m) == jid]
+            if stale:
+                self.connection.zrem(key, *stale)
+        if job is not None:
+            job.delete(remove_from_queue=True)
 
     @contextlib.contextmanager
     def exclusive(self, ttl_s: float) -> Iterator[bool]:

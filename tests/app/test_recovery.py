@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,14 +22,14 @@ from sqlalchemy import create_engine, select
 from app import audit, orchestrator, pipeline, queues as queues_module, runtime
 from app.generations import media_key
 from app.models import Generation, Status, User, VerdictRecord
-from app.queues import RENDER, Heartbeat, job_id
+from app.queues import RENDER, SCAN, job_id
 from tests.conftest import REDIS_URL, create_user, drain, make_config
 
 
 @pytest.fixture
 def rt(migrated, tmp_path):
-    # A worker is dead 1 s after its last beat here (30 s by default).
-    rt = runtime.configure(make_config(migrated, tmp_path, heartbeat_s=1, dead_after_s=1))
+    # A worker is dead 2 s after its last beat here (30 s by default).
+    rt = runtime.configure(make_config(migrated, tmp_path, heartbeat_s=1, dead_after_s=2))
     yield rt
     runtime.reset()
 
@@ -64,30 +65,27 @@ def partials(rt) -> list[Path]:
     return sorted((rt.config.media_dir / "generations").glob(".*.part"))
 
 
-def take_render_job(rt, gid, *, host: str | None = None, pid: int | None = None):
-    """A worker dequeues the render job, claims the generation and starts writing its `.part`,
-    as RQ and app.orchestrator.render do, and beats once (as from `host`/`pid` when given)."""
-    worker = rt.queues.worker((RENDER,))
+def take_job(rt, queue: str, gid: str, *, host: str | None = None, pid: int | None = None) -> Path | None:
+    """A worker dequeues the job and starts it as RQ and app.orchestrator do (a render claims the
+    generation and starts writing its `.part`), and beats once, as from `host` / `pid` when given."""
+    worker = rt.queues.worker((queue,))
     worker.register_birth()
-    job, _ = Queue.dequeue_any([rt.queues.queue(RENDER)], None, connection=rt.queues.connection)
-    assert job.id == job_id(RENDER, gid)
+    job, _ = Queue.dequeue_any([rt.queues.queue(queue)], None, connection=rt.queues.connection)
+    assert job.id == job_id(queue, gid)
     worker.prepare_execution(job)
     worker.prepare_job_execution(job)
-    assert orchestrator._claim(rt, gid, Status.QUEUED, Status.RENDERING)
-    part = rt.storage.staging_path(media_key(gid)).with_name(f".{gid}.mp4.k2x9_q.part")
-    part.write_bytes(b"\x00\x00\x00\x18ftypisom half a video")
-    beat = Heartbeat(rt.queues.connection, worker.name, rt.config.heartbeat_s, rt.config.dead_after_s)
-    real = queues_module._host_id
-    try:
-        queues_module._host_id = (lambda: host) if host else real
-        if pid is not None:
-            real_getpid, os.getpid = os.getpid, lambda: pid
-        beat.beat()
-    finally:
-        queues_module._host_id = real
-        if pid is not None:
-            os.getpid = real_getpid
-    return worker, part
+    part = None
+    if queue == RENDER:
+        assert orchestrator._claim(rt, gid, Status.QUEUED, Status.RENDERING)
+        part = rt.storage.staging_path(media_key(gid)).with_name(f".{gid}.mp4.k2x9_q.part")
+        part.write_bytes(b"\x00\x00\x00\x18ftypisom half a video")
+    with pytest.MonkeyPatch.context() as mp:
+        if host:
+            mp.setattr(queues_module, "_host_id", lambda: host)
+        if pid:
+            mp.setattr(os, "getpid", lambda: pid)
+        rt.queues.heartbeat(worker).beat()
+    return part
 
 
 def dead_pid() -> int:
@@ -96,25 +94,29 @@ def dead_pid() -> int:
     return child.pid
 
 
-@pytest.mark.parametrize("worker_was", ["on another host, silent", "on this host, its process gone"])
-def test_a_job_whose_worker_died_runs_again_at_once_and_exactly_once(rt, alice, worker_was):
+@pytest.mark.parametrize("queue, worker_was", [(RENDER, "on another host, silent"),
+                                               (RENDER, "on this host, its process gone"),
+                                               (SCAN, "on another host, silent")])
+def test_a_job_whose_worker_died_runs_again_at_once_and_exactly_once(rt, alice, queue, worker_was):
     gid = submit(rt, alice, "a gold star falling through space")
-    assert status(rt, gid) == Status.QUEUED
+    if queue == SCAN:
+        rt.queues.run_burst((RENDER,))
+    assert status(rt, gid) == (Status.SCANNING if queue == SCAN else Status.QUEUED)
     remote = worker_was.startswith("on another host")
-    _, part = take_render_job(rt, gid, host="render-box-7/pid:[1]" if remote else None,
-                              pid=None if remote else dead_pid())
+    part = take_job(rt, queue, gid, host="render-box-7/pid:[1]" if remote else None,
+                    pid=None if remote else dead_pid())
 
     if remote:
         # Beating: its job is live, even though the generation was just touched or long ago.
         assert orchestrator.recover(rt, older_than_s=0) == 0
-        assert orchestrator.remove_stale_partials(rt) == 0 and part.exists()
+        assert orchestrator.remove_stale_partials(rt) == 0 and (part is None or part.exists())
         time.sleep(rt.config.dead_after_s + 0.3)  # ... then it stops beating (the key expires)
 
     # Abandoned: back on the queue now, not after GL_STALL_AFTER_S (the generation is fresh).
     assert orchestrator.recover(rt, older_than_s=3600) == 1
-    assert not part.exists()
-    assert StartedJobRegistry(RENDER, connection=rt.queues.connection).get_job_ids(cleanup=False) == []
-    assert rt.queues.counts()[RENDER] == 1
+    assert partials(rt) == []
+    assert StartedJobRegistry(queue, connection=rt.queues.connection).get_job_ids(cleanup=False) == []
+    assert rt.queues.counts()[queue] == 1
     assert orchestrator.recover(rt, older_than_s=0) == 0   # carried by the new job: nothing twice
 
     drain(rt)
@@ -122,16 +124,19 @@ def test_a_job_whose_worker_died_runs_again_at_once_and_exactly_once(rt, alice, 
     assert sorted(p.name for p in (rt.config.media_dir / "generations").iterdir()) == [f"{gid}.mp4"]
     assert transitions(rt, gid) == [("submitted", "gating"), ("gating", "queued"), ("queued", "rendering"),
                                      ("rendering", "scanning"), ("scanning", "draft")]
+    with rt.db.transaction() as s:
+        post = s.query(VerdictRecord).filter_by(generation_id=gid, phase="post_render").count()
+    assert post == len(pipeline.POST_RENDER)
 
 
 def test_a_live_workers_render_keeps_its_partial_file_and_a_stopped_ones_goes(rt, alice):
-    running, stopped = (submit(rt, alice, f"a {c} ball bouncing") for c in ("red", "blue"))
-    _, running_part = take_render_job(rt, running, host="render-box-7/pid:[1]")
+    stopped, running = (submit(rt, alice, f"a {c} ball bouncing") for c in ("blue", "red"))
     with rt.db.transaction() as s:  # a render whose job is gone (a lost embedded queue)
         orchestrator.transition(s, s.get(Generation, stopped), Status.RENDERING, actor="test")
-    rt.queues.queue(RENDER).empty()
+    rt.queues.queue(RENDER).remove(job_id(RENDER, stopped))
     left = rt.storage.staging_path(media_key(stopped)).with_name(f".{stopped}.mp4.a8b7c6.part")
     left.write_bytes(b"half")
+    running_part = take_job(rt, RENDER, running, host="render-box-7/pid:[1]")  # beating (for 2 s)
     assert orchestrator.remove_stale_partials(rt) == 1
     assert running_part.exists() and not left.exists()
 
@@ -141,6 +146,13 @@ def test_one_recovery_pass_at_a_time(rt):
         assert held
         assert orchestrator.recovery_pass(rt) is None   # another worker's pass is running
     assert orchestrator.recovery_pass(rt) == (0, 0)
+
+
+def test_a_worker_that_would_look_dead_between_its_beats_does_not_start(rt):
+    from app import start_checks
+    assert start_checks.liveness_problems(rt.config) == []
+    assert "must be less than GL_WORKER_DEAD_AFTER_S" in start_checks.liveness_problems(
+        replace(rt.config, heartbeat_s=30, dead_after_s=30))[0]
 
 
 def test_the_recovery_interval_and_the_death_timeout_fit_in_a_minute():
