@@ -141,6 +141,28 @@ def test_a_live_workers_render_keeps_its_partial_file_and_a_stopped_ones_goes(rt
     assert running_part.exists() and not left.exists()
 
 
+def test_the_in_process_worker_of_greenlight_up_resumes_and_removes_partial_files(rt, alice):
+    if not rt.queues.embedded:
+        pytest.skip("the in-process worker runs only on the embedded queue")
+    from app.factory import create_app
+    gid = submit(rt, alice, "a teal ring orbiting")
+    with rt.db.transaction() as s:  # the process died mid-render; its embedded queue died with it
+        orchestrator.transition(s, s.get(Generation, gid), Status.RENDERING, actor="test")
+    rt.queues.queue(RENDER).empty()
+    left = rt.storage.staging_path(media_key(gid)).with_name(f".{gid}.mp4.a8b7c6.part")
+    left.write_bytes(b"half")
+    app = create_app(start_worker=True)
+    worker, recovery = app.extensions["greenlight.worker"], app.extensions["greenlight.recovery"]
+    try:
+        assert not left.exists()
+        wait_for(lambda: status(rt, gid) == Status.DRAFT, 60, "the resumed render")
+        assert recovery.is_alive()
+    finally:
+        worker.stop()
+        recovery.stop()
+    assert sorted(p.name for p in (rt.config.media_dir / "generations").iterdir()) == [f"{gid}.mp4"]
+
+
 def test_one_recovery_pass_at_a_time(rt):
     with rt.queues.exclusive(ttl_s=10) as held:
         assert held
@@ -214,8 +236,8 @@ def test_a_worker_killed_mid_render_leaves_no_child_and_no_part_and_another_fini
     try:
         wait_for(lambda: first.poll() is None and status(rt, gid) == Status.RENDERING and partials(rt), 90,
                  "the first worker rendering")
-        if REDIS_URL:
-            assert descendants(first.pid), "no work-horse found"  # the forking worker's horse renders
+        if REDIS_URL:  # the forking worker: one child, its work-horse; the scheduler is a thread
+            assert len(descendants(first.pid)) == 1, descendants(first.pid)
             second = _worker(rt, GL_RENDER_SECONDS="1")
             wait_for(lambda: "resumed" in second.log.read_text(), 60, "the second worker up")
             # The live render is left alone.
