@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -186,12 +188,23 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
     else:
         click.echo(f"resumed {outcome[0]} in-flight generations, removed {outcome[1]} partial files")
 
+    def sweep_forever() -> None:
+        # The recovery pass has its own, shorter interval (RecoveryLoop); this loop is the slow duties'.
+        for minute in itertools.count(1):
+            time.sleep(60)
+            try:
+                if minute % 10 == 0:
+                    _sweep_cases(rt, None)  # deadlines: lapse what must lapse, alert on what is stale
+            except Exception:
+                logging.getLogger(__name__).exception("recovery sweep failed")
+
     if burst:
         w = rt.queues.worker(names)
         with rt.queues.heartbeat(w):
             rt.queues.run_burst(names, w)
         return
-    orchestrator.RecoveryLoop(rt, also=lambda: _sweep_cases(rt, None)).start()  # deadlines: every 10 min
+    threading.Thread(target=sweep_forever, name="recovery-sweep", daemon=True).start()
+    orchestrator.RecoveryLoop(rt).start()
     if rt.queues.embedded:
         w = EmbeddedWorker(rt.queues, names, poll_s=rt.config.worker_poll_s)
         w.start()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -289,21 +288,17 @@ def recovery_pass(rt: Runtime, older_than_s: float | None = None) -> tuple[int, 
 
 class RecoveryLoop(threading.Thread):
     """A worker's recovery pass every GL_RECOVERY_INTERVAL_S on a daemon thread (it dies with the
-    worker); `also` (the case-deadline sweep) runs every `also_every_s`."""
+    worker)."""
 
-    def __init__(self, rt: Runtime, also: Callable[[], object] | None = None, also_every_s: float = 600.0):
+    def __init__(self, rt: Runtime):
         super().__init__(name="greenlight-recovery", daemon=True)
-        self.rt, self.also, self.also_every_s = rt, also, also_every_s
+        self.rt = rt
         self._stop_event = threading.Event()
 
     def run(self) -> None:
-        last_also = time.monotonic()
         while not self._stop_event.wait(self.rt.config.recovery_interval_s):
             try:
                 recovery_pass(self.rt)
-                if self.also and time.monotonic() - last_also >= self.also_every_s:
-                    last_also = time.monotonic()
-                    self.also()
             except Exception:
                 log.exception("recovery pass failed; trying again next interval")
 
