@@ -257,7 +257,8 @@ class Queues:
         """Ids of the jobs started by a worker that is dead now. Only the started registries are
         read (one entry a running job), so a pass costs the same whatever the backlog."""
         keys = [StartedJobRegistry(name, connection=self.connection).key for name in QUEUE_NAMES]
-        jids = {StartedJobRegistry.parse_job_id(member) for key in keys for member in self.connection.zrange(key, 0, -1)}
+        jids = {StartedJobRegistry.parse_job_id(member)
+                for key in keys for member in self.connection.zrange(key, 0, -1)}
         return sorted(jid for jid, state in self.job_states(sorted(jids)).items() if state == ABANDONED)
 
     def discard(self, jid: str) -> None:
