@@ -181,9 +181,9 @@ def up(host: str, port: int) -> None:
 @click.option("--burst", is_flag=True, help="exit when the queues are empty")
 def worker(queues: tuple[str, ...], burst: bool) -> None:
     """Work QUEUES (default: gate render scan). With REDIS_URL: a forking RQ worker; without it,
-    only what this process resumes from the database (the embedded queue lives in one process)."""
-    from rq import Worker
-
+    only what this process resumes from the database (the embedded queue lives in one process).
+    At start and every GL_RECOVERY_INTERVAL_S it runs abandoned jobs again and removes stale
+    partial files; its children (work-horse, scheduler) end with it."""
     from app import orchestrator
     from app.queues import QUEUE_NAMES, EmbeddedWorker
 
@@ -193,14 +193,18 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
         raise click.ClickException(f"unknown queues {sorted(unknown)}; choose from {list(QUEUE_NAMES)}")
     _refuse_to_start_on_problems()
     rt = _rt()
-    resumed = orchestrator.recover(rt, older_than_s=0 if rt.queues.embedded else rt.config.stall_after_s)
-    click.echo(f"resumed {resumed} in-flight generations")
+    # The embedded queue is this process's own: whatever is in flight has no job and resumes now.
+    outcome = orchestrator.recovery_pass(rt, older_than_s=0 if rt.queues.embedded else None)
+    if outcome is None:
+        click.echo("resumed 0 in-flight generations (another worker's recovery pass is running)")
+    else:
+        click.echo(f"resumed {outcome[0]} in-flight generations, removed {outcome[1]} partial files")
 
     def sweep_forever() -> None:
+        # The recovery pass has its own, shorter interval (RecoveryLoop); this loop is the slow duties'.
         for minute in itertools.count(1):
             time.sleep(60)
             try:
-                orchestrator.recover(rt, older_than_s=rt.config.stall_after_s)
                 if minute % 10 == 0:
                     _sweep_cases(rt, None)  # deadlines: lapse what must lapse, alert on what is stale
                 if minute % 60 == 0:
@@ -213,15 +217,20 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
                 logging.getLogger(__name__).exception("chain checkpoint failed")
 
     if burst:
-        rt.queues.run_burst(names)
+        w = rt.queues.worker(names)
+        with rt.queues.heartbeat(w):
+            rt.queues.run_burst(names, w)
         return
     threading.Thread(target=sweep_forever, name="recovery-sweep", daemon=True).start()
+    orchestrator.RecoveryLoop(rt).start()
     if rt.queues.embedded:
         w = EmbeddedWorker(rt.queues, names, poll_s=rt.config.worker_poll_s)
         w.start()
         w.join()
     else:
-        Worker([rt.queues.queue(n) for n in names], connection=rt.queues.connection).work(with_scheduler=True)
+        w = rt.queues.forking_worker(names)
+        with rt.queues.heartbeat(w):
+            w.work(with_scheduler=True)
 
 
 def _checkpoint_chains(rt: runtime.Runtime, only_if_moved: bool = False) -> list:

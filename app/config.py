@@ -208,8 +208,15 @@ _DECLARED = (
     Setting("GL_RETRY_INTERVALS", "core", INTEGERS, (2, 10, 60), "seconds before each retry (backoff)"),
     Setting("GL_JOB_TIMEOUT_S", "core", integer(1), 600, "a job running longer is stopped and counts as failed"),
     Setting("GL_STALL_AFTER_S", "core", integer(0), 300,
-            "in-flight generations untouched this long are re-enqueued by the recovery sweep"),
+            "in-flight generations with no job at all (lost queue, crash before enqueue) untouched this long are "
+            "re-enqueued; a dead worker's jobs come back sooner (GL_WORKER_DEAD_AFTER_S)"),
     Setting("GL_WORKER_POLL_S", "core", number(0.01), 0.25, "seconds between the embedded worker's queue polls"),
+    Setting("GL_WORKER_HEARTBEAT_S", "core", integer(1), 10,
+            "seconds between a worker's heartbeats (sent by a thread, also while a job runs)"),
+    Setting("GL_WORKER_DEAD_AFTER_S", "core", integer(2), 30,
+            "a worker silent this long is dead: its started jobs are re-enqueued (more than GL_WORKER_HEARTBEAT_S)"),
+    Setting("GL_RECOVERY_INTERVAL_S", "core", integer(1), 15,
+            "seconds between a worker's recovery passes: abandoned jobs, lost jobs, stale `.part` files"),
     Setting("GL_FAISS_THREADS", "core", integer(1), 1,
             "FAISS OpenMP threads (single queries are fastest on one: `bench/hashbank.py`)"),
     Setting("GL_STAGES_OFF", "core", NAMES, frozenset(),
@@ -415,7 +422,8 @@ def _default(name: str) -> Any:
 _TUNED_FIELDS = {
     "max_request_bytes": "GL_MAX_REQUEST_BYTES", "gate_inline": "GL_GATE_INLINE", "job_retries": "GL_JOB_RETRIES",
     "retry_intervals": "GL_RETRY_INTERVALS", "job_timeout_s": "GL_JOB_TIMEOUT_S", "stall_after_s": "GL_STALL_AFTER_S",
-    "worker_poll_s": "GL_WORKER_POLL_S", "render_seconds": "GL_RENDER_SECONDS", "render_fps": "GL_RENDER_FPS",
+    "worker_poll_s": "GL_WORKER_POLL_S", "heartbeat_s": "GL_WORKER_HEARTBEAT_S",
+    "dead_after_s": "GL_WORKER_DEAD_AFTER_S", "recovery_interval_s": "GL_RECOVERY_INTERVAL_S", "render_seconds": "GL_RENDER_SECONDS", "render_fps": "GL_RENDER_FPS",
     "stages_off": "GL_STAGES_OFF", "model_licences": "GL_MODEL_LICENCES",
     "model_declared_licences": "GL_MODEL_DECLARED_LICENCES",
 }
@@ -439,6 +447,10 @@ class Config:
     # An in-flight generation untouched this long is re-enqueued by the recovery sweep.
     stall_after_s: int = _default("GL_STALL_AFTER_S")
     worker_poll_s: float = _default("GL_WORKER_POLL_S")
+    # A worker beats every heartbeat_s; one silent for dead_after_s is dead and its jobs run again.
+    heartbeat_s: int = _default("GL_WORKER_HEARTBEAT_S")
+    dead_after_s: int = _default("GL_WORKER_DEAD_AFTER_S")
+    recovery_interval_s: int = _default("GL_RECOVERY_INTERVAL_S")
     render_seconds: float = _default("GL_RENDER_SECONDS")
     render_fps: int = _default("GL_RENDER_FPS")
     extra: dict[str, str] = field(default_factory=dict)

@@ -66,11 +66,16 @@ def start_embedded_worker(app: Flask, rt: runtime.Runtime):
 
     if not rt.queues.embedded:
         raise RuntimeError("REDIS_URL is set: run `greenlight worker` processes instead of an embedded worker")
-    # The embedded queue starts empty: whatever was in flight when the process last stopped resumes.
-    resumed = orchestrator.recover(rt, older_than_s=0)
-    if resumed:
-        logging.getLogger(__name__).info("resumed %d in-flight generations", resumed)
+    # The embedded queue starts empty: whatever was in flight when the process last stopped
+    # resumes, and the partial files of its renders go.
+    resumed, removed = orchestrator.recovery_pass(rt, older_than_s=0) or (0, 0)
+    if resumed or removed:
+        logging.getLogger(__name__).info("resumed %d in-flight generations, removed %d partial files",
+                                         resumed, removed)
     worker = EmbeddedWorker(rt.queues, poll_s=rt.config.worker_poll_s)
     worker.start()
+    recovery = orchestrator.RecoveryLoop(rt)
+    recovery.start()
     app.extensions["greenlight.worker"] = worker
+    app.extensions["greenlight.recovery"] = recovery
     return worker

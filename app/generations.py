@@ -19,8 +19,11 @@ from app.models import Generation, Status, User
 from app.states import transition
 
 
+MEDIA_FOLDER = "generations"
+
+
 def media_key(generation_id: str) -> str:
-    return f"generations/{generation_id}.mp4"
+    return f"{MEDIA_FOLDER}/{generation_id}.mp4"
 
 
 def submit(session: Session, owner: User, prompt: str, cameo_ids: list[str], remix_of: str | None,

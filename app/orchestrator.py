@@ -12,19 +12,20 @@ Domains never import this module: what they do to a generation goes through app.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app import cases, domains, pipeline, runtime, statements
 from app.db import utcnow
 from app.errors import StaleState
-from app.generations import media_key, submit
+from app.generations import MEDIA_FOLDER, media_key, submit
 from app.models import Generation, Phase, Status, Upload, User, VerdictRecord
-from app.queues import GATE, RENDER, SCAN
+from app.queues import ABANDONED, GATE, LIVE, QUEUE_NAMES, RENDER, SCAN, job_id
 from app.runtime import Runtime
 from app.stage import Decision, Requester, Stage, StageContext, Verdict, combine
 from app.states import IN_FLIGHT, transition
@@ -222,10 +223,86 @@ def mark_failed(rt: Runtime, generation_id: str, error: str) -> bool:
 
 
 def recover(rt: Runtime, older_than_s: float) -> int:
-    """Re-enqueue in-flight generations that no live job is carrying (crashed worker, lost
-    embedded queue, a crash between commit and enqueue). Returns how many were enqueued."""
+    """Re-enqueue in-flight generations that no live job carries. Returns how many were enqueued.
+
+    A generation one of whose jobs was abandoned (started by a worker that stopped beating:
+    killed, out of memory, host lost) runs again at once; one with no job at all (a lost embedded
+    queue, a crash between commit and enqueue, a web process killed mid inline gate) only once it
+    is untouched for `older_than_s`. The steps are idempotent, so a worker presumed dead that
+    finishes after all changes nothing twice."""
     cutoff = utcnow() - timedelta(seconds=older_than_s)
+    abandoned_ids = {jid.split("-", 1)[1] for jid in rt.queues.abandoned()}
     with rt.db.transaction() as s:
-        rows = s.execute(select(Generation.id, Generation.status).where(
-            Generation.status.in_([st.value for st in IN_FLIGHT]), Generation.updated_at <= cutoff)).all()
-    return sum(enqueue(rt, _JOB_FOR_STATUS[Status(status)], gid) for gid, status in rows)
+        rows = s.execute(select(Generation.id, Generation.status, Generation.updated_at <= cutoff).where(
+            Generation.status.in_([st.value for st in IN_FLIGHT]),
+            or_(Generation.updated_at <= cutoff, Generation.id.in_(abandoned_ids)))).all()
+    if not rows:
+        return 0
+    states = rt.queues.job_states(job_id(q, gid) for gid, _, _ in rows for q in QUEUE_NAMES)
+    enqueued = 0
+    for gid, status, stale in rows:
+        mine = {q: states[job_id(q, gid)] for q in QUEUE_NAMES}
+        abandoned = [q for q, state in mine.items() if state == ABANDONED]
+        for q in abandoned:
+            rt.queues.discard(job_id(q, gid))
+            log.warning("generation %s: its %s job was abandoned by a dead worker; running it again", gid, q)
+        if RENDER in abandoned:
+            _remove_partials(rt, media_key(gid))
+        if LIVE in mine.values() or not (abandoned or stale):
+            continue
+        enqueued += enqueue(rt, _JOB_FOR_STATUS[Status(status)], gid)
+    return enqueued
+
+
+def _remove_partials(rt: Runtime, key: str) -> int:
+    removed = 0
+    for target, part in rt.storage.partial_files(MEDIA_FOLDER):
+        if target == key:
+            part.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def remove_stale_partials(rt: Runtime) -> int:
+    """Delete the partial files of renders no live worker is running (a killed render's `.part`)."""
+    removed = 0
+    for key, part in rt.storage.partial_files(MEDIA_FOLDER):
+        gid = key.rpartition("/")[2].removesuffix(".mp4")
+        if not rt.queues.running(job_id(RENDER, gid)):
+            part.unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        log.warning("removed %d partial render files left by stopped renders", removed)
+    return removed
+
+
+def recovery_pass(rt: Runtime, older_than_s: float | None = None) -> tuple[int, int] | None:
+    """What a worker runs at start and every GL_RECOVERY_INTERVAL_S: (re-enqueued, partial files
+    removed), or None when another worker's pass holds the lock."""
+    cfg = rt.config
+    with rt.queues.exclusive(ttl_s=max(cfg.recovery_interval_s, 10)) as held:
+        if not held:
+            return None
+        resumed = recover(rt, cfg.stall_after_s if older_than_s is None else older_than_s)
+        return resumed, remove_stale_partials(rt)
+
+
+class RecoveryLoop(threading.Thread):
+    """A worker's recovery pass every GL_RECOVERY_INTERVAL_S on a daemon thread (it dies with the
+    worker)."""
+
+    def __init__(self, rt: Runtime):
+        super().__init__(name="greenlight-recovery", daemon=True)
+        self.rt = rt
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.rt.config.recovery_interval_s):
+            try:
+                recovery_pass(self.rt)
+            except Exception:
+                log.exception("recovery pass failed; trying again next interval")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop_event.set()
+        self.join(timeout)

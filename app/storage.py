@@ -44,7 +44,9 @@ class LocalMediaStorage:
         return self.root / key
 
     def staging_path(self, key: str) -> Path:
-        """Where a writer builds the file before `os.replace` moves it into place atomically."""
+        """The target a writer builds next to, in a partial file `.<name>.<random>.part` in the same
+        folder, before `os.replace` moves it into place atomically. A writer killed part-way leaves
+        its partial file behind: `partial_files` finds those."""
         path = self.path(key)
         private_dir(path.parent)
         return path
@@ -70,6 +72,14 @@ class LocalMediaStorage:
 
     def put_file(self, key: str, source: Path) -> Path:
         return self.put_bytes(key, Path(source).read_bytes())
+
+    def partial_files(self, folder: str) -> list[tuple[str, Path]]:
+        """(key of the target, partial file) for every partial file under `folder`."""
+        found = []
+        for part in sorted((self.root / folder).glob(".*.part")):
+            name = part.name[1:-len(".part")].rsplit(".", 1)[0]  # `.<name>.<random>.part` -> name
+            found.append((f"{folder}/{name}", part))
+        return found
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
