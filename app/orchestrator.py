@@ -128,6 +128,28 @@ def state_age_restriction(session: Session, gen: Generation, *, origin: str,
                      automated_decision=automated_decision, reasons=reasons)
 
 
+WARM_UP_PROMPT = "a paper boat drifting down a rainy street at dusk"
+
+
+def warm_up(rt: Runtime) -> None:
+    """Run the pre-render stages once on a made-up request, in a transaction that is rolled back,
+    so a server process loads its models before its first request instead of during it (MiniLM
+    and its exemplar matrices take seconds). Nothing is written; a stage that fails here is logged
+    and fails again, visibly, on the request that needs it."""
+    session = rt.db.sessions()
+    try:
+        ctx = StageContext(generation_id="warm-up", prompt=WARM_UP_PROMPT, cameo_ids=[], remix_of=None,
+                           requester=Requester("system:warm-up", "warm_up", False), session=session)
+        for stage in pipeline.stages(pipeline.PRE_RENDER, rt.config.stages_off):
+            try:
+                ctx.facts.update(stage.check(ctx).facts)  # later stages read what earlier ones found
+            except Exception:
+                log.warning("warm-up: %s failed", stage.name, exc_info=True)
+    finally:
+        session.rollback()
+        session.close()
+
+
 def _claim(rt: Runtime, generation_id: str, ready: Status, working: Status) -> bool:
     """Move ready -> working (or find it already working after a crash). False: nothing to do."""
     with rt.db.transaction() as s:
