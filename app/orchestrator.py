@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from app import cases, domains, pipeline, runtime, statements
 from app.db import utcnow
@@ -175,7 +175,8 @@ def gate(rt: Runtime, generation_id: str) -> Status | None:
     still decides which of two racing runs writes; the loser only wasted its stage time."""
     try:
         with rt.db.transaction() as s:
-            gen = s.get(Generation, generation_id)
+            # A generation being gated has no verdicts yet: none are fetched unless a stage asks.
+            gen = s.get(Generation, generation_id, options=[lazyload(Generation.verdicts)])
             if gen is None or gen.status not in (Status.SUBMITTED, Status.GATING):
                 return None
             stages, ctx = pipeline.stages(pipeline.PRE_RENDER, rt.config.stages_off), _context(s, gen)

@@ -45,7 +45,14 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int) -> dict[s
         # POST /generations gates inline: a cold first request (models loading) may take seconds.
         "timeout": 120,
         "graceful_timeout": 30,
-        "keepalive": 5,
+        # A worker takes a connection only when it has a thread free for it, and closes it after the
+        # answer: kept-alive connections stay with the worker that accepted them, and at 8 client
+        # connections one worker took all of them while the other idled (bench/api_load.py: 99/1 %
+        # of the server CPU). A new connection goes to whichever worker is free. Behind a reverse
+        # proxy (which production should have for TLS and slow clients) the proxy keeps the
+        # clients' connections alive.
+        "worker_connections": threads,
+        "keepalive": 0,
         "accesslog": None,  # one line per request would cost more than some requests do
         "errorlog": "-",
         "loglevel": "info",

@@ -72,22 +72,31 @@ def _stat(pid: int) -> list[str] | None:
     return raw[raw.rindex(")") + 2:].split()  # fields from `state` on: the name may hold spaces
 
 
-def tree_cpu_s(root: int) -> float:
-    """utime+stime of `root` and every live process under it, plus what their reaped children used."""
+def tree_cpu(root: int) -> dict[int, float]:
+    """CPU seconds (utime+stime, plus what their reaped children used) of `root` and every live
+    process under it, by pid."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit() and (fields := _stat(int(entry))) is not None:
             children.setdefault(int(fields[1]), []).append(int(entry))
-    total, todo = 0, [root]
+    found, todo = {}, [root]
     while todo:
         pid = todo.pop()
         fields = _stat(pid)
         if fields is None:
             continue
-        # state ppid ... utime(14) stime(15) cutime(16) cstime(17), 1-based from pid: index 11..14 here
-        total += sum(int(v) for v in fields[11:15])
+        # utime stime cutime cstime: fields 14-17 of /proc/<pid>/stat, 11-14 counted from `state`
+        found[pid] = sum(int(v) for v in fields[11:15]) / CLK_TCK
         todo += children.get(pid, [])
-    return total / CLK_TCK
+    return found
+
+
+def split(before: dict[int, float], after: dict[int, float]) -> str:
+    """Each process's share of the server CPU over a phase, largest first: one process doing most
+    of the work means the others waited (keep-alive connections stay with the worker that took them)."""
+    used = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
+    total = sum(used.values()) or 1.0
+    return "/".join(f"{100 * v / total:.0f}" for v in sorted(used.values(), reverse=True) if v > 0.005 * total)
 
 
 # -- load generator --------------------------------------------------------------------------------
@@ -309,15 +318,17 @@ def main() -> None:
         for key in args.endpoints.split(","):
             endpoint = endpoints[key]
             since = time.time()
-            server_before, self_before = tree_cpu_s(server.pid), time.process_time()
+            server_before, self_before = tree_cpu(server.pid), time.process_time()
             wall_started = time.perf_counter()
             result = drive(port, get_tokens if key == "get" else tokens, endpoint, args.duration, args.concurrency)
             wall = time.perf_counter() - wall_started
-            server_cpu, self_cpu = tree_cpu_s(server.pid) - server_before, time.process_time() - self_before
+            server_after, self_cpu = tree_cpu(server.pid), time.process_time() - self_before
+            server_cpu = sum(server_after.values()) - sum(server_before.values())
             n = len(result.latencies_ms) + (result.errors if not result.latencies_ms else 0)
             raw_label, raw_ms = raw_call(rt, key, gen_id, since, Generation)
             rows.append((endpoint.name, n, result, wall, server_cpu, self_cpu, raw_label, raw_ms))
-            print(f"  {endpoint.name}: {n} requests, {result.errors} errors", *result.error_samples[:2], flush=True)
+            print(f"  {endpoint.name}: {n} requests, {result.errors} errors; server CPU by process, %: "
+                  f"{split(server_before, server_after)}", *result.error_samples[:2], flush=True)
             time.sleep(1.0)  # let the queue of the previous phase drain from the sockets
     finally:
         stop(server)

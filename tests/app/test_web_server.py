@@ -36,6 +36,8 @@ def test_gunicorn_preloads_the_app_and_warms_each_worker():
     assert options["bind"] == "127.0.0.1:8000" and options["workers"] == 3 and options["threads"] == 2
     assert options["worker_class"] == "gthread" and options["preload_app"] is True
     assert options["post_worker_init"] is web_server._post_worker_init
+    # No worker holds more connections than it has threads: new connections go to a free worker.
+    assert options["worker_connections"] == 2 and options["keepalive"] == 0
 
 
 def test_warm_up_runs_the_pre_render_stages_and_writes_nothing(rt, monkeypatch):
