@@ -248,7 +248,7 @@ def main() -> None:
     from app.config import Config
     from app.factory import load_plugins
     from app.migrate import upgrade
-    from app.models import Generation, User
+    from app.models import Generation
 
     tmp = Path(tempfile.mkdtemp(prefix="gl-api-load-"))
     url = fresh_database(args.admin_url, args.database)
@@ -260,13 +260,12 @@ def main() -> None:
     cfg = replace(Config.from_env(env={}), instance_dir=tmp, media_dir=tmp / "media", database_url=url,
                   redis_url=args.redis_url, secret_key="bench")
     rt = runtime.configure(cfg)
-    tokens, user_ids = [], []
+    tokens = []
     with rt.db.transaction() as s:
         for i in range(args.concurrency):
             user = accounts.create_user(s, f"load{i}@bench.test", "bench-password-1")
             raw, _ = accounts.issue_token(s, user, "bench")
             tokens.append(raw)
-            user_ids.append(user.id)
 
     env = dict(os.environ, DATABASE_URL=url, REDIS_URL=args.redis_url, GL_INSTANCE_DIR=str(tmp),
                GL_SECRET_KEY="bench-secret")
@@ -326,9 +325,10 @@ def main() -> None:
             server_cpu = sum(server_after.values()) - sum(server_before.values())
             n = len(result.latencies_ms) + (result.errors if not result.latencies_ms else 0)
             raw_label, raw_ms = raw_call(rt, key, gen_id, since, Generation)
-            rows.append((endpoint.name, n, result, wall, server_cpu, self_cpu, raw_label, raw_ms))
-            print(f"  {endpoint.name}: {n} requests, {result.errors} errors; server CPU by process, %: "
-                  f"{split(server_before, server_after)}", *result.error_samples[:2], flush=True)
+            shares = split(server_before, server_after)
+            rows.append((endpoint.name, n, result, wall, server_cpu, self_cpu, raw_label, raw_ms, shares))
+            print(f"  {endpoint.name}: {n} requests, {result.errors} errors; server CPU by process, %: {shares}",
+                  *result.error_samples[:2], flush=True)
             time.sleep(1.0)  # let the queue of the previous phase drain from the sockets
     finally:
         stop(server)
@@ -341,15 +341,15 @@ def main() -> None:
 
     print()
     print("| endpoint | requests | errors | req/s | p50 ms | p95 ms | p99 ms | server CPU ms/req "
-          "| load-gen CPU ms/req | raw call | raw p50 ms | p50 / raw |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
-    for name, n, result, wall, server_cpu, self_cpu, raw_label, raw_ms in rows:
+          "| load-gen CPU ms/req | raw call | raw p50 ms | p50 / raw | server CPU by process % |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|")
+    for name, n, result, wall, server_cpu, self_cpu, raw_label, raw_ms, shares in rows:
         lat = result.latencies_ms
         per = max(n, 1)
         p50 = pct(lat, 50)
         print(f"| {name} | {n} | {result.errors} | {n / wall:.1f} | {p50:.1f} | {pct(lat, 95):.1f} | "
               f"{pct(lat, 99):.1f} | {server_cpu * 1000 / per:.2f} | {self_cpu * 1000 / per:.2f} | {raw_label} | "
-              f"{raw_ms:.2f} | {p50 / raw_ms if raw_ms else float('nan'):.1f}× |")
+              f"{raw_ms:.2f} | {p50 / raw_ms if raw_ms else float('nan'):.1f}× | {shares} |")
 
 
 def raw_call(rt, key: str, gen_id: str, since: float, Generation) -> tuple[str, float]:
