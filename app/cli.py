@@ -137,17 +137,30 @@ def _refuse_to_start_on_problems() -> None:
         sys.exit(1)
 
 
-def _serve(host: str, port: int, worker: bool | None, threads: int) -> None:
-    from waitress import serve as waitress_serve
-
+def _serve(host: str, port: int, worker: bool | None, threads: int | None, workers: int | None = 0) -> None:
+    """gunicorn with `workers` processes, or one waitress process (workers 0, and always with the
+    embedded queue): app/web_server.py says why."""
+    from app import web_server
+    from app.config import setting
     from app.factory import create_app
 
     rt = _rt()
+    if workers is None:
+        workers = 0 if rt.queues.embedded else web_server.default_workers()
+    if workers and rt.queues.embedded:
+        raise click.ClickException("the embedded queue lives in one process: set REDIS_URL (and run "
+                                   "`greenlight worker`) to serve with several, or use --workers 0")
     start_worker = rt.queues.embedded if worker is None else worker
     app = create_app(start_worker=start_worker)
     backend = "embedded queue + in-process worker" if rt.queues.embedded else "Redis queues"
-    click.echo(f"greenlight on http://{host}:{port}  ({rt.db.engine.dialect.name}, {backend})")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="greenlight")
+    if workers:
+        threads = threads or setting("GL_WEB_THREADS")
+        click.echo(f"greenlight on http://{host}:{port}  ({rt.db.engine.dialect.name}, {backend}; "
+                   f"gunicorn, {workers} processes x {threads} threads)")
+        web_server.serve_gunicorn(app, web_server.gunicorn_options(host, port, workers, threads))
+    else:
+        click.echo(f"greenlight on http://{host}:{port}  ({rt.db.engine.dialect.name}, {backend}; waitress)")
+        web_server.serve_waitress(app, host, port, threads or 8)
 
 
 @main.command("serve")
@@ -155,11 +168,16 @@ def _serve(host: str, port: int, worker: bool | None, threads: int) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--worker/--no-worker", default=None,
               help="run the embedded queue worker in this process (default: on without REDIS_URL)")
-@click.option("--threads", default=8, show_default=True, type=int)
-def serve(host: str, port: int, worker: bool | None, threads: int) -> None:
-    """Serve the web app and API (waitress)."""
+@click.option("--workers", default=None, type=click.IntRange(0),
+              help="gunicorn processes; 0: one waitress process  [default: GL_WEB_WORKERS, else one per CPU core; "
+                   "0 without REDIS_URL]")
+@click.option("--threads", default=None, type=click.IntRange(1),
+              help="request threads per process  [default: GL_WEB_THREADS for gunicorn, 8 for waitress]")
+def serve(host: str, port: int, worker: bool | None, workers: int | None, threads: int | None) -> None:
+    """Serve the web app and API: gunicorn processes with Redis queues, one waitress process with the
+    embedded queue."""
     _refuse_to_start_on_problems()
-    _serve(host, port, worker, threads)
+    _serve(host, port, worker, threads, workers)
 
 
 @main.command("up")
@@ -173,7 +191,7 @@ def up(host: str, port: int) -> None:
     click.echo("database migrated")
     _refuse_to_start_on_problems()  # after migrating (a domain's check may read tables), before the demo gates
     seed(_rt(), echo=click.echo)
-    _serve(host, port, None, 8)
+    _serve(host, port, None, 8, workers=0)
 
 
 @main.command("worker")

@@ -204,6 +204,12 @@ _DECLARED = (
             "largest image upload (input images, reference images, hash-bank lookups)"),
     Setting("GL_GATE_INLINE", "core", FLAG, True,
             "gate inside `POST /generations`; 0 hands every request to the `gate` queue"),
+    Setting("GL_WEB_WORKERS", "core", integer(0), None,
+            "`greenlight serve` processes (gunicorn, each with its own models and connection pool); "
+            "0 = one waitress process, as the embedded queue (no REDIS_URL) always runs",
+            "the number of CPU cores"),
+    Setting("GL_WEB_THREADS", "core", integer(1), 4,
+            "request threads per `greenlight serve` process (they overlap database and Redis waits)"),
     Setting("GL_JOB_RETRIES", "core", integer(0), 3, "how often a failed job is retried"),
     Setting("GL_RETRY_INTERVALS", "core", INTEGERS, (2, 10, 60), "seconds before each retry (backoff)"),
     Setting("GL_JOB_TIMEOUT_S", "core", integer(1), 600, "a job running longer is stopped and counts as failed"),
@@ -346,10 +352,16 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in _DECLARED}
 
 def keep_model_hubs_offline() -> None:
     """Weights load from local files only: huggingface_hub and transformers read these when they are
-    imported, so nothing can reach a hub whatever the operator's environment says. The one place
-    Greenlight writes the environment."""
+    imported, so nothing can reach a hub whatever the operator's environment says. With
+    `one_native_thread`, the only places Greenlight writes the environment."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+def one_native_thread() -> None:
+    """One OpenMP thread for the native libraries (torch reads OMP_NUM_THREADS when it is imported):
+    for a server worker process, where the processes are the parallelism (app/web_server.py)."""
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 
 def setting(name: str, env: Mapping[str, str] | None = None) -> Any:

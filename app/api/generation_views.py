@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, send_file
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from app import generations, orchestrator, runtime
 from app.api.pagination import paginate
@@ -34,8 +35,8 @@ def generation_out(gen: Generation) -> GenerationOut:
                              created_at=v.created_at) for v in gen.verdicts])
 
 
-def _visible(generation_id: str) -> Generation:
-    gen = session().get(Generation, generation_id)
+def _visible(generation_id: str, *options) -> Generation:
+    gen = session().get(Generation, generation_id, options=options)
     if gen is None or not generations.can_view(session(), gen, current_user()):
         raise NotFound("generation not found", code="generation_not_found")
     return gen
@@ -47,7 +48,8 @@ def _visible(generation_id: str) -> Generation:
 def create(body: GenerationIn):
     gen_id = orchestrator.submit_and_gate(runtime.current(), session(), current_user(), body.prompt,
                                          body.cameo_ids, body.remix_of, body.input_image_id)
-    return generation_out(session().get(Generation, gen_id))
+    return generation_out(session().get(Generation, gen_id, options=[joinedload(Generation.verdicts)],
+                                        populate_existing=True))
 
 
 @endpoint(bp, "/generations", "GET", summary="My generations, newest first", tag="generations",
@@ -67,7 +69,8 @@ def list_mine(query: GenerationListQuery):
 @endpoint(bp, "/generations/<generation_id>", "GET", summary="One generation with its verdicts",
           tag="generations", response=GenerationOut, errors=("generation_not_found",))
 def get_one(generation_id: str):
-    return generation_out(_visible(generation_id))
+    # The verdicts in the same statement as their generation: one round trip, not two.
+    return generation_out(_visible(generation_id, joinedload(Generation.verdicts)))
 
 
 @endpoint(bp, "/generations/<generation_id>/media", "GET", summary="Download the rendered MP4",

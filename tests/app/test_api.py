@@ -83,6 +83,34 @@ def test_blocked_prompt_is_answered_at_once(alice):
     assert blocking[0]["reasons"][0]["code"] == "public_figure"
 
 
+def _selects(rt, request) -> tuple[object, list[str]]:
+    """The response to `request()` and the SELECTs it sent (each one a round trip on PostgreSQL)."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            sent.append(statement)
+
+    event.listen(rt.db.engine, "before_cursor_execute", count)
+    try:
+        return request(), sent
+    finally:
+        event.remove(rt.db.engine, "before_cursor_execute", count)
+
+
+def test_reading_a_generation_is_two_round_trips(rt, alice):
+    """The token with its user, then the generation with its owner and verdicts: the verdicts come
+    in the same statement as their generation, and the answer is the same as before."""
+    body = create(alice, "a green cube sliding down a ramp")
+    resp, sent = _selects(rt, lambda: alice.get(f"/api/v1/generations/{body['id']}"))
+    assert resp.status_code == 200
+    assert len(sent) == 2, sent
+    assert resp.get_json() == body
+    assert [v["stage"] for v in body["verdicts"]] == list(pipeline.PRE_RENDER)
+
+
 # -- authorization ----------------------------------------------------------------------------------
 
 def test_no_token_is_401(client):

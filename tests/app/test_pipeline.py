@@ -1,14 +1,16 @@
 """The gated path end to end with real stages, real RQ and real encoding."""
 
+import threading
 from datetime import date
 
 import pytest
+from sqlalchemy import text
 
 from app import audit, case_decisions, orchestrator, pipeline
 from app.models import Case, Generation, Phase, Role, Status, User, VerdictRecord
 from app.stage import Reason, Stage, Verdict
 from generator.media import probe
-from tests.conftest import create_user, drain, plug_stage
+from tests.conftest import PG_URL, create_user, drain, plug_stage
 
 
 @pytest.fixture
@@ -164,6 +166,65 @@ def test_teen_flag_reaches_the_stages(rt, monkeypatch):
     monkeypatch.setattr(pipeline, "PRE_RENDER", ("test.spy",))
     submit(rt, teen, "a cat")
     assert seen == {"teen": True}
+
+
+def test_the_stages_run_before_the_gate_appends_to_the_audit_chain(rt, alice, monkeypatch):
+    """Each audit append serialises on the chain (PostgreSQL: an advisory lock held to commit): the
+    gate's model work must not sit inside that, or every gate on the platform waits for the one
+    before it. The claim is written after the stages, in the same transaction."""
+    seen = {}
+
+    class Spy(Stage):
+        name, version = "test.spy", "1"
+
+        def check(self, ctx):
+            seen["actions"] = [e.action for e in audit.history(ctx.session, "generation", ctx.generation_id)]
+            if ctx.session.get_bind().dialect.name == "postgresql":
+                seen["advisory_locks"] = ctx.session.scalar(text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"))
+            return Verdict.allow()
+
+    plug_stage(monkeypatch, Spy())
+    monkeypatch.setattr(pipeline, "PRE_RENDER", ("test.spy",))
+    gid = submit(rt, alice, "a cat")
+    assert seen["actions"] == ["generation.submitted"]
+    assert seen.get("advisory_locks", 0) == 0
+    assert load(rt, gid).status == Status.QUEUED
+    assert transitions(rt, gid) == [("submitted", "gating"), ("gating", "queued")]
+
+
+@pytest.mark.skipif(not PG_URL, reason="SQLite takes its one write lock at BEGIN IMMEDIATE: writers queue by design")
+def test_a_gate_in_progress_does_not_hold_up_other_audited_writes(rt, alice, monkeypatch):
+    in_stage, release = threading.Event(), threading.Event()
+
+    class Slow(Stage):
+        name, version = "test.slow", "1"
+
+        def check(self, ctx):
+            in_stage.set()
+            release.wait(30)
+            return Verdict.allow()
+
+    plug_stage(monkeypatch, Slow())
+    monkeypatch.setattr(pipeline, "PRE_RENDER", ("test.slow",))
+    gate = threading.Thread(target=submit, args=(rt, alice, "a slow cat"))
+    gate.start()
+    try:
+        assert in_stage.wait(30)
+        wrote = threading.Event()
+
+        def other_write():
+            with rt.db.transaction() as s:
+                audit.record(s, actor="test", action="test.other", object_type="test", object_id="1")
+            wrote.set()
+
+        writer = threading.Thread(target=other_write)
+        writer.start()
+        assert wrote.wait(5), "an audited write waited for a gate's stages"
+    finally:
+        release.set()
+        gate.join(30)
+        writer.join(30)
 
 
 def test_verdict_rows_record_versions_and_scores(rt, alice):
