@@ -225,6 +225,12 @@ _DECLARED = (
             "`Retry-After`, so a flood of logins cannot hold every server thread"),
     Setting("GL_TOKEN_LIFETIME", "core", DURATION, 30 * 86400,
             "how long a new API token is valid; then it answers `401 token_expired`", "30d"),
+    Setting("GL_GENERATION_QUOTA_DAILY", "core", integer(0), 500,
+            "generations an adult may request in any 24 hours (0: no limit); then `429 quota_exceeded`"),
+    Setting("GL_GENERATION_QUOTA_DAILY_TEEN", "core", integer(0), 100,
+            "the same for teens (and accounts without a birthdate)"),
+    Setting("GL_GENERATION_QUOTA_PER_MINUTE", "core", integer(0), 30,
+            "generations anyone may request in any minute (0: no limit); load tests of one account set 0"),
     # likeness
     Setting("GL_TEMPLATE_KEYS", "likeness", TEXT, None,
             "face-template keys `kid:base64key[,kid:base64key...]`, the first active; "

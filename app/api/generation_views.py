@@ -42,10 +42,12 @@ def _visible(generation_id: str) -> Generation:
 
 @endpoint(bp, "/generations", "POST", summary="Request a generation; the pre-render gates answer at once",
           tag="generations", body=GenerationIn, response=GenerationOut, status=201,
-          errors=("validation_error", "remix_parent_not_found", "upload_not_found", "invalid_json"))
+          errors=("validation_error", "remix_parent_not_found", "upload_not_found", "invalid_json",
+                  "quota_exceeded"))
 def create(body: GenerationIn):
     if not body.prompt.strip():
         raise ValidationFailed("the prompt is empty", code="empty_prompt")
+    generations.check_quota(session(), current_user())
     gen_id = orchestrator.submit_and_gate(runtime.current(), session(), current_user(), body.prompt,
                                          body.cameo_ids, body.remix_of, body.input_image_id)
     return generation_out(session().get(Generation, gen_id))
