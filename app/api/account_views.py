@@ -23,7 +23,7 @@ def user_out(user: User) -> UserOut:
 
 @endpoint(bp, "/signup", "POST", summary="Create an account with an invite code", tag="accounts",
           body=SignUpIn, response=UserOut, status=201, auth=False,
-          errors=("invalid_invite", "email_taken", "handle_taken", "weak_password", "invalid_email"))
+          errors=("invalid_invite", "email_taken", "handle_taken", "weak_password", "invalid_email", "server_busy"))
 def sign_up(body: SignUpIn):
     user = accounts.sign_up(session(), body.invite_code, body.email, body.password, body.birthdate, body.handle)
     return user_out(user)
