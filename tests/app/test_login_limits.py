@@ -248,4 +248,6 @@ def test_the_owner_lists_and_revokes_tokens_and_nobody_elses(rt, client, make_ap
 def test_the_token_routes_are_in_the_openapi_document(client):
     paths = client.get("/api/v1/openapi.json").json["paths"]
     assert {"get", "post"} <= set(paths["/api/v1/tokens"]) and "delete" in paths["/api/v1/tokens/{token_id}"]
-    assert "expires_at" in client.get("/api/v1/openapi.json").json["components"]["schemas"]["TokenOut"]["properties"]
+    document = client.get("/api/v1/openapi.json").json
+    assert "expires_at" in document["components"]["schemas"]["TokenOut"]["properties"]
+    assert "503" in paths["/api/v1/tokens"]["post"]["responses"]  # server_busy is documented
