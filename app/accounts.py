@@ -7,6 +7,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -17,7 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import audit, login_throttle
 from app.config import setting
-from app.db import as_utc, on_rollback, utcnow
+from app.db import as_utc, utcnow
 from app.errors import Conflict, ServiceBusy, Unauthenticated, ValidationFailed
 from app.models import ApiToken, Follow, Invite, Role, User
 
@@ -43,6 +44,21 @@ def _hashing_semaphore() -> threading.BoundedSemaphore:
         return _slots[1]
 
 
+_busy = {"count": 0, "logged_at": 0.0}
+BUSY_LOG_EVERY_S = 10.0
+
+
+def _note_busy() -> None:
+    # One log line per interval, not one per refused request: a flood must not flood the log too.
+    with _slots_lock:
+        _busy["count"] += 1
+        now = time.monotonic()
+        if now - _busy["logged_at"] < BUSY_LOG_EVERY_S:
+            return
+        count, _busy["count"], _busy["logged_at"] = _busy["count"], 0, now
+    log.warning("password hashing saturated: %d sign-ins answered 503 server_busy", count)
+
+
 @contextmanager
 def hashing_slot() -> Iterator[None]:
     """One of the process's few password-hashing slots. scrypt takes a core for tens of
@@ -50,7 +66,7 @@ def hashing_slot() -> Iterator[None]:
     10 ms to 2.4 s), and queueing would hold every server thread; so a short wait, then 503."""
     slots = _hashing_semaphore()
     if not slots.acquire(timeout=setting("GL_PASSWORD_HASH_WAIT_MS") / 1000):
-        log.warning("password hashing saturated: a sign-in was answered 503")
+        _note_busy()
         raise ServiceBusy("too many sign-ins at once: try again in a moment", retry_after_s=1)
     try:
         yield
@@ -121,27 +137,30 @@ def list_invites(session: Session, user: User) -> list[Invite]:
 
 def check_credentials(session: Session, email: str, password: str, *, address: str | None = None,
                       via: str = "api") -> User:
-    """The user these credentials sign in, else 401; 429 while the email or the client address
-    has failed too often (checked before hashing, so a refusal costs no KDF), 503 when no hashing
-    slot frees within GL_PASSWORD_HASH_WAIT_MS.
+    """The user these credentials sign in (in `session`), else 401; 429 while the email or the
+    client address has failed too often (checked before hashing, so a refusal costs no KDF), 503
+    when no hashing slot frees within GL_PASSWORD_HASH_WAIT_MS.
 
-    A failure is counted, audited and logged in a transaction of its own once the caller's rolls
-    back with the error, so callers let Unauthenticated propagate out of their transaction."""
+    The reads and a failure's record (counted, audited, logged) run in short transactions of their
+    own, so no transaction is open while the password hashes: on SQLite every transaction holds
+    the write lock, and a hash held under it stalled every other request. Call it before `session`
+    has run anything (a login request's first database work)."""
+    from app import runtime
+
     email = email.strip().lower()
     now = utcnow()
-    # The slot first: waiting for it touches no database, so a flood of logins holds no
-    # transaction (on SQLite, no write lock) while it waits.
+    # The slot first: waiting for it touches no database.
     with hashing_slot():
-        login_throttle.check(session, email, address, now)
-        user = session.scalar(select(User).where(User.email == email))
+        with runtime.current().db.transaction() as reads:
+            login_throttle.check(reads, email, address, now)
+            found = reads.execute(select(User.id, User.password_hash).where(User.email == email)).first()
         # Hash even for unknown emails so response time does not reveal which accounts exist.
-        matches = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
-    if not matches or user is None:
-        user_id = user.id if user is not None else None
-        on_rollback(session, lambda: _record_failed_login(email, address, user_id, via, now))
+        matches = check_password_hash(found.password_hash if found else _DUMMY_HASH, password)
+    if not matches or found is None:
+        _record_failed_login(email, address, found.id if found else None, via, now)
         raise Unauthenticated("email or password is wrong", code="invalid_credentials")
     login_throttle.record_success(session, email)
-    return user
+    return session.get(User, found.id)
 
 
 def _record_failed_login(email: str, address: str | None, user_id: str | None, via: str, now: datetime) -> None:

@@ -220,7 +220,7 @@ _DECLARED = (
             "the longest refusal: an attacker cannot lock someone out for longer at a time", "15m"),
     Setting("GL_PASSWORD_HASH_SLOTS", "core", integer(1), 2,
             "password hashes (scrypt) computed at once per process; more sign-ins wait for a slot"),
-    Setting("GL_PASSWORD_HASH_WAIT_MS", "core", integer(0), 250,
+    Setting("GL_PASSWORD_HASH_WAIT_MS", "core", integer(0), 50,
             "how long a sign-in waits for a hashing slot before it is answered `503 server_busy` with "
             "`Retry-After`, so a flood of logins cannot hold every server thread"),
     Setting("GL_TOKEN_LIFETIME", "core", DURATION, 30 * 86400,
