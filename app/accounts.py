@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
-from datetime import date, timedelta
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app import audit
+from app import audit, login_throttle
 from app.config import setting
-from app.db import utcnow
-from app.errors import Conflict, Unauthenticated, ValidationFailed
+from app.db import as_utc, utcnow
+from app.errors import Conflict, ServiceBusy, Unauthenticated, ValidationFailed
 from app.models import ApiToken, Follow, Invite, Role, User, age_on
+
+log = logging.getLogger(__name__)
 
 INVITES_PER_USER = 4
 TOKEN_PREFIX = "glt_"
@@ -23,6 +30,48 @@ MIN_PASSWORD = 10
 _HANDLE = re.compile(r"^[a-z0-9_]{3,32}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DUMMY_HASH = generate_password_hash("timing-equaliser")
+
+_slots_lock = threading.Lock()
+_slots: tuple[int, threading.BoundedSemaphore] | None = None
+
+
+def _hashing_semaphore() -> threading.BoundedSemaphore:
+    global _slots
+    size = setting("GL_PASSWORD_HASH_SLOTS")
+    with _slots_lock:
+        if _slots is None or _slots[0] != size:
+            _slots = (size, threading.BoundedSemaphore(size))
+        return _slots[1]
+
+
+_busy = {"count": 0, "logged_at": 0.0}
+BUSY_LOG_EVERY_S = 10.0
+
+
+def _note_busy() -> None:
+    # One log line per interval, not one per refused request: a flood must not flood the log too.
+    with _slots_lock:
+        _busy["count"] += 1
+        now = time.monotonic()
+        if now - _busy["logged_at"] < BUSY_LOG_EVERY_S:
+            return
+        count, _busy["count"], _busy["logged_at"] = _busy["count"], 0, now
+    log.warning("password hashing saturated: %d sign-ins answered 503 server_busy", count)
+
+
+@contextmanager
+def hashing_slot() -> Iterator[None]:
+    """One of the process's few password-hashing slots. scrypt takes a core for tens of
+    milliseconds: unbounded, a login flood starves every other request (GET /health went from
+    10 ms to 2.4 s), and queueing would hold every server thread; so a short wait, then 503."""
+    slots = _hashing_semaphore()
+    if not slots.acquire(timeout=setting("GL_PASSWORD_HASH_WAIT_MS") / 1000):
+        _note_busy()
+        raise ServiceBusy("too many sign-ins at once: try again in a moment", retry_after_s=1)
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 def _handle_from_email(session: Session, email: str) -> str:
@@ -57,8 +106,10 @@ def create_user(session: Session, email: str, password: str, *, role: Role = Rol
             raise ValidationFailed("handle: 3-32 of a-z, 0-9, _", code="invalid_handle")
         if session.scalar(select(User.id).where(User.handle == handle)):
             raise Conflict("handle taken", code="handle_taken")
+    with hashing_slot():
+        password_hash = generate_password_hash(password)
     user = User(email=email, handle=handle or _handle_from_email(session, email),
-                password_hash=generate_password_hash(password), role=Role(role).value, birthdate=birthdate,
+                password_hash=password_hash, role=Role(role).value, birthdate=birthdate,
                 invited_by_id=invited_by.id if invited_by else None)
     session.add(user)
     session.flush()
@@ -88,35 +139,91 @@ def list_invites(session: Session, user: User) -> list[Invite]:
     return list(session.scalars(select(Invite).where(Invite.owner_id == user.id).order_by(Invite.created_at)))
 
 
-def check_credentials(session: Session, email: str, password: str) -> User:
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    # Hash even for unknown emails so response time does not reveal which accounts exist.
-    if not check_password_hash(user.password_hash if user else _DUMMY_HASH, password) or user is None:
+def check_credentials(session: Session, email: str, password: str, *, address: str | None = None,
+                      via: str = "api") -> User:
+    """The user these credentials sign in (in `session`), else 401; 429 while the email or the
+    client address has failed too often (checked before hashing, so a refusal costs no KDF), 503
+    when no hashing slot frees within GL_PASSWORD_HASH_WAIT_MS.
+
+    The reads and a failure's record (counted, audited, logged) run in short transactions of their
+    own, so no transaction is open while the password hashes: on SQLite every transaction holds
+    the write lock, and a hash held under it stalled every other request. Call it before `session`
+    has run anything (a login request's first database work)."""
+    from app import runtime
+
+    email = email.strip().lower()
+    now = utcnow()
+    # The slot first: waiting for it touches no database.
+    with hashing_slot():
+        with runtime.current().db.transaction() as reads:
+            login_throttle.check(reads, email, address, now)
+            found = reads.execute(select(User.id, User.password_hash).where(User.email == email)).first()
+        # Hash even for unknown emails so response time does not reveal which accounts exist.
+        matches = check_password_hash(found.password_hash if found else _DUMMY_HASH, password)
+    if not matches or found is None:
+        _record_failed_login(email, address, found.id if found else None, via, now)
         raise Unauthenticated("email or password is wrong", code="invalid_credentials")
-    return user
+    login_throttle.record_success(session, email)
+    return session.get(User, found.id)
+
+
+def _record_failed_login(email: str, address: str | None, user_id: str | None, via: str, now: datetime) -> None:
+    # The password is never recorded; whether the account exists is, for investigators only.
+    from app import runtime
+    try:
+        with runtime.current().db.transaction() as s:
+            refused = login_throttle.record_failure(s, email, address, now)
+            after = {"via": via, "address": address, "account_exists": user_id is not None}
+            if refused:
+                after["refused_for_s"] = refused
+            audit.record(s, actor="anonymous", action="login.failed", object_type="user",
+                         object_id=user_id or "unknown", after=after)
+    except Exception:
+        # The caller still answers 401; the failure to count it must not turn that into a 500.
+        log.exception("could not record a failed login via %s from %s", via, address or "-")
+        return
+    log.warning("failed login via %s from %s for %s%s", via, address or "-", user_id or "an unknown email",
+                f"; refusing {refused}" if refused else "")
 
 
 def _token_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def issue_token(session: Session, user: User, name: str = "api") -> tuple[str, ApiToken]:
-    """The raw token is returned once and never stored."""
+def issue_token(session: Session, user: User, name: str = "api", *,
+                lifetime_s: int | None = None) -> tuple[str, ApiToken]:
+    """The raw token is returned once and never stored. It expires after `lifetime_s` (default
+    GL_TOKEN_LIFETIME)."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user.id, token_hash=_token_hash(raw), prefix=raw[:10], name=name)
+    now = utcnow()
+    lifetime = timedelta(seconds=lifetime_s or setting("GL_TOKEN_LIFETIME"))
+    token = ApiToken(user_id=user.id, token_hash=_token_hash(raw), prefix=raw[:10], name=name, created_at=now,
+                     expires_at=now + lifetime)
     session.add(token)
     session.flush()
-    audit.record(session, actor=user.id, action="token.issued", object_type="api_token", object_id=token.id)
+    audit.record(session, actor=user.id, action="token.issued", object_type="api_token", object_id=token.id,
+                 after={"name": token.name, "expires_at": token.expires_at.isoformat()})
     return raw, token
 
 
+def list_tokens(session: Session, user: User) -> list[ApiToken]:
+    """The user's usable tokens (neither revoked nor expired), newest first."""
+    return list(session.scalars(select(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > utcnow())
+        .order_by(ApiToken.created_at.desc(), ApiToken.id)))
+
+
 def user_for_token(session: Session, raw: str) -> User | None:
+    """The token's user; None for an unknown or revoked token; 401 token_expired for an expired one.
+    One lookup by sha256 (no KDF: tokens carry 256 bits of randomness)."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 128:
         return None
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(raw)))
     if token is None or token.revoked_at is not None:
         return None
     now = utcnow()
+    if as_utc(token.expires_at) <= now:
+        raise Unauthenticated("the token has expired: ask for a new one", code="token_expired")
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
         token.last_used_at = now  # coarse, so a busy client does not write on every request
     return token.user

@@ -109,18 +109,27 @@ def user_create(email: str, role: str, password: str, birthdate, handle: str | N
 @main.command("token")
 @click.argument("email")
 @click.option("--name", default="cli", show_default=True)
-def token(email: str, name: str) -> None:
+@click.option("--expires-in", default=None, metavar="DURATION",
+              help="how long the token is valid: 30m, 24h, 90d (default: GL_TOKEN_LIFETIME)")
+def token(email: str, name: str, expires_in: str | None) -> None:
     """Print a new API token for EMAIL (its last line is the token alone)."""
     from sqlalchemy import select
 
     from app import accounts
+    from app.config import DURATION
     from app.models import User
 
+    try:
+        lifetime_s = DURATION.parse(expires_in) if expires_in else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expires-in") from None
     with _rt().db.transaction() as s:
         u = s.scalar(select(User).where(User.email == email.strip().lower()))
         if u is None:
             raise click.ClickException(f"no user {email}")
-        raw, _ = accounts.issue_token(s, u, name)
+        raw, issued = accounts.issue_token(s, u, name, lifetime_s=lifetime_s)
+        expires = issued.expires_at
+    click.echo(f"expires {expires:%Y-%m-%d %H:%M} UTC", err=True)  # stdout stays the token alone
     click.echo(raw)
 
 

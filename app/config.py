@@ -248,6 +248,33 @@ _DECLARED = (
     Setting("GL_SPEECH_MODEL", "core", PATH, None,
             "a local Whisper checkpoint (`tiny.en.pt`, ...) for every transcription: liveness digits, audio safety",
             "unset = pocketsphinx (in its wheel)"),
+    Setting("GL_PROXY_HOPS", "core", integer(0), 0,
+            "reverse proxies in front of the server whose `X-Forwarded-For`/`-Proto` are trusted; 0 ignores "
+            "them (the client address is the connection's; behind a proxy, set this or every client shares "
+            "the proxy's address for login throttling)"),
+    Setting("GL_LOGIN_ACCOUNT_FAILURES", "core", integer(1), 5,
+            "wrong passwords for one email within `GL_LOGIN_WINDOW` after which that email is refused for a "
+            "while (`429 too_many_login_attempts`); unknown emails count alike, so refusals reveal nothing"),
+    Setting("GL_LOGIN_ADDRESS_FAILURES", "core", integer(1), 20,
+            "wrong passwords from one client address within `GL_LOGIN_WINDOW` after which it is refused for a while"),
+    Setting("GL_LOGIN_WINDOW", "core", DURATION, 15 * 60, "the window those failures are counted in", "15m"),
+    Setting("GL_LOGIN_LOCKOUT", "core", DURATION, 60,
+            "the first refusal's length; each further one in a row doubles it, up to `GL_LOGIN_LOCKOUT_MAX`", "1m"),
+    Setting("GL_LOGIN_LOCKOUT_MAX", "core", DURATION, 15 * 60,
+            "the longest refusal: an attacker cannot lock someone out for longer at a time", "15m"),
+    Setting("GL_PASSWORD_HASH_SLOTS", "core", integer(1), 2,
+            "password hashes (scrypt) computed at once per process; more sign-ins wait for a slot"),
+    Setting("GL_PASSWORD_HASH_WAIT_MS", "core", integer(0), 50,
+            "how long a sign-in waits for a hashing slot before it is answered `503 server_busy` with "
+            "`Retry-After`, so a flood of logins cannot hold every server thread"),
+    Setting("GL_TOKEN_LIFETIME", "core", DURATION, 30 * 86400,
+            "how long a new API token is valid; then it answers `401 token_expired`", "30d"),
+    Setting("GL_GENERATION_QUOTA_DAILY", "core", integer(0), 500,
+            "generations an adult may request in any 24 hours (0: no limit); then `429 quota_exceeded`"),
+    Setting("GL_GENERATION_QUOTA_DAILY_TEEN", "core", integer(0), 100,
+            "the same for teens (and accounts without a birthdate)"),
+    Setting("GL_GENERATION_QUOTA_PER_MINUTE", "core", integer(0), 30,
+            "generations anyone may request in any minute (0: no limit); load tests of one account set 0"),
     # likeness
     Setting("GL_TEMPLATE_KEYS", "likeness", TEXT, None,
             "face-template keys `kid:base64key[,kid:base64key...]`, the first active; "

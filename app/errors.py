@@ -11,6 +11,7 @@ from typing import Any
 class GreenlightError(Exception):
     status = 400
     code = "bad_request"
+    headers: dict[str, str] = {}  # extra response headers (Retry-After); never mutated in place
 
     def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None,
                  status: int | None = None):
@@ -59,3 +60,23 @@ class IllegalTransition(Conflict):
 class StaleState(Conflict):
     """The row changed under us (another worker or request moved it first)."""
     code = "stale_state"
+
+
+class TooManyRequests(GreenlightError):
+    """Refused for now: `Retry-After` (and details.retry_after_s) say when to try again."""
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int, code: str | None = None,
+                 details: dict[str, Any] | None = None, status: int | None = None):
+        retry_after_s = max(1, int(retry_after_s))
+        super().__init__(message, code=code, details={**(details or {}), "retry_after_s": retry_after_s},
+                         status=status)
+        self.retry_after_s = retry_after_s
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class ServiceBusy(TooManyRequests):
+    """The server is saturated for a moment (not the caller's fault): 503 with Retry-After."""
+    status = 503
+    code = "server_busy"

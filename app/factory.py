@@ -6,9 +6,10 @@ import importlib
 import logging
 
 from flask import Flask, jsonify
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import runtime
-from app.config import Config
+from app.config import Config, setting
 
 # Every domain plugs in through its plugin module (app.domains); nothing else in app/ imports a domain.
 PLUGINS = ("safety.plugin", "likeness.plugin", "copyright.plugin", "generator.plugin", "review_ui.plugin")
@@ -50,6 +51,10 @@ def create_app(config: Config | None = None, *, start_worker: bool = False) -> F
     for blueprint in domains.pages():
         app.register_blueprint(blueprint)
     register_error_handlers(app)
+    hops = setting("GL_PROXY_HOPS")
+    if hops:
+        # Login throttling keys on the client's address: behind proxies it is in X-Forwarded-For.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     @app.get("/")
     def index():

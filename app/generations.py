@@ -7,14 +7,17 @@ live in app.orchestrator.
 
 from __future__ import annotations
 
+import math
 import random
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import audit, domains, media_holds, notifications, runtime, statements, uploads
-from app.db import on_commit
-from app.errors import Conflict, NotFound
+from app.config import setting
+from app.db import as_utc, on_commit, utcnow
+from app.errors import Conflict, NotFound, TooManyRequests
 from app.models import Generation, Status, User
 from app.states import transition
 
@@ -44,6 +47,35 @@ def submit(session: Session, owner: User, prompt: str, cameo_ids: list[str], rem
                  object_id=gen.id, after={"status": gen.status, "cameo_ids": gen.cameo_ids,
                                           "remix_of": remix_of, "input_image_id": input_image_id})
     return gen
+
+
+DAY, MINUTE = timedelta(hours=24), timedelta(minutes=1)
+
+
+def check_quota(session: Session, owner: User, now: datetime | None = None) -> None:
+    """429 quota_exceeded when `owner` has requested their rolling 24-hour quota (stricter for
+    teens) or the per-minute burst limit. Every generation requested counts, whatever became of
+    it. One COUNT over the (owner_id, created_at) index, so it holds across processes; two
+    requests racing at the limit may both pass, which a quota tolerates."""
+    now = now or utcnow()
+    daily = setting("GL_GENERATION_QUOTA_DAILY_TEEN" if owner.is_teen else "GL_GENERATION_QUOTA_DAILY")
+    burst = setting("GL_GENERATION_QUOTA_PER_MINUTE")
+    if not daily and not burst:
+        return
+    mine = Generation.owner_id == owner.id
+    day_count, minute_count = session.execute(
+        select(func.count(), func.count().filter(Generation.created_at > now - MINUTE))
+        .where(mine, Generation.created_at > now - DAY)).one()
+    for limit, count, window, name in ((daily, day_count, DAY, "24h"), (burst, minute_count, MINUTE, "1m")):
+        if limit and count >= limit:
+            # Below the limit again once the (count - limit + 1) oldest requests leave the window.
+            oldest = session.scalar(select(Generation.created_at).where(mine, Generation.created_at > now - window)
+                                    .order_by(Generation.created_at).offset(count - limit).limit(1))
+            reset = as_utc(oldest) + window
+            raise TooManyRequests(
+                f"you have requested {count} generations in the last {name}; the limit is {limit}",
+                code="quota_exceeded", retry_after_s=math.ceil((reset - now).total_seconds()),
+                details={"limit": limit, "window": name, "used": count, "reset_at": reset.isoformat()})
 
 
 def status_of(session: Session, generation_id: str) -> str:

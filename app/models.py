@@ -99,8 +99,25 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime]
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class LoginThrottle(Base):
+    """Wrong-password counts per email (its sha256) or client address, shared by every process.
+
+    `failures` count within a window from `window_started_at`; reaching the limit refuses the key
+    until `blocked_until`, for a time that doubles with each `strikes` up to a cap. Rows idle for a
+    day are swept, which also forgives old strikes."""
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    strikes: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime]
+    blocked_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class Follow(Base):

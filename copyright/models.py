@@ -160,7 +160,7 @@ class VideoClaim(Base):
     disputed_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
     # When it took effect: at filing, or when a reviewer upheld a claim that waited for review
-    # (a monetisation redirects revenue from then). None on claims filed before 0019: created_at.
+    # (a monetisation redirects revenue from then). None on claims filed before 0020: created_at.
     effective_at: Mapped[datetime | None]
     # A reviewer found against the claimant (review rejected, dispute overturned): counts towards
     # flagging the organisation. A lapsed dispute is the platform's delay, not the claimant's fault.

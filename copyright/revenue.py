@@ -124,7 +124,7 @@ def _booking_period(session: Session, own_period: str) -> tuple[str, str | None]
     if not is_closed(session, own_period):
         return own_period, None
     current = period_of(utcnow())
-    if is_closed(session, current):  # only possible for a month closed while running, before 0019
+    if is_closed(session, current):  # only possible for a month closed while running, before 0020
         raise Conflict(f"period {current} is closed", code="period_closed", details={"period": current})
     return current, own_period
 

@@ -39,7 +39,7 @@ def _envelope(code: str, message: str, status: int, details: dict | None = None)
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(GreenlightError)
     def _domain_error(exc: GreenlightError):
-        return exc.to_dict(), exc.status
+        return exc.to_dict(), exc.status, exc.headers
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from app import accounts, notifications
 from app.api.schemas import (
-    FollowIn, InviteList, InviteOut, NotificationList, NotificationOut, SignUpIn, TokenIn, TokenOut, UserOut,
+    FollowIn, InviteList, InviteOut, NotificationList, NotificationOut, SignUpIn, TokenIn, TokenInfo, TokenList,
+    TokenOut, UserOut,
 )
 from app.api.spec import current_user, endpoint, session
 from app.errors import NotFound
@@ -23,7 +24,7 @@ def user_out(user: User) -> UserOut:
 @endpoint(bp, "/signup", "POST", summary="Create an account with an invite code", tag="accounts",
           body=SignUpIn, response=UserOut, status=201, auth=False,
           errors=("invalid_invite", "email_taken", "handle_taken", "weak_password", "invalid_email",
-                  "invalid_birthdate", "below_minimum_age"))
+                  "invalid_birthdate", "below_minimum_age", "server_busy"))
 def sign_up(body: SignUpIn):
     user = accounts.sign_up(session(), body.invite_code, body.email, body.password, body.birthdate, body.handle)
     return user_out(user)
@@ -31,11 +32,20 @@ def sign_up(body: SignUpIn):
 
 @endpoint(bp, "/tokens", "POST", summary="Exchange email and password for an API token (shown once)",
           tag="accounts", body=TokenIn, response=TokenOut, status=201, auth=False,
-          errors=("invalid_credentials",))
+          errors=("invalid_credentials", "too_many_login_attempts", "server_busy"))
 def issue_token(body: TokenIn):
-    user = accounts.check_credentials(session(), body.email, body.password)
+    user = accounts.check_credentials(session(), body.email, body.password, address=request.remote_addr, via="api")
     raw, token = accounts.issue_token(session(), user, body.name)
-    return TokenOut(id=token.id, token=raw, prefix=token.prefix, name=token.name)
+    return TokenOut(id=token.id, token=raw, prefix=token.prefix, name=token.name, created_at=token.created_at,
+                    expires_at=token.expires_at)
+
+
+@endpoint(bp, "/tokens", "GET", summary="My usable tokens (never their secrets)", tag="accounts",
+          response=TokenList)
+def my_tokens():
+    tokens = accounts.list_tokens(session(), current_user())
+    return TokenList(items=[TokenInfo(id=t.id, name=t.name, created_at=t.created_at, expires_at=t.expires_at,
+                                      last_used_at=t.last_used_at) for t in tokens])
 
 
 @endpoint(bp, "/tokens/<token_id>", "DELETE", summary="Revoke one of my tokens", tag="accounts",

@@ -44,8 +44,10 @@ def _visible(generation_id: str, *options) -> Generation:
 
 @endpoint(bp, "/generations", "POST", summary="Request a generation; the pre-render gates answer at once",
           tag="generations", body=GenerationIn, response=GenerationOut, status=201,
-          errors=("validation_error", "empty_prompt", "invalid_characters", "prompt_not_utf8", "remix_parent_not_found", "upload_not_found", "invalid_json"))
+          errors=("validation_error", "empty_prompt", "invalid_characters", "prompt_not_utf8", "remix_parent_not_found",
+                  "upload_not_found", "invalid_json", "quota_exceeded"))
 def create(body: GenerationIn):
+    generations.check_quota(session(), current_user())
     gen_id = orchestrator.submit_and_gate(runtime.current(), session(), current_user(), body.prompt,
                                          body.cameo_ids, body.remix_of, body.input_image_id)
     return generation_out(session().get(Generation, gen_id, options=[joinedload(Generation.verdicts)],

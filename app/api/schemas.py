@@ -117,6 +117,21 @@ class TokenOut(BaseModel):
     token: str = Field(description="shown once; store it now")
     prefix: str
     name: str
+    created_at: datetime
+    expires_at: datetime = Field(description="then the token answers 401 token_expired")
+
+
+class TokenInfo(BaseModel):
+    """One of my tokens, without its secret."""
+    id: str
+    name: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+
+
+class TokenList(BaseModel):
+    items: list[TokenInfo]
 
 
 class UserOut(BaseModel):

@@ -218,6 +218,8 @@ def openapi_document(title: str, version: str, prefix: str) -> dict[str, Any]:
         if op.errors:
             error_codes = ", ".join(op.errors)
             responses["4XX"] = dict(error, description=f"Error; codes include {error_codes}")
+        if "server_busy" in op.errors:  # the one 5XX an operation names: try again after Retry-After
+            responses["503"] = dict(error, description="Busy for a moment (server_busy): retry after Retry-After")
         item["responses"] = responses
         if op.auth:
             item["security"] = [{"bearer": []}]

@@ -27,6 +27,11 @@ def test_upgrade_user_token_and_audit(tmp_path):
     assert "ops@t.test" in out and "reviewer" in out
     token = gl(tmp_path, "token", "ops@t.test").stdout.strip().splitlines()[-1]
     assert token.startswith("glt_") and len(token) > 30
+    # `TOKEN=$(greenlight token ...)` keeps working: stdout is the token alone, its expiry on stderr.
+    short = gl(tmp_path, "token", "ops@t.test", "--expires-in", "2h")
+    assert short.stdout.startswith("glt_") and len(short.stdout.splitlines()) == 1
+    assert short.stderr.startswith("expires ")
+    assert gl(tmp_path, "token", "ops@t.test", "--expires-in", "soon", check=False).returncode == 2
     assert "audit chain intact" in gl(tmp_path, "audit", "verify").stdout
     # The secret key was generated into the instance folder, readable only by its owner.
     assert oct((tmp_path / "inst" / "secret_key").stat().st_mode & 0o777) == "0o600"

@@ -121,3 +121,36 @@ def test_existing_ledger_entries_join_the_chain_unkeyed_and_a_checkpoint_anchors
         with pytest.raises(DBAPIError, match="append-only"):
             conn.execute(text("UPDATE ledger_entries SET gross = 0"))
     engine.dispose()
+
+
+def test_tokens_issued_before_expiry_existed_get_thirty_days(tmp_path):
+    """0021 gives every existing token 30 days from the upgrade, so clients can move to a new one."""
+    import hashlib
+    from datetime import timedelta
+
+    from sqlalchemy import create_engine, text
+
+    from app import accounts
+    from app.db import Database, utcnow
+    from app.models import User
+
+    url = f"sqlite:///{tmp_path / 'tokens.db'}"
+    upgrade(url, "0017")
+    raw = "glt_" + "x" * 43
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO users (id, email, handle, password_hash, role, created_at) "
+                          "VALUES ('u1', 'a@t.test', 'alice', 'x', 'creator', '2025-01-01 10:00:00')"))
+        conn.execute(text("INSERT INTO api_tokens (id, user_id, token_hash, prefix, name, created_at) "
+                          "VALUES ('t1', 'u1', :h, 'glt_xxxxxx', 'api', '2025-01-01 10:00:00')"),
+                     {"h": hashlib.sha256(raw.encode()).hexdigest()})
+    engine.dispose()
+    upgraded_at = utcnow()
+    upgrade(url)
+    db = Database(url)
+    with db.transaction() as s:
+        assert accounts.user_for_token(s, raw).id == "u1"
+        [token] = accounts.list_tokens(s, s.get(User, "u1"))
+        assert timedelta(days=30) <= token.expires_at - upgraded_at < timedelta(days=30, minutes=5)
+    db.dispose()
+    assert drift(url) == []

@@ -4,8 +4,8 @@ claims that wait for review, overturned claims and flagged organisations
 `ledger_periods` (a row per closed month, closed for good) becomes `ledger_period_changes`: every
 close and reopen, append-only like the postings; each closed month carries over as one `close`.
 
-Revision ID: 0019
-Revises: 0017
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-02 06:30:00
 """
 from alembic import op
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 import app.db
 
 
-revision = '0019'
-down_revision = '0021'
+revision = '0020'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 

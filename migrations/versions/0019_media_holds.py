@@ -1,7 +1,7 @@
 """media holds: withheld media kept for legal holds, then purged
 
-Revision ID: 0021
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-02 06:40:00.000000
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import app.db
 
 
-revision = '0021'
+revision = '0019'
 down_revision = '0018'
 branch_labels = None
 depends_on = None
