@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+from datetime import date
 import os
 import shutil
 import signal
@@ -45,12 +46,33 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-PROMPTS = [
-    "a green cube sliding down a ramp", "a red ball bouncing at night", "two friends dancing at sunset",
-    "a chef cutting vegetables in a bright kitchen", "a paper boat drifting down a rainy street",
-    "a cat shooting hoops in a gym", "a history lecture about the printing press",
-    "a hot air balloon over a quiet mountain lake",
-]
+# Each request a new, ordinary prompt (the embedder remembers texts it saw, so a repeated prompt
+# would be nearly free): subject x action x place x time gives 12,000 distinct one-clause prompts of
+# 8-12 words, the shape people type. A serial number or timestamp tacked on would not do: the
+# classifiers embed every clause of a prompt, so ", take 17 1733..." adds work no user causes.
+SUBJECTS = ["a green cube", "a red kite", "two friends", "a chef", "a paper boat", "a tabby cat", "an old fisherman",
+            "a golden retriever", "a street musician", "a small robot", "a hot air balloon", "a grandmother",
+            "a skateboarder", "a flock of pigeons", "a ballet dancer", "a delivery cyclist", "a lighthouse keeper",
+            "a pair of otters", "a science teacher", "a toy train"]
+ACTIONS = ["sliding down a ramp", "drifting slowly", "dancing together", "cutting vegetables", "spinning in circles",
+           "reading a letter", "crossing a bridge", "climbing a staircase", "waving hello", "painting a fence",
+           "chasing soap bubbles", "watching the rain", "juggling oranges", "building a sandcastle", "sleeping peacefully",
+           "playing the violin", "carrying a lantern", "looking at the stars", "opening a gift", "riding a bicycle"]
+PLACES = ["in a bright kitchen", "on a quiet mountain lake", "in a busy market", "at a seaside pier",
+          "in a snowy forest", "on a city rooftop", "in an empty library", "at a train station", "in a flower field",
+          "inside a greenhouse", "on a desert road", "in a rainy alley", "at a county fair", "in a tiny apartment",
+          "beside a waterfall"]
+TIMES = ["at sunset", "at dawn", "at night", "in the afternoon"]
+
+
+def prompt(n: int) -> str:
+    """The n-th prompt: distinct for n below 12,000."""
+    n, subject = divmod(n, len(SUBJECTS))
+    n, action = divmod(n, len(ACTIONS))
+    n, place = divmod(n, len(PLACES))
+    return f"{SUBJECTS[subject]} {ACTIONS[action]} {PLACES[place]} {TIMES[n % len(TIMES)]}"
+
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -128,8 +150,7 @@ def _drive(port: int, token: str, endpoint: Endpoint, until: float, result: Resu
             n = counter[0] = counter[0] + 1
         body = None
         if endpoint.body == "prompt":
-            # Each request a new text (the embedder remembers texts it saw): "take N" makes it unique.
-            body = json.dumps({"prompt": f"{PROMPTS[n % len(PROMPTS)]}, take {n} {time.time_ns()}"})
+            body = json.dumps({"prompt": prompt(n)})
             headers["Content-Type"] = "application/json"
         started = time.perf_counter()
         try:
@@ -156,8 +177,12 @@ def _drive(port: int, token: str, endpoint: Endpoint, until: float, result: Resu
         result.error_samples += samples
 
 
+# One count across every drive(): the measured POSTs never repeat a warm-up prompt the embedder remembers.
+PROMPT_COUNTER = [0]
+
+
 def drive(port: int, tokens: list[str], endpoint: Endpoint, seconds: float, concurrency: int) -> Result:
-    result, lock, counter = Result(), threading.Lock(), [0]
+    result, lock, counter = Result(), threading.Lock(), PROMPT_COUNTER
     until = time.perf_counter() + seconds
     threads = [threading.Thread(target=_drive, args=(port, tokens[i % len(tokens)], endpoint, until, result,
                                                      lock, counter)) for i in range(concurrency)]
@@ -263,12 +288,14 @@ def main() -> None:
     tokens = []
     with rt.db.transaction() as s:
         for i in range(args.concurrency):
-            user = accounts.create_user(s, f"load{i}@bench.test", "bench-password-1")
+            user = accounts.create_user(s, f"load{i}@bench.test", "bench-password-1", birthdate=date(1990, 1, 1))
             raw, _ = accounts.issue_token(s, user, "bench")
             tokens.append(raw)
 
     env = dict(os.environ, DATABASE_URL=url, REDIS_URL=args.redis_url, GL_INSTANCE_DIR=str(tmp),
-               GL_SECRET_KEY="bench-secret")
+               GL_SECRET_KEY="bench-secret",
+               # The quotas stay on (their COUNT is part of every POST) but too high to refuse one.
+               GL_GENERATION_QUOTA_DAILY="1000000", GL_GENERATION_QUOTA_PER_MINUTE="1000000")
     env.update(dict(kv.split("=", 1) for kv in args.server_env))
     port = free_port()
     # `-m app.cli` from this checkout (the `greenlight` script may import another editable copy).
