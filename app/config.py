@@ -385,6 +385,13 @@ def keep_model_hubs_offline() -> None:
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
+def export_to_children(**values: str) -> None:
+    """Variables a child process reads, set in this process before it forks (RQ's work-horse reads
+    RQ_WORKER_ID and RQ_JOB_ID, as RQ's own fork sets them): written here, the one module that
+    touches the environment."""
+    os.environ.update(values)
+
+
 def one_native_thread() -> None:
     """One OpenMP thread for the native libraries (torch reads OMP_NUM_THREADS when it is imported):
     for a server worker process, where the processes are the parallelism (app/web_server.py)."""

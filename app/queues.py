@@ -33,7 +33,7 @@ from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
 
-from app.config import Config
+from app.config import Config, export_to_children
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +160,7 @@ class ForkingWorker(Worker):
     def fork_work_horse(self, job: Job, queue: Queue) -> None:
         parent = os.getpid()
         child_pid = os.fork()
-        os.environ["RQ_WORKER_ID"] = self.name
-        os.environ["RQ_JOB_ID"] = job.id
+        export_to_children(RQ_WORKER_ID=self.name, RQ_JOB_ID=job.id)
         if child_pid == 0:
             os.setpgrp()
             die_with_parent(parent)
