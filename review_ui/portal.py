@@ -178,7 +178,14 @@ def file_claim():
     form = {k: request.form.get(k, "").strip() for k in ("generation_id", "work_id", "action", "reason")}
     return _act(lambda: _portal().file_claim(web.db(), web.current_user(), form["generation_id"], form["work_id"],
                                              form["action"], form["reason"]),
-                "The claim was filed.", "#video-claims", form)
+                _claim_filed, "#video-claims", form)
+
+
+def _claim_filed(claim: dict[str, Any]) -> str:
+    if claim["status"] == "pending_review":
+        return ("The claim was filed and waits for review: the video is not recorded as using this work, "
+                "so nothing happens to it until a reviewer upholds the claim.")
+    return "The claim was filed."
 
 
 @bp.get("/portal/statements.csv")
