@@ -74,6 +74,18 @@ def published_garfield_video(world, live_server) -> str:
     return gid
 
 
+def file_garfield_takedown(page, gid: str) -> None:
+    """Paws logs in and files a Garfield takedown against `gid` through the portal's claim form."""
+    log_in(page, "paws@t.test", PASSWORD, next_path="/portal")
+    form = page.locator("form.claim-form")
+    form.get_by_label("Generation id").fill(gid)
+    form.get_by_label("Work").select_option("garfield")
+    form.get_by_label("Take down").check()
+    form.get_by_label("Reason").fill(TAKEDOWN_REASON)
+    form.get_by_role("button", name="File claim").click()
+    page.wait_for_load_state()
+
+
 def test_a_rightsholder_opts_a_work_in_and_the_same_prompt_then_passes(page, world, live_server):
     bob = world["bob"]
     assert generate(bob, GARFIELD)["status"] == "blocked"
@@ -120,14 +132,7 @@ def test_a_claim_on_a_work_the_video_does_not_use_says_it_waits_for_review(page,
     assert rendered(live_server, bob, gid) == "draft"
     assert bob.post(f"/api/v1/generations/{gid}/publish").get_json()["status"] == "published"
 
-    log_in(page, "paws@t.test", PASSWORD, next_path="/portal")
-    form = page.locator("form.claim-form")
-    form.get_by_label("Generation id").fill(gid)
-    form.get_by_label("Work").select_option("garfield")
-    form.get_by_label("Take down").check()
-    form.get_by_label("Reason").fill(TAKEDOWN_REASON)
-    form.get_by_role("button", name="File claim").click()
-    page.wait_for_load_state()
+    file_garfield_takedown(page, gid)
     assert page.get_by_role("status").first.inner_text().startswith("The claim was filed and waits for review")
     assert page.locator("tr.video-claim .claim-status").inner_text() == "Pending review"
     assert status(bob, gid) == "published"  # nothing happened to the video
@@ -139,14 +144,7 @@ def test_a_claim_is_filed_and_its_dispute_lapses_at_the_deadline(page, rt, world
     bob = world["bob"]
     gid = published_garfield_video(world, live_server)
 
-    log_in(page, "paws@t.test", PASSWORD, next_path="/portal")
-    form = page.locator("form.claim-form")
-    form.get_by_label("Generation id").fill(gid)
-    form.get_by_label("Work").select_option("garfield")
-    form.get_by_label("Take down").check()
-    form.get_by_label("Reason").fill(TAKEDOWN_REASON)
-    form.get_by_role("button", name="File claim").click()
-    page.wait_for_load_state()
+    file_garfield_takedown(page, gid)
     assert page.get_by_role("status").first.inner_text() == "The claim was filed."
     row = page.locator("tr.video-claim")
     assert row.count() == 1 and gid in row.inner_text()
