@@ -158,6 +158,7 @@ _CONTEXT: PhraseIndex[str] = PhraseIndex()
 _CONTEXT.add_all(WORK_CONTEXT_WORDS, "context")
 NGRAM_MAX = 4          # aliases longer than this many words are matched exactly only
 WINDOW, STRIDE = 10, 5  # semantic windows over long prompts
+CANDIDATE_MEMO = 50_000  # spans whose fuzzy candidates are remembered (a few MB)
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,8 @@ class IpTextClassifier:
                 anchors.append(phrase.key)
                 for variant in _deletes(phrase.key, max_edits(len(phrase.key))):
                     self._deletes.setdefault(variant, set()).add(phrase.key)
+        self._longest_variant = max(map(len, self._deletes), default=0)
+        self._candidate_memo: dict[str, frozenset[str]] = {}
         self.descriptions = descriptions
         self._description_vectors = embed_cached(embedder, [r.phrase for r in descriptions])
 
@@ -332,12 +335,24 @@ class IpTextClassifier:
         decision = Decision.BLOCK if score >= self.thresholds.fuzzy_block else Decision.REVIEW
         return IpMatch(work, decision, score, "fuzzy_alias", name.ref.phrase)
 
-    def _candidates(self, text: str) -> set[str]:
+    def _candidates(self, text: str) -> frozenset[str]:
+        """The names sharing a deletion variant with `text`. Remembered per span: prompts are made of
+        the same few thousand words and word pairs, and the variants of a 20-letter span are ~200."""
+        known = self._candidate_memo.get(text)
+        if known is not None:
+            return known
         depth = 2 if len(text) >= 7 else 1
         keys: set[str] = set()
-        for variant in _deletes(text, depth):
-            keys |= self._deletes.get(variant, set())
-        return keys
+        if len(text) - depth <= self._longest_variant:
+            for variant in _deletes(text, depth):
+                found = self._deletes.get(variant)
+                if found:
+                    keys |= found
+        result = frozenset(keys)
+        if len(self._candidate_memo) >= CANDIDATE_MEMO:
+            self._candidate_memo.clear()  # a bounded memory; refilling it is cheap
+        self._candidate_memo[text] = result
+        return result
 
     def views(self, prompt: str) -> list[str]:
         """What is embedded: the whole normalised prompt, its clauses (split at punctuation and

@@ -42,7 +42,9 @@ class CameoConsentStage(Stage):
     version = "permissions-3"  # 3: a minor's cameo is refused to adults
 
     def check(self, ctx: StageContext) -> Verdict:
-        carried = {cid: "input_image" for cid in input_image_cameos(ctx.session, ctx.generation_id)}
+        # Faces of an input image are recorded as appearances; without one there are none to read.
+        from_image = input_image_cameos(ctx.session, ctx.generation_id) if ctx.input_image_path is not None else []
+        carried = {cid: "input_image" for cid in from_image}
         carried |= {cid: "remix_of" for cid in remix_cameos(ctx.session, ctx.remix_of)}
         inherited = [cid for cid in carried if cid not in ctx.cameo_ids]
         wanted = [*ctx.cameo_ids, *inherited]

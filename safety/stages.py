@@ -128,6 +128,8 @@ class HashBankStage(Stage):
     def check(self, ctx: StageContext) -> Verdict:
         from safety.hashbanks import bank_index
 
+        if not self.rendered and ctx.input_image_path is None:
+            return Verdict.allow()  # a prompt alone has no media to look up
         index = bank_index(ctx.session)
         if self.rendered:  # the video must decode, banks or not: what cannot be looked at cannot be cleared
             frames = ctx.frames_or_block(self.frames_per_second, "known media")

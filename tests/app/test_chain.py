@@ -187,3 +187,39 @@ def test_another_chain_key_cannot_verify_the_rows(rt, monkeypatch):
     with rt.db.transaction() as s:
         report = audit.verify(s, key=other)
     assert not report.ok and report.first_bad_id == 1 and other.id in report.problem
+
+
+def test_appends_in_one_transaction_continue_from_the_row_before_and_a_rolled_back_savepoint_is_forgotten(rt):
+    """Later appends of a transaction skip the lock and the query for the chain's end; a savepoint
+    rolled back takes its rows with it, and the next append continues from what is really there."""
+    with rt.db.transaction() as s:
+        audit.record(s, actor="test", action="a", object_type="thing", object_id="1")
+        second = audit.record(s, actor="test", action="b", object_type="thing", object_id="2")
+        nested = s.begin_nested()
+        audit.record(s, actor="test", action="gone", object_type="thing", object_id="3")
+        nested.rollback()
+        after = audit.record(s, actor="test", action="c", object_type="thing", object_id="4")
+        assert after.prev_hash == second.hash
+    with rt.db.transaction() as s:  # a new transaction reads the end again
+        audit.record(s, actor="test", action="d", object_type="thing", object_id="5")
+    with rt.db.transaction() as s:
+        rows = list(s.query(AuditEvent).order_by(AuditEvent.id))
+        assert [r.action for r in rows][-4:] == ["a", "b", "c", "d"]
+        assert all(later.prev_hash == earlier.hash for earlier, later in zip(rows, rows[1:]))
+    assert _verify(rt).ok
+
+
+def test_a_session_does_not_continue_from_its_last_transaction_when_another_appended_since(rt):
+    s = rt.db.sessions()
+    try:
+        audit.record(s, actor="long-lived", action="one", object_type="thing", object_id="1")
+        s.commit()
+        _append(rt, 2, start=10)  # another session appends after it
+        mine = audit.record(s, actor="long-lived", action="two", object_type="thing", object_id="2")
+        s.commit()
+    finally:
+        s.close()
+    with rt.db.transaction() as s:
+        before = s.query(AuditEvent).filter(AuditEvent.id < mine.id).order_by(AuditEvent.id.desc()).first()
+        assert mine.prev_hash == before.hash and before.object_id == "11"
+    assert _verify(rt).ok

@@ -145,3 +145,86 @@ def test_views_embedded_again_come_from_memory_unchanged():
         del embedder._forward
     assert calls == [["a red ball"]]  # only the new text reached the model
     assert np.allclose(again[0], first[1]) and np.allclose(again[2], first[0])
+
+
+# --- the ONNX Runtime path (app/kit/text_embedding_onnx.py) ------------------------------------------
+
+MIXED = ["Garfield eating lasagna", "x", "a boy wizard with a lightning scar casting spells " * 8,
+         "two friends dancing at sunset on a quiet mountain lake"]
+
+
+def _torch_vectors(embedder: TextEmbedder, texts: list[str]) -> np.ndarray:
+    return np.concatenate([embedder._torch_vectors(*embedder._arrays(embedder._tokenizer.encode_batch([t])))  # noqa: SLF001
+                           for t in texts])
+
+
+@pytest.mark.slow
+def test_onnx_runtime_is_the_default_and_gives_the_pytorch_vectors(embedder):
+    assert embedder.runtime == "onnxruntime"
+    got = embedder._embed_now(MIXED, 1)  # noqa: SLF001  (the model, not the per-text memory)
+    assert np.allclose(got, _torch_vectors(embedder, MIXED), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_graph_is_exported_once_into_the_cache_folder_and_reused(monkeypatch, tmp_path, caplog):
+    from app.kit import text_embedding_onnx
+    monkeypatch.setenv("GL_MODEL_CACHE_DIR", str(tmp_path / "cache"))
+    first = TextEmbedder(default_embedder_path())
+    graphs = list((tmp_path / "cache").glob("*.onnx"))
+    assert first.runtime == "onnxruntime" and len(graphs) == 1 and first.sha256[:16] in graphs[0].name
+    assert not list((tmp_path / "cache").glob("*.part"))
+
+    def no_export(*args):
+        raise AssertionError("exported again although the cached graph is good")
+    monkeypatch.setattr(text_embedding_onnx, "_export", no_export)
+    second = TextEmbedder(default_embedder_path())
+    assert second.runtime == "onnxruntime"
+    assert np.allclose(second.embed(MIXED), first.embed(MIXED), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_damaged_cached_graph_is_exported_again(monkeypatch, tmp_path):
+    monkeypatch.setenv("GL_MODEL_CACHE_DIR", str(tmp_path))
+    embedder = TextEmbedder(default_embedder_path())
+    graph = next(tmp_path.glob("*.onnx"))
+    graph.write_bytes(b"not an onnx graph")
+    again = TextEmbedder(default_embedder_path())
+    assert again.runtime == "onnxruntime" and graph.stat().st_size > 1_000_000
+    assert np.allclose(again.embed(["a damaged file"]), embedder.embed(["a damaged file"]), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_graph_that_disagrees_with_the_weights_is_not_used(monkeypatch, tmp_path, caplog):
+    from app.kit import text_embedding_onnx
+    monkeypatch.setenv("GL_MODEL_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(text_embedding_onnx, "TOLERANCE", -1.0)  # nothing agrees
+    embedder = TextEmbedder(default_embedder_path())
+    assert embedder.runtime == "torch"
+    assert "stays on PyTorch" in caplog.text and "disagrees" in caplog.text
+    assert np.allclose(embedder.embed(MIXED), _torch_vectors(embedder, MIXED), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_an_unwritable_cache_folder_leaves_the_embedder_on_pytorch(monkeypatch, tmp_path, caplog):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("a file where the folder should be")
+    monkeypatch.setenv("GL_MODEL_CACHE_DIR", str(blocked / "cache"))
+    embedder = TextEmbedder(default_embedder_path())
+    assert embedder.runtime == "torch" and "stays on PyTorch" in caplog.text
+    assert embedder.embed(["still works"]).shape == (1, 384)
+
+
+def test_the_runtime_can_be_chosen(monkeypatch, tmp_path):
+    monkeypatch.setenv("GL_TEXT_EMBEDDER_RUNTIME", "torch")
+    monkeypatch.setenv("GL_MODEL_CACHE_DIR", str(tmp_path))
+    embedder = TextEmbedder(default_embedder_path())
+    assert embedder.runtime == "torch" and not list(tmp_path.iterdir())
+
+
+def test_the_model_cache_follows_xdg(monkeypatch, tmp_path):
+    from app.config import model_cache_dir
+    monkeypatch.delenv("GL_MODEL_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert model_cache_dir() == tmp_path / "greenlight"
+    monkeypatch.setenv("GL_MODEL_CACHE_DIR", str(tmp_path / "models"))
+    assert model_cache_dir() == tmp_path / "models"
