@@ -24,8 +24,10 @@ from likeness.enrolment_cases import allowed_matches, open_enrolment_case
 from likeness.faces import FaceModels, FaceQualityError, check_quality, estimate_yaw
 from likeness.liveness.audio import check_spoken_phrase
 from likeness.liveness.challenge import Challenge, new_challenge
+from likeness.liveness.lips import LipsReport, lips_report, mouth_opening
 from likeness.liveness.motion import motion_report
 from likeness.liveness.recognisers import DigitRecogniser, load_recogniser
+from likeness.liveness.surface import SurfaceReport, surface_report
 from likeness.matching import matcher
 from likeness.models import (
     Cameo, CameoApproval, CameoBlock, CameoStatus, EnrolmentChallenge, Permission,
@@ -35,10 +37,19 @@ from likeness.services import blockable_users, check_permission_for, get_own_cam
 CHALLENGE_TTL = timedelta(minutes=5)
 MAX_ATTEMPTS = 3
 MIN_GOOD_FRAMES = 5
-FRAMES_PER_SECOND = 6.0
+# Frames looked at per second: lip movement needs about 12 (a syllable lasts ~200 ms); faces are
+# embedded in every EMBED_EVERY-th of them (identity needs fewer, and embedding is the dear part).
+FRAMES_PER_SECOND = 12.0
+EMBED_EVERY = 2
 # Degrees the head must turn, from its starting pose, in the asked direction.
 MIN_TURN_DEGREES = 12.0
 EXEMPLARS = 4
+
+
+LIPS_MESSAGES = {
+    "liveness_lips_not_speaking": "we heard the digits but your lips did not say them: say them yourself, on camera",
+    "liveness_lips_out_of_sync": "the sound is out of step with your lips: record again in one take",
+}
 
 
 @dataclass
@@ -51,29 +62,46 @@ class LivenessResult:
     phrase_match: float = 0.0
     good_frames: int = 0
     recogniser: str = ""
-    # The aligned face of each good frame, as embedded: kept (sealed) so a new model can re-embed them.
+    # The aligned face of each embedded frame: kept (sealed) so a new model can re-embed them.
     crops: list[np.ndarray] = field(default_factory=list)
+    surface: SurfaceReport | None = None
+    lips: LipsReport | None = None
 
     @property
     def ok(self) -> bool:
         return not self.reasons
 
 
-def _faces_in(frames, models: FaceModels, result: LivenessResult) -> tuple[list[np.ndarray], list[str]]:
-    embeddings, problems = [], []
-    for t, frame in frames:
+@dataclass
+class _Seen:
+    """One sampled frame's face: its landmarks, yaw and how open its mouth is (None: no usable face)."""
+    time: float
+    landmarks: np.ndarray | None = None
+    yaw: float | None = None
+    mouth: float | None = None
+
+
+def _faces_in(frames, models: FaceModels, result: LivenessResult) -> tuple[list[np.ndarray], list[str], list[_Seen]]:
+    """Every frame is looked at (the turn, the surface and the lips need the motion); every
+    EMBED_EVERY-th good one is also embedded (identity needs fewer)."""
+    embeddings, problems, seen = [], [], []
+    for index, (t, frame) in enumerate(frames):
         faces = models.detect(frame)
         try:
             report = check_quality(frame, faces)
         except FaceQualityError as exc:
             problems.append(exc.code)
+            seen.append(_Seen(t))
             continue
         crop = models.align(frame, report.face)
-        embeddings.append(models.embed_aligned(crop))
-        result.crops.append(crop)
-        result.yaws.append(estimate_yaw(report.face.landmarks))
+        yaw = estimate_yaw(report.face.landmarks)
+        seen.append(_Seen(t, report.face.landmarks, yaw, mouth_opening(crop)))
+        result.yaws.append(yaw)
         result.face_times.append(t)
-    return embeddings, problems
+        if index % EMBED_EVERY == 0:
+            embeddings.append(models.embed_aligned(crop))
+            result.crops.append(crop)
+    return embeddings, problems, seen
 
 
 def _turned(yaws: list[float], direction: str) -> bool:
@@ -99,7 +127,7 @@ def verify_liveness(video: Path, challenge: Challenge, models: FaceModels,
     if motion.loop_period:
         result.reasons.append(("liveness_looped_video", "the video repeats itself"))
 
-    embeddings, problems = _faces_in(frames, models, result)
+    embeddings, problems, seen = _faces_in(frames, models, result)
     result.good_frames = len(embeddings)
     if len(embeddings) < MIN_GOOD_FRAMES:
         code = max(set(problems), key=problems.count) if problems else "no_face"
@@ -113,15 +141,25 @@ def verify_liveness(video: Path, challenge: Challenge, models: FaceModels,
         result.reasons.append(("liveness_identity_changed", "the face changes during the video"))
     if not _turned(result.yaws, challenge.direction):
         result.reasons.append(("liveness_no_head_turn", f"turn your head to your {challenge.direction}"))
+    result.surface = surface_report([f for _, f in frames], [s.landmarks for s in seen], [s.yaw for s in seen])
+    if result.surface.is_flat:
+        result.reasons.append(("liveness_flat_surface", "the face turned like a flat picture, not a head: "
+                                                        "record yourself, not a photo or a screen"))
 
     try:
         # The digits must be spoken while the face is on camera, not dubbed before or after it.
         window = (result.face_times[0], result.face_times[-1] + 1.0 / FRAMES_PER_SECOND)
-        audio = check_spoken_phrase(load_audio(video), challenge, window=window, recognise=recogniser.digits)
+        track = load_audio(video)
+        audio = check_spoken_phrase(track, challenge, window=window, recognise=recogniser.digits)
         result.transcript, result.phrase_match = list(audio.transcript), audio.match
         messages = {"no_speech": "we could not hear you speak", "phrase_mismatch": "say the digits shown",
                     "speech_outside_window": "speak while you are on camera"}
         result.reasons += [(f"liveness_{code}", messages.get(code, code)) for code in audio.reasons]
+        if audio.segments:
+            speech = (audio.segments[0].start_s, audio.segments[-1].end_s)
+            result.lips = lips_report([s.time for s in seen], [s.mouth for s in seen], track.samples, speech)
+            if not result.lips.ok:
+                result.reasons.append((result.lips.reason, LIPS_MESSAGES[result.lips.reason]))
     except MediaError as exc:
         result.reasons.append(("liveness_no_audio" if exc.code == "media_no_audio" else exc.code, str(exc)))
     result.embeddings = vectors

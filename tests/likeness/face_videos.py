@@ -1,8 +1,8 @@
 """Selfie videos made from still photos, for liveness and post-render scans.
 
-A head turn is simulated by a smooth local warp that carries the nose sideways while the eyes
-and mouth corners move less, which is what a real turn does to the 5 landmarks; a little
-hand-held jitter keeps the camera alive. Spoofs are the same material held still or looped.
+`head_turn_frames` renders the bona fide stand-in of tests/likeness/heads.py (a 3-D head that turns
+and speaks). `turned` is the older 2-D warp (the nose carried sideways by a local bump), kept for
+scans that only need a face that moves. Spoofs are the same material held still or looped.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from likeness.faces import FaceModels
+from tests.likeness import heads
 from tests.likeness.liveness.fixtures.builders import pad, read_pcm, write_media
 
 FPS = 12
@@ -35,15 +36,41 @@ def jitter(image: np.ndarray, i: int, amount: float = 2.0) -> np.ndarray:
 
 
 def head_turn_frames(models: FaceModels, photo: np.ndarray, direction: str, seconds: float,
-                     max_shift: float = 26.0) -> list[np.ndarray]:
+                     max_yaw: float = 28.0, audio: str | np.ndarray | None = "digits_73914.flac",
+                     speech_at_s: float = 0.4) -> list[np.ndarray]:
+    """A bona fide stand-in (tests/likeness/heads.py): the photo's face on a 3-D head that looks at
+    the camera for the first third, then turns, its mouth moving with `audio` as `write_selfie`
+    places it (the same defaults), with a little hand-held jitter."""
+    face = models.analyze(photo)[0].face
+    head = heads.prepare(photo, face.landmarks.reshape(5, 2))
+    n = int(round(seconds * FPS))
+    mouth = np.zeros(n)
+    if audio is not None:
+        pcm = read_pcm(audio) if isinstance(audio, str) else audio
+        mouth = heads.mouth_track(pad(pcm, before_s=speech_at_s), FPS, n)
+    return [heads.render(head, yaw, open_, jitter=i)
+            for i, (yaw, open_) in enumerate(zip(heads.turn_ramp(n, max_yaw, direction), mouth))]
+
+
+def warped_turn_frames(models: FaceModels, photo: np.ndarray, direction: str, seconds: float,
+                       max_shift: float = 26.0, audio: str | np.ndarray | None = "digits_73914.flac",
+                       speech_at_s: float = 0.4) -> list[np.ndarray]:
+    """The older 2-D stand-in: the nose carried sideways by a local warp (no homography explains it),
+    the mouth moving with `audio`. For a toy face embedder that cannot follow a rendered head's turn
+    (tests/likeness/test_model_swap.py's 4x4-pool model)."""
     face = models.analyze(photo)[0].face
     landmarks = face.landmarks.reshape(5, 2)
+    head = heads.prepare(photo, landmarks)
     nose, eye_distance = landmarks[2], float(np.linalg.norm(landmarks[0] - landmarks[1]))
     sign = 1.0 if direction == "left" else -1.0
     n = int(round(seconds * FPS))
-    # Look at the camera for the first third, then turn.
+    mouth = np.zeros(n)
+    if audio is not None:
+        pcm = read_pcm(audio) if isinstance(audio, str) else audio
+        mouth = heads.mouth_track(pad(pcm, before_s=speech_at_s), FPS, n)
     ramp = np.clip((np.arange(n) / max(n - 1, 1) - 1 / 3) * 1.5, 0, 1)
-    return [jitter(turned(photo, nose, eye_distance, sign * max_shift * r), i) for i, r in enumerate(ramp)]
+    return [jitter(turned(heads.open_mouth(photo, head, m), nose, eye_distance, sign * max_shift * r), i)
+            for i, (r, m) in enumerate(zip(ramp, mouth))]
 
 
 def write_selfie(path: Path, frames: list[np.ndarray], audio: str | np.ndarray | None = "digits_73914.flac",

@@ -113,3 +113,55 @@ def test_a_whisper_checkpoint_from_a_local_file_does_the_listening(selfie, model
     assert result.recogniser == "whisper:tiny-random.pt"
     # Random weights hear no digits: the same video that passes with pocketsphinx fails on the phrase.
     assert [code for code, _ in result.reasons] == ["liveness_phrase_mismatch"]
+
+
+# -- issue 14: presentation attacks the head-turn and the digits alone let through ------------------
+
+@pytest.fixture(scope="module")
+def astronaut_head(models, photos):
+    from tests.likeness import heads
+    return heads.prepare(photos["astronaut"], models.analyze(photos["astronaut"])[0].face.landmarks.reshape(5, 2))
+
+
+def _frames(head, *, surface="head", mouth=None, yaw=28.0, camera=9.0, n=36):
+    from tests.likeness import heads
+    mouth = np.zeros(n) if mouth is None else mouth
+    return [heads.render(head, a, m, surface=surface, camera=camera, jitter=i)
+            for i, (a, m) in enumerate(zip(heads.turn_ramp(n, yaw, "left"), mouth))]
+
+
+def _mouth_for(name, n=36):
+    from tests.likeness import heads
+    from tests.likeness.liveness.fixtures.builders import pad, read_pcm
+    return heads.mouth_track(pad(read_pcm(name), before_s=0.4), FPS, n)
+
+
+def test_a_photo_tilted_close_to_the_camera_with_the_digits_read_aloud_is_refused(tmp_path, models, astronaut_head):
+    """The attack from outside: one photo of someone else, turned 40 degrees about its vertical axis
+    near the lens (the landmarks read a head turn), the attacker reading the digits off-camera."""
+    attack = write_selfie(tmp_path / "print.mp4", _frames(astronaut_head, surface="plane", yaw=40, camera=3.0))
+    result = enrolment.verify_liveness(attack, LEFT, models)
+    codes = [code for code, _ in result.reasons]
+    assert "liveness_no_head_turn" not in codes  # what let it through before
+    assert "liveness_flat_surface" in codes and "liveness_lips_not_speaking" in codes
+    assert result.surface.is_flat
+
+
+def test_a_print_with_the_mouth_cut_out_is_refused_as_flat(tmp_path, models, astronaut_head):
+    attack = write_selfie(tmp_path / "cutout.mp4", _frames(astronaut_head, surface="plane", yaw=40, camera=3.0,
+                                                           mouth=_mouth_for("digits_73914.flac")))
+    assert "liveness_flat_surface" in _reasons(attack, models)
+
+
+def test_a_head_whose_mouth_says_other_words_is_refused(tmp_path, models, astronaut_head):
+    dubbed = write_selfie(tmp_path / "dubbed-mouth.mp4", _frames(astronaut_head, mouth=_mouth_for("digits_28056.flac")))
+    result = enrolment.verify_liveness(dubbed, LEFT, models)
+    codes = [code for code, _ in result.reasons]
+    assert codes and set(codes) <= {"liveness_lips_not_speaking", "liveness_lips_out_of_sync"}, result.reasons
+    assert not result.surface.is_flat
+
+
+def test_a_head_that_speaks_late_is_refused_as_out_of_sync(tmp_path, models, astronaut_head):
+    late = write_selfie(tmp_path / "late.mp4", _frames(astronaut_head, mouth=_mouth_for("digits_73914.flac")),
+                        speech_at_s=0.75)  # the sound 350 ms after the lips
+    assert _reasons(late, models) == ["liveness_lips_out_of_sync"]

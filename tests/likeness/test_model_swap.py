@@ -21,7 +21,7 @@ from likeness.figures import load_figures
 from likeness.liveness.challenge import Challenge
 from likeness.models import FaceTemplate, FigureFaceTemplate
 from tests.conftest import drain
-from tests.likeness.face_videos import head_turn_frames, write_selfie
+from tests.likeness.face_videos import warped_turn_frames, write_selfie
 from tests.likeness.faces.test_models import tiny_arcface
 
 LEFT = Challenge.from_digits("73914", "left")
@@ -75,7 +75,7 @@ def enrolled(rt, make_api, models, photos, tmp_path, monkeypatch):
     monkeypatch.setattr(enrolment, "new_challenge", lambda: LEFT)
     alice, _ = make_api("alice@t.test", handle="alice")
     challenge = alice.post("/api/v1/cameos/enrol", json={"display_name": "Alice", "permission": "everyone"})
-    selfie = write_selfie(tmp_path / "selfie.mp4", head_turn_frames(models, photos["astronaut"], "left", seconds=3.0))
+    selfie = write_selfie(tmp_path / "selfie.mp4", warped_turn_frames(models, photos["astronaut"], "left", seconds=3.0))
     resp = alice.post(challenge.get_json()["upload_url"], data=selfie.read_bytes(),
                       headers={"Content-Type": "video/mp4"})
     assert resp.status_code == 201, resp.get_json()
@@ -175,7 +175,7 @@ def test_enrolment_waits_while_enrolled_faces_cannot_be_searched(rt, make_api, e
                                                                 tmp_path, monkeypatch):
     """Someone else's face must not enrol unnoticed while the duplicate check cannot see every
     enrolled face: after a swap, enrolment answers 503 until the re-embed, then works again."""
-    selfie = write_selfie(tmp_path / "mallory.mp4", head_turn_frames(models, photos["astronaut"], "left", seconds=3.0))
+    selfie = write_selfie(tmp_path / "mallory.mp4", warped_turn_frames(models, photos["astronaut"], "left", seconds=3.0))
     new = swap_model()
     mallory, _ = make_api("mallory@t.test", handle="mallory")
 
