@@ -149,8 +149,9 @@ class ChallengeOut(BaseModel):
 
 class EnrolmentOut(BaseModel):
     cameo: CameoOut
-    review_pending: bool = Field(description="the face matches another account's cameo: the cameo waits for a "
-                                             "reviewer (an `enrolment` case you follow at /me/cases)")
+    review_pending: bool = Field(description="the face matches another account's cameo, or the public figure your "
+                                             "account is verified as: the cameo waits for a reviewer (an "
+                                             "`enrolment` case you follow at /me/cases; its summary says why)")
     case_id: str | None = None
     frames_used: int
     transcript: list[int]
@@ -181,7 +182,7 @@ def start_enrolment_for(cameo_id: str):
           summary="Answer the challenge with a selfie video (raw body, video/mp4|webm|quicktime, ≤ 50 MB)",
           tag="cameos", response=EnrolmentOut, status=201, raw_body=tuple(VIDEO_TYPES),
           errors=("challenge_not_found", "challenge_expired", "challenge_used", "cameo_already_enrolled",
-                  "liveness_failed",
+                  "liveness_failed", "enrolment_public_figure", "face_index_incomplete",
                   "payload_too_large", "unsupported_media_type", "empty_upload", "speech_model_unavailable"))
 def upload_enrolment_video(challenge_id: str):
     from likeness.faces import load_face_models
@@ -196,6 +197,9 @@ def upload_enrolment_video(challenge_id: str):
     finally:
         path.unlink(missing_ok=True)  # the raw upload never outlives the request
     result = outcome.liveness
+    if outcome.refusal is not None:
+        session().commit()  # the closed challenge, the audit row and the person's notification
+        raise ValidationFailed(enrolment.REFUSAL_MESSAGE, code=enrolment.PUBLIC_FIGURE, details=outcome.refusal)
     if outcome.cameo is None:
         session().commit()  # the failed attempt counts
         raise ValidationFailed("the video did not pass the liveness check", code="liveness_failed", details={

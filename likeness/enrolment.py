@@ -2,6 +2,10 @@
 
 verify_liveness() is pure (a file and a challenge in, a result out); enrol() stores the outcome:
 the sealed template and the sealed aligned face crops it was made from (likeness/crops.py).
+
+Whose face it is, once the liveness check passed: first the public-figure gallery (a match refuses
+the enrolment, storing nothing, unless the account is verified as that figure: then a reviewer
+confirms it), then other accounts' cameos (a match holds the cameo for a reviewer).
 """
 
 from __future__ import annotations
@@ -10,13 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import audit
+from app import audit, notifications
+from app.config import setting
 from app.db import utcnow
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, ValidationFailed
 from app.kit.media import MediaError, load_audio, sample_frames
 from app.models import Case, User
 from likeness import crops, templates
@@ -28,7 +35,7 @@ from likeness.liveness.lips import LipsReport, lips_report, mouth_opening
 from likeness.liveness.motion import motion_report
 from likeness.liveness.recognisers import DigitRecogniser, load_recogniser
 from likeness.liveness.surface import SurfaceReport, surface_report
-from likeness.matching import matcher
+from likeness.matching import figure_matcher, matcher
 from likeness.models import (
     Cameo, CameoApproval, CameoBlock, CameoStatus, EnrolmentChallenge, Permission,
 )
@@ -44,6 +51,8 @@ EMBED_EVERY = 2
 # Degrees the head must turn, from its starting pose, in the asked direction.
 MIN_TURN_DEGREES = 12.0
 EXEMPLARS = 4
+# The code of an enrolment refused because the face is a public figure's (docs/errors.md).
+PUBLIC_FIGURE = "enrolment_public_figure"
 
 
 LIPS_MESSAGES = {
@@ -227,13 +236,111 @@ def open_challenge(session: Session, user: User, challenge_id: str) -> Enrolment
 class EnrolmentOutcome:
     cameo: Cameo | None
     liveness: LivenessResult
-    case: Case | None = None  # the `enrolment` case a match with another account's cameo opened
+    case: Case | None = None  # the `enrolment` case a held enrolment opened (likeness/enrolment_cases.py)
+    # A refused enrolment (a public figure's face): the reasons the person is given; cameo is None.
+    refusal: dict[str, Any] | None = None
+
+
+# -- whose face is it -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FigureMatch:
+    """The public figure of the reference gallery whose face a new template matches best."""
+
+    figure_id: str
+    score: float
+    verified: bool  # the enrolling account is verified as this figure
+
+
+def verified_figures(session: Session, user_id: str) -> set[str]:
+    """The public figures an account is verified as. There is no account-level flag: the admin who
+    verified that a public figure's own account is theirs sets `Cameo.public_figure_id` on a cameo
+    of that account, so any cameo of the account carrying it (enrolled or not) makes it theirs."""
+    return set(session.scalars(select(Cameo.public_figure_id).where(Cameo.owner_id == user_id,
+                                                                    Cameo.public_figure_id.is_not(None))))
+
+
+def match_public_figure(session: Session, user: User, template: np.ndarray, models: FaceModels) -> FigureMatch | None:
+    """The best public-figure match of the template's mean (row 0) at or above the face model's
+    same-person threshold (the face scan's cut-off), or None."""
+    hits = figure_matcher().identify(session, models, template[0], k=1)
+    if not hits:
+        return None
+    return FigureMatch(hits[0].key, float(hits[0].score), hits[0].key in verified_figures(session, user.id))
+
+
+def _require_searchable(session: Session, models: FaceModels) -> None:
+    """Whose face it is needs every enrolled face searchable, cameos' and public figures': after a
+    face-model swap, enrolment waits for the re-embed."""
+    cameos, figures = matcher().gallery(session, models), figure_matcher().gallery(session, models)
+    if cameos.missing or figures.missing:
+        raise Conflict("enrolment is paused until every enrolled face can be searched with the current face "
+                       "model (an operator runs `greenlight likeness re-embed`); try again later",
+                       code="face_index_incomplete", status=503,
+                       details={"model": models.version, "cameos_missing": cameos.other_model,
+                                "figures_missing": figures.other_model,
+                                "unreadable": len(cameos.unreadable) + len(figures.unreadable)})
+
+
+REFUSAL_MESSAGE = ("the face in the video matches a public figure: only that person's own account, verified by us, "
+                   "may enrol their face; nothing of your face was kept")
+
+
+def public_figure_statement() -> dict[str, Any]:
+    """Why an enrolment was refused, for the person refused: the 422's details and their
+    `enrolment_refused` notification (GET /api/v1/notifications). It is not a DSA statement of
+    reasons (app/statements.py covers content; a refused enrolment is not content, see
+    likeness/enrolment_cases.py) and is not exported, but it says what one would: the decision, its
+    ground, the facts relied on, that it was automated, what was kept, and the redress. It never
+    names the figure or gives the score: a refusal must not tell whoever holds a photo whose face it
+    is, nor which listed figures have reference photos (the public list names people, not the
+    gallery). There is no internal appeal: nothing was kept for a reviewer to look at, and the way
+    for the figure themselves is a verified account, whose enrolment always goes to a reviewer."""
+    return {
+        "decision": "enrolment_refused",
+        "code": PUBLIC_FIGURE,
+        "explanation": "The face in your video matches a public figure in our reference gallery. A public figure's "
+                       "likeness is theirs alone: only their own account, verified by us as theirs, may enrol it, "
+                       "and a reviewer confirms that enrolment. Your account is not verified as that person, so your "
+                       "face was not enrolled.",
+        "ground": "terms of service",
+        "ground_url": setting("GL_TERMS_URL"),
+        "facts": "After the liveness check passed, automated face matching found that the face in the video matches "
+                 "a public figure of the reference gallery at or above the same-person threshold.",
+        "automated": "fully automated: no person looked at the video",
+        "kept": "nothing of your face: no face template, no face images, no cameo; the video was deleted when the "
+                "request ended",
+        "redress": {
+            "if_you_are_that_person": "ask us to verify your account as theirs; once an administrator has marked one "
+                                      "of your cameos (POST /api/v1/cameos) as theirs, enrol into it "
+                                      "(POST /api/v1/cameos/<id>/enrol) and a reviewer confirms the match",
+            "internal_appeal": None,
+            "judicial_redress": True,
+        },
+    }
+
+
+def refuse_public_figure(session: Session, user: User, row: EnrolmentChallenge, match: FigureMatch,
+                         models: FaceModels) -> dict[str, Any]:
+    """Refuse the enrolment: nothing biometric is stored (the caller made no cameo, template or crop
+    yet), the challenge closes (one face per challenge: a refusal is no probe to repeat), an audit
+    row says which figure matched (ids and score, nothing of the face), and the person is told why."""
+    row.status, row.failure = "refused", PUBLIC_FIGURE
+    statement = public_figure_statement()
+    audit.record(session, actor=user.id, action="cameo.enrolment_refused", object_type="enrolment_challenge",
+                 object_id=row.id, after={"code": PUBLIC_FIGURE, "figure_id": match.figure_id,
+                                          "score": round(match.score, 3), "model": models.version,
+                                          "cameo_id": row.cameo_id})
+    notifications.notify(session, user.id, "enrolment_refused", challenge_id=row.id, cameo_id=row.cameo_id,
+                         **statement)
+    return statement
 
 
 def enrol(session: Session, user: User, challenge_id: str, video: Path, models: FaceModels) -> EnrolmentOutcome:
     """Verify the video; on success store the encrypted template into the challenge's cameo (an
     unenrolled one of POST /cameos, or a new one). A failed attempt is counted (the caller commits
-    it) and the challenge closes after MAX_ATTEMPTS."""
+    it) and the challenge closes after MAX_ATTEMPTS. A public figure's face closes it at once,
+    refused (`outcome.refusal`, which the caller commits too), with nothing of the face stored."""
     row = open_challenge(session, user, challenge_id)
     # Revoked or enrolled since the challenge was issued: nothing to enrol into.
     cameo = _unenrolled(session, user, row.cameo_id) if row.cameo_id else None
@@ -245,6 +352,12 @@ def enrol(session: Session, user: User, challenge_id: str, video: Path, models: 
             row.status = "failed"
         return EnrolmentOutcome(None, result)
 
+    template = build_template(result.embeddings)
+    _require_searchable(session, models)
+    # A public figure's face, from an account not verified as theirs: refused before anything is made.
+    figure = match_public_figure(session, user, template, models)
+    if figure is not None and not figure.verified:
+        return EnrolmentOutcome(None, result, refusal=refuse_public_figure(session, user, row, figure, models))
     if cameo is None:
         cameo = Cameo(owner_id=user.id, display_name=row.display_name, permission=row.permission,
                       status=CameoStatus.UNENROLLED.value)
@@ -252,7 +365,7 @@ def enrol(session: Session, user: User, challenge_id: str, video: Path, models: 
         cameo.blocks = [CameoBlock(user_id=uid) for uid in row.blocked_user_ids.split(",") if uid]
         session.add(cameo)
         session.flush()
-    case = complete(session, user, cameo, build_template(result.embeddings), result.crops, models,
+    case = complete(session, user, cameo, template, result.crops, models,
                     frames=result.good_frames, speech=result.recogniser)
     row.status, row.cameo_id = "used", cameo.id
     return EnrolmentOutcome(cameo, result, case)
@@ -260,32 +373,33 @@ def enrol(session: Session, user: User, challenge_id: str, video: Path, models: 
 
 def complete(session: Session, user: User, cameo: Cameo, template: np.ndarray, face_crops: list[np.ndarray],
              models: FaceModels, *, frames: int, speech: str) -> Case | None:
-    """The stored side of a passed liveness check, and the only way a cameo becomes active: the 1:N
-    duplicate check, the sealed template and face crops, and the status (active, or pending_review
-    when the face matches another account's cameo: the `enrolment` case this returns)."""
-    # 1:N at enrolment: a face already enrolled by another account needs a human decision (an
-    # `enrolment` case), which needs every enrolled face searchable: after a face-model swap, wait
-    # for the re-embed.
-    gallery = matcher().gallery(session, models)
-    if gallery.missing:
-        raise Conflict("enrolment is paused until every enrolled face can be searched with the current face "
-                       "model (an operator runs `greenlight likeness re-embed`); try again later",
-                       code="face_index_incomplete", status=503,
-                       details={"model": models.version, "cameos_missing": gallery.other_model,
-                                "unreadable": len(gallery.unreadable)})
+    """The stored side of a passed liveness check, and the only way a cameo becomes active: whose
+    face it is (public figures first, then other accounts' cameos), the sealed template and face
+    crops, and the status: active, or pending_review with the `enrolment` case this returns when
+    the face matches the public figure the account is verified as, or another account's cameo. A
+    public figure's face from any other account raises `enrolment_public_figure` (enrol() refuses
+    it before calling this, and tells the person why)."""
+    # 1:N at enrolment: a face already enrolled needs a human decision, which needs every enrolled
+    # face searchable: after a face-model swap, wait for the re-embed.
+    _require_searchable(session, models)
+    figure = match_public_figure(session, user, template, models)
+    if figure is not None and not figure.verified:
+        raise ValidationFailed(REFUSAL_MESSAGE, code="enrolment_public_figure", details=public_figure_statement())
     # A match this user won an appeal against (likeness/enrolment_cases.py) no longer holds them.
     allowed = allowed_matches(session, user.id)
     hits = [h for h in matcher().identify(session, models, template[0], k=5)
             if session.get(Cameo, h.key) is not None and session.get(Cameo, h.key).owner_id != user.id
             and h.key not in allowed]
-    cameo.status = (CameoStatus.PENDING_REVIEW if hits else CameoStatus.ACTIVE).value
+    held = bool(hits) or figure is not None
+    cameo.status = (CameoStatus.PENDING_REVIEW if held else CameoStatus.ACTIVE).value
     cameo.enrolled_at = utcnow()
     session.flush()
     ring = templates.keyring()
     stored = templates.store(session, ring, cameo.id, template, models.version)
     crops.replace(session, ring, stored, face_crops)
     # A reviewer decides in the likeness queue; only the enrollee is a party to that case.
-    case = open_enrolment_case(session, user, cameo, hits[0].key, hits[0].score) if hits else None
+    case = open_enrolment_case(session, user, cameo, matched_cameo=(hits[0].key, hits[0].score) if hits else None,
+                               matched_figure=(figure.figure_id, figure.score) if figure else None) if held else None
     audit.record(session, actor=user.id, action="cameo.enrolled", object_type="cameo", object_id=cameo.id,
                  after={"status": cameo.status, "model": models.version, "frames": frames, "speech": speech})
     return case

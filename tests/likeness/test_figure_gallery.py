@@ -10,10 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
+from app.models import Role
 from likeness import crops, templates
 from likeness.models import Cameo, FigureFaceTemplate
 from tests.conftest import drain
-from tests.likeness.enrolled import enrolled_cameo
+from tests.likeness.enrolled import enrol
 
 
 @pytest.fixture
@@ -73,11 +74,20 @@ def test_scan_blocks_a_public_figure_on_screen_unless_their_own_cameo_is_used(rt
     scan = next(v for v in body["verdicts"] if v["stage"] == "likeness.face_scan")
     assert [(r["code"], r["details"]["figure_id"]) for r in scan["reasons"]] == [("public_figure_face", "grace-hopper")]
 
-    # Her own verified cameo, declared and allowing everyone, clears it.
+    # Her own verified cameo, declared and allowing everyone, clears it. An admin verified her account
+    # (marked her cameo as hers) before she enrolled: her face then waits for a reviewer, who confirms it.
     hopper, user = make_api("hopper@t.test", handle="amazinggrace")
-    cameo_id = enrolled_cameo(rt, hopper, "Grace", "everyone", face=models.analyze(photos["hopper"])[0].embedding)
+    carol, _ = make_api("carol@t.test", role=Role.REVIEWER, handle="carol")
+    made = hopper.post("/api/v1/cameos", json={"display_name": "Grace", "permission": "everyone"})
+    cameo_id = made.get_json()["id"]
     with rt.db.transaction() as s:
         s.get(Cameo, cameo_id).public_figure_id = "grace-hopper"
+    assert enrol(rt, cameo_id, models.analyze(photos["hopper"])[0].embedding) == "pending_review"
+    [case] = carol.get("/api/v1/cases?kind=enrolment").get_json()["items"]
+    assert case["subject"]["matched_figure"] == {"id": "grace-hopper", "name": "Grace Hopper"}
+    decided = carol.post(f"/api/v1/cases/{case['id']}/decision",
+                         json={"decision": "allow", "policy_code": "LIKENESS-CONSENTED"})
+    assert decided.status_code == 200, decided.get_json()
     resp = bob.post("/api/v1/generations", json={"prompt": "an admiral at a desk", "cameo_ids": [cameo_id]})
     drain(rt)
     body = bob.get(f"/api/v1/generations/{resp.get_json()['id']}").get_json()
