@@ -80,6 +80,16 @@ def _track(prev: np.ndarray, nxt: np.ndarray, points: np.ndarray, eye_distance: 
     return forward, good
 
 
+def _smoothed(yaws: Sequence[float | None], half: int = 2) -> list[float | None]:
+    """Each yaw as the median of its neighbours (five frames): a yaw read off five landmarks jumps
+    by several degrees from frame to frame, and a single jump is not a turn."""
+    out: list[float | None] = []
+    for i, y in enumerate(yaws):
+        near = [v for v in yaws[max(0, i - half):i + half + 1] if v is not None]
+        out.append(float(np.median(near)) if y is not None and near else None)
+    return out
+
+
 def surface_report(frames: Sequence[np.ndarray], landmarks: Sequence[np.ndarray | None],
                    yaws: Sequence[float | None]) -> SurfaceReport:
     """`frames` (BGR, equally spaced), each one's 5 face landmarks (None: no face found) and yaw
@@ -98,7 +108,9 @@ def surface_report(frames: Sequence[np.ndarray], landmarks: Sequence[np.ndarray 
     if found is None or len(found) < MIN_POINTS:
         return SurfaceReport(None, 0 if found is None else len(found), None)
     origin = found.astype(np.float32).reshape(-1, 2)
-    base_yaw = yaws[start]
+    yaws = _smoothed(yaws)
+    opening = [y for y in yaws[start:start + 3] if y is not None]
+    base_yaw = float(np.median(opening)) if opening else None
     # Each frame is warped back onto the opening one by the homography found so far and the points
     # are tracked from the opening frame into it: the motion left to track is small, and no error
     # piles up along a chain of frames. A plane's points land where they started; a head's drift

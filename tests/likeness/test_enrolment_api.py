@@ -250,3 +250,43 @@ def test_a_cameo_made_without_a_face_is_unusable_until_its_face_is_enrolled(rt, 
     named = bob.post("/api/v1/generations", json={"prompt": "alice liddell in a garden"}).get_json()
     assert named["status"] == "blocked"
     envelope(alice.post(f"/api/v1/cameos/{cameo['id']}/enrol"), 409, "cameo_already_enrolled")
+
+
+# -- issue 14: the attacks that got an active cameo of another person ---------------------------------
+
+@pytest.fixture(scope="module")
+def attack_videos(tmp_path_factory, models, photos) -> dict[str, bytes]:
+    """Someone else's photo (the astronaut) tilted 40 degrees near the lens while the attacker reads
+    the digits; and a head whose mouth says other digits than the ones heard (a dubbed mouth)."""
+    from tests.likeness import heads
+    from tests.likeness.face_videos import FPS
+    from tests.likeness.liveness.fixtures.builders import pad, read_pcm
+    folder = tmp_path_factory.mktemp("attacks")
+    head = heads.prepare(photos["astronaut"], models.analyze(photos["astronaut"])[0].face.landmarks.reshape(5, 2))
+    n = int(3 * FPS)
+    tilt = heads.turn_ramp(n, 40, "left")
+    printed = [heads.render(head, a, 0.0, surface="plane", camera=3.0, jitter=i) for i, a in enumerate(tilt)]
+    other = heads.mouth_track(pad(read_pcm("digits_28056.flac"), before_s=0.4), FPS, n)
+    dubbed = [heads.render(head, a, m, jitter=i) for i, (a, m) in enumerate(zip(heads.turn_ramp(n, 28, "left"), other))]
+    return {"print": write_selfie(folder / "print.mp4", printed).read_bytes(),
+            "dubbed": write_selfie(folder / "dubbed.mp4", dubbed).read_bytes()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attack,code", [("print", "liveness_flat_surface"),
+                                         ("dubbed", "liveness_lips_not_speaking")])
+def test_a_photo_attack_never_becomes_a_cameo_however_often_it_asks(rt, make_api, attack_videos, attack, code):
+    """The attacker from outside asked for new challenges until one passed (six): every attempt of
+    every challenge is refused with its code, and no cameo, template or face crop is ever stored."""
+    mallory, _ = make_api("mallory@t.test", handle="mallory")
+    for _ in range(2):  # two challenges, three attempts each: the six the attacker needed
+        challenge = start(mallory, display_name="Not me")
+        for _ in range(enrolment.MAX_ATTEMPTS):
+            error = envelope(upload(mallory, challenge["upload_url"], attack_videos[attack]), 422, "liveness_failed")
+            codes = [r["code"] for r in error["details"]["reasons"]]
+            assert code in codes or (attack == "dubbed" and "liveness_lips_out_of_sync" in codes), codes
+    with rt.db.transaction() as s:
+        assert s.scalars(select(Cameo)).all() == []
+        assert s.scalars(select(FaceTemplate)).all() == [] and s.scalars(select(FaceCrop)).all() == []
+        failures = {row.failure for row in s.scalars(select(EnrolmentChallenge))}
+    assert failures and all(f.startswith("liveness_") for f in failures)
