@@ -166,16 +166,12 @@ def render(head: Head, yaw_degrees: float, mouth: float = 0.0, *, surface: str =
 # -- speech --------------------------------------------------------------------------------------
 
 def loudness(pcm: np.ndarray, times: np.ndarray, window_s: float = 0.06) -> np.ndarray:
-    """The speech's loudness at `times` (seconds), 0..1: RMS over `window_s`, over its 95th percentile."""
-    x = pcm.astype(np.float32) / 32768.0
-    half = int(window_s * RATE / 2)
-    out = np.zeros(len(times), np.float32)
-    for i, t in enumerate(times):
-        c = int(t * RATE)
-        seg = x[max(0, c - half):max(0, c + half)]
-        out[i] = float(np.sqrt(np.mean(seg * seg))) if len(seg) else 0.0
-    top = np.percentile(out, 95) if out.max() > 0 else 1.0
-    return np.clip(out / max(top, 1e-6), 0, 1)
+    """The speech's loudness at `times` (seconds), 0..1: the RMS the lips check measures
+    (likeness.liveness.lips.loudness_at) over its 95th percentile."""
+    from likeness.liveness.lips import loudness_at
+    level = loudness_at(pcm, times, window_s)
+    top = np.percentile(level, 95) if level.max() > 0 else 1.0
+    return np.clip(level / max(top, 1e-6), 0, 1)
 
 
 def mouth_track(pcm: np.ndarray, fps: float, frames: int, lead_s: float = 0.03) -> np.ndarray:
