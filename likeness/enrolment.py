@@ -34,6 +34,7 @@ from likeness.liveness.challenge import Challenge, new_challenge
 from likeness.liveness.lips import LipsReport, lips_report, mouth_opening
 from likeness.liveness.motion import motion_report
 from likeness.liveness.recognisers import DigitRecogniser, load_recogniser
+from likeness.liveness.replay import ReplayReport, replay_report
 from likeness.liveness.surface import SurfaceReport, surface_report
 from likeness.matching import figure_matcher, matcher
 from likeness.models import (
@@ -76,6 +77,7 @@ class LivenessResult:
     crops: list[np.ndarray] = field(default_factory=list)
     surface: SurfaceReport | None = None
     lips: LipsReport | None = None
+    replay: ReplayReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -151,10 +153,16 @@ def verify_liveness(video: Path, challenge: Challenge, models: FaceModels,
         result.reasons.append(("liveness_identity_changed", "the face changes during the video"))
     if not _turned(result.yaws, challenge.direction):
         result.reasons.append(("liveness_no_head_turn", f"turn your head to your {challenge.direction}"))
-    result.surface = surface_report([f for _, f in frames], [s.landmarks for s in seen], [s.yaw for s in seen])
+    images = [f for _, f in frames]
+    result.surface = surface_report(images, [s.landmarks for s in seen], [s.yaw for s in seen])
     if result.surface.is_flat:
         result.reasons.append(("liveness_flat_surface", "the face turned like a flat picture, not a head: "
                                                         "record yourself, not a photo or a screen"))
+    result.replay = replay_report(images, [s.landmarks for s in seen])
+    if result.replay.suspected:
+        result.reasons.append(("liveness_replay_suspected", "the face looks like it is shown on a screen (its pixels "
+                                                            "or its edges are visible): record yourself with the "
+                                                            "camera, not a video played on a display"))
 
     try:
         # The digits must be spoken while the face is on camera, not dubbed before or after it.

@@ -193,31 +193,94 @@ def turn_ramp(frames: int, max_yaw: float, direction: str, start: float = 0.3, e
     return (1.0 if direction == "left" else -1.0) * max_yaw * ramp
 
 
-def on_screen(frame: np.ndarray, seed: int = 0, tilt: float = 8.0) -> np.ndarray:
-    """`frame` shown on a display and filmed: its pixel grid (RGB stripes), a dark bezel around the
-    picture, a slight angle, a glare patch and the camera's resampling (which makes moire)."""
+def _room(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """What is around the display: a wall lit from one side, a few soft shapes (furniture, a door)."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = rng.uniform(70, 170, size=3).astype(np.float32)
+    slope = rng.uniform(-0.35, 0.35, size=2)
+    light = 1 + slope[0] * (xx / w - 0.5) + slope[1] * (yy / h - 0.5)
+    room = base[None, None, :] * light[..., None]
+    for _ in range(int(rng.integers(2, 5))):
+        x0, y0 = rng.uniform(-0.2, 1.0) * w, rng.uniform(-0.2, 1.0) * h
+        x1, y1 = x0 + rng.uniform(0.1, 0.5) * w, y0 + rng.uniform(0.1, 0.6) * h
+        cv2.rectangle(room, (int(x0), int(y0)), (int(x1), int(y1)), rng.uniform(30, 220, size=3).tolist(), -1)
+    room = cv2.GaussianBlur(room, (0, 0), rng.uniform(2.0, 6.0))  # out of focus: the camera is on the display
+    return room
+
+
+def on_screen(frame: np.ndarray, seed: int = 0, tilt: float = 8.0, *, index: int = 0, pitch: float | None = None,
+              fill: float | None = None, blur: float | None = None) -> np.ndarray:
+    """`frame` shown on a display and filmed by the camera (a replay attack), same size out.
+
+    The display, its placement and its glare come from `seed` (one replayed video: one seed);
+    `index` (the frame's number) moves the hand-held camera a little. The display's pixels are
+    `pitch` camera pixels apart (default: drawn in 2.5..4), each one three vertical sub-pixel
+    stripes (red, green, blue) in a dark matrix, so its resolution is the camera's over `pitch`;
+    the picture fills `fill` of the frame's width (default 0.72..0.84: the whole dark bezel and
+    the room around it in view; above 1 the camera is so close that no edge of the display shows). The
+    display is turned by up to `tilt` pixels of perspective and a degree or two, a little out of
+    the camera's focus (the lens blur that, with the sensor's sampling of the stripes, makes
+    moire), brighter and bluer than the scene was, with a glare patch and a veil of reflected
+    light on its glass, and the camera adds its noise. What it leaves out: a real display's
+    pixels are usually finer than the camera resolves (then only moire fringes show), and no
+    flicker or rolling-shutter banding is drawn."""
     rng = np.random.default_rng(seed)
     h, w = frame.shape[:2]
-    pitch = 3  # camera pixels per display pixel at the panel's centre
-    panel = cv2.resize(frame, (w // pitch * 3, h // pitch), interpolation=cv2.INTER_AREA)
-    big = np.repeat(cv2.resize(panel, (w // pitch, h // pitch), interpolation=cv2.INTER_AREA), pitch, axis=1)
-    big = np.repeat(big, pitch, axis=0).astype(np.float32)
-    stripes = np.zeros((1, pitch * (w // pitch), 3), np.float32)
-    for channel in range(3):  # BGR: blue, green, red sub-pixels side by side
-        stripes[0, (2 - channel)::pitch, channel] = 1.0
-    grid = (0.55 + 0.45 * stripes) * np.where(np.arange(big.shape[0]) % pitch == pitch - 1, 0.8, 1.0)[:, None, None]
-    shown = np.clip(big * grid * 1.45, 0, 255).astype(np.uint8)
-    scene = np.full((h, w, 3), 40, np.uint8)
-    margin = int(0.08 * w)
-    src = np.float32([[0, 0], [shown.shape[1], 0], [shown.shape[1], shown.shape[0]], [0, shown.shape[0]]])
-    skew = tilt * rng.uniform(0.5, 1.0)
-    dst = np.float32([[margin, margin + skew], [w - margin, margin], [w - margin, h - margin],
-                      [margin, h - margin - skew]])
-    cv2.rectangle(scene, (margin - 14, margin - 14), (w - margin + 14, h - margin + 14), (18, 18, 18), -1)
-    warped = cv2.warpPerspective(shown, cv2.getPerspectiveTransform(src, dst), (w, h))
-    mask = cv2.warpPerspective(np.full(shown.shape[:2], 255, np.uint8), cv2.getPerspectiveTransform(src, dst), (w, h))
-    scene = np.where(mask[..., None] > 0, warped, scene)
-    yy, xx = np.mgrid[0:h, 0:w]
-    gx, gy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.5) * h
-    glare = 70 * np.exp(-(((xx - gx) / (0.18 * w)) ** 2 + ((yy - gy) / (0.1 * h)) ** 2))
-    return np.clip(scene.astype(np.float32) + glare[..., None] * (mask[..., None] > 0), 0, 255).astype(np.uint8)
+    pitch = float(rng.uniform(2.5, 4.0)) if pitch is None else float(pitch)
+    fill = float(rng.uniform(0.72, 0.84)) if fill is None else float(fill)
+    # The display: the frame at the panel's resolution, with a display's tone (gamma, gain, a blue cast).
+    cols = max(8, int(round(fill * w / pitch)))
+    rows = max(8, int(round(cols * h / w)))
+    panel = cv2.resize(frame, (cols, rows), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    panel = panel ** rng.uniform(0.8, 1.1) * rng.uniform(0.9, 1.1) * np.float32([1.08, 1.0, 0.95])
+    # Each display pixel: 6x6 samples, two per sub-pixel column, the last row and the gap after
+    # each sub-pixel dark (the black matrix).
+    s = 6
+    big = np.repeat(np.repeat(panel, s, axis=0), s, axis=1)
+    mask = np.zeros((s, s, 3), np.float32)
+    for channel, column in ((2, 0), (1, 2), (0, 4)):  # red, green, blue, left to right
+        mask[:, column, channel] = 1.0
+        mask[:, column + 1, channel] = 0.8
+    mask[s - 1] *= 0.6
+    big *= np.tile(mask, (rows, cols, 1)) / mask.mean(axis=(0, 1))  # the same light on average
+    # A little out of focus (lens and sensor: over a camera pixel), then seen by the camera in perspective.
+    big = cv2.GaussianBlur(big, (0, 0), (rng.uniform(1.1, 1.5) if blur is None else blur) * s / pitch)
+    sw, sh = cols * pitch, rows * pitch  # the picture's size on the camera
+    jitter = np.random.default_rng([seed, index])
+    bezel = rng.uniform(0.03, 0.06)  # its width, over the picture's
+    # Off the frame's centre, but with the whole bezel in view when the display fits in the frame.
+    spare = (1 - fill * (1 + 2 * bezel)) / 2 - 0.025
+    off = spare if spare > 0 else 0.04
+    cx = w / 2 + rng.uniform(-off, off) * w + jitter.uniform(-1.5, 1.5)
+    cy = h / 2 + rng.uniform(-off, off) * h + jitter.uniform(-1.5, 1.5)
+    angle = np.radians(rng.uniform(-2.0, 2.0) + jitter.uniform(-0.3, 0.3))
+    skew = tilt * rng.uniform(0.5, 1.0) * rng.choice([-1.0, 1.0])
+
+    def place(width: float, height: float) -> np.ndarray:
+        corners = np.float32([[-width / 2, -height / 2], [width / 2, -height / 2], [width / 2, height / 2],
+                              [-width / 2, height / 2]])
+        corners[:, 1] *= 1 + np.float32([-1, 1, 1, -1]) * skew / max(height, 1.0)  # one side nearer
+        rot = np.float32([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        return corners @ rot.T + np.float32([cx, cy])
+
+    screen = place(sw, sh)
+    bezel_width = bezel * sw
+    scene = _room(h, w, rng)
+    rim = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(rim, np.rint(place(sw + 2 * bezel_width, sh + 2 * bezel_width)).astype(np.int32), 255)
+    rim = cv2.GaussianBlur(rim, (0, 0), 0.7).astype(np.float32)[..., None] / 255.0
+    scene = scene * (1 - rim) + rng.uniform(10, 30) * rim
+    src = np.float32([[0, 0], [big.shape[1], 0], [big.shape[1], big.shape[0]], [0, big.shape[0]]])
+    matrix = cv2.getPerspectiveTransform(src, screen)
+    shown = cv2.warpPerspective(big, matrix, (w, h), flags=cv2.INTER_LINEAR) * 255.0
+    inside = cv2.warpPerspective(np.ones(big.shape[:2], np.float32), matrix, (w, h), flags=cv2.INTER_LINEAR)[..., None]
+    scene = scene * (1 - inside) + shown * inside
+    # Light reflected by the glass (display and bezel): a veil, and a glare patch.
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    gx, gy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.15, 0.6) * h
+    glare = rng.uniform(40, 90) * np.exp(-(((xx - gx) / (rng.uniform(0.08, 0.2) * w)) ** 2
+                                            + ((yy - gy) / (rng.uniform(0.05, 0.12) * h)) ** 2))
+    glass = np.maximum(inside[..., 0], rim[..., 0])
+    scene += (glare + rng.uniform(5, 20))[..., None] * glass[..., None]
+    scene += jitter.normal(0, 1.5, scene.shape).astype(np.float32)  # the camera's sensor noise
+    return np.clip(scene, 0, 255).astype(np.uint8)

@@ -165,3 +165,21 @@ def test_a_head_that_speaks_late_is_refused_as_out_of_sync(tmp_path, models, ast
     late = write_selfie(tmp_path / "late.mp4", _frames(astronaut_head, mouth=_mouth_for("digits_73914.flac")),
                         speech_at_s=0.75)  # the sound 350 ms after the lips
     assert _reasons(late, models) == ["liveness_lips_out_of_sync"]
+
+
+def test_a_live_video_replayed_on_a_screen_is_refused(tmp_path, models, photos):
+    """The same recording that passes, played on a display and filmed (tests/likeness/heads.py's
+    on_screen: pixel grid, bezel, glare), the sound unchanged: the head turns, the digits are
+    heard, the lips move with them; the display gives it away."""
+    import cv2
+
+    from tests.likeness import heads
+
+    live = head_turn_frames(models, cv2.resize(photos["hopper"], (512, 512)), "left", seconds=3.0)
+    assert enrolment.verify_liveness(write_selfie(tmp_path / "live.mp4", live), LEFT, models).ok
+    replayed = [heads.on_screen(frame, 11, index=i) for i, frame in enumerate(live)]
+    result = enrolment.verify_liveness(write_selfie(tmp_path / "replayed.mp4", replayed), LEFT, models)
+    # Nothing else gives it away: the turn, the identity, the depth, the digits and the lips pass.
+    assert [code for code, _ in result.reasons] == ["liveness_replay_suspected"], result.reasons
+    assert result.replay.suspected and "screen_border" in result.replay.signs
+    assert result.transcript == [7, 3, 9, 1, 4] and not result.surface.is_flat
