@@ -44,7 +44,8 @@ grid_peak: bona fide 2.8-4.4 (tuned), 2.5-4.9 (held-out); replays in view 9.2-17
 replays 96-140 (tuned), 4.8-15.9 (held-out: the four accepted are the H.264 files of a display
 at 1.4 px of blur on a 3 px pitch, whose VP9 files were caught). border_share: 0 for every bona
 fide video, 1.0 for every tuned replay in view, 0.67-1.0 held-out (glare hides an edge now and
-then). The check takes 35-55 ms a 3 s video (36 frames) on this machine's CPU.
+then). The check takes 35-70 ms a 3 s video (36 frames; median of two runs on this 2-core machine,
+150 ms at worst while it was busy).
 
 What stays out of reach (measured and missed, or not measured): a display whose pixels are
 finer than the camera resolves at 480 px (most phones and monitors at arm's length; at 1.1-1.5 px
