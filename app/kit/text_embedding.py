@@ -26,6 +26,7 @@ import numpy as np
 
 from app.config import keep_model_hubs_offline, model_cache_dir, setting
 from app.kit.files import sha256_of
+from app.kit.text_embedding_onnx import pooled_vectors
 from app.kit.textmatch import normalise
 from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, value_of
 
@@ -245,12 +246,7 @@ class TextEmbedder:
             ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
             hidden = self._model(input_ids=ids_t, attention_mask=mask_t,
                                  token_type_ids=torch.zeros_like(ids_t)).last_hidden_state
-            if self.pooling == "cls":
-                pooled = hidden[:, 0]
-            else:
-                weights = mask_t.unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-            pooled = torch.nn.functional.normalize(pooled, dim=1)
+            pooled = pooled_vectors(hidden, mask_t, self.pooling)
         return pooled.numpy().astype(np.float32, copy=False)
 
     def vocabulary(self) -> frozenset[str]:

@@ -40,28 +40,33 @@ def graph_path(cache_dir: Path, weights_sha256: str, pooling: str) -> Path:
     return cache_dir / f"text-embedder-{weights_sha256[:16]}-{pooling}-g{GRAPH_VERSION}-torch{torch.__version__}.onnx"
 
 
-class _Pooled:
-    """The model with its pooling and normalisation, so the graph returns the final vectors."""
+def pooled_vectors(hidden, mask, pooling: str):
+    """Sentence vectors from the model's last hidden state: the CLS token's or the mask-weighted
+    mean, unit-normalised. The PyTorch path and the exported graph share it, so both pool alike."""
+    import torch
+    if pooling == "cls":
+        pooled = hidden[:, 0]
+    else:
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, dim=1)
 
-    def __new__(cls, model, pooling: str):
-        import torch
 
-        class Pooled(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.model = model
+def _pooled_model(model, pooling: str):
+    """The model with its pooling, so the graph returns the final vectors."""
+    import torch
 
-            def forward(self, input_ids, attention_mask):
-                hidden = self.model(input_ids=input_ids, attention_mask=attention_mask,
-                                    token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
-                if pooling == "cls":
-                    pooled = hidden[:, 0]
-                else:
-                    weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
-                    pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-                return torch.nn.functional.normalize(pooled, dim=1)
+    class Pooled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
 
-        return Pooled().eval()
+        def forward(self, input_ids, attention_mask):
+            hidden = self.model(input_ids=input_ids, attention_mask=attention_mask,
+                                token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
+            return pooled_vectors(hidden, attention_mask, pooling)
+
+    return Pooled().eval()
 
 
 def _export(model, pooling: str, target: Path) -> None:
@@ -73,7 +78,7 @@ def _export(model, pooling: str, target: Path) -> None:
     try:
         with warnings.catch_warnings():  # the tracer's notes about Python control flow in transformers
             warnings.simplefilter("ignore")
-            torch.onnx.export(_Pooled(model, pooling), (ids, torch.ones_like(ids)), tmp,
+            torch.onnx.export(_pooled_model(model, pooling), (ids, torch.ones_like(ids)), tmp,
                               input_names=["input_ids", "attention_mask"], output_names=["embedding"],
                               dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
                                             "attention_mask": {0: "batch", 1: "tokens"},
