@@ -46,6 +46,30 @@ def figures_enrol_faces(gallery: Path) -> None:
         sys.exit(1)
 
 
+@figures.command("verify-account")
+@click.argument("cameo_id")
+@click.argument("figure_id", required=False)
+@click.option("--reason", required=True, help="the evidence that the account is that person's (audited)")
+@click.option("--withdraw", is_flag=True, help="withdraw the finding instead (no FIGURE_ID)")
+def figures_verify_account(cameo_id: str, figure_id: str | None, reason: str, withdraw: bool) -> None:
+    """Mark the account owning CAMEO_ID as public figure FIGURE_ID's own: it may then enrol that face
+    into the cameo, and a reviewer confirms the enrolment (others' enrolments of the face stay refused)."""
+    from app.errors import GreenlightError
+    from likeness.enrolment import verify_figure_account
+
+    if withdraw == (figure_id is not None):
+        raise click.UsageError("give FIGURE_ID, or --withdraw without one")
+    try:
+        with _rt().db.transaction() as s:
+            cameo = verify_figure_account(s, cameo_id, figure_id, actor="system:cli", reason=reason)
+            owner = cameo.owner_id
+    except GreenlightError as exc:
+        click.echo(f"error: {exc.code}: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"cameo {cameo_id} (account {owner}): " +
+               (f"verified as {figure_id}" if figure_id else "no longer verified as a public figure"))
+
+
 @click.group()
 def keys() -> None:
     """Encryption keys for face templates."""

@@ -97,7 +97,7 @@ def _faces_in(frames, models: FaceModels, result: LivenessResult) -> tuple[list[
     """Every frame is looked at (the turn, the surface and the lips need the motion); every
     EMBED_EVERY-th good one is also embedded (identity needs fewer)."""
     embeddings, problems, seen = [], [], []
-    for index, (t, frame) in enumerate(frames):
+    for t, frame in frames:
         faces = models.detect(frame)
         try:
             report = check_quality(frame, faces)
@@ -110,7 +110,9 @@ def _faces_in(frames, models: FaceModels, result: LivenessResult) -> tuple[list[
         seen.append(_Seen(t, report.face.landmarks, yaw, mouth_opening(crop)))
         result.yaws.append(yaw)
         result.face_times.append(t)
-        if index % EMBED_EVERY == 0:
+        # Counted over good frames, not all: frames that failed the quality check at the wrong
+        # indexes must not leave a video with too few embeddings.
+        if (len(result.face_times) - 1) % EMBED_EVERY == 0:
             embeddings.append(models.embed_aligned(crop))
             result.crops.append(crop)
     return embeddings, problems, seen
@@ -267,6 +269,40 @@ def verified_figures(session: Session, user_id: str) -> set[str]:
     of that account, so any cameo of the account carrying it (enrolled or not) makes it theirs."""
     return set(session.scalars(select(Cameo.public_figure_id).where(Cameo.owner_id == user_id,
                                                                     Cameo.public_figure_id.is_not(None))))
+
+
+def verify_figure_account(session: Session, cameo_id: str, figure_id: str | None, *, actor: str,
+                          reason: str) -> Cameo:
+    """An administrator's finding that the account owning `cameo_id` is public figure `figure_id`'s
+    own (None: the finding withdrawn). The cameo may still be unenrolled: that is how a figure
+    enrols at all (their face would otherwise be refused as a public figure's). One account per
+    figure; a revoked cameo cannot carry it. Audited with the reason; the owner is told."""
+    from likeness.figures import load_figures
+
+    if not reason.strip():
+        raise ValidationFailed("say why (the evidence the account is that person's)", code="reason_required")
+    cameo = session.get(Cameo, cameo_id)
+    if cameo is None:
+        raise NotFound("no such cameo", code="cameo_not_found")
+    if figure_id is not None:
+        if figure_id not in {f.id for f in load_figures().figures}:
+            raise NotFound("no such public figure in the list", code="figure_not_found", details={"figure_id": figure_id})
+        if cameo.status == CameoStatus.REVOKED:
+            raise Conflict("the cameo is revoked", code="cameo_revoked")
+        other = session.scalars(select(Cameo).where(Cameo.public_figure_id == figure_id,
+                                                    Cameo.owner_id != cameo.owner_id)).first()
+        if other is not None:
+            raise Conflict("another account is already verified as this public figure", code="figure_already_verified",
+                           details={"cameo_id": other.id})
+    before = cameo.public_figure_id
+    cameo.public_figure_id = figure_id
+    audit.record(session, actor=actor, action="cameo.figure_verified" if figure_id else "cameo.figure_unverified",
+                 object_type="cameo", object_id=cameo.id,
+                 before={"public_figure_id": before}, after={"public_figure_id": figure_id, "reason": reason})
+    message = ("Your account is verified as a public figure: enrol your face into this cameo and a reviewer confirms it."
+               if figure_id else "Your account is no longer verified as a public figure.")
+    notifications.notify(session, cameo.owner_id, "figure_verification", cameo_id=cameo.id, message=message)
+    return cameo
 
 
 def match_public_figure(session: Session, user: User, template: np.ndarray, models: FaceModels) -> FigureMatch | None:

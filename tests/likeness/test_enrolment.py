@@ -183,3 +183,16 @@ def test_a_live_video_replayed_on_a_screen_is_refused(tmp_path, models, photos):
     assert [code for code, _ in result.reasons] == ["liveness_replay_suspected"], result.reasons
     assert result.replay.suspected and "screen_border" in result.replay.signs
     assert result.transcript == [7, 3, 9, 1, 4] and not result.surface.is_flat
+
+
+def test_faces_are_embedded_every_few_good_frames_whichever_frames_show_none(models, turning):
+    """Every EMBED_EVERY-th frame with a good face is embedded, counted over good frames: a video whose
+    faceless frames fall on those indexes still gives its embeddings (it gave none, counted by index)."""
+    blank = np.full_like(turning[0], 127)
+    frames = [(i / FPS, blank if i % enrolment.EMBED_EVERY == 0 else frame) for i, frame in enumerate(turning[:24])]
+    result = enrolment.LivenessResult()
+    embeddings, problems, seen = enrolment._faces_in(frames, models, result)
+    good = len(frames) - len(frames[::enrolment.EMBED_EVERY])
+    assert len(result.face_times) == good and problems == ["no_face"] * (len(frames) - good)
+    assert len(embeddings) == len(result.crops) == -(-good // enrolment.EMBED_EVERY)
+    assert [s.landmarks is None for s in seen] == [i % enrolment.EMBED_EVERY == 0 for i in range(len(frames))]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from app.errors import Conflict, ValidationFailed
+from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import AuditEvent, Case, Notification, Role, User
 from likeness import enrolment, services, templates
 from likeness.enrolment_cases import EnrolmentHandler
@@ -87,7 +87,9 @@ def unmarked_cameo(rt, user: User, public_figure_id: str | None = None) -> str:
     """POST /cameos (unenrolled); `public_figure_id`: an admin verified the account as that figure's."""
     with rt.db.transaction() as s:
         cameo = services.create_cameo(s, s.get(User, user.id), "Grace", Permission.EVERYONE, [])
-        cameo.public_figure_id = public_figure_id
+        if public_figure_id:
+            s.flush()
+            enrolment.verify_figure_account(s, cameo.id, public_figure_id, actor="admin:test", reason="id checked")
         return cameo.id
 
 
@@ -184,7 +186,7 @@ def test_an_account_verified_as_the_figure_through_another_cameo_is_held_too(rt,
         assert (cameo.status, cameo.public_figure_id) == (CameoStatus.ACTIVE.value, FIGURE)
     # An account verified as some other figure is refused like anyone else.
     ada = create_user(rt, "ada@t.test", handle="ada")
-    unmarked_cameo(rt, ada, public_figure_id="ada-lovelace")
+    unmarked_cameo(rt, ada, public_figure_id="barack-obama")
     outcome, _ = answer(rt, ada, new_enrolment(rt, ada), models, tmp_path)
     assert outcome.refusal["code"] == "enrolment_public_figure"
 
@@ -327,3 +329,41 @@ def test_the_verified_figures_own_video_waits_for_review_through_the_api(rt, mak
     assert body["review_pending"] is True and body["cameo"]["status"] == "pending_review"
     case = grace.get(f"/api/v1/cases/{body['case_id']}").get_json()
     assert case["your_role"] == "enrollee" and "public figure your account is verified as" in case["summary"]
+
+
+def test_an_admin_verifies_one_account_per_figure_with_a_reason_audited_and_the_owner_told(rt):
+    grace = create_user(rt, "grace@t.test", handle="amazinggrace")
+    mallory = create_user(rt, "mallory@t.test", handle="mallory")
+    cameo_id, other_id = unmarked_cameo(rt, grace), unmarked_cameo(rt, mallory)
+    with rt.db.transaction() as s:
+        with pytest.raises(ValidationFailed) as blank:
+            enrolment.verify_figure_account(s, cameo_id, FIGURE, actor="admin:test", reason="  ")
+        with pytest.raises(NotFound) as unlisted:
+            enrolment.verify_figure_account(s, cameo_id, "nobody-famous", actor="admin:test", reason="x")
+        with pytest.raises(NotFound) as missing:
+            enrolment.verify_figure_account(s, "no-such-cameo", FIGURE, actor="admin:test", reason="x")
+    assert (blank.value.code, unlisted.value.code, missing.value.code) == (
+        "reason_required", "figure_not_found", "cameo_not_found")
+    with rt.db.transaction() as s:
+        assert enrolment.verified_figures(s, grace.id) == set()  # nothing of the refused calls stayed
+        enrolment.verify_figure_account(s, cameo_id, FIGURE, actor="admin:test", reason="passport seen")
+    with rt.db.transaction() as s:
+        assert enrolment.verified_figures(s, grace.id) == {FIGURE}
+        # A second account cannot be verified as the same person.
+        with pytest.raises(Conflict) as taken:
+            enrolment.verify_figure_account(s, other_id, FIGURE, actor="admin:test", reason="says so")
+        assert taken.value.code == "figure_already_verified" and taken.value.details == {"cameo_id": cameo_id}
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "cameo.figure_verified")).one()
+        assert (event.object_id, event.after) == (cameo_id, {"public_figure_id": FIGURE, "reason": "passport seen"})
+        told = s.scalars(select(Notification).where(Notification.kind == "figure_verification")).one()
+        assert told.user_id == grace.id and told.payload["cameo_id"] == cameo_id
+    # Withdrawn: the account is like any other again; a revoked cameo cannot carry the finding.
+    with rt.db.transaction() as s:
+        enrolment.verify_figure_account(s, cameo_id, None, actor="admin:test", reason="mistaken identity")
+    with rt.db.transaction() as s:
+        assert enrolment.verified_figures(s, grace.id) == set()
+        s.get(Cameo, other_id).status = CameoStatus.REVOKED.value
+    with rt.db.transaction() as s:
+        with pytest.raises(Conflict) as revoked:
+            enrolment.verify_figure_account(s, other_id, FIGURE, actor="admin:test", reason="x")
+        assert revoked.value.code == "cameo_revoked"

@@ -30,11 +30,15 @@ def gallery(tmp_path, photos):
     return root
 
 
-def enrol_faces(rt, gallery):
+def gl_cli(rt, *args: str):
     env = dict(os.environ, DATABASE_URL=rt.config.database_url, GL_INSTANCE_DIR=str(rt.config.instance_dir))
     env.pop("REDIS_URL", None)
-    return subprocess.run([sys.executable, "-m", "app.cli", "figures", "enrol-faces", str(gallery)], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def enrol_faces(rt, gallery):
+    return gl_cli(rt, "figures", "enrol-faces", str(gallery))
 
 
 @pytest.mark.slow
@@ -80,8 +84,8 @@ def test_scan_blocks_a_public_figure_on_screen_unless_their_own_cameo_is_used(rt
     carol, _ = make_api("carol@t.test", role=Role.REVIEWER, handle="carol")
     made = hopper.post("/api/v1/cameos", json={"display_name": "Grace", "permission": "everyone"})
     cameo_id = made.get_json()["id"]
-    with rt.db.transaction() as s:
-        s.get(Cameo, cameo_id).public_figure_id = "grace-hopper"
+    verified = gl_cli(rt, "figures", "verify-account", cameo_id, "grace-hopper", "--reason", "passport seen")
+    assert verified.returncode == 0 and "verified as grace-hopper" in verified.stdout, verified.stderr
     assert enrol(rt, cameo_id, models.analyze(photos["hopper"])[0].embedding) == "pending_review"
     [case] = carol.get("/api/v1/cases?kind=enrolment").get_json()["items"]
     assert case["subject"]["matched_figure"] == {"id": "grace-hopper", "name": "Grace Hopper"}
