@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -29,7 +30,14 @@ TOKEN_PREFIX = "glt_"
 MIN_PASSWORD = 10
 _HANDLE = re.compile(r"^[a-z0-9_]{3,32}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_DUMMY_HASH = generate_password_hash("timing-equaliser")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the email is unknown, so the answer takes as long as for a known one.
+    Made at the first login, not at import (scrypt costs ~0.1 s: every CLI call paid it)."""
+    return generate_password_hash("timing-equaliser")
+
 
 _slots_lock = threading.Lock()
 _slots: tuple[int, threading.BoundedSemaphore] | None = None
@@ -159,7 +167,7 @@ def check_credentials(session: Session, email: str, password: str, *, address: s
             login_throttle.check(reads, email, address, now)
             found = reads.execute(select(User.id, User.password_hash).where(User.email == email)).first()
         # Hash even for unknown emails so response time does not reveal which accounts exist.
-        matches = check_password_hash(found.password_hash if found else _DUMMY_HASH, password)
+        matches = check_password_hash(found.password_hash if found else _dummy_hash(), password)
     if not matches or found is None:
         _record_failed_login(email, address, found.id if found else None, via, now)
         raise Unauthenticated("email or password is wrong", code="invalid_credentials")
