@@ -12,7 +12,7 @@ import pytest
 
 from app.models import Role
 from likeness import crops, templates
-from likeness.models import Cameo, FigureFaceTemplate
+from likeness.models import FigureFaceTemplate
 from tests.conftest import drain
 from tests.likeness.enrolled import enrol
 
