@@ -1,6 +1,6 @@
 """Presentation-attack detection at enrolment, measured as ISO/IEC 30107-3 measures it.
 
-    python bench/liveness_pad.py [--per-type 9] [--bona-fide 24] [--calibrate] [--seed 0]
+    python bench/liveness_pad.py [--per-type 12] [--bona-fide 48] [--calibrate] [--seed 0]
 
 Builds real encoded selfie videos (MP4 or WebM with the spoken digits; tests/likeness/heads.py says
 exactly what the stand-ins are), runs each through `likeness.enrolment.verify_liveness` with the
@@ -153,8 +153,8 @@ def rate(values: list[bool]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--per-type", type=int, default=9, help="attack presentations per type")
-    ap.add_argument("--bona-fide", type=int, default=24)
+    ap.add_argument("--per-type", type=int, default=12, help="attack presentations per type")
+    ap.add_argument("--bona-fide", type=int, default=48)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--calibrate", action="store_true", help="print the features the thresholds cut (tuned part)")
     args = ap.parse_args()
