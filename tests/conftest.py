@@ -9,6 +9,7 @@ GL_TEST_DATABASE_URL's role, granted as production grants the app's role (docs/d
 
 from __future__ import annotations
 
+import functools
 import shutil
 from dataclasses import replace
 from datetime import date
@@ -56,14 +57,31 @@ def migrated(tmp_path_factory) -> str:
     return str(template)
 
 
+@functools.cache
+def _owner_engine():
+    return create_engine(OWNER_URL)  # the app role may not TRUNCATE
+
+
+def _empty_postgres() -> None:
+    """Every table emptied and every sequence restarted, as `TRUNCATE <all> RESTART IDENTITY` does,
+    but only the tables a test wrote to are truncated: truncating all of them (new files for each)
+    cost ~0.1 s a test, minutes of the PostgreSQL pass."""
+    names = [t.name for t in metadata().sorted_tables]
+    written = " UNION ALL ".join(f"SELECT '{n}' WHERE EXISTS (SELECT 1 FROM {n})" for n in names)
+    with _owner_engine().begin() as conn:
+        tables = [row[0] for row in conn.execute(text(written))]
+        if tables:
+            # TRUNCATE does not fire the row triggers that keep audit_events append-only.
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        used = conn.execute(text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' "
+                                 "AND last_value IS NOT NULL")).scalars().all()
+        for sequence in used:
+            conn.execute(text(f"ALTER SEQUENCE {sequence} RESTART"))
+
+
 def _fresh_database(migrated: str, tmp_path: Path) -> str:
     if PG_URL:
-        tables = ", ".join(t.name for t in metadata().sorted_tables)
-        engine = create_engine(OWNER_URL)  # the app role may not TRUNCATE
-        with engine.begin() as conn:
-            # TRUNCATE does not fire the row triggers that keep audit_events append-only.
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        engine.dispose()
+        _empty_postgres()
         return PG_URL
     db_file = tmp_path / "greenlight.db"
     shutil.copy(migrated, db_file)
