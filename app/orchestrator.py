@@ -166,8 +166,9 @@ def _claim(rt: Runtime, generation_id: str, ready: Status, working: Status) -> b
 def gate(rt: Runtime, generation_id: str) -> Status | None:
     """Run the pre-render stages; the outcome is blocked, in_review or queued (render enqueued).
 
-    One transaction from claim to outcome: a crash part-way rolls back to `submitted`, which the
-    recovery sweep re-gates like `gating`, and a fast gate pays for one commit, not two.
+    One transaction from claim to outcome (submitted straight to it: no one could see a `gating`
+    step, app/states.py): a crash part-way rolls back to `submitted`, which the recovery sweep
+    re-gates, and a fast gate pays for one commit, not two.
 
     The stages run before the first write: every transition appends to the audit chain, which
     serialises its appenders (on PostgreSQL an advisory lock held to commit), so claiming first
@@ -182,8 +183,6 @@ def gate(rt: Runtime, generation_id: str) -> Status | None:
                 return None
             stages, ctx = pipeline.stages(pipeline.PRE_RENDER, rt.config.stages_off), _context(s, gen)
             verdicts = run_stages(stages, ctx)
-            if gen.status == Status.SUBMITTED:
-                transition(s, gen, Status.GATING, actor=SYSTEM)
             target = _apply(s, gen, Phase.PRE_RENDER, verdicts, _AFTER_PRE)
             persist_findings(stages, ctx, verdicts)
     except StaleState:

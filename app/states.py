@@ -14,7 +14,11 @@ from app.models import Generation, Status
 S = Status
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    S.SUBMITTED: frozenset({S.GATING, S.FAILED, S.DELETED}),
+    # The gate claims and decides a request in one transaction (app.orchestrator.gate), so it goes
+    # from submitted straight to its outcome: nobody could ever see it "gating", and writing that
+    # step cost an UPDATE and an audit row per request. GATING stays for rows an older version
+    # left there; the gate and the recovery sweep take them up like submitted ones.
+    S.SUBMITTED: frozenset({S.BLOCKED, S.IN_REVIEW, S.QUEUED, S.FAILED, S.DELETED}),
     S.GATING: frozenset({S.BLOCKED, S.IN_REVIEW, S.QUEUED, S.FAILED}),
     # in_review is entered before rendering (then allow -> queued) or after scanning
     # (then allow -> draft); which one is decided by whether media exists.

@@ -8,6 +8,7 @@ possessives. Matching is on whole tokens, so "therapist" never matches "rapist".
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -108,6 +109,13 @@ def _spelled_runs(chars: list[str], gaps: list[str]) -> list[str]:
 
 
 def tokens(text: str) -> list[str]:
+    return list(_tokens(text))
+
+
+# One prompt is tokenised by every gate that matches phrases in it (names, titles, terms, figures):
+# 39 times in one POST /generations. Bounded; the key is the text itself.
+@functools.lru_cache(maxsize=4096)
+def _tokens(text: str) -> tuple[str, ...]:
     folded = _POSSESSIVE.sub(r"\1", fold(text))
     kept: list[str] = []
     gaps: list[str] = []
@@ -118,7 +126,7 @@ def tokens(text: str) -> list[str]:
             gaps.append(folded[end:match.start()])
             kept.append(token)
             end = match.end()
-    return _join_spelled_out(kept, gaps)
+    return tuple(_join_spelled_out(kept, gaps))
 
 
 def normalise(text: str) -> str:
@@ -143,9 +151,10 @@ def singular(token: str) -> str:
     return token
 
 
-def _keys(token: str) -> set[str]:
+@functools.lru_cache(maxsize=65536)
+def _keys(token: str) -> frozenset[str]:
     variants = stretch_variants(token)
-    return variants | {singular(v) for v in variants}
+    return frozenset(variants | {singular(v) for v in variants})
 
 
 @dataclass(frozen=True)

@@ -160,7 +160,7 @@ def test_worker_killed_mid_render_is_finished_exactly_once_by_the_next_worker(rt
         history = [(e.before["status"], e.after["status"]) for e in audit.history(s, "generation", gid)
                    if e.action == "generation.transition"]
         post = s.query(VerdictRecord).filter_by(generation_id=gid, phase="post_render").count()
-    assert history == [("submitted", "gating"), ("gating", "queued"), ("queued", "rendering"),
+    assert history == [("submitted", "queued"), ("queued", "rendering"),
                        ("rendering", "scanning"), ("scanning", "draft")]
     assert post == len(pipeline.POST_RENDER)
     assert Path(rt.storage.path(generations.media_key(gid))).stat().st_size > 0

@@ -122,7 +122,7 @@ def test_a_job_whose_worker_died_runs_again_at_once_and_exactly_once(rt, alice, 
     drain(rt)
     assert status(rt, gid) == Status.DRAFT
     assert sorted(p.name for p in (rt.config.media_dir / "generations").iterdir()) == [f"{gid}.mp4"]
-    assert transitions(rt, gid) == [("submitted", "gating"), ("gating", "queued"), ("queued", "rendering"),
+    assert transitions(rt, gid) == [("submitted", "queued"), ("queued", "rendering"),
                                      ("rendering", "scanning"), ("scanning", "draft")]
     with rt.db.transaction() as s:
         post = s.query(VerdictRecord).filter_by(generation_id=gid, phase="post_render").count()
@@ -269,7 +269,7 @@ def test_a_worker_killed_mid_render_leaves_no_child_and_no_part_and_another_fini
     if not REDIS_URL:
         assert "resumed 1 in-flight generations, removed 1 partial files" in out, out
     assert sorted(p.name for p in (rt.config.media_dir / "generations").iterdir()) == [f"{gid}.mp4"]
-    assert transitions(rt, gid) == [("submitted", "gating"), ("gating", "queued"), ("queued", "rendering"),
+    assert transitions(rt, gid) == [("submitted", "queued"), ("queued", "rendering"),
                                     ("rendering", "scanning"), ("scanning", "draft")]
     with rt.db.transaction() as s:
         post = s.query(VerdictRecord).filter_by(generation_id=gid, phase="post_render").count()

@@ -10,7 +10,9 @@ S = Status
 
 # The documented lifecycle, written out independently of the table under test.
 LEGAL = {
-    (S.SUBMITTED, S.GATING), (S.SUBMITTED, S.FAILED), (S.SUBMITTED, S.DELETED),
+    # The gate decides a submitted request in one transaction; `gating` is only left by older rows.
+    (S.SUBMITTED, S.BLOCKED), (S.SUBMITTED, S.IN_REVIEW), (S.SUBMITTED, S.QUEUED),
+    (S.SUBMITTED, S.FAILED), (S.SUBMITTED, S.DELETED),
     (S.GATING, S.BLOCKED), (S.GATING, S.IN_REVIEW), (S.GATING, S.QUEUED), (S.GATING, S.FAILED),
     (S.IN_REVIEW, S.QUEUED), (S.IN_REVIEW, S.DRAFT), (S.IN_REVIEW, S.BLOCKED), (S.IN_REVIEW, S.DELETED),
     (S.QUEUED, S.RENDERING), (S.QUEUED, S.BLOCKED), (S.QUEUED, S.FAILED), (S.QUEUED, S.DELETED),
@@ -44,7 +46,7 @@ def test_every_status_has_an_entry_and_deleted_is_the_only_terminal_state():
 
 
 def test_nothing_reaches_rendering_without_passing_the_gates():
-    # Only `queued` leads to rendering, and only gating, a human review or a human's decision on an
-    # appeal (blocked -> queued) leads to queued.
+    # Only `queued` leads to rendering, and only the gate (from submitted, or gating in older
+    # rows), a human review or a human's decision on an appeal (blocked -> queued) leads to queued.
     assert {a for a, b in LEGAL if b == S.RENDERING} == {S.QUEUED}
-    assert {a for a, b in LEGAL if b == S.QUEUED} == {S.GATING, S.IN_REVIEW, S.BLOCKED}
+    assert {a for a, b in LEGAL if b == S.QUEUED} == {S.SUBMITTED, S.GATING, S.IN_REVIEW, S.BLOCKED}

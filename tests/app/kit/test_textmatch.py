@@ -64,3 +64,11 @@ def test_longest_match_first_and_each_payload_once():
 
 def test_tokens_drop_empty_and_symbols():
     assert tokens("!!! ??? ...") == []
+
+
+def test_tokens_are_remembered_per_text_and_a_caller_cannot_change_them():
+    from app.kit import textmatch
+    first = textmatch.tokens("N.U.D.E pics of Ｂｏｂ's cat")
+    first.append("tampered")
+    assert textmatch.tokens("N.U.D.E pics of Ｂｏｂ's cat") == ["nude", "pics", "of", "bob", "cat"]
+    assert textmatch._tokens.cache_info().hits >= 1
