@@ -51,7 +51,17 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+# Shouting: "OBAMA!!!", "OBAMA!1!". A run of ! (with 1s or |s in it) ending a word is punctuation,
+# not leetspeak for "iii": read as letters it hid every name it followed.
+_SHOUTED = re.compile(r"^(.+?)(!+(?:[1|]+!+)*[1|]*)$")
+_SHOUT_START = re.compile(r"^[!|]+(?=[^!1|])")
+
+
 def _deleet(token: str) -> str:
+    shouted = _SHOUTED.match(token)
+    if shouted:
+        token = shouted.group(1)
+    token = _SHOUT_START.sub("", token)
     if token.isalpha() or _ORDINAL_OR_NUMBER.match(token) or not any(c.isalpha() for c in token):
         return token.strip("@$!|+€")
     return token.translate(_LEET)

@@ -72,3 +72,15 @@ def test_tokens_are_remembered_per_text_and_a_caller_cannot_change_them():
     first.append("tampered")
     assert textmatch.tokens("N.U.D.E pics of Ｂｏｂ's cat") == ["nude", "pics", "of", "bob", "cat"]
     assert textmatch._tokens.cache_info().hits >= 1
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("BARACK OBAMA!!! dances", ["barack", "obama", "dances"]),   # shouting is punctuation...
+    ("OBAMA!1!", ["obama"]),
+    ("!!!OBAMA", ["obama"]),
+    ("b!tch!!", ["bitch"]),                                      # ...leetspeak inside a word stays
+    ("k!ll him", ["kill", "him"]),
+    ("911!", ["911"]),
+])
+def test_exclamation_marks_ending_a_word_are_shouting_not_letters(raw, expected):
+    assert tokens(raw) == expected
