@@ -9,9 +9,11 @@ from pathlib import Path
 
 from app.config import setting
 from app.stage import Decision
-from app.kit.textmatch import PhraseIndex, appears_capitalised
+from app.kit.textmatch import NativeAliases, PhraseIndex, appears_capitalised, has_other_script, transliterate
 
 DEFAULT_FIGURES = Path(__file__).parent / "data" / "public_figures.json"
+# The best-known names as other languages write them (its "source" says where they come from).
+NAMES_IN_OTHER_SCRIPTS = Path(__file__).parent / "data" / "public_figures_i18n.json"
 
 
 @dataclass(frozen=True)
@@ -32,11 +34,13 @@ class FigureRef:
 
 
 class FigureList:
-    def __init__(self, version: str, figures: list[Figure], index: PhraseIndex):
+    def __init__(self, version: str, figures: list[Figure], index: PhraseIndex,
+                 native: NativeAliases | None = None):
         self.version, self.figures, self._index = version, figures, index
+        self._native: NativeAliases = native if native is not None else NativeAliases()
 
     @classmethod
-    def from_file(cls, path: Path) -> "FigureList":
+    def from_file(cls, path: Path, native_path: Path | None = NAMES_IN_OTHER_SCRIPTS) -> "FigureList":
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
         index: PhraseIndex = PhraseIndex()
         figures = []
@@ -51,15 +55,34 @@ class FigureList:
                 index.add(phrase, FigureRef(fig, Decision.REVIEW, "ambiguous_name", phrase))
             for phrase in entry.get("descriptions", []):
                 index.add(phrase, FigureRef(fig, Decision.REVIEW, "description", phrase))
-        return cls(str(raw.get("version", "0")), figures, index)
+        native: NativeAliases = NativeAliases()
+        version = str(raw.get("version", "0"))
+        if native_path is not None and Path(native_path).is_file():
+            by_id = {f.id: f for f in figures}
+            names = json.loads(Path(native_path).read_text(encoding="utf-8"))
+            for figure_id, languages in names["names"].items():
+                if figure_id in by_id:
+                    for name in (n for spelled in languages.values() for n in spelled):
+                        native.add(name, FigureRef(by_id[figure_id], Decision.BLOCK, "name_in_other_script", name))
+            version += f"+i18n-{names.get('version', '0')}"
+        return cls(version, figures, index, native)
 
     def find(self, text: str) -> list[FigureRef]:
         best: dict[str, FigureRef] = {}
+        found = []
         for match in self._index.find(text):
             ref: FigureRef = match.payload
             # "a swift bird" is not Taylor Swift: an ambiguous name counts only written as a name.
             if ref.via == "ambiguous_name" and not appears_capitalised(text, ref.phrase):
                 continue
+            found.append(ref)
+        if has_other_script(text):
+            found += [ref for _, ref in self._native.find(text)]
+            # Read in Latin letters, only a full, distinctive name counts: an ambiguous alias or a
+            # description has no capitals or context left to judge it by.
+            found += [FigureRef(m.payload.figure, Decision.BLOCK, "transliterated_name", m.payload.phrase)
+                      for m in self._index.find(transliterate(text)) if m.payload.via == "name"]
+        for ref in found:
             held = best.get(ref.figure.id)
             if held is None or (held.decision == Decision.REVIEW and ref.decision == Decision.BLOCK):
                 best[ref.figure.id] = ref

@@ -229,3 +229,81 @@ def appears_capitalised(text: str, phrase: str) -> bool:
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_CONFUSABLES_UPPER)
     pattern = r"\b" + r"[\s\-.]+".join(re.escape(w[:1].upper()) + re.escape(w[1:]) for w in words) + r"(?:['’]?s)?\b"
     return re.search(pattern, plain, flags=0) is not None
+
+
+# -- other scripts ---------------------------------------------------------------------------------
+#
+# The phrase gates match Latin tokens: a name written in Cyrillic, Chinese or Arabic left no token at
+# all and went through. Two ways in, both only for the parts of a prompt in other scripts (so a
+# Latin "tramp" is never read as the Cyrillic "Трамп"):
+# - transliterate(): anyascii's Latin reading, matched against the same phrase lists ("Владимир
+#   Путин" reads "vladimir putin"); it catches every listed name whose usual English spelling is
+#   its transliteration;
+# - NativeAliases: names as each language writes them ("特朗普", "Трамп"), for the best-known
+#   people and works, whose transliterations differ from English ("tramp", "te lang pu").
+
+# Scripts written without spaces between words: each character is read as its own syllable.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]")
+
+
+def _is_latin(ch: str) -> bool:
+    return ord(ch) < 0x250 or 0x1E00 <= ord(ch) <= 0x1EFF or not ch.isalpha()
+
+
+def has_other_script(text: str) -> bool:
+    """Letters outside the Latin script (after NFKC: fullwidth and mathematical letters are Latin)."""
+    return any(not _is_latin(ch) for ch in unicodedata.normalize("NFKC", text))
+
+
+def transliterate(text: str) -> str:
+    """The prompt's runs in other scripts read in Latin letters, each run kept apart ("|") from the
+    next and from the Latin words, which are dropped (the plain match reads them)."""
+    from anyascii import anyascii
+
+    text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH)
+    runs: list[str] = []
+    current: list[str] = []
+    for ch in text:
+        if ch.isalpha() and not _is_latin(ch):
+            # A soft or hard sign reads as an apostrophe ("Donal'd"): it is not a word break.
+            reading = anyascii(ch).replace("'", "").replace("\u2019", "")
+            current.append(f" {reading} " if _UNSPACED.match(ch) else reading)
+        elif ch.isspace() or ch in "-·・‧'’" and current:
+            current.append(" ")
+        elif current:
+            runs.append("".join(current))
+            current = []
+    if current:
+        runs.append("".join(current))
+    return " | ".join(" ".join(run.split()) for run in runs if run.strip())
+
+
+class NativeAliases(Generic[T]):
+    """Names as other languages write them, found in a prompt's own script. A name in a script
+    written with spaces must stand as a word (Cyrillic and Greek may add a case ending: "Путина");
+    in Chinese, Japanese and Korean, which have no spaces, anywhere."""
+
+    MAX_ENDING = 2  # Трампа, Путиным; not Трамплин (a springboard)
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[re.Pattern[str], str, T]] = []
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, name: str, payload: T) -> None:
+        folded = unicodedata.normalize("NFKC", name).translate(_ZERO_WIDTH).casefold().strip()
+        if not folded:
+            return
+        parts = [re.escape(part) for part in re.split(r"[\s\-·・‧]+", folded) if part]
+        body = r"[\s\-·・‧]*".join(parts)
+        if _UNSPACED.search(folded):
+            pattern = body
+        else:
+            ending = r"\w{0,%d}" % self.MAX_ENDING if re.search(r"[\u0370-\u04ff]", folded) else ""
+            pattern = rf"(?<!\w){body}{ending}(?!\w)"
+        self._entries.append((re.compile(pattern), name, payload))
+
+    def find(self, text: str) -> list[tuple[str, T]]:
+        folded = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
+        return [(name, payload) for pattern, name, payload in self._entries if pattern.search(folded)]

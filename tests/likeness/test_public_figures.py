@@ -34,6 +34,18 @@ def test_shipped_list_is_large_and_well_formed():
     ("Barack Obama's speech", "barack-obama"),                # possessive
     ("Zelenskyy shaking hands", "volodymyr-zelensky"),        # transliteration
     ("ＥＭＭＡＮＵＥＬ ＭＡＣＲＯＮ", "emmanuel-macron"),           # fullwidth
+    ("KEANU REEVES!!! RIDING A MOTORCYCLE", "keanu-reeves"),  # shouted (issue 15)
+    # Other scripts (issue 15): the list's own names as the language writes them...
+    ("Дональд Трамп танцует на столе", "donald-trump"),
+    ("портрет Путина в золотой раме", "vladimir-putin"),      # a Russian case ending
+    ("特朗普在白宫跳舞", "donald-trump"),
+    ("ドナルド・トランプが踊る", "donald-trump"),
+    ("트럼프가 춤을 춘다", "donald-trump"),
+    ("ترامب يرقص في الشارع", "donald-trump"),
+    ("नरेंद्र मोदी योग करते हुए", "narendra-modi"),
+    ("习近平在长城上", "xi-jinping"),
+    # ...and a name in another script whose Latin reading is its English spelling, with no entry.
+    ("Рон Десантис на пляже", "ron-desantis"),
 ])
 def test_named_figures_are_blocked(rt, stage, prompt, figure_id):
     with rt.db.transaction() as s:
@@ -43,7 +55,11 @@ def test_named_figures_are_blocked(rt, stage, prompt, figure_id):
 
 
 @pytest.mark.parametrize("prompt", ["a swift bird flying", "a prince riding a horse", "a cat in the sun",
-                                    "a history lecture about World War II"])
+                                    "a history lecture about World War II",
+                                    "トランプで遊ぶ家族",                       # playing cards, in Japanese
+                                    "a tramp walking through Москва in winter",  # "Трамп" is not "tramp"
+                                    "кошка в маске на карнавале",               # a cat in a mask, not Musk
+                                    "日本の家族が公園で遊ぶ"])
 def test_ordinary_words_are_not_figures(rt, stage, prompt):
     with rt.db.transaction() as s:
         assert check(stage, prompt, s).decision == Decision.ALLOW
@@ -71,3 +87,14 @@ def test_figure_with_their_own_consenting_cameo_is_allowed(rt, stage):
         services.update_permission(s, s.get(User, figure.id), cameo_id, Permission.ONLY_ME, None)
     with rt.db.transaction() as s:
         assert check(stage, "Angela Merkel reading a book", s, fan.id, [cameo_id]).decision == Decision.BLOCK
+
+
+def test_a_name_read_in_latin_letters_must_be_a_whole_listed_name():
+    """The transliterated reading only matches the list's distinctive names: "Vladimir Putin" read
+    from Cyrillic, never a description or an ambiguous alias, and never Latin words of the prompt."""
+    figures = load_figures()
+    assert [(r.figure.id, r.via) for r in figures.find("Владимир Путин верхом на медведе")] == [
+        ("vladimir-putin", "name_in_other_script")]
+    refs = figures.find("Ангела Меркель читает книгу")
+    assert {r.figure.id for r in refs} == {"angela-merkel"} and all(r.decision == Decision.BLOCK for r in refs)
+    assert figures.find("a drake and a swift by a pond in 東京") == []

@@ -84,3 +84,24 @@ def test_tokens_are_remembered_per_text_and_a_caller_cannot_change_them():
 ])
 def test_exclamation_marks_ending_a_word_are_shouting_not_letters(raw, expected):
     assert tokens(raw) == expected
+
+
+def test_other_scripts_are_read_in_latin_letters_apart_from_the_latin_words():
+    from app.kit.textmatch import has_other_script, transliterate
+    assert transliterate("Дональд Трамп танцует") == "Donald Tramp tantsuet"  # the soft sign is no break
+    assert transliterate("a tramp in Москва") == "Moskva"                     # Latin words are left out
+    assert transliterate("特朗普在跳舞") == "Te Lang Pu Zai Tiao Wu"           # one syllable a character
+    assert transliterate("Путин | Обама") == "Putin | Obama"
+    assert not has_other_script("ＥＭＭＡＮＵＥＬ café naïve 𝐁𝐮𝐠𝐬") and has_other_script("café Москва")
+
+
+def test_native_aliases_stand_as_words_or_anywhere_in_unspaced_scripts():
+    from app.kit.textmatch import NativeAliases
+    aliases = NativeAliases()
+    for name in ("Трамп", "特朗普", "ترامب", "ドナルド・トランプ"):
+        aliases.add(name, name)
+    assert [n for n, _ in aliases.find("портрет Трампа")] == ["Трамп"]     # a case ending
+    assert aliases.find("Трамплин в бассейне") == []                        # a springboard: too long an ending
+    assert [n for n, _ in aliases.find("特朗普在跳舞")] == ["特朗普"]
+    assert [n for n, _ in aliases.find("ドナルド トランプが踊る")] == ["ドナルド・トランプ"]
+    assert [n for n, _ in aliases.find("ترامب يرقص")] == ["ترامب"] and aliases.find("a tramp") == []
