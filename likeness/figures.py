@@ -9,7 +9,10 @@ from pathlib import Path
 
 from app.config import setting
 from app.stage import Decision
-from app.kit.textmatch import NativeAliases, PhraseIndex, appears_capitalised, has_other_script, transliterate
+from app.kit.textmatch import (
+    NativeAliases, PhraseIndex, appears_capitalised, capitalised_as_name, has_other_script, person_cue, tokens,
+    transliterate,
+)
 
 DEFAULT_FIGURES = Path(__file__).parent / "data" / "public_figures.json"
 # The best-known names as other languages write them (its "source" says where they come from).
@@ -70,11 +73,13 @@ class FigureList:
     def find(self, text: str) -> list[FigureRef]:
         best: dict[str, FigureRef] = {}
         found = []
+        words = tokens(text)
         for match in self._index.find(text):
             ref: FigureRef = match.payload
-            # "a swift bird" is not Taylor Swift: an ambiguous name counts only written as a name.
-            if ref.via == "ambiguous_name" and not appears_capitalised(text, ref.phrase):
-                continue
+            if ref.via == "ambiguous_name":
+                ref = self._in_context(text, words, match, ref)
+                if ref is None:
+                    continue
             found.append(ref)
         if has_other_script(text):
             found += [ref for _, ref in self._native.find(text)]
@@ -87,6 +92,28 @@ class FigureList:
             if held is None or (held.decision == Decision.REVIEW and ref.decision == Decision.BLOCK):
                 best[ref.figure.id] = ref
         return list(best.values())
+
+
+    @staticmethod
+    def _in_context(text: str, words: list[str], match, ref: FigureRef) -> FigureRef | None:
+        """A name that is also an everyday word ("a swift bird", "a trump card") counts only with
+        context: written as a name (capitalised where a sentence does not begin) and next to a
+        person's title or verb, it blocks like the name; with one of the two, it goes to review
+        (when unsure, review, never block); with neither, it is the word."""
+        # "a drake swimming", "the swift": a determiner makes the word a common noun.
+        noun = match.start > 0 and words[match.start - 1] in DETERMINERS
+        named = capitalised_as_name(text, ref.phrase)
+        person = person_cue(words, match.start, match.end) and not noun
+        if named and person:
+            return FigureRef(ref.figure, Decision.BLOCK, "ambiguous_name_in_context", ref.phrase)
+        # Capitals where a sentence begins say nothing either way: unsure, so review.
+        if named or person or (appears_capitalised(text, ref.phrase) and not noun):
+            return ref
+        return None
+
+
+DETERMINERS = frozenset("a an the this that these those my your his her its our their some any every each no one "
+                        "two three another".split())
 
 
 @lru_cache(maxsize=4)

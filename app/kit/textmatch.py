@@ -217,6 +217,41 @@ class PhraseIndex(Generic[T]):
         return found
 
 
+# Words next to a name that say a person is meant: a title before it, a verb after it.
+PERSON_TITLES = frozenset("president mr mrs ms miss dr senator governor former ex vice prime minister king queen "
+                          "prince princess sir dame pope chancellor candidate congressman congresswoman".split())
+PERSON_VERBS = frozenset("says said speaks spoke gives gave smiles waves walks dances sings eats holds wears rides "
+                         "meets hugs kisses shakes signs visits addresses announces tweets posts laughs cries shouts "
+                         "runs jumps sits stands sleeps drinks cooks fights argues debates".split())
+
+
+def person_cue(words: list[str], start: int, end: int) -> bool:
+    """A title just before words[start:end] ("President Trump") or a verb just after it ("Trump
+    dancing", "Trump waves"): a person is meant, not the word."""
+    before = words[start - 1] if start > 0 else ""
+    after = words[end] if end < len(words) else ""
+    return before in PERSON_TITLES or after in PERSON_VERBS or (len(after) > 4 and after.endswith("ing"))
+
+
+def capitalised_as_name(text: str, phrase: str) -> bool:
+    """`phrase` written capitalised where a sentence does not begin, in a text that is not all
+    capitals: then the capitals say "a name" ("a card called Trump"); at a sentence's start or in
+    shouted text they say nothing ("Trump card in bridge", "TRUMP CARD")."""
+    words = tokens(phrase)
+    if not words:
+        return False
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH))
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_CONFUSABLES_UPPER)
+    if not any(ch.islower() for ch in plain):
+        return False
+    pattern = r"\b" + r"[\s\-.]+".join(re.escape(w[:1].upper()) + re.escape(w[1:]) for w in words) + r"(?:['’]?s)?\b"
+    for found in re.finditer(pattern, plain):
+        before = plain[:found.start()].rstrip(" \t\"'“”‘’(")
+        if before and before[-1] not in ".!?:\n":
+            return True
+    return False
+
+
 def appears_capitalised(text: str, phrase: str) -> bool:
     """True if `phrase` occurs in `text` with each word capitalised, as a name would be.
 

@@ -98,3 +98,28 @@ def test_a_name_read_in_latin_letters_must_be_a_whole_listed_name():
     refs = figures.find("Ангела Меркель читает книгу")
     assert {r.figure.id for r in refs} == {"angela-merkel"} and all(r.decision == Decision.BLOCK for r in refs)
     assert figures.find("a drake and a swift by a pond in 東京") == []
+
+
+@pytest.mark.parametrize("prompt, expected", [
+    # A name that is also an everyday word is the word without context (issue 15)...
+    ("a trump card played in a game of bridge", None),
+    ("the trump suit is hearts this round", None),
+    ("a drake swimming in a pond", None),
+    ("a cook chopping onions", None),
+    # ...goes to review when only one sign says a person is meant, or capitals open the prompt...
+    ("Trump card in a game of bridge", ("review", "possible_public_figure")),
+    ("trump dancing on a table", ("review", "possible_public_figure")),
+    ("TRUMP DANCING ON A TABLE", ("review", "possible_public_figure")),
+    ("Swift on stage", ("review", "possible_public_figure")),
+    # ...and blocks like the name when written as a name and next to a person's verb or title.
+    ("a cartoon of Trump playing golf", ("block", "public_figure")),
+    ("a concert with Swift singing her hits", ("block", "public_figure")),
+    ("Donald Trump dancing", ("block", "public_figure")),
+])
+def test_a_name_that_is_an_everyday_word_needs_context(rt, stage, prompt, expected):
+    with rt.db.transaction() as s:
+        v = check(stage, prompt, s)
+    if expected is None:
+        assert v.decision == Decision.ALLOW, v.reasons
+    else:
+        assert (v.decision.value, v.reasons[0].code) == expected, v.reasons
