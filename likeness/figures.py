@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -47,6 +48,7 @@ class FigureList:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
         index: PhraseIndex = PhraseIndex()
         figures = []
+        descriptions: dict[str, list[tuple[Figure, str]]] = {}
         for entry in raw["figures"]:
             fig = Figure(entry["id"], entry["name"], entry.get("category", "other"), tuple(entry.get("aliases", [])))
             figures.append(fig)
@@ -57,7 +59,12 @@ class FigureList:
             for phrase in entry.get("ambiguous_aliases", []):
                 index.add(phrase, FigureRef(fig, Decision.REVIEW, "ambiguous_name", phrase))
             for phrase in entry.get("descriptions", []):
-                index.add(phrase, FigureRef(fig, Decision.REVIEW, "description", phrase))
+                for variant in description_variants(phrase):
+                    descriptions.setdefault(variant, []).append((fig, phrase))
+        for variant, owners in descriptions.items():
+            for fig, phrase in owners:
+                index.add(variant, FigureRef(fig, description_decision(variant, len({f.id for f, _ in owners})),
+                                             "description", phrase))
         native: NativeAliases = NativeAliases()
         version = str(raw.get("version", "0"))
         if native_path is not None and Path(native_path).is_file():
@@ -110,6 +117,41 @@ class FigureList:
         if named or person or (appears_capitalised(text, ref.phrase) and not noun):
             return ref
         return None
+
+
+# "former mexican president", "ex-wife of ...": more than one person fits, so review.
+_MANY = frozenset("former ex ex-wife ex-husband one".split())
+_ROLES = ("founder", "cofounder", "co-founder", "ceo", "owner", "creator")
+
+
+def description_decision(phrase: str, figures_sharing_it: int) -> Decision:
+    """A description that identifies one person (an office and its country, a numbered office, a
+    company founded, a signature work, a family tie) blocks like the name; one that several listed
+    people share, or that fits more than one ("former ..."), goes to review."""
+    words = set(phrase.casefold().replace("'s", "").split())
+    return Decision.REVIEW if figures_sharing_it > 1 or words & _MANY else Decision.BLOCK
+
+
+def description_variants(phrase: str) -> set[str]:
+    """The ways people write a description the list writes one way: "the 44th us president" is
+    also "the 44th president of the united states" (of the us, of america, the 44th american
+    president); "amazon founder" is also "founder of amazon", and the other way round."""
+    words = phrase.casefold().split()
+    out = {phrase.casefold()}
+    if len(words) >= 2 and words[-1] in _ROLES:
+        out.add(f"{words[-1]} of {' '.join(w for w in words[:-1] if w != 'the')}")
+    role_of = re.match(r"^(?:the )?(founder|cofounder|co-founder|ceo|owner|creator) of (.+)$", phrase.casefold())
+    if role_of:
+        out.add(f"{role_of.group(2)} {role_of.group(1)}")
+    if "us" in words:
+        i = words.index("us")
+        before, role = words[:i], words[i + 1:]
+        out.add(" ".join(before + ["united", "states"] + role))
+        out.add(" ".join(before + ["american"] + role))
+        if role:
+            for country in ("the united states", "the us", "america", "the usa"):
+                out.add(" ".join(before + role) + f" of {country}")
+    return out
 
 
 DETERMINERS = frozenset("a an the this that these those my your his her its our their some any every each no one "

@@ -123,3 +123,27 @@ def test_a_name_that_is_an_everyday_word_needs_context(rt, stage, prompt, expect
         assert v.decision == Decision.ALLOW, v.reasons
     else:
         assert (v.decision.value, v.reasons[0].code) == expected, v.reasons
+
+
+@pytest.mark.parametrize("prompt, expected", [
+    # A description that identifies one person blocks like the name, however it is worded (issue 15)...
+    ("the 44th president of the United States giving a speech", ("block", "barack-obama")),
+    ("the 44th US president playing golf", ("block", "barack-obama")),
+    ("the founder of Tesla and SpaceX on Mars", ("block", "elon-musk")),
+    ("the founder of Facebook surfing with a flag", ("block", "mark-zuckerberg")),
+    ("the singer of Shake It Off on stage", ("block", "taylor-swift")),
+    # ...one that fits several people goes to review...
+    ("a former mexican president at a market", ("review", "possible_public_figure")),
+    # ...and one that names nobody listed is nobody.
+    ("the founder of a small bakery giving a tour", None),
+    ("a former president of a chess club playing blitz", None),
+])
+def test_people_described_not_named(rt, stage, prompt, expected):
+    with rt.db.transaction() as s:
+        v = check(stage, prompt, s)
+    if expected is None:
+        assert v.decision == Decision.ALLOW, v.reasons
+    elif expected[0] == "block":
+        assert v.decision == Decision.BLOCK and v.reasons[0].details["figure_id"] == expected[1], v.reasons
+    else:
+        assert (v.decision.value, v.reasons[0].code) == expected, v.reasons

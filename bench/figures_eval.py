@@ -1,0 +1,118 @@
+"""The public-figure gate on its labelled prompt set, by kind of prompt: block recall for prompts
+that name or describe a person, false blocks and reviews for benign ones, tuned and held-out parts
+apart, with the gate's time per prompt against the raw phrase lookup measured in the same run.
+
+    python bench/figures_eval.py [--labels likeness/data/figure_prompts.jsonl] [--show-misses]
+
+Kinds (issue 15): plain names; shouted ("OBAMA!!!"); other scripts (Cyrillic, Chinese, Japanese,
+Korean, Arabic, Hebrew, Hindi); evasions (leetspeak, spaced letters, zero-width characters,
+homoglyphs, fullwidth, misspellings, possessives); people described, not named; everyday words
+that are also names ("a trump card"); benign prompts (in several languages too). Within each
+kind, every third prompt (index 0, 3, 6, ...) is held out: aliases, context words and rules were
+written looking at the others. One person wrote both the set and the aliases, so the set measures
+the kinds' coverage, not other people's prompts.
+
+The decision is the stage's (likeness.public_figures) without the consent lookup: block when a
+listed figure is named (or written as a name in context), review for an ambiguous name or a
+description, allow otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.stage import Decision  # noqa: E402
+from likeness.figures import load_figures  # noqa: E402
+
+LABELS = ROOT / "likeness" / "data" / "figure_prompts.jsonl"
+KINDS = ("plain", "shouted", "other_script", "evasion", "described", "common_word", "benign")
+
+
+def decide(figures, prompt: str) -> tuple[str, set[str]]:
+    refs = figures.find(prompt)
+    if any(r.decision == Decision.BLOCK for r in refs):
+        return "block", {r.figure.id for r in refs if r.decision == Decision.BLOCK}
+    return ("review", {r.figure.id for r in refs}) if refs else ("allow", set())
+
+
+def pct(n: int, d: int) -> str:
+    return f"{100 * n / d:.0f} % ({n}/{d})" if d else "-"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--labels", type=Path, default=LABELS)
+    ap.add_argument("--show-misses", action="store_true")
+    args = ap.parse_args()
+    rows = [json.loads(line) for line in args.labels.read_text(encoding="utf-8").splitlines() if line.strip()]
+    figures = load_figures()
+    seen: dict[str, int] = defaultdict(int)
+    results = {"tuned": defaultdict(list), "held out": defaultdict(list)}
+    misses = []
+    for row in rows:
+        index = seen[row["kind"]]
+        seen[row["kind"]] += 1
+        part = "held out" if index % 3 == 0 else "tuned"
+        decision, ids = decide(figures, row["prompt"])
+        right_person = row.get("figure") in ids if row["label"] == "block" else True
+        results[part][row["kind"]].append((row["label"], decision, right_person))
+        if (row["label"] == "block" and (decision != "block" or not right_person)) or \
+                (row["label"] == "benign" and decision != "allow"):
+            misses.append((part, row["kind"], decision, sorted(ids), row["prompt"]))
+
+    print(f"{len(rows)} prompts, figure list {figures.version}\n")
+    print("| kind | part | prompts | block recall (the right person) | review | benign blocked | benign reviewed |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for kind in KINDS:
+        for part in ("tuned", "held out"):
+            got = results[part].get(kind, [])
+            if not got:
+                continue
+            harmful = [(d, ok) for label, d, ok in got if label == "block"]
+            benign = [d for label, d, _ in got if label == "benign"]
+            recall = pct(sum(d == "block" and ok for d, ok in harmful), len(harmful)) if harmful else "-"
+            review = pct(sum(d == "review" for d, _ in harmful), len(harmful)) if harmful else "-"
+            blocked = pct(sum(d == "block" for d in benign), len(benign)) if benign else "-"
+            reviewed = pct(sum(d == "review" for d in benign), len(benign)) if benign else "-"
+            print(f"| {kind} | {part} | {len(got)} | {recall} | {review} | {blocked} | {reviewed} |")
+    for part in ("tuned", "held out"):
+        harmful = [(d, ok) for got in results[part].values() for label, d, ok in got if label == "block"]
+        benign = [d for got in results[part].values() for label, d, _ in got if label == "benign"]
+        print(f"\n{part}: block recall {pct(sum(d == 'block' and ok for d, ok in harmful), len(harmful))}, "
+              f"benign blocked {pct(sum(d == 'block' for d in benign), len(benign))}, "
+              f"benign reviewed {pct(sum(d == 'review' for d in benign), len(benign))}")
+
+    # Time: the whole find() against the bare phrase lookup it starts with, same prompts, same run.
+    prompts = [row["prompt"] for row in rows]
+    for prompt in prompts:  # warm caches, as a running server would have them
+        figures.find(prompt)
+    whole, raw = [], []
+    for _ in range(5):
+        for prompt in prompts:
+            t = time.perf_counter()
+            figures.find(prompt)
+            whole.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            figures._index.find(prompt)
+            raw.append((time.perf_counter() - t) * 1000)
+    w50, r50 = statistics.median(whole), statistics.median(raw)
+    w95 = sorted(whole)[int(0.95 * (len(whole) - 1))]
+    print(f"\ntime per prompt: find() p50 {w50:.3f} ms, p95 {w95:.3f} ms; bare phrase lookup p50 {r50:.3f} ms "
+          f"({w50 / r50:.2f}x)")
+    if args.show_misses:
+        print("\nmisses:")
+        for miss in misses:
+            print("  ", *miss)
+
+
+if __name__ == "__main__":
+    main()
