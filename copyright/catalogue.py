@@ -58,8 +58,8 @@ class Catalogue:
     def from_entries(cls, version: str, entries: list[dict]) -> "Catalogue":
         """Entries shaped like works.json's (id, title, kind, owner, aliases, ambiguous_aliases,
         descriptions): the shipped file, or the works organisations registered."""
-        index: PhraseIndex = PhraseIndex()
-        ambiguous_index: PhraseIndex = PhraseIndex()
+        index: PhraseIndex = PhraseIndex(plurals_stay_plural=True)
+        ambiguous_index: PhraseIndex = PhraseIndex(plurals_stay_plural=True)
         works = []
         for entry in entries:
             work = Work(entry["id"], entry["title"], entry.get("kind", "work"), entry.get("owner", "unknown"),

@@ -424,11 +424,7 @@ def catalogue_phrases(catalogue: Catalogue) -> list[WorkRef]:
     """Every phrase the catalogue matches on (titles, aliases, ambiguous names, descriptions).
     Catalogue keeps them in its phrase indexes only; read them from there so a registered
     catalogue (built from organisations' entries) works the same as the shipped one."""
-    refs: list[WorkRef] = []
-    for index in (catalogue._index, catalogue._ambiguous):  # noqa: SLF001
-        for entries in index._by_first.values():  # noqa: SLF001
-            refs += [payload for _keys, _phrase, payload in entries]
-    return refs
+    return [ref for index in (catalogue._index, catalogue._ambiguous) for ref in index.payloads()]  # noqa: SLF001
 
 
 @lru_cache(maxsize=4)

@@ -178,17 +178,28 @@ class Match(Generic[T]):
 class PhraseIndex(Generic[T]):
     """Whole-token phrase lookup over normalised text; O(tokens × candidates per token)."""
 
-    def __init__(self) -> None:
-        self._by_first: dict[str, list[tuple[tuple[str, ...], str, T]]] = {}
+    def __init__(self, plurals_stay_plural: bool = False) -> None:
+        # (keys, phrase, payload, the plural words a match must keep plural)
+        self._by_first: dict[str, list[tuple[tuple[str, ...], str, T, tuple[tuple[int, str], ...]]]] = {}
         self.size = 0
+        # Titles: "Star Wars" matches "star wars'" and "Star Wars" but not "a star war between two
+        # fleets"; "Garfield" still matches "two Garfields". Only for phrases of several words: a
+        # single plural term ("nudes") keeps matching its singular.
+        self.plurals_stay_plural = plurals_stay_plural
 
     def add(self, phrase: str, payload: T) -> None:
         toks = tokens(phrase)
         if not toks:
             return
         keyed = tuple(singular(t) for t in toks)
-        self._by_first.setdefault(keyed[0], []).append((keyed, " ".join(toks), payload))
+        plural = tuple((j, t) for j, t in enumerate(toks) if singular(t) != t) \
+            if self.plurals_stay_plural and len(toks) > 1 else ()
+        self._by_first.setdefault(keyed[0], []).append((keyed, " ".join(toks), payload, plural))
         self.size += 1
+
+    def payloads(self) -> list[T]:
+        """Every phrase's payload, in no particular order."""
+        return [entry[2] for entries in self._by_first.values() for entry in entries]
 
     def add_all(self, phrases: Iterable[str], payload: T) -> None:
         for phrase in phrases:
@@ -198,9 +209,10 @@ class PhraseIndex(Generic[T]):
         token_keys = [_keys(t) for t in toks]
         for i, keys_i in enumerate(token_keys):
             for k in keys_i:
-                for phrase_keys, phrase, payload in self._by_first.get(k, ()):
+                for phrase_keys, phrase, payload, plural in self._by_first.get(k, ()):
                     n = len(phrase_keys)
-                    if i + n <= len(toks) and all(phrase_keys[j] in token_keys[i + j] for j in range(1, n)):
+                    if i + n <= len(toks) and all(phrase_keys[j] in token_keys[i + j] for j in range(1, n)) \
+                            and all(word in stretch_variants(toks[i + j]) for j, word in plural):
                         yield Match(payload, phrase, i, i + n)
 
     def find(self, text: str) -> list[Match[T]]:

@@ -33,6 +33,8 @@ def test_shipped_catalogue_is_large_and_owned():
     ("P1kachu in the rain", "pikachu"),                   # leetspeak
     ("Mickey Mouse's house", "mickey-mouse"),              # possessive
     ("S p o n g e B o b under the sea", "spongebob-squarepants"),
+    ("STAR WARS!!! lightsabers in a garage", "star-wars"),  # shouted (issue 15)
+    ("a Star Wars fan film", "star-wars"),
 ])
 def test_named_works_are_blocked(stage, check, prompt, work_id):
     v = check(stage, prompt)
@@ -46,6 +48,15 @@ def test_named_works_are_blocked(stage, check, prompt, work_id):
                                     "a green cube sliding down a ramp", "a cat eating lasagna"])
 def test_ordinary_words_are_allowed(stage, check, prompt):
     assert check(stage, prompt).decision == Decision.ALLOW
+
+
+def test_a_titles_plural_word_stays_plural(stage, check):
+    """"a star war between two alien fleets" was blocked as Star Wars (issue 15): the title's
+    plural must be there for the title to match; the classifier's joined-up reading ("starwar")
+    still asks a reviewer, which is what unsure means."""
+    v = check(stage, "a star war between two alien fleets")
+    assert v.decision == Decision.REVIEW, v.reasons  # "Starwars" joined up, unsure: a reviewer looks
+    assert check(stage, "two Star Wars fans in costume").decision == Decision.BLOCK
 
 
 @pytest.mark.parametrize("prompt", ["Elsa building a snowman", "a scene from the movie frozen"])
