@@ -9,9 +9,11 @@ from pathlib import Path
 
 from app.config import setting
 from app.stage import Decision
-from app.kit.textmatch import PhraseIndex, appears_capitalised
+from app.kit.textmatch import NativeAliases, PhraseIndex, appears_capitalised, has_other_script, transliterate
 
 DEFAULT_WORKS = Path(__file__).parent / "data" / "works.json"
+# The best-known titles and characters as other languages write them (its "source" says whence).
+TITLES_IN_OTHER_SCRIPTS = Path(__file__).parent / "data" / "works_i18n.json"
 
 # Words that say a work is meant, which make an ambiguous title ("Frozen", "Up", "Cars") count.
 WORK_CONTEXT_WORDS = (
@@ -45,14 +47,24 @@ class Catalogue:
         self.version, self.works = version, works
         self._index, self._ambiguous, self._context = index, ambiguous, context
         self._by_id = {w.id: w for w in works}
+        self._native: NativeAliases = NativeAliases()
 
     def by_id(self, work_id: str) -> Work | None:
         return self._by_id.get(work_id)
 
     @classmethod
-    def from_file(cls, path: Path) -> "Catalogue":
+    def from_file(cls, path: Path, native_path: Path | None = TITLES_IN_OTHER_SCRIPTS) -> "Catalogue":
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls.from_entries(str(raw.get("version", "0")), raw["works"])
+        catalogue = cls.from_entries(str(raw.get("version", "0")), raw["works"])
+        if native_path is not None and Path(native_path).is_file():
+            names = json.loads(Path(native_path).read_text(encoding="utf-8"))
+            for work_id, languages in names["names"].items():
+                work = catalogue.by_id(work_id)
+                if work is not None:
+                    for name in (n for spelled in languages.values() for n in spelled):
+                        catalogue._native.add(name, WorkRef(work, Decision.BLOCK, "title_in_other_script", name))
+            catalogue.version += f"+i18n-{names.get('version', '0')}"
+        return catalogue
 
     @classmethod
     def from_entries(cls, version: str, entries: list[dict]) -> "Catalogue":
@@ -84,6 +96,10 @@ class Catalogue:
         in_context = bool(self._context.find(text))
         refs += [m.payload for m in self._ambiguous.find(text)
                  if in_context or appears_capitalised(text, m.payload.phrase)]
+        if has_other_script(text):
+            # Titles as other languages write them; and read in Latin letters, whole titles only.
+            refs += [ref for _, ref in self._native.find(text)]
+            refs += [m.payload for m in self._index.find(transliterate(text)) if m.payload.via == "title"]
         best: dict[str, WorkRef] = {}
         for ref in refs:
             held = best.get(ref.work.id)

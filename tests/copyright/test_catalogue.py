@@ -35,6 +35,12 @@ def test_shipped_catalogue_is_large_and_owned():
     ("S p o n g e B o b under the sea", "spongebob-squarepants"),
     ("STAR WARS!!! lightsabers in a garage", "star-wars"),  # shouted (issue 15)
     ("a Star Wars fan film", "star-wars"),
+    # Other scripts (issue 15): titles and characters as the language writes them.
+    ("皮卡丘在雨中跳舞", "pikachu"),
+    ("Гарри Поттер летит на метле", "harry-potter"),
+    ("스파이더맨이 도시 위를 난다", "spider-man"),
+    ("الرجل العنكبوت في المدينة", "spider-man"),
+    ("スター・ウォーズの宇宙戦争", "star-wars"),
 ])
 def test_named_works_are_blocked(stage, check, prompt, work_id):
     v = check(stage, prompt)
@@ -45,7 +51,9 @@ def test_named_works_are_blocked(stage, check, prompt, work_id):
 
 
 @pytest.mark.parametrize("prompt", ["a frozen lake at dawn", "cars in traffic", "a brave firefighter",
-                                    "a green cube sliding down a ramp", "a cat eating lasagna"])
+                                    "a green cube sliding down a ramp", "a cat eating lasagna",
+                                    "孙悟空大闹天宫",  # the Monkey King of Journey to the West: public domain
+                                    "маленькая кошка играет"])
 def test_ordinary_words_are_allowed(stage, check, prompt):
     assert check(stage, prompt).decision == Decision.ALLOW
 
