@@ -112,17 +112,22 @@ def test_a_name_read_in_latin_letters_must_be_a_whole_listed_name():
     ("TRUMP DANCING ON A TABLE", ("review", "possible_public_figure")),
     ("Swift on stage", ("review", "possible_public_figure")),
     # ...and blocks like the name when written as a name and next to a person's verb or title.
-    ("a cartoon of Trump playing golf", ("block", "public_figure")),
-    ("a concert with Swift singing her hits", ("block", "public_figure")),
-    ("Donald Trump dancing", ("block", "public_figure")),
+    ("a cartoon of Trump playing golf", ("block", "donald-trump")),
+    ("a concert with Swift singing her hits", ("block", "taylor-swift")),
+    ("Donald Trump dancing", ("block", "donald-trump")),
 ])
 def test_a_name_that_is_an_everyday_word_needs_context(rt, stage, prompt, expected):
+    assert outcome(rt, stage, prompt) == expected
+
+
+def outcome(rt, stage, prompt: str) -> tuple[str, str] | None:
+    """None when the stage allows; else (decision, the first reason's code, or its figure for a block)."""
     with rt.db.transaction() as s:
         v = check(stage, prompt, s)
-    if expected is None:
-        assert v.decision == Decision.ALLOW, v.reasons
-    else:
-        assert (v.decision.value, v.reasons[0].code) == expected, v.reasons
+    if v.decision == Decision.ALLOW:
+        return None
+    reason = v.reasons[0]
+    return v.decision.value, reason.details["figure_id"] if v.decision == Decision.BLOCK else reason.code
 
 
 @pytest.mark.parametrize("prompt, expected", [
@@ -139,11 +144,4 @@ def test_a_name_that_is_an_everyday_word_needs_context(rt, stage, prompt, expect
     ("a former president of a chess club playing blitz", None),
 ])
 def test_people_described_not_named(rt, stage, prompt, expected):
-    with rt.db.transaction() as s:
-        v = check(stage, prompt, s)
-    if expected is None:
-        assert v.decision == Decision.ALLOW, v.reasons
-    elif expected[0] == "block":
-        assert v.decision == Decision.BLOCK and v.reasons[0].details["figure_id"] == expected[1], v.reasons
-    else:
-        assert (v.decision.value, v.reasons[0].code) == expected, v.reasons
+    assert outcome(rt, stage, prompt) == expected
