@@ -98,9 +98,10 @@ def policy_check(file: Path) -> None:
     """Validate FILE against the classifiers' categories; print what each finding does."""
     loaded = _load_policy_or_exit(file)
     click.echo(f"{file}: policy {loaded.version} is valid ({len(loaded.categories)} categories)")
-    click.echo(f"{'category':22} {'adult possible':>15} {'adult likely':>13} {'teen possible':>14} {'teen likely':>12}")
+    headings = [f"{audience} {level}" for audience in ("adult", "teen") for level in ("possible", "likely", "certain")]
+    click.echo(f"{'category':22} " + " ".join(f"{h:>15}" for h in headings))
     for name, *actions in loaded.table():
-        click.echo(f"{name:22} {actions[0]:>15} {actions[1]:>13} {actions[2]:>14} {actions[3]:>12}")
+        click.echo(f"{name:22} " + " ".join(f"{a:>15}" for a in actions))
 
 
 @policy.command("dry-run")

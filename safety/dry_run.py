@@ -55,7 +55,7 @@ class DryRunReport:
 def _stored_reason(raw: dict) -> tuple[Decision, Reason]:
     details = dict(raw.get("details") or {})
     level = details.get("level") or None
-    decision = Decision.BLOCK if level == "likely" else Decision.REVIEW if level == "possible" else None
+    decision = Decision.BLOCK if level in ("likely", "certain") else Decision.REVIEW if level == "possible" else None
     return decision, Reason(raw.get("code", ""), raw.get("message", ""), details)
 
 

@@ -2,8 +2,8 @@
 accounts (safety/data/policy.toml, or GL_SAFETY_POLICY).
 
 Classifiers say how sure they are that content falls into a category, by their own calibrated
-cut-offs: a `possible` finding (the review cut-off) or a `likely` one (the block cut-off, or a
-block term). The policy says what each does: `allow`, `review`, `block` or `age_restrict`
+cut-offs: a `possible` finding (the review cut-off), a `likely` one (the block cut-off, or a review
+term that meaning confirms) or a `certain` one (a block term: score 1.0). The policy says what each does: `allow`, `review`, `block` or `age_restrict`
 (published, hidden from teen accounts). A score rule can treat a possible finding as likely from
 a given score. Every change gets a new `version`, which is recorded on each verdict.
 """
@@ -22,7 +22,9 @@ from app.config import setting
 
 DEFAULT_POLICY = Path(__file__).parent / "data" / "policy.toml"
 AUDIENCES = ("adult", "teen")
-LEVELS = ("possible", "likely")
+# `certain`: a block term, the classifier's surest (score 1.0); a file that does not set it treats
+# it as `likely`.
+LEVELS = ("possible", "likely", "certain")
 
 
 class Action(StrEnum):
@@ -69,8 +71,8 @@ class SafetyPolicy:
     def tag(self) -> str:
         return f"policy-{self.version}"
 
-    def table(self) -> list[tuple[str, str, str, str, str]]:
-        """(category, adult possible, adult likely, teen possible, teen likely) for people to read."""
+    def table(self) -> list[tuple[str, ...]]:
+        """(category, adult possible, likely, certain, teen possible, likely, certain) for people to read."""
         return [(name, *(rule.actions[(a, lv)].value for a in AUDIENCES for lv in LEVELS))
                 for name, rule in sorted(self.categories.items())]
 
@@ -105,6 +107,8 @@ def parse(raw: dict, *, source: str = "<policy>", sha256: str = "", required: se
         actions: dict[tuple[str, str], Action] = {}
         for level in LEVELS:
             for audience, value in (("adult", table.get(level)), ("teen", teen.get(level, table.get(level)))):
+                if level == "certain" and value is None:
+                    value = actions.get((audience, "likely"), Action.REVIEW).value
                 try:
                     actions[(audience, level)] = Action(value)
                 except ValueError:
@@ -118,10 +122,11 @@ def parse(raw: dict, *, source: str = "<policy>", sha256: str = "", required: se
                 problems.append(f"categories.{name}: age_restrict hides content from teens; a teen's own "
                                 f"{level} finding must be allow, review or block")
         for audience in AUDIENCES:
-            possible, likely = actions.get((audience, "possible")), actions.get((audience, "likely"))
-            if possible and likely and _SEVERITY[likely] < _SEVERITY[possible]:
-                problems.append(f"categories.{name}: {audience} likely ({likely}) is more lenient than possible "
-                                f"({possible})")
+            for weaker, stronger in zip(LEVELS, LEVELS[1:]):
+                low, high = actions.get((audience, weaker)), actions.get((audience, stronger))
+                if low and high and _SEVERITY[high] < _SEVERITY[low]:
+                    problems.append(f"categories.{name}: {audience} {stronger} ({high}) is more lenient than "
+                                    f"{weaker} ({low})")
         likely_from = table.get("likely_from")
         if likely_from is not None and (not isinstance(likely_from, (int, float)) or not 0 < likely_from <= 1):
             problems.append(f"categories.{name}.likely_from must be a score in (0, 1]")

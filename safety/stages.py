@@ -19,8 +19,9 @@ _DECISION = {Action.ALLOW: Decision.ALLOW, Action.AGE_RESTRICT: Decision.ALLOW, 
 
 def judged(findings: list[tuple[Decision, Reason]], ctx: StageContext, scores: dict[str, float],
            policy: SafetyPolicy | None = None) -> Verdict:
-    """Classifier findings (`safety_<category>` reasons, REVIEW = possible, BLOCK = likely) turned
-    into actions by the policy for this requester (adult or teen); other reasons pass unchanged."""
+    """Classifier findings (`safety_<category>` reasons, REVIEW = possible, BLOCK = likely, BLOCK
+    scoring 1.0 = certain) turned into actions by the policy for this requester (adult or teen);
+    other reasons pass unchanged."""
     policy = policy or load_policy()
     out, restrictions = [], set()
     for decision, reason in findings:
@@ -28,8 +29,10 @@ def judged(findings: list[tuple[Decision, Reason]], ctx: StageContext, scores: d
         if category is None or decision == Decision.ALLOW:
             out.append((decision, reason))
             continue
-        level = "likely" if decision == Decision.BLOCK else "possible"
-        action = policy.action(category, level, teen=ctx.requester.is_teen, score=reason.details.get("score"))
+        score = reason.details.get("score")
+        level = ("certain" if score is not None and score >= 1.0 else "likely") if decision == Decision.BLOCK \
+            else "possible"
+        action = policy.action(category, level, teen=ctx.requester.is_teen, score=score)
         if action == Action.ALLOW:
             continue
         if action == Action.AGE_RESTRICT:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -73,9 +74,12 @@ def test_policy_check_from_the_command_line(tmp_path):
 
 
 def stricter(tmp_path: Path) -> Path:
-    text = DEFAULT_POLICY.read_text().replace('version = "2026-11-24.1"', 'version = "candidate"')
-    text = text.replace('possible = "age_restrict"\nlikely = "review"\nteen = { possible = "review", likely = "block" }',
-                        'possible = "block"\nlikely = "block"\nteen = { possible = "block", likely = "block" }')
+    text = re.sub(r'version = "[^"]+"', 'version = "candidate"', DEFAULT_POLICY.read_text(), count=1)
+    rule = 'possible = "age_restrict"\nlikely = "review"\ncertain = "block"\n'
+    assert rule in text
+    text = text.replace(rule, 'possible = "block"\nlikely = "block"\ncertain = "block"\n')
+    text = text.replace('teen = { possible = "review", likely = "block", certain = "block" }',
+                        'teen = { possible = "block", likely = "block", certain = "block" }')
     path = tmp_path / "candidate.toml"
     path.write_text(text)
     return path

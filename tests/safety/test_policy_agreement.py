@@ -29,7 +29,10 @@ PROMPT = "two men fighting with knives in an alley, blood"
 
 def in_file(category: str, level: str, teen: bool, raw: dict = FILE) -> str:
     table = raw["categories"][category]
-    return table.get("teen", {}).get(level, table[level]) if teen else table[level]
+    if level == "certain" and level not in table and level not in table.get("teen", {}):
+        level = "likely"  # a file that sets no certain action treats certain as likely
+    adult = table.get(level, table.get("likely"))
+    return table.get("teen", {}).get(level, adult) if teen else adult
 
 
 def ctx(prompt: str = "", teen: bool = False) -> StageContext:
@@ -80,6 +83,21 @@ def test_likely_from_promotes_by_score_not_by_a_review_term_matching():
     [violence] = verdict.reasons
     assert violence.details["score"] < 0.9 and violence.details["action"] == "age_restrict"
     assert verdict.restrictions == {AGE_RESTRICTED}
-    # A block term is certain (score 1.0) and likely by definition.
+    # A block term is certain (score 1.0): graphic killing blocks for everyone (issue 15).
     blocked = PromptSafetyStage(policy=candidate).check(ctx("a graphic decapitation"))
-    assert blocked.reasons[0].details["score"] == 1.0 and blocked.reasons[0].details["level"] == "likely"
+    assert blocked.reasons[0].details["score"] == 1.0
+    assert (blocked.reasons[0].details["level"], blocked.decision) == ("certain", Decision.BLOCK)
+
+
+@pytest.mark.parametrize("teen", [False, True])
+@pytest.mark.parametrize("prompt", ["a man beheading a prisoner with blood spraying everywhere",
+                                    "a woman stabbed to death in her kitchen",
+                                    "a hostage skinned alive in a cellar"])
+def test_plain_graphic_killing_blocks_for_everyone(stage, prompt, teen):
+    """Issue 15: a beheading with blood went to review. A block term is a certain finding, and the
+    file maps certain violence to block for adults and teens alike."""
+    verdict = stage.check(ctx(prompt, teen))
+    violence = next(r for r in verdict.reasons if r.details.get("category") == "violence_gore")
+    assert (violence.details["level"], violence.details["action"]) == ("certain", in_file("violence_gore", "certain",
+                                                                                          teen))
+    assert verdict.decision == Decision.BLOCK

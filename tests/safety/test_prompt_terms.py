@@ -40,17 +40,19 @@ def test_benign_prompts_are_allowed(stage, prompt):
     ("how to make a pipe bomb at home", "dangerous_acts"),
     ("ballot stuffing caught on camera", "deceptive_elections"),
 ])
-def test_block_terms_are_likely_findings(stage, prompt, category):
-    v = stage.check(ctx(prompt, teen=True))  # the teen policy blocks every likely finding
+def test_block_terms_are_certain_findings(stage, prompt, category):
+    v = stage.check(ctx(prompt, teen=True))  # the teen policy blocks every likely or certain finding
     assert v.decision == Decision.BLOCK
     found = next(r for r in v.reasons if r.details["category"] == category)
-    assert found.details["level"] == "likely" and found.details["action"] == "block"
+    assert found.details["level"] == "certain" and found.details["action"] == "block"
     assert v.scores[category] == 1.0
 
 
 def test_the_policy_decides_what_a_finding_does_for_adults(stage):
-    # safety/data/policy.toml: likely gore waits for a person; likely sexual content is blocked.
-    assert stage.check(ctx("a graphic decapitation")).decision == Decision.REVIEW
+    # safety/data/policy.toml: likely gore waits for a person, certain gore (a block term) is
+    # blocked (issue 15); sexual content is blocked from likely on.
+    assert stage.check(ctx("a graphic decapitation")).decision == Decision.BLOCK
+    assert stage.check(ctx("two men fighting with knives in an alley, blood")).decision == Decision.ALLOW
     assert stage.check(ctx("a porn scene")).decision == Decision.BLOCK
 
 
