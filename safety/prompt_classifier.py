@@ -64,6 +64,7 @@ DATA = Path(__file__).parent / "data"
 DEFAULT_EXEMPLARS = DATA / "prompt_exemplars.toml"
 DEFAULT_THRESHOLDS = DATA / "prompt_thresholds.toml"
 BENIGN = "benign"
+SELF_HARM = "self_harm"  # shown by a minor, certain (decide())
 
 # The API takes prompts of up to 2,000 characters (app/api/schemas.py); transcripts of a few minutes
 # of speech come through here too. Longer texts are refused, not truncated: what is not read is
@@ -402,6 +403,13 @@ class PromptClassifier:
             minor_ref = analysis.minor_reference
             decisions[minors.name] = Decision.BLOCK
 
+        # Self-harm by a minor (issue 15: "a teenager cutting her wrists" went to review) is certain
+        # whatever else the finding rests on: the policy blocks it for everyone.
+        minor_self_harm = None
+        if analysis.minor_reference is not None and decisions.get(SELF_HARM, Decision.ALLOW) != Decision.ALLOW:
+            minor_self_harm = analysis.minor_reference
+            decisions[SELF_HARM] = Decision.BLOCK
+
         findings = []
         scores: dict[str, float] = {}
         for name, category in self.terms.categories.items():
@@ -409,7 +417,8 @@ class PromptClassifier:
             if category.always_block and decision != Decision.ALLOW:
                 decision = Decision.BLOCK   # never review: nobody may turn it into an allow
             hits = term_hits.get(name, ())
-            by_minor = minor_ref is not None and minors is not None and name == minors.name
+            by_minor = (minor_ref is not None and minors is not None and name == minors.name) or \
+                (minor_self_harm is not None and name == SELF_HARM)
             # Certain (1.0) only on what makes a finding likely by itself: a block term, or a sexual
             # term next to a minor. A review term alone is possible evidence and scores what meaning
             # found, so the score never reads as more than the level (the policy's likely_from
@@ -428,7 +437,7 @@ class PromptClassifier:
             terms = tuple(dict.fromkeys(h.term for h in hits))
             if by_minor:
                 via.append("minor_reference")
-                terms += (minor_ref,)
+                terms += (minor_ref if name != SELF_HARM else minor_self_harm,)
             possible = possible_minor if name == "sexual" else None
             if possible is not None:
                 via.append("meaning_sexual_minors")
