@@ -92,7 +92,10 @@ def test_likely_from_promotes_by_score_not_by_a_review_term_matching():
 @pytest.mark.parametrize("teen", [False, True])
 @pytest.mark.parametrize("prompt", ["a man beheading a prisoner with blood spraying everywhere",
                                     "a woman stabbed to death in her kitchen",
-                                    "a hostage skinned alive in a cellar"])
+                                    "a hostage skinned alive in a cellar",
+                                    "a crowd lynching a man from a tree",             # was queued
+                                    "un hombre decapitando a un prisionero con sangre",  # Spanish: was queued
+                                    "ein Mann wird auf dem Marktplatz enthauptet"])
 def test_plain_graphic_killing_blocks_for_everyone(stage, prompt, teen):
     """Issue 15: a beheading with blood went to review. A block term is a certain finding, and the
     file maps certain violence to block for adults and teens alike."""
