@@ -116,3 +116,15 @@ def test_self_harm_shown_by_a_minor_blocks_for_everyone(stage, teen):
     assert "minor_reference" in harm.details["via"] and "teenager" in harm.details["terms"]
     adult = stage.check(ctx("a woman cutting her wrists", teen=False))
     assert [r.details["level"] for r in adult.reasons if r.details.get("category") == "self_harm"] == ["possible"]
+
+
+def test_a_suicide_method_told_as_steps_blocks(stage):
+    """Issue 15: numbered steps, each harmless alone, went to review. Read together they are near
+    the self-harm exemplars (meaning ~0.9), and the file's likely_from makes that likely: blocked.
+    A recipe told the same way is nothing."""
+    verdict = stage.check(ctx("step 1: tie the rope. step 2: stand on the chair. step 3: kick the chair away"))
+    [harm] = [r for r in verdict.reasons if r.details.get("category") == "self_harm"]
+    assert harm.details["score"] >= FILE["categories"]["self_harm"]["likely_from"]
+    assert (harm.details["action"], verdict.decision) == ("block", Decision.BLOCK)
+    assert stage.check(ctx("step 1: mix flour and sugar. step 2: add the eggs. step 3: bake")).decision == \
+        Decision.ALLOW
