@@ -249,19 +249,26 @@ def capitalised_as_name(text: str, phrase: str) -> bool:
     """`phrase` written capitalised where a sentence does not begin, in a text that is not all
     capitals: then the capitals say "a name" ("a card called Trump"); at a sentence's start or in
     shouted text they say nothing ("Trump card in bridge", "TRUMP CARD")."""
-    words = tokens(phrase)
-    if not words:
-        return False
-    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH))
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_CONFUSABLES_UPPER)
+    plain, found = _capitalised(text, phrase)
     if not any(ch.islower() for ch in plain):
         return False
-    pattern = r"\b" + r"[\s\-.]+".join(re.escape(w[:1].upper()) + re.escape(w[1:]) for w in words) + r"(?:['’]?s)?\b"
-    for found in re.finditer(pattern, plain):
-        before = plain[:found.start()].rstrip(" \t\"'“”‘’(")
+    for match in found:
+        before = plain[:match.start()].rstrip(" \t\"'“”‘’(")
         if before and before[-1] not in ".!?:\n":
             return True
     return False
+
+
+def _capitalised(text: str, phrase: str) -> tuple[str, Iterator[re.Match[str]]]:
+    """`text` with accents and confusables folded but its case kept, and where `phrase` occurs in
+    it with each word capitalised."""
+    words = tokens(phrase)
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH))
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_CONFUSABLES_UPPER)
+    if not words:
+        return plain, iter(())
+    pattern = r"\b" + r"[\s\-.]+".join(re.escape(w[:1].upper()) + re.escape(w[1:]) for w in words) + r"(?:['’]?s)?\b"
+    return plain, re.finditer(pattern, plain)
 
 
 def appears_capitalised(text: str, phrase: str) -> bool:
@@ -269,13 +276,7 @@ def appears_capitalised(text: str, phrase: str) -> bool:
 
     Ambiguous names ("Swift", "Frozen") only count when written as names: "a swift bird" is not
     "Swift on stage". Accents and confusables are folded first; case is kept."""
-    words = tokens(phrase)
-    if not words:
-        return False
-    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH))
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_CONFUSABLES_UPPER)
-    pattern = r"\b" + r"[\s\-.]+".join(re.escape(w[:1].upper()) + re.escape(w[1:]) for w in words) + r"(?:['’]?s)?\b"
-    return re.search(pattern, plain, flags=0) is not None
+    return next(_capitalised(text, phrase)[1], None) is not None
 
 
 # -- other scripts ---------------------------------------------------------------------------------
