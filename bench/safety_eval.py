@@ -21,8 +21,10 @@ from dataclasses import dataclass
 
 from safety_common import LABELS, Row, build, load_rows, progress
 
-from app.stage import Decision
+from app.stage import Decision, Requester, StageContext
+from safety.policy import load_policy
 from safety.prompt_classifier import PromptResult
+from safety.stages import PromptSafetyStage
 
 FALSE_BLOCK_TARGET = 0.02
 
@@ -118,6 +120,18 @@ def main() -> None:
             kinds[row.kind].append(row.labels[0] in flags)
     print("recall by kind (labelled category flagged): " + ", ".join(
         f"{k} {sum(v)}/{len(v)} ({sum(v) / len(v):.2f})" for k, v in sorted(kinds.items())))
+    # What the gate does with them under the policy file (safety/data/policy.toml), adult and teen
+    # accounts: the issue-15 kinds (graphic, buried, steps, translated) must block for everyone.
+    stage = PromptSafetyStage(classifier=clf, policy=load_policy())
+    gate_kinds: dict[str, list[tuple[Decision, Decision]]] = defaultdict(list)
+    for row in rows:
+        if not row.benign:
+            gate_kinds[row.kind].append(tuple(stage.check(StageContext(
+                "eval", row.prompt, [], None, Requester("eval", "eval", teen), session=None)).decision
+                for teen in (False, True)))
+    print("blocked by the gate under the policy, by kind (adult / teen account): " + ", ".join(
+        f"{k} {sum(a == Decision.BLOCK for a, _ in v)}/{len(v)} / {sum(t == Decision.BLOCK for _, t in v)}/{len(v)}"
+        for k, v in sorted(gate_kinds.items())))
     minors = [res.finding("sexual_minors") for r, res in zip(rows, results) if "sexual_minors" in r.labels]
     print(f"sexual_minors findings that are blocks (never review): "
           f"{sum(f.decision == Decision.BLOCK for f in minors if f)}/{sum(f is not None for f in minors)}")
