@@ -56,14 +56,11 @@ class Catalogue:
     def from_file(cls, path: Path, native_path: Path | None = TITLES_IN_OTHER_SCRIPTS) -> "Catalogue":
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
         catalogue = cls.from_entries(str(raw.get("version", "0")), raw["works"])
-        if native_path is not None and Path(native_path).is_file():
-            names = json.loads(Path(native_path).read_text(encoding="utf-8"))
-            for work_id, languages in names["names"].items():
-                work = catalogue.by_id(work_id)
-                if work is not None:
-                    for name in (n for spelled in languages.values() for n in spelled):
-                        catalogue._native.add(name, WorkRef(work, Decision.BLOCK, "title_in_other_script", name))
-            catalogue.version += f"+i18n-{names.get('version', '0')}"
+        catalogue._native, native_version = NativeAliases.from_file(native_path, lambda work_id, name: WorkRef(
+            catalogue.by_id(work_id), Decision.BLOCK, "title_in_other_script", name)
+            if catalogue.by_id(work_id) is not None else None)
+        if native_version:
+            catalogue.version += f"+i18n-{native_version}"
         return catalogue
 
     @classmethod

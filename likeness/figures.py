@@ -65,16 +65,10 @@ class FigureList:
             for fig, phrase in owners:
                 index.add(variant, FigureRef(fig, description_decision(variant, len({f.id for f, _ in owners})),
                                              "description", phrase))
-        native: NativeAliases = NativeAliases()
-        version = str(raw.get("version", "0"))
-        if native_path is not None and Path(native_path).is_file():
-            by_id = {f.id: f for f in figures}
-            names = json.loads(Path(native_path).read_text(encoding="utf-8"))
-            for figure_id, languages in names["names"].items():
-                if figure_id in by_id:
-                    for name in (n for spelled in languages.values() for n in spelled):
-                        native.add(name, FigureRef(by_id[figure_id], Decision.BLOCK, "name_in_other_script", name))
-            version += f"+i18n-{names.get('version', '0')}"
+        by_id = {f.id: f for f in figures}
+        native, native_version = NativeAliases.from_file(native_path, lambda figure_id, name: FigureRef(
+            by_id[figure_id], Decision.BLOCK, "name_in_other_script", name) if figure_id in by_id else None)
+        version = str(raw.get("version", "0")) + (f"+i18n-{native_version}" if native_version else "")
         return cls(version, figures, index, native)
 
     def find(self, text: str) -> list[FigureRef]:

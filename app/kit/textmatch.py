@@ -9,10 +9,12 @@ possessives. Matching is on whole tokens, so "therapist" never matches "rapist".
 from __future__ import annotations
 
 import functools
+import json
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -355,3 +357,19 @@ class NativeAliases(Generic[T]):
     def find(self, text: str) -> list[tuple[str, T]]:
         folded = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
         return [(name, payload) for pattern, name, payload in self._entries if pattern.search(folded)]
+
+    @classmethod
+    def from_file(cls, path: Path | None, payload: Callable[[str, str], T | None]) -> tuple["NativeAliases[T]", str]:
+        """A names file ({"version", "source", "names": {id: {language: [name, ...]}}}) read into
+        aliases, with its version ("" when there is no file). `payload(id, name)`: what a match of
+        that name reports, or None for an id the caller does not list."""
+        aliases: NativeAliases[T] = cls()
+        if path is None or not Path(path).is_file():
+            return aliases, ""
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        for key, languages in raw["names"].items():
+            for name in (n for spelled in languages.values() for n in spelled):
+                found = payload(key, name)
+                if found is not None:
+                    aliases.add(name, found)
+        return aliases, str(raw.get("version", "0"))
