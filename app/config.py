@@ -408,9 +408,15 @@ def export_to_children(**values: str) -> None:
 
 
 def one_native_thread() -> None:
-    """One OpenMP thread for the native libraries (torch reads OMP_NUM_THREADS when it is imported):
-    for a server worker process, where the processes are the parallelism (app/web_server.py)."""
-    os.environ["OMP_NUM_THREADS"] = "1"
+    """One thread for the native libraries: for a server worker process, where the processes are
+    the parallelism (app/web_server.py). torch reads OMP_NUM_THREADS when it is imported; the BLAS
+    libraries already loaded (numpy's, OpenCV's and FAISS's OpenBLAS) are capped at run time, since
+    they read their variables only when loaded, before the fork. OpenBLAS's second thread busy-waits
+    after every matrix product: in a served worker it burnt as much CPU as the requests did
+    (bench/api_load.py: 39 vs 24 ms of CPU per POST /generations with one request thread)."""
+    os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(limits=1)
 
 
 def setting(name: str, env: Mapping[str, str] | None = None) -> Any:

@@ -2,6 +2,7 @@
 embedded queue (app/web_server.py says why)."""
 
 import http.client
+import json
 import os
 import signal
 import socket
@@ -121,3 +122,25 @@ def test_serve_runs_several_processes_that_answer(config, tmp_path):
         output = server.communicate(timeout=60)[0]
     assert "gunicorn, 2 processes x 2 threads" in output
     assert "Traceback" not in output, output  # no worker crashed on the way
+
+
+def test_a_server_worker_caps_the_blas_pools_loaded_before_its_fork():
+    # The app is preloaded in gunicorn's master, so numpy's OpenBLAS has started its pool (one thread
+    # per core) before a worker forks; that pool's second thread busy-waits after every product.
+    script = (
+        "import json, numpy as np\n"
+        "from threadpoolctl import threadpool_info\n"
+        "np.ones((64, 64)) @ np.ones((64, 64))\n"
+        "before = {p['filepath']: p['num_threads'] for p in threadpool_info()}\n"
+        "from app.config import one_native_thread\n"
+        "one_native_thread()\n"
+        "after = {p['filepath']: p['num_threads'] for p in threadpool_info()}\n"
+        "print(json.dumps([before, after]))\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    before, after = json.loads(out.stdout.strip().splitlines()[-1])
+    assert any("openblas" in path for path in after), after  # numpy's BLAS is among them
+    if (os.cpu_count() or 1) > 1:
+        assert max(before.values()) > 1
+    assert set(after.values()) == {1}, after
