@@ -58,7 +58,7 @@ from app.kit.text_embedding import (
 )
 from app.kit.textmatch import normalise
 from safety.cutoffs import Cutoffs
-from safety.terms import Category, PolicyFileError, TermHit, TermPolicy, load_policy
+from safety.terms import Category, PolicyFileError, TermHit, TermPolicy, load_policy, steps_in
 
 DATA = Path(__file__).parent / "data"
 DEFAULT_EXEMPLARS = DATA / "prompt_exemplars.toml"
@@ -360,7 +360,7 @@ class PromptClassifier:
         for hit in self.terms.evaluate(prompt):
             hits.setdefault(hit.category.name, []).append(hit)
         return Analysis(prompt, views, sims, nearest, {k: tuple(v) for k, v in hits.items()},
-                        self.terms.minor_reference(prompt))
+                        self.terms.minor_reference(prompt), steps_in(prompt))
 
     def classify(self, prompt: str | bytes) -> PromptResult:
         """Every category's score and the flagged ones with their reasons."""
@@ -410,6 +410,13 @@ class PromptClassifier:
             minor_self_harm = analysis.minor_reference
             decisions[SELF_HARM] = Decision.BLOCK
 
+        # Self-harm told as steps is instructions for it (issue 15: a suicide in numbered steps went
+        # to review): certain, blocked for everyone, whichever signal found the self-harm.
+        self_harm_steps = None
+        if analysis.steps and decisions.get(SELF_HARM, Decision.ALLOW) != Decision.ALLOW:
+            self_harm_steps = f"told as {analysis.steps} steps"
+            decisions[SELF_HARM] = Decision.BLOCK
+
         findings = []
         scores: dict[str, float] = {}
         for name, category in self.terms.categories.items():
@@ -423,7 +430,8 @@ class PromptClassifier:
             # term next to a minor. A review term alone is possible evidence and scores what meaning
             # found, so the score never reads as more than the level (the policy's likely_from
             # compares it: safety/data/policy.toml).
-            certain = by_minor or any(h.decision == Decision.BLOCK for h in hits)
+            as_steps = self_harm_steps is not None and name == SELF_HARM
+            certain = by_minor or as_steps or any(h.decision == Decision.BLOCK for h in hits)
             score = 1.0 if certain else max(meaning.get(name, 0.0), 0.0)
             scores[name] = round(score, 4)
             if decision == Decision.ALLOW:
@@ -438,6 +446,9 @@ class PromptClassifier:
             if by_minor:
                 via.append("minor_reference")
                 terms += (minor_ref if name != SELF_HARM else minor_self_harm,)
+            if as_steps:
+                via.append("instructions")
+                terms += (self_harm_steps,)
             possible = possible_minor if name == "sexual" else None
             if possible is not None:
                 via.append("meaning_sexual_minors")
@@ -457,6 +468,7 @@ class Analysis:
     nearest: np.ndarray              # views x (categories, benign): cosine to the nearest exemplar of each
     term_hits: dict[str, tuple[TermHit, ...]]
     minor_reference: str | None
+    steps: int = 0                   # told as this many steps (safety/terms.py steps_in); 0: not a list
 
 
 def _exemplars_path(path: str | None) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from app.config import setting
 from app.stage import Decision
-from app.kit.textmatch import PhraseIndex, fold
+from app.kit.textmatch import PhraseIndex, fold, normalise, singular
 
 DEFAULT_TERMS = Path(__file__).parent / "data" / "terms.toml"
 
@@ -48,14 +48,41 @@ class TermHit:
     decision: Decision
 
 
+#: Words a gapped term ("strangle|strangled ... to death") lets stand between its parts.
+GAP_WORDS = 3
+
+
+def gapped_pattern(term: str) -> re.Pattern[str] | None:
+    """A term written with " ... " between parts, each part "form|form|...": the parts in order,
+    up to GAP_WORDS words apart, over the normalised text ("the groom strangles the bride to death"
+    has "strangle ... to death"). None for an ordinary term."""
+    if " ... " not in term:
+        return None
+    parts = []
+    for part in term.split(" ... "):
+        forms = sorted({_words(f) for f in part.split("|") if _words(f)}, key=len, reverse=True)
+        if not forms:
+            raise PolicyFileError(f"gapped term {term!r} has an empty part")
+        parts.append("(?:" + "|".join(re.escape(f) for f in forms) + ")")
+    gap = rf" (?:\S+ ){{0,{GAP_WORDS}}}"
+    return re.compile(r"(?<!\S)" + gap.join(parts) + r"(?!\S)")
+
+
+def _words(text: str) -> str:
+    """Normalised words with simple plurals folded, as the phrase index reads them ("slices" is "slice")."""
+    return " ".join(singular(w) for w in normalise(text).split())
+
+
 class TermPolicy:
     def __init__(self, version: str, categories: dict[str, Category], index: PhraseIndex,
-                 minor_terms: PhraseIndex, minors_category: Category | None):
+                 minor_terms: PhraseIndex, minors_category: Category | None,
+                 gapped: tuple[tuple[re.Pattern[str], TermHit], ...] = ()):
         self.version = version
         self.categories = categories
         self._index = index
         self._minor_terms = minor_terms
         self._minors_category = minors_category
+        self._gapped = gapped
 
     @classmethod
     def from_file(cls, path: Path) -> "TermPolicy":
@@ -72,6 +99,7 @@ class TermPolicy:
         index: PhraseIndex = PhraseIndex()
         minors: PhraseIndex = PhraseIndex()
         categories: dict[str, Category] = {}
+        gapped: list[tuple[re.Pattern[str], TermHit]] = []
         minors_category = None
         for name, table in raw["categories"].items():
             unknown = set(table) - {"label", "dsa_category", "dsa_keywords", "always_block", "block", "review",
@@ -84,17 +112,20 @@ class TermPolicy:
             cat = Category(name, table.get("label", name), table.get("dsa_category", ""),
                            bool(table.get("always_block", False)), tuple(table.get("dsa_keywords", ())))
             categories[name] = cat
-            for term in table.get("block", []):
-                index.add(term, TermHit(cat, term, Decision.BLOCK))
             # An always-block category never sends anything to review: a hit blocks.
             review_decision = Decision.BLOCK if cat.always_block else Decision.REVIEW
-            for term in table.get("review", []):
-                index.add(term, TermHit(cat, term, review_decision))
+            for key, decision in (("block", Decision.BLOCK), ("review", review_decision)):
+                for term in table.get(key, []):
+                    pattern = gapped_pattern(term)
+                    if pattern is None:
+                        index.add(term, TermHit(cat, term, decision))
+                    else:
+                        gapped.append((pattern, TermHit(cat, term, decision)))
             if table.get("minor_terms"):
                 minors_category = cat
                 for term in table["minor_terms"]:
                     minors.add(term, term)
-        return cls(str(raw["version"]), categories, index, minors, minors_category)
+        return cls(str(raw["version"]), categories, index, minors, minors_category, tuple(gapped))
 
     @property
     def minors_category(self) -> Category | None:
@@ -108,11 +139,21 @@ class TermPolicy:
         found = self._minor_terms.find(text)
         if found:
             return found[0].payload
-        age = _MINOR_AGE.search(fold(text))
+        folded = fold(text)
+        age = _MINOR_AGE.search(folded) or _MINOR_AGE_IN_WORDS.search(folded)
         return age.group(0) if age else None
 
     def evaluate(self, text: str) -> list[TermHit]:
-        hits = [m.payload for m in self._index.find(text)]
+        """Every term in `text`, read as written and once more without its determiners and
+        possessives, so a term's words with those between them still match ("slits the mother's
+        throat" is "slit throat"; issue 15)."""
+        hits = list(dict.fromkeys(m.payload for m in self._index.find(text)))
+        compact = without_fillers(text)
+        if compact != text:
+            hits += [h for h in dict.fromkeys(m.payload for m in self._index.find(compact)) if h not in hits]
+        if self._gapped:  # over the text as written: a gapped term may need its possessive ("cuts her wrists")
+            words = _words(text)
+            hits += [hit for pattern, hit in self._gapped if hit not in hits and pattern.search(words)]
         # Sexual terms next to a reference to a minor are sexual content involving minors.
         if self._minors_category is not None and any(h.category.name == "sexual" for h in hits):
             minor = self.minor_reference(text)
@@ -126,6 +167,44 @@ class TermPolicy:
 _MINOR_AGE = re.compile(
     r"(?<![\d.])(?:1[0-7]|[0-9])\s*(?:-\s*)?(?:years?[\s-]*old|yrs?[\s-]*old|y\s*/\s*o|y\.\s*o\.?|yo)\b"
     r"|\bage[sd]?\s*:?\s*(?:1[0-7]|[0-9])(?![\d.])")
+
+_UNDER_18_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+                   "sixteen|seventeen")
+# An age under 18 in words where it can only be a person's: "a girl of fourteen", "a boy of 12",
+# "aged fourteen". Not "aged two years" (cheese and wine are aged too), nor "a son of two kings":
+# a count of something is followed by what it counts.
+_NOT_AN_AGE = r"(?!\s*(?:years?|months?|weeks?|days?)\b(?!\s*old))(?!\s+(?:[^\W\d_]+s|men|women|people|children)\b)"
+_MINOR_AGE_IN_WORDS = re.compile(
+    r"\b(?:girl|boy|lad|lass|child|kid|daughter|son|youngster|pupil|student|schoolgirl|schoolboy)s?\s+of\s+"
+    rf"(?:{_UNDER_18_WORDS}|1[0-7]|[0-9])\b{_NOT_AN_AGE}"
+    rf"|\baged\s+(?:{_UNDER_18_WORDS})\b{_NOT_AN_AGE}")
+
+# Words that may stand between a term's words without changing what it says: determiners,
+# possessive pronouns and possessive nouns ("the mother's").
+_FILLERS = re.compile(r"(?i)\b(?:the|a|an|his|her|hers|their|its|my|your|our|this|that|these|those)\b"
+                      r"|\b[^\W\d_]+(?:'s|\u2019s|s'|s\u2019)(?!\w)")
+
+
+# Markers of a text told as a sequence of steps: "step 1", "2." / "3)" before a word, and the
+# order words of a spoken list.
+_NUMBERED_STEP = re.compile(r"(?i)\bstep\s*(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\b"
+                           r"|(?:^|(?<=[\s;:,]))\d{1,2}\s*[.)](?=\s*[^\W\d_])")
+_ORDER_WORD = re.compile(r"(?i)\b(?:first(?:ly)?|second(?:ly)?|then|next|after that|afterwards|finally|lastly)\b")
+
+
+def steps_in(text: str) -> int:
+    """How many steps `text` is told in: numbered steps when it has two or more, else order words
+    when they start with "first" and come three or more ("first climb ..., then ..., then let go");
+    0 for a text that is not a list of steps."""
+    numbered = len(_NUMBERED_STEP.findall(text))
+    if numbered >= 2:
+        return numbered
+    order = [m.group(0).lower() for m in _ORDER_WORD.finditer(text)]
+    return len(order) if len(order) >= 3 and order[0].startswith("first") else 0
+
+
+def without_fillers(text: str) -> str:
+    return re.sub(r"\s+", " ", _FILLERS.sub(" ", text)).strip()
 
 
 @lru_cache(maxsize=4)

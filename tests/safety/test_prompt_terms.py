@@ -94,3 +94,52 @@ def test_unreadable_policy_file_names_the_path(tmp_path):
     bad.write_text("version = [unterminated")
     with pytest.raises(PolicyFileError, match=str(bad)):
         TermPolicy.from_file(bad)
+
+
+# -- issue 15: harm told with words between a term's words, ages in words, steps ------------------
+
+@pytest.mark.parametrize("prompt, category", [
+    ("the father slits the mother's throat by the tree", "violence_gore"),   # a possessive in between
+    ("the groom strangles the bride to death in the kitchen", "violence_gore"),  # a gapped term
+    ("a crowd lynches a stranger at the fair", "violence_gore"),
+])
+def test_harm_with_words_between_its_terms_blocks_for_adults(stage, prompt, category):
+    v = stage.check(ctx(prompt))
+    assert v.decision == Decision.BLOCK, v.reasons
+    assert any(r.details["category"] == category and r.details["level"] == "certain" for r in v.reasons)
+
+
+@pytest.mark.parametrize("prompt", [
+    "a kid stabbing a balloon with a pin", "bored to death in a meeting", "a cook chops the fish head off",
+    "a tailor cuts the wrist strap", "a cheese maker with wheels of cheddar aged two years",
+    "a son of two kings riding to war", "step 1: preheat the oven. step 2: mix the flour. step 3: bake",
+    "first tie the rope to the sail, then pull the line tight, then let the boat glide out",
+])
+def test_look_alikes_of_those_forms_are_not_blocked(stage, prompt):
+    assert stage.check(ctx(prompt)).decision != Decision.BLOCK
+
+
+def test_a_gapped_term_needs_its_parts_in_order_and_close():
+    policy = TermPolicy.from_dict({"version": "t", "categories": {"violence_gore": {
+        "block": ["strangle|strangled ... to death"]}}})
+    assert policy.evaluate("he strangles the old miner to death")
+    assert not policy.evaluate("to death he strangles nobody")
+    assert not policy.evaluate("he strangled a song, then bored everyone in the room to death")  # 6 words apart
+    with pytest.raises(PolicyFileError):
+        TermPolicy.from_dict({"version": "t", "categories": {"x": {"block": ["kill ... | ... death"]}}})
+
+
+@pytest.mark.parametrize("text, reference", [
+    ("a girl of fourteen slashing her forearms", "girl of fourteen"), ("a boy aged twelve", "aged twelve"),
+    ("a boy of 9, alone", "boy of 9"), ("wheels of cheddar aged two years", None), ("a son of two kings", None),
+    ("a boy of fourteen years old", "fourteen year old"),
+])
+def test_ages_in_words_are_minor_references(text, reference):
+    assert load_policy().minor_reference(text) == reference
+
+
+def test_self_harm_told_as_steps_is_blocked_for_everyone(stage):
+    v = stage.check(ctx("1. count the pills 2. crush them into the drink 3. swallow it all 4. lie down and wait"))
+    assert v.decision == Decision.BLOCK, v.reasons
+    found = next(r for r in v.reasons if r.details["category"] == "self_harm")
+    assert found.details["level"] == "certain"
