@@ -10,7 +10,7 @@ from pathlib import Path
 
 from app.config import setting
 from app.stage import Decision
-from app.kit.textmatch import PhraseIndex, fold, normalise, singular
+from app.kit.textmatch import NativeAliases, PhraseIndex, fold, normalise, singular
 
 DEFAULT_TERMS = Path(__file__).parent / "data" / "terms.toml"
 
@@ -73,16 +73,26 @@ def _words(text: str) -> str:
     return " ".join(singular(w) for w in normalise(text).split())
 
 
+def in_other_script(term: str) -> bool:
+    """A term written in a script other than Latin (Cyrillic, Arabic, Devanagari, Bengali, CJK...):
+    matched as written, in its own script (app.kit.textmatch.NativeAliases: whole words where the
+    script has spaces, anywhere in Chinese and Japanese), not by the Latin phrase index."""
+    return any(ch.isalpha() and ord(ch) > 0x24F for ch in term)
+
+
 class TermPolicy:
     def __init__(self, version: str, categories: dict[str, Category], index: PhraseIndex,
                  minor_terms: PhraseIndex, minors_category: Category | None,
-                 gapped: tuple[tuple[re.Pattern[str], TermHit], ...] = ()):
+                 gapped: tuple[tuple[re.Pattern[str], TermHit], ...] = (),
+                 native: NativeAliases | None = None, native_minor_terms: NativeAliases | None = None):
         self.version = version
         self.categories = categories
         self._index = index
         self._minor_terms = minor_terms
         self._minors_category = minors_category
         self._gapped = gapped
+        self._native = native if native is not None else NativeAliases()
+        self._native_minor_terms = native_minor_terms if native_minor_terms is not None else NativeAliases()
 
     @classmethod
     def from_file(cls, path: Path) -> "TermPolicy":
@@ -100,6 +110,8 @@ class TermPolicy:
         minors: PhraseIndex = PhraseIndex()
         categories: dict[str, Category] = {}
         gapped: list[tuple[re.Pattern[str], TermHit]] = []
+        native: NativeAliases[TermHit] = NativeAliases()
+        native_minors: NativeAliases[str] = NativeAliases()
         minors_category = None
         for name, table in raw["categories"].items():
             unknown = set(table) - {"label", "dsa_category", "dsa_keywords", "always_block", "block", "review",
@@ -117,15 +129,18 @@ class TermPolicy:
             for key, decision in (("block", Decision.BLOCK), ("review", review_decision)):
                 for term in table.get(key, []):
                     pattern = gapped_pattern(term)
-                    if pattern is None:
-                        index.add(term, TermHit(cat, term, decision))
-                    else:
+                    if pattern is not None:
                         gapped.append((pattern, TermHit(cat, term, decision)))
+                    elif in_other_script(term):
+                        native.add(term, TermHit(cat, term, decision))
+                    else:
+                        index.add(term, TermHit(cat, term, decision))
             if table.get("minor_terms"):
                 minors_category = cat
                 for term in table["minor_terms"]:
-                    minors.add(term, term)
-        return cls(str(raw["version"]), categories, index, minors, minors_category, tuple(gapped))
+                    (native_minors if in_other_script(term) else minors).add(term, term)
+        return cls(str(raw["version"]), categories, index, minors, minors_category, tuple(gapped), native,
+                   native_minors)
 
     @property
     def minors_category(self) -> Category | None:
@@ -139,8 +154,11 @@ class TermPolicy:
         found = self._minor_terms.find(text)
         if found:
             return found[0].payload
+        native = self._native_minor_terms.find(text)
+        if native:
+            return native[0][1]
         folded = fold(text)
-        age = _MINOR_AGE.search(folded) or _MINOR_AGE_IN_WORDS.search(folded)
+        age = _MINOR_AGE.search(folded) or _MINOR_AGE_IN_WORDS.search(folded) or _MINOR_AGE_OTHER_SCRIPTS.search(text)
         return age.group(0) if age else None
 
     def evaluate(self, text: str) -> list[TermHit]:
@@ -151,6 +169,7 @@ class TermPolicy:
         compact = without_fillers(text)
         if compact != text:
             hits += [h for h in dict.fromkeys(m.payload for m in self._index.find(compact)) if h not in hits]
+        hits += [hit for _, hit in self._native.find(text) if hit not in hits]
         if self._gapped:  # over the text as written: a gapped term may need its possessive ("cuts her wrists")
             words = _words(text)
             hits += [hit for pattern, hit in self._gapped if hit not in hits and pattern.search(words)]
@@ -178,6 +197,11 @@ _MINOR_AGE_IN_WORDS = re.compile(
     r"\b(?:girl|boy|lad|lass|child|kid|daughter|son|youngster|pupil|student|schoolgirl|schoolboy)s?\s+of\s+"
     rf"(?:{_UNDER_18_WORDS}|1[0-7]|[0-9])\b{_NOT_AN_AGE}"
     rf"|\baged\s+(?:{_UNDER_18_WORDS})\b{_NOT_AN_AGE}")
+
+# An age under 18 as Chinese and Japanese ("十四岁", "14歳") and Russian ("14 лет", "14-летняя") write it.
+_MINOR_AGE_OTHER_SCRIPTS = re.compile(
+    r"(?<![\d一二三四五六七八九十])(?:1[0-7]|[0-9]|十[一二三四五六七]?|[一二三四五六七八九])\s*(?:岁|歲|歳|才)"
+    r"|(?<!\d)(?:1[0-7]|[0-9])\s*-?\s*(?:лет|летн)")
 
 # Words that may stand between a term's words without changing what it says: determiners,
 # possessive pronouns and possessive nouns ("the mother's").

@@ -331,7 +331,8 @@ def transliterate(text: str) -> str:
 class NativeAliases(Generic[T]):
     """Names as other languages write them, found in a prompt's own script. A name in a script
     written with spaces must stand as a word (Cyrillic and Greek may add a case ending: "Путина");
-    in Chinese, Japanese and Korean, which have no spaces, anywhere."""
+    in Chinese, Japanese and Korean, which have no spaces, anywhere. Arabic script may carry a
+    one- or two-letter proclitic ("and", "with": وترامب)."""
 
     MAX_ENDING = 2  # Трампа, Путиным; not Трамплин (a springboard)
 
@@ -351,7 +352,9 @@ class NativeAliases(Generic[T]):
             pattern = body
         else:
             ending = r"\w{0,%d}" % self.MAX_ENDING if re.search(r"[\u0370-\u04ff]", folded) else ""
-            pattern = rf"(?<!\w){body}{ending}(?!\w)"
+            # Arabic script writes "and", "with", "for", "as" onto the next word: وترامب, بقطع.
+            prefix = "(?:[\u0648\u0641\u0628\u0644\u0643]{1,2})?" if re.search(r"[\u0600-\u06ff]", folded) else ""
+            pattern = rf"(?<!\w){prefix}{body}{ending}(?!\w)"
         self._entries.append((re.compile(pattern), name, payload))
 
     def find(self, text: str) -> list[tuple[str, T]]:
