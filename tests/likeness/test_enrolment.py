@@ -196,3 +196,14 @@ def test_faces_are_embedded_every_few_good_frames_whichever_frames_show_none(mod
     assert len(result.face_times) == good and problems == ["no_face"] * (len(frames) - good)
     assert len(embeddings) == len(result.crops) == -(-good // enrolment.EMBED_EVERY)
     assert [s.landmarks is None for s in seen] == [i % enrolment.EMBED_EVERY == 0 for i in range(len(frames))]
+
+
+def test_the_turn_is_read_past_single_stray_readings():
+    # A recorded left turn answering a "right" challenge: one stray reading early on (landmarks
+    # jump by several degrees) must not count as a right turn, nor a high first frame lower the left one.
+    left_turn = [10, 6, 5, 7, 6, 6, 5, 7, -6, 6, 7, 9, 12, 15, 17, 19, 20, 21, 20]
+    assert enrolment.turn_degrees(left_turn, "left") >= enrolment.MIN_TURN_DEGREES
+    assert enrolment.turn_degrees(left_turn, "right") < enrolment.MIN_TURN_DEGREES
+    still = [1, 0, 1, 2, 0, 1, 13, 1, 0, 1, -12, 0, 1]   # two single jumps, no turn
+    assert max(enrolment.turn_degrees(still, d) for d in ("left", "right")) < enrolment.MIN_TURN_DEGREES
+    assert enrolment.turn_degrees([], "left") == 0.0
