@@ -38,6 +38,9 @@ class Row:
     work_id: str | None
     decision: str
     category: str
+    # "holdout": written before the thresholds that read it were chosen, never calibrated on
+    # (--calibrate leaves these rows out; the report shows them apart).
+    split: str = "calibration"
 
 
 def load_rows(path: Path) -> list[Row]:
@@ -136,6 +139,17 @@ def report(rows: list[Row], results: list[list[IpMatch]]) -> Scores:
     for via in ("title", "alias", "fuzzy_alias", "description", "semantic"):
         c = layers.get(via, Counter())
         print(f"{via:14} {sum(c.values()):7d} {c['labelled']:13d} {c['other']:10d} {c['on negative']:11d}")
+
+    for split in sorted({r.split for r in rows}):
+        idx = [i for i, r in enumerate(rows) if r.split == split]
+        s = evaluate([rows[i] for i in idx], [results[i] for i in idx])
+        blocks = [i for i in idx if rows[i].decision == "block"]
+        pinned = sum(decided(results[i]) == "block" and rows[i].work_id in {m.work_id for m in results[i]}
+                     for i in blocks)
+        negatives = [i for i in idx if rows[i].work_id is None]
+        print(f"  split {split:12} n {s.n:4d}: detection P {s.precision:.3f} R {s.recall:.3f}; block-labelled "
+              f"blocked {pinned}/{len(blocks)}; negatives blocked {sum(decided(results[i]) == 'block' for i in negatives)}"
+              f"/{len(negatives)}, reviewed {sum(decided(results[i]) == 'review' for i in negatives)}/{len(negatives)}")
 
     print("\nexpected \\ got   allow review  block")
     for want in ("allow", "review", "block"):
@@ -248,6 +262,8 @@ def sweep(clf: IpTextClassifier, rows: list[Row], folds: bool = True) -> None:
         label = "never" if t is None else f"{t:.2f}"
         print(f"{label:>9} {good:24d} {over:25d} {wrong:19d} {agree:7d}/{len(rows)}{mark}")
 
+    pin_sweep(clf, rows)
+
     probe = probe_texts()
     print("\nfuzzy: letters a name needs for 1 / 2 edits, and the score (1 - edits/letters) from which a fuzzy match "
           "blocks;\ndefault = no fuzzy match on the probe texts, then most misspellings found, then most decisions "
@@ -288,6 +304,40 @@ def sweep(clf: IpTextClassifier, rows: list[Row], folds: bool = True) -> None:
             best = max(grid, key=lambda t: (evaluate(fit, run(replace(base, semantic_review=t), fit)).f1, t))
             s = evaluate(held, run(replace(base, semantic_review=best), held))
             print(f"  {name}: chose {best:.2f}; held-out precision {s.precision:.3f} recall {s.recall:.3f}")
+
+
+def pin_sweep(clf: IpTextClassifier, rows: list[Row]) -> None:
+    """Issue 15: descriptions that pin one work block. Per (semantic_block, margin, maker
+    threshold), on the calibration rows: blocks of the labelled work on block-labelled rows, and
+    blocks on anything else (a negative, another work, a review-labelled row). Default = the
+    lowest cut-offs with no wrong block, then the most right ones."""
+    calibration = [r for r in rows if r.split != "holdout"]
+    base = clf.thresholds
+    print(f"\npinned descriptions (semantic layer blocks), {len(calibration)} calibration rows "
+          f"({sum(r.decision == 'block' for r in calibration)} labelled block); holdout rows left out")
+    print(f"{'block':>5} {'margin':>6} {'maker':>5} {'right blocks':>12} {'wrong blocks':>12}")
+    results = []
+    for block in [round(0.70 + 0.02 * i, 2) for i in range(11)]:
+        for margin in (0.05, 0.10, 0.15):
+            for maker in (None, 0.55, 0.60, 0.65):
+                th = replace(base, semantic_block=block, semantic_block_margin=margin, semantic_maker_block=maker)
+                c = clf.with_thresholds(th)
+                right = wrong = 0
+                for row in calibration:
+                    for m in c.semantic(row.prompt):
+                        if m.decision != Decision.BLOCK:
+                            continue
+                        if row.decision == "block" and m.work_id == row.work_id:
+                            right += 1
+                        else:
+                            wrong += 1
+                results.append((block, margin, maker, right, wrong))
+    for block, margin, maker, right, wrong in results:
+        mark = " <- default" if (block, margin, maker) == (DEFAULT_THRESHOLDS.semantic_block,
+                                                          DEFAULT_THRESHOLDS.semantic_block_margin,
+                                                          DEFAULT_THRESHOLDS.semantic_maker_block) else ""
+        if wrong <= 2 or mark:
+            print(f"{block:5.2f} {margin:6.2f} {maker if maker is not None else '-':>5} {right:12d} {wrong:12d}{mark}")
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from app.stage import Decision
 from copyright.catalogue import Catalogue
-from copyright.ip_text import (DEFAULT_THRESHOLDS, IpTextClassifier, catalogue_phrases, edit_distance,
+from copyright.ip_text import (DEFAULT_THRESHOLDS, IpTextClassifier, catalogue_phrases, edit_distance, maker_words,
                                load_ip_text_classifier, max_edits)
 from copyright.stages import UseFacts, judge
 
@@ -133,17 +133,37 @@ def test_fuzzy_matching_leaves_ordinary_words_and_other_names_alone(clf, prompt,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("prompt, work_id", [
-    ("the boy wizard with a lightning scar", "harry-potter"),
-    ("a pirate captain with dreadlocks and kohl eyeliner", "jack-sparrow"),
-    ("a tall skeleton in a pinstripe suit, king of halloween town", "jack-skellington"),
-    ("a yellow electric mouse pokemon", "pikachu"),
+@pytest.mark.parametrize("prompt, work_id, decision", [
+    # Detailed enough to pin one character (issue 15): blocked like the name.
+    ("a pirate captain with dreadlocks and kohl eyeliner", "jack-sparrow", Decision.BLOCK),
+    ("a tall skeleton in a pinstripe suit, king of halloween town", "jack-skellington", Decision.BLOCK),
+    ("a lazy orange cat who hates mondays", "garfield", Decision.BLOCK),
+    # Near a description but with too few details to pin anyone: a person looks.
+    ("the boy wizard with a lightning scar", "harry-potter", Decision.REVIEW),
+    ("a dark lord in black armour", "sauron", Decision.REVIEW),
 ])
-def test_descriptions_go_to_review_with_their_score(clf, prompt, work_id):
+def test_descriptions_block_when_they_pin_one_work_and_are_reviewed_otherwise(clf, prompt, work_id, decision):
     match = found(clf, prompt)[work_id]
-    assert (match.via, match.decision) == ("semantic", Decision.REVIEW)
+    assert (match.via, match.decision) == ("semantic", decision)
     assert DEFAULT_THRESHOLDS.semantic_review <= match.score <= 1.0
     assert match.phrase in {r.phrase for r in catalogue_phrases(clf.catalogue) if r.work.id == work_id}
+
+
+@pytest.mark.slow
+def test_a_description_with_its_maker_named_blocks(clf):
+    # Issue 15: "a famous plumber described by his company, cap and moustache" was queued.
+    prompt = "a famous plumber from the nintendo games with a red cap and a bushy moustache"
+    assert found(clf, prompt)["mario"].decision == Decision.BLOCK
+    assert clf.decide("a plumber with a red cap and a bushy moustache fixing a sink")[0] != Decision.BLOCK
+    assert clf.decide("a nintendo switch on a table")[0] == Decision.ALLOW
+
+
+@pytest.mark.parametrize("owner, words", [
+    ("Lucasfilm (The Walt Disney Company)", {"lucasfilm", "walt", "disney"}), ("Nintendo", {"nintendo"}),
+    ("HBO (Warner Bros. Discovery)", {"hbo", "warner", "bros"}), ("Sony Pictures Entertainment", {"sony"}),
+])
+def test_maker_words_are_the_distinctive_words_of_the_owner(owner, words):
+    assert maker_words(owner) == words
 
 
 @pytest.mark.slow
@@ -162,8 +182,11 @@ def test_a_description_buried_in_a_long_prompt_is_found_through_its_clauses(clf)
 def test_thresholds_are_applied(clf):
     wizard = "the boy wizard with a lightning scar"
     assert clf.with_thresholds(replace(DEFAULT_THRESHOLDS, semantic_review=0.99)).classify(wizard) == []
-    strict = clf.with_thresholds(replace(DEFAULT_THRESHOLDS, semantic_block=0.75))
-    assert found(strict, wizard)["harry-potter"].decision == Decision.BLOCK
+    assert found(clf, wizard)["harry-potter"].decision == Decision.REVIEW     # four details do not pin
+    lenient = clf.with_thresholds(replace(DEFAULT_THRESHOLDS, semantic_block_details=4))
+    assert found(lenient, wizard)["harry-potter"].decision == Decision.BLOCK
+    never = clf.with_thresholds(replace(DEFAULT_THRESHOLDS, semantic_block=None, semantic_maker_block=None))
+    assert found(never, "a lazy orange cat who hates mondays")["garfield"].decision == Decision.REVIEW
     assert found(clf.with_thresholds(replace(DEFAULT_THRESHOLDS, fuzzy_block=0.9)),
                  "Garfeld on a couch")["garfield"].decision == Decision.REVIEW     # 1 - 1/8 = 0.875
     assert "garfield" not in found(clf.with_thresholds(replace(DEFAULT_THRESHOLDS, fuzzy_one_edit_from=9)),
@@ -221,7 +244,8 @@ def test_the_labelled_set_is_well_formed(clf):
     assert len(rows) >= 150
     ids = {w.id for w in clf.catalogue.works}
     for row in rows:
-        assert set(row) == {"prompt", "work_id", "decision", "category"}
+        assert set(row) - {"split"} == {"prompt", "work_id", "decision", "category"}
+        assert row.get("split", "calibration") in ("calibration", "holdout")
         assert row["decision"] in ("allow", "review", "block")
         assert (row["work_id"] is None) == (row["decision"] == "allow")
         assert row["work_id"] is None or row["work_id"] in ids, row
@@ -232,12 +256,19 @@ def test_the_labelled_set_is_well_formed(clf):
 
 @pytest.mark.slow
 def test_the_labelled_set_reaches_the_reported_precision_and_recall(clf):
-    """bench/ip_text.py measured precision 0.987, recall 0.919 (235 prompts); floors a little under."""
+    """bench/ip_text.py measured precision 0.987, recall 0.919 (235 prompts); floors a little under.
+    Generic tropes ("a mermaid princess", "a dark lord in black armour") are measured apart: the
+    meaning layer reviews 12 of 31 of them (near a catalogued description) and must block none."""
     tp = fp = fn = 0
     by_category: dict[str, list[bool]] = {}
+    tropes = []
     for row in labelled():
-        ids = {m.work_id for m in clf.classify(row["prompt"])}
+        matches = clf.classify(row["prompt"])
+        ids = {m.work_id for m in matches}
         want = row["work_id"]
+        if row["category"] == "generic_trope":
+            tropes.append([m.decision for m in matches])
+            continue
         hit = (want in ids) if want else not ids
         by_category.setdefault(row["category"], []).append(hit)
         if want is None:
@@ -253,3 +284,5 @@ def test_the_labelled_set_reaches_the_reported_precision_and_recall(clf):
     for category in ("title", "alias", "evasion", "plural_possessive", "generic"):
         assert all(by_category[category]), category
     assert sum(by_category["hard_negative"]) >= len(by_category["hard_negative"]) - 2
+    assert len(tropes) >= 30 and not any(Decision.BLOCK in decisions for decisions in tropes)
+    assert sum(bool(decisions) for decisions in tropes) <= 13
