@@ -10,7 +10,7 @@ from pathlib import Path
 
 from app.config import setting
 from app.stage import Decision
-from app.kit.textmatch import NativeAliases, PhraseIndex, fold, normalise, singular
+from app.kit.textmatch import NativeAliases, PhraseIndex, fold, normalise, singular, tokens
 
 DEFAULT_TERMS = Path(__file__).parent / "data" / "terms.toml"
 
@@ -158,17 +158,23 @@ class TermPolicy:
         if native:
             return native[0][1]
         folded = fold(text)
-        age = _MINOR_AGE.search(folded) or _MINOR_AGE_IN_WORDS.search(folded) or _MINOR_AGE_OTHER_SCRIPTS.search(text)
+        age = _MINOR_AGE.search(folded) or _MINOR_AGE_IN_WORDS.search(folded)
+        if age is None and _AGE_SUFFIX.search(text):
+            age = _MINOR_AGE_OTHER_SCRIPTS.search(text)
         return age.group(0) if age else None
 
     def evaluate(self, text: str) -> list[TermHit]:
         """Every term in `text`, read as written and once more without its determiners and
         possessives, so a term's words with those between them still match ("slits the mother's
         throat" is "slit throat"; issue 15)."""
-        hits = list(dict.fromkeys(m.payload for m in self._index.find(text)))
-        compact = without_fillers(text)
-        if compact != text:
-            hits += [h for h in dict.fromkeys(m.payload for m in self._index.find(compact)) if h not in hits]
+        words = tokens(text)
+        hits = list(dict.fromkeys(m.payload for m in self._index.find_in_tokens(words)))
+        # The same words without the fillers (the tokens are cached per text: no second reading of
+        # a long prompt); a possessive noun needs the text itself, its "'s" is gone from the tokens.
+        compact = tokens(without_fillers(text)) if "'" in text or "\u2019" in text else \
+            [w for w in words if w not in _FILLER_WORDS]
+        if len(compact) != len(words):
+            hits += [h for h in dict.fromkeys(m.payload for m in self._index.find_in_tokens(compact)) if h not in hits]
         hits += [hit for _, hit in self._native.find(text) if hit not in hits]
         if self._gapped:  # over the text as written: a gapped term may need its possessive ("cuts her wrists")
             words = _words(text)
@@ -203,10 +209,13 @@ _MINOR_AGE_OTHER_SCRIPTS = re.compile(
     r"(?<![\d一二三四五六七八九十])(?:1[0-7]|[0-9]|十[一二三四五六七]?|[一二三四五六七八九])\s*(?:岁|歲|歳|才)"
     r"|(?<!\d)(?:1[0-7]|[0-9])\s*-?\s*(?:лет|летн)")
 
+_AGE_SUFFIX = re.compile(r"[岁歲歳才]|лет")
+
 # Words that may stand between a term's words without changing what it says: determiners,
 # possessive pronouns and possessive nouns ("the mother's").
-_FILLERS = re.compile(r"(?i)\b(?:the|a|an|his|her|hers|their|its|my|your|our|this|that|these|those)\b"
-                      r"|\b[^\W\d_]+(?:'s|\u2019s|s'|s\u2019)(?!\w)")
+_FILLER_WORDS = frozenset("the a an his her hers their its my your our this that these those".split())
+_FILLERS = re.compile(r"(?i)\b(?:" + "|".join(sorted(_FILLER_WORDS)) + r")\b")
+_POSSESSIVE = re.compile(r"\b[^\W\d_]+(?:'s|\u2019s|s'|s\u2019)(?!\w)")
 
 
 # Markers of a text told as a sequence of steps: "step 1", "2." / "3)" before a word, and the
@@ -228,7 +237,10 @@ def steps_in(text: str) -> int:
 
 
 def without_fillers(text: str) -> str:
-    return re.sub(r"\s+", " ", _FILLERS.sub(" ", text)).strip()
+    text = _FILLERS.sub(" ", text)
+    if "'" in text or "\u2019" in text:
+        text = _POSSESSIVE.sub(" ", text)
+    return " ".join(text.split())
 
 
 @lru_cache(maxsize=4)

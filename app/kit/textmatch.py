@@ -219,9 +219,12 @@ class PhraseIndex(Generic[T]):
 
     def find(self, text: str) -> list[Match[T]]:
         """All matches, longest first; a payload is reported once."""
+        return self.find_in_tokens(tokens(text))
+
+    def find_in_tokens(self, toks: list[str]) -> list[Match[T]]:
+        """`find` over text already tokenised (`tokens`), or tokens a caller left some out of."""
         seen: set[int] = set()
         found: list[Match[T]] = []
-        toks = tokens(text)
         candidates = sorted(self._scan(toks), key=lambda m: (-(m.end - m.start), m.start))
         for match in candidates:
             marker = id(match.payload)
@@ -328,6 +331,10 @@ def transliterate(text: str) -> str:
     return " | ".join(" ".join(run.split()) for run in runs if run.strip())
 
 
+# A letter outside the Latin blocks (Cyrillic, Greek, Arabic, Devanagari, CJK...).
+_OTHER_SCRIPT = re.compile(r"[^\W\d_\u0000-\u024f\u1e00-\u1eff]")
+
+
 class NativeAliases(Generic[T]):
     """Names as other languages write them, found in a prompt's own script. A name in a script
     written with spaces must stand as a word (Cyrillic and Greek may add a case ending: "Путина");
@@ -338,6 +345,7 @@ class NativeAliases(Generic[T]):
 
     def __init__(self) -> None:
         self._entries: list[tuple[re.Pattern[str], str, T]] = []
+        self._latin: list[tuple[re.Pattern[str], str, T]] = []  # the entries a Latin-only text can match
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -355,11 +363,17 @@ class NativeAliases(Generic[T]):
             # Arabic script writes "and", "with", "for", "as" onto the next word: وترامب, بقطع.
             prefix = "(?:[\u0648\u0641\u0628\u0644\u0643]{1,2})?" if re.search(r"[\u0600-\u06ff]", folded) else ""
             pattern = rf"(?<!\w){prefix}{body}{ending}(?!\w)"
-        self._entries.append((re.compile(pattern), name, payload))
+        entry = (re.compile(pattern), name, payload)
+        self._entries.append(entry)
+        if not _OTHER_SCRIPT.search(folded):
+            self._latin.append(entry)
 
     def find(self, text: str) -> list[tuple[str, T]]:
         folded = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
-        return [(name, payload) for pattern, name, payload in self._entries if pattern.search(folded)]
+        # Most prompts are in Latin letters: the other-script entries cannot match them (a
+        # hundred regexes saved, ~1 ms on a long prompt).
+        entries = self._entries if _OTHER_SCRIPT.search(folded) else self._latin
+        return [(name, payload) for pattern, name, payload in entries if pattern.search(folded)]
 
     @classmethod
     def from_file(cls, path: Path | None, payload: Callable[[str, str], T | None]) -> tuple["NativeAliases[T]", str]:
