@@ -79,9 +79,9 @@ class Thresholds:
         return min(allowed, max_edits(letters))
 
     def tag(self) -> str:
-        block = "never" if self.semantic_block is None else f"{self.semantic_block:.2f}+{self.semantic_block_margin:.2f}"
+        block = "never" if self.semantic_block is None else \
+            f"{self.semantic_block:.2f}+{self.semantic_block_margin:.2f}d{self.semantic_block_details}"
         maker = "" if self.semantic_maker_block is None else f"/m{self.semantic_maker_block:.2f}"
-        block = block if self.semantic_block is None else f"{block}d{self.semantic_block_details}"
         return (f"f{self.fuzzy_one_edit_from}/{self.fuzzy_two_edits_from}/{self.fuzzy_block:.2f}"
                 f"-s{self.semantic_review:.2f}/{block}{maker}")
 
@@ -401,7 +401,7 @@ class IpTextClassifier:
         ranked = sorted(scores.items(), key=lambda kv: -kv[1][0])
         if not ranked:
             return []
-        top_id, (top, top_ref, view) = ranked[0]
+        _, (top, top_ref, view) = ranked[0]
         lead = top - (ranked[1][1][0] if len(ranked) > 1 else 0.0)
         # A pin needs details: "a dark lord in black armour" is near a catalogued dark lord and
         # fits a hundred others; "a lazy orange cat who hates mondays" fits one.
@@ -426,9 +426,9 @@ class IpTextClassifier:
     def names_maker(self, prompt: str, work: Work) -> bool:
         """The prompt names who makes `work`: a distinctive word of its owner ("nintendo", "disney",
         "lucasfilm") or its franchise when that is two words or more ("star wars")."""
-        words = set(tokens(prompt))
-        spaced = " " + " ".join(tokens(prompt)) + " "
-        return bool(self._maker_words.get(work.id, frozenset()) & words) or any(
+        words = tokens(prompt)
+        spaced = " " + " ".join(words) + " "
+        return bool(self._maker_words.get(work.id, frozenset()).intersection(words)) or any(
             f" {phrase} " in spaced for phrase in self._maker_phrases.get(work.id, ()))
 
     # -- all together --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from app.config import setting
 from app.stage import Decision
-from app.kit.textmatch import NativeAliases, PhraseIndex, fold, normalise, singular, tokens
+from app.kit.textmatch import NativeAliases, PhraseIndex, fold, in_other_script, normalise, singular, tokens
 
 DEFAULT_TERMS = Path(__file__).parent / "data" / "terms.toml"
 
@@ -73,13 +73,6 @@ def _words(text: str) -> str:
     return " ".join(singular(w) for w in normalise(text).split())
 
 
-def in_other_script(term: str) -> bool:
-    """A term written in a script other than Latin (Cyrillic, Arabic, Devanagari, Bengali, CJK...):
-    matched as written, in its own script (app.kit.textmatch.NativeAliases: whole words where the
-    script has spaces, anywhere in Chinese and Japanese), not by the Latin phrase index."""
-    return any(ch.isalpha() and ord(ch) > 0x24F for ch in term)
-
-
 class TermPolicy:
     def __init__(self, version: str, categories: dict[str, Category], index: PhraseIndex,
                  minor_terms: PhraseIndex, minors_category: Category | None,
@@ -131,7 +124,7 @@ class TermPolicy:
                     pattern = gapped_pattern(term)
                     if pattern is not None:
                         gapped.append((pattern, TermHit(cat, term, decision)))
-                    elif in_other_script(term):
+                    elif in_other_script(term):  # matched in its own script (NativeAliases)
                         native.add(term, TermHit(cat, term, decision))
                     else:
                         index.add(term, TermHit(cat, term, decision))
@@ -218,6 +211,13 @@ _FILLERS = re.compile(r"(?i)\b(?:" + "|".join(sorted(_FILLER_WORDS)) + r")\b")
 _POSSESSIVE = re.compile(r"\b[^\W\d_]+(?:'s|\u2019s|s'|s\u2019)(?!\w)")
 
 
+def without_fillers(text: str) -> str:
+    text = _FILLERS.sub(" ", text)
+    if "'" in text or "\u2019" in text:
+        text = _POSSESSIVE.sub(" ", text)
+    return " ".join(text.split())
+
+
 # Markers of a text told as a sequence of steps: "step 1", "2." / "3)" before a word, and the
 # order words of a spoken list.
 _NUMBERED_STEP = re.compile(r"(?i)\bstep\s*(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\b"
@@ -234,13 +234,6 @@ def steps_in(text: str) -> int:
         return numbered
     order = [m.group(0).lower() for m in _ORDER_WORD.finditer(text)]
     return len(order) if len(order) >= 3 and order[0].startswith("first") else 0
-
-
-def without_fillers(text: str) -> str:
-    text = _FILLERS.sub(" ", text)
-    if "'" in text or "\u2019" in text:
-        text = _POSSESSIVE.sub(" ", text)
-    return " ".join(text.split())
 
 
 @lru_cache(maxsize=4)

@@ -335,6 +335,11 @@ def transliterate(text: str) -> str:
 _OTHER_SCRIPT = re.compile(r"[^\W\d_\u0000-\u024f\u1e00-\u1eff]")
 
 
+def in_other_script(text: str) -> bool:
+    """`text` has a letter of a script other than Latin: NativeAliases' business, not PhraseIndex's."""
+    return _OTHER_SCRIPT.search(text) is not None
+
+
 class NativeAliases(Generic[T]):
     """Names as other languages write them, found in a prompt's own script. A name in a script
     written with spaces must stand as a word (Cyrillic and Greek may add a case ending: "Путина");
@@ -365,14 +370,14 @@ class NativeAliases(Generic[T]):
             pattern = rf"(?<!\w){prefix}{body}{ending}(?!\w)"
         entry = (re.compile(pattern), name, payload)
         self._entries.append(entry)
-        if not _OTHER_SCRIPT.search(folded):
+        if not in_other_script(folded):
             self._latin.append(entry)
 
     def find(self, text: str) -> list[tuple[str, T]]:
         folded = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
         # Most prompts are in Latin letters: the other-script entries cannot match them (a
         # hundred regexes saved, ~1 ms on a long prompt).
-        entries = self._entries if _OTHER_SCRIPT.search(folded) else self._latin
+        entries = self._entries if in_other_script(folded) else self._latin
         return [(name, payload) for pattern, name, payload in entries if pattern.search(folded)]
 
     @classmethod
