@@ -10,7 +10,7 @@ from pathlib import Path
 
 from app.config import setting
 from app.stage import Decision
-from app.kit.textmatch import NativeAliases, PhraseIndex, fold, in_other_script, normalise, singular, tokens
+from app.kit.textmatch import NativeAliases, PhraseIndex, fold, has_other_script, normalise, singular, tokens
 
 DEFAULT_TERMS = Path(__file__).parent / "data" / "terms.toml"
 
@@ -124,14 +124,14 @@ class TermPolicy:
                     pattern = gapped_pattern(term)
                     if pattern is not None:
                         gapped.append((pattern, TermHit(cat, term, decision)))
-                    elif in_other_script(term):  # matched in its own script (NativeAliases)
+                    elif has_other_script(term):  # matched in its own script (NativeAliases)
                         native.add(term, TermHit(cat, term, decision))
                     else:
                         index.add(term, TermHit(cat, term, decision))
             if table.get("minor_terms"):
                 minors_category = cat
                 for term in table["minor_terms"]:
-                    (native_minors if in_other_script(term) else minors).add(term, term)
+                    (native_minors if has_other_script(term) else minors).add(term, term)
         return cls(str(raw["version"]), categories, index, minors, minors_category, tuple(gapped), native,
                    native_minors)
 

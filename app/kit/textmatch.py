@@ -305,6 +305,8 @@ def _is_latin(ch: str) -> bool:
 
 def has_other_script(text: str) -> bool:
     """Letters outside the Latin script (after NFKC: fullwidth and mathematical letters are Latin)."""
+    if text.isascii():  # most prompts: no per-character pass
+        return False
     return any(not _is_latin(ch) for ch in unicodedata.normalize("NFKC", text))
 
 
@@ -329,15 +331,6 @@ def transliterate(text: str) -> str:
     if current:
         runs.append("".join(current))
     return " | ".join(" ".join(run.split()) for run in runs if run.strip())
-
-
-# A letter outside the Latin blocks (Cyrillic, Greek, Arabic, Devanagari, CJK...).
-_OTHER_SCRIPT = re.compile(r"[^\W\d_\u0000-\u024f\u1e00-\u1eff]")
-
-
-def in_other_script(text: str) -> bool:
-    """`text` has a letter of a script other than Latin: NativeAliases' business, not PhraseIndex's."""
-    return _OTHER_SCRIPT.search(text) is not None
 
 
 class NativeAliases(Generic[T]):
@@ -370,14 +363,14 @@ class NativeAliases(Generic[T]):
             pattern = rf"(?<!\w){prefix}{body}{ending}(?!\w)"
         entry = (re.compile(pattern), name, payload)
         self._entries.append(entry)
-        if not in_other_script(folded):
+        if not has_other_script(folded):
             self._latin.append(entry)
 
     def find(self, text: str) -> list[tuple[str, T]]:
         folded = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
         # Most prompts are in Latin letters: the other-script entries cannot match them (a
         # hundred regexes saved, ~1 ms on a long prompt).
-        entries = self._entries if in_other_script(folded) else self._latin
+        entries = self._entries if has_other_script(folded) else self._latin
         return [(name, payload) for pattern, name, payload in entries if pattern.search(folded)]
 
     @classmethod
