@@ -73,6 +73,9 @@ MAX_PROMPT_CHARS = 8000
 WINDOW, STRIDE = 10, 5          # embedding windows over long prompts
 LONG_TEXT_WORDS = 60            # longer: windows only, no clauses (the windows cover them)
 MAX_VIEWS = 64                  # a long text's windows are spread wider to stay within about this many
+# How far past its review cut-off meaning alone must be to make a finding certain with other
+# evidence (a minor, steps): as far as calibration puts a block cut-off past the highest benign text.
+CLEAR_MARGIN = 0.10
 
 
 class PromptRejected(ValidationFailed):
@@ -405,15 +408,19 @@ class PromptClassifier:
 
         # Self-harm by a minor (issue 15: "a teenager cutting her wrists" went to review) is certain
         # whatever else the finding rests on: the policy blocks it for everyone.
+        # Both rules below make self-harm certain; meaning alone must be clearly past its review
+        # cut-off for that ("step 1: throw the rope over the branch ... kids swing" read 0.60).
+        self_harm_found = bool(term_hits.get(SELF_HARM)) or self._clearly_meant(SELF_HARM, meaning)
         minor_self_harm = None
-        if analysis.minor_reference is not None and decisions.get(SELF_HARM, Decision.ALLOW) != Decision.ALLOW:
+        if analysis.minor_reference is not None and self_harm_found \
+                and decisions.get(SELF_HARM, Decision.ALLOW) != Decision.ALLOW:
             minor_self_harm = analysis.minor_reference
             decisions[SELF_HARM] = Decision.BLOCK
 
         # Self-harm told as steps is instructions for it (issue 15: a suicide in numbered steps went
         # to review): certain, blocked for everyone, whichever signal found the self-harm.
         self_harm_steps = None
-        if analysis.steps and decisions.get(SELF_HARM, Decision.ALLOW) != Decision.ALLOW:
+        if analysis.steps and self_harm_found and decisions.get(SELF_HARM, Decision.ALLOW) != Decision.ALLOW:
             self_harm_steps = f"told as {analysis.steps} steps"
             decisions[SELF_HARM] = Decision.BLOCK
 
@@ -458,6 +465,12 @@ class PromptClassifier:
         findings.sort(key=lambda f: (-_SEVERITY[f.decision], -f.score))
         return PromptResult(combine([f.decision for f in findings]), tuple(findings), scores,
                             {c: round(s, 4) for c, s in meaning.items()}, self.version)
+
+
+    def _clearly_meant(self, category: str, meaning: dict[str, float]) -> bool:
+        """Meaning at least CLEAR_MARGIN over the category's review cut-off."""
+        cut = self.thresholds.categories.get(category)
+        return cut is not None and cut.review is not None and meaning.get(category, 0.0) >= cut.review + CLEAR_MARGIN
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,63 @@ def gapped_pattern(term: str) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\S)" + gap.join(parts) + r"(?!\S)")
 
 
+class Frames:
+    """Word classes (`[classes]` in the term file) and the frames built from them: a frame is a
+    term whose words are classes or alternatives, matched over the normalised words in order
+    ("@kill @modifier* @person": "shoots his own children", "massacring shoppers"). Each space-
+    separated token of a frame is one of
+      "@name"   one form of class `name` (a form may have several words)
+      "@name?"  ... or none
+      "@name*"  zero to GAP_WORDS of them (the words a frame lets stand between its parts)
+      "a|b"     one of these words or classes ("in_the_head": an underscore joins the words of one
+                form; "@beat|@kill")
+      "..."     zero to GAP_WORDS words of any kind
+      "!a|b"    not followed by one of these ("cutting herself" but not "cutting herself a slice")
+    A frame says what an act does to whom, so an everyday verb ("kill", "cut") only counts with its
+    object: "killing time with friends" has no person right after the act."""
+
+    def __init__(self, classes: dict[str, list[str]] | None = None, source: str = "<dict>"):
+        self.source = source
+        self.classes: dict[str, tuple[str, ...]] = {}
+        for name, forms in (classes or {}).items():
+            if not isinstance(forms, list) or not all(isinstance(f, str) and f.strip() for f in forms):
+                raise PolicyFileError(f"{source}: classes.{name} must be a list of words or phrases")
+            self.classes[name] = tuple(sorted({_words(f) for f in forms if _words(f)}, key=len, reverse=True))
+
+    @staticmethod
+    def is_frame(term: str) -> bool:
+        return "@" in term
+
+    def _alternatives(self, token: str, term: str) -> str:
+        forms: set[str] = set()
+        for part in token.split("|"):
+            if part.startswith("@"):
+                if part[1:] not in self.classes:
+                    raise PolicyFileError(f"{self.source}: frame {term!r} uses the unknown class {part}")
+                forms.update(self.classes[part[1:]])
+            elif _words(part.replace("_", " ")):
+                forms.add(_words(part.replace("_", " ")))
+        if not forms:
+            raise PolicyFileError(f"{self.source}: frame {term!r} has an empty part {token!r}")
+        return "(?:" + "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)) + ")"
+
+    def pattern(self, term: str) -> re.Pattern[str]:
+        """The frame as a pattern over " " + _words(text) + " "."""
+        pieces = []
+        for token in term.split():
+            if token == "...":
+                pieces.append(rf"(?:\S+ ){{0,{GAP_WORDS}}}")
+            elif token.startswith("!"):
+                pieces.append(f"(?!{self._alternatives(token[1:], term)} )")
+            elif token.endswith("?"):
+                pieces.append(f"(?:{self._alternatives(token[:-1], term)} )?")
+            elif token.endswith("*"):
+                pieces.append(f"(?:{self._alternatives(token[:-1], term)} ){{0,{GAP_WORDS}}}")
+            else:
+                pieces.append(f"{self._alternatives(token, term)} ")
+        return re.compile("(?<= )" + "".join(pieces))
+
+
 def _words(text: str) -> str:
     """Normalised words with simple plurals folded, as the phrase index reads them ("slices" is "slice")."""
     return " ".join(singular(w) for w in normalise(text).split())
@@ -103,6 +160,7 @@ class TermPolicy:
         minors: PhraseIndex = PhraseIndex()
         categories: dict[str, Category] = {}
         gapped: list[tuple[re.Pattern[str], TermHit]] = []
+        frames = Frames(raw.get("classes"), source)
         native: NativeAliases[TermHit] = NativeAliases()
         native_minors: NativeAliases[str] = NativeAliases()
         minors_category = None
@@ -121,7 +179,7 @@ class TermPolicy:
             review_decision = Decision.BLOCK if cat.always_block else Decision.REVIEW
             for key, decision in (("block", Decision.BLOCK), ("review", review_decision)):
                 for term in table.get(key, []):
-                    pattern = gapped_pattern(term)
+                    pattern = frames.pattern(term) if Frames.is_frame(term) else gapped_pattern(term)
                     if pattern is not None:
                         gapped.append((pattern, TermHit(cat, term, decision)))
                     elif has_other_script(term):  # matched in its own script (NativeAliases)
@@ -170,7 +228,7 @@ class TermPolicy:
             hits += [h for h in dict.fromkeys(m.payload for m in self._index.find_in_tokens(compact)) if h not in hits]
         hits += [hit for _, hit in self._native.find(text) if hit not in hits]
         if self._gapped:  # over the text as written: a gapped term may need its possessive ("cuts her wrists")
-            words = _words(text)
+            words = f" {_words(text)} "
             hits += [hit for pattern, hit in self._gapped if hit not in hits and pattern.search(words)]
         # Sexual terms next to a reference to a minor are sexual content involving minors.
         if self._minors_category is not None and any(h.category.name == "sexual" for h in hits):

@@ -109,14 +109,15 @@ def test_plain_graphic_killing_blocks_for_everyone(stage, prompt, teen):
 @pytest.mark.parametrize("teen", [False, True])
 def test_self_harm_shown_by_a_minor_blocks_for_everyone(stage, teen):
     """Issue 15: a teenager self-harming went to review. Self-harm next to a reference to a minor is
-    a certain finding (its reason names the minor reference); an adult's stays possible unless a
-    method is shown (a wrist being cut: the term and the meaning agree, likely)."""
+    a certain finding (its reason names the minor reference); an adult's is not certain (possible,
+    or likely where a term and the meaning agree: a wrist being cut)."""
     verdict = stage.check(ctx("a teenager cutting her wrists with a razor, blood on the floor", teen))
     harm = next(r for r in verdict.reasons if r.details.get("category") == "self_harm")
     assert (harm.details["level"], verdict.decision) == ("certain", Decision.BLOCK)
     assert "minor_reference" in harm.details["via"] and "teenager" in harm.details["terms"]
     adult = stage.check(ctx("a woman thinking about hurting herself", teen=False))
-    assert [r.details["level"] for r in adult.reasons if r.details.get("category") == "self_harm"] == ["possible"]
+    levels = [(r.details["level"], r.details["via"]) for r in adult.reasons if r.details.get("category") == "self_harm"]
+    assert len(levels) == 1 and levels[0][0] != "certain" and "minor_reference" not in levels[0][1]
     shown = stage.check(ctx("a woman cutting her wrists", teen=False))
     assert [r.details["level"] for r in shown.reasons if r.details.get("category") == "self_harm"] == ["likely"]
 

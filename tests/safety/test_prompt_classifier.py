@@ -94,7 +94,7 @@ def test_meaning_catches_what_no_term_names(clf):
     """No policy term in these: only the nearest exemplars flag them, for a person to decide."""
     for prompt, category in [("black people drawn as apes", "hate"),
                              ("a cartoon showing jews as rats", "hate"),
-                             ("a video telling my classmate she is ugly and should kill herself", "harassment"),
+                             ("a video telling my classmate she is ugly and should just disappear forever", "harassment"),
                              ("n00d3 w0man on a b3d", "sexual")]:
         assert not clf.terms.evaluate(prompt), prompt
         result = clf.classify(prompt)
@@ -352,7 +352,7 @@ def test_the_labelled_set_covers_every_category_and_many_benign_prompts():
     assert len(benign) >= 150
     for named in ("a boxer training", "a history lecture about World War II", "a doctor explaining vaccines"):
         assert named in benign
-    assert {r["split"] for r in rows} == {"calibration", "eval", "holdout"}
+    assert {r["split"] for r in rows} == {"calibration", "eval", "holdout", "fresh"}
 
 
 def test_the_shipped_thresholds_were_calibrated_on_these_exemplars_and_terms():
