@@ -311,7 +311,7 @@ def pin_sweep(clf: IpTextClassifier, rows: list[Row]) -> None:
     threshold), on the calibration rows: blocks of the labelled work on block-labelled rows, and
     blocks on anything else (a negative, another work, a review-labelled row). Default = the
     lowest cut-offs with no wrong block, then the most right ones."""
-    calibration = [r for r in rows if r.split != "holdout"]
+    calibration = [r for r in rows if r.split not in ("holdout", "fresh")]
     base = clf.thresholds
     print(f"\npinned descriptions (semantic layer blocks), {len(calibration)} calibration rows "
           f"({sum(r.decision == 'block' for r in calibration)} labelled block); holdout rows left out")
