@@ -93,7 +93,8 @@ class Frames:
 
     @staticmethod
     def is_frame(term: str) -> bool:
-        return "@" in term
+        """A class, a joined form, or alternatives outside a gapped term ("a|b ... c" stays one)."""
+        return "@" in term or "_" in term or ("|" in term and " ... " not in term)
 
     def _alternatives(self, token: str, term: str) -> str:
         forms: set[str] = set()
