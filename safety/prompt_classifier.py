@@ -56,7 +56,7 @@ from app.kit.files import sha256_of
 from app.kit.text_embedding import (
     TextEmbedder, embed_cached, embedding_views, load_text_embedder, text_embedder_model_file,
 )
-from app.kit.textmatch import normalise
+from app.kit.textmatch import has_other_script, normalise
 from safety.cutoffs import Cutoffs
 from safety.terms import Category, PolicyFileError, TermHit, TermPolicy, load_policy, steps_in
 
@@ -408,11 +408,17 @@ class PromptClassifier:
 
         # Self-harm by a minor (issue 15: "a teenager cutting her wrists" went to review) is certain
         # whatever else the finding rests on: the policy blocks it for everyone.
-        # Both rules below make self-harm certain; meaning alone must be clearly past its review
-        # cut-off for that ("step 1: throw the rope over the branch ... kids swing" read 0.60).
-        self_harm_found = bool(term_hits.get(SELF_HARM)) or self._clearly_meant(SELF_HARM, meaning)
+        # Both rules below make self-harm certain. Meaning alone must be clearly past its review
+        # cut-off for that ("step 1: throw the rope over the branch ... kids swing" read 0.60); next
+        # to a minor, a review term needs meaning to agree ("a kid fills his pockets with stones"),
+        # unless the text is in a script the English model cannot read.
+        clearly_meant = self._clearly_meant(SELF_HARM, meaning)
+        self_harm_hits = term_hits.get(SELF_HARM, ())
+        meaning_agrees = by_meaning.get(SELF_HARM, Decision.ALLOW) != Decision.ALLOW or has_other_script(analysis.prompt)
+        self_harm_likely = clearly_meant or any(h.decision == Decision.BLOCK for h in self_harm_hits) or \
+            (bool(self_harm_hits) and meaning_agrees)
         minor_self_harm = None
-        if analysis.minor_reference is not None and self_harm_found \
+        if analysis.minor_reference is not None and self_harm_likely \
                 and decisions.get(SELF_HARM, Decision.ALLOW) != Decision.ALLOW:
             minor_self_harm = analysis.minor_reference
             decisions[SELF_HARM] = Decision.BLOCK
@@ -420,7 +426,7 @@ class PromptClassifier:
         # Self-harm told as steps is instructions for it (issue 15: a suicide in numbered steps went
         # to review): certain, blocked for everyone, whichever signal found the self-harm.
         self_harm_steps = None
-        if analysis.steps and self_harm_found and decisions.get(SELF_HARM, Decision.ALLOW) != Decision.ALLOW:
+        if analysis.steps and (self_harm_hits or clearly_meant) and decisions.get(SELF_HARM, Decision.ALLOW) != Decision.ALLOW:
             self_harm_steps = f"told as {analysis.steps} steps"
             decisions[SELF_HARM] = Decision.BLOCK
 

@@ -277,10 +277,11 @@ def without_fillers(text: str) -> str:
     return " ".join(text.split())
 
 
-# Markers of a text told as a sequence of steps: "step 1", "2." / "3)" before a word, and the
-# order words of a spoken list.
-_NUMBERED_STEP = re.compile(r"(?i)\bstep\s*(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\b"
-                           r"|(?:^|(?<=[\s;:,]))\d{1,2}\s*[.)](?=\s*[^\W\d_])")
+# Markers of a text told as a sequence of steps: "step 1", "shot 2", "scene B", "2." / "3)" /
+# "(4)" / "5 -" before a word, and the order words of a spoken list.
+_NUMBERED_STEP = re.compile(r"(?i)\b(?:step|shot|scene|clip|panel|frame)\s*(?:\d{1,2}|one|two|three|four|five|six|seven|eight|"
+                           r"nine|ten|[a-h](?=\s*[:.)]))"
+                           r"|(?:^|(?<=[\s;:,]))\(?\d{1,2}\s*(?:[.):]|\s-)(?=\s*[^\W\d_])")
 _ORDER_WORD = re.compile(r"(?i)\b(?:first(?:ly)?|second(?:ly)?|then|next|after that|afterwards|finally|lastly)\b")
 
 
