@@ -77,7 +77,7 @@ class Frames:
       "@name?"  ... or none
       "@name*"  zero to GAP_WORDS of them (the words a frame lets stand between its parts)
       "a|b"     one of these words or classes ("in_the_head": an underscore joins the words of one
-                form; "@beat|@kill")
+                form; "@beat|@kill"); "rip~" is rip, rips, ripped, ripping (also in a class)
       "..."     zero to GAP_WORDS words of any kind
       "!a|b"    not followed by one of these ("cutting herself" but not "cutting herself a slice")
     A frame says what an act does to whom, so an everyday verb ("kill", "cut") only counts with its
@@ -89,7 +89,8 @@ class Frames:
         for name, forms in (classes or {}).items():
             if not isinstance(forms, list) or not all(isinstance(f, str) and f.strip() for f in forms):
                 raise PolicyFileError(f"{source}: classes.{name} must be a list of words or phrases")
-            self.classes[name] = tuple(sorted({_words(f) for f in forms if _words(f)}, key=len, reverse=True))
+            expanded = {_words(e) for f in forms for e in inflected(f)}
+            self.classes[name] = tuple(sorted(expanded - {""}, key=len, reverse=True))
 
     @staticmethod
     def is_frame(term: str) -> bool:
@@ -103,8 +104,8 @@ class Frames:
                 if part[1:] not in self.classes:
                     raise PolicyFileError(f"{self.source}: frame {term!r} uses the unknown class {part}")
                 forms.update(self.classes[part[1:]])
-            elif _words(part.replace("_", " ")):
-                forms.add(_words(part.replace("_", " ")))
+            else:
+                forms.update(w for w in (_words(e) for e in inflected(part.replace("_", " "))) if w)
         if not forms:
             raise PolicyFileError(f"{self.source}: frame {term!r} has an empty part {token!r}")
         return "(?:" + "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)) + ")"
@@ -124,6 +125,34 @@ class Frames:
             else:
                 pieces.append(f"{self._alternatives(token, term)} ")
         return re.compile("(?<= )" + "".join(pieces))
+
+
+_VOWELS = set("aeiou")
+
+
+def inflected(form: str) -> list[str]:
+    """A form with "~" after a verb ("rip~ through") as every regular inflection of that verb:
+    rip, rips, ripped, ripping through. Irregular forms are listed as they are ("tore")."""
+    if "~" not in form:
+        return [form]
+    out = [""]
+    for word in form.split():
+        if not word.endswith("~"):
+            out = [f"{o} {word}" for o in out]
+            continue
+        w = word[:-1]
+        if w.endswith("e"):
+            forms = [w, w + "s", w + "d", w[:-1] + "ing"]
+        elif len(w) > 1 and w.endswith("y") and w[-2] not in _VOWELS:
+            forms = [w, w[:-1] + "ies", w[:-1] + "ied", w + "ing"]
+        elif w.endswith(("s", "sh", "ch", "x", "z")):
+            forms = [w, w + "es", w + "ed", w + "ing"]
+        else:
+            forms = [w, w + "s", w + "ed", w + "ing"]
+            if len(w) >= 3 and w[-1] not in _VOWELS | set("wxy") and w[-2] in _VOWELS and w[-3] not in _VOWELS:
+                forms += [w + w[-1] + "ed", w + w[-1] + "ing"]   # rip: ripped, ripping
+        out = [f"{o} {f}" for o in out for f in forms]
+    return [o.strip() for o in out]
 
 
 def _words(text: str) -> str:
@@ -279,7 +308,7 @@ def without_fillers(text: str) -> str:
 
 # Markers of a text told as a sequence of steps: "step 1", "shot 2", "scene B", "2." / "3)" /
 # "(4)" / "5 -" before a word, and the order words of a spoken list.
-_NUMBERED_STEP = re.compile(r"(?i)\b(?:step|shot|scene|clip|panel|frame)\s*(?:\d{1,2}|one|two|three|four|five|six|seven|eight|"
+_NUMBERED_STEP = re.compile(r"(?i)\b(?:step|shot|scene|clip|panel|frame|part)\s*(?:\d{1,2}|one|two|three|four|five|six|seven|eight|"
                            r"nine|ten|[a-h](?=\s*[:.)]))"
                            r"|(?:^|(?<=[\s;:,]))\(?\d{1,2}\s*(?:[.):]|\s-)(?=\s*[^\W\d_])")
 _ORDER_WORD = re.compile(r"(?i)\b(?:first(?:ly)?|second(?:ly)?|then|next|after that|afterwards|finally|lastly)\b")
