@@ -98,6 +98,9 @@ class Frames:
         return "@" in term or "_" in term or ("|" in term and " ... " not in term)
 
     def _alternatives(self, token: str, term: str) -> str:
+        return "(?:" + "|".join(re.escape(f) for f in sorted(self._forms(token, term), key=len, reverse=True)) + ")"
+
+    def _forms(self, token: str, term: str) -> set[str]:
         forms: set[str] = set()
         for part in token.split("|"):
             if part.startswith("@"):
@@ -108,7 +111,7 @@ class Frames:
                 forms.update(w for w in (_words(e) for e in inflected(part.replace("_", " "))) if w)
         if not forms:
             raise PolicyFileError(f"{self.source}: frame {term!r} has an empty part {token!r}")
-        return "(?:" + "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)) + ")"
+        return forms
 
     def pattern(self, term: str) -> re.Pattern[str]:
         """The frame as a pattern over " " + _words(text) + " "."""
@@ -125,6 +128,18 @@ class Frames:
             else:
                 pieces.append(f"{self._alternatives(token, term)} ")
         return re.compile("(?<= )" + "".join(pieces))
+
+    def anchors(self, term: str) -> frozenset[str]:
+        """Words one of which a text must have for the frame to match: the first words of the
+        forms of its most selective required token (most texts skip the pattern on a set lookup)."""
+        required = [t for t in term.split() if t != "..." and not t.startswith("!") and not t.endswith(("?", "*"))]
+        firsts = [frozenset(f.split()[0] for f in self._forms(t, term)) for t in required]
+        return min(firsts, key=len) if firsts else frozenset()
+
+
+def gapped_anchors(term: str) -> frozenset[str]:
+    """The first words of a gapped term's first part (see Frames.anchors)."""
+    return frozenset(_words(f).split()[0] for f in term.split(" ... ")[0].split("|") if _words(f))
 
 
 _VOWELS = set("aeiou")
@@ -163,7 +178,7 @@ def _words(text: str) -> str:
 class TermPolicy:
     def __init__(self, version: str, categories: dict[str, Category], index: PhraseIndex,
                  minor_terms: PhraseIndex, minors_category: Category | None,
-                 gapped: tuple[tuple[re.Pattern[str], TermHit], ...] = (),
+                 gapped: tuple[tuple[re.Pattern[str], frozenset[str], TermHit], ...] = (),
                  native: NativeAliases | None = None, native_minor_terms: NativeAliases | None = None):
         self.version = version
         self.categories = categories
@@ -189,7 +204,7 @@ class TermPolicy:
         index: PhraseIndex = PhraseIndex()
         minors: PhraseIndex = PhraseIndex()
         categories: dict[str, Category] = {}
-        gapped: list[tuple[re.Pattern[str], TermHit]] = []
+        gapped: list[tuple[re.Pattern[str], frozenset[str], TermHit]] = []
         frames = Frames(raw.get("classes"), source)
         native: NativeAliases[TermHit] = NativeAliases()
         native_minors: NativeAliases[str] = NativeAliases()
@@ -211,7 +226,8 @@ class TermPolicy:
                 for term in table.get(key, []):
                     pattern = frames.pattern(term) if Frames.is_frame(term) else gapped_pattern(term)
                     if pattern is not None:
-                        gapped.append((pattern, TermHit(cat, term, decision)))
+                        anchors = frames.anchors(term) if Frames.is_frame(term) else gapped_anchors(term)
+                        gapped.append((pattern, anchors, TermHit(cat, term, decision)))
                     elif has_other_script(term):  # matched in its own script (NativeAliases)
                         native.add(term, TermHit(cat, term, decision))
                     else:
@@ -259,7 +275,9 @@ class TermPolicy:
         hits += [hit for _, hit in self._native.find(text) if hit not in hits]
         if self._gapped:  # over the text as written: a gapped term may need its possessive ("cuts her wrists")
             words = f" {_words(text)} "
-            hits += [hit for pattern, hit in self._gapped if hit not in hits and pattern.search(words)]
+            present = set(words.split())
+            hits += [hit for pattern, anchors, hit in self._gapped
+                     if hit not in hits and not anchors.isdisjoint(present) and pattern.search(words)]
         # Sexual terms next to a reference to a minor are sexual content involving minors.
         if self._minors_category is not None and any(h.category.name == "sexual" for h in hits):
             minor = self.minor_reference(text)

@@ -2,7 +2,7 @@ import pytest
 
 from app.stage import Decision, Requester, StageContext
 from safety.stages import PromptSafetyStage
-from safety.terms import PolicyFileError, TermPolicy, load_policy, steps_in
+from safety.terms import Frames, PolicyFileError, TermPolicy, load_policy, steps_in
 
 
 def ctx(prompt: str, teen: bool = False) -> StageContext:
@@ -157,6 +157,15 @@ def test_a_frame_can_refuse_a_next_word():
     assert not policy.evaluate("a cook cutting herself a slice of cake")
     assert not policy.evaluate("cutting herself some bread")
     assert policy.evaluate("a boy with a rope around his neck")                  # "..." is any 3 words
+
+
+def test_a_frame_is_tried_only_on_texts_with_one_of_its_anchor_words():
+    """The anchors are the first words of its most selective required token; optional, repeated
+    and refused tokens never anchor (a text without them can still match)."""
+    frames = Frames(FRAME_POLICY["classes"])
+    assert frames.anchors("@kill @modifier* @person") == {"kill", "killed", "killing", "massacring"}
+    assert frames.anchors("@modifier* rope|noose ... around ... neck") == {"around"}   # the first of the smallest
+    assert frames.anchors("fire_into|opens_fire_on @person") == {"fire", "open"}   # "opens" is folded
 
 
 @pytest.mark.parametrize("term", ["@unknown @person", "@kill @modifier* |", "@kill !"])
