@@ -179,7 +179,8 @@ class TermPolicy:
     def __init__(self, version: str, categories: dict[str, Category], index: PhraseIndex,
                  minor_terms: PhraseIndex, minors_category: Category | None,
                  gapped: tuple[tuple[re.Pattern[str], frozenset[str], TermHit], ...] = (),
-                 native: NativeAliases | None = None, native_minor_terms: NativeAliases | None = None):
+                 native: NativeAliases | None = None, native_minor_terms: NativeAliases | None = None,
+                 exceptions: PhraseIndex | None = None):
         self.version = version
         self.categories = categories
         self._index = index
@@ -188,6 +189,7 @@ class TermPolicy:
         self._gapped = gapped
         self._native = native if native is not None else NativeAliases()
         self._native_minor_terms = native_minor_terms if native_minor_terms is not None else NativeAliases()
+        self._exceptions = exceptions if exceptions is not None else PhraseIndex()
 
     @classmethod
     def from_file(cls, path: Path) -> "TermPolicy":
@@ -207,11 +209,12 @@ class TermPolicy:
         gapped: list[tuple[re.Pattern[str], frozenset[str], TermHit]] = []
         frames = Frames(raw.get("classes"), source)
         native: NativeAliases[TermHit] = NativeAliases()
+        exceptions: PhraseIndex = PhraseIndex()
         native_minors: NativeAliases[str] = NativeAliases()
         minors_category = None
         for name, table in raw["categories"].items():
             unknown = set(table) - {"label", "dsa_category", "dsa_keywords", "always_block", "block", "review",
-                                    "minor_terms"}
+                                    "minor_terms", "not_when"}
             if unknown:
                 raise PolicyFileError(f"{source}: category {name} has unknown keys {sorted(unknown)}")
             dsa_problem = check_dsa_category(table.get("dsa_category", ""), table.get("dsa_keywords", []))
@@ -232,12 +235,16 @@ class TermPolicy:
                         native.add(term, TermHit(cat, term, decision))
                     else:
                         index.add(term, TermHit(cat, term, decision))
+            for phrase in table.get("not_when", []):
+                if not isinstance(phrase, str) or not _words(phrase):
+                    raise PolicyFileError(f"{source}: category {name}: not_when must be a list of phrases")
+                exceptions.add(phrase, name)
             if table.get("minor_terms"):
                 minors_category = cat
                 for term in table["minor_terms"]:
                     (native_minors if has_other_script(term) else minors).add(term, term)
         return cls(str(raw["version"]), categories, index, minors, minors_category, tuple(gapped), native,
-                   native_minors)
+                   native_minors, exceptions)
 
     @property
     def minors_category(self) -> Category | None:
@@ -266,18 +273,34 @@ class TermPolicy:
         throat" is "slit throat"; issue 15)."""
         words = tokens(text)
         hits = list(dict.fromkeys(m.payload for m in self._index.find_in_tokens(words)))
+        plain = set(hits)
         # The same words without the fillers (the tokens are cached per text: no second reading of
         # a long prompt); a possessive noun needs the text itself, its "'s" is gone from the tokens.
         compact = tokens(without_fillers(text)) if "'" in text or "\u2019" in text else \
             [w for w in words if w not in _FILLER_WORDS]
         if len(compact) != len(words):
             hits += [h for h in dict.fromkeys(m.payload for m in self._index.find_in_tokens(compact)) if h not in hits]
+            plain = set(hits)
         hits += [hit for _, hit in self._native.find(text) if hit not in hits]
         if self._gapped:  # over the text as written: a gapped term may need its possessive ("cuts her wrists")
             words = f" {_words(text)} "
             present = set(words.split())
             hits += [hit for pattern, anchors, hit in self._gapped
                      if hit not in hits and not anchors.isdisjoint(present) and pattern.search(words)]
+        # A review term said only inside one of its category's `not_when` phrases ("fake blood",
+        # "suicide prevention") says nothing: the phrase is the everyday thing. Said elsewhere too
+        # ("blood everywhere, then a blood test"), it stays.
+        if hits and self._exceptions.size:
+            read = tokens(text)
+            found = self._exceptions.find_in_tokens(read)
+            if found:
+                masked = list(read)
+                for m in found:
+                    masked[m.start:m.end] = [""] * (m.end - m.start)
+                still = {m.payload for m in self._index.find_in_tokens(masked)}
+                excepted = {m.payload for m in found}
+                hits = [h for h in hits if h.decision != Decision.REVIEW or h.category.name not in excepted
+                        or h not in plain or h in still]
         # Sexual terms next to a reference to a minor are sexual content involving minors.
         if self._minors_category is not None and any(h.category.name == "sexual" for h in hits):
             minor = self.minor_reference(text)

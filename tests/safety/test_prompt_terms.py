@@ -168,6 +168,20 @@ def test_a_frame_is_tried_only_on_texts_with_one_of_its_anchor_words():
     assert frames.anchors("fire_into|opens_fire_on @person") == {"fire", "open"}   # "opens" is folded
 
 
+def test_a_review_term_said_only_inside_an_everyday_phrase_says_nothing():
+    policy = TermPolicy.from_dict({"version": "t", "categories": {
+        "violence_gore": {"review": ["blood"], "block": ["bloodbath"], "not_when": ["fake blood", "blood test"]},
+        "self_harm": {"review": ["suicide"], "not_when": ["suicide prevention"]}}})
+    assert not policy.evaluate("a horror poster dripping with fake blood")
+    assert not policy.evaluate("a nurse doing a blood test")
+    assert [h.term for h in policy.evaluate("blood everywhere, then a blood test")] == ["blood"]   # said outside too
+    assert [h.term for h in policy.evaluate("fake blood and a real bloodbath")] == ["bloodbath"]   # a block term stays
+    assert not policy.evaluate("volunteers at a suicide prevention hotline")
+    assert [h.term for h in policy.evaluate("she talks about suicide, then a suicide prevention ad")] == ["suicide"]
+    with pytest.raises(PolicyFileError, match="not_when"):
+        TermPolicy.from_dict({"version": "t", "categories": {"x": {"review": ["a"], "not_when": [3]}}})
+
+
 @pytest.mark.parametrize("term", ["@unknown @person", "@kill @modifier* |", "@kill !"])
 def test_a_frame_with_an_unknown_class_or_an_empty_part_is_refused(term):
     raw = {**FRAME_POLICY, "categories": {"violence_gore": {"block": [term]}}}
