@@ -48,24 +48,8 @@ class TermHit:
     decision: Decision
 
 
-#: Words a gapped term ("strangle|strangled ... to death") lets stand between its parts.
+#: Words a frame lets stand for "..." or "@class*" ("strangle|strangled ... to death").
 GAP_WORDS = 3
-
-
-def gapped_pattern(term: str) -> re.Pattern[str] | None:
-    """A term written with " ... " between parts, each part "form|form|...": the parts in order,
-    up to GAP_WORDS words apart, over the normalised text ("the groom strangles the bride to death"
-    has "strangle ... to death"). None for an ordinary term."""
-    if " ... " not in term:
-        return None
-    parts = []
-    for part in term.split(" ... "):
-        forms = sorted({_words(f) for f in part.split("|") if _words(f)}, key=len, reverse=True)
-        if not forms:
-            raise PolicyFileError(f"gapped term {term!r} has an empty part")
-        parts.append("(?:" + "|".join(re.escape(f) for f in forms) + ")")
-    gap = rf" (?:\S+ ){{0,{GAP_WORDS}}}"
-    return re.compile(r"(?<!\S)" + gap.join(parts) + r"(?!\S)")
 
 
 class Frames:
@@ -94,8 +78,8 @@ class Frames:
 
     @staticmethod
     def is_frame(term: str) -> bool:
-        """A class, a joined form, or alternatives outside a gapped term ("a|b ... c" stays one)."""
-        return "@" in term or "_" in term or ("|" in term and " ... " not in term)
+        """Anything but a plain phrase: a gap, alternatives, a class, a joined or inflected form."""
+        return " ... " in term or any(mark in term for mark in "@_~|")
 
     def _alternatives(self, token: str, term: str) -> str:
         return "(?:" + "|".join(re.escape(f) for f in sorted(self._forms(token, term), key=len, reverse=True)) + ")"
@@ -135,11 +119,6 @@ class Frames:
         required = [t for t in term.split() if t != "..." and not t.startswith("!") and not t.endswith(("?", "*"))]
         firsts = [frozenset(f.split()[0] for f in self._forms(t, term)) for t in required]
         return min(firsts, key=len) if firsts else frozenset()
-
-
-def gapped_anchors(term: str) -> frozenset[str]:
-    """The first words of a gapped term's first part (see Frames.anchors)."""
-    return frozenset(_words(f).split()[0] for f in term.split(" ... ")[0].split("|") if _words(f))
 
 
 _VOWELS = set("aeiou")
@@ -227,10 +206,8 @@ class TermPolicy:
             review_decision = Decision.BLOCK if cat.always_block else Decision.REVIEW
             for key, decision in (("block", Decision.BLOCK), ("review", review_decision)):
                 for term in table.get(key, []):
-                    pattern = frames.pattern(term) if Frames.is_frame(term) else gapped_pattern(term)
-                    if pattern is not None:
-                        anchors = frames.anchors(term) if Frames.is_frame(term) else gapped_anchors(term)
-                        gapped.append((pattern, anchors, TermHit(cat, term, decision)))
+                    if Frames.is_frame(term):
+                        gapped.append((frames.pattern(term), frames.anchors(term), TermHit(cat, term, decision)))
                     elif has_other_script(term):  # matched in its own script (NativeAliases)
                         native.add(term, TermHit(cat, term, decision))
                     else:
@@ -351,19 +328,26 @@ def without_fillers(text: str) -> str:
 # "(4)" / "5 -" before a word, and the order words of a spoken list.
 _NUMBERED_STEP = re.compile(r"(?i)\b(?:step|shot|scene|clip|panel|frame|part)\s*(?:\d{1,2}|one|two|three|four|five|six|seven|eight|"
                            r"nine|ten|[a-h](?=\s*[:.)]))"
-                           r"|(?:^|(?<=[\s;:,]))\(?\d{1,2}\s*(?:[.):]|\s-)(?=\s*[^\W\d_])")
+                           r"|(?:^|(?<=[\s;:,]))\(?\d{1,2}\s*(?:[.):]|\s-)(?=\s*[^\W\d_])"
+                           r"|(?:^|(?<=[\s;:,]))\([a-h]\)(?=\s*[^\W\d_])")
+_TIMESTAMP = re.compile(r"(?<![\d:])\d{1,2}:\d{2}(?![\d:])")
+_SEQUENCE = re.compile(r"(?i)\b(?:start with|begin with|open on|opens on|intro|beat by beat|sequence|storyboard|"
+                       r"timeline|shot list|step by step|part one|in \d parts?)\b")
 _ORDER_WORD = re.compile(r"(?i)\b(?:first(?:ly)?|second(?:ly)?|then|next|after that|afterwards|finally|lastly)\b")
 
 
 def steps_in(text: str) -> int:
-    """How many steps `text` is told in: numbered steps when it has two or more, else order words
-    when they start with "first" and come three or more ("first climb ..., then ..., then let go");
+    """How many steps `text` is told in: numbered steps or timestamps ("0:05") when it has two or
+    more, else order words when three or more come and the text says it is a sequence ("first
+    climb ..., then ..., then let go"; "start with ..., then ..., then"), or four or more do;
     0 for a text that is not a list of steps."""
-    numbered = len(_NUMBERED_STEP.findall(text))
+    numbered = max(len(_NUMBERED_STEP.findall(text)), len(_TIMESTAMP.findall(text)))
     if numbered >= 2:
         return numbered
     order = [m.group(0).lower() for m in _ORDER_WORD.finditer(text)]
-    return len(order) if len(order) >= 3 and order[0].startswith("first") else 0
+    if len(order) >= 4 or (len(order) >= 3 and (order[0].startswith("first") or _SEQUENCE.search(text))):
+        return len(order)
+    return 0
 
 
 @lru_cache(maxsize=4)
