@@ -245,7 +245,7 @@ def test_the_labelled_set_is_well_formed(clf):
     ids = {w.id for w in clf.catalogue.works}
     for row in rows:
         assert set(row) - {"split"} == {"prompt", "work_id", "decision", "category"}
-        assert row.get("split", "calibration") in ("calibration", "holdout")
+        assert row.get("split", "calibration") in ("calibration", "holdout", "fresh")
         assert row["decision"] in ("allow", "review", "block")
         assert (row["work_id"] is None) == (row["decision"] == "allow")
         assert row["work_id"] is None or row["work_id"] in ids, row
