@@ -154,6 +154,33 @@ def _words(text: str) -> str:
     return " ".join(singular(w) for w in normalise(text).split())
 
 
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise PolicyFileError(f"cannot read term policy {path}: {exc}") from exc
+
+
+def merged(base: dict, part: dict, source: str) -> dict:
+    """`base` with an included file's classes added and its categories' block/review lists
+    appended; the version names both ("2026-12-03.4+2026-12-03.1")."""
+    out = {**base, "classes": dict(base.get("classes", {})),
+           "categories": {k: dict(v) for k, v in base.get("categories", {}).items()}}
+    clash = set(out["classes"]) & set(part.get("classes", {}))
+    if clash:
+        raise PolicyFileError(f"{source}: classes {sorted(clash)} are defined twice")
+    out["classes"].update(part.get("classes", {}))
+    for name, table in part.get("categories", {}).items():
+        if name not in out["categories"]:
+            raise PolicyFileError(f"{source}: category {name} is not in the term policy")
+        if set(table) - {"block", "review"}:
+            raise PolicyFileError(f"{source}: categories.{name} may only add block and review terms")
+        for key, terms in table.items():
+            out["categories"][name][key] = [*out["categories"][name].get(key, []), *terms]
+    out["version"] = f"{base.get('version')}+{part.get('version', 'unversioned')}"
+    return out
+
+
 class TermPolicy:
     def __init__(self, version: str, categories: dict[str, Category], index: PhraseIndex,
                  minor_terms: PhraseIndex, minors_category: Category | None,
@@ -172,10 +199,9 @@ class TermPolicy:
 
     @classmethod
     def from_file(cls, path: Path) -> "TermPolicy":
-        try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise PolicyFileError(f"cannot read term policy {path}: {exc}") from exc
+        raw = _read_toml(Path(path))
+        for name in raw.pop("include", []):
+            raw = merged(raw, _read_toml(Path(path).parent / name), f"{path}: include {name}")
         return cls.from_dict(raw, source=str(path))
 
     @classmethod
@@ -258,7 +284,7 @@ class TermPolicy:
         if len(compact) != len(words):
             hits += [h for h in dict.fromkeys(m.payload for m in self._index.find_in_tokens(compact)) if h not in hits]
             plain = set(hits)
-        hits += [hit for _, hit in self._native.find(text) if hit not in hits]
+        hits += [hit for hit in dict.fromkeys(h for _, h in self._native.find(text)) if hit not in hits]
         if self._gapped:  # over the text as written: a gapped term may need its possessive ("cuts her wrists")
             words = f" {_words(text)} "
             present = set(words.split())

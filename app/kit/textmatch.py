@@ -343,7 +343,10 @@ class NativeAliases(Generic[T]):
 
     def __init__(self) -> None:
         self._entries: list[tuple[re.Pattern[str], str, T]] = []
-        self._latin: list[tuple[re.Pattern[str], str, T]] = []  # the entries a Latin-only text can match
+        self._latin: set[int] = set()   # the entries a Latin-only text can match
+        # Entries by the first two characters of their first word: a text is tried only against
+        # the entries whose key it holds (thousands of phrases, a handful of candidates).
+        self._by_key: dict[str, list[int]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -361,17 +364,26 @@ class NativeAliases(Generic[T]):
             # Arabic script writes "and", "with", "for", "as" onto the next word: وترامب, بقطع.
             prefix = "(?:[\u0648\u0641\u0628\u0644\u0643]{1,2})?" if re.search(r"[\u0600-\u06ff]", folded) else ""
             pattern = rf"(?<!\w){prefix}{body}{ending}(?!\w)"
-        entry = (re.compile(pattern), name, payload)
-        self._entries.append(entry)
+        self._entries.append((re.compile(pattern), name, payload))
+        index = len(self._entries) - 1
+        first = re.split(r"[\s\-·・‧]+", folded.strip())[0] or folded
+        self._by_key.setdefault(first[:2], []).append(index)
         if not has_other_script(folded):
-            self._latin.append(entry)
+            self._latin.add(index)
 
     def find(self, text: str) -> list[tuple[str, T]]:
         folded = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
-        # Most prompts are in Latin letters: the other-script entries cannot match them (a
-        # hundred regexes saved, ~1 ms on a long prompt).
-        entries = self._entries if has_other_script(folded) else self._latin
-        return [(name, payload) for pattern, name, payload in entries if pattern.search(folded)]
+        keys = {folded[i:i + 2] for i in range(len(folded) - 1)} | set(folded)
+        candidates = sorted({i for key in keys for i in self._by_key.get(key, ())})
+        # Most prompts are in Latin letters: the other-script entries cannot match them.
+        if not has_other_script(folded):
+            candidates = [i for i in candidates if i in self._latin]
+        found = []
+        for i in candidates:
+            pattern, name, payload = self._entries[i]
+            if pattern.search(folded):
+                found.append((name, payload))
+        return found
 
     @classmethod
     def from_file(cls, path: Path | None, payload: Callable[[str, str], T | None]) -> tuple["NativeAliases[T]", str]:

@@ -1,5 +1,10 @@
+import json
+import tomllib
+from pathlib import Path
+
 import pytest
 
+import safety.terms as safety_terms
 from app.stage import Decision, Requester, StageContext
 from safety.stages import PromptSafetyStage
 from safety.terms import Frames, PolicyFileError, TermPolicy, load_policy, steps_in
@@ -279,3 +284,44 @@ def test_self_harm_by_a_minor_in_other_scripts_blocks(stage, prompt):
                                     "শিশুরা মাঠে ফুটবল খেলছে", "أطفال يلعبون على الشاطئ"])
 def test_everyday_prompts_in_other_scripts_are_allowed(stage, prompt):
     assert stage.check(ctx(prompt)).decision == Decision.ALLOW
+
+
+# -- the same categories in 17 more languages (safety/data/terms_i18n.toml) -------------------------
+
+I18N_CHECKS = [json.loads(line) for line in
+               (Path(__file__).parent / "fixtures" / "i18n_checks.jsonl").read_text(encoding="utf-8").splitlines()
+               if line.strip()]
+
+
+def test_the_included_languages_catch_their_own_check_sentences_and_spare_the_look_alikes():
+    """Every language's harmful sentences get a term of their category at the expected level (a
+    block counts for a review), and its everyday sentences with the same verbs get none."""
+    policy = load_policy()
+    assert policy.version.endswith("+" + tomllib.loads(
+        (Path(safety_terms.__file__).parent / "data" / "terms_i18n.toml").read_text(encoding="utf-8"))["version"])
+    missed, flagged = [], []
+    for row in I18N_CHECKS:
+        hits = policy.evaluate(row["text"])
+        if row["expect"] == "allow":
+            if hits:
+                flagged.append((row["lang"], row["text"], [h.term for h in hits]))
+            continue
+        wanted = {Decision.BLOCK} if row["expect"] == "block" else {Decision.BLOCK, Decision.REVIEW}
+        if not any(h.category.name == row["category"] and h.decision in wanted for h in hits):
+            missed.append((row["lang"], row["text"]))
+    assert len({r["lang"] for r in I18N_CHECKS}) == 17
+    assert not missed and not flagged, (missed[:5], flagged[:5])
+
+
+def test_an_included_file_may_only_add_terms_to_known_categories(tmp_path):
+    (tmp_path / "extra.toml").write_text('version = "x"\n[categories.nope]\nblock = ["a"]\n', encoding="utf-8")
+    (tmp_path / "terms.toml").write_text('version = "t"\ninclude = ["extra.toml"]\n[categories.violence_gore]\n'
+                                         'block = ["bravo"]\n', encoding="utf-8")
+    with pytest.raises(PolicyFileError, match="category nope is not in the term policy"):
+        TermPolicy.from_file(tmp_path / "terms.toml")
+    (tmp_path / "extra.toml").write_text('version = "x"\n[categories.violence_gore]\nlabel = "no"\n', encoding="utf-8")
+    with pytest.raises(PolicyFileError, match="may only add block and review terms"):
+        TermPolicy.from_file(tmp_path / "terms.toml")
+    (tmp_path / "extra.toml").write_text('version = "x"\n[categories.violence_gore]\nreview = ["charlie"]\n', encoding="utf-8")
+    policy = TermPolicy.from_file(tmp_path / "terms.toml")
+    assert policy.version == "t+x" and [h.term for h in policy.evaluate("alpha bravo charlie")] == ["bravo", "charlie"]
