@@ -118,10 +118,18 @@ class Frames:
         forms of its most selective required token (most texts skip the pattern on a set lookup)."""
         required = [t for t in term.split() if t != "..." and not t.startswith("!") and not t.endswith(("?", "*"))]
         firsts = [frozenset(f.split()[0] for f in self._forms(t, term)) for t in required]
-        return min(firsts, key=len) if firsts else frozenset()
+        # a token that may start with a function word ("a" in Spanish "mata a") anchors almost
+        # every text: any other token is a better anchor
+        return min(firsts, key=lambda words: (not words.isdisjoint(_FUNCTION_WORDS), len(words))) \
+            if firsts else frozenset()
 
 
 _VOWELS = set("aeiou")
+#: Words in most texts of the languages the term file covers (normalised: "à" is "a").
+_FUNCTION_WORDS = frozenset(
+    "a an the of to in on at by for with and or is are was be it he she they his her their i you we "
+    "al el la las los lo le les un una uno une des du de del da do das dos die der den dem ein eine und "
+    "il di e et y o em no na se si su sa ve bir ile dan yang di ke".split())
 
 
 def inflected(form: str) -> list[str]:
