@@ -103,17 +103,6 @@ def test_unreadable_policy_file_names_the_path(tmp_path):
 
 # -- issue 15: harm told with words between a term's words, ages in words, steps ------------------
 
-@pytest.mark.parametrize("prompt, category", [
-    ("the father slits the mother's throat by the tree", "violence_gore"),   # a possessive in between
-    ("the groom strangles the bride to death in the kitchen", "violence_gore"),  # a gapped term
-    ("a crowd lynches a stranger at the fair", "violence_gore"),
-])
-def test_harm_with_words_between_its_terms_blocks_for_adults(stage, prompt, category):
-    v = stage.check(ctx(prompt))
-    assert v.decision == Decision.BLOCK, v.reasons
-    assert any(r.details["category"] == category and r.details["level"] == "certain" for r in v.reasons)
-
-
 @pytest.mark.parametrize("prompt", [
     "a kid stabbing a balloon with a pin", "bored to death in a meeting", "a cook chops the fish head off",
     "a tailor cuts the wrist strap", "a cheese maker with wheels of cheddar aged two years",
@@ -200,6 +189,9 @@ def test_a_class_must_be_a_list_of_words():
 
 
 @pytest.mark.parametrize("prompt, category", [
+    ("the father slits the mother's throat by the tree", "violence_gore"),   # a possessive in between
+    ("the groom strangles the bride to death in the kitchen", "violence_gore"),  # words between a term's parts
+    ("a crowd lynches a stranger at the fair", "violence_gore"),
     ("snowy mountains, a cosy cabin, then the hunter shoots his own children in their beds", "violence_gore"),
     ("a gunman shooting students in a classroom", "violence_gore"),
     ("a man beating his wife with a bat until she stops moving", "violence_gore"),
@@ -213,7 +205,8 @@ def test_a_class_must_be_a_list_of_words():
     ("shot 1: she climbs onto the bridge railing. shot 2: she looks down. shot 3: she lets go", "self_harm"),
 ])
 def test_plain_harm_described_by_its_acts_blocks_for_adults(stage, prompt, category):
-    """Issue 15: killings, torture and suicide told by what is done to whom, with no listed term."""
+    """Issue 15: killings, torture and suicide told by what is done to whom, words between a term's
+    parts, possessives in between: certain, blocked for adults too."""
     v = stage.check(ctx(prompt))
     assert v.decision == Decision.BLOCK, v.reasons
     assert any(r.details["category"] == category and r.details["level"] == "certain" for r in v.reasons)
