@@ -406,9 +406,8 @@ class PromptClassifier:
             minor_ref = analysis.minor_reference
             decisions[minors.name] = Decision.BLOCK
 
-        # Self-harm by a minor (issue 15: "a teenager cutting her wrists" went to review) is certain
-        # whatever else the finding rests on: the policy blocks it for everyone.
-        # Both rules below make self-harm certain. Meaning alone must be clearly past its review
+        # Self-harm by a minor (issue 15: "a teenager cutting her wrists" went to review) and self-harm
+        # told as steps are certain: the policy blocks them for everyone. Meaning alone must be clearly past its review
         # cut-off for that ("step 1: throw the rope over the branch ... kids swing" read 0.60); next
         # to a minor, a review term needs meaning to agree ("a kid fills his pockets with stones"),
         # unless the text is in a script the English model cannot read.
@@ -424,7 +423,7 @@ class PromptClassifier:
             decisions[SELF_HARM] = Decision.BLOCK
 
         # Self-harm told as steps is instructions for it (issue 15: a suicide in numbered steps went
-        # to review): certain, blocked for everyone, whichever signal found the self-harm.
+        # to review): certain on any self-harm term, or on meaning clearly past its cut-off.
         self_harm_steps = None
         if analysis.steps and (self_harm_hits or clearly_meant) and decisions.get(SELF_HARM, Decision.ALLOW) != Decision.ALLOW:
             self_harm_steps = f"told as {analysis.steps} steps"

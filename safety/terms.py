@@ -192,7 +192,7 @@ def merged(base: dict, part: dict, source: str) -> dict:
 class TermPolicy:
     def __init__(self, version: str, categories: dict[str, Category], index: PhraseIndex,
                  minor_terms: PhraseIndex, minors_category: Category | None,
-                 gapped: tuple[tuple[re.Pattern[str], frozenset[str], TermHit], ...] = (),
+                 frames: tuple[tuple[re.Pattern[str], frozenset[str], TermHit], ...] = (),
                  native: NativeAliases | None = None, native_minor_terms: NativeAliases | None = None,
                  exceptions: PhraseIndex | None = None):
         self.version = version
@@ -200,7 +200,7 @@ class TermPolicy:
         self._index = index
         self._minor_terms = minor_terms
         self._minors_category = minors_category
-        self._gapped = gapped
+        self._frames = frames
         self._native = native if native is not None else NativeAliases()
         self._native_minor_terms = native_minor_terms if native_minor_terms is not None else NativeAliases()
         self._exceptions = exceptions if exceptions is not None else PhraseIndex()
@@ -219,7 +219,7 @@ class TermPolicy:
         index: PhraseIndex = PhraseIndex()
         minors: PhraseIndex = PhraseIndex()
         categories: dict[str, Category] = {}
-        gapped: list[tuple[re.Pattern[str], frozenset[str], TermHit]] = []
+        framed: list[tuple[re.Pattern[str], frozenset[str], TermHit]] = []
         frames = Frames(raw.get("classes"), source)
         native: NativeAliases[TermHit] = NativeAliases()
         exceptions: PhraseIndex = PhraseIndex()
@@ -241,7 +241,7 @@ class TermPolicy:
             for key, decision in (("block", Decision.BLOCK), ("review", review_decision)):
                 for term in table.get(key, []):
                     if Frames.is_frame(term):
-                        gapped.append((frames.pattern(term), frames.anchors(term), TermHit(cat, term, decision)))
+                        framed.append((frames.pattern(term), frames.anchors(term), TermHit(cat, term, decision)))
                     elif has_other_script(term):  # matched in its own script (NativeAliases)
                         native.add(term, TermHit(cat, term, decision))
                     else:
@@ -254,7 +254,7 @@ class TermPolicy:
                 minors_category = cat
                 for term in table["minor_terms"]:
                     (native_minors if has_other_script(term) else minors).add(term, term)
-        return cls(str(raw["version"]), categories, index, minors, minors_category, tuple(gapped), native,
+        return cls(str(raw["version"]), categories, index, minors, minors_category, tuple(framed), native,
                    native_minors, exceptions)
 
     @property
@@ -293,10 +293,10 @@ class TermPolicy:
             hits += [h for h in dict.fromkeys(m.payload for m in self._index.find_in_tokens(compact)) if h not in hits]
             plain = set(hits)
         hits += [hit for hit in dict.fromkeys(h for _, h in self._native.find(text)) if hit not in hits]
-        if self._gapped:  # over the text as written: a gapped term may need its possessive ("cuts her wrists")
+        if self._frames:  # over the text as written: a frame may need its possessive ("cuts her wrists")
             words = f" {_words(text)} "
             present = set(words.split())
-            hits += [hit for pattern, anchors, hit in self._gapped
+            hits += [hit for pattern, anchors, hit in self._frames
                      if hit not in hits and not anchors.isdisjoint(present) and pattern.search(words)]
         # A review term said only inside one of its category's `not_when` phrases ("fake blood",
         # "suicide prevention") says nothing: the phrase is the everyday thing. Said elsewhere too
