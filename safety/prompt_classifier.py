@@ -407,10 +407,10 @@ class PromptClassifier:
             decisions[minors.name] = Decision.BLOCK
 
         # Self-harm by a minor (issue 15: "a teenager cutting her wrists" went to review) and self-harm
-        # told as steps are certain: the policy blocks them for everyone. Meaning alone must be clearly past its review
-        # cut-off for that ("step 1: throw the rope over the branch ... kids swing" read 0.60); next
-        # to a minor, a review term needs meaning to agree ("a kid fills his pockets with stones"),
-        # unless the text is in a script the English model cannot read.
+        # told as steps are certain: the policy blocks them for everyone. Meaning alone must be
+        # clearly past its review cut-off for that ("step 1: throw the rope over the branch ... kids
+        # swing" read 0.60); next to a minor, a review term needs meaning to agree ("a kid fills his
+        # pockets with stones"), unless the text is in a script the English model cannot read.
         clearly_meant = self._clearly_meant(SELF_HARM, meaning)
         self_harm_hits = term_hits.get(SELF_HARM, ())
         meaning_agrees = by_meaning.get(SELF_HARM, Decision.ALLOW) != Decision.ALLOW or has_other_script(analysis.prompt)
