@@ -23,7 +23,7 @@ LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
 # calibration: thresholds are chosen on it; eval: held out from calibration (looked at while the
 # design changed); holdout: written after the design was frozen, held out from everything; fresh:
 # written by someone who never saw the terms, exemplars or other rows (issue 15), measured only.
-SPLITS = ("calibration", "eval", "holdout", "fresh", "fresh2", "fresh3", "fresh4")
+SPLITS = ("calibration", "eval", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5")
 # A label that makes a flag in another category not wrong: sexual content involving minors is
 # sexual content. Such a flag counts neither as a true nor as a false positive.
 IMPLIED = {"sexual_minors": {"sexual"}}
