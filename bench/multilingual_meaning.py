@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import numpy as np  # noqa: E402
 
+from app.kit.textmatch import has_other_script  # noqa: E402
 from safety_common import build, load_rows  # noqa: E402
 
 # Clause breaks in the scripts of the labelled set, Chinese and Japanese punctuation included.
@@ -79,10 +80,6 @@ def review_cutoffs(scores: np.ndarray, benign: np.ndarray, categories: list[str]
     return out
 
 
-def non_latin(text: str) -> bool:
-    return any(ord(ch) > 0x24F and ch.isalpha() for ch in text)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--splits", default="eval,holdout,fresh")
@@ -122,7 +119,7 @@ def main() -> None:
         print(f"  {'kind':28} {'n':>4} {'MiniLM flags':>13} {'e5 flags':>9}")
         groups: dict[str, list[int]] = defaultdict(list)
         for k, r in enumerate(rows):
-            script = "other script" if non_latin(r.prompt) else "Latin"
+            script = "other script" if has_other_script(r.prompt) else "Latin"
             groups[r.kind if not r.benign else f"benign ({script})"].append(k)
         for kind, idx in sorted(groups.items()):
             counts = []

@@ -471,7 +471,6 @@ class PromptClassifier:
         return PromptResult(combine([f.decision for f in findings]), tuple(findings), scores,
                             {c: round(s, 4) for c, s in meaning.items()}, self.version)
 
-
     def _clearly_meant(self, category: str, meaning: dict[str, float]) -> bool:
         """Meaning at least CLEAR_MARGIN over the category's review cut-off."""
         cut = self.thresholds.categories.get(category)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from app.config import setting
 from app.stage import Decision
-from app.kit.textmatch import NativeAliases, PhraseIndex, fold, has_other_script, normalise, singular, tokens
+from app.kit.textmatch import LazyPattern, NativeAliases, PhraseIndex, fold, has_other_script, normalise, singular, tokens
 
 DEFAULT_TERMS = Path(__file__).parent / "data" / "terms.toml"
 
@@ -97,8 +97,8 @@ class Frames:
             raise PolicyFileError(f"{self.source}: frame {term!r} has an empty part {token!r}")
         return forms
 
-    def pattern(self, term: str) -> re.Pattern[str]:
-        """The frame as a pattern over " " + _words(text) + " "."""
+    def pattern(self, term: str) -> LazyPattern:
+        """The frame as a pattern over " " + _words(text) + " " (compiled when first tried)."""
         pieces = []
         for token in term.split():
             if token == "...":
@@ -111,7 +111,7 @@ class Frames:
                 pieces.append(f"(?:{self._alternatives(token[:-1], term)} ){{0,{GAP_WORDS}}}")
             else:
                 pieces.append(f"{self._alternatives(token, term)} ")
-        return re.compile("(?<= )" + "".join(pieces))
+        return LazyPattern("(?<= )" + "".join(pieces))
 
     def anchors(self, term: str) -> frozenset[str]:
         """Words one of which a text must have for the frame to match: the first words of the
@@ -192,7 +192,7 @@ def merged(base: dict, part: dict, source: str) -> dict:
 class TermPolicy:
     def __init__(self, version: str, categories: dict[str, Category], index: PhraseIndex,
                  minor_terms: PhraseIndex, minors_category: Category | None,
-                 frames: tuple[tuple[re.Pattern[str], frozenset[str], TermHit], ...] = (),
+                 frames: tuple[tuple[LazyPattern, frozenset[str], TermHit], ...] = (),
                  native: NativeAliases | None = None, native_minor_terms: NativeAliases | None = None,
                  exceptions: PhraseIndex | None = None):
         self.version = version
@@ -219,7 +219,7 @@ class TermPolicy:
         index: PhraseIndex = PhraseIndex()
         minors: PhraseIndex = PhraseIndex()
         categories: dict[str, Category] = {}
-        framed: list[tuple[re.Pattern[str], frozenset[str], TermHit]] = []
+        framed: list[tuple[LazyPattern, frozenset[str], TermHit]] = []
         frames = Frames(raw.get("classes"), source)
         native: NativeAliases[TermHit] = NativeAliases()
         exceptions: PhraseIndex = PhraseIndex()
@@ -284,14 +284,13 @@ class TermPolicy:
         throat" is "slit throat"; issue 15)."""
         words = tokens(text)
         hits = list(dict.fromkeys(m.payload for m in self._index.find_in_tokens(words)))
-        plain = set(hits)
         # The same words without the fillers (the tokens are cached per text: no second reading of
         # a long prompt); a possessive noun needs the text itself, its "'s" is gone from the tokens.
         compact = tokens(without_fillers(text)) if "'" in text or "\u2019" in text else \
             [w for w in words if w not in _FILLER_WORDS]
         if len(compact) != len(words):
             hits += [h for h in dict.fromkeys(m.payload for m in self._index.find_in_tokens(compact)) if h not in hits]
-            plain = set(hits)
+        plain = set(hits)
         hits += [hit for hit in dict.fromkeys(h for _, h in self._native.find(text)) if hit not in hits]
         if self._frames:  # over the text as written: a frame may need its possessive ("cuts her wrists")
             words = f" {_words(text)} "

@@ -333,6 +333,23 @@ def transliterate(text: str) -> str:
     return " | ".join(" ".join(run.split()) for run in runs if run.strip())
 
 
+class LazyPattern:
+    """A regular expression compiled on its first search. Term files hold thousands of patterns,
+    and a text reaches only those its anchor words select: compiling all of them at load cost
+    seconds per process for patterns most processes never try."""
+
+    __slots__ = ("source", "_compiled")
+
+    def __init__(self, source: str):
+        self.source = source
+        self._compiled: re.Pattern[str] | None = None
+
+    def search(self, text: str) -> re.Match[str] | None:
+        if self._compiled is None:
+            self._compiled = re.compile(self.source)
+        return self._compiled.search(text)
+
+
 class NativeAliases(Generic[T]):
     """Names as other languages write them, found in a prompt's own script. A name in a script
     written with spaces must stand as a word (Cyrillic and Greek may add a case ending: "Путина");
@@ -342,7 +359,7 @@ class NativeAliases(Generic[T]):
     MAX_ENDING = 2  # Трампа, Путиным; not Трамплин (a springboard)
 
     def __init__(self) -> None:
-        self._entries: list[tuple[re.Pattern[str], str, T]] = []
+        self._entries: list[tuple[LazyPattern, str, T]] = []
         self._latin: set[int] = set()   # the entries a Latin-only text can match
         # Entries by the first two characters of their first word: a text is tried only against
         # the entries whose key it holds (thousands of phrases, a handful of candidates).
@@ -355,8 +372,8 @@ class NativeAliases(Generic[T]):
         folded = unicodedata.normalize("NFKC", name).translate(_ZERO_WIDTH).casefold().strip()
         if not folded:
             return
-        parts = [re.escape(part) for part in re.split(r"[\s\-·・‧]+", folded) if part]
-        body = r"[\s\-·・‧]*".join(parts)
+        words = [part for part in re.split(r"[\s\-·・‧]+", folded) if part]
+        body = r"[\s\-·・‧]*".join(re.escape(word) for word in words)
         if _UNSPACED.search(folded):
             pattern = body
         else:
@@ -364,10 +381,9 @@ class NativeAliases(Generic[T]):
             # Arabic script writes "and", "with", "for", "as" onto the next word: وترامب, بقطع.
             prefix = "(?:[\u0648\u0641\u0628\u0644\u0643]{1,2})?" if re.search(r"[\u0600-\u06ff]", folded) else ""
             pattern = rf"(?<!\w){prefix}{body}{ending}(?!\w)"
-        self._entries.append((re.compile(pattern), name, payload))
+        self._entries.append((LazyPattern(pattern), name, payload))
         index = len(self._entries) - 1
-        first = re.split(r"[\s\-·・‧]+", folded.strip())[0] or folded
-        self._by_key.setdefault(first[:2], []).append(index)
+        self._by_key.setdefault(words[0][:2], []).append(index)
         if not has_other_script(folded):
             self._latin.add(index)
 

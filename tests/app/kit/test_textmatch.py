@@ -105,3 +105,12 @@ def test_native_aliases_stand_as_words_or_anywhere_in_unspaced_scripts():
     assert [n for n, _ in aliases.find("特朗普在跳舞")] == ["特朗普"]
     assert [n for n, _ in aliases.find("ドナルド トランプが踊る")] == ["ドナルド・トランプ"]
     assert [n for n, _ in aliases.find("ترامب يرقص")] == ["ترامب"] and aliases.find("a tramp") == []
+
+
+def test_a_lazy_pattern_compiles_on_its_first_search_only():
+    from app.kit.textmatch import LazyPattern
+    pattern = LazyPattern(r"(?<= )kill (?:the )?man ")
+    assert pattern._compiled is None                          # nothing compiled at load
+    assert pattern.search(" they kill the man ") and not pattern.search(" kill time ")
+    compiled = pattern._compiled
+    assert compiled is not None and pattern.search(" kill man ") and pattern._compiled is compiled
