@@ -325,6 +325,9 @@ _DECLARED = (
             "the prompt classifier's calibrated cut-offs "
             "(`python bench/safety_calibrate.py` rewrites the shipped file)",
             "`safety/data/prompt_thresholds.toml`"),
+    Setting("GL_SAFETY_HEAD", "safety", PATH, None,
+            "the prompt classifier's learned head (`greenlight policy train-head` rewrites the shipped file)",
+            "`safety/data/prompt_head.safetensors`"),
     Setting("GL_SAFETY_POLICY", "safety", PATH, None, "what each finding does, per category and age",
             "`safety/data/policy.toml`"),
     Setting("GL_SAFETY_FRAMES", "safety", PATH, None, "the nudity detector's per-label cut-offs",

@@ -17,13 +17,18 @@ from app.kit.text_embedding import load_text_embedder  # noqa: E402
 from safety.prompt_classifier import (DEFAULT_EXEMPLARS, DEFAULT_THRESHOLDS, Exemplars,  # noqa: E402
                                       PromptClassifier, Thresholds)
 from safety.cutoffs import Cutoffs  # noqa: E402
+from safety.prompt_head import PromptHead, head_path  # noqa: E402
 from safety.terms import load_policy  # noqa: E402
 
 LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
 # calibration: thresholds are chosen on it; eval: held out from calibration (looked at while the
 # design changed); holdout: written after the design was frozen, held out from everything; fresh:
-# written by someone who never saw the terms, exemplars or other rows (issue 15), measured only.
-SPLITS = ("calibration", "eval", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5")
+# written by someone who never saw the terms, exemplars or other rows (issue 15); fresh..fresh5 are
+# read for rules and train the learned head (safety/head_training.py TRAIN_SPLITS); fresh6 and
+# fresh7, written after the head was designed, only measure it; lookalike: benign prompts written
+# to train the head (everyday acts in harm's words), never measured on.
+SPLITS = ("calibration", "eval", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7",
+          "lookalike")
 # A label that makes a flag in another category not wrong: sexual content involving minors is
 # sexual content. Such a flag counts neither as a true nor as a false positive.
 IMPLIED = {"sexual_minors": {"sexual"}}
@@ -69,7 +74,8 @@ def build(thresholds: Thresholds | None = None) -> tuple[PromptClassifier, float
     if thresholds is None:
         thresholds = Thresholds.from_file(DEFAULT_THRESHOLDS)
     started = time.perf_counter()
-    clf = PromptClassifier(embedder, exemplars, thresholds, terms)
+    head = PromptHead.load(head_path()) if Path(head_path()).exists() else None
+    clf = PromptClassifier(embedder, exemplars, thresholds, terms, head)
     return clf, load_s, time.perf_counter() - started
 
 

@@ -182,6 +182,8 @@ def _why(f) -> str:
         parts.append("terms " + ",".join(f.terms))
     if f.exemplar:
         parts.append(f"meaning {f.meaning_score:.2f} ~ {f.exemplar.text!r}")
+    if "learned" in f.via and f.learned is not None:
+        parts.append(f"learned {f.learned[0]:.2f} on {f.learned[1]!r}")
     return " ".join(parts)
 
 

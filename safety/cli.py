@@ -135,3 +135,41 @@ def policy_dry_run(file: Path, since_: str | None, limit: int) -> None:
                    f"({', '.join(change.categories) or '-'}): {change.prompt}")
 
 
+
+
+@policy.command("train-head")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="where to write the head (default: the shipped safety/data/prompt_head.safetensors)")
+@click.option("--labelled", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="labelled prompts (default: safety/data/eval_prompts.jsonl; its TRAIN_SPLITS rows are used)")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--version", "version", default=None, help="the head's version (default: today's date)")
+@click.option("--epochs", default=None, type=click.IntRange(min=1), help="full-batch epochs per member (default 300)")
+def policy_train_head(out: Path | None, labelled: Path | None, seed: int, version: str | None,
+                      epochs: int | None) -> None:
+    """Train the prompt classifier's learned head on the labelled prompts (a few minutes on 2 cores)."""
+    from datetime import date
+
+    from safety.head_training import EPOCHS, LABELLED, read_labelled, train_for
+    from safety.prompt_classifier import classifier_without_head
+    from safety.prompt_head import head_path
+
+    try:
+        rows = read_labelled(labelled or LABELLED)
+    except ValueError as exc:
+        raise click.ClickException(str(exc))
+    classifier = classifier_without_head()
+    with click.progressbar(length=1, label="training the prompt head") as bar:
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.label = f"training the prompt head: {stage}"
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        head = train_for(classifier, rows, version=version or date.today().isoformat(), seed=seed,
+                         epochs=epochs or EPOCHS, progress=progress)
+    path = head.save(out or head_path())
+    figures = head.training["out_of_fold"]
+    click.echo(f"wrote {path}: {head.w1.shape[0]} members over {head.training['prompts']} prompts; out of fold "
+               f"{figures['harmful_block']}/{figures['harmful']} harmful blocked, "
+               f"{figures['benign_block']}/{figures['benign']} benign blocked, "
+               f"{figures['benign_review']}/{figures['benign']} benign at review or more")

@@ -22,7 +22,9 @@ def _model_files():
     from app.kit.text_embedding import text_embedder_model_file
     from safety.audio import vad_model_file
     from safety.frames import nudity_model_file
-    return [text_embedder_model_file(), nudity_model_file(), vad_model_file(), speech_model_file()]
+    from safety.prompt_head import prompt_head_model_file
+    return [text_embedder_model_file(), prompt_head_model_file(), nudity_model_file(), vad_model_file(),
+            speech_model_file()]
 
 
 DOMAIN = register(Domain(

@@ -14,11 +14,16 @@ Two layers per category:
 
       where s is the cosine to the category's nearest exemplar and b to the nearest benign one: "a
       boxer training" is nearer "a boxer hitting a heavy bag" than any beating, so its violence
-      score falls. A category's score is its best view's.
+      score falls. A category's score is its best view's;
+  (c) learned: the same view embeddings through a small network trained on our labelled prompts
+      (safety/prompt_head.py, trained by safety/head_training.py), its best view's probability.
 
 Decision per category: a block term blocks; a review term and a meaning score over the review
 cut-off together block (two independent signals agree); a meaning score over the block cut-off
-blocks; either signal alone reviews. The cut-offs per category and benign_weight are in
+blocks; either signal alone reviews. The learned head's block cut-off (out of fold it blocked at
+most 0.3 % of benign prompts) makes a certain finding where a term of the category, meaning at
+review or steps back it; its review level only confirms: with a review term it blocks, with steps
+or a minor it makes self-harm certain, alone it flags nothing. The cut-offs per category and benign_weight are in
 safety/data/prompt_thresholds.toml, written by `python bench/safety_calibrate.py` from the
 calibration split of safety/data/eval_prompts.jsonl and the exemplars scored leave-one-out:
 review where meaning flags at most one benign calibration text, block 0.10 above the highest
@@ -58,6 +63,7 @@ from app.kit.text_embedding import (
 )
 from app.kit.textmatch import has_other_script, normalise
 from safety.cutoffs import Cutoffs
+from safety.prompt_head import PromptHead, head_path
 from safety.terms import Category, PolicyFileError, TermHit, TermPolicy, load_policy, steps_in
 
 DATA = Path(__file__).parent / "data"
@@ -221,9 +227,10 @@ class Finding:
     meaning_score: float
     terms: tuple[str, ...] = ()      # policy terms that matched (minor references included)
     exemplar: ExemplarMatch | None = None   # the nearest exemplar, when meaning reached a cut-off
-    via: tuple[str, ...] = ()        # "terms", "meaning", "minor_reference", "meaning_sexual_minors"
+    via: tuple[str, ...] = ()        # "terms", "meaning", "learned", "minor_reference", "instructions", ...
     # sexual only: the prompt reads like sexual content involving minors but names no minor
     possible_minor: ExemplarMatch | None = None
+    learned: tuple[float, str] | None = None   # the learned head's score and the view it scored on
 
     @property
     def always_block(self) -> bool:
@@ -235,6 +242,8 @@ class Finding:
             parts.append("the prompt contains " + ", ".join(f"“{t}”" for t in self.terms))
         if self.exemplar is not None:
             parts.append(f"it reads like “{self.exemplar.text}” (similarity {self.exemplar.similarity:.2f})")
+        if "learned" in self.via and self.learned is not None:
+            parts.append(f"the learned classifier scores “{self.learned[1]}” {self.learned[0]:.2f}")
         return f"{self.category.label}: " + "; ".join(parts or ["flagged"])
 
     def details(self) -> dict:
@@ -252,6 +261,8 @@ class Finding:
             if self.exemplar.benign_text:
                 out["nearest_benign"] = self.exemplar.benign_text
                 out["nearest_benign_similarity"] = round(self.exemplar.benign_similarity, 4)
+        if self.learned is not None:
+            out["learned_score"], out["learned_text"] = self.learned
         if self.possible_minor is not None:
             out["possible_minor"] = {"exemplar": self.possible_minor.text,
                                      "similarity": round(self.possible_minor.similarity, 4)}
@@ -282,16 +293,25 @@ _SEVERITY = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
 # --- the classifier --------------------------------------------------------------------------------
 
 
-def _version(embedder_tag: str, exemplars_sha256: str, thresholds_tag: str, terms_version: str) -> str:
-    return f"prompt-2:{embedder_tag}:exemplars-{exemplars_sha256[:8]}:{thresholds_tag}:terms-{terms_version}"
+def _version(embedder_tag: str, exemplars_sha256: str, thresholds_tag: str, terms_version: str,
+             head_tag: str = "") -> str:
+    head = f":{head_tag}" if head_tag else ""
+    return f"prompt-2:{embedder_tag}:exemplars-{exemplars_sha256[:8]}:{thresholds_tag}:terms-{terms_version}{head}"
 
 
 class PromptClassifier:
-    def __init__(self, embedder: TextEmbedder, exemplars: Exemplars, thresholds: Thresholds, terms: TermPolicy):
+    def __init__(self, embedder: TextEmbedder, exemplars: Exemplars, thresholds: Thresholds, terms: TermPolicy,
+                 head: PromptHead | None = None):
         missing = [c for c in exemplars.categories if c not in thresholds.categories]
         if missing:
             raise PolicyFileError(f"thresholds {thresholds.version} lack categories {missing}")
+        if head is not None and head.embedder != embedder.tag:
+            raise PolicyFileError(f"the prompt head {head.version} was trained on {head.embedder}, not {embedder.tag}")
+        if head is not None and set(head.categories) - set(terms.categories):
+            raise PolicyFileError(f"the prompt head {head.version} has categories the term policy lacks: "
+                                  f"{sorted(set(head.categories) - set(terms.categories))}")
         self.embedder, self.exemplars, self.thresholds, self.terms = embedder, exemplars, thresholds, terms
+        self.head = head
         self.categories: tuple[str, ...] = exemplars.categories
         # Embedded as the prompt's views are: normalised (app/kit/textmatch.py). (exemplars, dim), unit rows.
         self._matrix = embed_cached(embedder, [normalise(t) for t in exemplars.texts])
@@ -304,11 +324,16 @@ class PromptClassifier:
     @property
     def version(self) -> str:
         """Recorded on verdicts: the model weights, the exemplar file, the cut-offs and the terms."""
-        return _version(self.embedder.tag, self.exemplars.sha256, self.thresholds.tag(), self.terms.version)
+        return _version(self.embedder.tag, self.exemplars.sha256, self.thresholds.tag(), self.terms.version,
+                        self.head.tag() if self.head is not None else "")
 
     def with_thresholds(self, thresholds: Thresholds) -> "PromptClassifier":
         """The same model and exemplar matrix under other cut-offs (calibration)."""
-        return PromptClassifier(self.embedder, self.exemplars, thresholds, self.terms)
+        return PromptClassifier(self.embedder, self.exemplars, thresholds, self.terms, self.head)
+
+    def with_head(self, head: PromptHead | None) -> "PromptClassifier":
+        """The same model, exemplars and cut-offs with another learned head (or none)."""
+        return PromptClassifier(self.embedder, self.exemplars, self.thresholds, self.terms, head)
 
     # -- meaning --------------------------------------------------------------------------------
 
@@ -327,10 +352,13 @@ class PromptClassifier:
         `leave_out`: an exemplar index that is not compared (calibration scores every exemplar
         against the others, leave-one-out)."""
         views = self.views(prompt)
-        sims = self.embedder.embed(views) @ self._matrix.T
+        return (views, *self._compare(self.embedder.embed(views), leave_out))
+
+    def _compare(self, vectors: np.ndarray, leave_out: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        sims = vectors @ self._matrix.T
         if leave_out is not None:
             sims[:, leave_out] = -1.0
-        return views, sims, np.maximum.reduceat(sims, self._starts, axis=1)
+        return sims, np.maximum.reduceat(sims, self._starts, axis=1)
 
     def meaning_scores(self, nearest: np.ndarray, benign_weight: float | None = None) -> np.ndarray:
         """Per view and category, from `similarities`' nearest: s - w * max(0, b - s)."""
@@ -358,12 +386,15 @@ class PromptClassifier:
         batch), one matrix product, the term policy and any reference to a minor. Raises
         PromptRejected for an empty, too long or non-UTF-8 prompt."""
         prompt = validate_prompt(prompt)
-        views, sims, nearest = self.similarities(prompt, leave_out)
+        views = self.views(prompt)
+        vectors = self.embedder.embed(views)
+        sims, nearest = self._compare(vectors, leave_out)
+        learned = self.head.view_scores(vectors) if self.head is not None else None
         hits: dict[str, list[TermHit]] = {}
         for hit in self.terms.evaluate(prompt):
             hits.setdefault(hit.category.name, []).append(hit)
         return Analysis(prompt, views, sims, nearest, {k: tuple(v) for k, v in hits.items()},
-                        self.terms.minor_reference(prompt), steps_in(prompt))
+                        self.terms.minor_reference(prompt), steps_in(prompt), learned)
 
     def classify(self, prompt: str | bytes) -> PromptResult:
         """Every category's score and the flagged ones with their reasons."""
@@ -375,15 +406,34 @@ class PromptClassifier:
         best_view = per_view.argmax(axis=0)
         meaning = {c: float(per_view[best_view[i], i]) for i, c in enumerate(self.categories)}
         term_hits = analysis.term_hits
+        learned, learned_view = self._learned(analysis)
 
         decisions: dict[str, Decision] = {}
         by_meaning: dict[str, Decision] = {}
+        by_head: dict[str, Decision] = {}
         for name in self.terms.categories:
             cut = self.thresholds.categories.get(name)
             by_meaning[name] = cut.decision(meaning[name]) if cut is not None and name in meaning else Decision.ALLOW
+            head_cut = self.head.cutoffs.get(name) if self.head is not None else None
+            by_head[name] = head_cut.decision(learned[name]) if head_cut is not None and name in learned \
+                else Decision.ALLOW
             by_terms = combine([h.decision for h in term_hits.get(name, ())])
-            decisions[name] = combine([by_meaning[name], by_terms])
-            if by_meaning[name] == by_terms == Decision.REVIEW:
+            # The head's review level alone flags nothing (out of fold it would review more benign
+            # prompts than it adds harmful ones); it only confirms another signal.
+            # Its block needs some other sign of the category (a term of any level, meaning at
+            # review, or steps): alone it blocked everyday acts in harm's words ("mom takes all the
+            # pills out of the bag"); with support it lost a few harmful prompts and no benign ones.
+            supported = by_terms != Decision.ALLOW or by_meaning[name] != Decision.ALLOW or bool(analysis.steps)
+            if by_head[name] == Decision.BLOCK and not supported:
+                by_head[name] = Decision.REVIEW
+            # Below its block cut-off the head confirms only where meaning does not contradict it
+            # (both read the same embedding; "a kid fills his pockets with stones at the beach"
+            # scored 0.89 on the head and 0.06 on meaning).
+            if by_head[name] == Decision.REVIEW and not self._meaning_near(name, meaning):
+                by_head[name] = Decision.ALLOW
+            alone = Decision.BLOCK if by_head[name] == Decision.BLOCK else Decision.ALLOW
+            decisions[name] = combine([by_meaning[name], by_terms, alone])
+            if by_terms == Decision.REVIEW and Decision.REVIEW in (by_meaning[name], by_head[name]):
                 decisions[name] = Decision.BLOCK   # two independent signals agree
 
         # sexual_minors needs a minor in the text: what only reads like its exemplars ("a porn
@@ -411,7 +461,7 @@ class PromptClassifier:
         # clearly past its review cut-off for that ("step 1: throw the rope over the branch ... kids
         # swing" read 0.60); next to a minor, a review term needs meaning to agree ("a kid fills his
         # pockets with stones"), unless the text is in a script the English model cannot read.
-        clearly_meant = self._clearly_meant(SELF_HARM, meaning)
+        clearly_meant = self._clearly_meant(SELF_HARM, meaning) or by_head.get(SELF_HARM) != Decision.ALLOW
         self_harm_hits = term_hits.get(SELF_HARM, ())
         meaning_agrees = by_meaning.get(SELF_HARM, Decision.ALLOW) != Decision.ALLOW or has_other_script(analysis.prompt)
         self_harm_likely = clearly_meant or any(h.decision == Decision.BLOCK for h in self_harm_hits) or \
@@ -443,7 +493,9 @@ class PromptClassifier:
             # found, so the score never reads as more than the level (the policy's likely_from
             # compares it: safety/data/policy.toml).
             as_steps = self_harm_steps is not None and name == SELF_HARM
-            certain = by_minor or as_steps or any(h.decision == Decision.BLOCK for h in hits)
+            # The head's block cut-off is where out of fold it flagged at most 0.3 % of benign prompts.
+            learned_block = by_head[name] == Decision.BLOCK
+            certain = by_minor or as_steps or learned_block or any(h.decision == Decision.BLOCK for h in hits)
             score = 1.0 if certain else max(meaning.get(name, 0.0), 0.0)
             scores[name] = round(score, 4)
             if decision == Decision.ALLOW:
@@ -454,6 +506,8 @@ class PromptClassifier:
                 via.append("meaning")
                 exemplar = self._exemplar(name, int(best_view[self.categories.index(name)]), analysis.views,
                                           analysis.sims)
+            if by_head[name] != Decision.ALLOW:
+                via.append("learned")
             terms = tuple(dict.fromkeys(h.term for h in hits))
             if by_minor:
                 via.append("minor_reference")
@@ -465,11 +519,25 @@ class PromptClassifier:
             if possible is not None:
                 via.append("meaning_sexual_minors")
                 exemplar = exemplar or possible
+            learned_part = (round(learned[name], 4), analysis.views[learned_view[name]]) if name in learned else None
             findings.append(Finding(category, decision, score, meaning.get(name, 0.0), terms, exemplar, tuple(via),
-                                    possible))
+                                    possible, learned_part))
         findings.sort(key=lambda f: (-_SEVERITY[f.decision], -f.score))
         return PromptResult(combine([f.decision for f in findings]), tuple(findings), scores,
                             {c: round(s, 4) for c, s in meaning.items()}, self.version)
+
+    def _learned(self, analysis: "Analysis") -> tuple[dict[str, float], dict[str, int]]:
+        """The head's score per category (its best view's) and that view's index."""
+        if self.head is None or analysis.learned is None:
+            return {}, {}
+        best = analysis.learned.argmax(axis=0)
+        return ({c: float(analysis.learned[best[i], i]) for i, c in enumerate(self.head.categories)},
+                {c: int(best[i]) for i, c in enumerate(self.head.categories)})
+
+    def _meaning_near(self, category: str, meaning: dict[str, float]) -> bool:
+        """Meaning no more than CLEAR_MARGIN under the category's review cut-off."""
+        cut = self.thresholds.categories.get(category)
+        return cut is None or cut.review is None or meaning.get(category, 0.0) >= cut.review - CLEAR_MARGIN
 
     def _clearly_meant(self, category: str, meaning: dict[str, float]) -> bool:
         """Meaning at least CLEAR_MARGIN over the category's review cut-off."""
@@ -486,6 +554,7 @@ class Analysis:
     term_hits: dict[str, tuple[TermHit, ...]]
     minor_reference: str | None
     steps: int = 0                   # told as this many steps (safety/terms.py steps_in); 0: not a list
+    learned: np.ndarray | None = None   # views x head categories: the learned head's probability
 
 
 def _exemplars_path(path: str | None) -> str:
@@ -498,9 +567,18 @@ def _thresholds_path(path: str | None) -> str:
 
 @lru_cache(maxsize=4)
 def load_prompt_classifier(exemplars_path: str | None = None, thresholds_path: str | None = None,
-                           terms_path: str | None = None, embedder_path: str | None = None) -> PromptClassifier:
-    """The shipped data files (or GL_SAFETY_EXEMPLARS / GL_SAFETY_THRESHOLDS / GL_SAFETY_TERMS) with
-    the shared text embedder; cached per process. A missing model raises TextEmbedderError."""
+                           terms_path: str | None = None, embedder_path: str | None = None,
+                           head: str | None = None) -> PromptClassifier:
+    """The shipped data files (or GL_SAFETY_EXEMPLARS / GL_SAFETY_THRESHOLDS / GL_SAFETY_TERMS /
+    GL_SAFETY_HEAD) with the shared text embedder; cached per process. A missing model raises
+    TextEmbedderError; a missing or unreadable head PolicyFileError."""
+    return classifier_without_head(exemplars_path, thresholds_path, terms_path, embedder_path).with_head(
+        PromptHead.load(head_path(head)))
+
+
+def classifier_without_head(exemplars_path: str | None = None, thresholds_path: str | None = None,
+                            terms_path: str | None = None, embedder_path: str | None = None) -> PromptClassifier:
+    """The classifier from its files without the learned head: what the head is trained over."""
     terms = load_policy(terms_path)
     exemplars = Exemplars.from_file(_exemplars_path(exemplars_path), known=set(terms.categories))
     thresholds = Thresholds.from_file(_thresholds_path(thresholds_path))
@@ -508,17 +586,21 @@ def load_prompt_classifier(exemplars_path: str | None = None, thresholds_path: s
 
 
 @lru_cache(maxsize=8)
-def _data_version(exemplars_path: str, thresholds_path: str, terms_path: str | None) -> tuple[str, str, str]:
+def _data_version(exemplars_path: str, thresholds_path: str, terms_path: str | None,
+                  head: str) -> tuple[str, str, str, str]:
     """The data files' part of the version, read once per process like the classifier's files."""
     try:
         exemplars_sha256 = sha256_of(exemplars_path)
     except OSError as exc:
         raise PolicyFileError(f"cannot read prompt exemplars {exemplars_path}: {exc}") from exc
-    return exemplars_sha256, Thresholds.from_file(thresholds_path).tag(), load_policy(terms_path).version
+    return (exemplars_sha256, Thresholds.from_file(thresholds_path).tag(), load_policy(terms_path).version,
+            PromptHead.load(head).tag())
 
 
 def prompt_classifier_version(exemplars_path: str | None = None, thresholds_path: str | None = None,
-                              terms_path: str | None = None, embedder_path: str | None = None) -> str:
+                              terms_path: str | None = None, embedder_path: str | None = None,
+                              head: str | None = None) -> str:
     """``load_prompt_classifier(...).version`` without loading the model (from its record)."""
-    data = _data_version(_exemplars_path(exemplars_path), _thresholds_path(thresholds_path), terms_path)
+    data = _data_version(_exemplars_path(exemplars_path), _thresholds_path(thresholds_path), terms_path,
+                         head_path(head))
     return _version(text_embedder_model_file(embedder_path).tag, *data)

@@ -117,9 +117,13 @@ def test_self_harm_shown_by_a_minor_blocks_for_everyone(stage, teen):
     assert "minor_reference" in harm.details["via"] and "teenager" in harm.details["terms"]
     adult = stage.check(ctx("a woman thinking about hurting herself", teen=False))
     levels = [(r.details["level"], r.details["via"]) for r in adult.reasons if r.details.get("category") == "self_harm"]
-    assert len(levels) == 1 and levels[0][0] != "certain" and "minor_reference" not in levels[0][1]
+    # Certain for an adult only where the learned head is sure by itself, never by a minor reference.
+    assert len(levels) == 1 and "minor_reference" not in levels[0][1]
+    assert levels[0][0] != "certain" or "learned" in levels[0][1]
     shown = stage.check(ctx("a woman cutting her wrists", teen=False))
-    assert [r.details["level"] for r in shown.reasons if r.details.get("category") == "self_harm"] == ["likely"]
+    [shown_harm] = [r.details for r in shown.reasons if r.details.get("category") == "self_harm"]
+    assert shown_harm["level"] == "likely" or (shown_harm["level"] == "certain" and "learned" in shown_harm["via"])
+    assert "minor_reference" not in shown_harm["via"]
 
 
 def test_a_suicide_method_told_as_steps_blocks(stage):
