@@ -119,12 +119,12 @@ def head_path(path: str | os.PathLike[str] | None = None) -> str:
 
 def prompt_head_model_file(path: str | os.PathLike[str] | None = None):
     """The head's record in the model registry: trained here, so its hash is read from the file."""
-    from app.model_files import LicenceClass, ModelFile, configured, is_shipped, value_of
+    from app.model_files import LicenceClass, ModelFile, configured, installed_version, is_shipped, value_of
 
     shipped = ModelFile(
         name="prompt-head", role="learned prompt classifier head", path=DEFAULT_HEAD, version="prompt-head",
-        licence="Apache-2.0", licence_class=LicenceClass.PERMISSIVE, source="greenlight (trained here)",
-        variable=HEAD_ENV, load=PromptHead.load,
+        licence="Apache-2.0", licence_class=LicenceClass.PERMISSIVE, source="greenlight",
+        source_version=installed_version("greenlight"), variable=HEAD_ENV, load=PromptHead.load,
         licence_note="ours: `greenlight policy train-head` on safety/data/eval_prompts.jsonl")
     chosen = value_of(HEAD_ENV, path)
     if is_shipped(chosen, shipped):
