@@ -3,7 +3,6 @@ labelled prompt set and the classifier they measure."""
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
@@ -17,6 +16,7 @@ from app.kit.text_embedding import load_text_embedder  # noqa: E402
 from safety.prompt_classifier import (DEFAULT_EXEMPLARS, DEFAULT_THRESHOLDS, Exemplars,  # noqa: E402
                                       PromptClassifier, Thresholds)
 from safety.cutoffs import Cutoffs  # noqa: E402
+from safety.head_training import IMPLIED, read_labelled  # noqa: E402
 from safety.prompt_head import PromptHead, head_path  # noqa: E402
 from safety.terms import load_policy  # noqa: E402
 
@@ -29,9 +29,8 @@ LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
 # to train the head (everyday acts in harm's words), never measured on.
 SPLITS = ("calibration", "eval", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7",
           "lookalike")
-# A label that makes a flag in another category not wrong: sexual content involving minors is
-# sexual content. Such a flag counts neither as a true nor as a false positive.
-IMPLIED = {"sexual_minors": {"sexual"}}
+# IMPLIED (safety/head_training.py): a label that makes a flag in another category not wrong
+# (sexual content involving minors is sexual content): neither a true nor a false positive.
 
 
 @dataclass(frozen=True)
@@ -55,11 +54,7 @@ def load_rows(path: Path = LABELS, split: str | None = None) -> list[Row]:
     wanted = set(SPLITS) if split in (None, "all") else set(split.split(","))
     if wanted - set(SPLITS):
         raise SystemExit(f"unknown split {sorted(wanted - set(SPLITS))}; splits: {', '.join(SPLITS)}")
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            raw = json.loads(line)
-            rows.append(Row(raw["prompt"], tuple(raw["labels"]), raw["kind"], raw["split"]))
+    rows = [Row(r.prompt, r.labels, r.kind, r.split) for r in read_labelled(path)]
     return [r for r in rows if r.split in wanted]
 
 
@@ -74,8 +69,7 @@ def build(thresholds: Thresholds | None = None) -> tuple[PromptClassifier, float
     if thresholds is None:
         thresholds = Thresholds.from_file(DEFAULT_THRESHOLDS)
     started = time.perf_counter()
-    head = PromptHead.load(head_path()) if Path(head_path()).exists() else None
-    clf = PromptClassifier(embedder, exemplars, thresholds, terms, head)
+    clf = PromptClassifier(embedder, exemplars, thresholds, terms, PromptHead.load(head_path()))
     return clf, load_s, time.perf_counter() - started
 
 

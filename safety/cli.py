@@ -135,8 +135,6 @@ def policy_dry_run(file: Path, since_: str | None, limit: int) -> None:
                    f"({', '.join(change.categories) or '-'}): {change.prompt}")
 
 
-
-
 @policy.command("train-head")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="where to write the head (default: the shipped safety/data/prompt_head.safetensors)")

@@ -217,14 +217,14 @@ def train_for(classifier, rows: list[Labelled], *, version: str, seed: int = 0, 
     extra = [Labelled(t, () if lab == "benign" else (lab,), "exemplar", "exemplars")
              for t, lab in zip(exemplars.texts, exemplars.labels)]
     scenes = synthetic_buried(chosen + extra, synthetic, seed)
-    texts = [r.prompt for r in chosen] + [r.prompt for r in extra] + [r.prompt for r in scenes]
+    # Exemplars are one view each, as the classifier compares them; prompts are their views.
+    texts = [(r.prompt, False) for r in chosen] + [(r.prompt, True) for r in extra] + \
+        [(r.prompt, False) for r in scenes]
     views: list[np.ndarray] = []
-    for n, text in enumerate(texts):
+    for n, (text, single) in enumerate(texts):
         if n % 50 == 0:
             note("embedding", n, len(texts))
-        # Exemplars are one view each, as the classifier compares them.
-        views.append(classifier.embedder.embed([normalise(text)] if chosen and len(chosen) <= n < len(chosen) + len(extra)
-                                               else classifier.views(text)))
+        views.append(classifier.embedder.embed([normalise(text)] if single else classifier.views(text)))
     note("embedding", len(texts), len(texts))
     labels = [r.labels for r in chosen] + [r.labels for r in extra] + [r.labels for r in scenes]
     return train_head(views, labels, classifier.categories, embedder=classifier.embedder.tag, version=version,

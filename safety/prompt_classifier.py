@@ -23,8 +23,8 @@ cut-off together block (two independent signals agree); a meaning score over the
 blocks; either signal alone reviews. The learned head's block cut-off (out of fold it blocked at
 most 0.3 % of benign prompts) makes a certain finding where a term of the category, meaning at
 review or steps back it; its review level only confirms: with a review term it blocks, with steps
-or a minor it makes self-harm certain, alone it flags nothing. The cut-offs per category and benign_weight are in
-safety/data/prompt_thresholds.toml, written by `python bench/safety_calibrate.py` from the
+or a minor it makes self-harm certain, alone it flags nothing. The cut-offs per category and
+benign_weight are in safety/data/prompt_thresholds.toml, written by `python bench/safety_calibrate.py` from the
 calibration split of safety/data/eval_prompts.jsonl and the exemplars scored leave-one-out:
 review where meaning flags at most one benign calibration text, block 0.10 above the highest
 benign one (none where no labelled prompt scores that high). MiniLM alone calls unrelated prompts
@@ -414,23 +414,10 @@ class PromptClassifier:
         for name in self.terms.categories:
             cut = self.thresholds.categories.get(name)
             by_meaning[name] = cut.decision(meaning[name]) if cut is not None and name in meaning else Decision.ALLOW
-            head_cut = self.head.cutoffs.get(name) if self.head is not None else None
-            by_head[name] = head_cut.decision(learned[name]) if head_cut is not None and name in learned \
-                else Decision.ALLOW
             by_terms = combine([h.decision for h in term_hits.get(name, ())])
+            by_head[name] = self._head_decision(name, learned, by_terms, by_meaning[name], meaning, analysis.steps)
             # The head's review level alone flags nothing (out of fold it would review more benign
             # prompts than it adds harmful ones); it only confirms another signal.
-            # Its block needs some other sign of the category (a term of any level, meaning at
-            # review, or steps): alone it blocked everyday acts in harm's words ("mom takes all the
-            # pills out of the bag"); with support it lost a few harmful prompts and no benign ones.
-            supported = by_terms != Decision.ALLOW or by_meaning[name] != Decision.ALLOW or bool(analysis.steps)
-            if by_head[name] == Decision.BLOCK and not supported:
-                by_head[name] = Decision.REVIEW
-            # Below its block cut-off the head confirms only where meaning does not contradict it
-            # (both read the same embedding; "a kid fills his pockets with stones at the beach"
-            # scored 0.89 on the head and 0.06 on meaning).
-            if by_head[name] == Decision.REVIEW and not self._meaning_near(name, meaning):
-                by_head[name] = Decision.ALLOW
             alone = Decision.BLOCK if by_head[name] == Decision.BLOCK else Decision.ALLOW
             decisions[name] = combine([by_meaning[name], by_terms, alone])
             if by_terms == Decision.REVIEW and Decision.REVIEW in (by_meaning[name], by_head[name]):
@@ -493,9 +480,8 @@ class PromptClassifier:
             # found, so the score never reads as more than the level (the policy's likely_from
             # compares it: safety/data/policy.toml).
             as_steps = self_harm_steps is not None and name == SELF_HARM
-            # The head's block cut-off is where out of fold it flagged at most 0.3 % of benign prompts.
-            learned_block = by_head[name] == Decision.BLOCK
-            certain = by_minor or as_steps or learned_block or any(h.decision == Decision.BLOCK for h in hits)
+            certain = by_minor or as_steps or by_head[name] == Decision.BLOCK or \
+                any(h.decision == Decision.BLOCK for h in hits)
             score = 1.0 if certain else max(meaning.get(name, 0.0), 0.0)
             scores[name] = round(score, 4)
             if decision == Decision.ALLOW:
@@ -533,6 +519,24 @@ class PromptClassifier:
         best = analysis.learned.argmax(axis=0)
         return ({c: float(analysis.learned[best[i], i]) for i, c in enumerate(self.head.categories)},
                 {c: int(best[i]) for i, c in enumerate(self.head.categories)})
+
+    def _head_decision(self, name: str, learned: dict[str, float], by_terms: Decision, by_meaning: Decision,
+                       meaning: dict[str, float], steps: int) -> Decision:
+        """The head's level for a category, as far as other signals back it. Its block needs some
+        other sign of the category (a term of any level, meaning at review, or steps): alone it
+        blocked everyday acts in harm's words ("mom takes all the pills out of the bag"); backed, it
+        lost a few harmful prompts and no benign ones. Below its block cut-off it counts only where
+        meaning does not contradict it (both read the same embedding; "a kid fills his pockets with
+        stones at the beach" scored 0.89 on the head and 0.06 on meaning)."""
+        cut = self.head.cutoffs.get(name) if self.head is not None else None
+        if cut is None or name not in learned:
+            return Decision.ALLOW
+        level = cut.decision(learned[name])
+        if level == Decision.BLOCK and by_terms == by_meaning == Decision.ALLOW and not steps:
+            level = Decision.REVIEW
+        if level == Decision.REVIEW and not self._meaning_near(name, meaning):
+            level = Decision.ALLOW
+        return level
 
     def _meaning_near(self, category: str, meaning: dict[str, float]) -> bool:
         """Meaning no more than CLEAR_MARGIN under the category's review cut-off."""
