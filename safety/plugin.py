@@ -18,13 +18,14 @@ def _commands():
 
 
 def _model_files():
+    from app.kit.multilingual_embedding import multilingual_embedder_model_file
     from app.kit.speech import speech_model_file
     from app.kit.text_embedding import text_embedder_model_file
     from safety.audio import vad_model_file
     from safety.frames import nudity_model_file
-    from safety.prompt_head import prompt_head_model_file
-    return [text_embedder_model_file(), prompt_head_model_file(), nudity_model_file(), vad_model_file(),
-            speech_model_file()]
+    from safety.prompt_head import multilingual_head_model_file, prompt_head_model_file
+    return [text_embedder_model_file(), prompt_head_model_file(), multilingual_embedder_model_file(),
+            multilingual_head_model_file(), nudity_model_file(), vad_model_file(), speech_model_file()]
 
 
 DOMAIN = register(Domain(

@@ -16,7 +16,10 @@ Two layers per category:
       boxer training" is nearer "a boxer hitting a heavy bag" than any beating, so its violence
       score falls. A category's score is its best view's;
   (c) learned: the same view embeddings through a small network trained on our labelled prompts
-      (safety/prompt_head.py, trained by safety/head_training.py), its best view's probability.
+      (safety/prompt_head.py, trained by safety/head_training.py), its best view's probability;
+      and for a prompt MiniLM cannot read (another script, or mostly words outside its English
+      vocabulary) a second head over multilingual-e5's embeddings of its sentences and clauses
+      (app/kit/multilingual_embedding.py), whose block counts alone (`Reading`, `_foreign`).
 
 Decision per category: a block term blocks; a review term and a meaning score over the review
 cut-off together block (two independent signals agree); a meaning score over the block cut-off
@@ -58,12 +61,13 @@ from app.config import setting
 from app.errors import ValidationFailed
 from app.stage import Decision, combine
 from app.kit.files import sha256_of
+from app.kit.multilingual_embedding import MultilingualEmbedder, load_multilingual_embedder
 from app.kit.text_embedding import (
-    TextEmbedder, embed_cached, embedding_views, load_text_embedder, text_embedder_model_file,
+    TextEmbedder, embed_cached, embedding_views, load_text_embedder, sentence_views, text_embedder_model_file,
 )
 from app.kit.textmatch import has_other_script, normalise
 from safety.cutoffs import Cutoffs
-from safety.prompt_head import PromptHead, head_path
+from safety.prompt_head import PromptHead, head_path, multilingual_head_path
 from safety.terms import Category, PolicyFileError, TermHit, TermPolicy, load_policy, steps_in
 
 DATA = Path(__file__).parent / "data"
@@ -82,6 +86,15 @@ MAX_VIEWS = 64                  # a long text's windows are spread wider to stay
 # How far past its review cut-off meaning alone must be to make a finding certain with other
 # evidence (a minor, steps): as far as calibration puts a block cut-off past the highest benign text.
 CLEAR_MARGIN = 0.10
+# The multilingual head reads only what MiniLM cannot: a prompt in another script, or one where
+# more than UNFAMILIAR_SHARE of at least FOREIGN_MIN_WORDS words (of 3+ letters) are not whole
+# words of MiniLM's vocabulary (145 translated prompts in Latin letters: 5 % under 0.47; English
+# prompts: 4 % over 0.4, mostly names and evasions). e5 costs 3-10x MiniLM's time (~15 ms for a
+# short prompt, ~150 ms for 50 words, one thread); reading every English prompt that something
+# points at too added 2 blocks per kind of fresh6+fresh7 and put the gate's p95 at 68 ms.
+# There its block counts alone: nothing MiniLM reads can back it.
+UNFAMILIAR_SHARE = 0.4
+FOREIGN_MIN_WORDS = 4
 
 
 class PromptRejected(ValidationFailed):
@@ -294,24 +307,28 @@ _SEVERITY = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
 
 
 def _version(embedder_tag: str, exemplars_sha256: str, thresholds_tag: str, terms_version: str,
-             head_tag: str = "") -> str:
-    head = f":{head_tag}" if head_tag else ""
-    return f"prompt-2:{embedder_tag}:exemplars-{exemplars_sha256[:8]}:{thresholds_tag}:terms-{terms_version}{head}"
+             *head_tags: str) -> str:
+    heads = "".join(f":{t}" for t in head_tags if t)
+    return f"prompt-2:{embedder_tag}:exemplars-{exemplars_sha256[:8]}:{thresholds_tag}:terms-{terms_version}{heads}"
 
 
 class PromptClassifier:
     def __init__(self, embedder: TextEmbedder, exemplars: Exemplars, thresholds: Thresholds, terms: TermPolicy,
-                 head: PromptHead | None = None):
+                 head: PromptHead | None = None, multilingual_head: PromptHead | None = None,
+                 multilingual: MultilingualEmbedder | None = None):
         missing = [c for c in exemplars.categories if c not in thresholds.categories]
         if missing:
             raise PolicyFileError(f"thresholds {thresholds.version} lack categories {missing}")
-        if head is not None and head.embedder != embedder.tag:
-            raise PolicyFileError(f"the prompt head {head.version} was trained on {head.embedder}, not {embedder.tag}")
-        if head is not None and set(head.categories) - set(terms.categories):
-            raise PolicyFileError(f"the prompt head {head.version} has categories the term policy lacks: "
-                                  f"{sorted(set(head.categories) - set(terms.categories))}")
+        if (multilingual_head is None) != (multilingual is None):
+            raise PolicyFileError("a multilingual head needs the multilingual embedder, and only it")
+        for h, e in ((head, embedder), (multilingual_head, multilingual)):
+            if h is not None and h.embedder != e.tag:
+                raise PolicyFileError(f"the prompt head {h.version} was trained on {h.embedder}, not {e.tag}")
+            if h is not None and set(h.categories) - set(terms.categories):
+                raise PolicyFileError(f"the prompt head {h.version} has categories the term policy lacks: "
+                                      f"{sorted(set(h.categories) - set(terms.categories))}")
         self.embedder, self.exemplars, self.thresholds, self.terms = embedder, exemplars, thresholds, terms
-        self.head = head
+        self.head, self.multilingual_head, self.multilingual = head, multilingual_head, multilingual
         self.categories: tuple[str, ...] = exemplars.categories
         # Embedded as the prompt's views are: normalised (app/kit/textmatch.py). (exemplars, dim), unit rows.
         self._matrix = embed_cached(embedder, [normalise(t) for t in exemplars.texts])
@@ -325,15 +342,23 @@ class PromptClassifier:
     def version(self) -> str:
         """Recorded on verdicts: the model weights, the exemplar file, the cut-offs and the terms."""
         return _version(self.embedder.tag, self.exemplars.sha256, self.thresholds.tag(), self.terms.version,
-                        self.head.tag() if self.head is not None else "")
+                        *(h.tag() for h in (self.head, self.multilingual_head) if h is not None))
 
     def with_thresholds(self, thresholds: Thresholds) -> "PromptClassifier":
         """The same model and exemplar matrix under other cut-offs (calibration)."""
-        return PromptClassifier(self.embedder, self.exemplars, thresholds, self.terms, self.head)
+        return PromptClassifier(self.embedder, self.exemplars, thresholds, self.terms, self.head,
+                                self.multilingual_head, self.multilingual)
 
     def with_head(self, head: PromptHead | None) -> "PromptClassifier":
         """The same model, exemplars and cut-offs with another learned head (or none)."""
-        return PromptClassifier(self.embedder, self.exemplars, self.thresholds, self.terms, head)
+        return PromptClassifier(self.embedder, self.exemplars, self.thresholds, self.terms, head,
+                                self.multilingual_head, self.multilingual)
+
+    def with_multilingual_head(self, head: PromptHead | None,
+                               embedder: MultilingualEmbedder | None = None) -> "PromptClassifier":
+        """The same classifier with another multilingual head over `embedder` (or none)."""
+        return PromptClassifier(self.embedder, self.exemplars, self.thresholds, self.terms, self.head,
+                                head, (embedder or self.multilingual) if head is not None else None)
 
     # -- meaning --------------------------------------------------------------------------------
 
@@ -389,12 +414,24 @@ class PromptClassifier:
         views = self.views(prompt)
         vectors = self.embedder.embed(views)
         sims, nearest = self._compare(vectors, leave_out)
-        learned = self.head.view_scores(vectors) if self.head is not None else None
+        readings = [Reading(self.head, views, self.head.view_scores(vectors))] if self.head is not None else []
         hits: dict[str, list[TermHit]] = {}
         for hit in self.terms.evaluate(prompt):
             hits.setdefault(hit.category.name, []).append(hit)
+        if self.multilingual_head is not None and self._foreign(prompt):
+            second = sentence_views(prompt)
+            readings.append(Reading(self.multilingual_head, second,
+                                    self.multilingual_head.view_scores(self.multilingual.embed(second))))
         return Analysis(prompt, views, sims, nearest, {k: tuple(v) for k, v in hits.items()},
-                        self.terms.minor_reference(prompt), steps_in(prompt), learned)
+                        self.terms.minor_reference(prompt), steps_in(prompt), tuple(readings))
+
+    def _foreign(self, prompt: str) -> bool:
+        """Written in what MiniLM cannot read: another script, or mostly words it does not know."""
+        if has_other_script(prompt):
+            return True
+        words = [w for w in normalise(prompt).split() if w.isalpha() and len(w) > 2]
+        known = self.embedder.vocabulary()
+        return len(words) >= FOREIGN_MIN_WORDS and sum(w not in known for w in words) / len(words) > UNFAMILIAR_SHARE
 
     def classify(self, prompt: str | bytes) -> PromptResult:
         """Every category's score and the flagged ones with their reasons."""
@@ -406,16 +443,17 @@ class PromptClassifier:
         best_view = per_view.argmax(axis=0)
         meaning = {c: float(per_view[best_view[i], i]) for i, c in enumerate(self.categories)}
         term_hits = analysis.term_hits
-        learned, learned_view = self._learned(analysis)
 
         decisions: dict[str, Decision] = {}
         by_meaning: dict[str, Decision] = {}
         by_head: dict[str, Decision] = {}
+        learned_part: dict[str, tuple[float, str] | None] = {}
         for name in self.terms.categories:
             cut = self.thresholds.categories.get(name)
             by_meaning[name] = cut.decision(meaning[name]) if cut is not None and name in meaning else Decision.ALLOW
             by_terms = combine([h.decision for h in term_hits.get(name, ())])
-            by_head[name] = self._head_decision(name, learned, by_terms, by_meaning[name], meaning, analysis.steps)
+            by_head[name], learned_part[name] = self._head_decision(name, analysis.readings, by_terms,
+                                                                    by_meaning[name], meaning, analysis.steps)
             # The head's review level alone flags nothing (out of fold it would review more benign
             # prompts than it adds harmful ones); it only confirms another signal.
             alone = Decision.BLOCK if by_head[name] == Decision.BLOCK else Decision.ALLOW
@@ -505,38 +543,40 @@ class PromptClassifier:
             if possible is not None:
                 via.append("meaning_sexual_minors")
                 exemplar = exemplar or possible
-            learned_part = (round(learned[name], 4), analysis.views[learned_view[name]]) if name in learned else None
             findings.append(Finding(category, decision, score, meaning.get(name, 0.0), terms, exemplar, tuple(via),
-                                    possible, learned_part))
+                                    possible, learned_part[name]))
         findings.sort(key=lambda f: (-_SEVERITY[f.decision], -f.score))
         return PromptResult(combine([f.decision for f in findings]), tuple(findings), scores,
                             {c: round(s, 4) for c, s in meaning.items()}, self.version)
 
-    def _learned(self, analysis: "Analysis") -> tuple[dict[str, float], dict[str, int]]:
-        """The head's score per category (its best view's) and that view's index."""
-        if self.head is None or analysis.learned is None:
-            return {}, {}
-        best = analysis.learned.argmax(axis=0)
-        return ({c: float(analysis.learned[best[i], i]) for i, c in enumerate(self.head.categories)},
-                {c: int(best[i]) for i, c in enumerate(self.head.categories)})
+    def _head_decision(self, name: str, readings: tuple["Reading", ...], by_terms: Decision, by_meaning: Decision,
+                       meaning: dict[str, float], steps: int) -> tuple[Decision, tuple[float, str] | None]:
+        """The learned heads' level for a category, as far as other signals back it, and the
+        score and view of the head that gave it. A block needs some other sign of the category (a
+        term of any level, meaning at review, or steps): alone MiniLM's head blocked everyday acts
+        in harm's words ("mom takes all the pills out of the bag"); backed, it lost a few harmful
+        prompts and no benign ones. Below its block cut-off a head counts only where meaning does
+        not contradict it ("a kid fills his pockets with stones at the beach" scored 0.89 on
+        MiniLM's head and 0.06 on meaning)."""
+        best, part = Decision.ALLOW, None
+        for reading in readings:
+            cut, found = reading.head.cutoffs.get(name), reading.best(name)
+            if cut is None or found is None:
+                continue
+            level = cut.decision(found[0])
+            # The multilingual head reads only foreign prompts, where nothing MiniLM reads can back it.
+            alone = reading.head is self.multilingual_head
+            if level == Decision.BLOCK and by_terms == by_meaning == Decision.ALLOW and not steps and not alone:
+                level = Decision.REVIEW
+            if level == Decision.REVIEW and not self._meaning_near(name, meaning):
+                level = Decision.ALLOW
+            if part is None or _SEVERITY[level] > _SEVERITY[best]:
+                best, part = level, (round(found[0], 4), found[1])
+        return best, part
 
-    def _head_decision(self, name: str, learned: dict[str, float], by_terms: Decision, by_meaning: Decision,
-                       meaning: dict[str, float], steps: int) -> Decision:
-        """The head's level for a category, as far as other signals back it. Its block needs some
-        other sign of the category (a term of any level, meaning at review, or steps): alone it
-        blocked everyday acts in harm's words ("mom takes all the pills out of the bag"); backed, it
-        lost a few harmful prompts and no benign ones. Below its block cut-off it counts only where
-        meaning does not contradict it (both read the same embedding; "a kid fills his pockets with
-        stones at the beach" scored 0.89 on the head and 0.06 on meaning)."""
-        cut = self.head.cutoffs.get(name) if self.head is not None else None
-        if cut is None or name not in learned:
-            return Decision.ALLOW
-        level = cut.decision(learned[name])
-        if level == Decision.BLOCK and by_terms == by_meaning == Decision.ALLOW and not steps:
-            level = Decision.REVIEW
-        if level == Decision.REVIEW and not self._meaning_near(name, meaning):
-            level = Decision.ALLOW
-        return level
+    def _reviews(self, category: str) -> bool:
+        cut = self.thresholds.categories.get(category)
+        return cut is not None and cut.review is not None
 
     def _meaning_near(self, category: str, meaning: dict[str, float]) -> bool:
         """Meaning no more than CLEAR_MARGIN under the category's review cut-off."""
@@ -558,7 +598,24 @@ class Analysis:
     term_hits: dict[str, tuple[TermHit, ...]]
     minor_reference: str | None
     steps: int = 0                   # told as this many steps (safety/terms.py steps_in); 0: not a list
-    learned: np.ndarray | None = None   # views x head categories: the learned head's probability
+    readings: tuple["Reading", ...] = ()   # the learned heads that read the prompt
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One learned head's reading: the views it read and, per view and category, its probability."""
+
+    head: PromptHead
+    views: list[str]
+    scores: np.ndarray               # views x head categories
+
+    def best(self, category: str) -> tuple[float, str] | None:
+        """The category's score (its best view's) and that view."""
+        if category not in self.head.categories or not len(self.views):
+            return None
+        column = self.scores[:, self.head.categories.index(category)]
+        i = int(column.argmax())
+        return float(column[i]), self.views[i]
 
 
 def _exemplars_path(path: str | None) -> str:
@@ -572,12 +629,14 @@ def _thresholds_path(path: str | None) -> str:
 @lru_cache(maxsize=4)
 def load_prompt_classifier(exemplars_path: str | None = None, thresholds_path: str | None = None,
                            terms_path: str | None = None, embedder_path: str | None = None,
-                           head: str | None = None) -> PromptClassifier:
+                           head: str | None = None, multilingual_head: str | None = None) -> PromptClassifier:
     """The shipped data files (or GL_SAFETY_EXEMPLARS / GL_SAFETY_THRESHOLDS / GL_SAFETY_TERMS /
-    GL_SAFETY_HEAD) with the shared text embedder; cached per process. A missing model raises
-    TextEmbedderError; a missing or unreadable head PolicyFileError."""
+    GL_SAFETY_HEAD / GL_SAFETY_MULTILINGUAL_HEAD) with the shared text embedder and the multilingual
+    one; cached per process. A missing model raises TextEmbedderError or MultilingualEmbedderError; a
+    missing or unreadable head PolicyFileError."""
     return classifier_without_head(exemplars_path, thresholds_path, terms_path, embedder_path).with_head(
-        PromptHead.load(head_path(head)))
+        PromptHead.load(head_path(head))).with_multilingual_head(
+        PromptHead.load(multilingual_head_path(multilingual_head)), load_multilingual_embedder())
 
 
 def classifier_without_head(exemplars_path: str | None = None, thresholds_path: str | None = None,
@@ -591,20 +650,20 @@ def classifier_without_head(exemplars_path: str | None = None, thresholds_path: 
 
 @lru_cache(maxsize=8)
 def _data_version(exemplars_path: str, thresholds_path: str, terms_path: str | None,
-                  head: str) -> tuple[str, str, str, str]:
+                  head: str, multilingual_head: str) -> tuple[str, ...]:
     """The data files' part of the version, read once per process like the classifier's files."""
     try:
         exemplars_sha256 = sha256_of(exemplars_path)
     except OSError as exc:
         raise PolicyFileError(f"cannot read prompt exemplars {exemplars_path}: {exc}") from exc
     return (exemplars_sha256, Thresholds.from_file(thresholds_path).tag(), load_policy(terms_path).version,
-            PromptHead.load(head).tag())
+            PromptHead.load(head).tag(), PromptHead.load(multilingual_head).tag())
 
 
 def prompt_classifier_version(exemplars_path: str | None = None, thresholds_path: str | None = None,
                               terms_path: str | None = None, embedder_path: str | None = None,
-                              head: str | None = None) -> str:
+                              head: str | None = None, multilingual_head: str | None = None) -> str:
     """``load_prompt_classifier(...).version`` without loading the model (from its record)."""
     data = _data_version(_exemplars_path(exemplars_path), _thresholds_path(thresholds_path), terms_path,
-                         head_path(head))
+                         head_path(head), multilingual_head_path(multilingual_head))
     return _version(text_embedder_model_file(embedder_path).tag, *data)

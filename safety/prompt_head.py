@@ -29,7 +29,9 @@ from safety.cutoffs import Cutoffs
 from safety.terms import PolicyFileError
 
 DEFAULT_HEAD = Path(__file__).parent / "data" / "prompt_head.safetensors"
+DEFAULT_MULTILINGUAL_HEAD = Path(__file__).parent / "data" / "prompt_head_multilingual.safetensors"
 HEAD_ENV = "GL_SAFETY_HEAD"
+MULTILINGUAL_HEAD_ENV = "GL_SAFETY_MULTILINGUAL_HEAD"
 FORMAT = "greenlight-prompt-head-1"
 _ARRAYS = ("w1", "b1", "w2", "b2")
 
@@ -117,17 +119,34 @@ def head_path(path: str | os.PathLike[str] | None = None) -> str:
     return os.fspath(path or setting(HEAD_ENV) or DEFAULT_HEAD)
 
 
+def multilingual_head_path(path: str | os.PathLike[str] | None = None) -> str:
+    """``path``, else GL_SAFETY_MULTILINGUAL_HEAD, else the shipped multilingual head."""
+    return os.fspath(path or setting(MULTILINGUAL_HEAD_ENV) or DEFAULT_MULTILINGUAL_HEAD)
+
+
 def prompt_head_model_file(path: str | os.PathLike[str] | None = None):
     """The head's record in the model registry: trained here, so its hash is read from the file."""
+    return _head_record("prompt-head", "learned prompt classifier head", DEFAULT_HEAD, HEAD_ENV, path,
+                        "ours: `greenlight policy train-head` on safety/data/eval_prompts.jsonl")
+
+
+def multilingual_head_model_file(path: str | os.PathLike[str] | None = None):
+    """The multilingual head's record, like prompt_head_model_file's."""
+    return _head_record("prompt-head-multilingual", "learned prompt classifier head (multilingual)",
+                        DEFAULT_MULTILINGUAL_HEAD, MULTILINGUAL_HEAD_ENV, path,
+                        "ours: `greenlight policy train-head --reader multilingual` on safety/data/eval_prompts.jsonl")
+
+
+def _head_record(name: str, role: str, default: Path, variable: str, path: str | os.PathLike[str] | None,
+                 note: str):
     from app.model_files import LicenceClass, ModelFile, configured, installed_version, is_shipped, value_of
 
     shipped = ModelFile(
-        name="prompt-head", role="learned prompt classifier head", path=DEFAULT_HEAD, version="prompt-head",
-        licence="Apache-2.0", licence_class=LicenceClass.PERMISSIVE, source="greenlight",
-        source_version=installed_version("greenlight"), variable=HEAD_ENV, load=PromptHead.load,
-        licence_note="ours: `greenlight policy train-head` on safety/data/eval_prompts.jsonl")
-    chosen = value_of(HEAD_ENV, path)
+        name=name, role=role, path=default, version=name, licence="Apache-2.0",
+        licence_class=LicenceClass.PERMISSIVE, source="greenlight", source_version=installed_version("greenlight"),
+        variable=variable, load=PromptHead.load, licence_note=note)
+    chosen = value_of(variable, path)
     if is_shipped(chosen, shipped):
         return shipped
-    return configured("prompt-head", shipped.role, chosen, variable=HEAD_ENV, version=f"prompt-head-{Path(chosen).stem}",
+    return configured(name, shipped.role, chosen, variable=variable, version=f"{name}-{Path(chosen).stem}",
                       load=PromptHead.load)

@@ -27,7 +27,7 @@ import numpy as np
 from app.config import keep_model_hubs_offline, model_cache_dir, setting
 from app.kit.files import sha256_of
 from app.kit.text_embedding_onnx import pooled_vectors
-from app.kit.textmatch import normalise
+from app.kit.textmatch import normalise, visible
 from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, value_of
 
 MODEL_ENV = "GL_TEXT_EMBEDDER"
@@ -330,3 +330,20 @@ def embedding_views(text: str, window: int = 10, stride: int = 5, min_clause_wor
         if len(words) > window + 2:
             out += [" ".join(words[i:i + window]) for i in range(0, len(words) - window + stride, stride)]
     return list(dict.fromkeys(out))
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f\u0964])\s*|\n+")
+# Clause breaks in the scripts prompts come in (Chinese, Japanese and Arabic commas included).
+_CLAUSE_BREAK = re.compile(r"[,;:\u3001\uff0c\uff1b\uff1a\u060c\u061b]+")
+MIN_VIEW_CHARS = 4
+MAX_SENTENCE_VIEWS = 32
+
+
+def sentence_views(text: str) -> list[str]:
+    """What of a text a multilingual model reads: the whole text, its sentences and their clauses,
+    in their own script and case (only invisible characters are removed); at most
+    MAX_SENTENCE_VIEWS. Word windows would cut a language without spaces anywhere."""
+    whole = " ".join(visible(text).split())
+    sentences = [s.strip() for s in _SENTENCE_END.split(whole) if len(s.strip()) >= MIN_VIEW_CHARS]
+    clauses = [c.strip() for s in sentences for c in _CLAUSE_BREAK.split(s) if len(c.strip()) >= MIN_VIEW_CHARS]
+    return list(dict.fromkeys([whole, *sentences, *clauses]))[:MAX_SENTENCE_VIEWS]

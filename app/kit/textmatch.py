@@ -45,10 +45,14 @@ _POSSESSIVE = re.compile(r"(\w)['’]s\b")
 _STRETCHED = re.compile(r"(.)\1{2,}")
 
 
+def visible(text: str) -> str:
+    """NFKC without invisible characters: the text as read, in its own script and case."""
+    return unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH)
+
+
 def fold(text: str) -> str:
     """Lowercase ASCII-ish text: NFKC, no zero-width, confusables mapped, accents stripped."""
-    text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
-    text = text.translate(_CONFUSABLES)
+    text = visible(text).casefold().translate(_CONFUSABLES)
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 

