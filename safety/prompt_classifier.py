@@ -574,10 +574,6 @@ class PromptClassifier:
                 best, part = level, (round(found[0], 4), found[1])
         return best, part
 
-    def _reviews(self, category: str) -> bool:
-        cut = self.thresholds.categories.get(category)
-        return cut is not None and cut.review is not None
-
     def _meaning_near(self, category: str, meaning: dict[str, float]) -> bool:
         """Meaning no more than CLEAR_MARGIN under the category's review cut-off."""
         cut = self.thresholds.categories.get(category)

@@ -9,6 +9,11 @@ computes anyway: per view, a 384 -> hidden -> categories MLP (an ensemble of a f
 prompt scores, per category, its highest view (multiple-instance: one clause of an idyllic scene
 can be the harm). No extra model call; about 0.1 ms per prompt.
 
+The same kind of head, trained over multilingual-e5's vectors of a prompt's sentence views
+(`greenlight policy train-head --reader multilingual`), reads the prompts MiniLM cannot
+(safety/prompt_classifier.py `_foreign`): the file names its embedder, so either head is refused
+under the other's.
+
 Its cut-offs were chosen at training time on out-of-fold scores (each labelled prompt scored by
 members that never saw it) and are stored with the weights, in one safetensors file whose metadata
 also names the embedder it was trained on: a head is refused under another embedder.
