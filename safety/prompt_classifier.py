@@ -564,11 +564,12 @@ class PromptClassifier:
             if cut is None or found is None:
                 continue
             level = cut.decision(found[0])
-            # The multilingual head reads only foreign prompts, where nothing MiniLM reads can back it.
+            # The multilingual head reads only foreign prompts, where nothing MiniLM reads can back
+            # or contradict it: its block needs no backing, its review no agreeing meaning.
             alone = reading.head is self.multilingual_head
             if level == Decision.BLOCK and by_terms == by_meaning == Decision.ALLOW and not steps and not alone:
                 level = Decision.REVIEW
-            if level == Decision.REVIEW and not self._meaning_near(name, meaning):
+            if level == Decision.REVIEW and not alone and not self._meaning_near(name, meaning):
                 level = Decision.ALLOW
             if part is None or _SEVERITY[level] > _SEVERITY[best]:
                 best, part = level, (round(found[0], 4), found[1])
