@@ -12,13 +12,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.kit.multilingual_embedding import load_multilingual_embedder  # noqa: E402
 from app.kit.text_embedding import load_text_embedder  # noqa: E402
 from safety.prompt_classifier import (DEFAULT_EXEMPLARS, DEFAULT_THRESHOLDS, Exemplars,  # noqa: E402
-                                      PromptClassifier, Thresholds)
+                                      PromptClassifier, Thresholds, with_heads)
 from safety.cutoffs import Cutoffs  # noqa: E402
 from safety.head_training import IMPLIED, read_labelled  # noqa: E402
-from safety.prompt_head import PromptHead, head_path, multilingual_head_path  # noqa: E402
 from safety.terms import load_policy  # noqa: E402
 
 LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
@@ -27,7 +25,7 @@ LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
 # written by someone who never saw the terms, exemplars or other rows (issue 15); fresh..fresh5 are
 # read for rules and train the learned head (safety/head_training.py TRAIN_SPLITS); fresh6 and
 # fresh7, written after the head was designed, only measure it; fresh8, written by another helper
-# at the start of the session that fine-tuned the encoder, was measured before anything changed;
+# before the multilingual head was built, was measured before anything changed and only measures;
 # lookalike: benign prompts written to train the head (everyday acts in harm's words), never
 # measured on.
 SPLITS = ("calibration", "eval", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7",
@@ -72,8 +70,7 @@ def build(thresholds: Thresholds | None = None) -> tuple[PromptClassifier, float
     if thresholds is None:
         thresholds = Thresholds.from_file(DEFAULT_THRESHOLDS)
     started = time.perf_counter()
-    clf = PromptClassifier(embedder, exemplars, thresholds, terms, PromptHead.load(head_path()),
-                           PromptHead.load(multilingual_head_path()), load_multilingual_embedder())
+    clf = with_heads(PromptClassifier(embedder, exemplars, thresholds, terms))
     return clf, load_s, time.perf_counter() - started
 
 

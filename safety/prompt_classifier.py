@@ -631,8 +631,15 @@ def load_prompt_classifier(exemplars_path: str | None = None, thresholds_path: s
     GL_SAFETY_HEAD / GL_SAFETY_MULTILINGUAL_HEAD) with the shared text embedder and the multilingual
     one; cached per process. A missing model raises TextEmbedderError or MultilingualEmbedderError; a
     missing or unreadable head PolicyFileError."""
-    return classifier_without_head(exemplars_path, thresholds_path, terms_path, embedder_path).with_head(
-        PromptHead.load(head_path(head))).with_multilingual_head(
+    return with_heads(classifier_without_head(exemplars_path, thresholds_path, terms_path, embedder_path),
+                      head, multilingual_head)
+
+
+def with_heads(classifier: PromptClassifier, head: str | None = None,
+               multilingual_head: str | None = None) -> PromptClassifier:
+    """`classifier` with both learned heads from their files (default: GL_SAFETY_HEAD and
+    GL_SAFETY_MULTILINGUAL_HEAD, else the shipped ones) and the multilingual embedder."""
+    return classifier.with_head(PromptHead.load(head_path(head))).with_multilingual_head(
         PromptHead.load(multilingual_head_path(multilingual_head)), load_multilingual_embedder())
 
 
