@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import faulthandler
 import itertools
 import logging
+import signal
 import sys
 import threading
 import time
@@ -219,6 +221,8 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
     if unknown:
         raise click.ClickException(f"unknown queues {sorted(unknown)}; choose from {list(QUEUE_NAMES)}")
     _refuse_to_start_on_problems()
+    # `kill -USR1 <pid>` writes every thread's stack to the log: how a stuck worker is diagnosed.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     rt = _rt()
     # The embedded queue is this process's own: whatever is in flight has no job and resumes now.
     outcome = orchestrator.recovery_pass(rt, older_than_s=0 if rt.queues.embedded else None)

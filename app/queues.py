@@ -42,6 +42,7 @@ QUEUE_NAMES = (GATE, RENDER, SCAN)
 _ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 HEARTBEAT_KEY = "greenlight:heartbeat:{}"
 RECOVERY_LOCK_KEY = "greenlight:recovery-lock"
+PUBSUB_WAKE_S = 1.0  # how often a worker's command listener wakes (bounds its shutdown)
 
 # What a job means for its generation (Queues.job_states).
 LIVE, ABANDONED = "live", "abandoned"
@@ -169,6 +170,16 @@ class ForkingWorker(Worker):
         else:
             self._horse_pid = child_pid
             self.procline(f"Forked {child_pid}")
+
+    def subscribe(self) -> None:
+        """RQ's, with the listener thread waking every second instead of every 60: redis-py 8.2's
+        stop() joins that thread, and one that has already seen the unsubscribe waits out its
+        whole sleep for a subscription, so a warm shutdown could take a minute."""
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=PUBSUB_WAKE_S, daemon=True, exception_handler=self._pubsub_exception_handler)
 
     def _start_scheduler(self, burst: bool = False, logging_level: str | None = "INFO", date_format=None,
                          log_format=None) -> None:

@@ -177,6 +177,24 @@ def test_a_worker_that_would_look_dead_between_its_beats_does_not_start(rt):
         replace(rt.config, heartbeat_s=30, dead_after_s=30))[0]
 
 
+def test_a_workers_command_listener_stops_within_its_wake_interval(rt):
+    """The race behind a minute-long warm shutdown: the listener thread has already handled the
+    unsubscribe and waits for a subscription when the worker stops it."""
+    worker = rt.queues.forking_worker()
+    worker.subscribe()
+    try:
+        worker.pubsub.unsubscribe()
+        wait_for(lambda: not worker.pubsub.subscribed, 5, "the listener handling the unsubscribe")
+        time.sleep(0.2)  # it is back in its wait now
+        started = time.monotonic()
+        worker.unsubscribe()
+        took = time.monotonic() - started
+    finally:
+        worker.pubsub_thread._running.clear()
+    assert not worker.pubsub_thread.is_alive()
+    assert took < queues_module.PUBSUB_WAKE_S + 2, took
+
+
 def test_the_recovery_interval_and_the_death_timeout_fit_in_a_minute():
     from app.config import SETTINGS
     beat, dead, every = (SETTINGS[n].default for n in
@@ -257,7 +275,12 @@ def test_a_worker_killed_mid_render_leaves_no_child_and_no_part_and_another_fini
         assert partials(rt) == []
         wait_for(lambda: status(rt, gid) == Status.DRAFT, 180, "the scan")
         second.send_signal(signal.SIGTERM)
-        second.wait(30)
+        try:
+            second.wait(30)
+        except subprocess.TimeoutExpired:
+            second.send_signal(signal.SIGUSR1)  # its threads' stacks, into the log shown below
+            time.sleep(1)
+            raise AssertionError("the worker did not stop on SIGTERM:\n" + second.log.read_text()[-6000:])
         out = second.log.read_text()
         wait_for(lambda: not descendants(second.pid), 10, "the stopped worker's children ending")
     finally:
