@@ -118,7 +118,20 @@ class Heartbeat(threading.Thread):
             self.connection.delete(self.key)  # a clean exit is not a death
 
 
-class ThreadWorker(SimpleWorker):
+class QuickCommandListener:
+    """RQ's command listener, waking every second instead of every 60: redis-py 8.2's stop()
+    joins that thread, and one that has already seen the unsubscribe waits out its whole sleep
+    for a subscription, so a warm shutdown, or the end of any burst, could take a minute."""
+
+    def subscribe(self) -> None:
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=PUBSUB_WAKE_S, daemon=True, exception_handler=self._pubsub_exception_handler)
+
+
+class ThreadWorker(QuickCommandListener, SimpleWorker):
     """SimpleWorker that can run off the main thread: signals (stop requests, SIGALRM job
     timeouts) belong to the main thread, so timeouts use RQ's timer-based death penalty."""
 
@@ -154,7 +167,7 @@ class ThreadScheduler(RQScheduler):
             self._process.join(timeout + self.interval)
 
 
-class ForkingWorker(Worker):
+class ForkingWorker(QuickCommandListener, Worker):
     """RQ's forking worker (a work-horse per job, so a timeout can kill it) whose children end
     with it: the horse dies with its parent, and the scheduler is a thread."""
 
@@ -170,16 +183,6 @@ class ForkingWorker(Worker):
         else:
             self._horse_pid = child_pid
             self.procline(f"Forked {child_pid}")
-
-    def subscribe(self) -> None:
-        """RQ's, with the listener thread waking every second instead of every 60: redis-py 8.2's
-        stop() joins that thread, and one that has already seen the unsubscribe waits out its
-        whole sleep for a subscription, so a warm shutdown could take a minute."""
-        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
-        self.pubsub = self.connection.pubsub()
-        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-        self.pubsub_thread = self.pubsub.run_in_thread(
-            sleep_time=PUBSUB_WAKE_S, daemon=True, exception_handler=self._pubsub_exception_handler)
 
     def _start_scheduler(self, burst: bool = False, logging_level: str | None = "INFO", date_format=None,
                          log_format=None) -> None:

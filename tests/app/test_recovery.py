@@ -177,10 +177,11 @@ def test_a_worker_that_would_look_dead_between_its_beats_does_not_start(rt):
         replace(rt.config, heartbeat_s=30, dead_after_s=30))[0]
 
 
-def test_a_workers_command_listener_stops_within_its_wake_interval(rt):
-    """The race behind a minute-long warm shutdown: the listener thread has already handled the
-    unsubscribe and waits for a subscription when the worker stops it."""
-    worker = rt.queues.forking_worker()
+@pytest.mark.parametrize("kind", ["forking_worker", "worker"])
+def test_a_workers_command_listener_stops_within_its_wake_interval(rt, kind):
+    """The race behind a minute-long warm shutdown (or end of a burst): the listener thread has
+    already handled the unsubscribe and waits for a subscription when the worker stops it."""
+    worker = getattr(rt.queues, kind)()
     worker.subscribe()
     try:
         worker.pubsub.unsubscribe()
