@@ -26,10 +26,12 @@ LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
 # read for rules and train the learned head (safety/head_training.py TRAIN_SPLITS); fresh6 and
 # fresh7, written after the head was designed, only measure it; fresh8, written by another helper
 # before the multilingual head was built, was measured before anything changed and only measures;
+# fresh9, written by a fourth helper on 2026-12-04, was measured before that day's frames and only
+# measures (its misses are not read);
 # lookalike: benign prompts written to train the head (everyday acts in harm's words), never
 # measured on.
 SPLITS = ("calibration", "eval", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7",
-          "fresh8", "lookalike")
+          "fresh8", "fresh9", "lookalike")
 # IMPLIED (safety/head_training.py): a label that makes a flag in another category not wrong
 # (sexual content involving minors is sexual content): neither a true nor a false positive.
 
