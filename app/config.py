@@ -149,7 +149,7 @@ GROUPS = {
     "likeness": "Cameos, face models, face templates and the face scan after rendering.",
     "copyright": "The works catalogue, reference-image matching, claims on videos and the revenue ledger.",
     "safety": "Prompt, image, frame and audio classifiers and the policy that maps findings to decisions.",
-    "generator": "The procedural renderer.",
+    "generator": "The renderer and the text-to-video model.",
     "review": "Cases: deadlines, routing into queues, who may work a queue, reviewer exposure limits and "
               "quality checks.",
     "review_ui": "The server-rendered web pages: their login session cookie.",
@@ -368,6 +368,10 @@ _DECLARED = (
             "the share of decided review cases sent, blind, to a second reviewer"),
     Setting("GL_RENDER_SECONDS", "generator", number(0.1), 3.0, "length of a procedural render"),
     Setting("GL_RENDER_FPS", "generator", integer(1), 24, "frame rate of a procedural render"),
+    Setting("GL_GENERATOR_MODEL", "generator", PATH, None,
+            "a diffusers text-to-video pipeline directory (`save_pretrained`), loaded from local files only "
+            "(`greenlight generator train` writes ours)",
+            "`generator/data/video_model`"),
     # review_ui
     Setting("GL_SESSION_COOKIE_SECURE", "review_ui", FLAG, True,
             "send the pages' session cookie over HTTPS only; browsers treat http://127.0.0.1 and "

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -100,7 +101,8 @@ class Clip:
     caption: str
     frames: np.ndarray                 # (T, H, W, 3) uint8
     positions: np.ndarray              # (T, count, 2) object centres on screen, in pixels (x, y)
-    events: list[tuple[int, str]] = field(default_factory=list)  # (frame, "floor"/"wall"/"board")
+    # (frame, "floor"/"wall"/"board", object): the object bounced between this frame and the next
+    events: list[tuple[int, str, int]] = field(default_factory=list)
 
 
 # -- captions ---------------------------------------------------------------------------------
@@ -132,6 +134,22 @@ def caption_for(spec: SceneSpec, variant: int = 0) -> str:
     if spec.pan:
         text += f", the camera pans {spec.pan}"
     return text
+
+
+def vocabulary() -> tuple[str, ...]:
+    """Every word a caption of this set can contain, sorted: the text encoder's known words."""
+    words: set[str] = set()
+    for colour in COLOURS:
+        for shape in SHAPES:
+            for motion in MOTIONS:
+                for count in COUNT_WORDS:
+                    for direction in ("left", "right", "up", "down"):
+                        for background, _, _ in BACKGROUNDS:
+                            for pan in (None, "left"):
+                                for variant in range(2):
+                                    spec = SceneSpec(colour, shape, motion, count, direction, background, pan, 0)
+                                    words.update(re.findall(r"[a-z]+", caption_for(spec, variant)))
+    return tuple(sorted(words))
 
 
 # -- sampling ---------------------------------------------------------------------------------
@@ -169,7 +187,7 @@ def ramp_geometry(direction: str) -> tuple[float, float, float]:
     return x_top, x_foot, FLOOR_Y - RAMP_SLOPE * abs(x_foot - x_top)
 
 
-def simulate(spec: SceneSpec, frames: int, fps: float) -> tuple[np.ndarray, list[tuple[int, str]]]:
+def simulate(spec: SceneSpec, frames: int, fps: float) -> tuple[np.ndarray, list[tuple[int, str, int]]]:
     """World positions (T, count, 2) of every object, and the frames where something bounced.
     Small fixed sub-steps, so bounces land where they would in continuous time."""
     rng = random.Random(spec.seed)
@@ -202,13 +220,13 @@ def simulate(spec: SceneSpec, frames: int, fps: float) -> tuple[np.ndarray, list
         starts.append((p, v))
 
     out = np.zeros((frames, spec.count, 2), np.float32)
-    events: list[tuple[int, str]] = []
+    events: list[tuple[int, str, int]] = []
     state = [[list(p), list(v)] for p, v in starts]
     for t in range(frames):
         for k, (p, _) in enumerate(state):
             out[t, k] = p
         for _ in range(sub):
-            for p, v in state:
+            for k, (p, v) in enumerate(state):
                 if spec.motion == "roll":
                     v[0] *= 1 - 0.15 * dt  # rolling friction
                 elif spec.motion == "wall":
@@ -230,18 +248,18 @@ def simulate(spec: SceneSpec, frames: int, fps: float) -> tuple[np.ndarray, list
                         v[1] = 0.0
                     else:
                         v[1] = -v[1] * RESTITUTION
-                        events.append((t, "floor"))
+                        events.append((t, "floor", k))
                 wall_hit = (p[0] < RADIUS and v[0] < 0) or (p[0] > 1 - RADIUS and v[0] > 0)
                 board_x = 0.86 - RADIUS
                 if spec.motion == "backboard" and p[0] > board_x and v[0] > 0:
                     p[0] = board_x
                     v[0] = -v[0] * RESTITUTION
-                    events.append((t, "board"))
+                    events.append((t, "board", k))
                 elif wall_hit:
                     p[0] = min(max(p[0], RADIUS), 1 - RADIUS)
                     v[0] = -v[0] * RESTITUTION
-                    events.append((t, "wall"))
-    # one event per (frame, kind): several objects or sub-steps report the same bounce
+                    events.append((t, "wall", k))
+    # one event per (frame, kind, object)
     return out, sorted(set(events))
 
 

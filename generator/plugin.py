@@ -5,6 +5,11 @@ from generator.services import render
 from generator.stages import MediaIntegrityStage
 
 
+def _commands():
+    from generator.cli import generator
+    return [generator]
+
+
 def _model_files():
     from dataclasses import replace
 
@@ -17,5 +22,6 @@ DOMAIN = register(Domain(
     name="generator",
     stages=(MediaIntegrityStage(),),
     renderer=render,
+    commands=_commands,
     model_files=_model_files,
 ))

@@ -9,6 +9,7 @@ model (tests/generator/test_state_parser.py).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,7 @@ class ParsedClip:
     count: int
     direction: str | None        # left, right, up, down, or None when nothing moves
     track: np.ndarray            # (T, 2) the objects' mean centre per frame; NaN where none seen
+    tracks: np.ndarray           # (T, count, 2) each object's centre, followed frame to frame; NaN where lost
     blobs: list[list[Blob]]      # per frame
 
 
@@ -112,7 +114,8 @@ def parse(frames: np.ndarray) -> ParsedClip:
         for b in blobs:
             areas[b.colour] = areas.get(b.colour, 0) + b.area
     if not areas:
-        return ParsedClip(None, None, 0, None, np.full((len(frames), 2), np.nan), per_frame)
+        return ParsedClip(None, None, 0, None, np.full((len(frames), 2), np.nan),
+                          np.full((len(frames), 0, 2), np.nan), per_frame)
     colour = max(areas, key=areas.get)
     mine = [[b for b in blobs if b.colour == colour] for blobs in per_frame]
     counts = [len(b) for b in mine]
@@ -127,4 +130,29 @@ def parse(frames: np.ndarray) -> ParsedClip:
                       for blobs in mine], np.float32)
     size = frames.shape[2]
     return ParsedClip(colour=colour, shape=shape_of(fill, top_share), count=count,
-                      direction=direction_of(track, min_move_px=size / 32), track=track, blobs=per_frame)
+                      direction=direction_of(track, min_move_px=size / 32), track=track,
+                      tracks=follow(mine, count), blobs=per_frame)
+
+
+def follow(per_frame: list[list[Blob]], count: int) -> np.ndarray:
+    """Per-object tracks: each frame's blobs assigned to the objects of the previous frame where
+    each was last seen, by the assignment of least total distance (a handful of objects: every
+    permutation is tried). A frame where objects merge or leave leaves those objects NaN."""
+    tracks = np.full((len(per_frame), count, 2), np.nan, np.float32)
+    last: list[np.ndarray | None] = [None] * count
+    for t, blobs in enumerate(per_frame):
+        centres = [np.array(b.centre, np.float32) for b in sorted(blobs, key=lambda b: -b.area)[:count]]
+        if not centres:
+            continue
+        if all(p is None for p in last):
+            for k, c in enumerate(sorted(centres, key=lambda c: (c[0], c[1]))):
+                tracks[t, k], last[k] = c, c
+            continue
+        best, best_cost = None, np.inf
+        for slots in itertools.permutations(range(count), len(centres)):
+            cost = sum(np.hypot(*(centres[i] - last[k])) if last[k] is not None else 1e3 for i, k in enumerate(slots))
+            if cost < best_cost:
+                best, best_cost = slots, cost
+        for i, k in enumerate(best):
+            tracks[t, k], last[k] = centres[i], centres[i]
+    return tracks

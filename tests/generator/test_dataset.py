@@ -52,7 +52,7 @@ def _spec(motion, direction="right", count=1, pan=None):
 def test_a_falling_ball_accelerates_then_bounces_off_the_floor():
     world, events = ds.simulate(_spec("fall", "down"), frames=16, fps=8.0)
     y = world[:, 0, 1]
-    floor_frames = [t for t, kind in events if kind == "floor"]
+    floor_frames = [t for t, kind, _ in events if kind == "floor"]
     assert floor_frames, events
     first = floor_frames[0]
     fall = np.diff(y[: first + 1])
@@ -63,11 +63,11 @@ def test_a_falling_ball_accelerates_then_bounces_off_the_floor():
 
 def test_a_ball_thrown_at_the_board_comes_back_and_one_rolled_at_a_wall_too():
     world, events = ds.simulate(_spec("backboard"), frames=8, fps=8.0)
-    board = [t for t, kind in events if kind == "board"][0]
+    board = [t for t, kind, _ in events if kind == "board"][0]
     x = world[:, 0, 0]
     assert x[board] > x[0] and x[-1] < x[board + 1]
     world, events = ds.simulate(_spec("wall", "left"), frames=8, fps=8.0)
-    assert any(kind == "wall" for _, kind in events)
+    assert any(kind == "wall" for _, kind, _ in events)
     assert world[:, 0, 0].min() >= ds.RADIUS - 1e-6
 
 

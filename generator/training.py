@@ -1,0 +1,134 @@
+"""Training the text-to-video model on the synthetic set, on whatever device is there.
+
+DDPM noise prediction on clips drawn afresh for every batch from a seeded stream (batch k of seed
+s is always the same clips, so a resumed run sees exactly what an uninterrupted one would), fp32
+(bf16/fp16 on a CPU have known errors), AdamW, an EMA of the weights that is what gets saved,
+and one caption in ten dropped to "" so sampling can use classifier-free guidance. A checkpoint
+(weights, EMA, optimiser, step) is written every `checkpoint_every` steps and at the end; a run
+started again on the same directory resumes from it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers.training_utils import EMAModel
+
+from generator import dataset
+from generator.video_model import from_frames, new_pipeline, training_scheduler
+
+CHECKPOINT = "checkpoint.pt"
+MODEL_DIR = "model"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 4000
+    batch: int = 16
+    frames: int = 8
+    size: int = 32
+    width: int = 64          # UNet base channels (64: ~6 M parameters)
+    text_width: int = 128
+    text_layers: int = 2
+    lr: float = 3e-4
+    ema_decay: float = 0.999
+    caption_dropout: float = 0.1
+    seed: int = 0
+
+
+def batch_at(config: TrainConfig, step: int) -> tuple[torch.Tensor, list[str]]:
+    """The clips of batch `step`: seen combinations only (held-out ones measure generalisation)."""
+    clips = list(dataset.clips(config.batch, seed=config.seed * 1_000_003 + step, held_out=False,
+                               frames=config.frames, size=config.size))
+    rng = random.Random(config.seed * 7_919 + step)
+    captions = ["" if rng.random() < config.caption_dropout else c.caption for c in clips]
+    return from_frames(np.stack([c.frames for c in clips])), captions
+
+
+def train(out_dir: Path, config: TrainConfig = TrainConfig(), *, device: str | None = None,
+          checkpoint_every: int = 250, progress: Callable[[int, int, float], None] | None = None) -> Path:
+    """Train (or resume) into `out_dir`; returns the directory of the saved pipeline."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(config.seed)
+    pipe = new_pipeline(dataset.vocabulary(), frames=config.frames, size=config.size, width=config.width,
+                        text_width=config.text_width, text_layers=config.text_layers)
+    unet, encoder = pipe.unet.to(device), pipe.text_encoder.to(device)
+    params = list(unet.parameters()) + list(encoder.parameters())
+    optimiser = torch.optim.AdamW(params, lr=config.lr, weight_decay=1e-2)
+    ema = EMAModel(params, decay=config.ema_decay)
+    noise_schedule = training_scheduler()
+    start = 0
+    checkpoint = out_dir / CHECKPOINT
+    if checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        if _config_of(state) != config:
+            raise ValueError(f"{checkpoint} was written with another configuration: {state['config']}")
+        unet.load_state_dict(state["unet"])
+        encoder.load_state_dict(state["encoder"])
+        optimiser.load_state_dict(state["optimiser"])
+        ema.load_state_dict(state["ema"])
+        start = state["step"]
+    generator = torch.Generator(device="cpu")
+
+    def save_checkpoint(step: int) -> None:
+        tmp = checkpoint.with_suffix(".tmp")
+        torch.save({"config": asdict(config), "step": step, "unet": unet.state_dict(),
+                    "encoder": encoder.state_dict(), "optimiser": optimiser.state_dict(),
+                    "ema": ema.state_dict()}, tmp)
+        tmp.replace(checkpoint)
+
+    unet.train()
+    encoder.train()
+    for step in range(start, config.steps):
+        clean, captions = batch_at(config, step)
+        clean = clean.to(device)
+        generator.manual_seed(config.seed * 104_729 + step)
+        noise = torch.randn(clean.shape, generator=generator).to(device)
+        t = torch.randint(0, noise_schedule.config.num_train_timesteps, (clean.shape[0],), generator=generator)
+        noisy = noise_schedule.add_noise(clean, noise, t.to(device))
+        predicted = unet(noisy, t.to(device), encoder_hidden_states=encoder(captions)).sample
+        loss = F.mse_loss(predicted, noise)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimiser.step()
+        ema.step(params)
+        if progress:
+            progress(step + 1, config.steps, loss.item())
+        if (step + 1) % checkpoint_every == 0:
+            save_checkpoint(step + 1)
+    save_checkpoint(config.steps)
+    ema.copy_to(params)
+    unet.eval()
+    encoder.eval()
+    model_dir = out_dir / MODEL_DIR
+    pipe.save_pretrained(str(model_dir), safe_serialization=True)
+    return model_dir
+
+
+def _config_of(state: dict) -> TrainConfig:
+    """The configuration a checkpoint was written with (fields that no longer exist ignored)."""
+    known = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in state["config"].items() if k in known})
+
+
+def pipeline_from_checkpoint(out_dir: Path, device: str = "cpu"):
+    """The EMA weights of a run's latest checkpoint as a pipeline: a run in progress, judged."""
+    state = torch.load(out_dir / CHECKPOINT, map_location=device, weights_only=False)
+    config = _config_of(state)
+    pipe = new_pipeline(dataset.vocabulary(), frames=config.frames, size=config.size, width=config.width,
+                        text_width=config.text_width, text_layers=config.text_layers)
+    params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters())
+    ema = EMAModel(params, decay=config.ema_decay)
+    ema.load_state_dict(state["ema"])
+    ema.copy_to(params)
+    pipe.unet.eval()
+    pipe.text_encoder.eval()
+    return pipe, state["step"]
