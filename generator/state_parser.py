@@ -148,11 +148,25 @@ def follow(per_frame: list[list[Blob]], count: int) -> np.ndarray:
             for k, c in enumerate(sorted(centres, key=lambda c: (c[0], c[1]))):
                 tracks[t, k], last[k] = c, c
             continue
-        best, best_cost = None, np.inf
-        for slots in itertools.permutations(range(count), len(centres)):
-            cost = sum(np.hypot(*(centres[i] - last[k])) if last[k] is not None else 1e3 for i, k in enumerate(slots))
-            if cost < best_cost:
-                best, best_cost = slots, cost
+        best = _assignment(centres, last)
         for i, k in enumerate(best):
             tracks[t, k], last[k] = centres[i], centres[i]
     return tracks
+
+
+def _assignment(centres: list[np.ndarray], last: list[np.ndarray | None]) -> tuple[int, ...]:
+    """Which object each centre continues: the least total distance over every permutation for a
+    handful of objects (the domain has up to three), nearest-first beyond (a model's sample can
+    show many blobs)."""
+    def distance(i: int, k: int) -> float:
+        return float(np.hypot(*(centres[i] - last[k]))) if last[k] is not None else 1e3
+
+    if len(last) <= 4:
+        return min(itertools.permutations(range(len(last)), len(centres)),
+                   key=lambda slots: sum(distance(i, k) for i, k in enumerate(slots)))
+    free, slots = set(range(len(last))), []
+    for i in range(len(centres)):
+        k = min(free, key=lambda k: distance(i, k))
+        slots.append(k)
+        free.discard(k)
+    return tuple(slots)

@@ -1,6 +1,6 @@
 """Training the text-to-video model on the synthetic set, on whatever device is there.
 
-DDPM noise prediction on clips drawn afresh for every batch from a seeded stream (batch k of seed
+DDPM v-prediction on clips drawn afresh for every batch from a seeded stream (batch k of seed
 s is always the same clips, so a resumed run sees exactly what an uninterrupted one would), fp32
 (bf16/fp16 on a CPU have known errors), AdamW, an EMA of the weights that is what gets saved,
 and one caption in ten dropped to "" so sampling can use classifier-free guidance. A checkpoint
@@ -94,7 +94,10 @@ def train(out_dir: Path, config: TrainConfig = TrainConfig(), *, device: str | N
         t = torch.randint(0, noise_schedule.config.num_train_timesteps, (clean.shape[0],), generator=generator)
         noisy = noise_schedule.add_noise(clean, noise, t.to(device))
         predicted = unet(noisy, t.to(device), encoder_hidden_states=encoder(captions)).sample
-        loss = F.mse_loss(predicted, noise)
+        # v-prediction (the schedule's prediction_type): well-posed at both ends of the cosine
+        # schedule, where predicting the noise leaves a pixel model noisy after thousands of steps
+        target = noise_schedule.get_velocity(clean, noise, t.to(device))
+        loss = F.mse_loss(predicted, target)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

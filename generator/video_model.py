@@ -75,7 +75,7 @@ def build_unet(frames: int = 8, size: int = 32, width: int = 64, text_width: int
 
 
 def training_scheduler() -> DDPMScheduler:
-    return DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="epsilon")
+    return DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction")
 
 
 @dataclass
@@ -135,7 +135,12 @@ def from_frames(frames: np.ndarray) -> torch.Tensor:
 
 
 def sampling_scheduler(config) -> DPMSolverMultistepScheduler:
-    return DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++")
+    # The squared-cosine schedule ends with alpha_bar ~ 0, where the solver's data prediction
+    # divides by ~0: lambda(t) is clipped (diffusers' advice for this schedule) and, this being a
+    # pixel-space model, each data prediction is held to the pixel range (dynamic thresholding).
+    # Without both the samples explode (measured: pixel std 38 after 10 steps).
+    return DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++", lambda_min_clipped=-5.1,
+                                                   thresholding=True, sample_max_value=1.0)
 
 
 def new_pipeline(vocabulary: tuple[str, ...], frames: int = 8, size: int = 32, width: int = 64,
