@@ -5,14 +5,14 @@ s is always the same clips, so a resumed run sees exactly what an uninterrupted 
 (bf16/fp16 on a CPU have known errors), AdamW, an EMA of the weights that is what gets saved,
 and one caption in ten dropped to "" so sampling can use classifier-free guidance. A checkpoint
 (weights, EMA, optimiser, step) is written every `checkpoint_every` steps and at the end; a run
-started again on the same directory resumes from it.
+started again on the same directory resumes from it, to the same or a larger number of steps.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -57,19 +57,19 @@ def train(out_dir: Path, config: TrainConfig = TrainConfig(), *, device: str | N
     out_dir.mkdir(parents=True, exist_ok=True)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(config.seed)
-    pipe = new_pipeline(dataset.vocabulary(), frames=config.frames, size=config.size, width=config.width,
-                        text_width=config.text_width, text_layers=config.text_layers)
+    pipe, params, ema = _pipeline_for(config)
     unet, encoder = pipe.unet.to(device), pipe.text_encoder.to(device)
-    params = list(unet.parameters()) + list(encoder.parameters())
     optimiser = torch.optim.AdamW(params, lr=config.lr, weight_decay=1e-2)
-    ema = EMAModel(params, decay=config.ema_decay)
     noise_schedule = training_scheduler()
     start = 0
     checkpoint = out_dir / CHECKPOINT
     if checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if _config_of(state) != config:
+        # the learning rate is constant, so more steps on a run's checkpoint is the longer run
+        if replace(_config_of(state), steps=config.steps) != config:
             raise ValueError(f"{checkpoint} was written with another configuration: {state['config']}")
+        if state["step"] > config.steps:
+            raise ValueError(f"{checkpoint} is already at step {state['step']}, past {config.steps}")
         unet.load_state_dict(state["unet"])
         encoder.load_state_dict(state["encoder"])
         optimiser.load_state_dict(state["optimiser"])
@@ -116,6 +116,14 @@ def train(out_dir: Path, config: TrainConfig = TrainConfig(), *, device: str | N
     return model_dir
 
 
+def _pipeline_for(config: TrainConfig):
+    """An untrained pipeline of the configuration's shape, its trained parameters and their EMA."""
+    pipe = new_pipeline(dataset.vocabulary(), frames=config.frames, size=config.size, width=config.width,
+                        text_width=config.text_width, text_layers=config.text_layers)
+    params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters())
+    return pipe, params, EMAModel(params, decay=config.ema_decay)
+
+
 def _config_of(state: dict) -> TrainConfig:
     """The configuration a checkpoint was written with (fields that no longer exist ignored)."""
     known = {f.name for f in fields(TrainConfig)}
@@ -125,11 +133,7 @@ def _config_of(state: dict) -> TrainConfig:
 def pipeline_from_checkpoint(out_dir: Path, device: str = "cpu"):
     """The EMA weights of a run's latest checkpoint as a pipeline: a run in progress, judged."""
     state = torch.load(out_dir / CHECKPOINT, map_location=device, weights_only=False)
-    config = _config_of(state)
-    pipe = new_pipeline(dataset.vocabulary(), frames=config.frames, size=config.size, width=config.width,
-                        text_width=config.text_width, text_layers=config.text_layers)
-    params = list(pipe.unet.parameters()) + list(pipe.text_encoder.parameters())
-    ema = EMAModel(params, decay=config.ema_decay)
+    pipe, params, ema = _pipeline_for(_config_of(state))
     ema.load_state_dict(state["ema"])
     ema.copy_to(params)
     pipe.unet.eval()

@@ -60,9 +60,6 @@ def test_training_saves_a_loadable_pipeline_and_a_resumed_run_matches_an_uninter
     half = TrainConfig(**{**config.__dict__, "steps": 2})
     train(tmp_path / "split", half, checkpoint_every=2)
     # the same directory, more steps: resumes from step 2 (another configuration is refused)
-    checkpoint = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)
-    checkpoint["config"]["steps"] = 4
-    torch.save(checkpoint, tmp_path / "split" / "checkpoint.pt")
     resumed = train(tmp_path / "split", config, checkpoint_every=2)
     a = load_file(str(whole / "unet" / "diffusion_pytorch_model.safetensors"))
     b = load_file(str(resumed / "unet" / "diffusion_pytorch_model.safetensors"))
@@ -70,6 +67,8 @@ def test_training_saves_a_loadable_pipeline_and_a_resumed_run_matches_an_uninter
     assert resumed.name == MODEL_DIR and isinstance(load_pipeline(resumed), GreenlightVideoPipeline)
     with pytest.raises(ValueError, match="another configuration"):
         train(tmp_path / "split", TrainConfig(**{**config.__dict__, "lr": 1e-3}))
+    with pytest.raises(ValueError, match="already at step 4"):
+        train(tmp_path / "split", half)
 
 
 def test_the_train_command_writes_a_pipeline_and_refuses_to_resume_another_configuration(tmp_path):
