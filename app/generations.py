@@ -25,6 +25,11 @@ from app.states import transition
 MEDIA_FOLDER = "generations"
 
 
+def visible_label(handle: str) -> str:
+    """The label drawn in the corner of every frame of a render (`greenlight verify` looks for it)."""
+    return f"@{handle} · greenlight"
+
+
 def media_key(generation_id: str) -> str:
     return f"{MEDIA_FOLDER}/{generation_id}.mp4"
 

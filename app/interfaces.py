@@ -1,6 +1,6 @@
-"""Services the web pages (review_ui) need from a domain, as interfaces: a domain registers its
-implementation in its plugin (`Domain.services`), and review_ui asks `app.domains.service(...)`,
-so pages never import a domain (Warehouse's `find_service`). Return plain data (dicts, lists,
+"""Services the web pages (review_ui) and the core need from a domain, as interfaces: a domain
+registers its implementation in its plugin (`Domain.services`), and they ask
+`app.domains.service(...)`, so neither imports a domain (Warehouse's `find_service`). Return plain data (dicts, lists,
 dataclasses), never ORM rows of a domain's tables, so a page cannot reach past the interface."""
 
 from __future__ import annotations
@@ -95,3 +95,24 @@ class LikenessComplaints(Protocol):
         required. On a match the video is hidden and a case opens; returns case_id, due_at, score and
         link (the private link `/complaints/<case_id>?key=...`, shown once). A selfie that matches no
         face raises complaint_no_match, having committed the attempt's audit row."""
+
+
+# -- provenance (likeness, for the generator's manifest) --------------------------------------------
+
+
+class ConsentReceipts(Protocol):
+    """What a render's C2PA manifest states about the people in it."""
+
+    def receipts(self, session: Session, generation_id: str) -> list[dict[str, str]]:
+        """One receipt per cameo the generation shows (declared, remixed or found in its input
+        image): `cameo` (sha256 of its id: the manifest names no one), `permission` in force now
+        and `source` (how it came to be in the video)."""
+
+
+class CameoFaces(Protocol):
+    """The faces a render puts on screen (likeness). Biometric data: returned in memory only, to
+    the render job, which composites them and keeps nothing."""
+
+    def faces(self, session: Session, cameo_ids: Sequence[str]) -> list[Any]:
+        """One aligned face crop (112x112 BGR uint8) per cameo that is active and has stored
+        crops, in the order asked; a cameo without one is left out."""

@@ -149,6 +149,11 @@ class Generation(Base):
     # Why the media was taken from everyone, creator included (a consent revoked, a co-owner's
     # deletion): the file sits in the legal hold until purged (app/media_holds.py).
     media_withheld: Mapped[str | None] = mapped_column(String(40))
+    # What rendered it (the renderer's result): model directory and version, sampler steps, and
+    # seconds spent per part (sample, sound, encode). The seed is `seed`.
+    render_model: Mapped[str | None] = mapped_column(String(200))
+    render_steps: Mapped[int | None] = mapped_column(Integer)
+    render_timings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

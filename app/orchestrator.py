@@ -21,9 +21,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from app import cases, domains, pipeline, runtime, statements
+from app.interfaces import CameoFaces, ConsentReceipts
 from app.db import utcnow
 from app.errors import StaleState
-from app.generations import MEDIA_FOLDER, media_key, submit
+from app.generations import MEDIA_FOLDER, media_key, submit, visible_label
 from app.models import Generation, Phase, Status, Upload, User, VerdictRecord
 from app.queues import ABANDONED, GATE, LIVE, QUEUE_NAMES, RENDER, SCAN, job_id
 from app.runtime import Runtime
@@ -193,6 +194,32 @@ def gate(rt: Runtime, generation_id: str) -> Status | None:
     return target
 
 
+REMIX_DEPTH = 8  # ancestors a remix's render replays; an older root is not replayed
+
+
+def _lineage(session: Session, gen: Generation) -> list[tuple[str, int]]:
+    """(prompt, seed) of the generation's ancestors, root first, for a remix: the renderer replays
+    them to get the parent's clip and continues from it. Empty for a first generation."""
+    chain: list[tuple[str, int]] = []
+    parent = session.get(Generation, gen.remix_of_id) if gen.remix_of_id else None
+    while parent is not None and len(chain) < REMIX_DEPTH:
+        chain.append((parent.prompt, parent.seed))
+        parent = session.get(Generation, parent.remix_of_id) if parent.remix_of_id else None
+    return chain[::-1]
+
+
+def _provenance(session: Session, gen: Generation) -> dict:
+    """What the render's C2PA manifest states besides the model: the gates that let it through
+    (each stage's latest pre-render verdict: its policy version and decision, a reviewer's too)
+    and a consent receipt per person shown (app.interfaces.ConsentReceipts)."""
+    latest: dict[str, VerdictRecord] = {}
+    for v in sorted(gen.verdicts, key=lambda v: v.id):
+        if v.phase == Phase.PRE_RENDER:
+            latest[v.stage] = v
+    gates = [{"stage": v.stage, "version": v.stage_version, "decision": v.decision} for v in latest.values()]
+    return {"policies": gates, "consent": domains.service(ConsentReceipts).receipts(session, gen.id)}
+
+
 def render(rt: Runtime, generation_id: str) -> Status | None:
     try:
         if not _claim(rt, generation_id, Status.QUEUED, Status.RENDERING):
@@ -200,16 +227,26 @@ def render(rt: Runtime, generation_id: str) -> Status | None:
         with rt.db.transaction() as s:
             gen = s.get(Generation, generation_id)
             prompt, seed, handle = gen.prompt, gen.seed, gen.owner.handle
+            provenance = _provenance(s, gen)
+            lineage = _lineage(s, gen)
+            upload = s.get(Upload, gen.input_image_id) if gen.input_image_id else None
+            input_image = rt.storage.path(upload.key) if upload else None
+            # decrypted here, held in memory by this job only, composited and dropped
+            faces = domains.service(CameoFaces).faces(s, list(gen.cameo_ids or []))
         key = media_key(generation_id)
         # Same key on every attempt: a re-run replaces the file atomically, never adds a second.
         result = domains.renderer()(prompt, rt.storage.staging_path(key), seed=seed, fps=rt.config.render_fps,
-                                    seconds=rt.config.render_seconds, watermark=f"@{handle} · greenlight")
+                                    seconds=rt.config.render_seconds, watermark=visible_label(handle),
+                                    generation_id=generation_id, provenance=provenance,
+                                    faces=faces, lineage=lineage, input_image=input_image)
         rt.storage.make_private(key)  # 0600 whichever renderer wrote it, under whatever umask
         with rt.db.transaction() as s:
             gen = s.get(Generation, generation_id)
             if gen is None or gen.status != Status.RENDERING:
                 return None
             transition(s, gen, Status.SCANNING, actor=SYSTEM, media_key=key, media_sha256=result.sha256)
+            gen.render_model, gen.render_steps, gen.render_timings = result.model, result.steps, {
+                part: round(seconds, 4) for part, seconds in result.timings.items()}
     except StaleState:
         log.info("render %s: another run moved it first", generation_id)
         return None

@@ -28,6 +28,7 @@ PRE_RENDER: tuple[str, ...] = (
 
 POST_RENDER: tuple[str, ...] = (
     "generator.media_integrity",  # the file is a playable H.264 + AAC MP4 of the expected length
+    "generator.fingerprints",     # every frame's PDQ into the platform's bank of its outputs (greenlight trace)
     "likeness.cameo_consent",     # consent still holds (a cameo revoked while rendering blocks)
     "likeness.face_scan",         # every face on screen (2 frames/s) is a declared, consenting cameo
     "safety.frame_hashes",        # no frame is known media in a hash bank

@@ -44,7 +44,8 @@ def main() -> None:
         pipe, step = pipeline_from_checkpoint(args.checkpoint)
         label = f"{args.checkpoint} at step {step}"
     else:
-        from generator.video_model import default_model_dir, load_pipeline
+        from generator.model_files import default_model_dir
+        from generator.video_model import load_pipeline
         directory = args.model or default_model_dir()
         pipe, label = load_pipeline(directory), str(directory)
     pipe.set_progress_bar_config(disable=True)

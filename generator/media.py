@@ -157,3 +157,34 @@ def _count_frames(container: av.container.InputContainer, video: av.VideoStream,
     if declared and count < declared * _TRUNCATION_RATIO:
         raise MediaError("media_unreadable", f"decoded {count} of {declared} declared frames; file truncated?")
     return count
+
+
+def transcode(source: str | os.PathLike[str], target: str | os.PathLike[str], *, crf: int = 23,
+              size: tuple[int, int] | None = None, transform=None) -> Path:
+    """Re-encode the video of `source` to an H.264 MP4 (no audio) at `crf`, resized to `size` and
+    each frame passed through `transform` (RGB array -> RGB array) first: the copies a re-upload
+    makes, for measuring what survives them (fingerprints, the invisible watermark)."""
+    import numpy as np
+
+    out_path = Path(target)
+    with av.open(str(source)) as src, av.open(str(out_path), "w", format="mp4") as out:
+        stream_in = src.streams.video[0]
+        rate = stream_in.average_rate or 24
+        stream = None
+        for frame in src.decode(stream_in):
+            rgb = frame.to_ndarray(format="rgb24")
+            if transform is not None:
+                rgb = transform(rgb)
+            if size is not None:
+                from PIL import Image
+                rgb = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+            h, w = rgb.shape[:2]
+            rgb = np.ascontiguousarray(rgb[: h - h % 2, : w - w % 2])  # yuv420p wants even sides
+            if stream is None:
+                stream = out.add_stream("libx264", rate=rate)
+                stream.width, stream.height, stream.pix_fmt = rgb.shape[1], rgb.shape[0], "yuv420p"
+                stream.options = {"crf": str(crf), "preset": "veryfast"}
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        if stream is not None:
+            out.mux(stream.encode(None))
+    return out_path

@@ -1,8 +1,9 @@
-"""Procedural renderer: prompt -> deterministic scene -> H.264/AAC MP4.
+"""Procedural clips: prompt -> deterministic scene -> H.264/AAC MP4.
 
-No ML: shapes named in the prompt move across a gradient background while a
-short tune derived from the same scene plays, so the pipeline always yields a
-real, playable file. The same prompt and seed always give the same scene.
+No ML: shapes named in the prompt move across a gradient background while a short tune derived
+from the same scene plays. The platform renders with the video model (generator/render.py); this
+stays as a source of known, cheap clips for tests and benchmarks of the scanners (media probing,
+frame and audio sampling), where the picture's content must be decided by the test.
 """
 
 from __future__ import annotations
@@ -12,15 +13,14 @@ import math
 import os
 import random
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from generator.encode import EncodeSpec, write_mp4
 
 Color = tuple[int, int, int]
 
@@ -407,33 +407,6 @@ def draw_frame(scene: Scene, background: Image.Image, t: float) -> Image.Image:
     return frame
 
 
-@dataclass(frozen=True)
-class _Watermark:
-    box: tuple[int, int, int, int]
-    text_mask: Image.Image
-    shadow_mask: Image.Image
-
-    def apply(self, frame: Image.Image) -> None:
-        frame.paste((0, 0, 0), self.box, self.shadow_mask)
-        frame.paste((255, 255, 255), self.box, self.text_mask)
-
-
-def _watermark(text: str, width: int, height: int, opacity: float = 0.7) -> _Watermark:
-    """Pre-render the corner label once; applying it per frame is two masked pastes."""
-    font = ImageFont.load_default(size=max(10, width // 22))
-    margin = max(4, width // 36)
-    while len(text) > 1 and font.getlength(text) > width - 2 * margin:
-        text = text[:-2] + "…"  # keep the label inside the frame
-    left, top, right, bottom = font.getbbox(text)
-    w, h = right - left + 2, bottom - top + 2
-    text_mask, shadow_mask = Image.new("L", (w, h)), Image.new("L", (w, h))
-    fill = round(255 * opacity)
-    ImageDraw.Draw(text_mask).text((-left, -top), text, font=font, fill=fill)
-    ImageDraw.Draw(shadow_mask).text((1 - left, 1 - top), text, font=font, fill=fill // 2)
-    x0, y0 = max(0, width - margin - w), max(0, height - margin - h)
-    return _Watermark((x0, y0, x0 + w, y0 + h), text_mask, shadow_mask)
-
-
 # --------------------------------------------------------------------------- audio
 
 _PENTATONIC_MAJOR = (0, 2, 4, 7, 9)
@@ -488,8 +461,6 @@ def synth_audio(scene: Scene, seconds: float, rate: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------- encoding
 
-AAC_FRAME_SIZE = 1024
-
 
 def render_to_mp4(
     prompt: str,
@@ -501,91 +472,21 @@ def render_to_mp4(
     """Render the prompt to an H.264/AAC MP4 at out_path, atomically."""
     target = Path(out_path)
     scene = parse_prompt(prompt, seed)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        _encode(scene, spec, tmp)
-        digest, size = _hash_and_sync(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # never leave a half-written file behind
-        raise
-    _sync_dir(target.parent)
+    audio = synth_audio(scene, spec.frames / spec.fps, spec.audio_rate)
+    digest, size = write_mp4(target, _frames(scene, spec), audio, EncodeSpec(
+        width=spec.width, height=spec.height, fps=spec.fps, audio_rate=spec.audio_rate, crf=spec.crf,
+        preset=spec.preset, watermark=spec.watermark))
     return RenderResult(
         path=target, width=spec.width, height=spec.height, fps=spec.fps, frames=spec.frames,
         duration_s=spec.frames / spec.fps, sha256=digest, bytes=size, scene=scene,
     )
 
 
-def _encode(scene: Scene, spec: RenderSpec, path: Path) -> None:
-    audio = synth_audio(scene, spec.frames / spec.fps, spec.audio_rate)
+def _frames(scene: Scene, spec: RenderSpec) -> Iterator[Image.Image]:
     scale = 2 if spec.antialias else 1
     # Nearest-neighbour upscaling keeps each star a crisp single pixel after the downsample.
     background = background_image(scene, spec.width, spec.height).resize(
         (spec.width * scale, spec.height * scale), Image.Resampling.NEAREST)
-    watermark = _watermark(spec.watermark, spec.width, spec.height) if spec.watermark else None
-    # faststart puts the index first so browsers can play while downloading.
-    with av.open(str(path), "w", format="mp4", container_options={"movflags": "+faststart"}) as out:
-        video_stream = out.add_stream("libx264", rate=spec.fps)
-        video_stream.width, video_stream.height = spec.width, spec.height
-        video_stream.pix_fmt = "yuv420p"
-        video_stream.options = {"crf": str(spec.crf), "preset": spec.preset}
-        audio_stream = out.add_stream("aac", rate=spec.audio_rate, layout="stereo")
-        audio_stream.bit_rate = 96_000
-
-        chunks = _audio_frames(audio, spec.audio_rate)
-        next_chunk = next(chunks, None)
-        for index in range(spec.frames):
-            image = draw_frame(scene, background, index / spec.fps)
-            if scale > 1:
-                image = image.reduce(scale)
-            if watermark is not None:
-                watermark.apply(image)
-            frame = av.VideoFrame.from_image(image)
-            frame.pts, frame.time_base = index, Fraction(1, spec.fps)
-            out.mux(video_stream.encode(frame))
-            # Interleave audio up to the current video time so the muxer's buffer stays small.
-            while next_chunk is not None and next_chunk.pts / spec.audio_rate < (index + 1) / spec.fps:
-                out.mux(audio_stream.encode(next_chunk))
-                next_chunk = next(chunks, None)
-        while next_chunk is not None:
-            out.mux(audio_stream.encode(next_chunk))
-            next_chunk = next(chunks, None)
-        out.mux(video_stream.encode(None))
-        out.mux(audio_stream.encode(None))
-
-
-def _audio_frames(samples: np.ndarray, rate: int) -> Iterator[av.AudioFrame]:
-    """Planar float frames of AAC_FRAME_SIZE samples (the encoder accepts a short last one), pts in samples."""
-    for start in range(0, samples.shape[1], AAC_FRAME_SIZE):
-        chunk = samples[:, start : start + AAC_FRAME_SIZE]
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="stereo")
-        frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
-        yield frame
-
-
-def _hash_and_sync(path: Path) -> tuple[str, int]:
-    """sha256 and size of the finished file, flushed to disk before it is renamed into place."""
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-            size += len(block)
-        os.fsync(f.fileno())
-    return h.hexdigest(), size
-
-
-def _sync_dir(directory: Path) -> None:
-    """Persist the rename itself; best effort where directories cannot be opened (Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    for index in range(spec.frames):
+        image = draw_frame(scene, background, index / spec.fps)
+        yield image.reduce(scale) if scale > 1 else image

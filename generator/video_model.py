@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -97,7 +96,11 @@ class GreenlightVideoPipeline(DiffusionPipeline):
 
     @torch.no_grad()
     def __call__(self, prompt: str | list[str], *, num_inference_steps: int = 20, guidance_scale: float = 3.0,
-                 generator: torch.Generator | None = None, latents: torch.Tensor | None = None) -> VideoOutput:
+                 generator: torch.Generator | None = None, latents: torch.Tensor | None = None,
+                 init_frames: np.ndarray | None = None, strength: float = 0.6) -> VideoOutput:
+        """Sample clips for the prompts. With `init_frames` (B, T, H, W, 3 uint8: a parent clip) the
+        sample starts from those frames noised to `strength` of the schedule instead of from pure
+        noise (SDEdit), so it keeps their layout where the new prompt allows: a remix."""
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         n, size = len(prompts), self.unet.config.sample_size
         device = self.unet.device
@@ -106,9 +109,18 @@ class GreenlightVideoPipeline(DiffusionPipeline):
         if latents is None:
             latents = torch.randn(shape, generator=generator, dtype=torch.float32).to(device)
         start = latents.clone()
-        x = latents * self.scheduler.init_noise_sigma
         self.scheduler.set_timesteps(num_inference_steps, device=device)
-        for t in self.progress_bar(self.scheduler.timesteps):
+        timesteps = self.scheduler.timesteps
+        if init_frames is None:
+            x = latents * self.scheduler.init_noise_sigma
+        else:
+            if not 0 < strength <= 1:
+                raise ValueError(f"strength must be in (0, 1], got {strength}")
+            skip = min(num_inference_steps - 1, int(round(num_inference_steps * (1 - strength))))
+            timesteps = timesteps[skip * self.scheduler.order:]
+            self.scheduler.set_begin_index(skip * self.scheduler.order)
+            x = self.scheduler.add_noise(from_frames(init_frames).to(device), latents, timesteps[:1])
+        for t in self.progress_bar(timesteps):
             model_in = torch.cat([x, x]) if guidance_scale > 1 else x
             model_in = self.scheduler.scale_model_input(model_in, t)
             noise = self.unet(model_in, t, encoder_hidden_states=text).sample
@@ -152,15 +164,7 @@ def new_pipeline(vocabulary: tuple[str, ...], frames: int = 8, size: int = 32, w
                                    scheduler=sampling_scheduler(training_scheduler().config))
 
 
-SHIPPED_MODEL = Path(__file__).parent / "data" / "video_model"
-
-
-def default_model_dir() -> Path:
-    """GL_GENERATOR_MODEL when an operator names another diffusers directory, else ours."""
-    from app.config import setting
-    return Path(setting("GL_GENERATOR_MODEL") or SHIPPED_MODEL)
-
-
 def load_pipeline(directory) -> GreenlightVideoPipeline:
     """From a local directory written by `save_pretrained`: never the hub."""
     return GreenlightVideoPipeline.from_pretrained(str(directory), local_files_only=True)
+

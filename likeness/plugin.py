@@ -3,7 +3,7 @@ older `figures` and `keys`), cameo owners as co-owners, consent checked again at
 a start-up check that stored faces open with the keyring."""
 
 from app.domains import Domain, register
-from app.interfaces import CameoOwnerPage, LikenessComplaints
+from app.interfaces import CameoFaces, CameoOwnerPage, ConsentReceipts, LikenessComplaints
 from likeness import models  # noqa: F401  (its tables join the shared metadata)
 from likeness.complaint_cases import KIND as COMPLAINT, LikenessComplaintHandler, refuse_publishing_under_complaint
 from likeness.enrolment_cases import KIND as ENROLMENT, EnrolmentHandler
@@ -39,6 +39,16 @@ def _complaints():
     return Complaints()
 
 
+def _receipts():
+    from likeness.render_inputs import Receipts
+    return Receipts()
+
+
+def _faces():
+    from likeness.render_inputs import Faces
+    return Faces()
+
+
 def _model_files():
     from dataclasses import replace
 
@@ -63,7 +73,8 @@ DOMAIN = register(Domain(
                     "likeness.complaint": (NON_CONSENSUAL, DEEPFAKE)},
     demo=_seed_demo,
     # "This video shows me": the person shown complains; a reviewer upholds (block) or rejects (allow).
-    services={CameoOwnerPage: _owner_page, LikenessComplaints: _complaints},
+    services={CameoOwnerPage: _owner_page, LikenessComplaints: _complaints, ConsentReceipts: _receipts,
+              CameoFaces: _faces},
     # A face enrolled that matches another account's cameo: a reviewer allows or blocks the enrolment.
     case_kinds={COMPLAINT: LikenessComplaintHandler(), ENROLMENT: EnrolmentHandler()},
     policy_codes={

@@ -41,6 +41,41 @@ def pytest_report_header(config):
            f"{f' as app role {APP_ROLE}' if APP_ROLE else ''}, queue={'redis' if REDIS_URL else 'embedded fakeredis'}"
 
 
+TINY_VIDEO_MODEL = dict(frames=4, size=16, width=16, text_width=32, text_layers=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tiny_video_model(tmp_path_factory):
+    """Renders in tests go through a tiny random pipeline, saved and loaded from its directory as
+    the shipped one is (GL_GENERATOR_MODEL, inherited by the workers tests start); the tests that
+    judge the shipped model's pictures load it by name (tests/generator/test_render.py)."""
+    import torch
+
+    from generator.dataset import vocabulary
+    from generator.video_model import new_pipeline
+    torch.manual_seed(0)
+    directory = tmp_path_factory.mktemp("video-model") / "tiny"
+    new_pipeline(vocabulary(), **TINY_VIDEO_MODEL).save_pretrained(str(directory), safe_serialization=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GL_GENERATOR_MODEL", str(directory))
+        # a configured model states no licence until declared; this one is ours (random weights)
+        mp.setenv("GL_MODEL_DECLARED_LICENCES", "video-model=Apache-2.0")
+        yield directory
+
+
+@pytest.fixture(scope="session", autouse=True)
+def c2pa_signer(tmp_path_factory):
+    """Renders are signed with a credential made once per session and configured as an operator
+    configures theirs (GL_C2PA_CERT, GL_C2PA_KEY); tests/generator/test_provenance.py covers the default one."""
+    from generator.provenance import init
+    cred = init(tmp_path_factory.mktemp("provenance"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GL_C2PA_CERT", str(cred.chain))
+        mp.setenv("GL_C2PA_KEY", str(cred.key))
+        mp.setenv("GL_C2PA_TRUST_ANCHORS", str(cred.trust))
+        yield cred
+
+
 @pytest.fixture(scope="session")
 def migrated(tmp_path_factory) -> str:
     """A database migrated to head: a template file for SQLite, the test database for PostgreSQL."""

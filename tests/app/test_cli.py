@@ -11,7 +11,11 @@ import pytest
 def gl(tmp_path, *args, env_extra=None, check=True):
     env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}", GL_INSTANCE_DIR=str(tmp_path / "inst"))
     env.pop("REDIS_URL", None)
-    env.update(env_extra or {})
+    extra = dict(env_extra or {})
+    if extra.get("GL_MODEL_DECLARED_LICENCES") and env.get("GL_MODEL_DECLARED_LICENCES"):
+        # the session's declarations (the tiny video model's, tests/conftest.py) stay declared
+        extra["GL_MODEL_DECLARED_LICENCES"] += "," + env["GL_MODEL_DECLARED_LICENCES"]
+    env.update(extra)
     result = subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True,
                             timeout=120)
     if check:

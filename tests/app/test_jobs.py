@@ -79,14 +79,14 @@ def test_enqueue_is_deduplicated_while_a_job_is_live(rt, alice):
 
 
 def test_a_job_that_keeps_failing_leaves_a_visible_failed_state(rt, alice, monkeypatch):
-    import generator.procedural as procedural
+    import generator.render as render
     calls = []
 
     def broken(*args, **kwargs):
         calls.append(1)
         raise RuntimeError("encoder exploded")
 
-    monkeypatch.setattr(procedural, "render_to_mp4", broken)
+    monkeypatch.setattr(render, "render_to_mp4", broken)
     gid = submit(rt, alice, "a teal ring orbiting")
     drain(rt)
     with rt.db.transaction() as s:
@@ -97,8 +97,8 @@ def test_a_job_that_keeps_failing_leaves_a_visible_failed_state(rt, alice, monke
 
 
 def test_a_transient_failure_is_retried_and_succeeds(rt, alice, monkeypatch):
-    import generator.procedural as procedural
-    real = procedural.render_to_mp4
+    import generator.render as render
+    real = render.render_to_mp4
     calls = []
 
     def flaky(*args, **kwargs):
@@ -107,7 +107,7 @@ def test_a_transient_failure_is_retried_and_succeeds(rt, alice, monkeypatch):
             raise OSError("disk hiccup")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(procedural, "render_to_mp4", flaky)
+    monkeypatch.setattr(render, "render_to_mp4", flaky)
     gid = submit(rt, alice, "an orange square rising")
     drain(rt)
     assert status(rt, gid) == Status.DRAFT and len(calls) == 2

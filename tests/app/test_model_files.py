@@ -13,7 +13,7 @@ from app.factory import load_plugins
 from app.model_files import LicenceClass
 
 OVERRIDES = ("GL_TEXT_EMBEDDER", "GL_MULTILINGUAL_EMBEDDER", "GL_NUDITY_MODEL", "GL_VAD_MODEL", "GL_SPEECH_MODEL",
-             "GL_IMAGE_EMBED_MODEL", "GL_FACE_DETECTOR", "GL_FACE_EMBEDDER", "GL_FACE_EMBEDDER_KIND")
+             "GL_IMAGE_EMBED_MODEL", "GL_FACE_DETECTOR", "GL_FACE_EMBEDDER", "GL_FACE_EMBEDDER_KIND", "GL_GENERATOR_MODEL")
 
 
 def registry(declared=None):
@@ -22,7 +22,8 @@ def registry(declared=None):
 
 @pytest.fixture
 def shipped(monkeypatch):
-    """The registry with no model variable set: every record is a file inside a pinned wheel (or the codec)."""
+    """The registry with no model variable set: every record is a file inside a pinned wheel, the codec or
+    a model of ours in the repository (the prompt heads, the video model)."""
     for name in OVERRIDES:
         monkeypatch.delenv(name, raising=False)
     load_plugins()
@@ -39,7 +40,7 @@ def test_every_model_a_stage_names_has_one_record(shipped):
     assert named - set(shipped) == {"image-embedder"}
     assert set(shipped) == {"text-embedder", "nudity-detector", "voice-activity", "speech-to-text",
                             "face-detector", "face-embedder", "video-codec", "prompt-head",
-                            "multilingual-embedder", "prompt-head-multilingual"}
+                            "multilingual-embedder", "prompt-head-multilingual", "video-model"}
     users = model_files.stages_using(_registered_stages())
     assert all(users.get(name) or record.used_by for name, record in shipped.items())
 

@@ -23,21 +23,20 @@ def cat_photo():
 
 @pytest.fixture
 def render_still(monkeypatch):
-    """Make the procedural renderer fill every frame with one picture (a generated video that
-    reproduces a work's still)."""
-    import generator.procedural as procedural
+    """Make the renderer fill every frame with one picture (a generated video that reproduces a
+    work's still)."""
+    import generator.render as render
 
-    original = procedural.draw_frame
+    original = render.draw_frame
     chosen = {}
 
-    def draw(scene, background, t):
-        frame = original(scene, background, t)
+    def draw(clip, index, size):
         if "still" in chosen:
             rgb = np.ascontiguousarray(chosen["still"][:, :, ::-1])
-            return Image.fromarray(rgb).resize(frame.size)
-        return frame
+            return Image.fromarray(rgb).resize((size, size))
+        return original(clip, index, size)
 
-    monkeypatch.setattr(procedural, "draw_frame", draw)
+    monkeypatch.setattr(render, "draw_frame", draw)
     return lambda image: chosen.__setitem__("still", image)
 
 

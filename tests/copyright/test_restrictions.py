@@ -56,8 +56,8 @@ def colorwheel():
     # nudenet scores skimage's colour wheel as BUTTOCKS_EXPOSED (a possible finding: review);
     # no explicit image may ship with the tests.
     wheel = cv2.resize(cv2.cvtColor(data.colorwheel(), cv2.COLOR_RGB2BGR), (288, 288))
-    frame = np.full((512, 288, 3), 40, np.uint8)  # the renderer's portrait frame, the wheel unstretched
-    frame[112:400] = wheel
+    frame = np.full((384, 384, 3), 40, np.uint8)  # the renderer's square frame, the wheel unstretched
+    frame[48:336, 48:336] = wheel
     return frame
 
 
@@ -75,16 +75,16 @@ def test_after_rendering_no_sexual_sees_what_the_frames_show(rt, world, colorwhe
 
 @pytest.fixture
 def speak(monkeypatch):
-    """Make the procedural renderer's soundtrack a recorded sentence (44.1 kHz stereo)."""
-    import generator.procedural as procedural
+    """Make the renderer's soundtrack a recorded sentence (44.1 kHz stereo)."""
+    import generator.render as render
 
     def soundtrack(clip):
         speech = load_audio(SPEECH / clip).samples.astype(np.float32) / 32768.0
-        def synth(scene, seconds, rate):
+        def synth(impacts_s, seconds, rate, seed):
             n = round(seconds * rate)
             resampled = np.interp(np.arange(n) * 16000 / rate, np.arange(len(speech)), speech, right=0.0)
             return np.stack([resampled, resampled]).astype(np.float32)
-        monkeypatch.setattr(procedural, "synth_audio", synth)
+        monkeypatch.setattr(render, "soundtrack", synth)
     return soundtrack
 
 

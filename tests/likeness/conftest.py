@@ -31,19 +31,19 @@ def models() -> FaceModels:
 
 @pytest.fixture
 def paste_face(monkeypatch, photos):
-    """Make the procedural renderer draw a real photo into every frame (as a generated person would be)."""
-    import generator.procedural as procedural
+    """Make the renderer draw a real photo into every frame (as a generated person would be)."""
+    import generator.render as render
 
-    original = procedural.draw_frame
+    original = render.draw_frame
     chosen = {}
 
-    def draw(scene, background, t):
-        frame = original(scene, background, t)
+    def draw(clip, index, size):
+        frame = original(clip, index, size)
         if "photo" in chosen:
-            side = frame.width
+            side = size * 3 // 4
             rgb = chosen["photo"][:, :, ::-1]
-            frame.paste(Image.fromarray(np.ascontiguousarray(rgb)).resize((side, side)), (0, frame.height // 4))
+            frame.paste(Image.fromarray(np.ascontiguousarray(rgb)).resize((side, side)), (size // 8, size // 8))
         return frame
 
-    monkeypatch.setattr(procedural, "draw_frame", draw)
+    monkeypatch.setattr(render, "draw_frame", draw)
     return lambda name: chosen.__setitem__("photo", photos[name])

@@ -22,22 +22,24 @@ def stand_in_face(cameo_id: str) -> np.ndarray:
     return face / np.linalg.norm(face)
 
 
-def enrol(rt, cameo_id: str, face: np.ndarray | None = None) -> str:
-    """Enrol `face` (an embedding, e.g. of a test photo) into the unenrolled cameo; returns its status."""
+def enrol(rt, cameo_id: str, face: np.ndarray | None = None, crops: list[np.ndarray] | None = None) -> str:
+    """Enrol `face` (an embedding, e.g. of a test photo) into the unenrolled cameo, with `crops` (aligned
+    112 px BGR faces) as the enrolment's stored crops; returns its status."""
     models = load_face_models()
     face = stand_in_face(cameo_id) if face is None else face
     with rt.db.transaction() as s:
         cameo = s.get(Cameo, cameo_id)
         enrolment.complete(s, s.get(User, cameo.owner_id), cameo, enrolment.build_template(np.stack([face, face])),
-                           [], models, frames=2, speech="test")
+                           list(crops or []), models, frames=2, speech="test")
         return cameo.status
 
 
-def enrolled_cameo(rt, api, display_name: str, permission: str, face: np.ndarray | None = None, **body) -> str:
+def enrolled_cameo(rt, api, display_name: str, permission: str, face: np.ndarray | None = None,
+                   crops: list[np.ndarray] | None = None, **body) -> str:
     """POST /cameos as `api`'s user, then enrol: the id of an active cameo."""
     resp = api.post("/api/v1/cameos", json={"display_name": display_name, "permission": permission, **body})
     assert resp.status_code == 201, resp.get_json()
     cameo_id = resp.get_json()["id"]
     assert resp.get_json()["status"] == "unenrolled"
-    assert enrol(rt, cameo_id, face) == "active"
+    assert enrol(rt, cameo_id, face, crops) == "active"
     return cameo_id
