@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -60,21 +60,32 @@ def visible_watermark(text: str, width: int, height: int, opacity: float = 0.7) 
     return Watermark((x0, y0, x0 + w, y0 + h), text_mask, shadow_mask)
 
 
-def write_mp4(path: str | os.PathLike[str], frames: Iterable[Image.Image], audio: np.ndarray,
-              spec: EncodeSpec) -> tuple[str, int]:
-    """Encode to `path` atomically (a temporary file renamed into place, never a half-written
-    one); returns the file's sha256 and size. `audio` is float32 stereo, shape (2, n)."""
-    target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+def partial_file(target: Path) -> Path:
+    """A new temporary file beside `target`, named as storage's partial files are
+    (`.<name>.<random>.part`), so a killed writer's leftover is found and removed."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(fd)
-    tmp = Path(tmp_name)
+    return Path(name)
+
+
+def write_mp4(path: str | os.PathLike[str], frames: Iterable[Image.Image], audio: np.ndarray,
+              spec: EncodeSpec, *, finish: Callable[[Path, Path], None] | None = None) -> tuple[str, int]:
+    """Encode to `path` atomically (a temporary file renamed into place, never a half-written
+    one); returns the file's sha256 and size. `audio` is float32 stereo, shape (2, n). `finish`,
+    when given, writes the final file from the encoded one (signing: generator/provenance.py),
+    atomically itself."""
+    target = Path(path)
+    tmp = partial_file(target)
     try:
         _encode(frames, audio, spec, tmp)
-        digest, size = _hash_and_sync(tmp)
-        os.replace(tmp, target)
-    except BaseException:
+        if finish is None:
+            digest, size = _hash_and_sync(tmp)
+            os.replace(tmp, target)
+        else:
+            finish(tmp, target)
+            digest, size = _hash_and_sync(target)
+    finally:
         tmp.unlink(missing_ok=True)
-        raise
     _sync_dir(target.parent)
     return digest, size
 

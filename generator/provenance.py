@@ -143,9 +143,11 @@ def sign(source: Path, target: Path, claims: dict[str, Any], cred: Credential | 
     """Write `source` with the manifest embedded to `target` (a temporary file renamed into place)."""
     import c2pa
 
+    from generator.encode import partial_file
+
     cred = cred or credential()
     info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, cred.chain.read_bytes(), cred.key.read_bytes(), None)
-    tmp = target.with_name(f".{target.name}.signing")
+    tmp = partial_file(target)
     try:
         with c2pa.Signer.from_info(info) as signer, c2pa.Builder(json.dumps(claims)) as builder, \
                 open(source, "rb") as src, open(tmp, "w+b") as dst:

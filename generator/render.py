@@ -30,6 +30,7 @@ from generator.video_model import GreenlightVideoPipeline, load_pipeline
 
 VIDEO_SIZE = 384   # square frames; the invisible watermark wants >= 256 px a side
 AUDIO_RATE = 44100
+CAMERA_MOVE = "camera-move-1"  # what renders an input image (`camera_move`), as records and manifests name it
 REMIX_STRENGTH = 0.6  # how far a remix re-noises its parent's clip: 0 keeps it, 1 ignores it
 IMPACT_MIN_SPEED = 0.5  # px per model frame on each side of a reversal: slower is jitter, not a bounce
 
@@ -268,26 +269,23 @@ def render_to_mp4(prompt: str, out_path: str | os.PathLike[str], *, seed: int,
     encode = EncodeSpec(width=settings.size, height=settings.size, fps=settings.fps, audio_rate=AUDIO_RATE,
                         watermark=settings.watermark)
     target = Path(out_path)
-    timings = {}
-    if settings.provenance is None:
-        digest, size = write_mp4(target, pictures, audio, encode)
-        done = time.perf_counter()
-    else:
-        unsigned = target.with_name(f".{target.name}.unsigned")
-        try:
-            write_mp4(unsigned, pictures, audio, encode)
-            done = time.perf_counter()
-            provenance.sign(unsigned, target, provenance.manifest(
-                title=target.name, model=model_id(directory), generation_id=settings.generation_id or "",
-                policies=settings.provenance.get("policies", []), consent=settings.provenance.get("consent", [])))
-        finally:
-            unsigned.unlink(missing_ok=True)
-        digest, size = sha256_of(target), target.stat().st_size
-        timings["sign"] = time.perf_counter() - done
+    # an input image under a camera move was not made by the model
+    made_by = CAMERA_MOVE if settings.input_image is not None else model_id(directory)
+    signed = {}
+
+    def sign(encoded: Path, final: Path) -> None:
+        began = time.perf_counter()
+        provenance.sign(encoded, final, provenance.manifest(
+            title=final.name, model=made_by, generation_id=settings.generation_id or "",
+            policies=settings.provenance.get("policies", []), consent=settings.provenance.get("consent", [])))
+        signed["sign"] = time.perf_counter() - began
+
+    digest, size = write_mp4(target, pictures, audio, encode, finish=sign if settings.provenance is not None else None)
+    done = time.perf_counter() - signed.get("sign", 0.0)
     return RenderResult(
         path=target, width=settings.size, height=settings.size, fps=settings.fps, frames=frames_out,
-        duration_s=duration, sha256=digest, bytes=size, model=model_id(directory), seed=seed,
+        duration_s=duration, sha256=digest, bytes=size, model=made_by, seed=seed,
         steps=settings.steps, impacts_s=tuple(impacts),
         # pictures are drawn lazily while encoding: their time is in `encode`
-        timings={"sample": sampled - started, "sound": prepared - sampled, "encode": done - prepared} | timings,
+        timings={"sample": sampled - started, "sound": prepared - sampled, "encode": done - prepared} | signed,
     )
