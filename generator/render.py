@@ -26,6 +26,7 @@ from generator import provenance, watermark
 from generator.encode import EncodeSpec, write_mp4
 from generator.state_parser import parse
 from generator.model_files import default_model_dir
+from generator.speech import dialogue, speak
 from generator.video_model import GreenlightVideoPipeline, load_pipeline
 
 VIDEO_SIZE = 384   # square frames; the invisible watermark wants >= 256 px a side
@@ -151,9 +152,11 @@ def impact_frames(clip: np.ndarray) -> list[int]:
     return sorted(found)
 
 
-def soundtrack(impacts_s: list[float], seconds: float, rate: int, seed: int) -> np.ndarray:
-    """Stereo float32 (2, n): a low ambient bed (filtered noise and a soft drone) and, at each
-    impact, a thump with a short click on top. Peak 0.5."""
+def soundtrack(impacts_s: list[float], seconds: float, rate: int, seed: int,
+               speech: np.ndarray | None = None) -> np.ndarray:
+    """Stereo float32 (2, n): a low ambient bed (filtered noise and a soft drone), at each impact
+    a thump with a short click on top, and `speech` (mono at `rate`, generator/speech.py) from a
+    quarter second in, over the rest (cut at the video's end). Peak 0.5."""
     n = round(seconds * rate)
     rng = np.random.default_rng(seed % 2**63)
     t = np.arange(n, dtype=np.float32) / rate
@@ -173,6 +176,12 @@ def soundtrack(impacts_s: list[float], seconds: float, rate: int, seed: int) -> 
         pan = 0.5 + 0.25 * np.sin(k * 1.7)
         audio[0, start:start + seg.shape[0]] += hit * (1 - pan)
         audio[1, start:start + seg.shape[0]] += hit * pan
+    if speech is not None and speech.size:
+        start = int(0.25 * rate)
+        said = speech[: max(0, n - start)]
+        # the voice sits well above the effects: its peak at 3 times the loudest impact's or bed's
+        level = 3 * (float(np.abs(audio).max()) or 1.0) / (float(np.abs(said).max()) or 1.0)
+        audio[:, start:start + said.size] += said * level
     fade = np.clip(np.minimum(t / 0.05, (seconds - t) / 0.2), 0.0, 1.0)
     audio *= fade
     peak = float(np.abs(audio).max()) or 1.0
@@ -263,7 +272,8 @@ def render_to_mp4(prompt: str, out_path: str | os.PathLike[str], *, seed: int,
     per_frame = duration / clip.shape[0]
     # a still under a camera move has nothing that bounces
     impacts = [] if settings.input_image is not None else [round(k * per_frame, 4) for k in impact_frames(clip)]
-    audio = soundtrack(impacts, duration, AUDIO_RATE, seed)
+    said = dialogue(prompt)
+    audio = soundtrack(impacts, duration, AUDIO_RATE, seed, speech=speak(said, AUDIO_RATE) if said else None)
     pictures = _pictures(clip, frames_out, settings)
     prepared = time.perf_counter()
     encode = EncodeSpec(width=settings.size, height=settings.size, fps=settings.fps, audio_rate=AUDIO_RATE,
