@@ -25,8 +25,11 @@ def generator() -> None:
 @click.option("--size", default=None, type=click.IntRange(min=16), help="frame size in pixels (default 32)")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when present)")
+@click.option("--init", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="warm-start a new run from this saved pipeline's weights (e.g. generator/data/video_model), "
+                   "with a fresh optimiser; give the stage its own --seed")
 def train_command(out: Path, steps: int | None, batch: int | None, width: int | None, size: int | None,
-                  seed: int, device: str | None) -> None:
+                  seed: int, device: str | None, init: Path | None) -> None:
     """Train on the synthetic set (generator/dataset.py). About 0.7 s a step on 2 CPU cores at the
     defaults; the same options and seed give the same weights."""
     from dataclasses import replace
@@ -41,7 +44,7 @@ def train_command(out: Path, steps: int | None, batch: int | None, width: int | 
             bar.update(done - bar.pos, loss)
 
         try:
-            model_dir = train(out, config, device=device, progress=progress)
+            model_dir = train(out, config, device=device, progress=progress, init=init)
         except ValueError as exc:
             raise click.ClickException(str(exc))
     click.echo(f"wrote {model_dir}")

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from diffusers.training_utils import EMAModel
 
 from generator import dataset
-from generator.video_model import from_frames, new_pipeline, training_scheduler
+from generator.video_model import from_frames, load_pipeline, new_pipeline, training_scheduler
 
 CHECKPOINT = "checkpoint.pt"
 MODEL_DIR = "model"
@@ -52,12 +52,23 @@ def batch_at(config: TrainConfig, step: int) -> tuple[torch.Tensor, list[str]]:
 
 
 def train(out_dir: Path, config: TrainConfig = TrainConfig(), *, device: str | None = None,
-          checkpoint_every: int = 250, progress: Callable[[int, int, float], None] | None = None) -> Path:
-    """Train (or resume) into `out_dir`; returns the directory of the saved pipeline."""
+          checkpoint_every: int = 250, progress: Callable[[int, int, float], None] | None = None,
+          init: Path | None = None) -> Path:
+    """Train (or resume) into `out_dir`; returns the directory of the saved pipeline.
+
+    `init` (a saved pipeline of the same shape, e.g. the shipped weights) warm-starts a new run
+    from those weights, its EMA starting there too, with a fresh optimiser: how a run continues
+    across machines that keep no checkpoint (112 MB with the optimiser's state). Give such a
+    stage its own seed, or it draws the batches the first stage drew."""
     out_dir.mkdir(parents=True, exist_ok=True)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(config.seed)
     pipe, params, ema = _pipeline_for(config)
+    if init is not None and not (out_dir / CHECKPOINT).exists():
+        start_from = load_pipeline(init)
+        pipe.unet.load_state_dict(start_from.unet.state_dict())
+        pipe.text_encoder.load_state_dict(start_from.text_encoder.state_dict())
+        ema = EMAModel(params, decay=config.ema_decay)
     unet, encoder = pipe.unet.to(device), pipe.text_encoder.to(device)
     optimiser = torch.optim.AdamW(params, lr=config.lr, weight_decay=1e-2)
     noise_schedule = training_scheduler()

@@ -1,6 +1,8 @@
 """The diffusers pipeline on the CPU: a tiny random one built from configs goes through the same
 save_pretrained / from_pretrained path as the trained one; training resumes exactly."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -83,3 +85,19 @@ def test_the_train_command_writes_a_pipeline_and_refuses_to_resume_another_confi
     assert "wrote" in result.output and isinstance(load_pipeline(tmp_path / MODEL_DIR), GreenlightVideoPipeline)
     result = run(main, [*args[:-2], "--size", "32"])
     assert result.exit_code == 1 and "another configuration" in result.output
+
+
+def test_a_warm_start_begins_from_the_given_weights(tmp_path):
+    from safetensors.torch import load_file as weights_of
+
+    config = TrainConfig(steps=2, batch=2, **TINY)
+    first = train(tmp_path / "first", config, checkpoint_every=2)
+    warm = train(tmp_path / "warm", replace(config, seed=1), checkpoint_every=2, init=first)
+    cold = train(tmp_path / "cold", replace(config, seed=1), checkpoint_every=2)
+    unet = "unet/diffusion_pytorch_model.safetensors"
+    a, w, c = (weights_of(str(d / unet)) for d in (first, warm, cold))
+
+    def gap(x, y):
+        return sum(float((x[k] - y[k]).abs().sum()) for k in x)
+
+    assert 0 < gap(w, a) < 0.1 * gap(c, a)  # it moved on from the first stage, not from scratch
