@@ -26,6 +26,7 @@ from app.kit.perceptual import PDQ_BITS, pdq
 FRAMES_PER_SECOND = 4.0  # a model clip holds each of its 8 frames 3/8 s: 4 a second sees them all
 VIEWS = ("full", "centre90", "left90", "right90", "top90", "bottom90")
 MATCH_DISTANCE = 31      # PDQ's customary same-image threshold, applied to the median frame
+_CHUNK = 4096  # stored hashes compared at once: 72 query views x 4096 x 32 bytes is 9 MB
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)
 
 
@@ -78,10 +79,11 @@ def rank(query: Sequence[FramePrint], stored: Sequence[tuple[str, float, bytes]]
     times = sorted({p.at_s for p in query})
     q = _packed([p.as_bytes() for p in query])
     s = _packed([h for _, _, h in stored])
-    bits = _POPCOUNT[q[:, None, :] ^ s[None, :, :]].sum(axis=2, dtype=np.int32)  # (query views, stored views)
     q_frame = np.array([times.index(p.at_s) for p in query])
     per_frame = np.full((len(times), len(stored)), PDQ_BITS, np.int32)
-    np.minimum.at(per_frame, q_frame, bits)  # least over the query frame's views
+    for lo in range(0, len(stored), _CHUNK):  # (query views x chunk x 32) bytes at a time
+        bits = _POPCOUNT[q[:, None, :] ^ s[None, lo:lo + _CHUNK, :]].sum(axis=2, dtype=np.int32)
+        np.minimum.at(per_frame[:, lo:lo + _CHUNK], q_frame, bits)  # least over the query frame's views
     generations = sorted({g for g, _, _ in stored})
     g_index = np.array([generations.index(g) for g, _, _ in stored])
     per_generation = np.full((len(times), len(generations)), PDQ_BITS, np.int32)

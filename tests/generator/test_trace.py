@@ -41,6 +41,16 @@ def test_a_copy_ranks_its_source_first_and_one_look_alike_frame_is_not_a_match()
     assert rank([], stored) == [] and rank(query, []) == []
 
 
+def test_a_bank_compared_in_chunks_ranks_as_one_compared_at_once(monkeypatch):
+    import generator.fingerprints as fingerprints
+    frames = [(i * 0.25, _photo(img)) for i, img in enumerate((data.astronaut(), data.coffee(), data.chelsea()))]
+    stored = [(f"g{k}", p.at_s, p.as_bytes()) for k in range(4) for p in frame_prints(frames[k % 3:] + frames[:k % 3])]
+    query = frame_prints(frames[:2])
+    whole = rank(query, stored)
+    monkeypatch.setattr(fingerprints, "_CHUNK", 7)  # boundaries inside generations and frames
+    assert rank(query, stored) == whole
+
+
 @pytest.fixture
 def rendered(rt):
     """Three generations rendered and scanned through the real pipeline (the tiny random model)."""
