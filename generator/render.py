@@ -23,6 +23,7 @@ from scipy.signal import lfilter
 
 from app.kit.files import sha256_of
 from generator import provenance, watermark
+from generator.dataset import BACKGROUNDS
 from generator.encode import EncodeSpec, write_mp4
 from generator.state_parser import parse
 from generator.model_files import default_model_dir
@@ -89,6 +90,21 @@ def pipeline(directory: str) -> GreenlightVideoPipeline:
     return pipe.to("cuda") if torch.cuda.is_available() else pipe
 
 
+def model_caption(pipe: GreenlightVideoPipeline, prompt: str) -> str:
+    """The prompt as our model's captions read: they always end by naming a background
+    (generator/dataset.py), and a prompt that names none drifts (measured on the shipped weights,
+    "a red ball bounces off the backboard": 2 of 12 seeds red, counts up to 5; with the studio
+    named, 6 of 6 red). Such a prompt gets the set's first background. A model that was not
+    trained on those captions (no "background" in its vocabulary) gets the prompt as written."""
+    vocabulary = getattr(pipe.text_encoder.config, "vocabulary", ())
+    if "background" not in vocabulary:
+        return prompt
+    lowered = prompt.lower()
+    if any(name in lowered for name, _, _ in BACKGROUNDS):
+        return prompt
+    return f"{prompt.rstrip(' .,')}, {BACKGROUNDS[0][0]} background"
+
+
 def sample_clip(pipe: GreenlightVideoPipeline, prompt: str, *, seed: int, steps: int, guidance: float,
                 lineage: tuple = ()) -> np.ndarray:
     """The model's frames for the prompt, (T, h, w, 3) uint8; the same seed gives the same clip.
@@ -101,7 +117,7 @@ def sample_clip(pipe: GreenlightVideoPipeline, prompt: str, *, seed: int, steps:
 
     clip = None
     for text in [p for p, _ in lineage] + [prompt]:
-        out = pipe(text, num_inference_steps=steps, guidance_scale=guidance, generator=noise(),
+        out = pipe(model_caption(pipe, text), num_inference_steps=steps, guidance_scale=guidance, generator=noise(),
                    init_frames=None if clip is None else clip[None], strength=REMIX_STRENGTH)
         clip = out.frames[0]
     return clip
