@@ -23,20 +23,23 @@ def generator() -> None:
 @click.option("--width", default=None, type=click.IntRange(min=8),
               help="UNet base channels (default 64, ~6.7 M parameters; 128 on an accelerator)")
 @click.option("--size", default=None, type=click.IntRange(min=16), help="frame size in pixels (default 32)")
+@click.option("--lr", default=None, type=click.FloatRange(min=0, min_open=True),
+              help="learning rate (default 3e-4; a warm-started stage anneals at a lower one)")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when present)")
 @click.option("--init", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="warm-start a new run from this saved pipeline's weights (e.g. generator/data/video_model), "
                    "with a fresh optimiser; give the stage its own --seed")
 def train_command(out: Path, steps: int | None, batch: int | None, width: int | None, size: int | None,
-                  seed: int, device: str | None, init: Path | None) -> None:
+                  lr: float | None, seed: int, device: str | None, init: Path | None) -> None:
     """Train on the synthetic set (generator/dataset.py). About 0.7 s a step on 2 CPU cores at the
     defaults; the same options and seed give the same weights."""
     from dataclasses import replace
 
     from generator.training import TrainConfig, train
 
-    overrides = {k: v for k, v in {"steps": steps, "batch": batch, "width": width, "size": size}.items() if v}
+    overrides = {k: v for k, v in {"steps": steps, "batch": batch, "width": width, "size": size,
+                                        "lr": lr}.items() if v}
     config = replace(TrainConfig(), seed=seed, **overrides)
     with click.progressbar(length=config.steps, label="training the video model",
                            item_show_func=lambda loss: f"loss {loss:.4f}" if loss is not None else "") as bar:

@@ -250,9 +250,9 @@ def test_a_worker_killed_mid_render_leaves_no_child_and_no_part_and_another_fini
     """On Redis the second worker is already running: its periodic pass notices the dead one. The
     embedded queue lives in one process, so there the next worker is a restarted one."""
     gid = submit(rt, alice, "a gold star falling through space")
-    # a long render (6,600 frames, about 40 s of encoding: the model's held frames encode fast) so
-    # the second worker is up while the first still renders
-    first = _worker(rt, GL_RENDER_SECONDS="110", GL_RENDER_FPS="60")
+    # a render far longer than the test (36,000 frames, minutes of encoding even on an idle machine:
+    # the model's held frames encode fast) so the second worker is up while the first still renders
+    first = _worker(rt, GL_RENDER_SECONDS="600", GL_RENDER_FPS="60")
     second = None
     try:
         wait_for(lambda: first.poll() is None and status(rt, gid) == Status.RENDERING and partials(rt), 150,
