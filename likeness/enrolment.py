@@ -468,10 +468,17 @@ def complete(session: Session, user: User, cameo: Cameo, template: np.ndarray, f
     return case
 
 
+DEMO_FACE = Path(__file__).parent / "data" / "demo" / "alice.jpg"
+
+
 def seed_demo_cameos(session: Session, users: Mapping[str, User]) -> dict[str, str]:
-    """The demo world's cameos, enrolled through `complete` like any other: they show consent rules,
-    not face matching, so each face is a stand-in (a random unit vector, a face no camera will match)
-    instead of a liveness video nobody recorded."""
+    """The demo world's cameos, enrolled through `complete` like any other, without the liveness
+    video nobody recorded. Alice's face is a real photo (DEMO_FACE: NASA's portrait of Eileen Collins,
+    public domain, as scikit-image ships it), so her cameo appears on screen in a render and the
+    post-render scan matches it; Bob's and Tess's show consent rules only, each face a stand-in (a
+    random unit vector, a face no camera will match)."""
+    import cv2
+
     from likeness.faces import load_face_models
     from likeness.services import create_cameo
 
@@ -481,8 +488,14 @@ def seed_demo_cameos(session: Session, users: Mapping[str, User]) -> dict[str, s
     for handle, name, permission in (("alice", "Alice", Permission.EVERYONE), ("bob", "Bob", Permission.MUTUALS),
                                      ("tess", "Tess", Permission.ONLY_ME)):
         cameo = create_cameo(session, users[handle], name, permission, [])
-        face = rng.standard_normal(models.dim).astype(np.float32)
-        complete(session, users[handle], cameo, build_template(np.stack([face, face]) / np.linalg.norm(face)), [],
+        if handle == "alice":
+            photo = cv2.imread(str(DEMO_FACE))
+            crop = models.align(photo, max(models.detect(photo), key=lambda f: f.area))
+            face, face_crops = models.embed_aligned(crop), [crop]
+        else:
+            face, face_crops = rng.standard_normal(models.dim).astype(np.float32), []
+        face = face / np.linalg.norm(face)
+        complete(session, users[handle], cameo, build_template(np.stack([face, face])), face_crops,
                  models, frames=0, speech="demo")
         made[f"{handle}_cameo"] = cameo.id
     return made

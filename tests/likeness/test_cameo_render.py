@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import drain
 from tests.likeness.enrolled import enrolled_cameo
 from tests.likeness.test_face_scan import generate
 from tests.likeness.test_face_scan import scan_verdict as scan
@@ -51,3 +52,22 @@ def test_a_render_without_cameos_shows_no_face(rt, make_api):
     bob, _ = make_api("bob@t.test", handle="bob")
     body = generate(bob, rt, "three yellow balls fall")
     assert scan(body)["scores"]["faces_seen"] == 0
+
+
+@pytest.mark.slow
+def test_the_demo_cameo_generation_shows_alices_face_and_the_scan_matches_it(rt):
+    """The demo world (README command 1): Bob's "me and alice dancing" declares both cameos; Alice's
+    is enrolled from a real photo, so her face is on screen and the scan names her cameo."""
+    from app.demo import seed
+    from app.models import Generation, VerdictRecord
+    from likeness.models import Cameo
+
+    seed(rt, echo=lambda *_: None)
+    drain(rt)
+    with rt.db.transaction() as s:
+        alice_cameo = s.query(Cameo).filter_by(display_name="Alice").one()
+        assert alice_cameo.status == "active"
+        gen = s.query(Generation).filter_by(prompt="me and alice dancing on the beach at sunset").one()
+        verdict = s.query(VerdictRecord).filter_by(generation_id=gen.id, stage="likeness.face_scan").one()
+        assert (gen.status, verdict.decision, verdict.reasons) == ("draft", "allow", []), verdict.reasons
+        assert verdict.scores["faces_seen"] >= 1 and verdict.scores["cameos_matched"] == 1
