@@ -44,8 +44,9 @@ def _bounded(convert: Callable[[str], float], what: str, low: float | None, high
     return parse
 
 
-def integer(low: int | None = None) -> Kind:
-    return Kind("integer" if low is None else f"integer >= {low}", _bounded(int, "an integer", low, None))
+def integer(low: int | None = None, high: int | None = None) -> Kind:
+    span = "" if low is None else f" {low}..{high}" if high is not None else f" >= {low}"
+    return Kind("integer" + span, _bounded(int, "an integer", low, high))
 
 
 def number(low: float | None = None, high: float | None = None) -> Kind:
@@ -369,6 +370,9 @@ _DECLARED = (
     Setting("GL_RENDER_SECONDS", "generator", number(0.1), 3.0,
             "length of a rendered video (the model's frames share it equally)"),
     Setting("GL_RENDER_FPS", "generator", integer(1), 24, "frame rate of a rendered video"),
+    Setting("GL_RENDER_BATCH", "generator", integer(1, 64), 4,
+            "most queued text-to-video requests a render job samples in one model call (halved on "
+            "out-of-memory); 1 renders one at a time"),
     Setting("GL_C2PA_CERT", "generator", PATH, None,
             "PEM chain (signing certificate first) for the C2PA manifest of every render; with GL_C2PA_KEY",
             "a development CA and signer made in `<instance>/provenance/` (`greenlight provenance init`)"),
@@ -517,6 +521,7 @@ _TUNED_FIELDS = {
     "retry_intervals": "GL_RETRY_INTERVALS", "job_timeout_s": "GL_JOB_TIMEOUT_S", "stall_after_s": "GL_STALL_AFTER_S",
     "worker_poll_s": "GL_WORKER_POLL_S", "heartbeat_s": "GL_WORKER_HEARTBEAT_S",
     "dead_after_s": "GL_WORKER_DEAD_AFTER_S", "recovery_interval_s": "GL_RECOVERY_INTERVAL_S", "render_seconds": "GL_RENDER_SECONDS", "render_fps": "GL_RENDER_FPS",
+    "render_batch": "GL_RENDER_BATCH",
     "stages_off": "GL_STAGES_OFF", "model_licences": "GL_MODEL_LICENCES",
     "model_declared_licences": "GL_MODEL_DECLARED_LICENCES",
 }
@@ -546,6 +551,7 @@ class Config:
     recovery_interval_s: int = _default("GL_RECOVERY_INTERVAL_S")
     render_seconds: float = _default("GL_RENDER_SECONDS")
     render_fps: int = _default("GL_RENDER_FPS")
+    render_batch: int = _default("GL_RENDER_BATCH")
     extra: dict[str, str] = field(default_factory=dict)
     # Pipeline stages that neither run nor are required (GL_STAGES_OFF, comma-separated names).
     stages_off: frozenset[str] = frozenset()

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from flask import Blueprint
     from sqlalchemy.orm import Session
 
+    from app.interfaces import Renderer
     from app.model_files import ModelFile
     from app.models import Generation, User  # noqa: F401
     from app.runtime import Runtime
@@ -41,8 +42,9 @@ class Domain:
     # Built when the app is: importing a domain's views must not be a cost of importing the plugin.
     blueprints: Callable[[], Iterable["Blueprint"]] | None = None
     commands: Callable[[], Iterable["click.Command"]] | None = None
-    # Renders a greenlit request to an MP4 (generator only): see app.orchestrator.render.
-    renderer: Callable[..., Any] | None = None
+    # Renders greenlit requests to MP4s (generator only): app.interfaces.Renderer, called by
+    # app.orchestrator.render.
+    renderer: "Renderer | None" = None
     publish_checks: tuple[PublishCheck, ...] = ()
     co_owners: tuple[CoOwnership, ...] = ()
     # DSA statement category and keywords of decisions that are not a stage's verdict
@@ -105,7 +107,7 @@ def stage(name: str) -> "Stage":
         raise RegistryError(f"no stage named {name}; domains loaded: {loaded}") from None
 
 
-def renderer() -> Callable[..., Any]:
+def renderer() -> "Renderer":
     found = [d.renderer for d in _domains.values() if d.renderer is not None]
     if len(found) != 1:
         raise RegistryError(f"exactly one domain must register a renderer, found {len(found)}")

@@ -6,6 +6,8 @@ dataclasses), never ORM rows of a domain's tables, so a page cannot reach past t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -116,3 +118,32 @@ class CameoFaces(Protocol):
     def faces(self, session: Session, cameo_ids: Sequence[str]) -> list[Any]:
         """One aligned face crop (112x112 BGR uint8) per cameo that is active and has stored
         crops, in the order asked; a cameo without one is left out."""
+
+
+# -- the renderer (generator) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """One greenlit generation's render, as the core hands it to the registered renderer."""
+
+    generation_id: str
+    prompt: str
+    out_path: Path
+    seed: int
+    fps: int
+    seconds: float
+    watermark: str                    # the visible label
+    provenance: dict[str, Any]        # the gates and consent receipts the C2PA manifest states
+    faces: tuple[Any, ...] = ()       # cameos' aligned crops (CameoFaces), in memory only
+    lineage: tuple[tuple[str, int], ...] = ()  # a remix: (prompt, seed) of each ancestor, root first
+    input_image: Path | None = None
+
+
+class Renderer(Protocol):
+    """Renders greenlit requests to MP4 files (`Domain.renderer`). Given several, it may sample them
+    together (a batch on one model call)."""
+
+    def __call__(self, requests: Sequence[RenderRequest]) -> list[Any]:
+        """One entry per request, in order: the render's result (with `sha256`, `model`, `steps`,
+        `timings`), or the exception raised for that request alone."""

@@ -150,7 +150,8 @@ class Generation(Base):
     # deletion): the file sits in the legal hold until purged (app/media_holds.py).
     media_withheld: Mapped[str | None] = mapped_column(String(40))
     # What rendered it (the renderer's result): model directory and version, sampler steps, and
-    # seconds spent per part (sample, sound, encode). The seed is `seed`.
+    # seconds spent per part (sample, sound, encode, sign), with `batch`: how many clips the model
+    # sampled in the same call, whose time `sample` is. The seed is `seed`.
     render_model: Mapped[str | None] = mapped_column(String(200))
     render_steps: Mapped[int | None] = mapped_column(Integer)
     render_timings: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -21,7 +21,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from app import cases, domains, pipeline, runtime, statements
-from app.interfaces import CameoFaces, ConsentReceipts
+from app.interfaces import CameoFaces, ConsentReceipts, RenderRequest
 from app.db import utcnow
 from app.errors import StaleState
 from app.generations import MEDIA_FOLDER, media_key, submit, visible_label
@@ -220,38 +220,99 @@ def _provenance(session: Session, gen: Generation) -> dict:
     return {"policies": gates, "consent": domains.service(ConsentReceipts).receipts(session, gen.id)}
 
 
+def _render_request(rt: Runtime, s: Session, gen: Generation) -> RenderRequest:
+    upload = s.get(Upload, gen.input_image_id) if gen.input_image_id else None
+    return RenderRequest(
+        generation_id=gen.id, prompt=gen.prompt, out_path=rt.storage.staging_path(media_key(gen.id)), seed=gen.seed,
+        fps=rt.config.render_fps, seconds=rt.config.render_seconds, watermark=visible_label(gen.owner.handle),
+        provenance=_provenance(s, gen), lineage=tuple(_lineage(s, gen)),
+        input_image=rt.storage.path(upload.key) if upload else None,
+        # decrypted here, held in memory by this job only, composited and dropped
+        faces=tuple(domains.service(CameoFaces).faces(s, list(gen.cameo_ids or []))))
+
+
+def _batchable(gen: Generation) -> bool:
+    """Plain text-to-video, which the model samples in batches: a remix replays its parent's clip
+    and an input image is not sampled."""
+    return gen.remix_of_id is None and gen.input_image_id is None
+
+
+def _claim_companions(rt: Runtime, leader_id: str, wanted: int) -> list[str]:
+    """Up to `wanted` other queued text-to-video generations for the leader's batch, oldest first.
+    Each is taken off the render queue first (app.queues.Queues.take), so no other worker can
+    start it too; one that left `queued` meanwhile (blocked, deleted) is dropped with its job."""
+    if wanted <= 0:
+        return []
+    with rt.db.transaction() as s:
+        candidates = s.scalars(
+            select(Generation.id).where(Generation.status == Status.QUEUED, Generation.id != leader_id,
+                                        Generation.remix_of_id.is_(None), Generation.input_image_id.is_(None))
+            .order_by(Generation.updated_at, Generation.id).limit(wanted * 2)).all()
+    taken = []
+    for gid in candidates:
+        if len(taken) == wanted:
+            break
+        if rt.queues.take(RENDER, gid) and _claim(rt, gid, Status.QUEUED, Status.RENDERING):
+            taken.append(gid)
+    return taken
+
+
+def _rendered(rt: Runtime, generation_id: str, result) -> bool:
+    """Record a finished render and hand the generation to the scan. False when it was moved on
+    while rendering (deleted, or another run got there first)."""
+    key = media_key(generation_id)
+    rt.storage.make_private(key)  # 0600 whichever renderer wrote it, under whatever umask
+    try:
+        with rt.db.transaction() as s:
+            gen = s.get(Generation, generation_id)
+            if gen is None or gen.status != Status.RENDERING:
+                return False
+            transition(s, gen, Status.SCANNING, actor=SYSTEM, media_key=key, media_sha256=result.sha256)
+            gen.render_model, gen.render_steps, gen.render_timings = result.model, result.steps, {
+                part: round(seconds, 4) for part, seconds in result.timings.items()} | {"batch": result.batch}
+    except StaleState:
+        log.info("render %s: another run moved it first", generation_id)
+        return False
+    enqueue(rt, SCAN, generation_id)
+    return True
+
+
 def render(rt: Runtime, generation_id: str) -> Status | None:
+    """Render the generation, and with it up to GL_RENDER_BATCH - 1 other queued text-to-video
+    requests in one model call (their own jobs taken off the queue). A companion whose render
+    failed goes back on the queue alone, for its own retries; the leader's failure is this job's."""
     try:
         if not _claim(rt, generation_id, Status.QUEUED, Status.RENDERING):
             return None
         with rt.db.transaction() as s:
             gen = s.get(Generation, generation_id)
-            prompt, seed, handle = gen.prompt, gen.seed, gen.owner.handle
-            provenance = _provenance(s, gen)
-            lineage = _lineage(s, gen)
-            upload = s.get(Upload, gen.input_image_id) if gen.input_image_id else None
-            input_image = rt.storage.path(upload.key) if upload else None
-            # decrypted here, held in memory by this job only, composited and dropped
-            faces = domains.service(CameoFaces).faces(s, list(gen.cameo_ids or []))
-        key = media_key(generation_id)
-        # Same key on every attempt: a re-run replaces the file atomically, never adds a second.
-        result = domains.renderer()(prompt, rt.storage.staging_path(key), seed=seed, fps=rt.config.render_fps,
-                                    seconds=rt.config.render_seconds, watermark=visible_label(handle),
-                                    generation_id=generation_id, provenance=provenance,
-                                    faces=faces, lineage=lineage, input_image=input_image)
-        rt.storage.make_private(key)  # 0600 whichever renderer wrote it, under whatever umask
+            plain = _batchable(gen)
+        ids = [generation_id] + (_claim_companions(rt, generation_id, rt.config.render_batch - 1) if plain else [])
         with rt.db.transaction() as s:
-            gen = s.get(Generation, generation_id)
-            if gen is None or gen.status != Status.RENDERING:
-                return None
-            transition(s, gen, Status.SCANNING, actor=SYSTEM, media_key=key, media_sha256=result.sha256)
-            gen.render_model, gen.render_steps, gen.render_timings = result.model, result.steps, {
-                part: round(seconds, 4) for part, seconds in result.timings.items()}
+            requests = [_render_request(rt, s, s.get(Generation, gid)) for gid in ids]
     except StaleState:
         log.info("render %s: another run moved it first", generation_id)
         return None
-    enqueue(rt, SCAN, generation_id)
-    return Status.SCANNING
+    # Same key on every attempt: a re-run replaces the file atomically, never adds a second.
+    try:
+        results = domains.renderer()(requests)
+    except BaseException:
+        for gid in ids[1:]:  # their jobs were taken: back on the queue, each alone
+            enqueue(rt, RENDER, gid)
+        raise
+    outcome = None
+    for gid, result in zip(ids, results, strict=True):
+        if isinstance(result, BaseException):
+            if gid != generation_id:
+                log.warning("render %s (batched with %s) failed, queued alone: %s", gid, generation_id, result)
+                enqueue(rt, RENDER, gid)  # still `rendering`: its own job renders it as after a crash
+            continue
+        if _rendered(rt, gid, result) and gid == generation_id:
+            outcome = Status.SCANNING
+    leader = results[0]
+    if isinstance(leader, BaseException):
+        raise leader
+    return outcome
 
 
 def scan(rt: Runtime, generation_id: str) -> Status | None:

@@ -287,6 +287,19 @@ class Queues:
         if job is not None:
             job.delete(remove_from_queue=True)
 
+    def take(self, name: str, generation_id: str) -> bool:
+        """Take the generation's job off the queue before any worker starts it (a render job batching
+        it with its own): True when this call removed it, so its work is the caller's; False when no
+        such job waits (a worker has started it, it waits for a retry, or there is none). LREM is
+        atomic: of two workers taking the same job, one gets it."""
+        jid = job_id(name, generation_id)
+        if not self.queue(name).remove(jid):
+            return False
+        job = Job.fetch_many([jid], connection=self.connection)[0]
+        if job is not None:
+            job.delete(remove_from_queue=False)
+        return True
+
     @contextlib.contextmanager
     def exclusive(self, ttl_s: float) -> Iterator[bool]:
         """One recovery pass at a time across workers: yields False when another holds it."""

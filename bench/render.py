@@ -30,7 +30,7 @@ from app import accounts, generations, orchestrator, runtime  # noqa: E402
 from app.config import Config  # noqa: E402
 from app.factory import load_plugins  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
-from app.models import Generation, Status, User  # noqa: E402
+from app.models import Generation, Status, User, VerdictRecord  # noqa: E402
 from generator import dataset as ds  # noqa: E402
 from generator import render as render_module  # noqa: E402
 
@@ -76,6 +76,7 @@ def main() -> None:
     orchestrator.scan(rt, warm)
 
     raw, render_s, sample_s, scan_s = [], [], [], []
+    stage_ms: dict[str, list[float]] = {}
     for prompt in prompts[1:]:
         gid = submit(prompt)
         with rt.db.transaction() as s:
@@ -91,6 +92,8 @@ def main() -> None:
         scan_s.append(time.perf_counter() - started)
         with rt.db.transaction() as s:
             sample_s.append(s.get(Generation, gid).render_timings["sample"])
+            for v in s.query(VerdictRecord).filter_by(generation_id=gid, phase="post_render"):
+                stage_ms.setdefault(v.stage, []).append(v.latency_ms)
 
     mean = statistics.mean
     print(f"model {label}; {args.n} generations, 3 s at 24 fps, 384 px; SQLite; {torch.get_num_threads()} threads")
@@ -99,6 +102,8 @@ def main() -> None:
     print(f"render step, whole         {mean(render_s):6.3f} s  ({mean(render_s) / mean(raw):.2f}x raw: sound, marks, "
           f"encode, signing, records)")
     print(f"post-render scans          {mean(scan_s):6.3f} s  ({mean(scan_s) / mean(render_s):.2f}x the render step)")
+    for stage, ms in stage_ms.items():
+        print(f"  {stage:<26} {mean(ms) / 1000:6.3f} s  ({mean(ms) / 1000 / mean(render_s):.3f}x the render step)")
     print(f"videos a minute, batch 1   {60 / (mean(render_s) + mean(scan_s)):6.1f} (render + scans, one at a time)")
     for batch in (int(b) for b in args.batches.split(",")):
         started = time.perf_counter()

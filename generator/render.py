@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +72,7 @@ class RenderResult:
     steps: int
     impacts_s: tuple[float, ...]    # where the soundtrack has an impact
     timings: dict[str, float] = field(default_factory=dict)  # seconds: sample, sound, encode (pictures), sign
+    batch: int = 1                  # clips sampled in the same model call (`sample` is that call's time)
 
 
 @functools.lru_cache(maxsize=8)
@@ -121,6 +123,36 @@ def sample_clip(pipe: GreenlightVideoPipeline, prompt: str, *, seed: int, steps:
                    init_frames=None if clip is None else clip[None], strength=REMIX_STRENGTH)
         clip = out.frames[0]
     return clip
+
+
+def sample_clips(pipe: GreenlightVideoPipeline, prompts: Sequence[str], seeds: Sequence[int], *, steps: int,
+                 guidance: float) -> list[np.ndarray]:
+    """Plain text-to-video clips for several prompts in one call: each starts from its own seed's
+    noise, drawn as `sample_clip` draws it, so a clip is the one it would be alone (up to the last
+    bits of float arithmetic in a larger batch)."""
+    size = pipe.unet.config.sample_size
+    shape = (1, pipe.unet.config.in_channels, size, size)
+    latents = torch.cat([torch.randn(shape, generator=torch.Generator().manual_seed(seed % 2**63))
+                         for seed in seeds])
+    out = pipe([model_caption(pipe, p) for p in prompts], num_inference_steps=steps, guidance_scale=guidance,
+               latents=latents)
+    return list(out.frames)
+
+
+def sample_batch(pipe: GreenlightVideoPipeline, prompts: Sequence[str], seeds: Sequence[int], *, steps: int,
+                 guidance: float) -> list[np.ndarray]:
+    """`sample_clips`, halving the batch on out-of-memory until it fits (one clip that does not fit
+    raises): a GPU worker's batch size is a ceiling, not a promise."""
+    try:
+        return sample_clips(pipe, prompts, seeds, steps=steps, guidance=guidance)
+    except torch.OutOfMemoryError:
+        if len(prompts) == 1:
+            raise
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        half = len(prompts) // 2
+        return (sample_batch(pipe, prompts[:half], seeds[:half], steps=steps, guidance=guidance)
+                + sample_batch(pipe, prompts[half:], seeds[half:], steps=steps, guidance=guidance))
 
 
 def camera_move(image_path: Path, *, frames: int, size: int) -> np.ndarray:
@@ -272,17 +304,30 @@ class Figure:
         canvas.paste(self.head, (round(cx - w / 2), round(top)), self.mask)
 
 
+@dataclass(frozen=True)
+class Sampled:
+    """A clip the model sampled in a batch (render_batch): the batch's sampling time and size."""
+    clip: np.ndarray
+    seconds: float
+    batch: int
+
+
 def render_to_mp4(prompt: str, out_path: str | os.PathLike[str], *, seed: int,
-                  settings: RenderSettings = RenderSettings(), model_dir: Path | None = None) -> RenderResult:
-    """Sample, picture, sound, encode: the MP4 at out_path, written atomically."""
+                  settings: RenderSettings = RenderSettings(), model_dir: Path | None = None,
+                  sampled: Sampled | None = None) -> RenderResult:
+    """Sample (unless `sampled` brings the clip), picture, sound, encode: the MP4 at out_path,
+    written atomically."""
     directory = Path(model_dir or default_model_dir())
     started = time.perf_counter()
-    if settings.input_image is not None:
-        clip = camera_move(settings.input_image, frames=8, size=settings.size)
+    if sampled is not None:
+        clip, batch = sampled.clip, sampled.batch
+        started -= sampled.seconds
+    elif settings.input_image is not None:
+        clip, batch = camera_move(settings.input_image, frames=8, size=settings.size), 1
     else:
-        clip = sample_clip(pipeline(str(directory)), prompt, seed=seed, steps=settings.steps,
-                           guidance=settings.guidance, lineage=settings.lineage)
-    sampled = time.perf_counter()
+        clip, batch = sample_clip(pipeline(str(directory)), prompt, seed=seed, steps=settings.steps,
+                                  guidance=settings.guidance, lineage=settings.lineage), 1
+    sampled_at = time.perf_counter()
     frames_out = max(1, round(settings.fps * settings.seconds))
     duration = frames_out / settings.fps
     per_frame = duration / clip.shape[0]
@@ -313,5 +358,53 @@ def render_to_mp4(prompt: str, out_path: str | os.PathLike[str], *, seed: int,
         duration_s=duration, sha256=digest, bytes=size, model=made_by, seed=seed,
         steps=settings.steps, impacts_s=tuple(impacts),
         # pictures are drawn lazily while encoding: their time is in `encode`
-        timings={"sample": sampled - started, "sound": prepared - sampled, "encode": done - prepared} | signed,
+        timings={"sample": sampled_at - started, "sound": prepared - sampled_at, "encode": done - prepared} | signed,
+        batch=batch,
     )
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    prompt: str
+    out_path: Path
+    seed: int
+    settings: RenderSettings = RenderSettings()
+
+
+def batchable(settings: RenderSettings) -> bool:
+    """Plain text-to-video: a remix replays its lineage and an input image is not sampled."""
+    return not settings.lineage and settings.input_image is None
+
+
+def render_batch(jobs: Sequence[RenderJob], model_dir: Path | None = None) -> list[RenderResult | Exception]:
+    """Several renders: the model samples the batchable jobs of the same steps and guidance in one
+    call (`sample_batch`: halved on out-of-memory), then each job gets its sound, marks, encode and
+    signature alone. One entry per job, in order: its RenderResult, or the exception that job (or
+    its batch's sampling) raised, so one bad job does not fail the others."""
+    directory = Path(model_dir or default_model_dir())
+    groups: dict[tuple[int, float], list[int]] = {}
+    for i, job in enumerate(jobs):
+        if len(jobs) > 1 and batchable(job.settings):
+            groups.setdefault((job.settings.steps, job.settings.guidance), []).append(i)
+    done: dict[int, Sampled | Exception] = {}
+    for (steps, guidance), members in groups.items():
+        began = time.perf_counter()
+        try:
+            clips = sample_batch(pipeline(str(directory)), [jobs[i].prompt for i in members],
+                                 [jobs[i].seed for i in members], steps=steps, guidance=guidance)
+        except Exception as exc:  # noqa: BLE001 - each job of the batch reports it
+            done.update(dict.fromkeys(members, exc))
+            continue
+        took = time.perf_counter() - began
+        done.update({i: Sampled(clip, took, len(members)) for i, clip in zip(members, clips, strict=True)})
+    results: list[RenderResult | Exception] = []
+    for i, job in enumerate(jobs):
+        if isinstance(done.get(i), Exception):
+            results.append(done[i])
+            continue
+        try:
+            results.append(render_to_mp4(job.prompt, job.out_path, seed=job.seed, settings=job.settings,
+                                         model_dir=directory, sampled=done.get(i)))
+        except Exception as exc:  # noqa: BLE001 - reported for this job alone
+            results.append(exc)
+    return results

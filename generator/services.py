@@ -3,37 +3,31 @@ file; bank every output's fingerprints; trace a copy back to its generation."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import setting
+from app.interfaces import RenderRequest
 from generator.fingerprints import FRAMES_PER_SECOND, FramePrint, TraceMatch, frame_prints, rank
 from generator.models import OutputFingerprint
 
-if TYPE_CHECKING:
-    from generator.render import RenderResult
 
-
-def render(prompt: str, out_path: str | os.PathLike[str], *, seed: int, fps: int, seconds: float,
-           watermark: str, generation_id: str, provenance: dict | None = None,
-           faces: list | None = None, lineage: list | None = None,
-           input_image: Path | None = None) -> "RenderResult":
-    """The renderer the orchestrator calls (app.domains.renderer): atomic, same file on every retry
-    (the seed fixes the model's noise). torch and diffusers load here, on the first render, not
-    when the plugin registers."""
+def render(requests: Sequence[RenderRequest]) -> list:
+    """The renderer the orchestrator calls (app.interfaces.Renderer): each file atomic and the same
+    on every retry (the seed fixes the model's noise); several requests are sampled as one batch.
+    torch and diffusers load here, on the first render, not when the plugin registers."""
     from generator import render as model_render
-    from generator.render import RenderSettings
+    from generator.render import RenderJob, RenderSettings
 
-    settings = RenderSettings(fps=fps, seconds=seconds, watermark=watermark, generation_id=generation_id,
-                              provenance=provenance, faces=tuple(faces or ()),
-                              lineage=tuple(tuple(step) for step in lineage or ()), input_image=input_image,
-                              steps=setting("GL_GENERATOR_STEPS"), guidance=setting("GL_GENERATOR_GUIDANCE"))
-    return model_render.render_to_mp4(prompt, out_path, seed=seed, settings=settings)
+    steps, guidance = setting("GL_GENERATOR_STEPS"), setting("GL_GENERATOR_GUIDANCE")
+    return model_render.render_batch([RenderJob(r.prompt, Path(r.out_path), r.seed, RenderSettings(
+        fps=r.fps, seconds=r.seconds, watermark=r.watermark, generation_id=r.generation_id, provenance=r.provenance,
+        faces=tuple(r.faces), lineage=tuple(tuple(step) for step in r.lineage), input_image=r.input_image,
+        steps=steps, guidance=guidance)) for r in requests])
 
 
 def bank_fingerprints(session: Session, generation_id: str, prints: list[FramePrint]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from app.kit.media import MediaError, codec_model_file
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
-from generator.fingerprints import FRAMES_PER_SECOND, frame_prints
+from generator.fingerprints import FRAMES_PER_SECOND, PRINT_SIDE, VIEWS, frame_prints
 from generator.media import check_playable, probe
 from generator.services import bank_fingerprints
 
@@ -37,7 +37,7 @@ class FingerprintStage(Stage):
 
     dsa_category = "STATEMENT_CATEGORY_OTHER_VIOLATION_TC"
     name = "generator.fingerprints"
-    version = f"pdq-views-1:{FRAMES_PER_SECOND:g}fps"
+    version = f"pdq-views-{len(VIEWS)}:{PRINT_SIDE}px:{FRAMES_PER_SECOND:g}fps"
 
     def check(self, ctx: StageContext) -> Verdict:
         try:

@@ -78,6 +78,80 @@ def test_enqueue_is_deduplicated_while_a_job_is_live(rt, alice):
     assert rt.queues.counts()[RENDER] == 1
 
 
+def record_batches(monkeypatch) -> list[list[str]]:
+    """The prompts of each call of the generator's batch renderer."""
+    import generator.render as render
+    batches, real = [], render.render_batch
+    monkeypatch.setattr(render, "render_batch", lambda jobs, *a, **k: batches.append([j.prompt for j in jobs])
+                        or real(jobs, *a, **k))
+    return batches
+
+
+BATCH_PROMPTS = ("a red ball falls", "a blue cube rolls left", "a green star falls")
+
+
+@pytest.mark.slow
+def test_queued_requests_render_in_one_batch_and_their_own_jobs_then_do_nothing(rt, alice, monkeypatch):
+    batches = record_batches(monkeypatch)
+    gids = [submit(rt, alice, p) for p in BATCH_PROMPTS]
+    assert rt.queues.counts()[RENDER] == 3
+    drain(rt)
+    # the first job took the other two off the queue: one model call, nothing rendered twice
+    assert batches == [list(BATCH_PROMPTS)]
+    with rt.db.transaction() as s:
+        gens = [s.get(Generation, g) for g in gids]
+        assert [(g.status, g.render_timings["batch"]) for g in gens] == [(Status.DRAFT, 3)] * 3
+        assert [len([e for e in audit.history(s, "generation", g.id) if e.after.get("status") == "rendering"])
+                for g in gens] == [1, 1, 1]
+
+
+@pytest.mark.slow
+def test_a_batch_leaves_out_remixes_and_generations_no_longer_queued(rt, alice, monkeypatch):
+    batches = record_batches(monkeypatch)
+    first = submit(rt, alice, "a red ball falls")
+    drain(rt)
+    with rt.db.transaction() as s:
+        remix = orchestrator.submit_and_gate(rt, s, s.get(User, alice.id), "a blue ball falls", [], first)
+    plain = submit(rt, alice, "a green star falls")
+    gone = submit(rt, alice, "a yellow ring rolls right")
+    with rt.db.transaction() as s:  # deleted while queued: its job finds nothing to do
+        orchestrator.transition(s, s.get(Generation, gone), Status.DELETED, actor="test")
+    batches.clear()
+    drain(rt)
+    assert sorted(map(sorted, batches)) == [["a blue ball falls"], ["a green star falls"]]
+    assert (status(rt, remix), status(rt, plain), status(rt, gone)) == (Status.DRAFT, Status.DRAFT, Status.DELETED)
+
+
+@pytest.mark.slow
+def test_a_companion_whose_render_failed_is_queued_again_alone(rt, alice, monkeypatch):
+    import generator.render as render
+    batches = record_batches(monkeypatch)
+    real, failures = render.render_to_mp4, []
+
+    def cube_fails_once(prompt, out_path, **kwargs):
+        if "cube" in prompt and not failures:
+            failures.append(prompt)
+            raise OSError("disk hiccup")
+        return real(prompt, out_path, **kwargs)
+
+    monkeypatch.setattr(render, "render_to_mp4", cube_fails_once)
+    gids = [submit(rt, alice, p) for p in BATCH_PROMPTS]
+    drain(rt)
+    assert batches == [list(BATCH_PROMPTS), ["a blue cube rolls left"]]
+    assert [status(rt, g) for g in gids] == [Status.DRAFT] * 3
+
+
+@pytest.mark.slow
+def test_a_render_batch_of_one_renders_each_alone(rt, alice, monkeypatch):
+    from dataclasses import replace
+    monkeypatch.setattr(rt, "config", replace(rt.config, render_batch=1))
+    batches = record_batches(monkeypatch)
+    for p in BATCH_PROMPTS:
+        submit(rt, alice, p)
+    drain(rt)
+    assert batches == [[p] for p in BATCH_PROMPTS]
+
+
 def test_a_job_that_keeps_failing_leaves_a_visible_failed_state(rt, alice, monkeypatch):
     import generator.render as render
     calls = []

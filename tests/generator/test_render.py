@@ -13,6 +13,9 @@ from generator.render import (
     RenderSettings, frame_index, impact_frames, render_to_mp4, soundtrack,
 )
 
+# these tests are about what the model itself samples (tests/conftest.py: model_frames_stand_in)
+pytestmark = pytest.mark.real_sampler
+
 
 def test_each_sampled_frame_holds_for_an_equal_share_of_the_video():
     shown = [frame_index(i, 24, 8) for i in range(24)]
@@ -128,3 +131,56 @@ def test_the_render_job_passes_a_remix_its_lineage(rt, make_api, monkeypatch):
     assert [s[0] for s in seen] == ["a red ball falls", "a blue ball falls", "a green ball"]
     assert seen[0][1] == () and seen[1][1] == (("a red ball falls", seeds[first]),)
     assert seen[2][1] == (("a red ball falls", seeds[first]), ("a blue ball falls", seeds[second["id"]]))
+
+
+def test_a_batch_samples_each_clip_as_it_would_be_alone_and_halves_on_out_of_memory(monkeypatch):
+    import torch
+
+    import generator.render as render
+    from generator.model_files import default_model_dir
+
+    pipe = render.pipeline(str(default_model_dir()))
+    prompts, seeds = ["a red ball falls", "a blue cube rolls left", "two green stars fall"], [3, 4, 5]
+    alone = [render.sample_clip(pipe, p, seed=s, steps=6, guidance=3.0) for p, s in zip(prompts, seeds)]
+    together = render.sample_clips(pipe, prompts, seeds, steps=6, guidance=3.0)
+    # each from its own seed's noise; a larger batch may move the last bits of float arithmetic
+    assert all(np.abs(a.astype(int) - b.astype(int)).max() <= 2 for a, b in zip(alone, together, strict=True))
+    assert not np.array_equal(together[0], together[1])
+
+    calls, real = [], render.sample_clips
+
+    def fits_one(pipe, prompts, seeds, **kwargs):
+        calls.append(len(prompts))
+        if len(prompts) > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(pipe, prompts, seeds, **kwargs)
+
+    monkeypatch.setattr(render, "sample_clips", fits_one)
+    split = render.sample_batch(pipe, prompts, seeds, steps=6, guidance=3.0)
+    assert calls == [3, 1, 2, 1, 1]  # halved, then halved again where it still did not fit
+    assert all(np.array_equal(a, b) for a, b in zip(split, alone, strict=True))
+
+    monkeypatch.setattr(render, "sample_clips", lambda *a, **k: (_ for _ in ()).throw(torch.OutOfMemoryError("no")))
+    with pytest.raises(torch.OutOfMemoryError):  # one clip that does not fit is the job's failure
+        render.sample_batch(pipe, prompts[:1], seeds[:1], steps=6, guidance=3.0)
+
+
+def test_one_failed_job_of_a_batch_leaves_the_others_rendered(tmp_path, monkeypatch):
+    import generator.render as render
+
+    real = render.render_to_mp4
+
+    def second_fails(prompt, out_path, **kwargs):
+        if "cube" in prompt:
+            raise OSError("disk full")
+        return real(prompt, out_path, **kwargs)
+
+    monkeypatch.setattr(render, "render_to_mp4", second_fails)
+    settings = RenderSettings(fps=8, seconds=1.0, steps=4)
+    jobs = [render.RenderJob(p, tmp_path / f"{i}.mp4", seed=i, settings=settings)
+            for i, p in enumerate(["a red ball falls", "a blue cube rolls left", "a green star falls"])]
+    first, failed, third = render.render_batch(jobs)
+    assert isinstance(failed, OSError) and not (tmp_path / "1.mp4").exists()
+    assert (first.batch, third.batch) == (3, 3) and first.path.exists() and third.path.exists()
+    (alone,) = render.render_batch(jobs[:1])  # one request is sampled on its own
+    assert alone.batch == 1 and alone.timings["sample"] > 0

@@ -9,6 +9,9 @@ from generator.model_files import SHIPPED_MODEL
 from generator.render import RenderSettings, pipeline, render_to_mp4, sample_clip
 from generator.state_parser import parse
 
+# these tests are about what the model itself samples (tests/conftest.py: model_frames_stand_in)
+pytestmark = pytest.mark.real_sampler
+
 PROMPT = "a red ball bounces off the backboard"
 
 

@@ -84,7 +84,8 @@ def test_every_render_is_banked_with_every_view_of_its_frames(rt, rendered):
             assert all(len(r.pdq) == 32 for r in rows)
             gen = s.get(Generation, gid)
             assert gen.render_model.startswith("tiny@") and gen.render_steps == 20
-            assert set(gen.render_timings) == {"sample", "sound", "encode", "sign"}
+            assert set(gen.render_timings) == {"sample", "sound", "encode", "sign", "batch"}
+            assert gen.render_timings["batch"] == 3  # queued together, sampled in one model call
 
 
 @pytest.mark.parametrize("copy", list(COPIES))
