@@ -252,8 +252,12 @@ def _claim_companions(rt: Runtime, leader_id: str, wanted: int) -> list[str]:
     for gid in candidates:
         if len(taken) == wanted:
             break
-        if rt.queues.take(RENDER, gid) and _claim(rt, gid, Status.QUEUED, Status.RENDERING):
+        if not rt.queues.take(RENDER, gid, leader_id):
+            continue
+        if _claim(rt, gid, Status.QUEUED, Status.RENDERING):
             taken.append(gid)
+        else:  # blocked or deleted meanwhile: nothing to render, its job was dropped
+            rt.queues.release(RENDER, gid)
     return taken
 
 
@@ -298,6 +302,7 @@ def render(rt: Runtime, generation_id: str) -> Status | None:
         results = domains.renderer()(requests)
     except BaseException:
         for gid in ids[1:]:  # their jobs were taken: back on the queue, each alone
+            rt.queues.release(RENDER, gid)
             enqueue(rt, RENDER, gid)
         raise
     outcome = None
@@ -305,10 +310,13 @@ def render(rt: Runtime, generation_id: str) -> Status | None:
         if isinstance(result, BaseException):
             if gid != generation_id:
                 log.warning("render %s (batched with %s) failed, queued alone: %s", gid, generation_id, result)
+                rt.queues.release(RENDER, gid)
                 enqueue(rt, RENDER, gid)  # still `rendering`: its own job renders it as after a crash
             continue
         if _rendered(rt, gid, result) and gid == generation_id:
             outcome = Status.SCANNING
+        if gid != generation_id:
+            rt.queues.release(RENDER, gid)
     leader = results[0]
     if isinstance(leader, BaseException):
         raise leader

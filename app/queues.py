@@ -42,6 +42,9 @@ QUEUE_NAMES = (GATE, RENDER, SCAN)
 _ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 HEARTBEAT_KEY = "greenlight:heartbeat:{}"
 RECOVERY_LOCK_KEY = "greenlight:recovery-lock"
+# A render job batching other generations took their jobs off the queue (Queues.take): each taken
+# job id -> the job id that renders it, so the taken job lives and dies with its carrier.
+CARRIED_KEY = "greenlight:carried-by"
 PUBSUB_WAKE_S = 1.0  # how often a worker's command listener wakes (bounds its shutdown)
 
 # What a job means for its generation (Queues.job_states).
@@ -255,16 +258,25 @@ class Queues:
                 states[jid] = LIVE if workers[name] else ABANDONED
             else:
                 states[jid] = LIVE if status in _ACTIVE else None
+        taken = [jid for jid, job in zip(jids, jobs, strict=True) if job is None]
+        carriers = dict(zip(taken, self.connection.hmget(CARRIED_KEY, taken), strict=True)) if taken else {}
+        carried = {jid: c.decode() for jid, c in carriers.items() if c is not None}
+        if carried:  # a job another took into its batch is as live as the job rendering it
+            of_carriers = self.job_states(set(carried.values()))
+            states |= {jid: of_carriers[carrier] for jid, carrier in carried.items()}
         return states
 
     def _job_is_live(self, jid: str) -> bool:
         return self.job_states([jid])[jid] == LIVE
 
     def running(self, jid: str) -> bool:
-        """Started and carried by a live worker now (not merely waiting)."""
+        """Started and carried by a live worker now (not merely waiting), itself or in the batch of
+        the job that took it."""
         job = Job.fetch_many([jid], connection=self.connection)[0]
-        return job is not None and job.get_status(refresh=False) == JobStatus.STARTED \
-            and self.worker_alive(job.worker_name)
+        if job is None:
+            carrier = self.connection.hget(CARRIED_KEY, jid)
+            return carrier is not None and self.running(carrier.decode())
+        return job.get_status(refresh=False) == JobStatus.STARTED and self.worker_alive(job.worker_name)
 
     def abandoned(self) -> list[str]:
         """Ids of the jobs started by a worker that is dead now. Only the started registries are
@@ -272,7 +284,9 @@ class Queues:
         keys = [StartedJobRegistry(name, connection=self.connection).key for name in QUEUE_NAMES]
         jids = {StartedJobRegistry.parse_job_id(member)
                 for key in keys for member in self.connection.zrange(key, 0, -1)}
-        return sorted(jid for jid, state in self.job_states(sorted(jids)).items() if state == ABANDONED)
+        dead = {jid for jid, state in self.job_states(sorted(jids)).items() if state == ABANDONED}
+        carried = {k.decode(): v.decode() for k, v in self.connection.hgetall(CARRIED_KEY).items()}
+        return sorted(dead | {jid for jid, carrier in carried.items() if carrier in dead})
 
     def discard(self, jid: str) -> None:
         """Drop an abandoned job and its started-registry entries (every execution of it, whether or
@@ -286,19 +300,27 @@ class Queues:
                 self.connection.zrem(key, *stale)
         if job is not None:
             job.delete(remove_from_queue=True)
+        self.connection.hdel(CARRIED_KEY, jid)
 
-    def take(self, name: str, generation_id: str) -> bool:
-        """Take the generation's job off the queue before any worker starts it (a render job batching
-        it with its own): True when this call removed it, so its work is the caller's; False when no
-        such job waits (a worker has started it, it waits for a retry, or there is none). LREM is
-        atomic: of two workers taking the same job, one gets it."""
+    def take(self, name: str, generation_id: str, carrier_id: str) -> bool:
+        """Take the generation's job off the queue before any worker starts it, into the job of
+        `carrier_id` (a render job batching it with its own): True when this call removed it, so
+        its work is the carrier's; False when no such job waits (a worker has started it, it waits
+        for a retry, or there is none). LREM is atomic: of two workers taking the same job, one
+        gets it. Until `release`, the taken job is as live as its carrier (`job_states`), so the
+        recovery pass neither runs it twice nor forgets it when the carrier's worker dies."""
         jid = job_id(name, generation_id)
         if not self.queue(name).remove(jid):
             return False
+        self.connection.hset(CARRIED_KEY, jid, job_id(name, carrier_id))
         job = Job.fetch_many([jid], connection=self.connection)[0]
         if job is not None:
             job.delete(remove_from_queue=False)
         return True
+
+    def release(self, name: str, generation_id: str) -> None:
+        """The carrier is done with a job it took: the generation moved on, or goes back on the queue."""
+        self.connection.hdel(CARRIED_KEY, job_id(name, generation_id))
 
     @contextlib.contextmanager
     def exclusive(self, ttl_s: float) -> Iterator[bool]:

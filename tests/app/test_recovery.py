@@ -141,6 +141,38 @@ def test_a_live_workers_render_keeps_its_partial_file_and_a_stopped_ones_goes(rt
     assert running_part.exists() and not left.exists()
 
 
+def batch_member(rt, leader: str, gid: str) -> Path:
+    """`gid` taken into the leader's render batch, claimed, its `.part` begun (as orchestrator.render)."""
+    assert rt.queues.take(RENDER, gid, leader) and not rt.queues.take(RENDER, gid, leader)
+    assert orchestrator._claim(rt, gid, Status.QUEUED, Status.RENDERING)
+    part = rt.storage.staging_path(media_key(gid)).with_name(f".{gid}.mp4.b4tch1.part")
+    part.write_bytes(b"\x00\x00\x00\x18ftypisom half a video")
+    return part
+
+
+def test_a_live_batchs_members_keep_their_partial_files_and_are_not_run_twice(rt, alice):
+    leader, member = (submit(rt, alice, f"a {c} ball bouncing") for c in ("blue", "red"))
+    leader_part = take_job(rt, RENDER, leader, host="render-box-7/pid:[1]")  # beating (for 2 s)
+    member_part = batch_member(rt, leader, member)
+    assert rt.queues.counts()[RENDER] == 0  # the member's job is off the queue: no one else starts it
+    assert orchestrator.recover(rt, older_than_s=0) == 0
+    assert orchestrator.remove_stale_partials(rt) == 0 and leader_part.exists() and member_part.exists()
+
+
+def test_a_batch_whose_worker_died_runs_again_at_once_every_member(rt, alice):
+    leader, member = (submit(rt, alice, f"a {c} ball bouncing") for c in ("blue", "red"))
+    take_job(rt, RENDER, leader, pid=dead_pid())
+    batch_member(rt, leader, member)
+    # Abandoned with its carrier: both back on the queue now, not after GL_STALL_AFTER_S.
+    assert orchestrator.recover(rt, older_than_s=3600) == 2
+    assert partials(rt) == [] and rt.queues.counts()[RENDER] == 2
+    assert orchestrator.recover(rt, older_than_s=0) == 0
+    drain(rt)
+    assert (status(rt, leader), status(rt, member)) == (Status.DRAFT, Status.DRAFT)
+    assert sorted(p.name for p in (rt.config.media_dir / "generations").iterdir()) == sorted(
+        [f"{leader}.mp4", f"{member}.mp4"])
+
+
 def test_the_in_process_worker_of_greenlight_up_resumes_and_removes_partial_files(rt, alice):
     if not rt.queues.embedded:
         pytest.skip("the in-process worker runs only on the embedded queue")
