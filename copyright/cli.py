@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from app import runtime
+from app.progress import progress
 
 
 def _rt() -> runtime.Runtime:
@@ -24,13 +25,8 @@ def works_reindex_references() -> None:
     from copyright.images import reindex_references
 
     embedder = load_image_embedder()
-    with click.progressbar(length=1, label="re-indexing reference images") as bar:
-        def progress(done: int, total: int) -> None:
-            bar.length = max(total, 1)
-            bar.update(1)
-
-        with _rt().db.transaction() as s:
-            done, skipped = reindex_references(s, _rt().storage, embedder, progress=progress)
+    with progress("re-indexing reference images") as report, _rt().db.transaction() as s:
+        done, skipped = reindex_references(s, _rt().storage, embedder, progress=report)
     model = embedder.model_id if embedder else "none (hashes only)"
     click.echo(f"{done} reference images re-indexed, embedding model {model}; "
                f"{skipped} without a stored image (added before images were kept: upload them again)")

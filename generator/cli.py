@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from app.progress import progress
+
 DEFAULT_TRAIN_DIR = Path("instance/generator-training")
 
 
@@ -41,13 +43,10 @@ def train_command(out: Path, steps: int | None, batch: int | None, width: int | 
     overrides = {k: v for k, v in {"steps": steps, "batch": batch, "width": width, "size": size,
                                         "lr": lr}.items() if v}
     config = replace(TrainConfig(), seed=seed, **overrides)
-    with click.progressbar(length=config.steps, label="training the video model",
-                           item_show_func=lambda loss: f"loss {loss:.4f}" if loss is not None else "") as bar:
-        def progress(done: int, total: int, loss: float) -> None:
-            bar.update(done - bar.pos, loss)
-
+    with progress("training the video model") as report:
         try:
-            model_dir = train(out, config, device=device, progress=progress, init=init)
+            model_dir = train(out, config, device=device, init=init,
+                              progress=lambda done, total, loss: report(done, total, f"loss {loss:.4f}"))
         except ValueError as exc:
             raise click.ClickException(str(exc))
     click.echo(f"wrote {model_dir}")

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from app import runtime
+from app.progress import progress
 
 
 def _rt() -> runtime.Runtime:
@@ -29,13 +30,8 @@ def figures_enrol_faces(gallery: Path) -> None:
     from likeness.figures import load_figures
 
     models = load_face_models()
-    with click.progressbar(length=1, label="enrolling figure faces", item_show_func=lambda x: x) as bar:
-        def progress(done: int, total: int, name: str) -> None:
-            bar.length = total
-            bar.update(1, name)
-
-        with _rt().db.transaction() as s:
-            report = enrol_gallery(s, gallery, models, load_figures(), actor="system:cli", progress=progress)
+    with progress("enrolling figure faces") as report_progress, _rt().db.transaction() as s:
+        report = enrol_gallery(s, gallery, models, load_figures(), actor="system:cli", progress=report_progress)
     for fig in report.figures:
         problems = ", ".join(f"{name}: {code}" for name, code in fig.problems)
         click.echo(f"{fig.figure_id}: {fig.used}/{fig.photos} photos used" + (f" ({problems})" if problems else ""))
@@ -83,13 +79,8 @@ def keys_rotate() -> None:
 
     ring = templates.keyring()
     from_env = ring.path is None
-    with click.progressbar(length=1, label="re-encrypting templates and face crops") as bar:
-        def progress(done: int, total: int) -> None:
-            bar.length = max(total, 1)
-            bar.update(1)
-
-        with _rt().db.transaction() as s:
-            n = templates.rotate(s, ring, new_key=not from_env, progress=progress)
+    with progress("re-encrypting templates and face crops") as report, _rt().db.transaction() as s:
+        n = templates.rotate(s, ring, new_key=not from_env, progress=report)
     if not from_env:
         ring.retire_all_but_active()
         ring.save()
@@ -115,12 +106,8 @@ def likeness_re_embed() -> None:
     from likeness.reembed import re_embed
 
     models = load_face_models()
-    with click.progressbar(length=1, label=f"re-embedding under {models.version}") as bar:
-        def progress(done: int, total: int) -> None:
-            bar.length = max(total, 1)
-            bar.update(done - bar.pos)
-
-        report = re_embed(_rt().db, models, templates.keyring(), progress=progress)
+    with progress(f"re-embedding under {models.version}") as report_progress:
+        report = re_embed(_rt().db, models, templates.keyring(), progress=report_progress)
     moved, current = report.moved, report.already_current
     click.echo(f"moved {moved['cameo']} cameo and {moved['figure']} figure templates to {models.version}; "
                f"{current['cameo']} cameo and {current['figure']} figure templates were already under it")

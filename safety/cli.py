@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from app import runtime
+from app.progress import progress
 from app.models import Role
 
 
@@ -44,18 +45,14 @@ def banks_import(bank: str, file: Path, fmt: str, signal_type: str | None, actor
     from sqlalchemy import select
 
     text = file.read_text(encoding="utf-8")
-    with click.progressbar(length=1, label=f"importing into {bank}") as bar:
-        def progress(done: int, total: int) -> None:
-            bar.length = max(total, 1)
-            bar.update(done - bar.pos)
-
+    with progress(f"importing into {bank}") as report_progress:
         try:
             with _rt().db.transaction() as s:
                 actor = s.scalar(select(User).where(User.email == actor_email.strip().lower()))
                 if actor is None or actor.role != Role.ADMIN:
                     raise click.ClickException(f"{actor_email} is not an admin")
                 report = import_signals(s, actor, _bank_id(s, bank), text, fmt, source=f"import:{file.name}",
-                                        default_type=signal_type, progress=progress)
+                                        default_type=signal_type, progress=report_progress)
         except GreenlightError as exc:
             lines = exc.details.get("lines", [])
             for problem in lines[:20]:
@@ -119,14 +116,9 @@ def policy_dry_run(file: Path, since_: str | None, limit: int) -> None:
     if since_:
         since = datetime.fromisoformat(since_)
         since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
-    with click.progressbar(length=1, label="replaying generations") as bar:
-        def progress(done: int, total: int) -> None:
-            bar.length = max(total, 1)
-            bar.update(done - bar.pos)
-
-        with _rt().db.transaction() as s:
-            report = replay(s, candidate, since=since, limit=limit, progress=progress)
-            s.rollback()  # a dry run writes nothing
+    with progress("replaying generations") as report_progress, _rt().db.transaction() as s:
+        report = replay(s, candidate, since=since, limit=limit, progress=report_progress)
+        s.rollback()  # a dry run writes nothing
     click.echo(f"policy {report.policy_version}: {len(report.changes)} of {report.examined} generations would change")
     for (was, will), n in sorted(report.transitions.items()):
         click.echo(f"  {was} -> {will}: {n}")
@@ -164,14 +156,11 @@ def policy_train_head(out: Path | None, labelled: Path | None, seed: int, versio
     if reader == "multilingual":
         from app.kit.multilingual_embedding import load_multilingual_embedder
         multilingual = load_multilingual_embedder()
-    with click.progressbar(length=1, label="training the prompt head") as bar:
-        def progress(stage: str, done: int, total: int) -> None:
-            bar.label = f"training the prompt head: {stage}"
-            bar.length = max(total, 1)
-            bar.update(done - bar.pos)
-
+    with progress("training the prompt head") as report:
         head = train_for(classifier, rows, version=version or date.today().isoformat(), seed=seed,
-                         epochs=epochs or EPOCHS, progress=progress, multilingual=multilingual)
+                         epochs=epochs or EPOCHS, multilingual=multilingual,
+                         progress=lambda stage, done, total: report(done, total,
+                                                                     label=f"training the prompt head: {stage}"))
     path = head.save(out or (head_path() if multilingual is None else multilingual_head_path()))
     figures = head.training["out_of_fold"]
     click.echo(f"wrote {path}: {head.w1.shape[0]} members over {head.training['prompts']} prompts; out of fold "
