@@ -285,25 +285,31 @@ def render(rt: Runtime, generation_id: str) -> Status | None:
     """Render the generation, and with it up to GL_RENDER_BATCH - 1 other queued text-to-video
     requests in one model call (their own jobs taken off the queue). A companion whose render
     failed goes back on the queue alone, for its own retries; the leader's failure is this job's."""
+    companions: list[str] = []
+
+    def requeue_companions() -> None:
+        for gid in companions:  # their jobs were taken: back on the queue, each alone
+            rt.queues.release(RENDER, gid)
+            enqueue(rt, RENDER, gid)
+
     try:
         if not _claim(rt, generation_id, Status.QUEUED, Status.RENDERING):
             return None
         with rt.db.transaction() as s:
-            gen = s.get(Generation, generation_id)
-            plain = _batchable(gen)
-        ids = [generation_id] + (_claim_companions(rt, generation_id, rt.config.render_batch - 1) if plain else [])
+            plain = _batchable(s.get(Generation, generation_id))
+        if plain:
+            companions = _claim_companions(rt, generation_id, rt.config.render_batch - 1)
+        ids = [generation_id, *companions]
         with rt.db.transaction() as s:
             requests = [_render_request(rt, s, s.get(Generation, gid)) for gid in ids]
+        # Same key on every attempt: a re-run replaces the file atomically, never adds a second.
+        results = domains.renderer()(requests)
     except StaleState:
         log.info("render %s: another run moved it first", generation_id)
+        requeue_companions()
         return None
-    # Same key on every attempt: a re-run replaces the file atomically, never adds a second.
-    try:
-        results = domains.renderer()(requests)
     except BaseException:
-        for gid in ids[1:]:  # their jobs were taken: back on the queue, each alone
-            rt.queues.release(RENDER, gid)
-            enqueue(rt, RENDER, gid)
+        requeue_companions()
         raise
     outcome = None
     for gid, result in zip(ids, results, strict=True):

@@ -142,6 +142,25 @@ def test_a_companion_whose_render_failed_is_queued_again_alone(rt, alice, monkey
 
 
 @pytest.mark.slow
+def test_a_batch_whose_renderer_raised_goes_back_on_the_queue(rt, alice, monkeypatch):
+    import generator.render as render
+    real, calls = render.render_batch, []
+
+    def fails_first(jobs, *args, **kwargs):
+        calls.append([j.prompt for j in jobs])
+        if len(calls) == 1:
+            raise RuntimeError("the model could not be loaded")
+        return real(jobs, *args, **kwargs)
+
+    monkeypatch.setattr(render, "render_batch", fails_first)
+    gids = [submit(rt, alice, p) for p in BATCH_PROMPTS]
+    drain(rt)
+    assert calls[0] == list(BATCH_PROMPTS)  # then the leader's retry and the others, in some batches
+    assert sorted(p for batch in calls[1:] for p in batch) == sorted(BATCH_PROMPTS)
+    assert [status(rt, g) for g in gids] == [Status.DRAFT] * 3
+
+
+@pytest.mark.slow
 def test_a_render_batch_of_one_renders_each_alone(rt, alice, monkeypatch):
     from dataclasses import replace
     monkeypatch.setattr(rt, "config", replace(rt.config, render_batch=1))
