@@ -20,7 +20,7 @@ def generator() -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_TRAIN_DIR, show_default=True,
               help="checkpoints go here and the trained pipeline into OUT/model; a run on a directory "
                    "with a checkpoint resumes it")
-@click.option("--steps", default=None, type=click.IntRange(min=1), help="optimiser steps (default 4250: the shipped weights)")
+@click.option("--steps", default=None, type=click.IntRange(min=1), help="optimiser steps (default 4250: the shipped weights' first stage)")
 @click.option("--batch", default=None, type=click.IntRange(min=1), help="clips per step (default 16)")
 @click.option("--width", default=None, type=click.IntRange(min=8),
               help="UNet base channels (default 64, ~6.7 M parameters; 128 on an accelerator)")
