@@ -29,8 +29,9 @@ MODEL_DIR = "model"
 
 @dataclass(frozen=True)
 class TrainConfig:
-    # The shipped weights are two stages: this default (seed 0, from scratch, 4,250 steps), then
-    # `--init <that model> --seed 1 --lr 1e-4 --steps 4750` (docs/generator.md, 2026-12-05)
+    # The shipped weights are three stages: this default (seed 0, from scratch, 4,250 steps), then
+    # `--init <that model> --seed 1 --lr 1e-4 --steps 4750`, then `--init <that> --seed 2 --lr 1e-4
+    # --steps 2000` (docs/generator.md, 2026-12-05)
     steps: int = 4250
     batch: int = 16
     frames: int = 8
