@@ -98,7 +98,7 @@ def test_meaning_catches_what_no_term_names(clf):
                              ("n00d3 w0man on a b3d", "sexual")]:
         assert not clf.terms.evaluate(prompt), prompt
         assert clf.classify(prompt).decision != Decision.ALLOW   # with the learned head: review or block
-        result = clf.with_head(None).classify(prompt)            # the meaning layer by itself
+        result = clf.with_head(None).with_reader(None).classify(prompt)   # the meaning layer by itself
         finding = result.finding(category)
         assert finding is not None and finding.via == ("meaning",) and result.decision == Decision.REVIEW
         assert finding.exemplar is not None and finding.exemplar.text in clf.exemplars.texts
@@ -204,7 +204,7 @@ def test_a_review_term_and_meaning_that_agree_block(clf):
     assert {h.category.name for h in clf.terms.evaluate(prompt)} == {"violence_gore"}
     cuts = dict(clf.thresholds.categories)
     cuts["violence_gore"] = Cutoffs(review=-1.0, block=None)   # meaning always agrees
-    agree = clf.with_thresholds(replace(clf.thresholds, categories=cuts)).classify(prompt)
+    agree = clf.with_reader(None).with_thresholds(replace(clf.thresholds, categories=cuts)).classify(prompt)
     assert agree.finding("violence_gore").decision == Decision.BLOCK
     assert agree.finding("violence_gore").via == ("terms", "meaning")
     cuts["violence_gore"] = Cutoffs(review=None, block=None)    # meaning never does
@@ -354,7 +354,7 @@ def test_the_labelled_set_covers_every_category_and_many_benign_prompts():
     for named in ("a boxer training", "a history lecture about World War II", "a doctor explaining vaccines"):
         assert named in benign
     assert {r["split"] for r in rows} == {"calibration", "eval", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5",
-                                          "fresh6", "fresh7", "fresh8", "fresh9", "lookalike"}
+                                          "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "lookalike", "written"}
 
 
 def test_the_shipped_thresholds_were_calibrated_on_these_exemplars_and_terms():
