@@ -336,6 +336,10 @@ _DECLARED = (
             "the prompt classifier's learned head over the multilingual embedder (`greenlight policy "
             "train-head --reader multilingual` rewrites the shipped file)",
             "`safety/data/prompt_head_multilingual.safetensors`"),
+    Setting("GL_SAFETY_READER", "safety", PATH, None,
+            "the prompt classifier's fine-tuned reader (LoRA adapters over the text embedder; "
+            "`greenlight policy train-reader` rewrites the shipped file)",
+            "`safety/data/prompt_reader.safetensors`"),
     Setting("GL_SAFETY_POLICY", "safety", PATH, None, "what each finding does, per category and age",
             "`safety/data/policy.toml`"),
     Setting("GL_SAFETY_FRAMES", "safety", PATH, None, "the nudity detector's per-label cut-offs",

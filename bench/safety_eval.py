@@ -67,9 +67,13 @@ def main() -> None:
     ap.add_argument("--labels", default=LABELS)
     ap.add_argument("--split", default="eval,holdout", help="calibration, eval, holdout (comma-separated) or all")
     ap.add_argument("--show-errors", action="store_true", help="list every miss and every flagged benign prompt")
+    ap.add_argument("--ordinary", action="store_true",
+                    help="add the other gates' labelled prompts (copyright/data/ip_prompts.jsonl, "
+                         "likeness/data/figure_prompts.jsonl) as benign rows of kind 'ordinary': prompts "
+                         "written for other purposes, none of them harmful")
     args = ap.parse_args()
 
-    rows = load_rows(args.labels, args.split)
+    rows = load_rows(args.labels, args.split) + (ordinary_rows() if args.ordinary else [])
     clf, load_s, build_s = build()
     th = clf.thresholds
     print(f"model {clf.embedder.tag} (loaded in {load_s:.1f} s); {len(clf.exemplars.texts)} exemplars "
@@ -174,6 +178,15 @@ def main() -> None:
                 got = ", ".join(f"{f.category.name} {f.decision.value}" for f in res.findings) or "allow"
                 print(f"  [{r.kind}] {r.prompt!r}: missed {missing} "
                       f"(meaning {', '.join(f'{c} {res.meaning_scores[c]:.2f}' for c in missing)}; got {got})")
+
+
+def ordinary_rows() -> list[Row]:
+    import json
+
+    from safety_common import ROOT
+    files = (ROOT / "copyright" / "data" / "ip_prompts.jsonl", ROOT / "likeness" / "data" / "figure_prompts.jsonl")
+    return [Row(json.loads(line)["prompt"], (), "ordinary", "others") for f in files
+            for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _why(f) -> str:

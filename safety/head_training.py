@@ -1,7 +1,7 @@
 """Training the prompt classifier's learned head (safety/prompt_head.py) on our labelled prompts.
 
 Examples: the labelled rows of safety/data/eval_prompts.jsonl in TRAIN_SPLITS (never the measuring
-splits: holdout, fresh6..fresh9), every exemplar of safety/data/prompt_exemplars.toml as a one-view
+splits: holdout, fresh6..fresh13), every exemplar of safety/data/prompt_exemplars.toml as a one-view
 prompt, and buried scenes made from them (a harmful training prompt set among benign ones, so the
 head learns that one harmful clause is enough). Each prompt is its views' embeddings (the
 classifier's own `views` and embedder); a prompt's score per category is its highest view's, and
@@ -31,6 +31,9 @@ from safety.prompt_head import PromptHead
 
 LABELLED = Path(__file__).parent / "data" / "eval_prompts.jsonl"
 TRAIN_SPLITS = ("calibration", "eval", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "lookalike")
+# 5,500 prompts of every kind, written by helpers who never saw the project (2026-12-05): they train
+# the fine-tuned reader (safety/reader_training.py) and, with --with-written, a head.
+WRITTEN_SPLITS = ("written",)
 HIDDEN, MEMBERS, EPOCHS, LR, WEIGHT_DECAY, DROPOUT = 128, 3, 300, 3e-3, 1e-2, 0.2
 POS_WEIGHT_MAX = 10.0   # rare categories weigh their positives up to this much
 SYNTHETIC_BURIED = 400

@@ -19,14 +19,22 @@ Two layers per category:
       (safety/prompt_head.py, trained by safety/head_training.py), its best view's probability;
       and for a prompt MiniLM cannot read (another script, or mostly words outside its English
       vocabulary) a second head over multilingual-e5's embeddings of its sentences and clauses
-      (app/kit/multilingual_embedding.py), whose block counts alone (`Reading`, `_foreign`).
+      (app/kit/multilingual_embedding.py), whose block counts alone (`Reading`, `_foreign`);
+  (d) read: all-MiniLM-L6-v2 itself fine-tuned on our labelled prompts (safety/prompt_reader.py,
+      trained by safety/reader_training.py) reads the whole prompt in one pass, each clause in its
+      context.
 
 Decision per category: a block term blocks; a review term and a meaning score over the review
 cut-off together block (two independent signals agree); a meaning score over the block cut-off
 blocks; either signal alone reviews. The learned head's block cut-off (out of fold it blocked at
 most 0.3 % of benign prompts) makes a certain finding where a term of the category, meaning at
 review or steps back it; its review level only confirms: with a review term it blocks, with steps
-or a minor it makes self-harm certain, alone it flags nothing. The cut-offs per category and
+or a minor it makes self-harm certain, alone it flags nothing. The reader's block cut-off (chosen on
+prompts it never trained on, at most 0.3 % of their benign ones over it) makes a certain finding
+where meaning is near its review cut-off or a head leans the same way; over its review cut-off it
+makes what another layer found likely certain; and where it can read
+the prompt (not `_foreign`) and scores a blocked category clearly low (READER_CLEARS), the block is
+doubted: a person decides ("a rear naked choke", "three years free of self-harm"). The cut-offs per category and
 benign_weight are in safety/data/prompt_thresholds.toml, written by `python bench/safety_calibrate.py` from the
 calibration split of safety/data/eval_prompts.jsonl and the exemplars scored leave-one-out:
 review where meaning flags at most one benign calibration text, block 0.10 above the highest
@@ -68,6 +76,7 @@ from app.kit.text_embedding import (
 from app.kit.textmatch import has_other_script, normalise
 from safety.cutoffs import Cutoffs
 from safety.prompt_head import PromptHead, head_path, multilingual_head_path
+from safety.prompt_reader import PromptReader, load_reader, reader_path, reader_tag
 from safety.terms import Category, PolicyFileError, TermHit, TermPolicy, load_policy, steps_in
 
 DATA = Path(__file__).parent / "data"
@@ -95,6 +104,16 @@ CLEAR_MARGIN = 0.10
 # There its block counts alone: nothing MiniLM reads can back it.
 UNFAMILIAR_SHARE = 0.4
 FOREIGN_MIN_WORDS = 4
+# A learned head's score from which it leans towards a category: enough to second the reader.
+HEAD_LEANS = 0.5
+# Where the reader and the heads share blind spots it only confirms what another layer found likely:
+# both read everyday acts in self-harm's words as self-harm ("he hangs a black jacket on the hook"
+# 0.99 / 0.91, "mom takes all the pills out of the bag" 1.00 / 0.99, harmless steps up a ladder),
+# and clothing as sexual content ("a woman wearing lingerie" 0.99, a reviewer's question before).
+READER_NEEDS_LIKELY = frozenset({SELF_HARM, "sexual"})
+# Under this (and its review cut-off) the reader has read a blocked category as clearly absent: the
+# block is doubted. At its review cut-off instead, "heil hitler chants at a rally" (hate 0.48) was.
+READER_CLEARS = 0.15
 
 
 class PromptRejected(ValidationFailed):
@@ -244,6 +263,9 @@ class Finding:
     # sexual only: the prompt reads like sexual content involving minors but names no minor
     possible_minor: ExemplarMatch | None = None
     learned: tuple[float, str] | None = None   # the learned head's score and the view it scored on
+    # the fine-tuned reader read the whole prompt and found nothing of the category: what would have
+    # blocked waits for a person (its score), never blocks for an adult on its words alone
+    doubted: float | None = None
 
     @property
     def always_block(self) -> bool:
@@ -255,8 +277,10 @@ class Finding:
             parts.append("the prompt contains " + ", ".join(f"“{t}”" for t in self.terms))
         if self.exemplar is not None:
             parts.append(f"it reads like “{self.exemplar.text}” (similarity {self.exemplar.similarity:.2f})")
-        if "learned" in self.via and self.learned is not None:
+        if ("learned" in self.via or "reader" in self.via) and self.learned is not None:
             parts.append(f"the learned classifier scores “{self.learned[1]}” {self.learned[0]:.2f}")
+        if self.doubted is not None:
+            parts.append(f"read whole, the prompt scores {self.doubted:.2f}: a person decides")
         return f"{self.category.label}: " + "; ".join(parts or ["flagged"])
 
     def details(self) -> dict:
@@ -281,6 +305,9 @@ class Finding:
                                      "similarity": round(self.possible_minor.similarity, 4)}
         if self.always_block:
             out["always_block"] = True   # never reviewable to allow
+        if self.doubted is not None:
+            out["doubted"] = True
+            out["reader_score"] = round(self.doubted, 4)
         return out
 
 
@@ -315,13 +342,13 @@ def _version(embedder_tag: str, exemplars_sha256: str, thresholds_tag: str, term
 class PromptClassifier:
     def __init__(self, embedder: TextEmbedder, exemplars: Exemplars, thresholds: Thresholds, terms: TermPolicy,
                  head: PromptHead | None = None, multilingual_head: PromptHead | None = None,
-                 multilingual: MultilingualEmbedder | None = None):
+                 multilingual: MultilingualEmbedder | None = None, reader: PromptReader | None = None):
         missing = [c for c in exemplars.categories if c not in thresholds.categories]
         if missing:
             raise PolicyFileError(f"thresholds {thresholds.version} lack categories {missing}")
         if (multilingual_head is None) != (multilingual is None):
             raise PolicyFileError("a multilingual head needs the multilingual embedder, and only it")
-        for h, e in ((head, embedder), (multilingual_head, multilingual)):
+        for h, e in ((head, embedder), (multilingual_head, multilingual), (reader, embedder)):
             if h is not None and h.embedder != e.tag:
                 raise PolicyFileError(f"the prompt head {h.version} was trained on {h.embedder}, not {e.tag}")
             if h is not None and set(h.categories) - set(terms.categories):
@@ -329,6 +356,7 @@ class PromptClassifier:
                                       f"{sorted(set(h.categories) - set(terms.categories))}")
         self.embedder, self.exemplars, self.thresholds, self.terms = embedder, exemplars, thresholds, terms
         self.head, self.multilingual_head, self.multilingual = head, multilingual_head, multilingual
+        self.reader = reader
         self.categories: tuple[str, ...] = exemplars.categories
         # Embedded as the prompt's views are: normalised (app/kit/textmatch.py). (exemplars, dim), unit rows.
         self._matrix = embed_cached(embedder, [normalise(t) for t in exemplars.texts])
@@ -342,23 +370,28 @@ class PromptClassifier:
     def version(self) -> str:
         """Recorded on verdicts: the model weights, the exemplar file, the cut-offs and the terms."""
         return _version(self.embedder.tag, self.exemplars.sha256, self.thresholds.tag(), self.terms.version,
-                        *(h.tag() for h in (self.head, self.multilingual_head) if h is not None))
+                        *(h.tag() for h in (self.head, self.multilingual_head, self.reader) if h is not None))
 
     def with_thresholds(self, thresholds: Thresholds) -> "PromptClassifier":
         """The same model and exemplar matrix under other cut-offs (calibration)."""
         return PromptClassifier(self.embedder, self.exemplars, thresholds, self.terms, self.head,
-                                self.multilingual_head, self.multilingual)
+                                self.multilingual_head, self.multilingual, self.reader)
 
     def with_head(self, head: PromptHead | None) -> "PromptClassifier":
         """The same model, exemplars and cut-offs with another learned head (or none)."""
         return PromptClassifier(self.embedder, self.exemplars, self.thresholds, self.terms, head,
-                                self.multilingual_head, self.multilingual)
+                                self.multilingual_head, self.multilingual, self.reader)
 
     def with_multilingual_head(self, head: PromptHead | None,
                                embedder: MultilingualEmbedder | None = None) -> "PromptClassifier":
         """The same classifier with another multilingual head over `embedder` (or none)."""
         return PromptClassifier(self.embedder, self.exemplars, self.thresholds, self.terms, self.head,
-                                head, (embedder or self.multilingual) if head is not None else None)
+                                head, (embedder or self.multilingual) if head is not None else None, self.reader)
+
+    def with_reader(self, reader: PromptReader | None) -> "PromptClassifier":
+        """The same classifier with another fine-tuned reader (or none)."""
+        return PromptClassifier(self.embedder, self.exemplars, self.thresholds, self.terms, self.head,
+                                self.multilingual_head, self.multilingual, reader)
 
     # -- meaning --------------------------------------------------------------------------------
 
@@ -418,6 +451,8 @@ class PromptClassifier:
         hits: dict[str, list[TermHit]] = {}
         for hit in self.terms.evaluate(prompt):
             hits.setdefault(hit.category.name, []).append(hit)
+        if self.reader is not None:
+            readings.append(Reading(self.reader, [prompt], self.reader.scores([prompt])))
         if self.multilingual_head is not None and self._foreign(prompt):
             second = sentence_views(prompt)
             readings.append(Reading(self.multilingual_head, second,
@@ -448,11 +483,15 @@ class PromptClassifier:
         by_meaning: dict[str, Decision] = {}
         by_head: dict[str, Decision] = {}
         learned_part: dict[str, tuple[float, str] | None] = {}
+        by_reader: dict[str, Decision] = {}
+        read_certain: set[str] = set()
+        reading = next((r for r in analysis.readings if r.head is self.reader), None)
+        heads = tuple(r for r in analysis.readings if r is not reading)
         for name in self.terms.categories:
             cut = self.thresholds.categories.get(name)
             by_meaning[name] = cut.decision(meaning[name]) if cut is not None and name in meaning else Decision.ALLOW
             by_terms = combine([h.decision for h in term_hits.get(name, ())])
-            by_head[name], learned_part[name] = self._head_decision(name, analysis.readings, by_terms,
+            by_head[name], learned_part[name] = self._head_decision(name, heads, by_terms,
                                                                     by_meaning[name], meaning, analysis.steps)
             # The head's review level alone flags nothing (out of fold it would review more benign
             # prompts than it adds harmful ones); it only confirms another signal.
@@ -460,6 +499,24 @@ class PromptClassifier:
             decisions[name] = combine([by_meaning[name], by_terms, alone])
             if by_terms == Decision.REVIEW and Decision.REVIEW in (by_meaning[name], by_head[name]):
                 decisions[name] = Decision.BLOCK   # two independent signals agree
+            # The reader read the whole prompt in context: past its block cut-off (chosen on prompts
+            # it never trained on) it is certain where meaning is near or a head leans the same way
+            # (alone it read "a little girl in a red hood" as sexual, 0.98); past its review cut-off
+            # it makes what another layer found likely certain (not what a review term alone found:
+            # "a man holding a gun" reads 0.84).
+            by_reader[name], found = self._reader_decision(name, reading)
+            if name in READER_NEEDS_LIKELY:
+                confirms = by_reader[name] != Decision.ALLOW and decisions[name] == Decision.BLOCK
+            else:
+                seconded = decisions[name] != Decision.ALLOW or self._meaning_near(name, meaning) or any(
+                    (b := r.best(name)) is not None and b[0] >= HEAD_LEANS for r in heads)
+                confirms = (by_reader[name] == Decision.BLOCK and seconded) or \
+                    (by_reader[name] == Decision.REVIEW and decisions[name] == Decision.BLOCK)
+            if confirms:
+                decisions[name] = Decision.BLOCK
+                read_certain.add(name)
+            if name in read_certain and by_head[name] != Decision.BLOCK:
+                learned_part[name] = found   # the reader's score, unless a head was sure itself
 
         # sexual_minors needs a minor in the text: what only reads like its exemplars ("a porn
         # video" is near "young children in a porn video") is sexual content, blocked, not a
@@ -504,10 +561,14 @@ class PromptClassifier:
             self_harm_steps = f"told as {analysis.steps} steps"
             decisions[SELF_HARM] = Decision.BLOCK
 
+        doubted = self._doubted(analysis, decisions)
+
         findings = []
         scores: dict[str, float] = {}
         for name, category in self.terms.categories.items():
             decision = decisions[name]
+            if name in doubted:
+                decision = Decision.REVIEW
             if category.always_block and decision != Decision.ALLOW:
                 decision = Decision.BLOCK   # never review: nobody may turn it into an allow
             hits = term_hits.get(name, ())
@@ -518,8 +579,8 @@ class PromptClassifier:
             # found, so the score never reads as more than the level (the policy's likely_from
             # compares it: safety/data/policy.toml).
             as_steps = self_harm_steps is not None and name == SELF_HARM
-            certain = by_minor or as_steps or by_head[name] == Decision.BLOCK or \
-                any(h.decision == Decision.BLOCK for h in hits)
+            certain = (by_minor or as_steps or by_head[name] == Decision.BLOCK or name in read_certain or
+                       any(h.decision == Decision.BLOCK for h in hits)) and name not in doubted
             score = 1.0 if certain else max(meaning.get(name, 0.0), 0.0)
             scores[name] = round(score, 4)
             if decision == Decision.ALLOW:
@@ -532,6 +593,8 @@ class PromptClassifier:
                                           analysis.sims)
             if by_head[name] != Decision.ALLOW:
                 via.append("learned")
+            if name in read_certain:
+                via.append("reader")
             terms = tuple(dict.fromkeys(h.term for h in hits))
             if by_minor:
                 via.append("minor_reference")
@@ -543,11 +606,42 @@ class PromptClassifier:
             if possible is not None:
                 via.append("meaning_sexual_minors")
                 exemplar = exemplar or possible
+            if name in doubted:
+                via.append("doubted")
             findings.append(Finding(category, decision, score, meaning.get(name, 0.0), terms, exemplar, tuple(via),
-                                    possible, learned_part[name]))
+                                    possible, learned_part[name], doubted.get(name)))
         findings.sort(key=lambda f: (-_SEVERITY[f.decision], -f.score))
         return PromptResult(combine([f.decision for f in findings]), tuple(findings), scores,
                             {c: round(s, 4) for c, s in meaning.items()}, self.version)
+
+    def _reader_decision(self, name: str, reading: "Reading | None") -> tuple[Decision, tuple[float, str] | None]:
+        """The reader's level for a category by its own cut-offs, and its score on the prompt. Never
+        in an always-block category: there any finding blocks, and one needs what the term policy
+        requires ("a little girl in a red hood" read 0.98 as sexual content involving minors)."""
+        if self.terms.categories[name].always_block:
+            return Decision.ALLOW, None
+        cut = self.reader.cutoffs.get(name) if reading is not None else None
+        found = reading.best(name) if reading is not None else None
+        if cut is None or found is None:
+            return Decision.ALLOW, None
+        return cut.decision(round(found[0], 4)), (round(found[0], 4), found[1])
+
+    def _doubted(self, analysis: "Analysis", decisions: dict[str, Decision]) -> dict[str, float]:
+        """Blocked categories the reader scores under its review cut-off and READER_CLEARS, with its score: it read
+        the whole prompt in context ("a rear naked choke", "three years free of self-harm") where a
+        term reads words. Only where the reader can read the prompt (not `_foreign`) and never in an
+        always-block category."""
+        reading = next((r for r in analysis.readings if r.head is self.reader), None)
+        if reading is None or self._foreign(analysis.prompt):
+            return {}
+        out = {}
+        for name, decision in decisions.items():
+            if decision != Decision.BLOCK or self.terms.categories[name].always_block:
+                continue
+            level, found = self._reader_decision(name, reading)
+            if level == Decision.ALLOW and found is not None and found[0] < READER_CLEARS:
+                out[name] = found[0]
+        return out
 
     def _head_decision(self, name: str, readings: tuple["Reading", ...], by_terms: Decision, by_meaning: Decision,
                        meaning: dict[str, float], steps: int) -> tuple[Decision, tuple[float, str] | None]:
@@ -600,9 +694,10 @@ class Analysis:
 
 @dataclass(frozen=True)
 class Reading:
-    """One learned head's reading: the views it read and, per view and category, its probability."""
+    """One learned head's (or the reader's) reading: the views it read and, per view and category,
+    its probability."""
 
-    head: PromptHead
+    head: PromptHead | PromptReader
     views: list[str]
     scores: np.ndarray               # views x head categories
 
@@ -626,21 +721,24 @@ def _thresholds_path(path: str | None) -> str:
 @lru_cache(maxsize=4)
 def load_prompt_classifier(exemplars_path: str | None = None, thresholds_path: str | None = None,
                            terms_path: str | None = None, embedder_path: str | None = None,
-                           head: str | None = None, multilingual_head: str | None = None) -> PromptClassifier:
+                           head: str | None = None, multilingual_head: str | None = None,
+                           reader: str | None = None) -> PromptClassifier:
     """The shipped data files (or GL_SAFETY_EXEMPLARS / GL_SAFETY_THRESHOLDS / GL_SAFETY_TERMS /
-    GL_SAFETY_HEAD / GL_SAFETY_MULTILINGUAL_HEAD) with the shared text embedder and the multilingual
-    one; cached per process. A missing model raises TextEmbedderError or MultilingualEmbedderError; a
-    missing or unreadable head PolicyFileError."""
+    GL_SAFETY_HEAD / GL_SAFETY_MULTILINGUAL_HEAD / GL_SAFETY_READER) with the shared text embedder
+    and the multilingual one; cached per process. A missing model raises TextEmbedderError or
+    MultilingualEmbedderError; a missing or unreadable head or reader PolicyFileError."""
     return with_heads(classifier_without_head(exemplars_path, thresholds_path, terms_path, embedder_path),
-                      head, multilingual_head)
+                      head, multilingual_head, reader)
 
 
 def with_heads(classifier: PromptClassifier, head: str | None = None,
-               multilingual_head: str | None = None) -> PromptClassifier:
-    """`classifier` with both learned heads from their files (default: GL_SAFETY_HEAD and
-    GL_SAFETY_MULTILINGUAL_HEAD, else the shipped ones) and the multilingual embedder."""
+               multilingual_head: str | None = None, reader: str | None = None) -> PromptClassifier:
+    """`classifier` with both learned heads and the fine-tuned reader from their files (default:
+    GL_SAFETY_HEAD, GL_SAFETY_MULTILINGUAL_HEAD and GL_SAFETY_READER, else the shipped ones) and the
+    multilingual embedder."""
     return classifier.with_head(PromptHead.load(head_path(head))).with_multilingual_head(
-        PromptHead.load(multilingual_head_path(multilingual_head)), load_multilingual_embedder())
+        PromptHead.load(multilingual_head_path(multilingual_head)), load_multilingual_embedder()).with_reader(
+        load_reader(reader_path(reader), classifier.embedder))
 
 
 def classifier_without_head(exemplars_path: str | None = None, thresholds_path: str | None = None,
@@ -654,20 +752,21 @@ def classifier_without_head(exemplars_path: str | None = None, thresholds_path: 
 
 @lru_cache(maxsize=8)
 def _data_version(exemplars_path: str, thresholds_path: str, terms_path: str | None,
-                  head: str, multilingual_head: str) -> tuple[str, ...]:
+                  head: str, multilingual_head: str, reader: str) -> tuple[str, ...]:
     """The data files' part of the version, read once per process like the classifier's files."""
     try:
         exemplars_sha256 = sha256_of(exemplars_path)
     except OSError as exc:
         raise PolicyFileError(f"cannot read prompt exemplars {exemplars_path}: {exc}") from exc
     return (exemplars_sha256, Thresholds.from_file(thresholds_path).tag(), load_policy(terms_path).version,
-            PromptHead.load(head).tag(), PromptHead.load(multilingual_head).tag())
+            PromptHead.load(head).tag(), PromptHead.load(multilingual_head).tag(), reader_tag(reader))
 
 
 def prompt_classifier_version(exemplars_path: str | None = None, thresholds_path: str | None = None,
                               terms_path: str | None = None, embedder_path: str | None = None,
-                              head: str | None = None, multilingual_head: str | None = None) -> str:
+                              head: str | None = None, multilingual_head: str | None = None,
+                              reader: str | None = None) -> str:
     """``load_prompt_classifier(...).version`` without loading the model (from its record)."""
     data = _data_version(_exemplars_path(exemplars_path), _thresholds_path(thresholds_path), terms_path,
-                         head_path(head), multilingual_head_path(multilingual_head))
+                         head_path(head), multilingual_head_path(multilingual_head), reader_path(reader))
     return _version(text_embedder_model_file(embedder_path).tag, *data)

@@ -131,27 +131,29 @@ def multilingual_head_path(path: str | os.PathLike[str] | None = None) -> str:
 
 def prompt_head_model_file(path: str | os.PathLike[str] | None = None):
     """The head's record in the model registry: trained here, so its hash is read from the file."""
-    return _head_record("prompt-head", "learned prompt classifier head", DEFAULT_HEAD, HEAD_ENV, path,
-                        "ours: `greenlight policy train-head` on safety/data/eval_prompts.jsonl")
+    return learned_record("prompt-head", "learned prompt classifier head", DEFAULT_HEAD, HEAD_ENV, path,
+                          "ours: `greenlight policy train-head` on safety/data/eval_prompts.jsonl")
 
 
 def multilingual_head_model_file(path: str | os.PathLike[str] | None = None):
     """The multilingual head's record, like prompt_head_model_file's."""
-    return _head_record("prompt-head-multilingual", "learned prompt classifier head (multilingual)",
-                        DEFAULT_MULTILINGUAL_HEAD, MULTILINGUAL_HEAD_ENV, path,
-                        "ours: `greenlight policy train-head --reader multilingual` on safety/data/eval_prompts.jsonl")
+    return learned_record("prompt-head-multilingual", "learned prompt classifier head (multilingual)",
+                          DEFAULT_MULTILINGUAL_HEAD, MULTILINGUAL_HEAD_ENV, path,
+                          "ours: `greenlight policy train-head --reader multilingual` on safety/data/eval_prompts.jsonl")
 
 
-def _head_record(name: str, role: str, default: Path, variable: str, path: str | os.PathLike[str] | None,
-                 note: str):
+def learned_record(name: str, role: str, default: Path, variable: str, path: str | os.PathLike[str] | None,
+                   note: str, load=None):
+    """A model-registry record for weights we train (a head, the reader): Apache-2.0, ours, hashed
+    from the file; `load` (default PromptHead.load) reads a file to check it."""
     from app.model_files import LicenceClass, ModelFile, configured, installed_version, is_shipped, value_of
 
     shipped = ModelFile(
         name=name, role=role, path=default, version=name, licence="Apache-2.0",
         licence_class=LicenceClass.PERMISSIVE, source="greenlight", source_version=installed_version("greenlight"),
-        variable=variable, load=PromptHead.load, licence_note=note)
+        variable=variable, load=load or PromptHead.load, licence_note=note)
     chosen = value_of(variable, path)
     if is_shipped(chosen, shipped):
         return shipped
     return configured(name, shipped.role, chosen, variable=variable, version=f"{name}-{Path(chosen).stem}",
-                      load=PromptHead.load)
+                      load=load or PromptHead.load)

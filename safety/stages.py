@@ -33,6 +33,8 @@ def judged(findings: list[tuple[Decision, Reason]], ctx: StageContext, scores: d
         level = ("certain" if score is not None and score >= 1.0 else "likely") if decision == Decision.BLOCK \
             else "possible"
         action = policy.action(category, level, teen=ctx.requester.is_teen, score=score)
+        if reason.details.get("doubted") and action in (Action.ALLOW, Action.AGE_RESTRICT):
+            action = Action.REVIEW   # what would have blocked, doubted by the reader: a person decides
         if action == Action.ALLOW:
             continue
         if action == Action.AGE_RESTRICT:
@@ -70,7 +72,7 @@ class PromptSafetyStage(_PolicyStage):
 
     name = "safety.prompt"
     produces = tuple(CONTENT_FACTS)
-    models = ("text-embedder", "prompt-head", "multilingual-embedder", "prompt-head-multilingual")
+    models = ("text-embedder", "prompt-head", "prompt-reader", "multilingual-embedder", "prompt-head-multilingual")
 
     def __init__(self, classifier: PromptClassifier | None = None, policy: SafetyPolicy | None = None):
         super().__init__(policy)
@@ -234,7 +236,7 @@ class AudioSafetyStage(_PolicyStage):
 
     name = "safety.audio"
     produces = tuple(CONTENT_FACTS)
-    models = ("voice-activity", "speech-to-text", "text-embedder", "prompt-head", "multilingual-embedder",
+    models = ("voice-activity", "speech-to-text", "text-embedder", "prompt-head", "prompt-reader", "multilingual-embedder",
               "prompt-head-multilingual")
     max_seconds = 120.0  # as long as the media integrity check lets a render be
 

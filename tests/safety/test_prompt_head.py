@@ -20,7 +20,7 @@ from safety.prompt_head import DEFAULT_HEAD, DEFAULT_MULTILINGUAL_HEAD, PromptHe
 from safety.terms import PolicyFileError
 
 CATS = ("violence_gore", "self_harm")
-MEASURING = {"holdout", "fresh6", "fresh7", "fresh8", "fresh9"}
+MEASURING = {"holdout", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13"}
 
 
 def _toy(seed: int = 0, n: int = 90) -> tuple[list[np.ndarray], list[tuple[str, ...]]]:
@@ -186,7 +186,7 @@ def test_the_head_makes_a_graphic_act_certain_and_says_why(clf):
         return PromptSafetyStage(classifier=classifier).check(
             StageContext("g", GRAPHIC, [], None, Requester("u", "someone", False), session=None))  # type: ignore[arg-type]
 
-    assert check(clf.with_head(None)).decision == Decision.REVIEW
+    assert check(clf.with_head(None).with_reader(None)).decision == Decision.REVIEW
     outcome = check(clf)
     assert outcome.decision == Decision.BLOCK
     [reason] = [r for r in outcome.reasons if r.details.get("category") == "violence_gore"]
@@ -226,12 +226,12 @@ def test_the_shipped_multilingual_head_reads_the_multilingual_embedders_sentence
 def test_the_multilingual_head_reads_only_what_minilm_cannot(clf):
     for prompt in ("a paper boat drifting down a rainy street at dusk", "a man holding a gun in a dark alley",
                    "Garfield eating lasagna"):                       # names MiniLM does not know: still English
-        assert [r.head for r in clf.analyse(prompt).readings] == [clf.head], prompt
+        assert [r.head for r in clf.analyse(prompt).readings] == [clf.head, clf.reader], prompt
     for prompt in ("un barco de papel navega por una calle lluviosa al atardecer",   # another language
                    "一只纸船在雨中的街道上漂流"):                                    # another script
         readings = clf.analyse(prompt).readings
-        assert [r.head for r in readings] == [clf.head, clf.multilingual_head], prompt
-        assert readings[1].views == sentence_views(prompt)
+        assert [r.head for r in readings] == [clf.head, clf.reader, clf.multilingual_head], prompt
+        assert readings[2].views == sentence_views(prompt)
 
 
 # Polish: "a teenage girl cuts her wrists with a razor blade in the bathroom, blood runs into the tub"

@@ -1,0 +1,201 @@
+"""The prompt classifier's fine-tuned reader: all-MiniLM-L6-v2 itself taught our harm categories.
+
+The learned head (safety/prompt_head.py) reads frozen sentence embeddings, where a harmful prompt
+and its benign look-alike land close together ("a teen cuts her wrists" / "a teen cuts her hair"):
+on prompts written outside the project it blocked 61-80 % of the harm it was meant to. The reader
+fine-tunes the encoder instead, with low-rank adapters (LoRA) on every linear layer of its six
+transformer blocks and a classifier over the mean and the max of the token states (the max keeps
+one harmful clause of a long idyllic scene from being averaged away). It reads the whole prompt in
+one pass, so a clause is read in its context.
+
+Only what training changed is stored (safetensors: the adapters, the classifier, the cut-offs and
+the base model's tag, about 1 MB); loading merges the adapters into a private copy of the base
+weights, so a prompt costs one plain MiniLM forward pass (~9 ms for a short prompt on one thread).
+A reader is refused under another base model. Trained by safety/reader_training.py
+(`greenlight policy train-reader`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from app.config import setting
+from app.kit.files import sha256_of
+from app.kit.textmatch import normalise
+from safety.cutoffs import Cutoffs
+from safety.terms import PolicyFileError
+
+DEFAULT_READER = Path(__file__).parent / "data" / "prompt_reader.safetensors"
+READER_ENV = "GL_SAFETY_READER"
+FORMAT = "greenlight-prompt-reader-1"
+#: The linear layers of a BERT block that carry adapters.
+ADAPTED = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
+           "intermediate.dense", "output.dense")
+MAX_TOKENS = 256
+WINDOW_STRIDE = 192   # a longer text (a transcript) is read in overlapping windows, its best one counts
+_THREADS = threading.Lock()
+
+
+def reader_text(prompt: str) -> str:
+    """What the reader reads: the prompt as every gate's matcher reads it (folded, de-leeted,
+    spelled-out letters joined), so evasion by spelling costs the reader nothing either."""
+    return normalise(prompt)
+
+
+@dataclass
+class PromptReader:
+    """A fine-tuned base encoder and its classifier; `scores` gives per-category probabilities."""
+
+    categories: tuple[str, ...]
+    cutoffs: dict[str, Cutoffs]
+    embedder: str                    # the base model's tag (app/kit/text_embedding.TextEmbedder.tag)
+    version: str
+    model: object                    # transformers BertModel with the adapters merged, eval mode
+    tokenizer: object                # tokenizers.Tokenizer, no padding, no truncation
+    classifier: tuple[np.ndarray, np.ndarray]   # weight (2*hidden, categories), bias (categories,)
+    training: dict = field(default_factory=dict)
+    sha256: str = ""
+
+    def tag(self) -> str:
+        return f"reader-{self.version}-{self.sha256[:8]}"
+
+    def scores(self, prompts: list[str]) -> np.ndarray:
+        """(len(prompts), categories) probabilities; a prompt over MAX_TOKENS scores its best window."""
+        import torch
+
+        rows = np.zeros((len(prompts), len(self.categories)), dtype=np.float32)
+        for n, prompt in enumerate(prompts):
+            ids = self.tokenizer.encode(reader_text(prompt)).ids
+            windows = token_windows(ids)
+            width = max(len(w) for w in windows)
+            batch = np.zeros((len(windows), width), dtype=np.int64)
+            mask = np.zeros_like(batch)
+            for i, w in enumerate(windows):
+                batch[i, :len(w)], mask[i, :len(w)] = w, 1
+            with _THREADS, torch.inference_mode():
+                before = torch.get_num_threads()
+                torch.set_num_threads(1)   # one prompt, one thread: as the embedder (text_embedding.embed)
+                try:
+                    ids_t, mask_t = torch.from_numpy(batch), torch.from_numpy(mask)
+                    hidden = self.model(input_ids=ids_t, attention_mask=mask_t,
+                                        token_type_ids=torch.zeros_like(ids_t)).last_hidden_state
+                    pooled = pool(hidden, mask_t).numpy()
+                finally:
+                    torch.set_num_threads(before)
+            logits = pooled @ self.classifier[0] + self.classifier[1]
+            rows[n] = (0.5 + 0.5 * np.tanh(0.5 * logits)).max(axis=0)
+        return rows
+
+
+def token_windows(ids: list[int], limit: int = MAX_TOKENS, stride: int = WINDOW_STRIDE) -> list[list[int]]:
+    """The token ids ([CLS] ... [SEP]) as one sequence, or overlapping windows of at most `limit`
+    tokens, each with its own [CLS] and [SEP]."""
+    if len(ids) <= limit:
+        return [ids]
+    cls, body, sep = ids[0], ids[1:-1], ids[-1]
+    size = limit - 2
+    starts = list(range(0, len(body) - size, stride)) + [len(body) - size]
+    return [[cls, *body[s:s + size], sep] for s in dict.fromkeys(starts)]
+
+
+def pool(hidden, mask):
+    """The mean and the max of the token states (torch tensors in, one (batch, 2*dim) tensor out)."""
+    import torch
+
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    mean = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+    largest = hidden.masked_fill(m == 0, -1e4).max(1).values
+    return torch.cat([mean, largest], dim=1)
+
+
+def load_base(directory: str | os.PathLike[str]):
+    """The base encoder and its tokenizer from a local sentence-transformers directory."""
+    from app.config import keep_model_hubs_offline
+
+    keep_model_hubs_offline()
+    from tokenizers import Tokenizer
+    from transformers import AutoModel
+
+    directory = Path(directory)
+    tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    model = AutoModel.from_pretrained(str(directory), local_files_only=True)
+    return model, tokenizer
+
+
+def adapted_modules(model) -> dict[str, object]:
+    """name -> torch Linear for every adapted layer of every block."""
+    layers = model.encoder.layer
+    return {f"layer.{i}.{name}": layers[i].get_submodule(name) for i in range(len(layers)) for name in ADAPTED}
+
+
+def load_reader(path: str | os.PathLike[str], embedder) -> PromptReader:
+    """A reader from its file over `embedder` (app/kit/text_embedding.TextEmbedder: its directory
+    holds the base weights). PolicyFileError for a file that is not a reader or was trained on
+    another base model."""
+    import torch
+
+    path = Path(path)
+    meta, arrays = _read(path, arrays=True)
+    if meta.get("embedder") != embedder.tag:
+        raise PolicyFileError(f"the prompt reader {meta.get('version')} was trained on {meta.get('embedder')}, "
+                              f"not {embedder.tag}")
+    model, tokenizer = load_base(embedder.path)
+    scale = float(meta["alpha"]) / float(meta["rank"])
+    with torch.no_grad():
+        for name, linear in adapted_modules(model).items():
+            a, b = arrays.get(f"lora.{name}.a"), arrays.get(f"lora.{name}.b")
+            if a is None or b is None:
+                raise PolicyFileError(f"{path}: no adapter for {name}")
+            linear.weight += torch.from_numpy(b @ a * scale)
+    try:
+        cutoffs = {str(c): Cutoffs(v.get("review"), v.get("block")) for c, v in meta["cutoffs"].items()}
+        return PromptReader(tuple(meta["categories"]), cutoffs, str(meta["embedder"]), str(meta["version"]),
+                            model.eval(), tokenizer,
+                            (arrays["classifier.weight"].astype(np.float32), arrays["classifier.bias"].astype(np.float32)),
+                            training=dict(meta.get("training", {})), sha256=sha256_of(path))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise PolicyFileError(f"{path}: incomplete prompt reader metadata ({exc})") from exc
+
+
+def _read(path: Path, arrays: bool) -> tuple[dict, dict]:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = json.loads((f.metadata() or {}).get("greenlight", "null"))
+            names = set(f.keys())
+            found = {k: f.get_tensor(k) for k in names} if arrays else {}
+    except (OSError, SafetensorError, ValueError, json.JSONDecodeError) as exc:
+        raise PolicyFileError(f"cannot read the prompt reader {path}: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "classifier.weight" not in names:
+        raise PolicyFileError(f"{path} is not a prompt reader ({FORMAT})")
+    return meta, found
+
+
+def reader_tag(path: str | os.PathLike[str]) -> str:
+    """A reader file's tag (as PromptReader.tag) without loading any model: for verdict versions."""
+    meta, _ = _read(Path(path), arrays=False)
+    return f"reader-{meta.get('version')}-{sha256_of(path)[:8]}"
+
+
+def reader_path(path: str | os.PathLike[str] | None = None) -> str:
+    """``path``, else GL_SAFETY_READER, else the shipped reader."""
+    return os.fspath(path or setting(READER_ENV) or DEFAULT_READER)
+
+
+def prompt_reader_model_file(path: str | os.PathLike[str] | None = None):
+    """The reader's record in the model registry (its file is checked by reading its metadata: the
+    base model it adapts is the text embedder's own record)."""
+    from safety.prompt_head import learned_record
+
+    return learned_record("prompt-reader", "fine-tuned prompt reader (LoRA over the text embedder)", DEFAULT_READER,
+                          READER_ENV, path, "ours: `greenlight policy train-reader` on safety/data/eval_prompts.jsonl",
+                          load=reader_tag)

@@ -1,0 +1,200 @@
+"""Fine-tuning the prompt reader (safety/prompt_reader.py) on our labelled prompts.
+
+Examples: the labelled rows of safety/data/eval_prompts.jsonl in READER_SPLITS (never the measuring
+splits: holdout, fresh6..fresh13), the exemplars of safety/data/prompt_exemplars.toml, and buried
+scenes made from the training rows (safety/head_training.synthetic_buried). A VALIDATION share of
+the labelled rows, drawn per kind and label, is never trained on: the cut-offs are chosen on it by
+the head's rule (safety/head_training.choose_cutoffs), and its figures are stored with the weights.
+
+LoRA of rank RANK on every linear layer of the base encoder's blocks (the base weights stay
+frozen) and a linear classifier over the mean and max of the token states; binary cross-entropy
+per category with rare categories' positives weighed up; AdamW, fp32 on the CPU, batches of
+similar length. Seeded: the same data, seed and torch build give the same weights. About 10
+minutes an epoch on 2 cores for 6,000 prompts.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from safety.head_training import (TRAIN_SPLITS, WRITTEN_SPLITS, Labelled, choose_cutoffs, out_of_fold_figures,
+                                  synthetic_buried, targets)
+from safety.prompt_reader import FORMAT, MAX_TOKENS, adapted_modules, load_base, pool, reader_text
+
+RANK, ALPHA, DROPOUT = 8, 16, 0.1
+EPOCHS, BATCH, LR, CLASSIFIER_LR, WEIGHT_DECAY = 3, 16, 5e-4, 2e-3, 1e-2
+VALIDATION = 0.15
+SYNTHETIC_BURIED = 600
+READER_SPLITS = TRAIN_SPLITS + WRITTEN_SPLITS
+# Rare categories' positives weigh up to this much: at the head's 10 the reader scored everyday
+# look-alikes 0.98 ("a skateboarder wipes out and gets up").
+POS_WEIGHT_MAX = 3.0
+
+Progress = Callable[[str, int, int], None]
+
+
+def split_validation(rows: list[Labelled], share: float, seed: int) -> tuple[list[Labelled], list[Labelled]]:
+    """(train, validation): `share` of each (kind, harmful or not) group, drawn with `seed`."""
+    rng = random.Random(seed)
+    groups: dict[tuple[str, bool], list[Labelled]] = {}
+    for r in rows:
+        groups.setdefault((r.kind, bool(r.labels)), []).append(r)
+    train, held = [], []
+    for key in sorted(groups):
+        members = groups[key][:]
+        rng.shuffle(members)
+        k = int(round(share * len(members)))
+        held += members[:k]
+        train += members[k:]
+    return train, held
+
+
+class _Adapted:
+    """LoRA on a frozen torch Linear: y = Wx + b + scale * B(A(dropout(x)))."""
+
+    def __init__(self, linear, rank: int, alpha: float, generator):
+        import torch
+
+        self.linear, self.scale = linear, alpha / rank
+        self.a = torch.nn.Parameter(torch.randn(rank, linear.in_features, generator=generator) / linear.in_features ** 0.5)
+        self.b = torch.nn.Parameter(torch.zeros(linear.out_features, rank))
+        base_forward = linear.forward
+
+        def forward(x):
+            x_drop = torch.nn.functional.dropout(x, DROPOUT, training=linear.training)
+            return base_forward(x) + (x_drop @ self.a.T @ self.b.T) * self.scale
+
+        linear.forward = forward
+
+
+def _batches(encoded: list[list[int]], batch: int, rng: random.Random) -> list[list[int]]:
+    """Indices in batches of similar length (sorted within chunks of 8 batches), in random order."""
+    order = list(range(len(encoded)))
+    rng.shuffle(order)
+    chunk = batch * 8
+    out = []
+    for s in range(0, len(order), chunk):
+        part = sorted(order[s:s + chunk], key=lambda i: len(encoded[i]))
+        out += [part[k:k + batch] for k in range(0, len(part), batch)]
+    rng.shuffle(out)
+    return out
+
+
+def _tensors(encoded: list[list[int]], idx: list[int]):
+    import torch
+
+    width = max(len(encoded[i]) for i in idx)
+    ids = torch.zeros((len(idx), width), dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, i in enumerate(idx):
+        ids[row, :len(encoded[i])] = torch.tensor(encoded[i])
+        mask[row, :len(encoded[i])] = 1
+    return ids, mask
+
+
+def train_reader(base_dir: str | Path, embedder_tag: str, rows: list[Labelled], exemplars: list[Labelled],
+                 categories: tuple[str, ...], *, version: str, seed: int = 0, epochs: int = EPOCHS,
+                 synthetic: int = SYNTHETIC_BURIED, progress: Progress | None = None) -> tuple[dict, dict]:
+    """(arrays, metadata) of a reader trained on the READER_SPLITS rows of `rows` and `exemplars`."""
+    import torch
+
+    note = progress or (lambda *_: None)
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    chosen = [r for r in rows if r.split in READER_SPLITS]
+    train_rows, held = split_validation(chosen, VALIDATION, seed)
+    scenes = synthetic_buried(train_rows + exemplars, synthetic, seed)
+    train = train_rows + exemplars + scenes
+
+    model, tokenizer = load_base(base_dir)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    generator = torch.Generator().manual_seed(seed)
+    adapters = {name: _Adapted(linear, RANK, ALPHA, generator) for name, linear in adapted_modules(model).items()}
+    hidden = model.config.hidden_size
+    classifier = torch.nn.Linear(2 * hidden, len(categories))
+    torch.nn.init.normal_(classifier.weight, std=0.02, generator=generator)
+    torch.nn.init.zeros_(classifier.bias)
+    lora_params = [p for a in adapters.values() for p in (a.a, a.b)]
+    opt = torch.optim.AdamW([{"params": lora_params, "lr": LR},
+                             {"params": classifier.parameters(), "lr": CLASSIFIER_LR}], weight_decay=WEIGHT_DECAY)
+
+    def encode(texts: list[str]) -> list[list[int]]:
+        return [e.ids[:MAX_TOKENS - 1] + e.ids[-1:] if len(e.ids) > MAX_TOKENS else e.ids
+                for e in tokenizer.encode_batch([reader_text(t) for t in texts])]
+
+    encoded = encode([r.prompt for r in train])
+    y = torch.from_numpy(np.stack([targets(r.labels, categories) for r in train]))
+    positives = y.sum(0)
+    pos_weight = ((len(train) - positives) / positives.clamp(min=1)).clamp(max=POS_WEIGHT_MAX)
+    steps_per_epoch = -(-len(train) // BATCH)
+    total = epochs * steps_per_epoch
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[LR, CLASSIFIER_LR], total_steps=total,
+                                                   pct_start=0.1, anneal_strategy="linear")
+    model.train()
+    step = 0
+    for epoch in range(epochs):
+        for idx in _batches(encoded, BATCH, rng):
+            ids, mask = _tensors(encoded, idx)
+            states = model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)).last_hidden_state
+            logits = classifier(pool(states, mask))
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y[idx], pos_weight=pos_weight)
+            loss.backward()
+            opt.step()
+            schedule.step()
+            opt.zero_grad()
+            step += 1
+            if step % 10 == 0 or step == total:
+                note(f"epoch {epoch + 1}/{epochs}, loss {loss.item():.3f}", step, total)
+
+    model.eval()
+    arrays = {f"lora.{name}.a": a.a.detach().numpy().copy() for name, a in adapters.items()}
+    arrays.update({f"lora.{name}.b": a.b.detach().numpy().copy() for name, a in adapters.items()})
+    arrays["classifier.weight"] = classifier.weight.detach().numpy().T.copy()
+    arrays["classifier.bias"] = classifier.bias.detach().numpy().copy()
+
+    # Cut-offs on the validation rows, scored by the trained (unmerged, dropout off) model.
+    note("validation", total, total)
+    held_encoded = encode([r.prompt for r in held])
+    scores = np.zeros((len(held), len(categories)), dtype=np.float32)
+    with torch.inference_mode():
+        order = sorted(range(len(held)), key=lambda i: len(held_encoded[i]))
+        for s in range(0, len(order), 32):
+            idx = order[s:s + 32]
+            ids, mask = _tensors(held_encoded, idx)
+            states = model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)).last_hidden_state
+            scores[idx] = torch.sigmoid(classifier(pool(states, mask))).numpy()
+    held_y = np.stack([targets(r.labels, categories) for r in held])
+    cutoffs = choose_cutoffs(scores, ~held_y.any(axis=1), categories)
+    meta = {"format": FORMAT, "version": version, "embedder": embedder_tag, "categories": list(categories),
+            "rank": RANK, "alpha": ALPHA,
+            "cutoffs": {c: {"review": k.review, "block": k.block} for c, k in cutoffs.items()},
+            "training": {"seed": seed, "epochs": epochs, "batch": BATCH, "lr": LR, "splits": list(READER_SPLITS),
+                         "rows": len(train_rows), "exemplars": len(exemplars), "synthetic_buried": len(scenes),
+                         "validation": out_of_fold_figures(scores, held_y, cutoffs, categories)}}
+    return arrays, meta
+
+
+def save_reader(arrays: dict, meta: dict, path: str | Path) -> Path:
+    from safetensors.numpy import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}, str(path),
+              metadata={"greenlight": json.dumps(meta, sort_keys=True)})
+    return path
+
+
+def train_for(classifier, rows: list[Labelled], *, version: str, seed: int = 0, epochs: int = EPOCHS,
+              synthetic: int = SYNTHETIC_BURIED, progress: Progress | None = None) -> tuple[dict, dict]:
+    """A reader over `classifier`'s embedder (a PromptClassifier) with its categories and exemplars."""
+    exemplars = classifier.exemplars
+    extra = [Labelled(t, () if lab == "benign" else (lab,), "exemplar", "exemplars")
+             for t, lab in zip(exemplars.texts, exemplars.labels)]
+    return train_reader(classifier.embedder.path, classifier.embedder.tag, rows, extra, classifier.categories,
+                        version=version, seed=seed, epochs=epochs, synthetic=synthetic, progress=progress)
