@@ -212,13 +212,14 @@ def out_of_fold_figures(oof: np.ndarray, y: np.ndarray, cutoffs: dict[str, Cutof
 
 def train_for(classifier, rows: list[Labelled], *, version: str, seed: int = 0, members: int = MEMBERS,
               epochs: int = EPOCHS, folds: int = FOLDS, synthetic: int = SYNTHETIC_BURIED,
-              multilingual=None, progress: Progress | None = None) -> PromptHead:
+              multilingual=None, progress: Progress | None = None,
+              splits: tuple[str, ...] = TRAIN_SPLITS) -> PromptHead:
     """A head for `classifier` (a PromptClassifier: its views, embedder, categories and exemplars)
-    from the TRAIN_SPLITS rows of `rows`, its exemplars and synthetic buried scenes. With
+    from the `splits` rows of `rows` (default TRAIN_SPLITS), its exemplars and synthetic buried scenes. With
     `multilingual` (app/kit/multilingual_embedding.MultilingualEmbedder) the head reads that
     embedder's vectors of the prompts' sentence views instead (the classifier's multilingual head)."""
     note = progress or (lambda *_: None)
-    chosen = [r for r in rows if r.split in TRAIN_SPLITS]
+    chosen = [r for r in rows if r.split in splits]
     exemplars = classifier.exemplars
     extra = [Labelled(t, () if lab == "benign" else (lab,), "exemplar", "exemplars")
              for t, lab in zip(exemplars.texts, exemplars.labels)]
@@ -242,6 +243,6 @@ def train_for(classifier, rows: list[Labelled], *, version: str, seed: int = 0, 
     return train_head(views, labels, classifier.categories, embedder=embedder.tag, version=version,
                       seed=seed, labelled=len(chosen), members=members, epochs=epochs, folds=folds,
                       progress=progress,
-                      training={"splits": list(TRAIN_SPLITS), "rows": len(chosen), "exemplars": len(extra),
+                      training={"splits": list(splits), "rows": len(chosen), "exemplars": len(extra),
                                 "views": "sentences" if multilingual is not None else "windows",
                                 "synthetic_buried": len(scenes), "exemplars_sha256": exemplars.sha256})
