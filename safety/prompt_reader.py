@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import numpy as np
 
 from app.config import setting
 from app.kit.files import sha256_of
+from app.kit.text_embedding import torch_threads
 from app.kit.textmatch import normalise
 from safety.cutoffs import Cutoffs
 from safety.terms import PolicyFileError
@@ -39,7 +39,6 @@ ADAPTED = ("attention.self.query", "attention.self.key", "attention.self.value",
            "intermediate.dense", "output.dense")
 MAX_TOKENS = 256
 WINDOW_STRIDE = 192   # a longer text (a transcript) is read in overlapping windows, its best one counts
-_THREADS = threading.Lock()
 
 
 def reader_text(prompt: str) -> str:
@@ -78,16 +77,12 @@ class PromptReader:
             mask = np.zeros_like(batch)
             for i, w in enumerate(windows):
                 batch[i, :len(w)], mask[i, :len(w)] = w, 1
-            with _THREADS, torch.inference_mode():
-                before = torch.get_num_threads()
-                torch.set_num_threads(1)   # one prompt, one thread: as the embedder (text_embedding.embed)
-                try:
-                    ids_t, mask_t = torch.from_numpy(batch), torch.from_numpy(mask)
-                    hidden = self.model(input_ids=ids_t, attention_mask=mask_t,
-                                        token_type_ids=torch.zeros_like(ids_t)).last_hidden_state
-                    pooled = pool(hidden, mask_t).numpy()
-                finally:
-                    torch.set_num_threads(before)
+            # one prompt, one thread: as the embedder (text_embedding.embed)
+            with torch_threads(1), torch.inference_mode():
+                ids_t, mask_t = torch.from_numpy(batch), torch.from_numpy(mask)
+                hidden = self.model(input_ids=ids_t, attention_mask=mask_t,
+                                    token_type_ids=torch.zeros_like(ids_t)).last_hidden_state
+                pooled = pool(hidden, mask_t).numpy()
             logits = pooled @ self.classifier[0] + self.classifier[1]
             rows[n] = (0.5 + 0.5 * np.tanh(0.5 * logits)).max(axis=0)
         return rows

@@ -19,6 +19,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -97,6 +98,21 @@ def text_embedder_model_file(path: str | os.PathLike[str] | None = None) -> Mode
         return shipped
     return configured("text-embedder", shipped.role, weights, variable=MODEL_ENV,
                       version=_model_name(Path(chosen)), load=_load_from_weights)
+
+
+@contextmanager
+def torch_threads(threads: int):
+    """torch's intra-op thread count set for a block, under one process-wide lock: the count is
+    global, so every model run that sets it (the embedder, safety/prompt_reader.py) takes turns."""
+    import torch
+
+    with _TORCH_THREADS:
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
 
 class TextEmbedder:
@@ -196,14 +212,8 @@ class TextEmbedder:
     def _embed_now(self, texts: list[str], threads: int | None) -> np.ndarray:
         if threads is None or self._onnx is not None:
             return self._forward(texts)
-        torch = self._torch
-        with _TORCH_THREADS:
-            before = torch.get_num_threads()
-            torch.set_num_threads(threads)
-            try:
-                return self._forward(texts)
-            finally:
-                torch.set_num_threads(before)
+        with torch_threads(threads):
+            return self._forward(texts)
 
     def _forward(self, texts: list[str]) -> np.ndarray:
         """Texts of very different lengths run as a few groups of similar length: a batch pads
