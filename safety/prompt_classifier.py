@@ -561,7 +561,7 @@ class PromptClassifier:
             self_harm_steps = f"told as {analysis.steps} steps"
             decisions[SELF_HARM] = Decision.BLOCK
 
-        doubted = self._doubted(analysis, decisions)
+        doubted = self._doubted(analysis, reading, decisions)
 
         findings = []
         scores: dict[str, float] = {}
@@ -626,12 +626,12 @@ class PromptClassifier:
             return Decision.ALLOW, None
         return cut.decision(round(found[0], 4)), (round(found[0], 4), found[1])
 
-    def _doubted(self, analysis: "Analysis", decisions: dict[str, Decision]) -> dict[str, float]:
+    def _doubted(self, analysis: "Analysis", reading: "Reading | None",
+                 decisions: dict[str, Decision]) -> dict[str, float]:
         """Blocked categories the reader scores under its review cut-off and READER_CLEARS, with its score: it read
         the whole prompt in context ("a rear naked choke", "three years free of self-harm") where a
         term reads words. Only where the reader can read the prompt (not `_foreign`) and never in an
         always-block category."""
-        reading = next((r for r in analysis.readings if r.head is self.reader), None)
         if reading is None or self._foreign(analysis.prompt):
             return {}
         out = {}
