@@ -15,7 +15,8 @@ check detections equal ``NudeDetector().detect`` given the same RGB pixels.
 What a detection means is policy, not model: ``safety/data/frames.toml`` (or ``GL_SAFETY_FRAMES``)
 maps each label to a category (exposed genitalia, breasts, buttocks and anus are ``sexual``; faces,
 feet, armpits, bellies, bare male chests and everything "covered" are nothing) with per-label
-``review`` and ``block`` scores. ``FrameClassifier.classify`` judges a list of BGR frames (a video's
+``review`` and ``block`` scores; in a video, a reading under its block score must last
+(``[video] review_frames``). ``FrameClassifier.classify`` judges a list of BGR frames (a video's
 samples or one input image) and returns per-category scores, the decision, and the boxes and labels
 behind it.
 """
@@ -234,6 +235,9 @@ class FramePolicy:
     version: str
     categories: dict[str, FrameCategory]
     rules: dict[str, LabelRule]
+    # In a video, a label under its block score acts only when it reaches review in this many sampled
+    # frames (or in all of them, in a shorter video): one weak reading in one frame is detector noise.
+    review_frames: int = 1
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> "FramePolicy":
@@ -247,6 +251,12 @@ class FramePolicy:
     def from_dict(cls, raw: dict, source: str = "<dict>") -> "FramePolicy":
         if "version" not in raw or not isinstance(raw.get("labels"), dict):
             raise FramePolicyError(f"{source}: needs `version` and [labels.NAME] tables")
+        video = raw.get("video", {})
+        if not isinstance(video, dict) or set(video) - {"review_frames"}:
+            raise FramePolicyError(f"{source}: [video] takes only `review_frames`")
+        review_frames = video.get("review_frames", 1)
+        if isinstance(review_frames, bool) or not isinstance(review_frames, int) or review_frames < 1:
+            raise FramePolicyError(f"{source}: video.review_frames must be a whole number of frames, 1 or more")
         categories = {}
         for name, table in (raw.get("categories") or {}).items():
             if not isinstance(table, dict) or set(table) - {"label", "dsa_category", "dsa_keywords"}:
@@ -284,7 +294,7 @@ class FramePolicy:
         missing = [label for label in LABELS if label not in rules]
         if missing:
             raise FramePolicyError(f"{source}: every model label must be listed; missing {missing}")
-        return cls(str(raw["version"]), categories, rules)
+        return cls(str(raw["version"]), categories, rules, review_frames)
 
 
 # --------------------------------------------------------------------------------------------
@@ -364,10 +374,13 @@ class FrameClassifier:
                     best[det.label] = (decision, det, index)
             for label in flagged_here:
                 counts[label] = counts.get(label, 0) + 1
+        # a still (no times) has one frame: its one reading is all there is
+        needed = 1 if times is None else min(self.policy.review_frames, len(detections))
         findings = [
             FrameFinding(self.policy.categories[self.policy.rules[label].category], decision, det, index,
                          None if times is None else float(times[index]), counts[label])
             for label, (decision, det, index) in best.items()
+            if decision is Decision.BLOCK or counts[label] >= needed
         ]
         severity = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
         findings.sort(key=lambda f: (-severity[f.decision], -f.detection.score))

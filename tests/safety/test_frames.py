@@ -149,6 +149,20 @@ def test_judgement_takes_each_labels_strongest_detection_and_counts_frames(class
     assert classifier.judge([[Detection("FEET_EXPOSED", 0.99, (0, 0, 1, 1))]]).decision is Decision.ALLOW
 
 
+def test_in_a_video_a_weak_reading_acts_only_when_it_lasts(classifier):
+    """frames.toml's video.review_frames (2): under its block score a label must reach review in two
+    sampled frames; at its block score one frame is enough, and a still image has only one."""
+    assert classifier.policy.review_frames == 2
+    weak, strong = (Detection("MALE_GENITALIA_EXPOSED", score, (1, 1, 5, 5)) for score in (0.35, 0.62))
+    once = classifier.judge([[], [weak], [], []], times=[0.0, 0.5, 1.0, 1.5])
+    assert (once.decision, once.findings, once.scores) == (Decision.ALLOW, (), {"sexual": 0.35})
+    twice = classifier.judge([[weak], [], [weak], []], times=[0.0, 0.5, 1.0, 1.5])
+    assert [(f.decision, f.frames) for f in twice.findings] == [(Decision.REVIEW, 2)]
+    assert classifier.judge([[], [strong], [], []], times=[0.0, 0.5, 1.0, 1.5]).decision is Decision.BLOCK
+    assert classifier.judge([[weak]]).decision is Decision.REVIEW               # a still image
+    assert classifier.judge([[weak]], times=[0.0]).decision is Decision.REVIEW  # a one-frame video
+
+
 def test_a_policy_file_is_checked(tmp_path):
     raw = tomllib.loads(DEFAULT_POLICY.read_text())
 
@@ -169,6 +183,9 @@ def test_a_policy_file_is_checked(tmp_path):
     assert "no category" in broken(lambda p: p["labels"]["FEET_EXPOSED"].update(review=0.5))
     assert "neither" in broken(lambda p: p["labels"]["FEET_EXPOSED"].update(category="sexual"))
     assert "version" in broken(lambda p: p.pop("version"))
+    assert "review_frames" in broken(lambda p: p.update(video={"review_frames": 0}))
+    assert "review_frames" in broken(lambda p: p.update(video={"review_frames": True}))
+    assert "takes only" in broken(lambda p: p.update(video={"frames": 2}))
     bad = tmp_path / "frames.toml"
     bad.write_text("version = ")
     with pytest.raises(FramePolicyError):
