@@ -156,6 +156,20 @@ def configured(name: str, role: str, path: str | os.PathLike[str], *, variable: 
                      licence_note=licence_note, used_by=used_by, load=load)
 
 
+def trained_here(name: str, role: str, default: Path, *, variable: str, chosen: str | os.PathLike[str] | None,
+                 load: Loader, licence_note: str) -> ModelFile:
+    """A record for weights this project trains and ships in its own package (a head, a reader, an
+    adapter): Apache-2.0, ours, hashed from the file; or the file an operator put in `variable`."""
+    shipped = ModelFile(
+        name=name, role=role, path=default, version=name, licence="Apache-2.0",
+        licence_class=LicenceClass.PERMISSIVE, source="greenlight", source_version=installed_version("greenlight"),
+        variable=variable, load=load, licence_note=licence_note)
+    picked = value_of(variable, chosen)
+    if is_shipped(picked, shipped):
+        return shipped
+    return configured(name, role, picked, variable=variable, version=f"{name}-{Path(picked).stem}", load=load)
+
+
 def is_shipped(chosen: str | os.PathLike[str] | None, shipped: ModelFile) -> bool:
     """Nothing chosen, or the shipped file itself (a variable may name it)."""
     if not chosen:

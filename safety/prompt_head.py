@@ -144,16 +144,9 @@ def multilingual_head_model_file(path: str | os.PathLike[str] | None = None):
 
 def learned_record(name: str, role: str, default: Path, variable: str, path: str | os.PathLike[str] | None,
                    note: str, load=None):
-    """A model-registry record for weights we train (a head, the reader): Apache-2.0, ours, hashed
-    from the file; `load` (default PromptHead.load) reads a file to check it."""
-    from app.model_files import LicenceClass, ModelFile, configured, installed_version, is_shipped, value_of
+    """A model-registry record for weights we train (a head, the reader); `load` (default
+    PromptHead.load) reads a file to check it."""
+    from app.model_files import trained_here
 
-    shipped = ModelFile(
-        name=name, role=role, path=default, version=name, licence="Apache-2.0",
-        licence_class=LicenceClass.PERMISSIVE, source="greenlight", source_version=installed_version("greenlight"),
-        variable=variable, load=load or PromptHead.load, licence_note=note)
-    chosen = value_of(variable, path)
-    if is_shipped(chosen, shipped):
-        return shipped
-    return configured(name, shipped.role, chosen, variable=variable, version=f"{name}-{Path(chosen).stem}",
-                      load=load or PromptHead.load)
+    return trained_here(name, role, default, variable=variable, chosen=path, load=load or PromptHead.load,
+                        licence_note=note)
