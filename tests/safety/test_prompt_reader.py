@@ -253,3 +253,33 @@ def test_a_prompt_the_reader_cannot_read_is_never_doubted(clf):
     assert clf._foreign(prompt)
     result = _read_as(clf, prompt)
     assert result.decision == Decision.BLOCK and not any("doubted" in f.via for f in result.findings)
+
+
+def _summary(result):
+    return result.decision, [(f.category.name, f.decision, f.score, f.via, f.doubted) for f in result.findings], \
+        result.scores
+
+
+def test_the_reader_is_asked_only_where_it_can_change_the_decision(clf, monkeypatch):
+    """classify() skips the reader where no other layer saw anything; on a spread of the labelled
+    prompts (every kind, language and split) it decides exactly as the full analysis does."""
+    import json
+    from pathlib import Path
+
+    import safety.prompt_classifier as pc
+
+    rows = [json.loads(line) for line in Path(pc.__file__).with_name("data").joinpath("eval_prompts.jsonl")
+            .read_text(encoding="utf-8").splitlines()]
+    prompts = [r["prompt"] for r in rows[::40]] + ["a very long prompt " + "about a quiet mountain lake " * 40]
+    read = []
+    original = clf.reader.scores
+    monkeypatch.setattr(clf.reader, "scores", lambda texts: read.append(texts) or original(texts))
+    skipped = 0
+    for prompt in prompts:
+        asked = len(read)
+        lazy = clf.classify(prompt)
+        skipped += len(read) == asked
+        assert _summary(lazy) == _summary(clf.decide(clf.analyse(prompt))), prompt
+    assert 0.2 * len(prompts) < skipped < len(prompts), skipped
+    asked = len(read)
+    assert clf.classify("a red ball bounces off the backboard").findings == () and len(read) == asked
