@@ -311,6 +311,10 @@ _DECLARED = (
             "`likeness/data/public_figures.json`"),
     # copyright
     Setting("GL_WORKS_CATALOGUE", "copyright", PATH, None, "the catalogue of works", "`copyright/data/works.json`"),
+    Setting("GL_IP_WORK_HEAD", "copyright", PATH, None,
+            "the IP classifier's work head (which catalogued work a prompt describes; "
+            "`greenlight works train-head` rewrites the shipped file)",
+            "`copyright/data/work_head.safetensors`"),
     Setting("GL_IMAGE_EMBED_REVIEW", "copyright", number(-1.0, 1.0), 0.9,
             "cosine similarity to a reference image that sends a generation to review"),
     Setting("GL_LEDGER_FUTURE_TOLERANCE", "copyright", DURATION, 300,

@@ -27,6 +27,7 @@ from app.stage import Decision  # noqa: E402
 from app.kit.text_embedding import load_text_embedder  # noqa: E402
 from app.kit.textmatch import normalise  # noqa: E402
 from copyright.catalogue import load_catalogue  # noqa: E402
+from copyright.work_head import head_path, load_head  # noqa: E402
 from copyright.ip_text import DEFAULT_THRESHOLDS, IpMatch, IpTextClassifier, Thresholds  # noqa: E402
 
 LABELS = Path(__file__).resolve().parents[1] / "copyright" / "data" / "ip_prompts.jsonl"
@@ -136,7 +137,7 @@ def report(rows: list[Row], results: list[list[IpMatch]]) -> Scores:
         for m in matches:
             kind = "on negative" if row.work_id is None else "labelled" if m.work_id == row.work_id else "other"
             layers[m.via][kind] += 1
-    for via in ("title", "alias", "fuzzy_alias", "description", "semantic"):
+    for via in ("title", "alias", "fuzzy_alias", "description", "semantic", "learned"):
         c = layers.get(via, Counter())
         print(f"{via:14} {sum(c.values()):7d} {c['labelled']:13d} {c['other']:10d} {c['on negative']:11d}")
 
@@ -218,8 +219,9 @@ def sweep(clf: IpTextClassifier, rows: list[Row], folds: bool = True) -> None:
         progress("embedding", i + 1, len(rows))
 
     def run(th: Thresholds, subset: list[Row]) -> list[list[IpMatch]]:
-        variant = clf.with_thresholds(th)
-        variant.semantic_scores = cache.__getitem__  # type: ignore[method-assign]
+        # the meaning layer's own cut-offs, without the work head (it has its own)
+        variant = clf.with_thresholds(th).with_head(None)
+        variant.semantic_scores = lambda prompt, vectors=None: cache[prompt]  # type: ignore[method-assign]
         return [variant.classify(r.prompt) for r in subset]
 
     base = clf.thresholds
@@ -345,6 +347,8 @@ def main() -> None:
     ap.add_argument("--labels", type=Path, default=LABELS)
     ap.add_argument("--rounds", type=int, default=3, help="timed passes over the labelled set")
     ap.add_argument("--calibrate", action="store_true", help="sweep thresholds, print the tables")
+    ap.add_argument("--head", default=None,
+                    help="a work head file (default: the shipped one, or GL_IP_WORK_HEAD); 'none': without")
     args = ap.parse_args()
 
     rows = load_rows(args.labels)
@@ -353,12 +357,13 @@ def main() -> None:
     load_s = time.perf_counter() - started
     catalogue = load_catalogue()
     started = time.perf_counter()
-    clf = IpTextClassifier(catalogue, embedder)
+    head = None if args.head == "none" else load_head(head_path(args.head), embedder.tag)
+    clf = IpTextClassifier(catalogue, embedder, head=head)
     build_s = time.perf_counter() - started
     print(f"model {embedder.tag} from {embedder.path} (loaded in {load_s:.1f} s)")
     print(f"catalogue {catalogue.version}: {len(catalogue.works)} works, {len(clf.descriptions)} descriptions "
           f"embedded in {build_s:.1f} s")
-    print(f"thresholds: {clf.thresholds}")
+    print(f"work head: {head.tag() + ' ' + head.cutoffs.tag() if head else 'none'}; thresholds: {clf.thresholds}")
 
     if args.calibrate:
         sweep(clf, rows)
@@ -372,7 +377,8 @@ def main() -> None:
     print(f"  {'raw embed([prompt]) same run':38} {pct(raw_ms, 50):8.2f} {pct(raw_ms, 95):8.2f}")
     print(f"  ratio classify / raw embedding: p50 {pct(clf_ms, 50) / pct(raw_ms, 50):.2f}x, "
           f"p95 {pct(clf_ms, 95) / pct(raw_ms, 95):.2f}x")
-    layers = {"exact (find + plurals)": clf.exact, "fuzzy": clf.fuzzy, "semantic (all views)": clf.semantic}
+    layers = {"exact (find + plurals)": clf.exact, "fuzzy": clf.fuzzy, "semantic (all views)": clf.semantic,
+              "learned (work head, all views)": clf.learned}
     for name, layer in layers.items():
         ms = []
         for row in rows:

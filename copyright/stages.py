@@ -12,10 +12,9 @@ from app.db import utcnow
 from app.errors import ValidationFailed
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
 from app.kit.image_embedding import image_embedder_model_file
-from app.kit.text_embedding import load_text_embedder
 from copyright.catalogue import Catalogue, WorkRef, load_catalogue
 from copyright.images import decode, has_references, match_images
-from copyright.ip_text import IpTextClassifier, ip_text_version, load_ip_text_classifier
+from copyright.ip_text import IpTextClassifier, ip_text_classifier, ip_text_version, load_ip_text_classifier
 from copyright.models import GenerationWork, PolicyKind, Restriction, WorkPolicy
 from copyright.services import MAX_SHARE_BP, policy_in_force, registered_catalogue
 
@@ -125,7 +124,7 @@ class RightsStage(Stage):
     needs = USE_FACTS
 
     name = "copyright.rights"
-    models = ("text-embedder", "image-embedder")
+    models = ("text-embedder", "ip-work-head", "image-embedder")
 
     def __init__(self, catalogue: Catalogue | None = None, classifier: IpTextClassifier | None = None):
         self._catalogue, self._classifier = catalogue, classifier
@@ -134,7 +133,7 @@ class RightsStage(Stage):
     def classifier(self) -> IpTextClassifier:
         """Names, misspellings and descriptions of the catalogue's works (loads the text model once)."""
         if self._classifier is None:
-            self._classifier = (IpTextClassifier(self._catalogue, load_text_embedder()) if self._catalogue
+            self._classifier = (ip_text_classifier(self._catalogue) if self._catalogue
                                 else load_ip_text_classifier())
         return self._classifier
 

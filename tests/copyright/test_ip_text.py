@@ -143,7 +143,7 @@ def test_fuzzy_matching_leaves_ordinary_words_and_other_names_alone(clf, prompt,
     ("a dark lord in black armour", "sauron", Decision.REVIEW),
 ])
 def test_descriptions_block_when_they_pin_one_work_and_are_reviewed_otherwise(clf, prompt, work_id, decision):
-    match = found(clf, prompt)[work_id]
+    match = found(clf.with_head(None), prompt)[work_id]   # this layer alone (the work head: test_work_head.py)
     assert (match.via, match.decision) == ("semantic", decision)
     assert DEFAULT_THRESHOLDS.semantic_review <= match.score <= 1.0
     assert match.phrase in {r.phrase for r in catalogue_phrases(clf.catalogue) if r.work.id == work_id}
@@ -154,7 +154,9 @@ def test_a_description_with_its_maker_named_blocks(clf):
     # Issue 15: "a famous plumber described by his company, cap and moustache" was queued.
     prompt = "a famous plumber from the nintendo games with a red cap and a bushy moustache"
     assert found(clf, prompt)["mario"].decision == Decision.BLOCK
-    assert clf.decide("a plumber with a red cap and a bushy moustache fixing a sink")[0] != Decision.BLOCK
+    meaning_only = clf.with_head(None)   # the meaning layer asks for the maker; the work head reads the look
+    assert meaning_only.decide("a plumber with a red cap and a bushy moustache fixing a sink")[0] != Decision.BLOCK
+    assert clf.decide("a plumber fixing a sink")[0] == Decision.ALLOW
     assert clf.decide("a nintendo switch on a table")[0] == Decision.ALLOW
 
 
@@ -181,6 +183,7 @@ def test_a_description_buried_in_a_long_prompt_is_found_through_its_clauses(clf)
 @pytest.mark.slow
 def test_thresholds_are_applied(clf):
     wizard = "the boy wizard with a lightning scar"
+    clf = clf.with_head(None)   # the meaning and name layers' own cut-offs (the work head: test_work_head.py)
     assert clf.with_thresholds(replace(DEFAULT_THRESHOLDS, semantic_review=0.99)).classify(wizard) == []
     assert found(clf, wizard)["harry-potter"].decision == Decision.REVIEW     # four details do not pin
     lenient = clf.with_thresholds(replace(DEFAULT_THRESHOLDS, semantic_block_details=4))
@@ -191,7 +194,7 @@ def test_thresholds_are_applied(clf):
                  "Garfeld on a couch")["garfield"].decision == Decision.REVIEW     # 1 - 1/8 = 0.875
     assert "garfield" not in found(clf.with_thresholds(replace(DEFAULT_THRESHOLDS, fuzzy_one_edit_from=9)),
                                    "Garfeld on a couch")
-    assert clf.version.endswith(DEFAULT_THRESHOLDS.tag()) and clf.embedder.sha256[:8] in clf.version
+    assert DEFAULT_THRESHOLDS.tag() in clf.version and clf.embedder.sha256[:8] in clf.version
 
 
 @pytest.mark.slow
@@ -209,7 +212,7 @@ def test_unrelated_prompts_are_allowed(clf, prompt):
 
 @pytest.mark.slow
 def test_matches_carry_work_and_score_and_feed_the_rights_judge(clf):
-    decision, matches = clf.decide("Garfeld and the boy wizard with a lightning scar")  # clauses split at "and"
+    decision, matches = clf.with_head(None).decide("Garfeld and the boy wizard with a lightning scar")  # clauses
     assert decision == Decision.BLOCK
     assert [m.work_id for m in matches] == ["garfield", "harry-potter"]      # block first
     details = matches[0].details()
@@ -256,9 +259,9 @@ def test_the_labelled_set_is_well_formed(clf):
 
 @pytest.mark.slow
 def test_the_labelled_set_reaches_the_reported_precision_and_recall(clf):
-    """bench/ip_text.py measured precision 0.987, recall 0.919 (235 prompts); floors a little under.
-    Generic tropes ("a mermaid princess", "a dark lord in black armour") are measured apart: the
-    meaning layer reviews 12 of 31 of them (near a catalogued description) and must block none."""
+    """Measured here with the work head (2026-12-06, 423 prompts besides the tropes): precision 0.966,
+    recall 0.937; floors a little under. Generic tropes ("a mermaid princess", "a dark lord in black
+    armour") are measured apart: 12 of 31 are reviewed (near a catalogued description) and none blocked."""
     tp = fp = fn = 0
     by_category: dict[str, list[bool]] = {}
     tropes = []
@@ -279,8 +282,8 @@ def test_the_labelled_set_reaches_the_reported_precision_and_recall(clf):
             fn += 1
             fp += bool(ids)
     precision, recall = tp / (tp + fp), tp / (tp + fn)
-    assert precision >= 0.97, precision
-    assert recall >= 0.90, recall
+    assert precision >= 0.96, precision
+    assert recall >= 0.93, recall
     for category in ("title", "alias", "evasion", "plural_possessive", "generic"):
         assert all(by_category[category]), category
     assert sum(by_category["hard_negative"]) >= len(by_category["hard_negative"]) - 2

@@ -1,0 +1,160 @@
+"""The IP classifier's learned layer: which catalogued work a prompt describes, from the sentence
+vectors of its views that the meaning layer already made.
+
+Nearest-description matching has one or two catalogue descriptions per work to go on, and raw
+all-MiniLM-L6-v2 cosines put "a dark lord in black armour" (a trope) nearer a catalogued dark lord
+than "the masked dark lord with the rasping respirator" is to Darth Vader (issue 15: 39 of 60
+described characters blocked on a set written outside the project). The head is a softmax over
+the shipped catalogue's works and "none of them", trained on prompts that describe each work
+without naming it (by look, quote, maker, story, casually), on the catalogue's descriptions, and
+on look-alikes that describe none (copyright/work_head_training.py, `greenlight works train-head`).
+A view's probabilities are read per work, best view first.
+
+It knows the works it was trained on; a work registered later is matched by its names and by the
+meaning layer's nearest descriptions, as before. It costs one (views x 384) @ (384 x works+1)
+product on vectors the embedder already made. Its file (safetensors: the weights, the work ids, the
+cut-offs chosen on its validation share, the base model's tag) is refused under another base model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from app.config import setting
+from app.kit.files import sha256_of
+
+DEFAULT_HEAD = Path(__file__).parent / "data" / "work_head.safetensors"
+HEAD_ENV = "GL_IP_WORK_HEAD"
+FORMAT = "greenlight-work-head-1"
+
+
+class WorkHeadError(ValueError):
+    """A file that is not a work head, or one trained over another base model."""
+
+
+@dataclass(frozen=True)
+class WorkHeadCutoffs:
+    """The head's probability for a work from which it flags the prompt (`review`), and from which it
+    blocks it (`block`) when it leads the next work by `margin`; or from `agree` when the meaning
+    layer's nearest description is of the same work at cosine `agree_meaning` or more (two readings
+    that agree: on the validation share this blocked 242 described prompts, no look-alike)."""
+
+    review: float
+    block: float
+    margin: float
+    agree: float = 1.0
+    agree_meaning: float = 1.0
+    agree_details: int = 0    # content words the head's view needs ("a yellow mouse" fits many)
+
+    def tag(self) -> str:
+        return (f"r{self.review:.2f}/b{self.block:.2f}+{self.margin:.2f}"
+                f"/a{self.agree:.2f}&{self.agree_meaning:.2f}d{self.agree_details}")
+
+    def blocks(self, ranked: list[tuple[str, float, int]], nearest: tuple[str, float] | None, details: int) -> bool:
+        """Whether the head's ranked works (best first), the meaning layer's nearest work (id, cosine)
+        and the content words of the head's best view pin the head's top work."""
+        if not ranked:
+            return False
+        work, p = ranked[0][0], ranked[0][1]
+        lead = p - (ranked[1][1] if len(ranked) > 1 else 0.0)
+        if p >= self.block and lead >= self.margin:
+            return True
+        return nearest is not None and nearest[0] == work and p >= self.agree and nearest[1] >= self.agree_meaning \
+            and details >= self.agree_details
+
+
+@dataclass(frozen=True)
+class WorkHead:
+    embedder: str                  # the base model's tag (app/kit/text_embedding.TextEmbedder.tag)
+    version: str
+    works: tuple[str, ...]         # the classes, then "none" (the last column)
+    weight: np.ndarray             # (dim, works + 1)
+    bias: np.ndarray               # (works + 1,)
+    cutoffs: WorkHeadCutoffs
+    training: dict = field(default_factory=dict)
+    sha256: str = ""
+
+    def tag(self) -> str:
+        return f"workhead-{self.version}-{self.sha256[:8]}"
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        """(views, works + 1) softmax probabilities of sentence vectors (views, dim)."""
+        logits = np.asarray(vectors, dtype=np.float32) @ self.weight + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def ranked(self, vectors: np.ndarray, limit: int = 3) -> list[tuple[str, float, int]]:
+        """The likeliest works over all views, best first: (work id, probability, the view's index)."""
+        probs = self.probabilities(vectors)[:, :-1]
+        best, at = probs.max(axis=0), probs.argmax(axis=0)
+        return [(self.works[j], float(best[j]), int(at[j])) for j in np.argsort(-best)[:limit]]
+
+
+def save_head(path: str | os.PathLike[str], head: WorkHead) -> Path:
+    from safetensors.numpy import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"format": FORMAT, "embedder": head.embedder, "version": head.version, "works": list(head.works),
+            "cutoffs": asdict(head.cutoffs), "training": head.training}
+    save_file({"weight": np.ascontiguousarray(head.weight, dtype=np.float32),
+               "bias": np.ascontiguousarray(head.bias, dtype=np.float32)},
+              str(path), metadata={"greenlight": json.dumps(meta, sort_keys=True)})
+    return path
+
+
+def read_head(path: str | os.PathLike[str]) -> WorkHead:
+    """The head in `path`, whichever base model it was trained over. WorkHeadError otherwise."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = json.loads((f.metadata() or {}).get("greenlight", "null"))
+            arrays = {k: f.get_tensor(k) for k in f.keys()}
+    except (OSError, SafetensorError, ValueError, json.JSONDecodeError) as exc:
+        raise WorkHeadError(f"cannot read the work head {path}: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or {"weight", "bias"} - set(arrays):
+        raise WorkHeadError(f"{path} is not a work head ({FORMAT})")
+    try:
+        works = tuple(str(w) for w in meta["works"])
+        weight, bias = arrays["weight"].astype(np.float32), arrays["bias"].astype(np.float32)
+        if weight.ndim != 2 or weight.shape[1] != len(works) + 1 or bias.shape != (len(works) + 1,):
+            raise WorkHeadError(f"{path}: weights {weight.shape} and bias {bias.shape} do not fit "
+                                f"{len(works)} works and none")
+        cutoffs = WorkHeadCutoffs(**{k: (int if k == "agree_details" else float)(v) for k, v in meta["cutoffs"].items()})
+        return WorkHead(str(meta["embedder"]), str(meta["version"]), works, weight, bias, cutoffs,
+                        dict(meta.get("training", {})), sha256_of(path))
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, WorkHeadError):
+            raise
+        raise WorkHeadError(f"{path}: incomplete work head metadata ({exc})") from exc
+
+
+def load_head(path: str | os.PathLike[str], embedder_tag: str) -> WorkHead:
+    """The head for vectors of the embedder tagged `embedder_tag`; WorkHeadError for another."""
+    head = read_head(path)
+    if head.embedder != embedder_tag:
+        raise WorkHeadError(f"the work head {head.version} was trained over {head.embedder}, not {embedder_tag}")
+    return head
+
+
+def head_path(path: str | os.PathLike[str] | None = None) -> str:
+    """``path``, else GL_IP_WORK_HEAD, else the shipped head."""
+    return os.fspath(path or setting(HEAD_ENV) or DEFAULT_HEAD)
+
+
+def work_head_model_file(path: str | os.PathLike[str] | None = None):
+    """The head's record in the model registry (checked by reading its file: the base model whose
+    vectors it reads is the text embedder's own record)."""
+    from app.model_files import trained_here
+
+    return trained_here("ip-work-head", "learned head over the text embedder (which work a prompt describes)",
+                        DEFAULT_HEAD, variable=HEAD_ENV, chosen=path, load=read_head,
+                        licence_note="ours: `greenlight works train-head` on copyright/data/ip_training.jsonl")

@@ -1,0 +1,194 @@
+"""Training the IP classifier's work head (copyright/work_head.py): `greenlight works train-head`.
+
+The rows (copyright/data/ip_training.jsonl) are prompts written outside the project: five per
+catalogued work that describe it without naming it (by look, quote, maker, story, casually), and
+look-alikes that describe none ("a plumber fixing a sink", "a dark lord in black armour"). The
+labelled sets the benches report on (copyright/data/ip_prompts.jsonl) are never trained on.
+
+A softmax over the works and "none" is fitted on the frozen sentence vectors of the training rows
+and of every catalogue description (so a work no row describes still has its own). A share of the
+rows is kept back (split_validation); the cut-offs are chosen on it through the classifier itself
+(its views of each prompt, best view per work), so they hold for the path prompts take.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from copyright.work_head import WorkHead, WorkHeadCutoffs
+
+TRAINING_ROWS = Path(__file__).parent / "data" / "ip_training.jsonl"
+LABELLED = Path(__file__).parent / "data" / "ip_prompts.jsonl"
+STEPS = 1500
+LEARNING_RATE = 0.02
+WEIGHT_DECAY = 1e-2
+VALIDATION_SHARE = 0.15
+NEGATIVE_BLOCKS = 1          # validation look-alikes a chosen block rule may block (1 of 210: 0.5 %)
+NEGATIVE_FLAGS = 0.03        # ... and the share of them it may flag at all (review or block)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class TrainingRow:
+    prompt: str
+    work_id: str | None      # None: a look-alike that describes no catalogued work
+    kind: str = ""           # how it describes (look, quote, maker, story, casual) or the look-alike's group
+
+
+def read_rows(path: str | Path = TRAINING_ROWS) -> list[TrainingRow]:
+    rows = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        raw = json.loads(line)
+        if not isinstance(raw.get("prompt"), str) or not raw["prompt"].strip():
+            raise ValueError(f"{path}:{n}: a row needs a prompt")
+        rows.append(TrainingRow(raw["prompt"].strip(), raw.get("work_id") or None, str(raw.get("kind", ""))))
+    return rows
+
+
+def calibration_rows(path: str | Path = LABELLED) -> list[TrainingRow]:
+    """The negatives of the labelled set's calibration split (hard negatives, generic prompts and
+    tropes such as "a yellow mouse": short, where look-alikes written for training are long) to
+    choose cut-offs on; the `fresh` and `holdout` splits stay unread."""
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            raw = json.loads(line)
+            if raw.get("split", "calibration") == "calibration" and not raw.get("work_id"):
+                rows.append(TrainingRow(raw["prompt"], None, f"calibration-{raw.get('category', '')}"))
+    return rows
+
+
+def split_validation(rows: Sequence[TrainingRow], seed: int = 0) -> tuple[list[TrainingRow], list[TrainingRow]]:
+    """(train, validation): VALIDATION_SHARE of each work's rows and of the look-alikes kept back."""
+    rng = random.Random(seed)
+    groups: dict[str | None, list[TrainingRow]] = {}
+    for row in rows:
+        groups.setdefault(row.work_id, []).append(row)
+    train, validation = [], []
+    for key in sorted(groups, key=lambda k: (k is None, k or "")):
+        members = groups[key][:]
+        rng.shuffle(members)
+        kept = round(len(members) * VALIDATION_SHARE)
+        validation += members[:kept]
+        train += members[kept:]
+    return train, validation
+
+
+def fit(vectors: np.ndarray, targets: np.ndarray, classes: int, *, steps: int = STEPS, lr: float = LEARNING_RATE,
+        seed: int = 0, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Weight (dim, classes + 1) and bias of a softmax over `classes` and "none" (target -1)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    layer = torch.nn.Linear(vectors.shape[1], classes + 1)
+    torch.nn.init.normal_(layer.weight, std=0.01, generator=generator)
+    torch.nn.init.zeros_(layer.bias)
+    x = torch.from_numpy(vectors.astype(np.float32))
+    y = torch.from_numpy(np.where(targets < 0, classes, targets).astype(np.int64))
+    optimiser = torch.optim.AdamW(layer.parameters(), lr=lr, weight_decay=WEIGHT_DECAY)
+    first = last = 0.0
+    for step in range(steps):
+        loss = torch.nn.functional.cross_entropy(layer(x), y)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        last = loss.item()
+        first = first or last
+        if progress is not None:
+            progress(step + 1, steps)
+    return (layer.weight.detach().numpy().T.copy(), layer.bias.detach().numpy().copy(),
+            {"loss_first": round(first, 4), "loss_last": round(last, 4)})
+
+
+# a validation row, the head's ranked works, the meaning layer's nearest work, the head's view's content words
+Scored = tuple[TrainingRow, list[tuple[str, float, int]], "tuple[str, float] | None", int]
+
+
+def choose_cutoffs(scored: Sequence[Scored]) -> tuple[WorkHeadCutoffs, dict]:
+    """Cut-offs from validation rows, each with the head's ranked works (work id, probability, view)
+    and the meaning layer's nearest work (id, cosine). A rule's score: the described prompts it
+    blocks as their own work, less twice those it blocks as another's (that still stops an
+    infringing prompt but names the wrong rightsholder), with at most NEGATIVE_BLOCKS look-alikes
+    blocked. block/margin (the head alone) first, then agree/agree_meaning (the head and the
+    meaning layer on the same work) on top of it; review: the lowest probability at which at most
+    NEGATIVE_FLAGS of the look-alikes are flagged at all."""
+    grid = [round(x, 2) for x in np.arange(0.20, 0.99, 0.01)]
+    negatives = [ranked for row, ranked, *_ in scored if row.work_id is None]
+
+    def score(cutoffs: WorkHeadCutoffs) -> tuple[int, int]:
+        right = wrong = 0
+        for row, ranked, nearest, details in scored:
+            if not cutoffs.blocks(ranked, nearest, details):
+                continue
+            if row.work_id is None:
+                wrong += 1
+            else:
+                right += 1 if ranked[0][0] == row.work_id else -2
+        return right, wrong
+
+    best = (0, WorkHeadCutoffs(0.0, 1.0, 0.0))
+    for block in grid:
+        for margin in (0.0, 0.1, 0.2, 0.3):
+            candidate = WorkHeadCutoffs(0.0, block, margin)
+            right, wrong = score(candidate)
+            if wrong <= NEGATIVE_BLOCKS and right > best[0]:
+                best = (right, candidate)
+    head_alone = best[1]
+    for agree in grid[::5]:
+        for meaning in (0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70):
+            for details in (0, 3, 4, 5, 6, 7):
+                candidate = replace(head_alone, agree=agree, agree_meaning=meaning, agree_details=details)
+                right, wrong = score(candidate)
+                if wrong <= NEGATIVE_BLOCKS and right > best[0]:
+                    best = (right, candidate)
+    right, chosen = best
+    review = next((cut for cut in grid
+                   if sum(1 for r in negatives if r and r[0][1] >= cut) <= NEGATIVE_FLAGS * len(negatives)), chosen.block)
+    return replace(chosen, review=min(review, chosen.block)), {"validation_score": right}
+
+
+def train(classifier, rows: Sequence[TrainingRow], *, version: str, seed: int = 0, steps: int = STEPS,
+          checked: Sequence[TrainingRow] = (), progress: Progress | None = None) -> WorkHead:
+    """A head over `classifier`'s (copyright.ip_text.IpTextClassifier) embedder and catalogue,
+    trained on `rows` and the catalogue's descriptions, its cut-offs chosen on the validation share
+    and on `checked` (labelled rows never trained on: calibration_rows()); its `training` holds
+    the validation figures."""
+    works = tuple(sorted({ref.work.id for ref in classifier.descriptions}))
+    index = {w: i for i, w in enumerate(works)}
+    unknown = sorted({r.work_id for r in rows if r.work_id and r.work_id not in index})
+    if unknown:
+        raise ValueError(f"training rows name works without descriptions in the catalogue: {unknown[:5]}")
+    train_rows, validation = split_validation(rows, seed)
+    vectors = np.concatenate([classifier.embedder.embed([r.prompt for r in train_rows]),
+                              classifier.description_vectors])
+    targets = np.array([index[r.work_id] if r.work_id else -1 for r in train_rows] +
+                       [index[ref.work.id] for ref in classifier.descriptions])
+    weight, bias, figures = fit(vectors, targets, len(works), steps=steps, seed=seed, progress=progress)
+    provisional = WorkHead(classifier.embedder.tag, version, works, weight, bias, WorkHeadCutoffs(0.0, 1.0, 0.0))
+    scored = []
+    for row in [*validation, *checked]:
+        vectors = classifier.view_vectors(row.prompt)
+        ranked = provisional.ranked(vectors)
+        scored.append((row, ranked, classifier.nearest_work(row.prompt, vectors),
+                       classifier.view_details(row.prompt, ranked[0][2])))
+    cutoffs, chosen = choose_cutoffs(scored)
+    blocked = [(row, ranked) for row, ranked, nearest, details in scored if cutoffs.blocks(ranked, nearest, details)]
+    described = [row for row, *_ in scored if row.work_id]
+    training = {**figures, **chosen, "seed": seed, "steps": steps, "rows": len(train_rows),
+                "descriptions": len(classifier.descriptions), "validation_rows": len(validation),
+                "validation_described": len(described),
+                "validation_blocked_right": sum(1 for row, ranked in blocked if ranked[0][0] == row.work_id),
+                "validation_blocked_other_work": sum(1 for row, ranked in blocked
+                                                     if row.work_id and ranked[0][0] != row.work_id),
+                "validation_lookalikes": sum(1 for row, *_ in scored if row.work_id is None),
+                "validation_lookalikes_blocked": sum(1 for row, _ in blocked if row.work_id is None)}
+    return replace(provisional, cutoffs=cutoffs, training=training)
