@@ -40,6 +40,7 @@ Start-up once per process: model 5-6 s, catalogue descriptions 3.3-3.7 s.
 from __future__ import annotations
 
 import copy
+import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -193,8 +194,20 @@ def _version(embedder_tag: str, catalogue: Catalogue, thresholds: Thresholds, he
 
 def ip_text_version(catalogue: Catalogue) -> str:
     """What an ``IpTextClassifier`` of ``catalogue`` with the default embedder, work head and cut-offs
-    records, without loading the model (from its record and the head file)."""
-    return _version(text_embedder_model_file().tag, catalogue, DEFAULT_THRESHOLDS, read_head(head_path()))
+    records, without loading the model (from its record and the head file, read once per file state)."""
+    path = head_path()
+    try:
+        state = os.stat(path)
+    except OSError:
+        read_head(path)   # raises WorkHeadError, naming the file
+        raise
+    return _version(text_embedder_model_file().tag, catalogue, DEFAULT_THRESHOLDS,
+                    _head_for_version(path, state.st_mtime_ns, state.st_size))
+
+
+@lru_cache(maxsize=4)
+def _head_for_version(path: str, _mtime_ns: int, _size: int) -> WorkHead:
+    return read_head(path)
 
 
 class IpTextClassifier:

@@ -7,8 +7,10 @@ labelled sets the benches report on (copyright/data/ip_prompts.jsonl) are never 
 
 A softmax over the works and "none" is fitted on the frozen sentence vectors of the training rows
 and of every catalogue description (so a work no row describes still has its own). A share of the
-rows is kept back (split_validation); the cut-offs are chosen on it through the classifier itself
-(its views of each prompt, best view per work), so they hold for the path prompts take.
+rows is kept back (split_validation); the cut-offs are chosen on it and on the labelled set's
+calibration negatives (short tropes such as "a yellow mouse", which the written look-alikes lack),
+through the classifier itself (its views of each prompt, best view per work, the meaning layer's
+nearest work), so they hold for the path prompts take.
 """
 
 from __future__ import annotations

@@ -158,3 +158,15 @@ def test_a_registered_catalogue_without_the_shipped_works_gets_nothing_from_the_
     custom = IpTextClassifier(own, clf.embedder, head=clf.head)
     prompt = "the big green swamp ogre with onion layers, stomping out of his outhouse while a chatty donkey follows"
     assert clf.learned(prompt) and custom.learned(prompt) == []
+
+
+def test_a_head_named_in_the_environment_is_used_and_a_missing_one_is_a_clear_error(monkeypatch, tmp_path, clf):
+    from copyright.catalogue import load_catalogue
+    from copyright.ip_text import ip_text_version
+
+    other = save_head(tmp_path / "other.safetensors", replace(clf.head, version="other"))
+    monkeypatch.setenv("GL_IP_WORK_HEAD", str(other))
+    assert "workhead-other-" in ip_text_version(load_catalogue())
+    monkeypatch.setenv("GL_IP_WORK_HEAD", str(tmp_path / "nope.safetensors"))
+    with pytest.raises(WorkHeadError, match="nope.safetensors"):
+        ip_text_version(load_catalogue())
