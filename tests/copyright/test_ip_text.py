@@ -259,9 +259,10 @@ def test_the_labelled_set_is_well_formed(clf):
 
 @pytest.mark.slow
 def test_the_labelled_set_reaches_the_reported_precision_and_recall(clf):
-    """Measured here with the work head (2026-12-06, 423 prompts besides the tropes): precision 0.966,
-    recall 0.937; floors a little under. Generic tropes ("a mermaid princess", "a dark lord in black
-    armour") are measured apart: 12 of 31 are reviewed (near a catalogued description) and none blocked."""
+    """Measured here with the work head (2026-12-06, 423 prompts besides the tropes): precision 0.970,
+    recall 0.933; floors a little under. Generic tropes ("a mermaid princess", "a dark lord in black
+    armour") are measured apart: 4 of 31 are reviewed (near a catalogued description, and the work
+    head does not clear them) and none blocked."""
     tp = fp = fn = 0
     by_category: dict[str, list[bool]] = {}
     tropes = []
@@ -283,9 +284,9 @@ def test_the_labelled_set_reaches_the_reported_precision_and_recall(clf):
             fp += bool(ids)
     precision, recall = tp / (tp + fp), tp / (tp + fn)
     assert precision >= 0.96, precision
-    assert recall >= 0.93, recall
+    assert recall >= 0.92, recall
     for category in ("title", "alias", "evasion", "plural_possessive", "generic"):
         assert all(by_category[category]), category
     assert sum(by_category["hard_negative"]) >= len(by_category["hard_negative"]) - 2
     assert len(tropes) >= 30 and not any(Decision.BLOCK in decisions for decisions in tropes)
-    assert sum(bool(decisions) for decisions in tropes) <= 13
+    assert sum(bool(decisions) for decisions in tropes) <= 5

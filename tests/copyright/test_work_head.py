@@ -170,3 +170,14 @@ def test_a_head_named_in_the_environment_is_used_and_a_missing_one_is_a_clear_er
     monkeypatch.setenv("GL_IP_WORK_HEAD", str(tmp_path / "nope.safetensors"))
     with pytest.raises(WorkHeadError, match="nope.safetensors"):
         ip_text_version(load_catalogue())
+
+
+def test_a_prompt_the_head_reads_as_no_work_clears_the_meaning_layers_review_not_its_block(clf):
+    from copyright.ip_text import HEAD_CLEARS
+
+    trope = "a mermaid princess"
+    assert clf.with_head(None).decide(trope)[0] == Decision.REVIEW      # near Ariel's description
+    assert float(clf.head.probabilities(clf.view_vectors(trope))[:, -1].min()) >= HEAD_CLEARS
+    assert clf.decide(trope) == (Decision.ALLOW, [])
+    described = "a lazy orange cat who hates mondays"                    # the meaning layer's block
+    assert clf.decide(described)[0] == Decision.BLOCK
