@@ -429,12 +429,13 @@ class IpTextClassifier:
                 out[ref.work.id] = (float(best[j]), ref, views[int(at[j])])
         return out
 
-    def semantic(self, prompt: str, vectors: np.ndarray | None = None) -> list[IpMatch]:
+    def semantic(self, prompt: str, vectors: np.ndarray | None = None,
+                 scores: dict[str, tuple[float, WorkRef, str]] | None = None) -> list[IpMatch]:
         """(d) descriptions by meaning: review above semantic_review; block where the description
         pins one work (Thresholds: semantic_block with its margin, or semantic_maker_block with
-        the work's maker named)."""
+        the work's maker named). `scores`: semantic_scores already computed for the prompt."""
         th = self.thresholds
-        scores = self.semantic_scores(prompt, vectors)
+        scores = self.semantic_scores(prompt, vectors) if scores is None else scores
         ranked = sorted(scores.items(), key=lambda kv: -kv[1][0])
         if not ranked:
             return []
@@ -460,9 +461,10 @@ class IpTextClassifier:
             out.append(IpMatch(ref.work, Decision.REVIEW, max(0.0, min(1.0, score)), "semantic", ref.phrase))
         return out
 
-    def nearest_work(self, prompt: str, vectors: np.ndarray | None = None) -> tuple[str, float] | None:
+    def nearest_work(self, prompt: str, vectors: np.ndarray | None = None,
+                     scores: dict[str, tuple[float, WorkRef, str]] | None = None) -> tuple[str, float] | None:
         """The work of the description nearest any view of the prompt, and its cosine."""
-        scores = self.semantic_scores(prompt, vectors)
+        scores = self.semantic_scores(prompt, vectors) if scores is None else scores
         if not scores:
             return None
         work_id, (score, _ref, _view) = max(scores.items(), key=lambda kv: kv[1][0])
@@ -472,22 +474,24 @@ class IpTextClassifier:
         """Content words of the prompt's view number `view` (detail_words)."""
         return detail_words(self.views(prompt)[view])
 
-    def learned(self, prompt: str, vectors: np.ndarray | None = None) -> list[IpMatch]:
+    def learned(self, prompt: str, vectors: np.ndarray | None = None, probabilities: np.ndarray | None = None,
+                scores: dict[str, tuple[float, WorkRef, str]] | None = None) -> list[IpMatch]:
         """(e) the work head (copyright/work_head.py): the work a view most likely describes, blocked
         where the head's cut-offs pin it (alone, or with the meaning layer's nearest description of
         the same work), reviewed from its review cut-off. Only works of this catalogue (a registered
-        catalogue may lack shipped ones)."""
+        catalogue may lack shipped ones). `probabilities` and `scores`: the head's and the meaning
+        layer's readings of the views, when already made."""
         if self.head is None:
             return []
         vectors = self.view_vectors(prompt) if vectors is None else vectors
-        ranked = self.head.ranked(vectors)
+        ranked = self.head.rank(self.head.probabilities(vectors) if probabilities is None else probabilities)
         if not ranked:
             return []
         (work_id, p, view), cut = ranked[0], self.head.cutoffs
         work = self._works.get(work_id)
         if work is None or p < min(cut.review, cut.agree):
             return []
-        if cut.blocks(ranked, self.nearest_work(prompt, vectors), self.view_details(prompt, view)):
+        if cut.blocks(ranked, self.nearest_work(prompt, vectors, scores), self.view_details(prompt, view)):
             decision = Decision.BLOCK
         elif p >= cut.review:
             decision = Decision.REVIEW
@@ -509,11 +513,15 @@ class IpTextClassifier:
         """The works the prompt refers to, strongest first; [] means allow."""
         best: dict[str, IpMatch] = {}
         vectors = self.view_vectors(prompt) if self.descriptions or self.head is not None else None
-        semantic = self.semantic(prompt, vectors)
-        if self.head is not None and vectors is not None and len(vectors) and \
-                float(self.head.probabilities(vectors)[:, -1].min()) >= HEAD_CLEARS:
-            semantic = [m for m in semantic if m.decision == Decision.BLOCK]
-        for match in self.exact(prompt) + self.fuzzy(prompt) + semantic + self.learned(prompt, vectors):
+        scores = self.semantic_scores(prompt, vectors) if vectors is not None else {}
+        semantic = self.semantic(prompt, vectors, scores)
+        learned: list[IpMatch] = []
+        if self.head is not None and vectors is not None and len(vectors):
+            probabilities = self.head.probabilities(vectors)
+            if float(probabilities[:, -1].min()) >= HEAD_CLEARS:
+                semantic = [m for m in semantic if m.decision == Decision.BLOCK]
+            learned = self.learned(prompt, vectors, probabilities, scores)
+        for match in self.exact(prompt) + self.fuzzy(prompt) + semantic + learned:
             held = best.get(match.work_id)
             if held is None or match._rank() > held._rank():
                 best[match.work_id] = match

@@ -91,8 +91,12 @@ class WorkHead:
 
     def ranked(self, vectors: np.ndarray, limit: int = 3) -> list[tuple[str, float, int]]:
         """The likeliest works over all views, best first: (work id, probability, the view's index)."""
-        probs = self.probabilities(vectors)[:, :-1]
-        best, at = probs.max(axis=0), probs.argmax(axis=0)
+        return self.rank(self.probabilities(vectors), limit)
+
+    def rank(self, probabilities: np.ndarray, limit: int = 3) -> list[tuple[str, float, int]]:
+        """`ranked` from the views' probabilities (`probabilities`)."""
+        works = probabilities[:, :-1]
+        best, at = works.max(axis=0), works.argmax(axis=0)
         return [(self.works[j], float(best[j]), int(at[j])) for j in np.argsort(-best)[:limit]]
 
 
