@@ -113,6 +113,10 @@ class FigureList:
         return None
 
 
+# The matching rules' own version, on every verdict beside the list's: bump it when a rule changes
+# (2026-12-06: numbered offices without their article, "founded X" for "the founder of X").
+MATCHING = "2026-12-06"
+
 # "former mexican president", "ex-wife of ...": more than one person fits, so review.
 _MANY = frozenset("former ex ex-wife ex-husband one".split())
 _ROLES = ("founder", "cofounder", "co-founder", "ceo", "owner", "creator")
@@ -126,26 +130,42 @@ def description_decision(phrase: str, figures_sharing_it: int) -> Decision:
     return Decision.REVIEW if figures_sharing_it > 1 or words & _MANY else Decision.BLOCK
 
 
+# What the holder of a role did: "the guy who founded tesla and spacex" is "the founder of tesla and spacex".
+_ROLE_VERBS = {"founder": ("founded",), "cofounder": ("cofounded", "co-founded"),
+               "co-founder": ("co-founded", "cofounded"), "creator": ("created",), "owner": ("owns",)}
+
+
 def description_variants(phrase: str) -> set[str]:
     """The ways people write a description the list writes one way: "the 44th us president" is
     also "the 44th president of the united states" (of the us, of america, the 44th american
-    president); "amazon founder" is also "founder of amazon", and the other way round."""
+    president, and a numbered one without its leading "the": "the former 44th us president"); "amazon
+    founder" is also "founder of amazon", "founded amazon", and the other way round."""
     words = phrase.casefold().split()
     out = {phrase.casefold()}
+    role, held = None, None
     if len(words) >= 2 and words[-1] in _ROLES:
-        out.add(f"{words[-1]} of {' '.join(w for w in words[:-1] if w != 'the')}")
+        role, held = words[-1], " ".join(w for w in words[:-1] if w != "the")
+        out.add(f"{role} of {held}")
     role_of = re.match(r"^(?:the )?(founder|cofounder|co-founder|ceo|owner|creator) of (.+)$", phrase.casefold())
     if role_of:
-        out.add(f"{role_of.group(2)} {role_of.group(1)}")
+        role, held = role_of.group(1), role_of.group(2)
+        out.add(f"{held} {role}")
+    for verb in _ROLE_VERBS.get(role or "", ()):
+        out.add(f"{verb} {held}")
     if "us" in words:
         i = words.index("us")
-        before, role = words[:i], words[i + 1:]
-        out.add(" ".join(before + ["united", "states"] + role))
-        out.add(" ".join(before + ["american"] + role))
-        if role:
+        before, office = words[:i], words[i + 1:]
+        out.add(" ".join(before + ["united", "states"] + office))
+        out.add(" ".join(before + ["american"] + office))
+        if office:
             for country in ("the united states", "the us", "america", "the usa"):
-                out.add(" ".join(before + role) + f" of {country}")
-    return out
+                out.add(" ".join(before + office) + f" of {country}")
+    # A numbered office is one person with or without its article ("the former 44th us president");
+    # "the british king" is one person and "a british king" is any of them, so only those lose it.
+    return out | {v[len("the "):] for v in out if v.startswith("the ") and _ORDINAL.search(v)}
+
+
+_ORDINAL = re.compile(r"\b(\d+(st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\b")
 
 
 DETERMINERS = frozenset("a an the this that these those my your his her its our their some any every each no one "

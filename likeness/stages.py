@@ -11,7 +11,7 @@ from app.config import setting
 from app.models import User
 from app.stage import Decision, Reason, Stage, StageContext, Verdict
 from app.kit.textmatch import tokens
-from likeness.figures import FigureList, load_figures
+from likeness.figures import MATCHING, FigureList, load_figures
 from likeness.models import Cameo, CameoStatus
 from likeness.names import MAX_NAME_WORDS, MIN_NAME_WORDS, matched_by_name
 from likeness.services import (
@@ -90,7 +90,7 @@ class PublicFigureStage(Stage):
 
     @property
     def version(self) -> str:  # type: ignore[override]
-        return f"figures-{self.figures.version}"
+        return f"figures-{MATCHING}:{self.figures.version}"
 
     def check(self, ctx: StageContext) -> Verdict:
         refs = self.figures.find(ctx.prompt)

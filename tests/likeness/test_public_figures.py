@@ -137,11 +137,15 @@ def outcome(rt, stage, prompt: str) -> tuple[str, str] | None:
     ("the founder of Tesla and SpaceX on Mars", ("block", "elon-musk")),
     ("the founder of Facebook surfing with a flag", ("block", "mark-zuckerberg")),
     ("the singer of Shake It Off on stage", ("block", "taylor-swift")),
+    ("the former 44th US president playing basketball", ("block", "barack-obama")),   # a number: one person
+    ("the guy who founded tesla and spacex smoking on a podcast", ("block", "elon-musk")),
     # ...one that fits several people goes to review...
     ("a former mexican president at a market", ("review", "possible_public_figure")),
     # ...and one that names nobody listed is nobody.
     ("the founder of a small bakery giving a tour", None),
+    ("a man who founded a bakery kneading dough", None),
     ("a former president of a chess club playing blitz", None),
+    ("a british king from the middle ages riding into battle", None),   # "the british king" is one
 ])
 def test_people_described_not_named(rt, stage, prompt, expected):
     assert outcome(rt, stage, prompt) == expected
