@@ -454,12 +454,13 @@ class PromptClassifier:
             hits.setdefault(hit.category.name, []).append(hit)
         if self.reader is not None and read:
             readings.append(self._read(prompt))
-        if self.multilingual_head is not None and self._foreign(prompt):
+        foreign = self._foreign(prompt)
+        if self.multilingual_head is not None and foreign:
             second = sentence_views(prompt)
             readings.append(Reading(self.multilingual_head, second,
                                     self.multilingual_head.view_scores(self.multilingual.embed(second))))
         return Analysis(prompt, views, sims, nearest, {k: tuple(v) for k, v in hits.items()},
-                        self.terms.minor_reference(prompt), steps_in(prompt), tuple(readings))
+                        self.terms.minor_reference(prompt), steps_in(prompt), tuple(readings), foreign)
 
     def _foreign(self, prompt: str) -> bool:
         """Written in what MiniLM cannot read: another script, or mostly words it does not know."""
@@ -659,7 +660,7 @@ class PromptClassifier:
         the whole prompt in context ("a rear naked choke", "three years free of self-harm") where a
         term reads words. Only where the reader can read the prompt (not `_foreign`) and never in an
         always-block category."""
-        if reading is None or self._foreign(analysis.prompt):
+        if reading is None or analysis.foreign:
             return {}
         out = {}
         for name, decision in decisions.items():
@@ -717,6 +718,7 @@ class Analysis:
     minor_reference: str | None
     steps: int = 0                   # told as this many steps (safety/terms.py steps_in); 0: not a list
     readings: tuple["Reading", ...] = ()   # the learned heads that read the prompt
+    foreign: bool = False            # written in what MiniLM cannot read (PromptClassifier._foreign)
 
 
 @dataclass(frozen=True)
