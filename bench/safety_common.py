@@ -31,13 +31,14 @@ LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
 # fresh10 and fresh11, written on 2026-12-05 by two helpers who saw nothing of the project, were
 # measured before the fine-tuned reader was trained and only measure (their misses were read while
 # its decision rule was chosen); fresh12 and fresh13, written the same day by two more such
-# helpers, were measured only once, after the rule was chosen (their rows not read);
+# helpers, were measured only once, after the rule was chosen (their rows not read); fresh14,
+# written on 2026-12-06 by another such helper, was measured first on the code of that morning;
 # lookalike: benign prompts written to train the head (everyday acts in harm's words), never
 # measured on; written: harmful prompts of every kind and their look-alikes, in 16 languages,
 # written on 2026-12-05 by helpers who saw nothing of the project, to train the heads and the
 # fine-tuned reader (safety/reader_training.py), never measured on.
 SPLITS = ("calibration", "eval", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7",
-          "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "lookalike", "written")
+          "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "fresh14", "lookalike", "written")
 # IMPLIED (safety/head_training.py): a label that makes a flag in another category not wrong
 # (sexual content involving minors is sexual content): neither a true nor a false positive.
 

@@ -50,7 +50,7 @@ import numpy as np
 
 from app.stage import Decision
 from app.kit.text_embedding import (
-    TextEmbedder, embed_cached, embedding_views, load_text_embedder, text_embedder_model_file,
+    TextEmbedder, embed_cached, load_text_embedder, prompt_views, text_embedder_model_file,
 )
 from app.kit.textmatch import PhraseIndex, appears_capitalised, singular, tokens
 from copyright.catalogue import WORK_CONTEXT_WORDS, Catalogue, Work, WorkRef, load_catalogue
@@ -183,7 +183,6 @@ NGRAM_MAX = 4          # aliases longer than this many words are matched exactly
 # 0.95, "a frog puppet" 0.78) and one described prompt ("an enormous green monster with trumpet ears",
 # 0.87); on the head's kept-back rows 3 of 70 described prompts the meaning layer alone flagged.
 HEAD_CLEARS = 0.5
-WINDOW, STRIDE = 10, 5  # semantic windows over long prompts
 CANDIDATE_MEMO = 50_000  # spans whose fuzzy candidates are remembered (a few MB)
 
 
@@ -405,9 +404,10 @@ class IpTextClassifier:
 
     def views(self, prompt: str) -> list[str]:
         """What is embedded: the whole normalised prompt, its clauses (split at punctuation and
-        "and"; 3+ words), and 10-word windows of long ones: a description buried in a long
-        prompt, or next to another work's name, is diluted otherwise."""
-        return embedding_views(prompt, WINDOW, STRIDE)
+        "and"; 3+ words), and 10-word windows of long ones (a description buried in a long
+        prompt, or next to another work's name, is diluted otherwise); a text over 60 words its
+        windows only. The safety gate reads the same views, so they are embedded once."""
+        return prompt_views(prompt)
 
     def view_vectors(self, prompt: str) -> np.ndarray:
         """The sentence vectors of the prompt's views (one embedding call): what the meaning layer

@@ -56,7 +56,6 @@ batch) plus one matrix product.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -71,7 +70,7 @@ from app.stage import Decision, combine
 from app.kit.files import sha256_of
 from app.kit.multilingual_embedding import MultilingualEmbedder, load_multilingual_embedder
 from app.kit.text_embedding import (
-    TextEmbedder, embed_cached, embedding_views, load_text_embedder, sentence_views, text_embedder_model_file,
+    TextEmbedder, embed_cached, load_text_embedder, prompt_views, sentence_views, text_embedder_model_file,
 )
 from app.kit.textmatch import has_other_script, normalise
 from safety.cutoffs import Cutoffs
@@ -89,9 +88,6 @@ SELF_HARM = "self_harm"  # shown by a minor, certain (decide())
 # of speech come through here too. Longer texts are refused, not truncated: what is not read is
 # not checked.
 MAX_PROMPT_CHARS = 8000
-WINDOW, STRIDE = 10, 5          # embedding windows over long prompts
-LONG_TEXT_WORDS = 60            # longer: windows only, no clauses (the windows cover them)
-MAX_VIEWS = 64                  # a long text's windows are spread wider to stay within about this many
 # How far past its review cut-off meaning alone must be to make a finding certain with other
 # evidence (a minor, steps): as far as calibration puts a block cut-off past the highest benign text.
 CLEAR_MARGIN = 0.10
@@ -397,12 +393,8 @@ class PromptClassifier:
 
     def views(self, prompt: str) -> list[str]:
         """The whole prompt, its clauses and 10-word windows; a long text (a transcript) its
-        windows only, spread so there are at most about MAX_VIEWS of them."""
-        words = len(prompt.split())
-        if words <= LONG_TEXT_WORDS:
-            return embedding_views(prompt, WINDOW, STRIDE)
-        stride = max(STRIDE, math.ceil(words / MAX_VIEWS))
-        return embedding_views(prompt, max(WINDOW, 2 * stride), stride, clauses=False)
+        windows only (app.kit.text_embedding.prompt_views, the views the IP gate reads too)."""
+        return prompt_views(prompt)
 
     def similarities(self, prompt: str, leave_out: int | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
         """The views, and per view the cosine to every exemplar (views x exemplars) and to the

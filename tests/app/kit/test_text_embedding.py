@@ -13,7 +13,9 @@ import pytest
 
 from app.kit import text_embedding
 from app.kit.text_embedding import (TextEmbedder, TextEmbedderError, default_embedder_path, embed_cached,
-                                embedding_views, load_text_embedder, texts_digest)
+                                LONG_TEXT_WORDS, MAX_VIEWS, PROMPT_WINDOW, embedding_views, load_text_embedder,
+                                prompt_views, texts_digest)
+from app.kit.textmatch import normalise
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +131,22 @@ def test_views_undo_evasions_and_split_long_prompts():
     views = embedding_views(" ".join(words), window=10, stride=5)
     assert views[0] == " ".join(words).lower() and len(views) == 1 + 5
     assert views[1].split() == words[:10] and views[-1].split()[-1] == "wordd"
+
+
+def test_a_prompt_over_the_long_text_limit_is_read_through_its_windows_only():
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = [f"w{a}{b}" for a in letters for b in letters]
+    exactly = f"a red fox, {' '.join(words[:LONG_TEXT_WORDS - 3])}"
+    assert prompt_views(exactly) == embedding_views(exactly)  # up to the limit: whole, clauses, windows
+    assert prompt_views(exactly)[:2] == [normalise(exactly), "a red fox"]
+    longer = f"a red fox, {' '.join(words[:LONG_TEXT_WORDS - 2])}"
+    views = prompt_views(longer)
+    assert normalise(longer) not in views and "a red fox" not in views  # neither the whole nor its clauses
+    assert views[0].split() == ["a", "red", "fox", *words[:7]] and views[-1].split()[-1] == words[LONG_TEXT_WORDS - 3]
+    assert all(len(v.split()) <= PROMPT_WINDOW for v in views) and len(views) == 12
+    transcript = " ".join(words[:640])  # wider, sparser windows: about MAX_VIEWS of them
+    spread = prompt_views(transcript)
+    assert MAX_VIEWS - 2 <= len(spread) <= MAX_VIEWS + 2 and len(spread[0].split()) == 20
 
 
 def test_views_embedded_again_come_from_memory_unchanged():
