@@ -372,7 +372,10 @@ def prompt_views(prompt: str) -> list[str]:
     if words <= LONG_TEXT_WORDS:
         return embedding_views(prompt, PROMPT_WINDOW, PROMPT_STRIDE)
     stride = max(PROMPT_STRIDE, math.ceil(words / MAX_VIEWS))
-    return list(dict.fromkeys(word_windows(normalise(prompt), max(PROMPT_WINDOW, 2 * stride), stride)))
+    whole = normalise(prompt)
+    # A script normalisation drops (Arabic, Devanagari) can leave fewer words than a window: then
+    # the whole normalised text, as for a short prompt, so there is always a view.
+    return list(dict.fromkeys(word_windows(whole, max(PROMPT_WINDOW, 2 * stride), stride))) or [whole]
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f\u0964])\s*|\n+")

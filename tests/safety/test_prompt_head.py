@@ -20,7 +20,7 @@ from safety.prompt_head import DEFAULT_HEAD, DEFAULT_MULTILINGUAL_HEAD, PromptHe
 from safety.terms import PolicyFileError
 
 CATS = ("violence_gore", "self_harm")
-MEASURING = {"holdout", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "fresh14"}
+MEASURING = {"holdout", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "fresh14", "fresh15"}
 
 
 def _toy(seed: int = 0, n: int = 90) -> tuple[list[np.ndarray], list[tuple[str, ...]]]:
@@ -232,6 +232,16 @@ def test_the_multilingual_head_reads_only_what_minilm_cannot(clf):
         readings = clf.analyse(prompt).readings
         assert [r.head for r in readings] == [clf.head, clf.reader, clf.multilingual_head], prompt
         assert readings[2].views == sentence_views(prompt)
+
+
+def test_a_long_prompt_in_a_script_the_normaliser_drops_is_still_read(clf):
+    # 90 words of Arabic ("a family video for Eid at grandfather's house in the countryside ..."): no
+    # MiniLM window survives normalisation; the multilingual head reads it, and nothing raises.
+    prompt = " ".join(["فيديو عائلي لعيد الأضحى في بيت الجد في الريف، الأطفال يلعبون في الحديقة"] * 7)
+    assert len(prompt.split()) > 60
+    readings = clf.analyse(prompt).readings
+    assert [r.head for r in readings] == [clf.head, clf.reader, clf.multilingual_head]
+    assert clf.classify(prompt).decision == Decision.ALLOW
 
 
 # Polish: "a teenage girl cuts her wrists with a razor blade in the bathroom, blood runs into the tub"

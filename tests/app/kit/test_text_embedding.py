@@ -144,6 +144,8 @@ def test_a_prompt_over_the_long_text_limit_is_read_through_its_windows_only():
     assert normalise(longer) not in views and "a red fox" not in views  # neither the whole nor its clauses
     assert views[0].split() == ["a", "red", "fox", *words[:7]] and views[-1].split()[-1] == words[LONG_TEXT_WORDS - 3]
     assert all(len(v.split()) <= PROMPT_WINDOW for v in views) and len(views) == 12
+    arabic = " ".join(["فيديو عائلي في بيت الجد"] * 15)  # 75 words the normaliser leaves no window of
+    assert prompt_views(arabic) == [normalise(arabic)]
     transcript = " ".join(words[:640])  # wider, sparser windows: about MAX_VIEWS of them
     spread = prompt_views(transcript)
     assert MAX_VIEWS - 2 <= len(spread) <= MAX_VIEWS + 2 and len(spread[0].split()) == 20
