@@ -20,12 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import accounts, generations, orchestrator, runtime  # noqa: E402
 from app.config import Config  # noqa: E402
-from app.kit.text_embedding import LONG_TEXT_WORDS, load_text_embedder  # noqa: E402
 from app.factory import load_plugins  # noqa: E402
+from app.kit.text_embedding import LONG_TEXT_WORDS, load_text_embedder  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.models import Generation, User  # noqa: E402
 
-# A 180-word scene of distinct words: a repeated phrase would collapse into a few distinct windows
+# A 185-word scene of distinct words: a repeated phrase would collapse into a few distinct windows
 # and understate what a long prompt costs.
 LONG_PROMPT = (
     "A slow cinematic shot of a quiet mountain lake at dawn, mist lifting off the water while a "
