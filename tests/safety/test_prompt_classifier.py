@@ -334,12 +334,55 @@ def test_the_labelled_set_is_disjoint_from_the_exemplars():
     assert len(seen) == len(exemplars.texts)   # no exemplar twice
 
 
+def _trigram_dice(texts: list[str], others: list[str]) -> np.ndarray:
+    """Dice overlap of character trigrams, texts x others: how much two texts share as written."""
+    from scipy import sparse
+
+    def grams(text: str) -> set[str]:
+        padded = f" {' '.join(text.split())} "
+        return {padded[i:i + 3] for i in range(len(padded) - 2)}
+
+    sets = [grams(t) for t in texts], [grams(t) for t in others]
+    vocab: dict[str, int] = {}
+    matrices = []
+    for group in sets:
+        rows, cols = [], []
+        for i, found in enumerate(group):
+            for gram in found:
+                rows.append(i)
+                cols.append(vocab.setdefault(gram, len(vocab)))
+        matrices.append((rows, cols, len(group)))
+    a, b = (sparse.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(n, len(vocab))) for r, c, n in matrices)
+    shared = (a @ b.T).toarray()
+    sizes = np.array([len(g) for g in sets[0]])[:, None] + np.array([len(g) for g in sets[1]])[None, :]
+    return 2 * shared / sizes
+
+
+# A near copy shares much of its wording. Over the whole labelled set (10,719 prompts, all embedded
+# once: 2 minutes), every pair of prompt and exemplar at a cosine of 0.85 or more shared at least
+# 0.41 of their character trigrams ("child porn" / "child pornography": 0.92, 0.42), and at 0.90 at
+# least 0.67; so only prompts sharing 0.3 with some exemplar (about a fifth) are embedded here.
+NEAR_COPY_DICE = 0.3
+
+
+def test_the_trigram_prefilter_keeps_near_copies_that_are_worded_differently():
+    dice = _trigram_dice(["child porn", "a cartoon showing jewish people as rats swarming a city",
+                          "a red ball bounces off the backboard"],
+                         ["child pornography", "a cartoon showing jewish people as rats"])
+    assert dice[0, 0] > NEAR_COPY_DICE and dice[1, 1] > NEAR_COPY_DICE
+    assert (dice[2] < NEAR_COPY_DICE).all()
+
+
 @pytest.mark.slow
 def test_no_labelled_prompt_is_a_near_copy_of_an_exemplar(clf):
     prompts = [normalise(r["prompt"]) for r in labelled()]
-    sims = clf.embedder.embed_many(prompts) @ clf._matrix.T   # noqa: SLF001
+    exemplars = [normalise(t) for t in clf.exemplars.texts]
+    candidates = [p for p, near in zip(prompts, (_trigram_dice(prompts, exemplars) >= NEAR_COPY_DICE).any(axis=1))
+                  if near]
+    assert 0 < len(candidates) < len(prompts) / 2
+    sims = clf.embedder.embed_many(candidates) @ clf._matrix.T   # noqa: SLF001
     worst = np.unravel_index(sims.argmax(), sims.shape)
-    assert sims.max() < 0.95, (prompts[worst[0]], clf.exemplars.texts[worst[1]])
+    assert sims.max() < 0.95, (candidates[worst[0]], clf.exemplars.texts[worst[1]])
 
 
 def test_the_labelled_set_covers_every_category_and_many_benign_prompts():

