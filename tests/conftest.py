@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import random
+import re
 import shutil
 import zlib
 from dataclasses import replace
@@ -39,8 +40,38 @@ PASSWORD = "correct-horse-battery"
 
 
 def pytest_report_header(config):
+    only = ", only the tests that touch them (GL_TEST_BACKEND_ONLY)" if setting("GL_TEST_BACKEND_ONLY") else ""
     return f"greenlight backends: database={'postgresql' if PG_URL else 'sqlite'}" \
-           f"{f' as app role {APP_ROLE}' if APP_ROLE else ''}, queue={'redis' if REDIS_URL else 'embedded fakeredis'}"
+           f"{f' as app role {APP_ROLE}' if APP_ROLE else ''}, queue={'redis' if REDIS_URL else 'embedded fakeredis'}{only}"
+
+
+# A module that names the backends (or builds its own config over them) may touch them outside the
+# fixtures: all of its tests count as touching them.
+_NAMES_A_BACKEND = re.compile(r"\b(PG_URL|REDIS_URL|OWNER_URL|APP_ROLE|make_config|DATABASE_URL|REDIS|migrated)\b")
+
+
+@functools.cache
+def _module_names_a_backend(path: Path) -> bool:
+    return bool(_NAMES_A_BACKEND.search(path.read_text(encoding="utf-8")))
+
+
+def touches_backend(item: pytest.Item) -> bool:
+    """Whether a test can reach the database or the queue: every fixture that opens them is built on
+    `migrated`, and a module that names them runs whole."""
+    return "migrated" in getattr(item, "fixturenames", ()) or _module_names_a_backend(Path(item.path))
+
+
+def pytest_collection_modifyitems(config, items):
+    """With GL_TEST_BACKEND_ONLY (`.ci/run`'s PostgreSQL + Redis pass) the tests that cannot touch
+    the database or the queue (models, data files, pure functions) are left to the SQLite pass: they
+    would do the same again on another backend, and they are half of the suite's time."""
+    if not setting("GL_TEST_BACKEND_ONLY"):
+        return
+    keep = [item for item in items if touches_backend(item)]
+    if len(keep) < len(items):
+        kept = set(keep)
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = keep
 
 
 @pytest.fixture(autouse=True)
