@@ -1,7 +1,7 @@
 """Training the prompt classifier's learned head (safety/prompt_head.py) on our labelled prompts.
 
 Examples: the labelled rows of safety/data/eval_prompts.jsonl in TRAIN_SPLITS (never the measuring
-splits: holdout, fresh6..fresh16), every exemplar of safety/data/prompt_exemplars.toml as a one-view
+splits: holdout, fresh6..fresh17), every exemplar of safety/data/prompt_exemplars.toml as a one-view
 prompt, and buried scenes made from them (a harmful training prompt set among benign ones, so the
 head learns that one harmful clause is enough). Each prompt is its views' embeddings (the
 classifier's own `views` and embedder); a prompt's score per category is its highest view's, and

@@ -1,7 +1,7 @@
 """Fine-tuning the prompt reader (safety/prompt_reader.py) on our labelled prompts.
 
 Examples: the labelled rows of safety/data/eval_prompts.jsonl in READER_SPLITS (never the measuring
-splits: holdout, fresh6..fresh16), the exemplars of safety/data/prompt_exemplars.toml, and buried
+splits: holdout, fresh6..fresh17), the exemplars of safety/data/prompt_exemplars.toml, and buried
 scenes made from the training rows (safety/head_training.synthetic_buried). A VALIDATION share of
 the labelled rows, drawn per kind and label, is never trained on: the cut-offs are chosen on it by
 the head's rule (safety/head_training.choose_cutoffs), and its figures are stored with the weights.

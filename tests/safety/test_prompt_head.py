@@ -20,7 +20,7 @@ from safety.prompt_head import DEFAULT_HEAD, DEFAULT_MULTILINGUAL_HEAD, PromptHe
 from safety.terms import PolicyFileError
 
 CATS = ("violence_gore", "self_harm")
-MEASURING = {"holdout", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "fresh14", "fresh15", "fresh16"}
+MEASURING = {"holdout", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "fresh14", "fresh15", "fresh16", "fresh17"}
 
 
 def _toy(seed: int = 0, n: int = 90) -> tuple[list[np.ndarray], list[tuple[str, ...]]]:

@@ -20,7 +20,7 @@ from safety.reader_training import READER_SPLITS, _Adapted, save_reader, split_v
 from safety.terms import PolicyFileError
 
 CATS = ("violence_gore", "self_harm")
-MEASURING = {"holdout", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "fresh14", "fresh15", "fresh16"}
+MEASURING = {"holdout", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "fresh14", "fresh15", "fresh16", "fresh17"}
 
 
 @pytest.fixture(scope="module")
