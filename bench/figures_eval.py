@@ -9,8 +9,12 @@ Korean, Arabic, Hebrew, Hindi); evasions (leetspeak, spaced letters, zero-width 
 homoglyphs, fullwidth, misspellings, possessives); people described, not named; everyday words
 that are also names ("a trump card"); benign prompts (in several languages too). Within each
 kind, every third prompt (index 0, 3, 6, ...) is held out: aliases, context words and rules were
-written looking at the others. One person wrote both the set and the aliases, so the set measures
-the kinds' coverage, not other people's prompts.
+written looking at the others. One person wrote both the set and the aliases, so those rows measure
+the kinds' coverage, not other people's prompts. Rows with a `split` were written outside the
+project by someone who saw neither the list nor the rules, and are reported as their own parts:
+`fresh` (its misses were read), `fresh_holdout` (only ever counted). Their `figure` may be a
+person's name as the writer spelled it; it is looked up in the list, and a person the list lacks
+is a miss of the list.
 
 The decision is the stage's (likeness.public_figures) without the consent lookup: block when a
 listed figure is named (or written as a name in context), review for an ambiguous name or a
@@ -34,7 +38,17 @@ from app.stage import Decision  # noqa: E402
 from likeness.figures import load_figures  # noqa: E402
 
 LABELS = ROOT / "likeness" / "data" / "figure_prompts.jsonl"
-KINDS = ("plain", "shouted", "other_script", "evasion", "described", "common_word", "benign")
+KINDS = ("plain", "shouted", "other_script", "evasion", "described", "nickname_or_other_script", "common_word",
+         "lookalike", "benign")
+PARTS = ("tuned", "held out", "fresh", "fresh_holdout")
+
+
+def figure_id(figures, named: str | None) -> str | None:
+    """A row's person as the list's id: an id already, or a name the list knows (as written)."""
+    if named is None or any(f.id == named for f in figures.figures):
+        return named
+    found = [r.figure.id for r in figures.find(named) if r.via in ("name", "transliterated_name")]
+    return found[0] if len(found) == 1 else f"unlisted:{named}"
 
 
 def decide(figures, prompt: str) -> tuple[str, set[str]]:
@@ -56,14 +70,14 @@ def main() -> None:
     rows = [json.loads(line) for line in args.labels.read_text(encoding="utf-8").splitlines() if line.strip()]
     figures = load_figures()
     seen: dict[str, int] = defaultdict(int)
-    results = {"tuned": defaultdict(list), "held out": defaultdict(list)}
+    results = {part: defaultdict(list) for part in PARTS}
     misses = []
     for row in rows:
         index = seen[row["kind"]]
         seen[row["kind"]] += 1
-        part = "held out" if index % 3 == 0 else "tuned"
+        part = row.get("split") or ("held out" if index % 3 == 0 else "tuned")
         decision, ids = decide(figures, row["prompt"])
-        right_person = row.get("figure") in ids if row["label"] == "block" else True
+        right_person = figure_id(figures, row.get("figure")) in ids if row["label"] == "block" else True
         results[part][row["kind"]].append((row["label"], decision, right_person))
         if (row["label"] == "block" and (decision != "block" or not right_person)) or \
                 (row["label"] == "benign" and decision != "allow"):
@@ -73,7 +87,7 @@ def main() -> None:
     print("| kind | part | prompts | block recall (the right person) | review | benign blocked | benign reviewed |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for kind in KINDS:
-        for part in ("tuned", "held out"):
+        for part in PARTS:
             got = results[part].get(kind, [])
             if not got:
                 continue
@@ -84,7 +98,9 @@ def main() -> None:
             blocked = pct(sum(d == "block" for d in benign), len(benign)) if benign else "-"
             reviewed = pct(sum(d == "review" for d in benign), len(benign)) if benign else "-"
             print(f"| {kind} | {part} | {len(got)} | {recall} | {review} | {blocked} | {reviewed} |")
-    for part in ("tuned", "held out"):
+    for part in PARTS:
+        if not results[part]:
+            continue
         harmful = [(d, ok) for got in results[part].values() for label, d, ok in got if label == "block"]
         benign = [d for got in results[part].values() for label, d, _ in got if label == "benign"]
         print(f"\n{part}: block recall {pct(sum(d == 'block' and ok for d, ok in harmful), len(harmful))}, "
@@ -111,7 +127,8 @@ def main() -> None:
     if args.show_misses:
         print("\nmisses:")
         for miss in misses:
-            print("  ", *miss)
+            if miss[0] != "fresh_holdout":   # counted, never read
+                print("  ", *miss)
 
 
 if __name__ == "__main__":

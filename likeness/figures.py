@@ -11,8 +11,8 @@ from pathlib import Path
 from app.config import setting
 from app.stage import Decision
 from app.kit.textmatch import (
-    NativeAliases, PhraseIndex, appears_capitalised, capitalised_as_name, has_other_script, person_cue, tokens,
-    transliterate,
+    PERSON_TITLES, NativeAliases, PhraseIndex, appears_capitalised, capitalised_as_name, has_other_script,
+    person_cue, tokens, transliterate,
 )
 
 DEFAULT_FIGURES = Path(__file__).parent / "data" / "public_figures.json"
@@ -39,8 +39,9 @@ class FigureRef:
 
 class FigureList:
     def __init__(self, version: str, figures: list[Figure], index: PhraseIndex,
-                 native: NativeAliases | None = None):
+                 native: NativeAliases | None = None, bare_descriptions: PhraseIndex | None = None):
         self.version, self.figures, self._index = version, figures, index
+        self._bare = bare_descriptions if bare_descriptions is not None else PhraseIndex()
         self._native: NativeAliases = native if native is not None else NativeAliases()
 
     @classmethod
@@ -61,27 +62,37 @@ class FigureList:
             for phrase in entry.get("descriptions", []):
                 for variant in description_variants(phrase):
                     descriptions.setdefault(variant, []).append((fig, phrase))
+        # ... and each without its determiners, for find()'s second reading of a prompt
+        bare_index: PhraseIndex = PhraseIndex()
         for variant, owners in descriptions.items():
             for fig, phrase in owners:
-                index.add(variant, FigureRef(fig, description_decision(variant, len({f.id for f, _ in owners})),
-                                             "description", phrase))
+                ref = FigureRef(fig, description_decision(variant, len({f.id for f, _ in owners})), "description",
+                                phrase)
+                index.add(variant, ref)
+                bare_index.add(" ".join(w for w in tokens(variant) if w not in DESCRIPTION_FILLERS), ref)
         by_id = {f.id: f for f in figures}
         native, native_version = NativeAliases.from_file(native_path, lambda figure_id, name: FigureRef(
             by_id[figure_id], Decision.BLOCK, "name_in_other_script", name) if figure_id in by_id else None)
         version = str(raw.get("version", "0")) + (f"+i18n-{native_version}" if native_version else "")
-        return cls(version, figures, index, native)
+        return cls(version, figures, index, native, bare_index)
 
     def find(self, text: str) -> list[FigureRef]:
         best: dict[str, FigureRef] = {}
         found = []
         words = tokens(text)
-        for match in self._index.find(text):
+        for match in self._index.find_in_tokens(words):
             ref: FigureRef = match.payload
             if ref.via == "ambiguous_name":
                 ref = self._in_context(text, words, match, ref)
                 if ref is None:
                     continue
             found.append(ref)
+        # Descriptions are read once more without determiners and possessives on either side: "the
+        # author of the harry potter books" holds "author of harry potter" as "author of harry potter
+        # books" does. Not after "a" or "former": "the king of spain" is one person, "a king of spain"
+        # any of them.
+        bare = [w for w in words if w not in DESCRIPTION_FILLERS]
+        found += [m.payload for m in self._bare.find_in_tokens(bare) if not _indefinite(bare, m.start)]
         if has_other_script(text):
             found += [ref for _, ref in self._native.find(text)]
             # Read in Latin letters, only a full, distinctive name counts: an ambiguous alias or a
@@ -101,8 +112,12 @@ class FigureList:
         context: written as a name (capitalised where a sentence does not begin) and next to a
         person's title or verb, it blocks like the name; with one of the two, it goes to review
         (when unsure, review, never block); with neither, it is the word."""
-        # "a drake swimming", "the swift": a determiner makes the word a common noun.
-        noun = match.start > 0 and words[match.start - 1] in DETERMINERS
+        # "a drake swimming", "the swift", "a lightning bolt striking", "a wedding usher showing": a
+        # determiner, right before or one word before, makes the word a common noun (not a title:
+        # "the president trump").
+        before = words[max(0, match.start - 2):match.start]
+        noun = bool(before) and (before[-1] in DETERMINERS or (
+            len(before) == 2 and before[0] in DETERMINERS and before[1] not in PERSON_TITLES))
         named = capitalised_as_name(text, ref.phrase)
         person = person_cue(words, match.start, match.end) and not noun
         if named and person:
@@ -114,8 +129,9 @@ class FigureList:
 
 
 # The matching rules' own version, on every verdict beside the list's: bump it when a rule changes
-# (2026-12-06: numbered offices without their article, "founded X" for "the founder of X").
-MATCHING = "2026-12-06"
+# (2026-12-06: numbered offices without their article, "founded X" for "the founder of X";
+# 2026-12-06.2: descriptions read without determiners and possessives, "a lightning bolt" a noun).
+MATCHING = "2026-12-06.2"
 
 # "former mexican president", "ex-wife of ...": more than one person fits, so review.
 _MANY = frozenset("former ex ex-wife ex-husband one".split())
@@ -167,6 +183,17 @@ def description_variants(phrase: str) -> set[str]:
 
 _ORDINAL = re.compile(r"\b(\d+(st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\b")
 
+
+# Left out of descriptions and of a prompt's second reading (FigureList.find): words that change
+# nothing about whom a description picks out.
+DESCRIPTION_FILLERS = frozenset("the his her their its this these those".split())
+INDEFINITE = frozenset("a an any some every each another one".split())
+
+
+def _indefinite(words: list[str], start: int) -> bool:
+    """Whether the words before `start` make a description fit many: "a", "former" ("a former
+    mexican president" holds "mexican president")."""
+    return start > 0 and (words[start - 1] in INDEFINITE or words[start - 1] in _MANY)
 
 DETERMINERS = frozenset("a an the this that these those my your his her its our their some any every each no one "
                         "two three another".split())

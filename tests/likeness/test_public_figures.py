@@ -106,6 +106,8 @@ def test_a_name_read_in_latin_letters_must_be_a_whole_listed_name():
     ("the trump suit is hearts this round", None),
     ("a drake swimming in a pond", None),
     ("a cook chopping onions", None),
+    ("a lightning bolt striking a lone oak tree", None),   # a determiner a word before: a noun phrase
+    ("a wedding usher showing guests to their seats", None),
     # ...goes to review when only one sign says a person is meant, or capitals open the prompt...
     ("Trump card in a game of bridge", ("review", "possible_public_figure")),
     ("trump dancing on a table", ("review", "possible_public_figure")),
@@ -139,6 +141,12 @@ def outcome(rt, stage, prompt: str) -> tuple[str, str] | None:
     ("the singer of Shake It Off on stage", ("block", "taylor-swift")),
     ("the former 44th US president playing basketball", ("block", "barack-obama")),   # a number: one person
     ("the guy who founded tesla and spacex smoking on a podcast", ("block", "elon-musk")),
+    # determiners and possessives on either side change nothing...
+    ("the actor who played tony stark in the mcu eating a burger", ("block", "robert-downey-jr")),
+    ("actor who played tony stark in mcu eating a burger", ("block", "robert-downey-jr")),
+    ("44th president of united states shooting hoops", ("block", "barack-obama")),
+    # ...but "a" does, and "former": the description then fits many
+    ("an actor who played tony stark in the mcu at a fan convention", None),
     # ...one that fits several people goes to review...
     ("a former mexican president at a market", ("review", "possible_public_figure")),
     # ...and one that names nobody listed is nobody.
