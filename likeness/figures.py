@@ -176,9 +176,38 @@ def description_variants(phrase: str) -> set[str]:
         if office:
             for country in ("the united states", "the us", "america", "the usa"):
                 out.add(" ".join(before + office) + f" of {country}")
+    # "the king of spain" is also "spain's king" (read as "spain king") and "the spanish king"; "the
+    # singer of shape of you" is also "the shape of you singer".
+    of = re.match(r"^(?:the )?((?:\S+ ){0,3}?\S+) of (?:the )?(.+)$", phrase.casefold())
+    if of and len(of.group(2).split()) <= 5:
+        role, place = of.group(1), of.group(2)
+        out.add(f"{place} {role}")
+        if place in COUNTRY_ADJECTIVES:
+            out.add(f"the {COUNTRY_ADJECTIVES[place]} {role}")
     # A numbered office is one person with or without its article ("the former 44th us president");
     # "the british king" is one person and "a british king" is any of them, so only those lose it.
     return out | {v[len("the "):] for v in out if v.startswith("the ") and _ORDINAL.search(v)}
+
+
+# Countries whose offices the list names, as an adjective ("the chancellor of germany" is "the
+# german chancellor").
+COUNTRY_ADJECTIVES = {
+    "germany": "german", "france": "french", "spain": "spanish", "italy": "italian", "britain": "british",
+    "the united kingdom": "british", "united kingdom": "british", "the uk": "british", "uk": "british",
+    "england": "english", "scotland": "scottish", "ireland": "irish", "wales": "welsh", "portugal": "portuguese",
+    "the netherlands": "dutch", "netherlands": "dutch", "belgium": "belgian", "sweden": "swedish",
+    "norway": "norwegian", "denmark": "danish", "finland": "finnish", "poland": "polish", "austria": "austrian",
+    "switzerland": "swiss", "greece": "greek", "turkey": "turkish", "russia": "russian", "ukraine": "ukrainian",
+    "hungary": "hungarian", "czechia": "czech", "romania": "romanian", "serbia": "serbian", "israel": "israeli",
+    "iran": "iranian", "iraq": "iraqi", "syria": "syrian", "egypt": "egyptian", "saudi arabia": "saudi",
+    "jordan": "jordanian", "qatar": "qatari", "india": "indian", "pakistan": "pakistani", "china": "chinese",
+    "japan": "japanese", "south korea": "south korean", "north korea": "north korean", "taiwan": "taiwanese",
+    "indonesia": "indonesian", "the philippines": "filipino", "philippines": "filipino", "vietnam": "vietnamese",
+    "thailand": "thai", "australia": "australian", "new zealand": "new zealand", "canada": "canadian",
+    "mexico": "mexican", "brazil": "brazilian", "argentina": "argentine", "chile": "chilean",
+    "colombia": "colombian", "venezuela": "venezuelan", "cuba": "cuban", "nigeria": "nigerian",
+    "south africa": "south african", "kenya": "kenyan", "ethiopia": "ethiopian", "monaco": "monegasque",
+}
 
 
 _ORDINAL = re.compile(r"\b(\d+(st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\b")
@@ -186,7 +215,7 @@ _ORDINAL = re.compile(r"\b(\d+(st|nd|rd|th)|first|second|third|fourth|fifth|sixt
 
 # Left out of descriptions and of a prompt's second reading (FigureList.find): words that change
 # nothing about whom a description picks out.
-DESCRIPTION_FILLERS = frozenset("the his her their its this these those".split())
+DESCRIPTION_FILLERS = frozenset("the his her their its this these those current".split())
 INDEFINITE = frozenset("a an any some every each another one".split())
 
 

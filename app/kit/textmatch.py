@@ -186,7 +186,9 @@ class PhraseIndex(Generic[T]):
 
     def __init__(self, plurals_stay_plural: bool = False) -> None:
         # (keys, phrase, payload, the plural words a match must keep plural)
-        self._by_first: dict[str, list[tuple[tuple[str, ...], str, T, tuple[tuple[int, str], ...]]]] = {}
+        # Entries by their first two keys (a one-word phrase by its one): a list of thousands of
+        # descriptions that begin with "the" is not tried at every "the" of a prompt.
+        self._by_start: dict[tuple[str, ...], list[tuple[tuple[str, ...], str, T, tuple[tuple[int, str], ...]]]] = {}
         self.size = 0
         # Titles: "Star Wars" matches "star wars'" and "Star Wars" but not "a star war between two
         # fleets"; "Garfield" still matches "two Garfields". Only for phrases of several words: a
@@ -200,12 +202,13 @@ class PhraseIndex(Generic[T]):
         keyed = tuple(singular(t) for t in toks)
         plural = tuple((j, t) for j, t in enumerate(toks) if singular(t) != t) \
             if self.plurals_stay_plural and len(toks) > 1 else ()
-        self._by_first.setdefault(keyed[0], []).append((keyed, " ".join(toks), payload, plural))
+        entry = (keyed, " ".join(toks), payload, plural)
+        self._by_start.setdefault(keyed[:2], []).append(entry)
         self.size += 1
 
     def payloads(self) -> list[T]:
         """Every phrase's payload, in no particular order."""
-        return [entry[2] for entries in self._by_first.values() for entry in entries]
+        return [entry[2] for entries in self._by_start.values() for entry in entries]
 
     def add_all(self, phrases: Iterable[str], payload: T) -> None:
         for phrase in phrases:
@@ -214,10 +217,12 @@ class PhraseIndex(Generic[T]):
     def _scan(self, toks: list[str]) -> Iterator[Match[T]]:
         token_keys = [_keys(t) for t in toks]
         for i, keys_i in enumerate(token_keys):
-            for k in keys_i:
-                for phrase_keys, phrase, payload, plural in self._by_first.get(k, ()):
+            following = token_keys[i + 1] if i + 1 < len(toks) else ()
+            starts = [(k,) for k in keys_i] + [(k, k1) for k in keys_i for k1 in following]
+            for start in starts:
+                for phrase_keys, phrase, payload, plural in self._by_start.get(start, ()):
                     n = len(phrase_keys)
-                    if i + n <= len(toks) and all(phrase_keys[j] in token_keys[i + j] for j in range(1, n)) \
+                    if i + n <= len(toks) and all(phrase_keys[j] in token_keys[i + j] for j in range(2, n)) \
                             and all(word in stretch_variants(toks[i + j]) for j, word in plural):
                         yield Match(payload, phrase, i, i + n)
 
