@@ -145,8 +145,14 @@ def outcome(rt, stage, prompt: str) -> tuple[str, str] | None:
     ("the actor who played tony stark in the mcu eating a burger", ("block", "robert-downey-jr")),
     ("actor who played tony stark in mcu eating a burger", ("block", "robert-downey-jr")),
     ("44th president of united states shooting hoops", ("block", "barack-obama")),
+    # ...nor a country's possessive or adjective for "of <country>", nor a title before its role...
+    ("spain's king giving a christmas speech", ("block", "king-felipe-vi")),
+    ("the spanish king giving a christmas speech", ("block", "king-felipe-vi")),
+    ("italy's first female prime minister at a summit", ("block", "giorgia-meloni")),
+    ("the shape of you singer busking on a corner", ("block", "ed-sheeran")),
     # ...but "a" does, and "former": the description then fits many
     ("an actor who played tony stark in the mcu at a fan convention", None),
+    ("a spanish king in a medieval tapestry", None),
     # ...one that fits several people goes to review...
     ("a former mexican president at a market", ("review", "possible_public_figure")),
     # ...and one that names nobody listed is nobody.
