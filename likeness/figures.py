@@ -97,8 +97,11 @@ class FigureList:
             found += [ref for _, ref in self._native.find(text)]
             # Read in Latin letters, only a full, distinctive name counts: an ambiguous alias or a
             # description has no capitals or context left to judge it by.
+            # Short names and initialisms are left out: a transliteration is full of short syllables
+            # (Urdu "سڑک", a road, reads "srk"; a Hindi line made "cr7").
             found += [FigureRef(m.payload.figure, Decision.BLOCK, "transliterated_name", m.payload.phrase)
-                      for m in self._index.find(transliterate(text)) if m.payload.via == "name"]
+                      for m in self._index.find(transliterate(text)) if m.payload.via == "name"
+                      and sum(c.isalpha() for c in m.payload.phrase) >= MIN_TRANSLITERATED_LETTERS]
         for ref in found:
             held = best.get(ref.figure.id)
             if held is None or (held.decision == Decision.REVIEW and ref.decision == Decision.BLOCK):
@@ -130,7 +133,8 @@ class FigureList:
 
 # The matching rules' own version, on every verdict beside the list's: bump it when a rule changes
 # (2026-12-06: numbered offices without their article, "founded X" for "the founder of X";
-# 2026-12-06.2: descriptions read without determiners and possessives, "a lightning bolt" a noun).
+# 2026-12-06.2: descriptions read without determiners and possessives, "a lightning bolt" a noun,
+# no short names read from transliterations).
 MATCHING = "2026-12-06.2"
 
 # "former mexican president", "ex-wife of ...": more than one person fits, so review.
@@ -212,6 +216,8 @@ COUNTRY_ADJECTIVES = {
 
 _ORDINAL = re.compile(r"\b(\d+(st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\b")
 
+
+MIN_TRANSLITERATED_LETTERS = 5
 
 # Left out of descriptions and of a prompt's second reading (FigureList.find): words that change
 # nothing about whom a description picks out.

@@ -98,6 +98,16 @@ def test_a_name_read_in_latin_letters_must_be_a_whole_listed_name():
     refs = figures.find("Ангела Меркель читает книгу")
     assert {r.figure.id for r in refs} == {"angela-merkel"} and all(r.decision == Decision.BLOCK for r in refs)
     assert figures.find("a drake and a swift by a pond in 東京") == []
+    # short names and initialisms are not read from transliterations: Urdu "سڑک" (a road) reads "srk"
+    assert figures.find("کچھ لوگ ایک دکان کے سامنے سڑک پر کھڑے ہیں") == []
+    assert figures.find("गोवा बीच पर परिवार, बच्चे रेत का किला बना रहे हैं") == []
+
+
+def test_a_surname_that_is_a_word_in_another_language_needs_context():
+    """"Cena" is dinner in Italian, Spanish and Portuguese: alone it is not John Cena."""
+    figures = load_figures()
+    assert all(r.decision != Decision.BLOCK for r in figures.find("Cena con delitto: ospiti in costume anni '20"))
+    assert [r.figure.id for r in figures.find("John Cena wrestling a bear")] == ["john-cena"]
 
 
 @pytest.mark.parametrize("prompt, expected", [
