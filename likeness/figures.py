@@ -96,9 +96,8 @@ class FigureList:
         if has_other_script(text):
             found += [ref for _, ref in self._native.find(text)]
             # Read in Latin letters, only a full, distinctive name counts: an ambiguous alias or a
-            # description has no capitals or context left to judge it by.
-            # Short names and initialisms are left out: a transliteration is full of short syllables
-            # (Urdu "سڑک", a road, reads "srk"; a Hindi line made "cr7").
+            # description has no capitals or context left to judge it by, and a short name or an
+            # initialism turns up among a transliteration's syllables (Urdu "سڑک", a road, reads "srk").
             found += [FigureRef(m.payload.figure, Decision.BLOCK, "transliterated_name", m.payload.phrase)
                       for m in self._index.find(transliterate(text)) if m.payload.via == "name"
                       and sum(c.isalpha() for c in m.payload.phrase) >= MIN_TRANSLITERATED_LETTERS]
@@ -217,8 +216,6 @@ COUNTRY_ADJECTIVES = {
 _ORDINAL = re.compile(r"\b(\d+(st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\b")
 
 
-MIN_TRANSLITERATED_LETTERS = 5
-
 # Left out of descriptions and of a prompt's second reading (FigureList.find): words that change
 # nothing about whom a description picks out.
 DESCRIPTION_FILLERS = frozenset("the his her their its this these those current".split())
@@ -229,6 +226,10 @@ def _indefinite(words: list[str], start: int) -> bool:
     """Whether the words before `start` make a description fit many: "a", "former" ("a former
     mexican president" holds "mexican president")."""
     return start > 0 and (words[start - 1] in INDEFINITE or words[start - 1] in _MANY)
+
+
+# The fewest letters a name needs to count when read from a transliteration ("srk", "cr7" do not).
+MIN_TRANSLITERATED_LETTERS = 5
 
 DETERMINERS = frozenset("a an the this that these those my your his her its our their some any every each no one "
                         "two three another".split())
