@@ -3,6 +3,7 @@ recall by kind of prompt (plain / evasion / euphemism), the term layer alone for
 the false-block and false-review rates on benign prompts.
 
     python bench/safety_eval.py [--split eval,holdout] [--labels safety/data/eval_prompts.jsonl] [--show-errors]
+                                [--counts-only]   (no prompt printed: for a new split measured once)
 
 A prompt is flagged in a category when the classifier's decision for it is review or block. Per
 category: a true positive is a prompt labelled with it and flagged in it; a false positive one
@@ -67,6 +68,8 @@ def main() -> None:
     ap.add_argument("--labels", default=LABELS)
     ap.add_argument("--split", default="eval,holdout", help="calibration, eval, holdout (comma-separated) or all")
     ap.add_argument("--show-errors", action="store_true", help="list every miss and every flagged benign prompt")
+    ap.add_argument("--counts-only", action="store_true",
+                    help="print no prompt, only figures: a new split measured once stays unread")
     ap.add_argument("--ordinary", action="store_true",
                     help="add the other gates' labelled prompts (copyright/data/ip_prompts.jsonl, "
                          "likeness/data/figure_prompts.jsonl) as benign rows of kind 'ordinary': prompts "
@@ -166,11 +169,11 @@ def main() -> None:
                   f"review {sum(d == Decision.REVIEW for d in ben) / max(1, len(ben)):.1%}")
 
     flagged_benign = [(r, res) for r, res in zip(rows, results) if r.benign and res.decision != Decision.ALLOW]
-    if flagged_benign:
+    if flagged_benign and not args.counts_only:
         print("\nbenign prompts flagged:")
         for r, res in flagged_benign:
             print(f"  {res.decision.value:6} {r.prompt!r}: " + "; ".join(_why(f) for f in res.findings))
-    if args.show_errors:
+    if args.show_errors and not args.counts_only:
         print("\nharmful prompts whose labelled category was missed:")
         for r, res, flags in zip(rows, results, flagged):
             missing = [c for c in r.labels if c not in flags]
