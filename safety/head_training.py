@@ -34,6 +34,9 @@ TRAIN_SPLITS = ("calibration", "eval", "fresh", "fresh2", "fresh3", "fresh4", "f
 # 5,500 prompts of every kind, written by helpers who never saw the project (2026-12-05): they train
 # the fine-tuned reader (safety/reader_training.py) and, with --with-written, a head.
 WRITTEN_SPLITS = ("written",)
+# The splits the figures are measured on: nothing is ever trained on them.
+MEASURING_SPLITS = ("holdout", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13",
+                    "fresh14", "fresh15", "fresh16", "fresh17")
 HIDDEN, MEMBERS, EPOCHS, LR, WEIGHT_DECAY, DROPOUT = 128, 3, 300, 3e-3, 1e-2, 0.2
 POS_WEIGHT_MAX = 10.0   # rare categories weigh their positives up to this much
 SYNTHETIC_BURIED = 400

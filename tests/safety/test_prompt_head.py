@@ -13,14 +13,14 @@ import pytest
 from app.kit.text_embedding import sentence_views
 from app.stage import Decision, Requester, StageContext
 from safety.cutoffs import Cutoffs
-from safety.head_training import (BLOCK_FLOOR, TRAIN_SPLITS, Labelled, choose_cutoffs, read_labelled,
+from safety.head_training import (BLOCK_FLOOR, MEASURING_SPLITS, TRAIN_SPLITS, Labelled, choose_cutoffs, read_labelled,
                                   synthetic_buried, targets, train_head)
 from safety.prompt_classifier import PromptClassifier
 from safety.prompt_head import DEFAULT_HEAD, DEFAULT_MULTILINGUAL_HEAD, PromptHead
 from safety.terms import PolicyFileError
 
 CATS = ("violence_gore", "self_harm")
-MEASURING = {"holdout", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "fresh14", "fresh15", "fresh16", "fresh17"}
+MEASURING = set(MEASURING_SPLITS)
 
 
 def _toy(seed: int = 0, n: int = 90) -> tuple[list[np.ndarray], list[tuple[str, ...]]]:

@@ -11,7 +11,7 @@ import pytest
 from app.kit.text_embedding import load_text_embedder
 from app.stage import Decision
 from safety.cutoffs import Cutoffs
-from safety.head_training import Labelled, read_labelled
+from safety.head_training import MEASURING_SPLITS, Labelled, read_labelled
 from safety.prompt_classifier import READER_CLEARS
 from safety.prompt_head import DEFAULT_HEAD
 from safety.prompt_reader import (DEFAULT_READER, MAX_TOKENS, adapted_modules, load_base, load_reader, pool,
@@ -20,7 +20,7 @@ from safety.reader_training import READER_SPLITS, _Adapted, save_reader, split_v
 from safety.terms import PolicyFileError
 
 CATS = ("violence_gore", "self_harm")
-MEASURING = {"holdout", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "fresh14", "fresh15", "fresh16", "fresh17"}
+MEASURING = set(MEASURING_SPLITS)
 
 
 @pytest.fixture(scope="module")
