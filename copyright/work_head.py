@@ -18,7 +18,6 @@ cut-offs chosen on its validation share, the base model's tag) is refused under 
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from app.config import setting
+from app.kit import class_head
 from app.kit.files import sha256_of
 
 DEFAULT_HEAD = Path(__file__).parent / "data" / "work_head.safetensors"
@@ -84,10 +84,7 @@ class WorkHead:
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         """(views, works + 1) softmax probabilities of sentence vectors (views, dim)."""
-        logits = np.asarray(vectors, dtype=np.float32) @ self.weight + self.bias
-        logits -= logits.max(axis=1, keepdims=True)
-        e = np.exp(logits)
-        return e / e.sum(axis=1, keepdims=True)
+        return class_head.probabilities(vectors, self.weight, self.bias)
 
     def ranked(self, vectors: np.ndarray, limit: int = 3) -> list[tuple[str, float, int]]:
         """The likeliest works over all views, best first: (work id, probability, the view's index)."""
@@ -95,49 +92,23 @@ class WorkHead:
 
     def rank(self, probabilities: np.ndarray, limit: int = 3) -> list[tuple[str, float, int]]:
         """`ranked` from the views' probabilities (`probabilities`)."""
-        works = probabilities[:, :-1]
-        best, at = works.max(axis=0), works.argmax(axis=0)
-        return [(self.works[j], float(best[j]), int(at[j])) for j in np.argsort(-best)[:limit]]
+        return class_head.rank(probabilities, self.works, limit)
 
 
 def save_head(path: str | os.PathLike[str], head: WorkHead) -> Path:
-    from safetensors.numpy import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"format": FORMAT, "embedder": head.embedder, "version": head.version, "works": list(head.works),
-            "cutoffs": asdict(head.cutoffs), "training": head.training}
-    save_file({"weight": np.ascontiguousarray(head.weight, dtype=np.float32),
-               "bias": np.ascontiguousarray(head.bias, dtype=np.float32)},
-              str(path), metadata={"greenlight": json.dumps(meta, sort_keys=True)})
-    return path
+    return class_head.save_file(path, head.weight, head.bias, {
+        "format": FORMAT, "embedder": head.embedder, "version": head.version, "works": list(head.works),
+        "cutoffs": asdict(head.cutoffs), "training": head.training})
 
 
 def read_head(path: str | os.PathLike[str]) -> WorkHead:
     """The head in `path`, whichever base model it was trained over. WorkHeadError otherwise."""
-    from safetensors import SafetensorError, safe_open
-
-    path = Path(path)
+    meta, works, weight, bias = class_head.read_file(path, FORMAT, "works", "work head", WorkHeadError)
     try:
-        with safe_open(str(path), framework="numpy") as f:
-            meta = json.loads((f.metadata() or {}).get("greenlight", "null"))
-            arrays = {k: f.get_tensor(k) for k in f.keys()}
-    except (OSError, SafetensorError, ValueError, json.JSONDecodeError) as exc:
-        raise WorkHeadError(f"cannot read the work head {path}: {exc}") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or {"weight", "bias"} - set(arrays):
-        raise WorkHeadError(f"{path} is not a work head ({FORMAT})")
-    try:
-        works = tuple(str(w) for w in meta["works"])
-        weight, bias = arrays["weight"].astype(np.float32), arrays["bias"].astype(np.float32)
-        if weight.ndim != 2 or weight.shape[1] != len(works) + 1 or bias.shape != (len(works) + 1,):
-            raise WorkHeadError(f"{path}: weights {weight.shape} and bias {bias.shape} do not fit "
-                                f"{len(works)} works and none")
         cutoffs = WorkHeadCutoffs(**{k: (int if k == "agree_details" else float)(v) for k, v in meta["cutoffs"].items()})
         return WorkHead(str(meta["embedder"]), str(meta["version"]), works, weight, bias, cutoffs,
                         dict(meta.get("training", {})), sha256_of(path))
     except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, WorkHeadError):
-            raise
         raise WorkHeadError(f"{path}: incomplete work head metadata ({exc})") from exc
 
 

@@ -16,13 +16,14 @@ nearest work), so they hold for the path prompts take.
 from __future__ import annotations
 
 import json
-import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from app.kit import class_head
+from app.kit.class_head import Progress
 from copyright.work_head import WorkHead, WorkHeadCutoffs
 
 TRAINING_ROWS = Path(__file__).parent / "data" / "ip_training.jsonl"
@@ -33,8 +34,6 @@ WEIGHT_DECAY = 1e-2
 VALIDATION_SHARE = 0.15
 NEGATIVE_BLOCKS = 1          # validation look-alikes a chosen block rule may block (1 of 210: 0.5 %)
 NEGATIVE_FLAGS = 0.03        # ... and the share of them it may flag at all (review or block)
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -71,44 +70,14 @@ def calibration_rows(path: str | Path = LABELLED) -> list[TrainingRow]:
 
 def split_validation(rows: Sequence[TrainingRow], seed: int = 0) -> tuple[list[TrainingRow], list[TrainingRow]]:
     """(train, validation): VALIDATION_SHARE of each work's rows and of the look-alikes kept back."""
-    rng = random.Random(seed)
-    groups: dict[str | None, list[TrainingRow]] = {}
-    for row in rows:
-        groups.setdefault(row.work_id, []).append(row)
-    train, validation = [], []
-    for key in sorted(groups, key=lambda k: (k is None, k or "")):
-        members = groups[key][:]
-        rng.shuffle(members)
-        kept = round(len(members) * VALIDATION_SHARE)
-        validation += members[:kept]
-        train += members[kept:]
-    return train, validation
+    return class_head.split_validation(rows, lambda row: row.work_id, VALIDATION_SHARE, seed)
 
 
 def fit(vectors: np.ndarray, targets: np.ndarray, classes: int, *, steps: int = STEPS, lr: float = LEARNING_RATE,
         seed: int = 0, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Weight (dim, classes + 1) and bias of a softmax over `classes` and "none" (target -1)."""
-    import torch
-
-    generator = torch.Generator().manual_seed(seed)
-    layer = torch.nn.Linear(vectors.shape[1], classes + 1)
-    torch.nn.init.normal_(layer.weight, std=0.01, generator=generator)
-    torch.nn.init.zeros_(layer.bias)
-    x = torch.from_numpy(vectors.astype(np.float32))
-    y = torch.from_numpy(np.where(targets < 0, classes, targets).astype(np.int64))
-    optimiser = torch.optim.AdamW(layer.parameters(), lr=lr, weight_decay=WEIGHT_DECAY)
-    first = last = 0.0
-    for step in range(steps):
-        loss = torch.nn.functional.cross_entropy(layer(x), y)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        last = loss.item()
-        first = first or last
-        if progress is not None:
-            progress(step + 1, steps)
-    return (layer.weight.detach().numpy().T.copy(), layer.bias.detach().numpy().copy(),
-            {"loss_first": round(first, 4), "loss_last": round(last, 4)})
+    return class_head.fit(vectors, targets, classes, steps=steps, lr=lr, weight_decay=WEIGHT_DECAY, seed=seed,
+                          progress=progress)
 
 
 # a validation row, the head's ranked works, the meaning layer's nearest work, the head's view's content words
