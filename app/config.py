@@ -309,6 +309,10 @@ _DECLARED = (
             "faces this far below the same-person threshold of a cameo go to review"),
     Setting("GL_PUBLIC_FIGURES", "likeness", PATH, None, "the public-figure list",
             "`likeness/data/public_figures.json`"),
+    Setting("GL_FIGURE_HEAD", "likeness", PATH, None,
+            "the public-figure gate's figure head (which listed person a prompt describes without naming them; "
+            "`greenlight figures train-head` rewrites the shipped file)",
+            "`likeness/data/figure_head.safetensors`"),
     # copyright
     Setting("GL_WORKS_CATALOGUE", "copyright", PATH, None, "the catalogue of works", "`copyright/data/works.json`"),
     Setting("GL_IP_WORK_HEAD", "copyright", PATH, None,

@@ -2,7 +2,7 @@
 that name or describe a person, false blocks and reviews for benign ones, tuned and held-out parts
 apart, with the gate's time per prompt against the raw phrase lookup measured in the same run.
 
-    python bench/figures_eval.py [--labels likeness/data/figure_prompts.jsonl] [--show-misses]
+    python bench/figures_eval.py [--labels likeness/data/figure_prompts.jsonl] [--show-misses] [--everyday]
 
 Kinds (issue 15): plain names; shouted ("OBAMA!!!"); other scripts (Cyrillic, Chinese, Japanese,
 Korean, Arabic, Hebrew, Hindi); evasions (leetspeak, spaced letters, zero-width characters,
@@ -16,9 +16,16 @@ project by someone who saw neither the list nor the rules, and are reported as t
 person's name as the writer spelled it; it is looked up in the list, and a person the list lacks
 is a miss of the list.
 
+`--everyday` also runs the gate over the other gates' labelled prompts that the figure head never
+trained on (the safety set's measured splits and its `eval` split, the IP set): prompts about
+anything, a few of which do name a listed person. It counts what is blocked and reviewed, and by
+which layer; with --show-misses it prints the flagged ones of the safety `eval` split and the IP
+set's untagged rows, never a measured split's.
+
 The decision is the stage's (likeness.public_figures) without the consent lookup: block when a
-listed figure is named (or written as a name in context), review for an ambiguous name or a
-description, allow otherwise.
+listed figure is named (or written as a name in context), or pinned down by a description or by
+the figure head; review for an ambiguous name, a description that fits several people, or the
+head's likely person; allow otherwise.
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ from app.stage import Decision  # noqa: E402
 from likeness.figures import load_figures  # noqa: E402
 
 LABELS = ROOT / "likeness" / "data" / "figure_prompts.jsonl"
+SAFETY_LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
+IP_LABELS = ROOT / "copyright" / "data" / "ip_prompts.jsonl"
 KINDS = ("plain", "shouted", "other_script", "evasion", "described", "nickname_or_other_script", "common_word",
          "lookalike", "benign")
 PARTS = ("tuned", "held out", "fresh", "fresh_holdout")
@@ -66,6 +75,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--labels", type=Path, default=LABELS)
     ap.add_argument("--show-misses", action="store_true")
+    ap.add_argument("--everyday", action="store_true")
     args = ap.parse_args()
     rows = [json.loads(line) for line in args.labels.read_text(encoding="utf-8").splitlines() if line.strip()]
     figures = load_figures()
@@ -122,13 +132,74 @@ def main() -> None:
             raw.append((time.perf_counter() - t) * 1000)
     w50, r50 = statistics.median(whole), statistics.median(raw)
     w95 = sorted(whole)[int(0.95 * (len(whole) - 1))]
-    print(f"\ntime per prompt: find() p50 {w50:.3f} ms, p95 {w95:.3f} ms; bare phrase lookup p50 {r50:.3f} ms "
+    print(f"\ntime per prompt, the views already embedded (as in the gate, where the safety stage embedded "
+          f"them first): find() p50 {w50:.3f} ms, p95 {w95:.3f} ms; bare phrase lookup p50 {r50:.3f} ms "
           f"({w50 / r50:.2f}x)")
+    if figures.head is not None:
+        # ... and with nothing embedded yet: find() against the raw embedding call of the same views
+        from app.kit.text_embedding import load_text_embedder, prompt_views
+
+        embedder = load_text_embedder()
+        cold, embed = [], []
+        for prompt in prompts:
+            embedder.forget_recent()
+            t = time.perf_counter()
+            figures.find(prompt)
+            cold.append((time.perf_counter() - t) * 1000)
+            embedder.forget_recent()
+            t = time.perf_counter()
+            embedder.embed(prompt_views(prompt))
+            embed.append((time.perf_counter() - t) * 1000)
+        c50, e50 = statistics.median(cold), statistics.median(embed)
+        c95, e95 = (sorted(x)[int(0.95 * (len(x) - 1))] for x in (cold, embed))
+        print(f"time per prompt, nothing embedded yet: find() p50 {c50:.2f} ms, p95 {c95:.2f} ms; the raw "
+              f"embedding call of its views p50 {e50:.2f} ms, p95 {e95:.2f} ms ({c50 / e50:.2f}x at p50)")
     if args.show_misses:
         print("\nmisses:")
         for miss in misses:
             if miss[0] != "fresh_holdout":   # counted, never read
                 print("  ", *miss)
+    if args.everyday:
+        everyday(figures, args.show_misses)
+
+
+def everyday_prompts() -> list[tuple[str, str, bool]]:
+    """(prompt, where from, may be printed) for the other gates' labelled prompts the figure head
+    never trained on (likeness/figure_head_training.py takes only their training splits)."""
+    from safety.head_training import MEASURING_SPLITS
+
+    out = []
+    for line in SAFETY_LABELS.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line) if line.strip() else None
+        if row and row.get("split") in (*MEASURING_SPLITS, "eval"):
+            out.append((row["prompt"], f"safety:{row['split']}", row["split"] == "eval"))
+    for line in IP_LABELS.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line) if line.strip() else None
+        if row:
+            out.append((row["prompt"], f"ip:{row.get('split') or 'calibration'}", not row.get("split")))
+    return out
+
+
+def everyday(figures, show: bool) -> None:
+    prompts = everyday_prompts()
+    flagged: dict[str, list[tuple[str, str, str]]] = {"block": [], "review": []}
+    by_layer: dict[tuple[str, str], int] = defaultdict(int)
+    for prompt, source, printable in prompts:
+        refs = figures.find(prompt)
+        decision, _ = decide(figures, prompt)
+        if decision == "allow":
+            continue
+        top = [r for r in refs if r.decision == Decision.BLOCK] or refs
+        by_layer[(decision, top[0].via)] += 1
+        flagged[decision].append((source, top[0].figure.id, prompt if printable and show else ""))
+    print(f"\nthe other gates' labelled prompts never trained on: {len(prompts)}; "
+          f"blocked {len(flagged['block'])}, reviewed {len(flagged['review'])}")
+    for (decision, via), n in sorted(by_layer.items()):
+        print(f"   {decision} by {via}: {n}")
+    if show:
+        for decision, rows in flagged.items():
+            for source, figure, prompt in rows:
+                print(f"   {decision} {figure} [{source}] {prompt}")
 
 
 if __name__ == "__main__":

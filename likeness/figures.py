@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from app.config import setting
 from app.stage import Decision
+from likeness.figure_head import FigureHead
+from app.kit.text_embedding import prompt_views
 from app.kit.textmatch import (
     PERSON_TITLES, NativeAliases, PhraseIndex, appears_capitalised, capitalised_as_name, has_other_script,
     person_cue, tokens, transliterate,
@@ -37,12 +42,29 @@ class FigureRef:
     phrase: str
 
 
+# Sentence vectors of texts (app/kit/text_embedding.TextEmbedder.embed): what the figure head reads.
+Embed = Callable[[list[str]], np.ndarray]
+
+
 class FigureList:
     def __init__(self, version: str, figures: list[Figure], index: PhraseIndex,
                  native: NativeAliases | None = None, bare_descriptions: PhraseIndex | None = None):
         self.version, self.figures, self._index = version, figures, index
         self._bare = bare_descriptions if bare_descriptions is not None else PhraseIndex()
         self._native: NativeAliases = native if native is not None else NativeAliases()
+        self._by_id = {f.id: f for f in figures}
+        self.head: FigureHead | None = None
+        self._embed: Callable[[], Embed] | None = None
+
+    def with_head(self, head: FigureHead | None, embed: Callable[[], Embed] | None) -> "FigureList":
+        """The same list read also by a figure head (figure_head.py) over the vectors `embed()` makes
+        (a factory, so the text model loads at the first prompt, not with the list); None: names and
+        descriptions only."""
+        other = object.__new__(FigureList)
+        other.__dict__.update(self.__dict__)
+        other.head, other._embed = head, embed if head is not None else None
+        other.version = self.version.split("+head-")[0] + (f"+head-{head.tag()}" if head is not None else "")
+        return other
 
     @classmethod
     def from_file(cls, path: Path, native_path: Path | None = NAMES_IN_OTHER_SCRIPTS) -> "FigureList":
@@ -101,12 +123,29 @@ class FigureList:
             found += [FigureRef(m.payload.figure, Decision.BLOCK, "transliterated_name", m.payload.phrase)
                       for m in self._index.find(transliterate(text)) if m.payload.via == "name"
                       and sum(c.isalpha() for c in m.payload.phrase) >= MIN_TRANSLITERATED_LETTERS]
+        # A description the list knows to fit several people ("a former mexican president") is not
+        # pinned to one of them by the head either: review.
+        fits_many = any(r.via == "description" and r.decision == Decision.REVIEW for r in found)
+        found += [FigureRef(r.figure, Decision.REVIEW, r.via, r.phrase) if fits_many else r
+                  for r in self.described(text)]
         for ref in found:
             held = best.get(ref.figure.id)
             if held is None or (held.decision == Decision.REVIEW and ref.decision == Decision.BLOCK):
                 best[ref.figure.id] = ref
         return list(best.values())
 
+    def described(self, text: str) -> list[FigureRef]:
+        """The listed person the figure head reads the prompt's views as describing: blocked where
+        the head's cut-offs pin one person, reviewed from its review cut-off; [] without a head."""
+        if self.head is None or self._embed is None:
+            return []
+        views = prompt_views(text)
+        ranked = [r for r in self.head.ranked(self._embed()(views)) if r[0] in self._by_id]
+        decision = self.head.cutoffs.decision(ranked)
+        if decision == Decision.ALLOW:
+            return []
+        figure_id, _p, view = ranked[0]
+        return [FigureRef(self._by_id[figure_id], decision, "described_learned", views[view])]
 
     @staticmethod
     def _in_context(text: str, words: list[str], match, ref: FigureRef) -> FigureRef | None:
@@ -133,8 +172,9 @@ class FigureList:
 # The matching rules' own version, on every verdict beside the list's: bump it when a rule changes
 # (2026-12-06: numbered offices without their article, "founded X" for "the founder of X";
 # 2026-12-06.2: descriptions read without determiners and possessives, "a lightning bolt" a noun,
-# no short names read from transliterations).
-MATCHING = "2026-12-06.2"
+# no short names read from transliterations; .3: "a latin american president" fits many, and the
+# figure head reads what the phrases miss).
+MATCHING = "2026-12-06.3"
 
 # "former mexican president", "ex-wife of ...": more than one person fits, so review.
 _MANY = frozenset("former ex ex-wife ex-husband one".split())
@@ -224,8 +264,16 @@ INDEFINITE = frozenset("a an any some every each another one".split())
 
 def _indefinite(words: list[str], start: int) -> bool:
     """Whether the words before `start` make a description fit many: "a", "former" ("a former
-    mexican president" holds "mexican president")."""
-    return start > 0 and (words[start - 1] in INDEFINITE or words[start - 1] in _MANY)
+    mexican president" holds "mexican president"), right before or before one more word ("a latin
+    american president", "a fictional pope"), but not across a preposition ("a photo of the pope")."""
+    def many(word: str) -> bool:
+        return word in INDEFINITE or word in _MANY
+    return start > 0 and (many(words[start - 1]) or (
+        start > 1 and many(words[start - 2]) and words[start - 1] not in PREPOSITIONS))
+
+
+PREPOSITIONS = frozenset("of with by for to in on at from about as like near beside behind after before "
+                         "between among and or".split())
 
 
 # The fewest letters a name needs to count when read from a transliteration ("srk", "cr7" do not).
@@ -235,6 +283,19 @@ DETERMINERS = frozenset("a an the this that these those my your his her its our 
                         "two three another".split())
 
 
+def raw_descriptions(path: Path) -> list[tuple[str, str]]:
+    """(figure id, description) for every description the list at `path` writes."""
+    raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    return [(entry["id"], d) for entry in raw["figures"] for d in entry.get("descriptions", [])]
+
+
 @lru_cache(maxsize=4)
-def load_figures(path: str | None = None) -> FigureList:
-    return FigureList.from_file(Path(path or setting("GL_PUBLIC_FIGURES") or DEFAULT_FIGURES))
+def load_figures(path: str | None = None, head: str | None = None) -> FigureList:
+    """The list (`path`, else GL_PUBLIC_FIGURES, else the shipped one) read also by the figure head
+    (`head`, else GL_FIGURE_HEAD, else the shipped one) over the default text embedder."""
+    from app.kit.text_embedding import load_text_embedder, text_embedder_model_file
+    from likeness.figure_head import head_path, load_head
+
+    figures = FigureList.from_file(Path(path or setting("GL_PUBLIC_FIGURES") or DEFAULT_FIGURES))
+    return figures.with_head(load_head(head_path(head), text_embedder_model_file().tag),
+                             lambda: load_text_embedder().embed)

@@ -53,9 +53,13 @@ def _model_files():
     from dataclasses import replace
 
     from app.kit.speech import speech_model_file
+    from app.kit.text_embedding import text_embedder_model_file
     from likeness.faces import face_model_files
-    # Enrolment's liveness check hears the spoken digits through the shared transcriber.
-    return [*face_model_files(), replace(speech_model_file(), used_by=("likeness enrolment (spoken digits)",))]
+    from likeness.figure_head import figure_head_model_file
+    # Enrolment's liveness check hears the spoken digits through the shared transcriber; the
+    # public-figure gate's head reads the shared text embedder's vectors.
+    return [*face_model_files(), replace(speech_model_file(), used_by=("likeness enrolment (spoken digits)",)),
+            text_embedder_model_file(), figure_head_model_file()]
 
 
 DOMAIN = register(Domain(

@@ -78,6 +78,7 @@ class CameoConsentStage(Stage):
 class PublicFigureStage(Stage):
     dsa_category, dsa_keywords = NON_CONSENSUAL, DEEPFAKE
     name = "likeness.public_figures"
+    models = ("text-embedder", "figure-head")
 
     def __init__(self, figures: FigureList | None = None):
         self._figures = figures
