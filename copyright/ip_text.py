@@ -52,7 +52,7 @@ from app.stage import Decision
 from app.kit.text_embedding import (
     TextEmbedder, embed_cached, load_text_embedder, prompt_views, text_embedder_model_file,
 )
-from app.kit.textmatch import PhraseIndex, appears_capitalised, singular, tokens
+from app.kit.textmatch import PhraseIndex, appears_capitalised, deletes, edit_distance, singular, tokens
 from copyright.catalogue import WORK_CONTEXT_WORDS, Catalogue, Work, WorkRef, load_catalogue
 from copyright.work_head import WorkHead, head_path, load_head, read_head
 
@@ -145,31 +145,6 @@ def _token_edits(letters: int) -> int:
     return 0 if letters < 4 else 1 if letters < 9 else 2
 
 
-def edit_distance(a: str, b: str, limit: int = 99) -> int:
-    """Damerau-Levenshtein distance (optimal string alignment: an adjacent swap is one edit)."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        cur = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = a[i - 1] != b[j - 1]
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        prev2, prev = prev, cur
-    return prev[-1]
-
-
-def _deletes(word: str, depth: int) -> set[str]:
-    out, frontier = {word}, {word}
-    for _ in range(depth):
-        frontier = {w[:i] + w[i + 1:] for w in frontier for i in range(len(w))}
-        out |= frontier
-    return out
-
-
 # Whole-token plurals the shared singular() leaves alone ("spider-men", "mickey mice").
 _IRREGULAR = {"men": "man", "women": "woman", "mice": "mouse", "geese": "goose", "children": "child",
               "teeth": "tooth", "feet": "foot", "wolves": "wolf", "elves": "elf", "dwarves": "dwarf"}
@@ -259,7 +234,7 @@ class IpTextClassifier:
                 if any(edit_distance(phrase.key, a, 2) <= max_edits(len(a)) for a in anchors):
                     continue
                 anchors.append(phrase.key)
-                for variant in _deletes(phrase.key, max_edits(len(phrase.key))):
+                for variant in deletes(phrase.key, max_edits(len(phrase.key))):
                     self._deletes.setdefault(variant, set()).add(phrase.key)
         self._longest_variant = max(map(len, self._deletes), default=0)
         self._candidate_memo: dict[str, frozenset[str]] = {}
@@ -392,7 +367,7 @@ class IpTextClassifier:
         depth = 2 if len(text) >= 7 else 1
         keys: set[str] = set()
         if len(text) - depth <= self._longest_variant:
-            for variant in _deletes(text, depth):
+            for variant in deletes(text, depth):
                 found = self._deletes.get(variant)
                 if found:
                     keys |= found

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from app.stage import Decision
 from likeness.figure_head import FigureHead
 from app.kit.text_embedding import prompt_views
 from app.kit.textmatch import (
-    PERSON_TITLES, NativeAliases, PhraseIndex, appears_capitalised, capitalised_as_name, has_other_script,
+    PERSON_TITLES, NativeAliases, PhraseIndex, Respeller, appears_capitalised, capitalised_as_name, has_other_script,
     person_cue, tokens, transliterate,
 )
 
@@ -42,27 +43,34 @@ class FigureRef:
     phrase: str
 
 
-# Sentence vectors of texts (app/kit/text_embedding.TextEmbedder.embed): what the figure head reads.
-Embed = Callable[[list[str]], np.ndarray]
+class TextModel(Protocol):
+    """What the list reads prompts with besides its phrases (app/kit/text_embedding.TextEmbedder):
+    sentence vectors for the figure head, and the words it knows (a misspelling is no known word)."""
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+    def vocabulary(self) -> frozenset[str]: ...
 
 
 class FigureList:
     def __init__(self, version: str, figures: list[Figure], index: PhraseIndex,
-                 native: NativeAliases | None = None, bare_descriptions: PhraseIndex | None = None):
+                 native: NativeAliases | None = None, bare_descriptions: PhraseIndex | None = None,
+                 description_words: Iterable[str] = ()):
         self.version, self.figures, self._index = version, figures, index
         self._bare = bare_descriptions if bare_descriptions is not None else PhraseIndex()
         self._native: NativeAliases = native if native is not None else NativeAliases()
         self._by_id = {f.id: f for f in figures}
         self.head: FigureHead | None = None
-        self._embed: Callable[[], Embed] | None = None
+        self._text_model: Callable[[], TextModel] | None = None
+        self._respeller = Respeller(description_words)
 
-    def with_head(self, head: FigureHead | None, embed: Callable[[], Embed] | None) -> "FigureList":
-        """The same list read also by a figure head (figure_head.py) over the vectors `embed()` makes
-        (a factory, so the text model loads at the first prompt, not with the list); None: names and
-        descriptions only."""
+    def with_head(self, head: FigureHead | None, text_model: Callable[[], TextModel] | None) -> "FigureList":
+        """The same list read also by a figure head (figure_head.py) over the vectors of
+        `text_model()` (a factory, so the model loads at the first prompt, not with the list), which
+        also says which words are misspelt; None: names and descriptions as written only."""
         other = object.__new__(FigureList)
         other.__dict__.update(self.__dict__)
-        other.head, other._embed = head, embed if head is not None else None
+        other.head, other._text_model = head, text_model if head is not None else None
         other.version = self.version.split("+head-")[0] + (f"+head-{head.tag()}" if head is not None else "")
         return other
 
@@ -96,7 +104,7 @@ class FigureList:
         native, native_version = NativeAliases.from_file(native_path, lambda figure_id, name: FigureRef(
             by_id[figure_id], Decision.BLOCK, "name_in_other_script", name) if figure_id in by_id else None)
         version = str(raw.get("version", "0")) + (f"+i18n-{native_version}" if native_version else "")
-        return cls(version, figures, index, native, bare_index)
+        return cls(version, figures, index, native, bare_index, {w for v in descriptions for w in tokens(v)})
 
     def find(self, text: str) -> list[FigureRef]:
         best: dict[str, FigureRef] = {}
@@ -115,6 +123,7 @@ class FigureList:
         # any of them.
         bare = [w for w in words if w not in DESCRIPTION_FILLERS]
         found += [m.payload for m in self._bare.find_in_tokens(bare) if not _indefinite(bare, m.start)]
+        found += self._respelt_descriptions(words)
         if has_other_script(text):
             found += [ref for _, ref in self._native.find(text)]
             # Read in Latin letters, only a full, distinctive name counts: an ambiguous alias or a
@@ -134,13 +143,26 @@ class FigureList:
                 best[ref.figure.id] = ref
         return list(best.values())
 
+    def _respelt_descriptions(self, words: list[str]) -> list[FigureRef]:
+        """Descriptions read once more with misspelt words respelt ("teh 43rd presidnet of the usa"):
+        a word the text model does not know, one or two edits from a single description word."""
+        if self._text_model is None:
+            return []
+        known = self._text_model().vocabulary()
+        respelt = self._respeller.respell(words, known.__contains__)
+        if respelt is words:
+            return []
+        bare = [w for w in respelt if w not in DESCRIPTION_FILLERS]
+        return [m.payload for m in self._index.find_in_tokens(respelt) if m.payload.via == "description"] + \
+            [m.payload for m in self._bare.find_in_tokens(bare) if not _indefinite(bare, m.start)]
+
     def described(self, text: str) -> list[FigureRef]:
         """The listed person the figure head reads the prompt's views as describing: blocked where
         the head's cut-offs pin one person, reviewed from its review cut-off; [] without a head."""
-        if self.head is None or self._embed is None:
+        if self.head is None or self._text_model is None:
             return []
         views = prompt_views(text)
-        ranked = [r for r in self.head.ranked(self._embed()(views)) if r[0] in self._by_id]
+        ranked = [r for r in self.head.ranked(self._text_model().embed(views)) if r[0] in self._by_id]
         decision = self.head.cutoffs.decision(ranked)
         if decision == Decision.ALLOW:
             return []
@@ -172,8 +194,8 @@ class FigureList:
 # The matching rules' own version, on every verdict beside the list's: bump it when a rule changes
 # (2026-12-06: numbered offices without their article, "founded X" for "the founder of X";
 # 2026-12-06.2: descriptions read without determiners and possessives, "a lightning bolt" a noun,
-# no short names read from transliterations; .3: "a latin american president" fits many, and the
-# figure head reads what the phrases miss).
+# no short names read from transliterations; .3: "a latin american president" fits many, misspelt
+# description words respelt, and the figure head reads what the phrases miss).
 MATCHING = "2026-12-06.3"
 
 # "former mexican president", "ex-wife of ...": more than one person fits, so review.
@@ -297,5 +319,4 @@ def load_figures(path: str | None = None, head: str | None = None) -> FigureList
     from likeness.figure_head import head_path, load_head
 
     figures = FigureList.from_file(Path(path or setting("GL_PUBLIC_FIGURES") or DEFAULT_FIGURES))
-    return figures.with_head(load_head(head_path(head), text_embedder_model_file().tag),
-                             lambda: load_text_embedder().embed)
+    return figures.with_head(load_head(head_path(head), text_embedder_model_file().tag), load_text_embedder)

@@ -251,6 +251,70 @@ PERSON_VERBS = frozenset("says said speaks spoke gives gave smiles waves walks d
                          "runs jumps sits stands sleeps drinks cooks fights argues debates".split())
 
 
+# -- misspellings --------------------------------------------------------------------------------
+
+
+def edit_distance(a: str, b: str, limit: int = 99) -> int:
+    """Damerau-Levenshtein distance (optimal string alignment: an adjacent swap is one edit)."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def deletes(word: str, depth: int) -> set[str]:
+    """`word` and every string `depth` or fewer deleted letters away (symmetric-delete lookup: two
+    words within `depth` edits share one of these)."""
+    out, frontier = {word}, {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1:] for w in frontier for i in range(len(w))}
+        out |= frontier
+    return out
+
+
+def respelling_edits(letters: int) -> int:
+    """Edits a misspelt word of this many letters may carry and still be read as another: none under
+    5 ("teh" stays), 1 up to 8, 2 from 9."""
+    return 0 if letters < 5 else 1 if letters <= 8 else 2
+
+
+class Respeller:
+    """Words a misspelt token most likely stands for, among a fixed vocabulary (a list's description
+    words): "presidnet" is "president". Only a token that is no known word is respelt ("resident"
+    stays), and only to a single nearest word."""
+
+    def __init__(self, vocabulary: Iterable[str]):
+        self._words = frozenset(w for w in vocabulary if w.isalpha() and len(w) >= 5)
+        self._by_delete: dict[str, set[str]] = {}
+        for word in self._words:
+            for variant in deletes(word, respelling_edits(len(word))):
+                self._by_delete.setdefault(variant, set()).add(word)
+
+    def respell(self, words: list[str], known: Callable[[str], bool]) -> list[str]:
+        """`words` with each unknown one (not in the vocabulary, `known` false) replaced by its one
+        nearest vocabulary word, where there is one; the same list when nothing changed."""
+        out = words
+        for i, word in enumerate(words):
+            edits = respelling_edits(len(word))
+            if not edits or not word.isalpha() or word in self._words or known(word):
+                continue
+            near = {c for v in deletes(word, edits) for c in self._by_delete.get(v, ())
+                    if edit_distance(word, c, edits) <= min(edits, respelling_edits(len(c)))}
+            if len(near) == 1:
+                out = out if out is not words else list(words)
+                out[i] = near.pop()
+        return out
+
+
 def person_cue(words: list[str], start: int, end: int) -> bool:
     """A title just before words[start:end] ("President Trump") or a verb just after it ("Trump
     dancing", "Trump waves"): a person is meant, not the word."""

@@ -145,7 +145,7 @@ def test_a_list_without_the_heads_people_gets_nothing_from_it(figures, tmp_path)
     own = tmp_path / "figures.json"
     own.write_text(json.dumps({"version": "t1", "figures": [
         {"id": "zed-blorp", "name": "Zed Blorpington", "category": "other", "descriptions": ["the moon baker"]}]}))
-    custom = FigureList.from_file(own, None).with_head(figures.head, figures._embed)
+    custom = FigureList.from_file(own, None).with_head(figures.head, figures._text_model)
     prompt = next(iter(DESCRIBED))
     assert figures.described(prompt) and custom.described(prompt) == []
 

@@ -176,6 +176,9 @@ def outcome(rt, stage, prompt: str) -> tuple[str, str] | None:
     ("an actor who played tony stark in the mcu at a fan convention", ("block", "robert-downey-jr")),
     ("the guy who started microsoft in a garage, playing bridge with friends", ("block", "bill-gates")),
     ("a tech billionaire launching a rocket from a desert", None),
+    # a misspelt description word is read as the word it is near; a real word is not respelt
+    ("teh 44th presidnet of the united states shooting hoops", ("block", "barack-obama")),
+    ("the 44th resident of the apartment block shooting hoops", None),
 ])
 def test_people_described_not_named(rt, stage, prompt, expected):
     assert outcome(rt, stage, prompt) == expected

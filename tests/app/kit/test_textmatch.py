@@ -114,3 +114,19 @@ def test_a_lazy_pattern_compiles_on_its_first_search_only():
     assert pattern.search(" they kill the man ") and not pattern.search(" kill time ")
     compiled = pattern._compiled
     assert compiled is not None and pattern.search(" kill man ") and pattern._compiled is compiled
+
+
+def test_a_misspelt_word_is_read_as_the_one_vocabulary_word_it_is_near():
+    from app.kit.textmatch import Respeller, edit_distance
+
+    respeller = Respeller(["president", "founder", "chancellor", "singer", "singers", "the"])
+    known = {"resident", "finder", "signer"}.__contains__
+    words = "teh 44th presidnet and foudner".split()
+    assert respeller.respell(words, known) == "teh 44th president and founder".split()
+    assert words == "teh 44th presidnet and foudner".split()                 # the input is left as it was
+    plain = "the 44th resident and finder".split()
+    assert respeller.respell(plain, known) is plain                          # known words stay
+    assert respeller.respell(["chanclelor"], known) == ["chancellor"]         # two edits from nine letters
+    assert respeller.respell(["singerx"], known) == ["singerx"]              # as near "singer" as "singers": neither
+    assert respeller.respell(["prezidnetx"], known) == ["prezidnetx"]        # three edits: too far
+    assert edit_distance("presidnet", "president") == 1 and edit_distance("kitten", "sitting") == 3
