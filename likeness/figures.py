@@ -13,13 +13,13 @@ from typing import Protocol
 import numpy as np
 
 from app.config import setting
-from app.stage import Decision
-from likeness.figure_head import FigureHead
 from app.kit.text_embedding import prompt_views
 from app.kit.textmatch import (
     PERSON_TITLES, NativeAliases, PhraseIndex, Respeller, appears_capitalised, capitalised_as_name, has_other_script,
     person_cue, tokens, transliterate,
 )
+from app.stage import Decision
+from likeness.figure_head import FigureHead
 
 DEFAULT_FIGURES = Path(__file__).parent / "data" / "public_figures.json"
 # The best-known names as other languages write them (its "source" says where they come from).
@@ -311,12 +311,19 @@ def raw_descriptions(path: Path) -> list[tuple[str, str]]:
     return [(entry["id"], d) for entry in raw["figures"] for d in entry.get("descriptions", [])]
 
 
-@lru_cache(maxsize=4)
 def load_figures(path: str | None = None, head: str | None = None) -> FigureList:
     """The list (`path`, else GL_PUBLIC_FIGURES, else the shipped one) read also by the figure head
-    (`head`, else GL_FIGURE_HEAD, else the shipped one) over the default text embedder."""
-    from app.kit.text_embedding import load_text_embedder, text_embedder_model_file
-    from likeness.figure_head import head_path, load_head
+    (`head`, else GL_FIGURE_HEAD, else the shipped one) over the default text embedder; one per
+    process for each pair of files."""
+    from likeness.figure_head import head_path
 
-    figures = FigureList.from_file(Path(path or setting("GL_PUBLIC_FIGURES") or DEFAULT_FIGURES))
-    return figures.with_head(load_head(head_path(head), text_embedder_model_file().tag), load_text_embedder)
+    return _load_figures(str(path or setting("GL_PUBLIC_FIGURES") or DEFAULT_FIGURES), head_path(head))
+
+
+@lru_cache(maxsize=4)
+def _load_figures(path: str, head: str) -> FigureList:
+    from app.kit.text_embedding import load_text_embedder, text_embedder_model_file
+    from likeness.figure_head import load_head
+
+    return FigureList.from_file(Path(path)).with_head(load_head(head, text_embedder_model_file().tag),
+                                                      load_text_embedder)

@@ -155,9 +155,12 @@ def test_a_head_named_in_the_environment_is_used_and_a_missing_one_is_a_clear_er
 
     other = save_head(tmp_path / "other.safetensors", replace(figures.head, version="other"))
     monkeypatch.setenv("GL_FIGURE_HEAD", str(other))
-    assert "figurehead-other-" in load_figures(None, str(other)).version
+    assert "figurehead-other-" in load_figures().version
+    monkeypatch.setenv("GL_FIGURE_HEAD", str(tmp_path / "nope.safetensors"))
     with pytest.raises(FigureHeadError, match="nope.safetensors"):
-        load_figures(None, str(tmp_path / "nope.safetensors"))
+        load_figures()
+    monkeypatch.delenv("GL_FIGURE_HEAD")
+    assert load_figures() is figures
 
 
 def test_the_train_head_command_writes_a_head_for_the_configured_list(tmp_path, monkeypatch):
