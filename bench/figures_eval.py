@@ -2,7 +2,7 @@
 that name or describe a person, false blocks and reviews for benign ones, tuned and held-out parts
 apart, with the gate's time per prompt against the raw phrase lookup measured in the same run.
 
-    python bench/figures_eval.py [--labels likeness/data/figure_prompts.jsonl] [--show-misses] [--everyday]
+    python bench/figures_eval.py [--labels likeness/data/figure_prompts.jsonl] [--show-misses] [--everyday] [--no-head]
 
 Kinds (issue 15): plain names; shouted ("OBAMA!!!"); other scripts (Cyrillic, Chinese, Japanese,
 Korean, Arabic, Hebrew, Hindi); evasions (leetspeak, spaced letters, zero-width characters,
@@ -12,7 +12,9 @@ kind, every third prompt (index 0, 3, 6, ...) is held out: aliases, context word
 written looking at the others. One person wrote both the set and the aliases, so those rows measure
 the kinds' coverage, not other people's prompts. Rows with a `split` were written outside the
 project by someone who saw neither the list nor the rules, and are reported as their own parts:
-`fresh` (its misses were read), `fresh_holdout` (only ever counted). Their `figure` may be a
+`fresh` (its misses were read), `fresh_holdout` (only ever counted), and `fresh2` (written after
+the figure head was trained, by another writer: 100 people described and 60 look-alikes; only
+counted). Their `figure` may be a
 person's name as the writer spelled it; it is looked up in the list, and a person the list lacks
 is a miss of the list.
 
@@ -45,11 +47,12 @@ from app.stage import Decision  # noqa: E402
 from likeness.figures import load_figures  # noqa: E402
 
 LABELS = ROOT / "likeness" / "data" / "figure_prompts.jsonl"
+UNREAD = ("fresh_holdout", "fresh2")
 SAFETY_LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
 IP_LABELS = ROOT / "copyright" / "data" / "ip_prompts.jsonl"
 KINDS = ("plain", "shouted", "other_script", "evasion", "described", "nickname_or_other_script", "common_word",
          "lookalike", "benign")
-PARTS = ("tuned", "held out", "fresh", "fresh_holdout")
+PARTS = ("tuned", "held out", "fresh", "fresh_holdout", "fresh2")
 
 
 def figure_id(figures, named: str | None) -> str | None:
@@ -76,9 +79,10 @@ def main() -> None:
     ap.add_argument("--labels", type=Path, default=LABELS)
     ap.add_argument("--show-misses", action="store_true")
     ap.add_argument("--everyday", action="store_true")
+    ap.add_argument("--no-head", action="store_true", help="names and descriptions only, without the figure head")
     args = ap.parse_args()
     rows = [json.loads(line) for line in args.labels.read_text(encoding="utf-8").splitlines() if line.strip()]
-    figures = load_figures()
+    figures = load_figures().with_head(None, None) if args.no_head else load_figures()
     seen: dict[str, int] = defaultdict(int)
     results = {part: defaultdict(list) for part in PARTS}
     misses = []
@@ -157,7 +161,7 @@ def main() -> None:
     if args.show_misses:
         print("\nmisses:")
         for miss in misses:
-            if miss[0] != "fresh_holdout":   # counted, never read
+            if miss[0] not in UNREAD:   # counted, never read
                 print("  ", *miss)
     if args.everyday:
         everyday(figures, args.show_misses)
