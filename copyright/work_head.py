@@ -103,7 +103,7 @@ def save_head(path: str | os.PathLike[str], head: WorkHead) -> Path:
 
 def read_head(path: str | os.PathLike[str]) -> WorkHead:
     """The head in `path`, whichever base model it was trained over. WorkHeadError otherwise."""
-    meta, works, weight, bias = class_head.read_file(path, FORMAT, "works", "work head", WorkHeadError)
+    meta, works, weight, bias, _ = class_head.read_file(path, FORMAT, "works", "work head", WorkHeadError)
     try:
         cutoffs = WorkHeadCutoffs(**{k: (int if k == "agree_details" else float)(v) for k, v in meta["cutoffs"].items()})
         return WorkHead(str(meta["embedder"]), str(meta["version"]), works, weight, bias, cutoffs,

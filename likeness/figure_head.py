@@ -40,22 +40,27 @@ class FigureHeadError(ValueError):
 @dataclass(frozen=True)
 class FigureHeadCutoffs:
     """The head's probability for a person from which it flags the prompt (`review`), and from which
-    it blocks it (`block`) when that person leads the next by `margin`."""
+    it blocks it (`block`) when that person leads the next by `margin`; or from `agree` when the
+    prompt's nearest view is also at cosine `agree_cosine` or more from what the person's
+    descriptions and training prompts have in common (their centroid): two readings that agree."""
 
     review: float
     block: float
     margin: float
+    agree: float = 1.0
+    agree_cosine: float = 1.0
 
     def tag(self) -> str:
-        return f"r{self.review:.2f}/b{self.block:.2f}+{self.margin:.2f}"
+        return f"r{self.review:.2f}/b{self.block:.2f}+{self.margin:.2f}/a{self.agree:.2f}&{self.agree_cosine:.2f}"
 
-    def decision(self, ranked: list[tuple[str, float, int]]) -> Decision:
-        """ALLOW, REVIEW or BLOCK for the head's ranked people (best first)."""
+    def decision(self, ranked: list[tuple[str, float, int]], cosine: float = 0.0) -> Decision:
+        """ALLOW, REVIEW or BLOCK for the head's ranked people (best first) and the cosine of the
+        prompt's views to the top person's centroid."""
         if not ranked:
             return Decision.ALLOW
         p = ranked[0][1]
         lead = p - (ranked[1][1] if len(ranked) > 1 else 0.0)
-        if p >= self.block and lead >= self.margin:
+        if (p >= self.block and lead >= self.margin) or (p >= self.agree and cosine >= self.agree_cosine):
             return Decision.BLOCK
         return Decision.REVIEW if p >= self.review else Decision.ALLOW
 
@@ -70,6 +75,7 @@ class FigureHead:
     cutoffs: FigureHeadCutoffs
     training: dict = field(default_factory=dict)
     sha256: str = ""
+    centroids: np.ndarray | None = None   # (figures, dim), unit rows: see FigureHeadCutoffs.agree
 
     def tag(self) -> str:
         return f"figurehead-{self.version}-{self.sha256[:8]}:{self.cutoffs.tag()}"
@@ -83,20 +89,36 @@ class FigureHead:
             return []
         return class_head.rank(self.probabilities(vectors), self.figures, limit)
 
+    def cosine(self, vectors: np.ndarray, figure: str) -> float:
+        """The nearest view's cosine to `figure`'s centroid (0.0 without centroids)."""
+        if self.centroids is None or not len(vectors):
+            return 0.0
+        return float((np.asarray(vectors, np.float32) @ self.centroids[self.figures.index(figure)]).max())
+
+    def decide(self, vectors: np.ndarray) -> tuple[Decision, list[tuple[str, float, int]]]:
+        """The head's decision on a prompt's view vectors, and its ranked people."""
+        ranked = self.ranked(vectors)
+        return self.cutoffs.decision(ranked, self.cosine(vectors, ranked[0][0]) if ranked else 0.0), ranked
+
 
 def save_head(path: str | os.PathLike[str], head: FigureHead) -> Path:
     return class_head.save_file(path, head.weight, head.bias, {
         "format": FORMAT, "embedder": head.embedder, "version": head.version, "figures": list(head.figures),
-        "cutoffs": asdict(head.cutoffs), "training": head.training})
+        "cutoffs": asdict(head.cutoffs), "training": head.training},
+        {"centroids": head.centroids} if head.centroids is not None else None)
 
 
 def read_head(path: str | os.PathLike[str]) -> FigureHead:
     """The head in `path`, whichever base model it was trained over. FigureHeadError otherwise."""
-    meta, figures, weight, bias = class_head.read_file(path, FORMAT, "figures", "figure head", FigureHeadError)
+    meta, figures, weight, bias, extra = class_head.read_file(path, FORMAT, "figures", "figure head",
+                                                              FigureHeadError)
+    centroids = extra.get("centroids")
+    if centroids is not None and centroids.shape != (len(figures), weight.shape[0]):
+        raise FigureHeadError(f"{path}: centroids {centroids.shape} do not fit {len(figures)} figures")
     try:
         cutoffs = FigureHeadCutoffs(**{k: float(v) for k, v in meta["cutoffs"].items()})
         return FigureHead(str(meta["embedder"]), str(meta["version"]), figures, weight, bias, cutoffs,
-                          dict(meta.get("training", {})), sha256_of(path))
+                          dict(meta.get("training", {})), sha256_of(path), centroids)
     except (KeyError, TypeError, ValueError) as exc:
         raise FigureHeadError(f"{path}: incomplete figure head metadata ({exc})") from exc
 

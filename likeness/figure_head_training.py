@@ -64,37 +64,57 @@ def split_validation(rows: Sequence[TrainingRow], seed: int = 0) -> tuple[list[T
     return class_head.split_validation(rows, lambda row: row.figure_id, VALIDATION_SHARE, seed)
 
 
-# a kept-back row and the head's ranked people for its views
-Scored = tuple[TrainingRow, list[tuple[str, float, int]]]
+# a kept-back row, the head's ranked people for its views, and their nearest view's cosine to the
+# top person's centroid
+Scored = tuple[TrainingRow, list[tuple[str, float, int]], float]
 
 
 def choose_cutoffs(scored: Sequence[Scored]) -> tuple[FigureHeadCutoffs, dict]:
     """Cut-offs from kept-back rows: block/margin blocking the most described rows as their own person
     (less WRONG_PERSON_COST for each blocked as another), with at most NEGATIVE_BLOCKS of the
-    others blocked; review: the lowest probability at which at most NEGATIVE_FLAGS of them are
-    flagged at all."""
+    others blocked; then agree/agree_cosine (the head and the centroid on the same person) on top of
+    it, under the same bound; review: the lowest probability at which at most NEGATIVE_FLAGS of the
+    others are flagged at all."""
     grid = [round(x, 2) for x in np.arange(0.10, 0.99, 0.01)]
-    negatives = [ranked for row, ranked in scored if row.figure_id is None]
+    negatives = [ranked for row, ranked, _ in scored if row.figure_id is None]
     allowed = int(NEGATIVE_BLOCKS * len(negatives))
+
+    def score(cut: FigureHeadCutoffs) -> tuple[int, int]:
+        right = wrong = 0
+        for row, ranked, cosine in scored:
+            if cut.decision(ranked, cosine) != Decision.BLOCK:
+                continue
+            if row.figure_id is None:
+                wrong += 1
+            else:
+                right += 1 if ranked[0][0] == row.figure_id else -WRONG_PERSON_COST
+        return right, wrong
+
     best = (0, FigureHeadCutoffs(1.0, 1.0, 0.0))
     for block in grid:
         for margin in (0.0, 0.05, 0.1, 0.2, 0.3):
-            cut = FigureHeadCutoffs(block, block, margin)
-            right = wrong = 0
-            for row, ranked in scored:
-                if cut.decision(ranked) != Decision.BLOCK:
-                    continue
-                if row.figure_id is None:
-                    wrong += 1
-                else:
-                    right += 1 if ranked[0][0] == row.figure_id else -WRONG_PERSON_COST
+            right, wrong = score(cut := FigureHeadCutoffs(block, block, margin))
+            if wrong <= allowed and right > best[0]:
+                best = (right, cut)
+    alone = best[1]
+    for agree in grid[::5]:
+        for cosine in (0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8):
+            right, wrong = score(cut := replace(alone, agree=agree, agree_cosine=cosine))
             if wrong <= allowed and right > best[0]:
                 best = (right, cut)
     right, chosen = best
     review = next((cut for cut in grid
                    if sum(1 for r in negatives if r and r[0][1] >= cut) <= NEGATIVE_FLAGS * len(negatives)),
                   chosen.block)
-    return replace(chosen, review=min(review, chosen.block)), {"validation_score": right}
+    return replace(chosen, review=min(review, chosen.block, chosen.agree)), {"validation_score": right}
+
+
+def centroids(vectors: np.ndarray, targets: np.ndarray, classes: int) -> np.ndarray:
+    """(classes, dim): each class's normalised mean of its training vectors (zero for one without)."""
+    out = np.zeros((classes, vectors.shape[1]), dtype=np.float32)
+    np.add.at(out, targets[targets >= 0], vectors[targets >= 0])
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.where(norms > 0, norms, 1.0)
 
 
 def view_vectors(embed_many, prompts: Sequence[str]) -> list[np.ndarray]:
@@ -122,11 +142,14 @@ def train(rows: Sequence[TrainingRow], descriptions: Sequence[tuple[str, str]], 
                        [index[fid] for fid, _ in descriptions])
     weight, bias, figures_fit = class_head.fit(vectors, targets, len(figures), steps=steps, lr=LEARNING_RATE,
                                                weight_decay=WEIGHT_DECAY, seed=seed, progress=progress)
-    provisional = FigureHead(embedder.tag, version, figures, weight, bias, FigureHeadCutoffs(1.0, 1.0, 0.0))
-    scored = [(row, provisional.ranked(v))
-              for row, v in zip(validation, view_vectors(embedder.embed_many, [r.prompt for r in validation]))]
+    provisional = FigureHead(embedder.tag, version, figures, weight, bias, FigureHeadCutoffs(1.0, 1.0, 0.0),
+                             centroids=centroids(vectors, targets, len(figures)))
+    scored = []
+    for row, v in zip(validation, view_vectors(embedder.embed_many, [r.prompt for r in validation])):
+        ranked = provisional.ranked(v)
+        scored.append((row, ranked, provisional.cosine(v, ranked[0][0]) if ranked else 0.0))
     cutoffs, chosen = choose_cutoffs(scored)
-    decided = [(row, ranked, cutoffs.decision(ranked)) for row, ranked in scored]
+    decided = [(row, ranked, cutoffs.decision(ranked, cosine)) for row, ranked, cosine in scored]
     described = [d for d in decided if d[0].figure_id]
     others = [d for d in decided if d[0].figure_id is None]
     training = {**figures_fit, **chosen, "seed": seed, "steps": steps, "rows": len(train_rows),

@@ -162,8 +162,11 @@ class FigureList:
         if self.head is None or self._text_model is None:
             return []
         views = prompt_views(text)
-        ranked = [r for r in self.head.ranked(self._text_model().embed(views)) if r[0] in self._by_id]
-        decision = self.head.cutoffs.decision(ranked)
+        vectors = self._text_model().embed(views)
+        ranked = [r for r in self.head.ranked(vectors) if r[0] in self._by_id]
+        if not ranked:
+            return []
+        decision = self.head.cutoffs.decision(ranked, self.head.cosine(vectors, ranked[0][0]))
         if decision == Decision.ALLOW:
             return []
         figure_id, _p, view = ranked[0]

@@ -91,21 +91,24 @@ def split_validation(rows: Sequence[Row], key: Callable[[Row], Hashable], share:
     return train, validation
 
 
-def save_file(path: str | os.PathLike[str], weight: np.ndarray, bias: np.ndarray, meta: dict) -> Path:
+def save_file(path: str | os.PathLike[str], weight: np.ndarray, bias: np.ndarray, meta: dict,
+              extra: dict[str, np.ndarray] | None = None) -> Path:
+    """The head's file; `extra`: more float32 arrays a head keeps beside its weights."""
     from safetensors.numpy import save_file as save
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save({"weight": np.ascontiguousarray(weight, dtype=np.float32),
+    arrays = {name: np.ascontiguousarray(a, dtype=np.float32) for name, a in (extra or {}).items()}
+    save({**arrays, "weight": np.ascontiguousarray(weight, dtype=np.float32),
           "bias": np.ascontiguousarray(bias, dtype=np.float32)},
          str(path), metadata={META_KEY: json.dumps(meta, sort_keys=True)})
     return path
 
 
 def read_file(path: str | os.PathLike[str], file_format: str, classes_key: str, what: str,
-              error: type[ValueError]) -> tuple[dict, tuple[str, ...], np.ndarray, np.ndarray]:
-    """(metadata, classes, weight, bias) of a head file of `file_format` whose class names are under
-    `classes_key`; `error` (naming `what`) for anything else."""
+              error: type[ValueError]) -> tuple[dict, tuple[str, ...], np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """(metadata, classes, weight, bias, the other arrays) of a head file of `file_format` whose
+    class names are under `classes_key`; `error` (naming `what`) for anything else."""
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
@@ -125,4 +128,4 @@ def read_file(path: str | os.PathLike[str], file_format: str, classes_key: str, 
     if weight.ndim != 2 or weight.shape[1] != len(classes) + 1 or bias.shape != (len(classes) + 1,):
         raise error(f"{path}: weights {weight.shape} and bias {bias.shape} do not fit "
                     f"{len(classes)} {classes_key} and none")
-    return meta, classes, weight, bias
+    return meta, classes, weight, bias, {k: v for k, v in arrays.items() if k not in ("weight", "bias")}

@@ -21,8 +21,8 @@ def test_models_list_shows_every_model(tmp_path):
     assert header.split()[:5] == ["MODEL", "ROLE", "VERSION", "SOURCE", "USED"]
     by_name = {row.split()[0]: row for row in rows}
     assert set(by_name) == {"text-embedder", "nudity-detector", "voice-activity", "speech-to-text", "face-detector",
-                            "face-embedder", "video-codec", "prompt-head", "prompt-reader", "ip-work-head", "multilingual-embedder",
-                            "prompt-head-multilingual", "video-model"}
+                            "face-embedder", "video-codec", "prompt-head", "prompt-reader", "ip-work-head", "figure-head",
+                            "multilingual-embedder", "prompt-head-multilingual", "video-model"}
     assert "safety.frames, safety.input_image" in by_name["nudity-detector"]
     assert "AGPL-3.0-only" in by_name["nudity-detector"] and "nudenet/320n.onnx" in by_name["nudity-detector"]
     assert "nudenet-320n" in by_name["nudity-detector"] and "nudenet 3.4.2" in by_name["nudity-detector"]

@@ -26,10 +26,13 @@ def _head(weight, bias, figures=("a", "b"), cutoffs=CUTS) -> FigureHead:
 
 def test_a_head_file_round_trips_and_is_refused_under_another_base_model(tmp_path):
     rng = np.random.default_rng(0)
-    head = replace(_head(rng.standard_normal((8, 3)), rng.standard_normal(3)), training={"rows": 3})
+    centroids = rng.standard_normal((2, 8)).astype(np.float32)
+    head = replace(_head(rng.standard_normal((8, 3)), rng.standard_normal(3)), training={"rows": 3},
+                   centroids=centroids)
     path = save_head(tmp_path / "h.safetensors", head)
     loaded = load_head(path, "base:1234")
     assert (loaded.figures, loaded.cutoffs, loaded.training) == (("a", "b"), CUTS, {"rows": 3})
+    assert np.array_equal(loaded.centroids, centroids)
     assert np.array_equal(loaded.weight, head.weight) and loaded.tag().startswith("figurehead-t-")
     with pytest.raises(FigureHeadError, match="trained over base:1234"):
         load_head(path, "other:5678")
@@ -48,6 +51,9 @@ def test_a_person_is_blocked_when_sure_and_leading_reviewed_when_likely_and_left
     assert CUTS.decision([("a", 0.4, 0), ("b", 0.1, 1)]) == Decision.REVIEW
     assert CUTS.decision([("a", 0.2, 0), ("b", 0.1, 1)]) == Decision.ALLOW
     assert CUTS.decision([]) == Decision.ALLOW
+    agreeing = replace(CUTS, agree=0.4, agree_cosine=0.6)
+    assert agreeing.decision([("a", 0.45, 0), ("b", 0.1, 1)], cosine=0.7) == Decision.BLOCK   # two readings agree
+    assert agreeing.decision([("a", 0.45, 0), ("b", 0.1, 1)], cosine=0.5) == Decision.REVIEW
     # the best view counts: the second view reads as "b", the first as "none"
     head = _head(np.eye(3), np.zeros(3))
     ranked = head.ranked(np.array([[0.0, 0.0, 5.0], [0.0, 5.0, 0.0]], np.float32))
@@ -59,19 +65,23 @@ def test_cut_offs_block_few_prompts_about_nobody_and_flag_few():
         return TrainingRow("p", figure)
 
     scored = [
-        (row("a"), [("a", 0.97, 0), ("b", 0.01, 0)]),
-        (row("b"), [("b", 0.80, 0), ("a", 0.10, 0)]),
-        (row("b"), [("a", 0.95, 0), ("b", 0.02, 0)]),                  # would be blocked as the wrong person
-        (row(None), [("a", 0.75, 0), ("b", 0.1, 0)]),                  # a look-alike read as "a"
-        *[(row(None), [("a", 0.05 + 0.005 * i, 0), ("b", 0.01, 0)]) for i in range(100)],
+        (row("a"), [("a", 0.97, 0), ("b", 0.01, 0)], 0.5),
+        (row("b"), [("b", 0.80, 0), ("a", 0.10, 0)], 0.5),
+        (row("b"), [("a", 0.95, 0), ("b", 0.02, 0)], 0.5),             # would be blocked as the wrong person
+        (row(None), [("a", 0.75, 0), ("b", 0.1, 0)], 0.5),             # a look-alike read as "a"
+        *[(row(None), [("a", 0.05 + 0.005 * i, 0), ("b", 0.01, 0)], 0.5) for i in range(100)],
     ]
     cutoffs, figures = choose_cutoffs(scored)
-    blocked = [r.figure_id for r, ranked in scored if cutoffs.decision(ranked) == Decision.BLOCK]
+    blocked = [r.figure_id for r, ranked, cos in scored if cutoffs.decision(ranked, cos) == Decision.BLOCK]
     assert blocked == ["a"]
-    flagged = sum(cutoffs.decision(ranked) != Decision.ALLOW for r, ranked in scored if r.figure_id is None)
+    flagged = sum(cutoffs.decision(ranked, cos) != Decision.ALLOW for r, ranked, cos in scored if r.figure_id is None)
     assert flagged <= 0.01 * 101 and cutoffs.review <= cutoffs.block
     # blocking from 0.76 to 0.80 takes "a" and "b" (2) but also the wrong-person row (-2): from 0.96, "a" alone
     assert cutoffs.block > 0.95 and figures["validation_score"] == 1
+    # ... unless the centroid agrees where it does not for the others: then "b" at 0.80 blocks too
+    scored[1] = (row("b"), [("b", 0.80, 0), ("a", 0.10, 0)], 0.9)
+    cutoffs, figures = choose_cutoffs(scored)
+    assert figures["validation_score"] == 2 and cutoffs.agree <= 0.80 and cutoffs.agree_cosine > 0.5
 
 
 def test_validation_keeps_back_a_share_of_every_person_and_of_the_others():
