@@ -115,8 +115,7 @@ def read_head(path: str | os.PathLike[str]) -> WorkHead:
 def load_head(path: str | os.PathLike[str], embedder_tag: str) -> WorkHead:
     """The head for vectors of the embedder tagged `embedder_tag`; WorkHeadError for another."""
     head = read_head(path)
-    if head.embedder != embedder_tag:
-        raise WorkHeadError(f"the work head {head.version} was trained over {head.embedder}, not {embedder_tag}")
+    class_head.require_base(head.embedder, embedder_tag, f"work head {head.version}", WorkHeadError)
     return head
 
 

@@ -44,15 +44,7 @@ class TrainingRow:
 
 
 def read_rows(path: str | Path = TRAINING_ROWS) -> list[TrainingRow]:
-    rows = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        raw = json.loads(line)
-        if not isinstance(raw.get("prompt"), str) or not raw["prompt"].strip():
-            raise ValueError(f"{path}:{n}: a row needs a prompt")
-        rows.append(TrainingRow(raw["prompt"].strip(), raw.get("work_id") or None, str(raw.get("kind", ""))))
-    return rows
+    return [TrainingRow(*row) for row in class_head.read_rows(path, "work_id")]
 
 
 def calibration_rows(path: str | Path = LABELLED) -> list[TrainingRow]:

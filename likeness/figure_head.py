@@ -126,8 +126,7 @@ def read_head(path: str | os.PathLike[str]) -> FigureHead:
 def load_head(path: str | os.PathLike[str], embedder_tag: str) -> FigureHead:
     """The head for vectors of the embedder tagged `embedder_tag`; FigureHeadError for another."""
     head = read_head(path)
-    if head.embedder != embedder_tag:
-        raise FigureHeadError(f"the figure head {head.version} was trained over {head.embedder}, not {embedder_tag}")
+    class_head.require_base(head.embedder, embedder_tag, f"figure head {head.version}", FigureHeadError)
     return head
 
 

@@ -17,7 +17,6 @@ through the views a prompt is read by in the gate (app/kit/text_embedding.prompt
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -48,15 +47,7 @@ class TrainingRow:
 
 
 def read_rows(path: str | Path = TRAINING_ROWS) -> list[TrainingRow]:
-    rows = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        raw = json.loads(line)
-        if not isinstance(raw.get("prompt"), str) or not raw["prompt"].strip():
-            raise ValueError(f"{path}:{n}: a row needs a prompt")
-        rows.append(TrainingRow(raw["prompt"].strip(), raw.get("figure_id") or None, str(raw.get("kind", ""))))
-    return rows
+    return [TrainingRow(*row) for row in class_head.read_rows(path, "figure_id")]
 
 
 def split_validation(rows: Sequence[TrainingRow], seed: int = 0) -> tuple[list[TrainingRow], list[TrainingRow]]:

@@ -91,6 +91,29 @@ def split_validation(rows: Sequence[Row], key: Callable[[Row], Hashable], share:
     return train, validation
 
 
+def read_rows(path: str | os.PathLike[str], class_key: str) -> list[tuple[str, str | None, str]]:
+    """(prompt, class or None for "none", kind) of each row of a JSON-lines file of training prompts;
+    ValueError naming the line for a row without a prompt or that is not JSON."""
+    rows = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{n}: not JSON ({exc})") from exc
+        if not isinstance(raw, dict) or not isinstance(raw.get("prompt"), str) or not raw["prompt"].strip():
+            raise ValueError(f"{path}:{n}: a row needs a prompt")
+        rows.append((raw["prompt"].strip(), raw.get(class_key) or None, str(raw.get("kind", ""))))
+    return rows
+
+
+def require_base(head_embedder: str, embedder_tag: str, what: str, error: type[ValueError]) -> None:
+    """A head reads only the vectors of the base model it was trained over."""
+    if head_embedder != embedder_tag:
+        raise error(f"the {what} was trained over {head_embedder}, not {embedder_tag}")
+
+
 def save_file(path: str | os.PathLike[str], weight: np.ndarray, bias: np.ndarray, meta: dict,
               extra: dict[str, np.ndarray] | None = None) -> Path:
     """The head's file; `extra`: more float32 arrays a head keeps beside its weights."""

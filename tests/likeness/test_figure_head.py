@@ -199,3 +199,6 @@ def test_the_train_head_command_writes_a_head_for_the_configured_list(tmp_path, 
     path.write_text(json.dumps({"prompt": "someone unlisted", "figure_id": "nobody-here"}) + "\n")
     failed = CliRunner().invoke(main, ["figures", "train-head", "--rows", str(path), "--out", str(out)])
     assert failed.exit_code != 0 and "nobody-here" in failed.output
+    path.write_text('{"prompt": "fine"}\n{nope\n')
+    failed = CliRunner().invoke(main, ["figures", "train-head", "--rows", str(path), "--out", str(out)])
+    assert failed.exit_code != 0 and "rows.jsonl:2: not JSON" in failed.output
