@@ -95,11 +95,6 @@ class FigureHead:
             return 0.0
         return float((np.asarray(vectors, np.float32) @ self.centroids[self.figures.index(figure)]).max())
 
-    def decide(self, vectors: np.ndarray) -> tuple[Decision, list[tuple[str, float, int]]]:
-        """The head's decision on a prompt's view vectors, and its ranked people."""
-        ranked = self.ranked(vectors)
-        return self.cutoffs.decision(ranked, self.cosine(vectors, ranked[0][0]) if ranked else 0.0), ranked
-
 
 def save_head(path: str | os.PathLike[str], head: FigureHead) -> Path:
     return class_head.save_file(path, head.weight, head.bias, {

@@ -1,7 +1,7 @@
 """Training the public-figure gate's figure head (likeness/figure_head.py): `greenlight figures
 train-head`.
 
-The rows (likeness/data/figure_training.jsonl, each with its `source`) are:
+The rows (likeness/data/figure_training.jsonl, each saying where it comes from in `from`) are:
 - prompts written outside the project that describe a listed person without naming them (by role,
   by work, by look, casually), a few per person;
 - look-alikes written beside them that fit many people or none ("a former prime minister giving a
