@@ -14,9 +14,9 @@ the kinds' coverage, not other people's prompts. Rows with a `split` were writte
 project by someone who saw neither the list nor the rules, and are reported as their own parts:
 `fresh` (its misses were read), `fresh_holdout` (only ever counted), and `fresh2` (written after
 the figure head was trained, by another writer: 100 people described and 60 look-alikes; only
-counted). Their `figure` may be a
-person's name as the writer spelled it; it is looked up in the list, and a person the list lacks
-is a miss of the list.
+counted). Their `figure` may be a person's name as the writer spelled it; it is looked up in the
+list, and a person the list lacks is a miss of the list. `--no-head`: the list's names and
+descriptions as written only (no figure head, no respelling).
 
 `--everyday` also runs the gate over the other gates' labelled prompts that the figure head never
 trained on (the safety set's measured splits and its `eval` split, the IP set): prompts about
