@@ -370,6 +370,8 @@ def appears_capitalised(text: str, phrase: str) -> bool:
 
 # Scripts written without spaces between words: each character is read as its own syllable.
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]")
+# A letter of a script written without spaces between words (those above, and Thai)
+_UNSPACED_LETTER = r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]"
 
 
 def _is_latin(ch: str) -> bool:
@@ -441,13 +443,19 @@ class NativeAliases(Generic[T]):
     def __len__(self) -> int:
         return len(self._entries)
 
-    def add(self, name: str, payload: T) -> None:
+    def add(self, name: str, payload: T, standalone: bool = False) -> None:
+        """`standalone`: a name in a script without spaces that is also an everyday word there
+        (Chinese 成龙, "to become a dragon", in 望子成龙) counts only apart from other letters of
+        such scripts: in a prompt of another language ("成龙 doing a stunt") or set off by spaces or
+        punctuation."""
         folded = unicodedata.normalize("NFKC", name).translate(_ZERO_WIDTH).casefold().strip()
         if not folded:
             return
         words = [part for part in re.split(r"[\s\-·・‧]+", folded) if part]
         body = r"[\s\-·・‧]*".join(re.escape(word) for word in words)
-        if _UNSPACED.search(folded):
+        if standalone:
+            pattern = rf"(?<!{_UNSPACED_LETTER}){body}(?!{_UNSPACED_LETTER})"
+        elif _UNSPACED.search(folded):
             pattern = body
         else:
             ending = r"\w{0,%d}" % self.MAX_ENDING if re.search(r"[\u0370-\u04ff]", folded) else ""
@@ -476,16 +484,17 @@ class NativeAliases(Generic[T]):
 
     @classmethod
     def from_file(cls, path: Path | None, payload: Callable[[str, str], T | None]) -> tuple["NativeAliases[T]", str]:
-        """A names file ({"version", "source", "names": {id: {language: [name, ...]}}}) read into
-        aliases, with its version ("" when there is no file). `payload(id, name)`: what a match of
+        """A names file ({"version", "source", "names": {id: {language: [name, ...]}}, and optionally
+        "standalone_names" in the same shape: see `add`}) read into aliases, with its version ("" when there is no file). `payload(id, name)`: what a match of
         that name reports, or None for an id the caller does not list."""
         aliases: NativeAliases[T] = cls()
         if path is None or not Path(path).is_file():
             return aliases, ""
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
-        for key, languages in raw["names"].items():
-            for name in (n for spelled in languages.values() for n in spelled):
-                found = payload(key, name)
-                if found is not None:
-                    aliases.add(name, found)
+        for section, standalone in (("names", False), ("standalone_names", True)):
+            for key, languages in raw.get(section, {}).items():
+                for name in (n for spelled in languages.values() for n in spelled):
+                    found = payload(key, name)
+                    if found is not None:
+                        aliases.add(name, found, standalone)
         return aliases, str(raw.get("version", "0"))

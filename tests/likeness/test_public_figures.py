@@ -89,6 +89,15 @@ def test_figure_with_their_own_consenting_cameo_is_allowed(rt, stage):
         assert check(stage, "Angela Merkel reading a book", s, fan.id, [cameo_id]).decision == Decision.BLOCK
 
 
+def test_short_chinese_names_that_are_also_words_count_only_standing_apart():
+    figures = load_figures()
+    assert {r.figure.id for r in figures.find("成龙 fighting on a rooftop at night")} == {"jackie-chan"}
+    assert {r.figure.id for r in figures.find("a poster of 姚明 dunking")} == {"yao-ming"}
+    assert figures.find("父母望子成龙，孩子努力学习") == []            # "to become a dragon": an idiom
+    assert {r.figure.id for r in figures.find("ลิซ่า แบล็กพิงก์ เต้นบนเวที")} == {"lalisa-manobal"}
+    assert figures.find("ลิซ่า เต้นบนเวที") == []                      # any Lisa
+
+
 def test_a_name_read_in_latin_letters_must_be_a_whole_listed_name():
     """The transliterated reading only matches the list's distinctive names: "Vladimir Putin" read
     from Cyrillic, never a description or an ambiguous alias, and never Latin words of the prompt."""

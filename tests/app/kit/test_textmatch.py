@@ -130,3 +130,15 @@ def test_a_misspelt_word_is_read_as_the_one_vocabulary_word_it_is_near():
     assert respeller.respell(["singerx"], known) == ["singerx"]              # as near "singer" as "singers": neither
     assert respeller.respell(["prezidnetx"], known) == ["prezidnetx"]        # three edits: too far
     assert edit_distance("presidnet", "president") == 1 and edit_distance("kitten", "sitting") == 3
+
+
+def test_a_standalone_name_counts_only_apart_from_letters_of_scripts_without_spaces():
+    from app.kit.textmatch import NativeAliases
+
+    aliases: NativeAliases[str] = NativeAliases()
+    aliases.add("成龙", "jackie-chan", standalone=True)
+    aliases.add("周杰伦", "jay-chou")
+    assert aliases.find("成龙 doing his own stunts") == [("成龙", "jackie-chan")]
+    assert aliases.find("海报上的「成龙」") == [("成龙", "jackie-chan")]       # set off by punctuation
+    assert aliases.find("父母望子成龙") == [] and aliases.find("成龙在香港拍电影") == []
+    assert aliases.find("我喜欢周杰伦的歌") == [("周杰伦", "jay-chou")]          # a full name: anywhere
