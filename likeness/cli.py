@@ -53,10 +53,11 @@ def figures_enrol_faces(gallery: Path) -> None:
 def figures_train_head(out: Path | None, rows_path: Path | None, seed: int, steps: int | None,
                        version: str | None) -> None:
     """Train the public-figure gate's figure head on prompts that describe listed people without
-    naming them, on the list's descriptions, and on prompts about nobody listed (a few minutes on
-    2 cores)."""
+    naming them, on the list's descriptions, and on prompts about nobody listed (about 5 minutes
+    on 2 cores)."""
     from datetime import date
 
+    from app.config import setting
     from app.kit.text_embedding import load_text_embedder
     from likeness.figure_head import head_path, save_head
     from likeness.figure_head_training import STEPS, TRAINING_ROWS, read_rows, train
@@ -66,8 +67,6 @@ def figures_train_head(out: Path | None, rows_path: Path | None, seed: int, step
         rows = read_rows(rows_path or TRAINING_ROWS)
     except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc))
-    from app.config import setting
-
     listed = Path(setting("GL_PUBLIC_FIGURES") or DEFAULT_FIGURES)
     descriptions = raw_descriptions(listed)
     unknown = sorted({r.figure_id for r in rows if r.figure_id} - {f.id for f in FigureList.from_file(listed).figures})
