@@ -89,6 +89,14 @@ def test_figure_with_their_own_consenting_cameo_is_allowed(rt, stage):
         assert check(stage, "Angela Merkel reading a book", s, fan.id, [cameo_id]).decision == Decision.BLOCK
 
 
+def test_a_person_the_figure_head_reads_is_a_public_figure_finding_with_how_it_was_found(rt, stage):
+    prompt = "the guy who started microsoft in a garage, playing bridge with friends"
+    v = check(stage, prompt)
+    assert v.decision == Decision.BLOCK and [r.code for r in v.reasons] == ["public_figure"]
+    assert v.reasons[0].details == {"figure_id": "bill-gates", "name": "Bill Gates", "matched_by": "described_learned"}
+    assert "figurehead-" in stage.version
+
+
 def test_short_chinese_names_that_are_also_words_count_only_standing_apart():
     figures = load_figures()
     assert {r.figure.id for r in figures.find("成龙 fighting on a rooftop at night")} == {"jackie-chan"}
