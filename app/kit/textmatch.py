@@ -485,8 +485,9 @@ class NativeAliases(Generic[T]):
     @classmethod
     def from_file(cls, path: Path | None, payload: Callable[[str, str], T | None]) -> tuple["NativeAliases[T]", str]:
         """A names file ({"version", "source", "names": {id: {language: [name, ...]}}, and optionally
-        "standalone_names" in the same shape: see `add`}) read into aliases, with its version ("" when there is no file). `payload(id, name)`: what a match of
-        that name reports, or None for an id the caller does not list."""
+        "standalone_names" in the same shape: see `add`}) read into aliases, with its version ("" when
+        there is no file). `payload(id, name)`: what a match of that name reports, or None for an id
+        the caller does not list."""
         aliases: NativeAliases[T] = cls()
         if path is None or not Path(path).is_file():
             return aliases, ""
