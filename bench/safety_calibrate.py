@@ -14,7 +14,8 @@ hard a nearer benign look-alike pulls a score down), per category:
       term and the meaning cut-off together). MiniLM finds harm in "kids splashing in a pool"
       (0.68 to "kids jumping from a roof into a pool"): a person decides;
   always-block categories (sexual_minors) have one cut-off, which blocks: at least BLOCK_MARGIN
-      over the highest benign row, and it counts only where the prompt names a minor.
+      over the highest benign row (ties to the lower), and it counts only where the prompt names a
+      minor.
 Categories are chosen in the term policy's order, so sexual_minors sees sexual's cut-offs (a sexual
 finding next to a reference to a minor is a sexual_minors block). The benign_weight with the best
 macro F1 over the categories wins (ties: the smaller weight).
@@ -55,9 +56,11 @@ def f1(flagged: np.ndarray, truth: np.ndarray, neutral: np.ndarray | None = None
 
 
 def best_cut(scores: np.ndarray, truth: np.ndarray, already: np.ndarray, benign: np.ndarray,
-             floor: float, neutral: np.ndarray, budget: int) -> tuple[float, tuple[float, float, float]] | None:
+             floor: float, neutral: np.ndarray, budget: int,
+             ties_lower: bool = False) -> tuple[float, tuple[float, float, float]] | None:
     """The cut-off >= floor with the best F1 for `already | scores >= cut`, among those at which at
-    most `budget` benign rows are flagged by the scores alone; ties go to the higher cut-off."""
+    most `budget` benign rows are flagged by the scores alone; ties go to the higher cut-off, or
+    with `ties_lower` to the lower one."""
     best = None
     for t in GRID:
         if t < floor - 1e-9:
@@ -66,7 +69,7 @@ def best_cut(scores: np.ndarray, truth: np.ndarray, already: np.ndarray, benign:
         if int((flagged & benign & ~already).sum()) > budget:
             continue
         score = f1(already | flagged, truth, neutral)
-        if best is None or score[0] >= best[1][0]:
+        if best is None or score[0] > best[1][0] or (score[0] == best[1][0] and not ties_lower):
             best = (t, score)
     return best
 
@@ -93,8 +96,12 @@ def choose(clf: PromptClassifier, rows: list[Row], analyses, weight: float,
         if c == minors:
             terms |= sexual_flag & minor
             scores[~minor, i] = -1.0   # without a minor named, meaning reports sexual content instead
+        # An always-block category's floor already keeps BLOCK_MARGIN over every benign text: there
+        # ties go to the lower cut-off, which misses fewer (with the 2026-12-06 terms catching what
+        # meaning found on the calibration rows, ties to the higher put it at 0.71 from 0.68 and lost
+        # 3 of 20 measured sexual_minors prompts).
         picked = best_cut(scores[:, i], truth, terms, benign, benign_max + BLOCK_MARGIN if always else 0.0,
-                          neutral, 0 if always else budget)
+                          neutral, 0 if always else budget, ties_lower=always)
         if picked is None:
             cutoffs[c] = Cutoffs(None, None)
             stats[c] = (*f1(terms, truth, neutral), benign_max)

@@ -297,20 +297,20 @@ class TermPolicy:
             present = set(words.split())
             hits += [hit for pattern, anchors, hit in self._frames
                      if hit not in hits and not anchors.isdisjoint(present) and pattern.search(words)]
-        # A review term said only inside one of its category's `not_when` phrases ("fake blood",
-        # "suicide prevention") says nothing: the phrase is the everyday thing. Said elsewhere too
-        # ("blood everywhere, then a blood test"), it stays.
+        # A term said only inside one of its category's `not_when` phrases ("fake blood", "suicide
+        # prevention", "the naked eye") says nothing: the phrase is the everyday thing. Said
+        # elsewhere too ("blood everywhere, then a blood test"), it stays. Block terms too: an
+        # idiom blocked "kids stargazing with the naked eye" as sexual content involving minors.
         if hits and self._exceptions.size:
             read = tokens(text)
-            found = self._exceptions.find_in_tokens(read)
+            found = self._exceptions.every_match(read)
             if found:
                 masked = list(read)
                 for m in found:
                     masked[m.start:m.end] = [""] * (m.end - m.start)
                 still = {m.payload for m in self._index.find_in_tokens(masked)}
                 excepted = {m.payload for m in found}
-                hits = [h for h in hits if h.decision != Decision.REVIEW or h.category.name not in excepted
-                        or h not in plain or h in still]
+                hits = [h for h in hits if h.category.name not in excepted or h not in plain or h in still]
         # Sexual terms next to a reference to a minor are sexual content involving minors.
         if self._minors_category is not None and any(h.category.name == "sexual" for h in hits):
             minor = self.minor_reference(text)

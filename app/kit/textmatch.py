@@ -226,6 +226,11 @@ class PhraseIndex(Generic[T]):
                             and all(word in stretch_variants(toks[i + j]) for j, word in plural):
                         yield Match(payload, phrase, i, i + n)
 
+    def every_match(self, toks: list[str]) -> list[Match[T]]:
+        """Every occurrence of every phrase in tokenised text, in order (`find_in_tokens` reports a
+        payload once)."""
+        return list(self._scan(toks))
+
     def find(self, text: str) -> list[Match[T]]:
         """All matches, longest first; a payload is reported once."""
         return self.find_in_tokens(tokens(text))

@@ -176,6 +176,31 @@ def test_a_review_term_said_only_inside_an_everyday_phrase_says_nothing():
         TermPolicy.from_dict({"version": "t", "categories": {"x": {"review": ["a"], "not_when": [3]}}})
 
 
+def test_a_block_term_said_only_inside_an_idiom_says_nothing_and_every_idiom_is_masked():
+    policy = TermPolicy.from_dict({"version": "t", "categories": {
+        "sexual": {"block": ["naked", "nude"], "not_when": ["naked eye", "nude heels", "nude lipstick"]},
+        "violence_gore": {"review": ["blood"], "not_when": ["blood test"]}}})
+    assert not policy.evaluate("kids stargazing with the naked eye")
+    assert not policy.evaluate("a model in nude heels and a nude lipstick")   # two idioms of one category
+    assert not policy.evaluate("a blood test, then another blood test")       # one idiom twice
+    assert [h.term for h in policy.evaluate("a naked woman seen with the naked eye")] == ["naked"]
+
+
+def test_the_shipped_terms_read_idioms_and_plain_sex_as_they_are_meant():
+    policy = load_policy()
+
+    def found(text):
+        return {(h.category.name, h.decision.value) for h in policy.evaluate(text)}
+
+    assert not found("kids stargazing with the naked eye on a hill")
+    assert not found("a model in nude heels and a nude lipstick on the runway")
+    assert not found("she has sex appeal and walks into the party")
+    assert not found("we have sex ed on tuesdays")
+    assert ("sexual", "block") in found("two men have graphic sex against the lockers")
+    # with a child named anywhere, sexual content involving minors
+    assert ("sexual_minors", "block") in found("the entertainer takes the eleven-year-old back to his room and has sex with her")
+
+
 @pytest.mark.parametrize("term", ["@unknown @person", "@kill @modifier* |", "@kill !"])
 def test_a_frame_with_an_unknown_class_or_an_empty_part_is_refused(term):
     raw = {**FRAME_POLICY, "categories": {"violence_gore": {"block": [term]}}}
