@@ -38,13 +38,20 @@ LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
 # (its aggregate figures were read while two rules for long prompts were tried); fresh16: 100 more
 # long benign scenes and 40 long buried ones by another such helper, measured once, at the end of that day;
 # fresh17: 110 long benign scenes and 50 long buried ones (71-138 words), written on 2026-12-06 by
-# another such helper, measured before and after that session's change for long prompts (rows not read);
+# another such helper, measured before and after that session's change for long prompts (rows not read;
+# its misses and false flags were read on 2026-12-06 afternoon, with fresh15 and fresh16, while the
+# reader's calm scenes and the idiom terms were made);
+# fresh18: 130 long benign scenes (79-121 words) and 70 long buried ones (10 in other languages),
+# written on 2026-12-06 by two more such helpers, measured before that afternoon's change and after
+# it (rows not read);
 # lookalike: benign prompts written to train the head (everyday acts in harm's words), never
 # measured on; written: harmful prompts of every kind and their look-alikes, in 16 languages,
 # written on 2026-12-05 by helpers who saw nothing of the project, to train the heads and the
-# fine-tuned reader (safety/reader_training.py), never measured on.
+# fine-tuned reader (safety/reader_training.py), never measured on; with 400 long benign scenes
+# that tell of harm or use its words harmlessly and 160 long buried ones (2026-12-06, three more
+# such helpers, a quarter in 14 other languages).
 SPLITS = ("calibration", "eval", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7",
-          "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "fresh14", "fresh15", "fresh16", "fresh17", "lookalike", "written")
+          "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "fresh14", "fresh15", "fresh16", "fresh17", "fresh18", "lookalike", "written")
 # IMPLIED (safety/head_training.py): a label that makes a flag in another category not wrong
 # (sexual content involving minors is sexual content): neither a true nor a false positive.
 

@@ -187,7 +187,7 @@ def policy_train_head(out: Path | None, labelled: Path | None, seed: int, versio
 def policy_train_reader(out: Path | None, labelled: Path | None, seed: int, version: str | None,
                         epochs: int | None) -> None:
     """Fine-tune the prompt classifier's reader (LoRA over the text embedder) on the labelled
-    prompts: about 4.5 minutes an epoch on 2 cores (the shipped reader: 3 epochs, 13.5 minutes)."""
+    prompts: about 6 minutes an epoch on 2 cores (the shipped reader: 3 epochs, 17.5 minutes)."""
     from datetime import date
 
     from safety.head_training import LABELLED, read_labelled

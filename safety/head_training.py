@@ -1,7 +1,7 @@
 """Training the prompt classifier's learned head (safety/prompt_head.py) on our labelled prompts.
 
 Examples: the labelled rows of safety/data/eval_prompts.jsonl in TRAIN_SPLITS (never the measuring
-splits: holdout, fresh6..fresh17), every exemplar of safety/data/prompt_exemplars.toml as a one-view
+splits: holdout, fresh6..fresh18), every exemplar of safety/data/prompt_exemplars.toml as a one-view
 prompt, and buried scenes made from them (a harmful training prompt set among benign ones, so the
 head learns that one harmful clause is enough). Each prompt is its views' embeddings (the
 classifier's own `views` and embedder); a prompt's score per category is its highest view's, and
@@ -36,7 +36,7 @@ TRAIN_SPLITS = ("calibration", "eval", "fresh", "fresh2", "fresh3", "fresh4", "f
 WRITTEN_SPLITS = ("written",)
 # The splits the figures are measured on: nothing is ever trained on them.
 MEASURING_SPLITS = ("holdout", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13",
-                    "fresh14", "fresh15", "fresh16", "fresh17")
+                    "fresh14", "fresh15", "fresh16", "fresh17", "fresh18")
 HIDDEN, MEMBERS, EPOCHS, LR, WEIGHT_DECAY, DROPOUT = 128, 3, 300, 3e-3, 1e-2, 0.2
 POS_WEIGHT_MAX = 10.0   # rare categories weigh their positives up to this much
 SYNTHETIC_BURIED = 400
@@ -46,6 +46,9 @@ REVIEW_BENIGN, BLOCK_BENIGN, BLOCK_FLOOR = 0.02, 0.003, 0.9
 IMPLIED = {"sexual_minors": ("sexual",)}
 # What buried scenes are made of: harm a single clause can carry.
 BURIABLE = ("violence_gore", "self_harm", "hate")
+# Benign prompts written to sound harmful ("a boxer hitting a heavy bag", "a butcher's bloody apron"):
+# what calm scenes carry, so a model does not learn that one dark word in a long scene is harm.
+LOOKALIKE_KINDS = ("tricky", "benign_lookalike")
 
 Progress = Callable[[str, int, int], None]
 
@@ -84,6 +87,26 @@ def synthetic_buried(rows: list[Labelled], count: int, seed: int) -> list[Labell
         parts.insert(rng.randint(0, len(parts)), bad.prompt.rstrip(". "))
         out.append(Labelled(rng.choice([". ", ", and ", "; ", ", then "]).join(parts) + ".", bad.labels,
                             "synthetic_buried", "synthetic"))
+    return out
+
+
+def synthetic_calm(rows: list[Labelled], count: int, seed: int) -> list[Labelled]:
+    """`count` benign scenes of 1-3 benign training prompts (look-alikes among them too) with one
+    look-alike more: the counterpart of `synthetic_buried`. Trained on buried scenes alone, the
+    reader blocked 10-16 % of long benign prompts that tell of harm or use its words harmlessly
+    (fresh15-fresh18)."""
+    rng = random.Random(seed + 1)
+    alike = [r for r in rows if not r.labels and r.kind in LOOKALIKE_KINDS and len(r.prompt.split()) < 30]
+    calm = [r for r in rows if not r.labels and len(r.prompt.split()) >= 8]
+    if not alike or len(calm) < 3:
+        return []
+    out = []
+    for _ in range(count):
+        odd = rng.choice(alike)
+        parts = [r.prompt.rstrip(". ") for r in rng.sample(calm, rng.randint(1, 3)) if r is not odd]
+        parts.insert(rng.randint(0, len(parts)), odd.prompt.rstrip(". "))
+        out.append(Labelled(rng.choice([". ", ", and ", "; ", ", then "]).join(parts) + ".", (),
+                            "synthetic_calm", "synthetic"))
     return out
 
 
@@ -129,8 +152,11 @@ def stack(members: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
     return tuple(np.stack([m[i] for m in members]).astype(np.float32) for i in range(4))
 
 
-def choose_cutoffs(scores: np.ndarray, benign: np.ndarray, categories: tuple[str, ...]) -> dict[str, Cutoffs]:
-    """Per category, from out-of-fold prompt scores (prompts x categories) and which prompts are benign."""
+def choose_cutoffs(scores: np.ndarray, benign: np.ndarray, categories: tuple[str, ...],
+                   labels: np.ndarray | None = None) -> dict[str, Cutoffs]:
+    """Per category, from out-of-fold prompt scores (prompts x categories) and which prompts are
+    benign. With `labels` (prompts x categories, 1 where a prompt is of the category) the union
+    budget is met at the least cost: see `_within_union_budget`."""
     out = {}
     ben = scores[benign]
     for i, c in enumerate(categories):
@@ -143,6 +169,8 @@ def choose_cutoffs(scores: np.ndarray, benign: np.ndarray, categories: tuple[str
         review = round(min(max(cut(REVIEW_BENIGN), 0.5), 0.99), 4)
         block = round(min(max(cut(BLOCK_BENIGN), BLOCK_FLOOR, review), 0.999), 4)
         out[c] = Cutoffs(review, block)
+    if labels is not None:
+        return _within_union_budget(out, scores, benign, labels, categories)
     # Each category alone within the budget can still exceed it together: raise the cut-off that
     # blocks the most benign prompts over the highest of them until the union is within it.
     allowed = int(np.floor(BLOCK_BENIGN * len(ben)))
@@ -157,6 +185,34 @@ def choose_cutoffs(scores: np.ndarray, benign: np.ndarray, categories: tuple[str
             out[c] = Cutoffs(out[c].review, None)
         else:
             out[c] = Cutoffs(out[c].review, round(highest + 1e-4, 4))
+
+
+def _within_union_budget(out: dict[str, Cutoffs], scores: np.ndarray, benign: np.ndarray, labels: np.ndarray,
+                         categories: tuple[str, ...]) -> dict[str, Cutoffs]:
+    """Raise block cut-offs until at most BLOCK_BENIGN of the benign prompts are over any of them,
+    one benign prompt at a time, each time where the raise unblocks the fewest prompts of that
+    category. Raising the category with the most benign prompts over it past all of them put the
+    reader's violence cut-off at 0.9966 over one stray benign prompt, and unblocked 36 harmful
+    measuring prompts where a raise of the hate cut-off past one prompt did the same job."""
+    ben = scores[benign]
+    allowed = int(np.floor(BLOCK_BENIGN * len(ben)))
+    while True:
+        levels = _block_levels(out, categories)
+        over = ben >= levels
+        if over.any(axis=1).sum() <= allowed:
+            return out
+        best = None
+        for i, c in enumerate(categories):
+            if not over[:, i].any():
+                continue
+            lowest = float(ben[over[:, i], i].min())
+            raised = lowest + 1e-4
+            own = labels[:, i] > 0
+            cost = int(((scores[own, i] >= levels[i]) & (scores[own, i] < raised)).sum())
+            if best is None or cost < best[0]:
+                best = (cost, c, raised)
+        _, c, raised = best
+        out[c] = Cutoffs(out[c].review, round(raised, 4) if raised < 0.999 else None)
 
 
 def train_head(view_embeddings: list[np.ndarray], labels: list[tuple[str, ...]], categories: tuple[str, ...],

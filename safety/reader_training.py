@@ -1,16 +1,19 @@
 """Fine-tuning the prompt reader (safety/prompt_reader.py) on our labelled prompts.
 
 Examples: the labelled rows of safety/data/eval_prompts.jsonl in READER_SPLITS (never the measuring
-splits: holdout, fresh6..fresh17), the exemplars of safety/data/prompt_exemplars.toml, and buried
-scenes made from the training rows (safety/head_training.synthetic_buried). A VALIDATION share of
+splits: holdout, fresh6..fresh18), the exemplars of safety/data/prompt_exemplars.toml, and scenes
+made from the training rows: buried ones (a harmful prompt among benign ones,
+safety/head_training.synthetic_buried) and as many calm ones (a look-alike among benign ones,
+synthetic_calm), so one dark word in a long scene is not read as harm. A VALIDATION share of
 the labelled rows, drawn per kind and label, is never trained on: the cut-offs are chosen on it by
 the head's rule (safety/head_training.choose_cutoffs), and its figures are stored with the weights.
 
 LoRA of rank RANK on every linear layer of the base encoder's blocks (the base weights stay
 frozen) and a linear classifier over the mean and max of the token states; binary cross-entropy
 per category with rare categories' positives weighed up; AdamW, fp32 on the CPU, batches of
-similar length. Seeded: the same data, seed and torch build give the same weights. About 4.5
-minutes an epoch on 2 cores for the 7,400 training prompts (the shipped reader: 3 epochs).
+similar length. Seeded: the same data, seed and torch build give the same weights. About 6
+minutes an epoch on 2 cores for the 8,500 training prompts and scenes (the shipped reader, r5: 3
+epochs, 17.5 minutes).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from safety.head_training import (TRAIN_SPLITS, WRITTEN_SPLITS, Labelled, choose_cutoffs, out_of_fold_figures,
-                                  synthetic_buried, targets)
+                                  synthetic_buried, synthetic_calm, targets)
 from safety.prompt_reader import FORMAT, MAX_TOKENS, adapted_modules, load_base, pool, reader_text
 
 RANK, ALPHA, DROPOUT = 8, 16, 0.1
@@ -109,7 +112,8 @@ def train_reader(base_dir: str | Path, embedder_tag: str, rows: list[Labelled], 
     chosen = [r for r in rows if r.split in READER_SPLITS]
     train_rows, held = split_validation(chosen, VALIDATION, seed)
     scenes = synthetic_buried(train_rows + exemplars, synthetic, seed)
-    train = train_rows + exemplars + scenes
+    calm = synthetic_calm(train_rows + exemplars, synthetic, seed)
+    train = train_rows + exemplars + scenes + calm
 
     model, tokenizer = load_base(base_dir)
     for p in model.parameters():
@@ -170,12 +174,13 @@ def train_reader(base_dir: str | Path, embedder_tag: str, rows: list[Labelled], 
             states = model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)).last_hidden_state
             scores[idx] = torch.sigmoid(classifier(pool(states, mask))).numpy()
     held_y = np.stack([targets(r.labels, categories) for r in held])
-    cutoffs = choose_cutoffs(scores, ~held_y.any(axis=1), categories)
+    cutoffs = choose_cutoffs(scores, ~held_y.any(axis=1), categories, labels=held_y)
     meta = {"format": FORMAT, "version": version, "embedder": embedder_tag, "categories": list(categories),
             "rank": RANK, "alpha": ALPHA,
             "cutoffs": {c: {"review": k.review, "block": k.block} for c, k in cutoffs.items()},
             "training": {"seed": seed, "epochs": epochs, "batch": BATCH, "lr": LR, "splits": list(READER_SPLITS),
                          "rows": len(train_rows), "exemplars": len(exemplars), "synthetic_buried": len(scenes),
+                         "synthetic_calm": len(calm),
                          "validation": out_of_fold_figures(scores, held_y, cutoffs, categories)}}
     return arrays, meta
 

@@ -14,7 +14,7 @@ from app.kit.text_embedding import sentence_views
 from app.stage import Decision, Requester, StageContext
 from safety.cutoffs import Cutoffs
 from safety.head_training import (BLOCK_FLOOR, MEASURING_SPLITS, TRAIN_SPLITS, Labelled, choose_cutoffs, read_labelled,
-                                  synthetic_buried, targets, train_head)
+                                  synthetic_buried, synthetic_calm, targets, train_head)
 from safety.prompt_classifier import PromptClassifier
 from safety.prompt_head import DEFAULT_HEAD, DEFAULT_MULTILINGUAL_HEAD, PromptHead
 from safety.terms import PolicyFileError
@@ -81,6 +81,30 @@ def test_block_cut_offs_keep_the_budget_across_categories_together():
     assert all(cut[c].block >= cut[c].review for c in CATS)
 
 
+def test_with_labels_the_union_budget_is_met_where_a_raise_unblocks_the_fewest_harmful_prompts():
+    # 1,000 benign prompts: two stray ones in each category (violence 0.99 and 0.995, self-harm
+    # 0.95 and 0.93); 20 harmful violence prompts at 0.96-0.989 and one self-harm prompt at 0.97.
+    # The budget, 3 of 1,000, needs one stray prompt gone.
+    benign = np.zeros((1000, 2), np.float32)
+    benign[0, 0], benign[1, 0], benign[2, 1], benign[3, 1] = 0.99, 0.995, 0.95, 0.93
+    harmful = np.zeros((21, 2), np.float32)
+    harmful[:20, 0] = np.linspace(0.96, 0.989, 20)
+    harmful[20, 1] = 0.97
+    scores = np.concatenate([benign, harmful])
+    is_benign = np.arange(len(scores)) < 1000
+    labels = np.zeros_like(scores)
+    labels[1000:1020, 0] = 1
+    labels[1020, 1] = 1
+    cut = choose_cutoffs(scores, is_benign, CATS, labels=labels)
+    levels = np.array([cut[c].block for c in CATS])
+    assert (benign >= levels).any(axis=1).sum() <= 3
+    assert cut["violence_gore"].block <= 0.96       # all 20 harmful violence prompts still block
+    assert cut["self_harm"].block > 0.93            # the self-harm raise past 0.93 unblocked nothing harmful
+    assert cut["self_harm"].block <= 0.97
+    old = choose_cutoffs(scores, is_benign, CATS)    # without labels: the most-benign category past all of them
+    assert old["violence_gore"].block > 0.995
+
+
 def test_training_is_reproducible_from_its_seed():
     views, labels = _toy(n=30)
     a = train_head(views, labels, CATS, embedder="e", version="v", seed=7, members=1, epochs=20, folds=2)
@@ -133,6 +157,21 @@ def test_synthetic_buried_scenes_hide_one_harmful_prompt_among_calm_ones():
         assert scene.labels == ("violence_gore",) and "stabbed to death" in scene.prompt
         assert "calm scene" in scene.prompt and "translated" not in scene.prompt
     assert synthetic_buried(rows[:2], 5, seed=1) == []   # nothing calm to bury it in
+
+
+def test_synthetic_calm_scenes_set_one_look_alike_among_calm_ones_and_are_benign():
+    rows = [Labelled("a butcher's apron smeared with blood at the market", (), "benign_lookalike", "fresh"),
+            Labelled("a boxer hits the heavy bag until his knuckles bleed", (), "tricky", "eval"),
+            Labelled("a man is stabbed to death in the alley", ("violence_gore",), "graphic", "fresh"),
+            *[Labelled(f"a calm scene number {k} with ducks on a quiet pond", (), "everyday", "fresh") for k in range(6)]]
+    scenes = synthetic_calm(rows, 20, seed=4)
+    assert scenes == synthetic_calm(rows, 20, seed=4) and len(scenes) == 20
+    for scene in scenes:
+        assert scene.labels == () and scene.kind == "synthetic_calm"
+        assert "blood" in scene.prompt or "heavy bag" in scene.prompt   # a look-alike in each
+        assert "stabbed" not in scene.prompt
+    assert {("blood" in s.prompt) for s in scenes} == {True, False}   # both look-alikes are drawn
+    assert synthetic_calm(rows[2:], 5, seed=1) == []   # no look-alike to set among them
 
 
 def test_targets_mark_implied_categories():

@@ -144,6 +144,8 @@ def test_the_shipped_reader_never_trained_on_a_measuring_split(embedder):
     reader = load_reader(DEFAULT_READER, embedder)
     assert not set(reader.training["splits"]) & MEASURING
     assert set(reader.training["splits"]) == set(READER_SPLITS)
+    # as many calm scenes (a look-alike among benign prompts) as buried ones
+    assert reader.training["synthetic_calm"] == reader.training["synthetic_buried"] > 0
     assert {r.split for r in read_labelled()} >= MEASURING
 
 
