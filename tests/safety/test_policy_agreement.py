@@ -60,18 +60,27 @@ def stage():
 
 
 @pytest.mark.parametrize("teen", [False, True])
-def test_the_reported_prompt_gets_what_the_file_maps_its_finding_to(stage, teen):
-    verdict = stage.check(ctx(PROMPT, teen))
+@pytest.mark.parametrize("prompt, level", [
+    # the reported prompt: since reader r5 (2026-12-06) the fine-tuned reader reads a knife fight
+    # with blood as violence past its block cut-off, which makes the term's finding certain
+    (PROMPT, "certain"),
+    # "blood" (a review term) with nothing else: meaning under its cut-off, the reader under its
+    # block cut-off: a possible finding
+    ("a man with blood on his shirt walking down the street", "possible"),
+])
+def test_the_reported_prompt_gets_what_the_file_maps_its_finding_to(stage, teen, prompt, level):
+    verdict = stage.check(ctx(prompt, teen))
     [violence] = [r for r in verdict.reasons if r.details.get("category") == "violence_gore"]
-    level = violence.details["level"]
+    assert violence.details["level"] == level and violence.details["terms"] == ["blood"]
     action = in_file("violence_gore", level, teen)
     assert violence.details["action"] == action
     assert (verdict.decision, verdict.restrictions) == OUTCOME[action]
-    # Only "blood" (a review term) matched; meaning alone is under the review cut-off: a possible finding.
-    assert (level, violence.details["terms"]) == ("possible", ["blood"])
-    # ... and the finding no longer reports it as certain: its score is what meaning found.
-    assert violence.details["score"] == violence.details["meaning_score"] < 1.0
-    assert verdict.scores["violence_gore"] < 1.0
+    if level == "possible":
+        # ... and the finding does not report it as certain: its score is what meaning found.
+        assert violence.details["score"] == violence.details["meaning_score"] < 1.0
+        assert verdict.scores["violence_gore"] < 1.0
+    else:
+        assert "reader" in violence.details["via"] and violence.details["score"] == 1.0
 
 
 def test_likely_from_promotes_by_score_not_by_a_review_term_matching():
@@ -79,7 +88,7 @@ def test_likely_from_promotes_by_score_not_by_a_review_term_matching():
     text = DEFAULT_POLICY.read_text(encoding="utf-8").replace(rule, rule + "\nlikely_from = 0.9")
     candidate = parse(tomllib.loads(text), source="candidate")
     assert candidate.categories["violence_gore"].likely_from == 0.9
-    verdict = PromptSafetyStage(policy=candidate).check(ctx(PROMPT))
+    verdict = PromptSafetyStage(policy=candidate).check(ctx("a man with blood on his shirt walking down the street"))
     [violence] = verdict.reasons
     assert violence.details["score"] < 0.9 and violence.details["action"] == "age_restrict"
     assert verdict.restrictions == {AGE_RESTRICTED}
