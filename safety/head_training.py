@@ -83,11 +83,15 @@ def synthetic_buried(rows: list[Labelled], count: int, seed: int) -> list[Labell
     out = []
     for _ in range(count):
         bad = rng.choice(harm)
-        parts = [r.prompt.rstrip(". ") for r in rng.sample(calm, rng.randint(1, 3))]
-        parts.insert(rng.randint(0, len(parts)), bad.prompt.rstrip(". "))
-        out.append(Labelled(rng.choice([". ", ", and ", "; ", ", then "]).join(parts) + ".", bad.labels,
-                            "synthetic_buried", "synthetic"))
+        out.append(Labelled(_set_among(rng, bad, calm), bad.labels, "synthetic_buried", "synthetic"))
     return out
+
+
+def _set_among(rng: random.Random, odd: Labelled, calm: list[Labelled]) -> str:
+    """One scene: 1-3 of `calm` (never `odd` itself) with `odd` at a random place among them."""
+    parts = [r.prompt.rstrip(". ") for r in rng.sample(calm, rng.randint(1, 3)) if r is not odd]
+    parts.insert(rng.randint(0, len(parts)), odd.prompt.rstrip(". "))
+    return rng.choice([". ", ", and ", "; ", ", then "]).join(parts) + "."
 
 
 def synthetic_calm(rows: list[Labelled], count: int, seed: int) -> list[Labelled]:
@@ -100,14 +104,8 @@ def synthetic_calm(rows: list[Labelled], count: int, seed: int) -> list[Labelled
     calm = [r for r in rows if not r.labels and len(r.prompt.split()) >= 8]
     if not alike or len(calm) < 3:
         return []
-    out = []
-    for _ in range(count):
-        odd = rng.choice(alike)
-        parts = [r.prompt.rstrip(". ") for r in rng.sample(calm, rng.randint(1, 3)) if r is not odd]
-        parts.insert(rng.randint(0, len(parts)), odd.prompt.rstrip(". "))
-        out.append(Labelled(rng.choice([". ", ", and ", "; ", ", then "]).join(parts) + ".", (),
-                            "synthetic_calm", "synthetic"))
-    return out
+    return [Labelled(_set_among(rng, rng.choice(alike), calm), (), "synthetic_calm", "synthetic")
+            for _ in range(count)]
 
 
 def targets(labels: Iterable[str], categories: tuple[str, ...]) -> np.ndarray:
