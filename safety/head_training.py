@@ -97,8 +97,8 @@ def _set_among(rng: random.Random, odd: Labelled, calm: list[Labelled]) -> str:
 def synthetic_calm(rows: list[Labelled], count: int, seed: int) -> list[Labelled]:
     """`count` benign scenes of 1-3 benign training prompts (look-alikes among them too) with one
     look-alike more: the counterpart of `synthetic_buried`. Trained on buried scenes alone, the
-    reader blocked 10-16 % of long benign prompts that tell of harm or use its words harmlessly
-    (fresh15-fresh18)."""
+    reader helped block 12-16 % of the long benign prompts of fresh16-fresh18, which tell of harm
+    or use its words harmlessly."""
     rng = random.Random(seed + 1)
     alike = [r for r in rows if not r.labels and r.kind in LOOKALIKE_KINDS and len(r.prompt.split()) < 30]
     calm = [r for r in rows if not r.labels and len(r.prompt.split()) >= 8]
