@@ -73,12 +73,12 @@ def test_a_takedown_notice_and_a_reviewers_block_are_stated(rt, make_api):
     assert (notice["source_type"], notice["decision_ground"]) == ("SOURCE_ARTICLE_16", "DECISION_GROUND_ILLEGAL_CONTENT")
     assert "copyright" in notice["illegal_content_legal_ground"] and notice["automated_detection"] == "No"
 
-    held = bob.post("/api/v1/generations", json={"prompt": "a man with a gun in a crowd"}).get_json()
-    if held["status"] != "in_review":
-        pytest.skip("the term policy no longer holds this prompt for review")
+    # a review term alone ("lingerie"): a possible sexual finding, which the policy sends to a person
+    held = bob.post("/api/v1/generations", json={"prompt": "a model walking the runway in lingerie"}).get_json()
+    assert held["status"] == "in_review", held
     item = next(i for i in carol.get("/api/v1/cases").get_json()["items"] if i["generation_id"] == held["id"])
     carol.post(f"/api/v1/cases/{item['id']}/decision",
-               json={"decision": "block", "note": "threatening", "policy_code": "SAFETY-VIOLENCE"})
+               json={"decision": "block", "note": "sexualised", "policy_code": "SAFETY-SEXUAL"})
     [ruling] = bob.get(f"/api/v1/generations/{held['id']}/statements").get_json()["items"]
     assert (ruling["automated_detection"], ruling["automated_decision"], ruling["gl_origin"]) == \
         ("Yes", "AUTOMATED_DECISION_NOT_AUTOMATED", "human_review")
