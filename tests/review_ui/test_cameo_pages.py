@@ -80,7 +80,8 @@ def test_a_cameo_owner_revokes_and_the_videos_disappear_for_everyone(world, rt, 
     check_accessibility(page)
     screenshot(page, "cameo-overview")
 
-    page.get_by_role("link", name="Revoke consent").click()
+    with page.expect_navigation():  # waits for the load: the lists below are read without waiting
+        page.get_by_role("link", name="Revoke consent").click()
     assert urlsplit(page.url).path == "/me/cameo/revoke"
     # Exactly what the revocation will do, video by video.
     assert listed(page, "#outcome-unpublished [data-generation-id]") == [published]
@@ -118,7 +119,8 @@ def test_a_cameo_owner_revokes_and_the_videos_disappear_for_everyone(world, rt, 
 def test_a_cameo_owner_deletes_one_video(world, rt, page):
     published, draft = world["published"], world["draft"]
     log_in(page, "alice@t.test", PASSWORD, next_path="/me/cameo")
-    page.locator(f"#appearance-{draft}").get_by_role("link", name=re.compile("Delete this video")).click()
+    with page.expect_navigation():
+        page.locator(f"#appearance-{draft}").get_by_role("link", name=re.compile("Delete this video")).click()
     assert urlsplit(page.url).path == f"/me/cameo/videos/{draft}/delete"
     assert "a person walking a dog" in page.locator("#video").inner_text()
     assert "cannot be undone" in page.locator("#consequences").inner_text()
@@ -224,7 +226,8 @@ def test_complaint_form_errors_are_4xx_messages(video, rt, page):  # noqa: F811
 def test_a_cameo_owner_deletes_their_cameo(world, rt, page):
     published, draft = world["published"], world["draft"]
     log_in(page, "alice@t.test", PASSWORD, next_path="/me/cameo")
-    page.get_by_role("link", name="Delete my cameo").click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Delete my cameo").click()
     assert urlsplit(page.url).path == "/me/cameo/delete"
     assert "face template" in page.locator("#to-erase").inner_text()
     assert listed(page, "#outcome-unpublished [data-generation-id]") == [published]
