@@ -44,6 +44,13 @@ LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
 # fresh18: 130 long benign scenes (79-121 words) and 70 long buried ones (10 in other languages),
 # written on 2026-12-06 by two more such helpers, measured before that afternoon's change and after
 # it (rows not read);
+# fresh19 and fresh20: 240 benign prompts of minors in self-harm's settings and words (hair cut in a
+# bathroom, a rooftop, pills as prescribed, a topless dad at the beach with his kids) and 80 of minors
+# harming themselves, many in words no term knows (32 and 10 in other languages), written on 2026-12-06
+# by another such helper, split evenly: fresh19 was read while the minors' self-harm rules were chosen,
+# fresh20 measured before and after (rows not read); fresh21 and fresh22: the same, short (200 benign
+# prompts of 4-14 words, 60 harmful), by another such helper: fresh21 read, fresh22 measured before and
+# after (rows not read);
 # lookalike: benign prompts written to train the head (everyday acts in harm's words), never
 # measured on; written: harmful prompts of every kind and their look-alikes, in 16 languages,
 # written on 2026-12-05 by helpers who saw nothing of the project, to train the heads and the
@@ -51,7 +58,8 @@ LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
 # that tell of harm or use its words harmlessly and 160 long buried ones (2026-12-06, three more
 # such helpers, a quarter in 14 other languages).
 SPLITS = ("calibration", "eval", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7",
-          "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "fresh14", "fresh15", "fresh16", "fresh17", "fresh18", "lookalike", "written")
+          "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "fresh14", "fresh15", "fresh16", "fresh17",
+          "fresh18", "fresh19", "fresh20", "fresh21", "fresh22", "lookalike", "written")
 # IMPLIED (safety/head_training.py): a label that makes a flag in another category not wrong
 # (sexual content involving minors is sexual content): neither a true nor a false positive.
 

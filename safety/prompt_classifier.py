@@ -24,6 +24,9 @@ Two layers per category:
       trained by safety/reader_training.py) reads the whole prompt in one pass, each clause in its
       context.
 
+A category found only by meaning or a model (no term of its own) in a prompt that says one of its
+`not_when` idioms is judged again without them (`_idioms_aside`): "a teen cuts her hair" is "a teen".
+
 Decision per category: a block term blocks; a review term and a meaning score over the review
 cut-off together block (two independent signals agree); a meaning score over the block cut-off
 blocks; either signal alone reviews. The learned head's block cut-off (out of fold it blocked at
@@ -110,6 +113,11 @@ READER_NEEDS_LIKELY = frozenset({SELF_HARM, "sexual"})
 # Under this (and its review cut-off) the reader has read a blocked category as clearly absent: the
 # block is doubted. At its review cut-off instead, "heil hitler chants at a rally" (hate 0.48) was.
 READER_CLEARS = 0.15
+# Where the reader reads this much self-harm next to a minor and a term or a head (at this much)
+# agrees, it is certain (decide()). Chosen on prompts of minors written outside the project (benign
+# look-alikes and self-harm: splits fresh19 and fresh21 of eval_prompts.jsonl) and the reader's own
+# validation rows: no benign one of them is over both.
+MINOR_SURE_READER, MINOR_SURE_HEAD = 0.995, 0.99
 
 
 class PromptRejected(ValidationFailed):
@@ -473,6 +481,10 @@ class PromptClassifier:
         a finding to confirm or doubt, meaning near a cut-off, a head leaning), so a prompt in which
         no other layer sees anything is decided the same without it (tests/safety/test_prompt_reader.py
         checks the two agree on every labelled prompt)."""
+        prompt = validate_prompt(prompt)
+        return self._idioms_aside(prompt, self._classify(prompt))
+
+    def _classify(self, prompt: str) -> PromptResult:
         analysis = self.analyse(prompt, read=False)
         if self.reader is None:
             return self.decide(analysis)
@@ -480,6 +492,28 @@ class PromptClassifier:
         if not self._reader_may_act(analysis, unread):
             return unread
         return self.decide(replace(analysis, readings=analysis.readings + (self._read(analysis.prompt),)))
+
+    def _idioms_aside(self, prompt: str, result: PromptResult) -> PromptResult:
+        """A category that only meaning or a learned reading found (no term of its own) is judged
+        again on the text without its `not_when` idioms, the everyday things said in its words: the
+        models read "a teen cuts her hair" as a minor's self-harm (meaning 0.75, head 0.88, reader
+        0.98), what is left ("a teen") as nothing. What else the text says is still read: "a teen
+        cuts her hair, then slices her arm" keeps its finding. Content involving minors follows
+        the category it was derived from (sexual content, self-harm)."""
+        unsure = {f.category.name for f in result.findings if "terms" not in f.via}
+        rest = self.terms.without_idioms(prompt, unsure) if unsure else None
+        if rest is None:
+            return result
+        again = self._classify(rest) if rest.strip() else None
+        judged = {name for name in unsure if self.terms.without_idioms(prompt, {name}) is not None}
+        minors = self.terms.minors_category
+        if minors is not None and minors.name in unsure and "sexual" in judged:
+            judged.add(minors.name)
+        kept = [f for f in result.findings if f.category.name not in judged]
+        redone = [f for f in (again.findings if again else ()) if f.category.name in judged]
+        findings = tuple(sorted(kept + redone, key=lambda f: (-_SEVERITY[f.decision], -f.score)))
+        scores = {**result.scores, **{n: (again.scores.get(n, 0.0) if again else 0.0) for n in judged}}
+        return replace(result, decision=combine([f.decision for f in findings]), findings=findings, scores=scores)
 
     def _reader_may_act(self, analysis: "Analysis", unread: PromptResult) -> bool:
         """Whether the reader's reading could change `unread` (decide() without it): only where a
@@ -568,11 +602,30 @@ class PromptClassifier:
         meaning_agrees = by_meaning.get(SELF_HARM, Decision.ALLOW) != Decision.ALLOW or has_other_script(analysis.prompt)
         self_harm_likely = clearly_meant or any(h.decision == Decision.BLOCK for h in self_harm_hits) or \
             (bool(self_harm_hits) and meaning_agrees)
+        # The reader read the whole prompt and found no self-harm in it: "a teenager brushing her
+        # teeth in the bathroom" (meaning 0.68, head 0.79, reader 0.61) is no minor's self-harm,
+        # whatever exemplars it sits near. Not in a script the reader cannot read.
+        read = reading.best(SELF_HARM) if reading is not None else None
+        reader_cut = self.reader.cutoffs.get(SELF_HARM) if reading is not None else None
+        if not self_harm_hits and read is not None and not analysis.foreign and reader_cut is not None \
+                and reader_cut.review is not None and read[0] < reader_cut.review:
+            self_harm_likely = False
         minor_self_harm = None
         if analysis.minor_reference is not None and self_harm_likely \
                 and decisions.get(SELF_HARM, Decision.ALLOW) != Decision.ALLOW:
             minor_self_harm = analysis.minor_reference
             decisions[SELF_HARM] = Decision.BLOCK
+        elif analysis.minor_reference is not None and read is not None and read[0] >= MINOR_SURE_READER and (
+                self_harm_hits or any((b := r.best(SELF_HARM)) is not None and b[0] >= MINOR_SURE_HEAD
+                                      for r in heads)):
+            # A minor harming themselves where the reader is all but certain and a term or a head
+            # agrees: "ties her jump rope to the top bunk and loops it around her neck" (a loose
+            # frame, meaning 0.4), "lets himself sink through the ice" (no term, head 0.99). Each
+            # alone reads everyday acts of a teen that way; with the reader past this, none of the
+            # labelled look-alikes.
+            minor_self_harm = analysis.minor_reference
+            decisions[SELF_HARM] = Decision.BLOCK
+            read_certain.add(SELF_HARM)
 
         # Self-harm told as steps is instructions for it (issue 15: a suicide in numbered steps went
         # to review): certain on any self-harm term, or on meaning clearly past its cut-off.

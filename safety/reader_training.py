@@ -1,7 +1,7 @@
 """Fine-tuning the prompt reader (safety/prompt_reader.py) on our labelled prompts.
 
 Examples: the labelled rows of safety/data/eval_prompts.jsonl in READER_SPLITS (never the measuring
-splits: holdout, fresh6..fresh18), the exemplars of safety/data/prompt_exemplars.toml, and scenes
+splits: holdout, fresh6..fresh18, fresh20, fresh22), the exemplars of safety/data/prompt_exemplars.toml, and scenes
 made from the training rows: buried ones (a harmful prompt among benign ones,
 safety/head_training.synthetic_buried) and as many calm ones (a look-alike among benign ones,
 synthetic_calm), so one dark word in a long scene is not read as harm. A VALIDATION share of

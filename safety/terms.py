@@ -246,10 +246,11 @@ class TermPolicy:
                         native.add(term, TermHit(cat, term, decision))
                     else:
                         index.add(term, TermHit(cat, term, decision))
-            for phrase in table.get("not_when", []):
-                if not isinstance(phrase, str) or not _words(phrase):
+            for idiom in table.get("not_when", []):
+                if not isinstance(idiom, str) or not _words(idiom):
                     raise PolicyFileError(f"{source}: category {name}: not_when must be a list of phrases")
-                exceptions.add(phrase, name)
+                for phrase in idiom_phrases(idiom):
+                    exceptions.add(phrase, name)
             if table.get("minor_terms"):
                 minors_category = cat
                 for term in table["minor_terms"]:
@@ -277,6 +278,19 @@ class TermPolicy:
         if age is None and _AGE_SUFFIX.search(text):
             age = _MINOR_AGE_OTHER_SCRIPTS.search(text)
         return age.group(0) if age else None
+
+    def without_idioms(self, text: str, categories: set[str]) -> str | None:
+        """`text` as its words, every `not_when` idiom of `categories` taken out ("a teen cuts her
+        hair" -> "a teen"), or None where it says none of them. Read as written, else without its
+        determiners and possessives (an idiom is written without them: "cut hair")."""
+        for words in (tokens(text), tokens(without_fillers(text))):
+            found = [m for m in self._exceptions.every_match(words) if m.payload in categories]
+            if found:
+                keep = [True] * len(words)
+                for m in found:
+                    keep[m.start:m.end] = [False] * (m.end - m.start)
+                return " ".join(w for w, k in zip(words, keep) if k)
+        return None
 
     def evaluate(self, text: str) -> list[TermHit]:
         """Every term in `text`, read as written and once more without its determiners and
@@ -348,6 +362,16 @@ _AGE_SUFFIX = re.compile(r"[岁歲歳才]|лет")
 _FILLER_WORDS = frozenset("the a an his her hers their its my your our this that these those".split())
 _FILLERS = re.compile(r"(?i)\b(?:" + "|".join(sorted(_FILLER_WORDS)) + r")\b")
 _POSSESSIVE = re.compile(r"\b[^\W\d_]+(?:'s|\u2019s|s'|s\u2019)(?!\w)")
+
+
+def idiom_phrases(idiom: str) -> list[str]:
+    """A `not_when` idiom's phrases: "cut|cuts own? hair|bangs" is "cut hair", "cuts own bangs", ...
+    ("a|b": one of the forms; "split_ends": one form of two words; "word?": with or without it)."""
+    phrases = [""]
+    for token in idiom.split():
+        forms = token.rstrip("?").replace("_", " ").split("|") + ([""] if token.endswith("?") else [])
+        phrases = [f"{p} {f}".strip() for p in phrases for f in forms]
+    return phrases
 
 
 def without_fillers(text: str) -> str:
