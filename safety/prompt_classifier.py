@@ -501,11 +501,10 @@ class PromptClassifier:
         cuts her hair, then slices her arm" keeps its finding. Content involving minors follows
         the category it was derived from (sexual content, self-harm)."""
         unsure = {f.category.name for f in result.findings if "terms" not in f.via}
-        rest = self.terms.without_idioms(prompt, unsure) if unsure else None
+        rest, judged = self.terms.without_idioms(prompt, unsure) if unsure else (None, set())
         if rest is None:
             return result
         again = self._classify(rest) if rest.strip() else None
-        judged = {name for name in unsure if self.terms.without_idioms(prompt, {name}) is not None}
         minors = self.terms.minors_category
         if minors is not None and minors.name in unsure and "sexual" in judged:
             judged.add(minors.name)
@@ -605,10 +604,8 @@ class PromptClassifier:
         # The reader read the whole prompt and found no self-harm in it: "a teenager brushing her
         # teeth in the bathroom" (meaning 0.68, head 0.79, reader 0.61) is no minor's self-harm,
         # whatever exemplars it sits near. Not in a script the reader cannot read.
-        read = reading.best(SELF_HARM) if reading is not None else None
-        reader_cut = self.reader.cutoffs.get(SELF_HARM) if reading is not None else None
-        if not self_harm_hits and read is not None and not analysis.foreign and reader_cut is not None \
-                and reader_cut.review is not None and read[0] < reader_cut.review:
+        read_level, read = self._reader_decision(SELF_HARM, reading)
+        if not self_harm_hits and read is not None and not analysis.foreign and read_level == Decision.ALLOW:
             self_harm_likely = False
         minor_self_harm = None
         if analysis.minor_reference is not None and self_harm_likely \

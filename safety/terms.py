@@ -279,18 +279,18 @@ class TermPolicy:
             age = _MINOR_AGE_OTHER_SCRIPTS.search(text)
         return age.group(0) if age else None
 
-    def without_idioms(self, text: str, categories: set[str]) -> str | None:
-        """`text` as its words, every `not_when` idiom of `categories` taken out ("a teen cuts her
-        hair" -> "a teen"), or None where it says none of them. Read as written, else without its
-        determiners and possessives (an idiom is written without them: "cut hair")."""
+    def without_idioms(self, text: str, categories: set[str]) -> tuple[str | None, set[str]]:
+        """`text` as its words with every `not_when` idiom of `categories` taken out ("a teen cuts
+        her hair" -> "teen"), or None where it says none of them; and the categories whose idioms
+        it says. Read as written, else without its determiners and possessives (an idiom is
+        written without them: "cut hair")."""
+        rest, said = None, set()
         for words in (tokens(text), tokens(without_fillers(text))):
             found = [m for m in self._exceptions.every_match(words) if m.payload in categories]
-            if found:
-                keep = [True] * len(words)
-                for m in found:
-                    keep[m.start:m.end] = [False] * (m.end - m.start)
-                return " ".join(w for w, k in zip(words, keep) if k)
-        return None
+            said |= {m.payload for m in found}
+            if found and rest is None:
+                rest = " ".join(w for w in _masked(words, found) if w)
+        return rest, said
 
     def evaluate(self, text: str) -> list[TermHit]:
         """Every term in `text`, read as written and once more without its determiners and
@@ -319,10 +319,7 @@ class TermPolicy:
             read = tokens(text)
             found = self._exceptions.every_match(read)
             if found:
-                masked = list(read)
-                for m in found:
-                    masked[m.start:m.end] = [""] * (m.end - m.start)
-                still = {m.payload for m in self._index.find_in_tokens(masked)}
+                still = {m.payload for m in self._index.find_in_tokens(_masked(read, found))}
                 excepted = {m.payload for m in found}
                 hits = [h for h in hits if h.category.name not in excepted or h not in plain or h in still]
         # Sexual terms next to a reference to a minor are sexual content involving minors.
@@ -362,6 +359,14 @@ _AGE_SUFFIX = re.compile(r"[岁歲歳才]|лет")
 _FILLER_WORDS = frozenset("the a an his her hers their its my your our this that these those".split())
 _FILLERS = re.compile(r"(?i)\b(?:" + "|".join(sorted(_FILLER_WORDS)) + r")\b")
 _POSSESSIVE = re.compile(r"\b[^\W\d_]+(?:'s|\u2019s|s'|s\u2019)(?!\w)")
+
+
+def _masked(words: list[str], found: list) -> list[str]:
+    """`words` with the words of every match in `found` blanked (positions kept)."""
+    masked = list(words)
+    for m in found:
+        masked[m.start:m.end] = [""] * (m.end - m.start)
+    return masked
 
 
 def idiom_phrases(idiom: str) -> list[str]:

@@ -200,11 +200,16 @@ def test_a_text_without_its_idioms_keeps_everything_else():
         "self_harm": {"review": ["suicide"], "not_when": ["cut|cuts own? hair", "suicide prevention"]},
         "violence_gore": {"review": ["blood"], "not_when": ["blood test"]}}})
     # written without determiners and possessives, found with them
-    assert policy.without_idioms("a teen cuts her hair", {"self_harm"}) == "teen"
-    assert policy.without_idioms("a teen cuts her own hair, then cuts her arm", {"self_harm"}) == "teen then cuts arm"
-    assert policy.without_idioms("a suicide prevention ad after a blood test", {"self_harm"}) == "a ad after a blood test"
-    assert policy.without_idioms("a blood test", {"self_harm"}) is None       # another category's idiom
-    assert policy.without_idioms("a teen cuts her arm", {"self_harm"}) is None
+    assert policy.without_idioms("a teen cuts her hair", {"self_harm"}) == ("teen", {"self_harm"})
+    assert policy.without_idioms("a teen cuts her own hair, then cuts her arm", {"self_harm"}) == \
+        ("teen then cuts arm", {"self_harm"})
+    assert policy.without_idioms("a suicide prevention ad after a blood test", {"self_harm"}) == \
+        ("a ad after a blood test", {"self_harm"})
+    assert policy.without_idioms("a blood test", {"self_harm"}) == (None, set())       # another category's idiom
+    assert policy.without_idioms("a teen cuts her arm", {"self_harm"}) == (None, set())
+    # both categories' idioms, one found only without the possessive
+    assert policy.without_idioms("she cuts her hair after a blood test", {"self_harm", "violence_gore"}) == \
+        ("she cuts her hair after a", {"self_harm", "violence_gore"})
 
 
 def test_the_shipped_terms_read_idioms_and_plain_sex_as_they_are_meant():
