@@ -3,6 +3,13 @@ layer, decisions against the labels, and latency against the raw embedding call 
 measured in the same run.
 
     python bench/ip_text.py [--labels copyright/data/ip_prompts.jsonl] [--rounds 3] [--calibrate]
+                            [--calibrate-everyday] [--counts-only] [--head FILE|none]
+
+Other sets written blind, apart from the labelled one: copyright/data/ip_everyday_lookalikes.jsonl
+(fresh2: everyday prompts in famous works' words, among what the work head's cut-offs are chosen
+on; fresh3: look-alikes and described prompts of 40 works, only measured) and
+copyright/data/ip_described_blind.jsonl (fresh4: 3,168 described prompts, six facets per work, by
+four writers; only measured). Measure those with --counts-only.
 
 A prompt counts as detected when its labelled work is among the matches (review or block); a
 false positive is a negative prompt with any match, or a positive one whose labelled work is not
@@ -27,7 +34,7 @@ from app.stage import Decision  # noqa: E402
 from app.kit.text_embedding import load_text_embedder  # noqa: E402
 from app.kit.textmatch import normalise  # noqa: E402
 from copyright.catalogue import load_catalogue  # noqa: E402
-from copyright.work_head import head_path, load_head  # noqa: E402
+from copyright.work_head import NEVER, head_path, load_head  # noqa: E402
 from copyright.ip_text import DEFAULT_THRESHOLDS, IpMatch, IpTextClassifier, Thresholds  # noqa: E402
 
 LABELS = Path(__file__).resolve().parents[1] / "copyright" / "data" / "ip_prompts.jsonl"
@@ -110,7 +117,7 @@ def evaluate(rows: list[Row], results: list[list[IpMatch]]) -> Scores:
     return scores
 
 
-def report(rows: list[Row], results: list[list[IpMatch]]) -> Scores:
+def report(rows: list[Row], results: list[list[IpMatch]], counts_only: bool = False) -> Scores:
     total = evaluate(rows, results)
     print(f"\nlabelled prompts: {len(rows)} ({total.positives} naming or describing a work, {total.negatives} not)")
     print(f"  detection  precision {total.precision:.3f}  recall {total.recall:.3f}  F1 {total.f1:.3f}  "
@@ -159,7 +166,7 @@ def report(rows: list[Row], results: list[list[IpMatch]]) -> Scores:
 
     misses = [(r, m) for r, m in zip(rows, results)
               if (r.work_id is None and m) or (r.work_id is not None and r.work_id not in {x.work_id for x in m})]
-    if misses:
+    if misses and not counts_only:
         print("\nerrors (false positives and misses):")
         for row, matches in misses:
             got = ", ".join(f"{m.work_id} {m.decision.value} {m.via} {m.score:.2f}" for m in matches) or "nothing"
@@ -210,6 +217,74 @@ def probe_texts() -> list[tuple[str, str | None]]:
 
 
 # --- calibration ---------------------------------------------------------------------------------
+
+EVERYDAY_LOOKALIKES = LABELS.parent / "ip_everyday_lookalikes.jsonl"
+EVERYDAY_GRID = (NEVER, -0.10, -0.05, 0.0, 0.05, 0.10, 0.15, 0.20)
+
+
+def everyday_rows() -> dict[str, list[Row]]:
+    """What the everyday trade is shown on: the labelled set without its holdout rows, and the first
+    everyday look-alikes (fresh2), both among what the head's cut-offs were chosen on. Not the head's
+    training prompts (its centroids hold them) and never fresh3, which is only measured."""
+    labelled = [r for r in load_rows(LABELS) if r.split != "holdout"]
+    lookalikes = [r for r in load_rows(EVERYDAY_LOOKALIKES) if r.split == "fresh2"]
+    return {"labelled": labelled, "fresh2": lookalikes}
+
+
+def sweep_everyday(clf: IpTextClassifier) -> None:
+    """The work head's everyday_unpins / everyday_clears (chosen when it is trained, on its kept-back
+    rows and the calibration negatives): each row classified once without them, then every meaning
+    or head match re-judged by its everyday lead (WorkHeadCutoffs.weighed), to show the trade."""
+    if clf.head is None or clf.head.everyday is None:
+        raise SystemExit("the work head keeps no everyday counterparts: retrain it (greenlight works train-head)")
+    plain = replace(clf.head.cutoffs, everyday_unpins=NEVER, everyday_clears=NEVER)
+    base = clf.with_head(replace(clf.head, cutoffs=plain))
+    groups = everyday_rows()
+    judged: dict[str, list[tuple[Row, list[tuple[IpMatch, float | None]]]]] = {}
+    for name, rows in groups.items():
+        out = []
+        for i, row in enumerate(rows, 1):
+            vectors = base.view_vectors(row.prompt)
+            matches = base.classify(row.prompt)
+            out.append((row, [(m, (base.everyday_lead(m.work_id, vectors) or (None,))[0]
+                               if m.via in ("semantic", "learned") else None) for m in matches]))
+            progress(f"everyday leads, {name}", i, len(rows))
+        judged[name] = out
+
+    def outcome(unpins: float, clears: float, row_matches) -> list[IpMatch]:
+        cut, kept = replace(plain, everyday_unpins=unpins, everyday_clears=clears), []
+        for m, lead in row_matches:
+            level = cut.weighed(m.decision == Decision.BLOCK, lead)
+            if level is not None:
+                kept.append(m if level == m.decision.value else replace(m, decision=Decision.REVIEW))
+        return kept
+
+    print("\neveryday counterparts: per group, described prompts blocked as their work / flagged, and "
+          "prompts about no work blocked / reviewed")
+    head = f"{'unpins':>6} {'clears':>6}" + "".join(f" {g + ' pos':>16} {g + ' neg':>14}" for g in judged)
+    print(head)
+    for unpins in EVERYDAY_GRID:
+        for clears in EVERYDAY_GRID:
+            if clears < unpins:
+                continue
+            cells = []
+            for rows in judged.values():
+                pos_b = pos_f = pos = neg_b = neg_r = neg = 0
+                for row, row_matches in rows:
+                    got = outcome(unpins, clears, row_matches)
+                    ids = {m.work_id for m in got}
+                    if row.work_id is None:
+                        neg += 1
+                        neg_b += decided(got) == "block"
+                        neg_r += decided(got) == "review"
+                    else:
+                        pos += 1
+                        pos_f += row.work_id in ids
+                        pos_b += decided(got) == "block" and row.work_id in ids
+                cells.append(f" {pos_b:5d}/{pos_f:4d}/{pos:4d} {neg_b:4d}/{neg_r:4d}/{neg:4d}")
+            label = lambda v: "-" if v >= NEVER else f"{v:+.2f}"  # noqa: E731
+            print(f"{label(unpins):>6} {label(clears):>6}" + "".join(cells))
+
 
 
 def sweep(clf: IpTextClassifier, rows: list[Row], folds: bool = True) -> None:
@@ -347,6 +422,10 @@ def main() -> None:
     ap.add_argument("--labels", type=Path, default=LABELS)
     ap.add_argument("--rounds", type=int, default=3, help="timed passes over the labelled set")
     ap.add_argument("--calibrate", action="store_true", help="sweep thresholds, print the tables")
+    ap.add_argument("--calibrate-everyday", action="store_true",
+                    help="sweep the everyday counterparts' cut-offs (labelled set, training prompts, fresh2)")
+    ap.add_argument("--counts-only", action="store_true",
+                    help="print no prompt, only figures: a new split measured once stays unread")
     ap.add_argument("--head", default=None,
                     help="a work head file (default: the shipped one, or GL_IP_WORK_HEAD); 'none': without")
     args = ap.parse_args()
@@ -363,14 +442,19 @@ def main() -> None:
     print(f"model {embedder.tag} from {embedder.path} (loaded in {load_s:.1f} s)")
     print(f"catalogue {catalogue.version}: {len(catalogue.works)} works, {len(clf.descriptions)} descriptions "
           f"embedded in {build_s:.1f} s")
-    print(f"work head: {head.tag() + ' ' + head.cutoffs.tag() if head else 'none'}; thresholds: {clf.thresholds}")
+    print(f"work head: {head.tag() + ' ' + head.cutoffs.tag() if head else 'none'}; "
+          f"everyday counterparts kept: {len(head.everyday_texts) if head else 0}; "
+          f"thresholds: {clf.thresholds}")
 
     if args.calibrate:
         sweep(clf, rows)
         return
+    if args.calibrate_everyday:
+        sweep_everyday(clf)
+        return
 
     results, clf_ms, raw_ms = timed_runs(clf, rows, args.rounds)
-    report(rows, results)
+    report(rows, results, args.counts_only)
     print(f"\nlatency per prompt over {len(clf_ms)} calls ({args.rounds} rounds of {len(rows)}):")
     print(f"{'':40} {'p50 ms':>8} {'p95 ms':>8}")
     print(f"  {'classify (all layers)':38} {pct(clf_ms, 50):8.2f} {pct(clf_ms, 95):8.2f}")

@@ -39,30 +39,35 @@ def works_reindex_references() -> None:
               help="where to write the head (default: the shipped copyright/data/work_head.safetensors)")
 @click.option("--rows", "rows_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="training prompts (default: copyright/data/ip_training.jsonl)")
+@click.option("--counterparts", "counterparts_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="everyday counterparts (default: copyright/data/everyday_counterparts.jsonl)")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--steps", default=None, type=click.IntRange(min=1), help="optimiser steps (default 1500)")
 @click.option("--version", "version", default=None, help="the head's version (default: today's date)")
-def works_train_head(out: Path | None, rows_path: Path | None, seed: int, steps: int | None,
-                     version: str | None) -> None:
+def works_train_head(out: Path | None, rows_path: Path | None, counterparts_path: Path | None, seed: int,
+                     steps: int | None, version: str | None) -> None:
     """Train the IP classifier's work head on prompts that describe catalogued works without naming
     them, on the catalogue's descriptions and on look-alikes: about a minute on 2 cores."""
     from datetime import date
 
     from app.kit.text_embedding import load_text_embedder
     from copyright.catalogue import load_catalogue
+    from copyright.everyday import DEFAULT_COUNTERPARTS, read_counterparts
     from copyright.ip_text import IpTextClassifier
     from copyright.work_head import head_path, save_head
     from copyright.work_head_training import STEPS, TRAINING_ROWS, calibration_rows, read_rows, train
 
     try:
         rows = read_rows(rows_path or TRAINING_ROWS)
+        counterparts = read_counterparts(counterparts_path or DEFAULT_COUNTERPARTS)
     except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc))
     classifier = IpTextClassifier(load_catalogue(), load_text_embedder())
     with progress("training the work head") as report:
         try:
             head = train(classifier, rows, version=version or date.today().isoformat(), seed=seed,
-                         steps=steps or STEPS, checked=calibration_rows(), progress=report)
+                         steps=steps or STEPS, checked=calibration_rows(), counterparts=counterparts.texts,
+                         progress=report)
         except ValueError as exc:
             raise click.ClickException(str(exc))
     path = save_head(out or head_path(), head)
@@ -72,7 +77,7 @@ def works_train_head(out: Path | None, rows_path: Path | None, seed: int, steps:
                f"{t['validation_lookalikes'] - (t['validation_rows'] - t['validation_described'])} calibration negatives: "
                f"{t['validation_blocked_right']}/{t['validation_described']} described prompts blocked as their "
                f"work, {t['validation_blocked_other_work']} as another, {t['validation_lookalikes_blocked']} of "
-               f"{t['validation_lookalikes']} look-alikes")
+               f"{t['validation_lookalikes']} look-alikes; {t['everyday_counterparts']} everyday counterparts kept")
 
 
 @click.group()

@@ -16,6 +16,9 @@ Layers, strongest match per work kept (block beats review, then the higher score
       on the same view vectors, trained on prompts written outside the project that describe a
       work without naming it and on look-alikes; its own cut-offs, chosen on its validation share.
       Where it reads every view as no work (HEAD_CLEARS), the meaning layer's review is cleared.
+  Everyday counterparts (copyright/everyday.py, kept in the work head) weigh (d) and (e): a prompt
+  nearer an ordinary scene in the work's words ("a panda at a zoo") than to the work has not pinned
+  it ("a giant panda eating bamboo" is not Kung Fu Panda).
 
 Thresholds (Thresholds, from `python bench/ip_text.py --calibrate` on data/ip_prompts.jsonl, 237
 labelled prompts; ties went to the more conservative value):
@@ -43,7 +46,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -107,6 +110,7 @@ class IpMatch:
     score: float
     via: Via
     phrase: str
+    everyday: str = ""   # the everyday counterpart nearer than the work (a block made a review)
 
     @property
     def work_id(self) -> str:
@@ -128,8 +132,11 @@ class IpMatch:
         """What a verdict's reason should carry about this match: the work, how it was matched,
         the phrase and the score. (copyright.stages.judge makes the Reason from `ref()`; its code
         depends on the rightsholder's policy, which this classifier does not know.)"""
-        return {"work_id": self.work_id, "title": self.title, "owner": self.owner, "matched_by": self.via,
-                "phrase": self.phrase, "score": round(self.score, 4)}
+        out: dict[str, object] = {"work_id": self.work_id, "title": self.title, "owner": self.owner,
+                                  "matched_by": self.via, "phrase": self.phrase, "score": round(self.score, 4)}
+        if self.everyday:
+            out["everyday_counterpart"] = self.everyday
+        return out
 
     def _rank(self) -> tuple[int, float]:
         return _SEVERITY[self.decision], self.score
@@ -240,6 +247,10 @@ class IpTextClassifier:
         self._candidate_memo: dict[str, frozenset[str]] = {}
         self.descriptions = descriptions
         self.description_vectors = embed_cached(embedder, [r.phrase for r in descriptions])
+        rows: dict[str, list[int]] = {}
+        for i, ref in enumerate(descriptions):
+            rows.setdefault(ref.work.id, []).append(i)
+        self._description_rows = {work_id: np.array(ix) for work_id, ix in rows.items()}
         self._maker_words = {w.id: maker_words(w.owner) for w in catalogue.works}
         self._maker_phrases = {w.id: tuple(p for p in [" ".join(tokens(w.franchise or ""))] if len(p.split()) >= 2)
                                for w in catalogue.works}
@@ -474,6 +485,40 @@ class IpTextClassifier:
             return []
         return [IpMatch(work, decision, p, "learned", self.views(prompt)[view])]
 
+    def everyday_lead(self, work_id: str, vectors: np.ndarray) -> tuple[float, str] | None:
+        """How much nearer the prompt's views come to one of the work head's everyday counterparts
+        than to the work (its centroid in the head, or its nearest catalogue description), and that
+        counterpart (WorkHead.everyday_lead); None without a head that keeps counterparts, or for a
+        work neither the head nor the catalogue describes."""
+        description = self.description_cosine(work_id, vectors)
+        if self.head is None or not len(vectors) or (description is None and work_id not in self.head.works):
+            return None
+        return self.head.everyday_lead(work_id, vectors, -1.0 if description is None else description)
+
+    def description_cosine(self, work_id: str, vectors: np.ndarray) -> float | None:
+        """The views' best cosine to the work's catalogue descriptions (None: it has none)."""
+        rows = self._description_rows.get(work_id)
+        if rows is None or not len(vectors):
+            return None
+        return float((vectors @ self.description_vectors[rows].T).max())
+
+    def everyday_judged(self, matches: list[IpMatch], vectors: np.ndarray) -> list[IpMatch]:
+        """Meaning and head matches with the everyday counterparts weighed (WorkHeadCutoffs.weighed):
+        "a giant panda eating bamboo" is nearer "a panda at a zoo" than to Kung Fu Panda, so the
+        head's reading of it pins nothing. A block made a review says which counterpart."""
+        if self.head is None:
+            return matches
+        out = []
+        for match in matches:
+            found = self.everyday_lead(match.work_id, vectors)
+            level = self.head.cutoffs.weighed(match.decision == Decision.BLOCK, found[0] if found else None)
+            if level is None:
+                continue
+            if level == "review" and match.decision == Decision.BLOCK:
+                match = replace(match, decision=Decision.REVIEW, everyday=found[1])
+            out.append(match)
+        return out
+
     def names_maker(self, prompt: str, work: Work) -> bool:
         """The prompt names who makes `work`: a distinctive word of its owner ("nintendo", "disney",
         "lucasfilm") or its franchise when that is two words or more ("star wars")."""
@@ -496,6 +541,8 @@ class IpTextClassifier:
             if float(probabilities[:, -1].min()) >= HEAD_CLEARS:
                 semantic = [m for m in semantic if m.decision == Decision.BLOCK]
             learned = self.learned(prompt, vectors, probabilities, scores)
+        if vectors is not None:
+            semantic, learned = self.everyday_judged(semantic, vectors), self.everyday_judged(learned, vectors)
         for match in self.exact(prompt) + self.fuzzy(prompt) + semantic + learned:
             held = best.get(match.work_id)
             if held is None or match._rank() > held._rank():

@@ -10,6 +10,12 @@ without naming it (by look, quote, maker, story, casually), on the catalogue's d
 on look-alikes that describe none (copyright/work_head_training.py, `greenlight works train-head`).
 A view's probabilities are read per work, best view first.
 
+It also keeps what weighs a match against everyday life (copyright/everyday.py): each work's centroid
+(the normalised mean of its training prompts and descriptions) and the sentence vectors of the
+everyday counterparts it was trained with. A prompt nearer an everyday counterpart ("a panda at a
+zoo") than to the work (its centroid or nearest description) by `everyday_unpins` is not pinned, by
+`everyday_clears` not matched at all ("a giant panda eating bamboo" is not Kung Fu Panda).
+
 It knows the works it was trained on; a work registered later is matched by its names and by the
 meaning layer's nearest descriptions, as before. It costs one (views x 384) @ (384 x works+1)
 product on vectors the embedder already made. Its file (safetensors: the weights, the work ids, the
@@ -31,6 +37,7 @@ from app.kit.files import sha256_of
 DEFAULT_HEAD = Path(__file__).parent / "data" / "work_head.safetensors"
 HEAD_ENV = "GL_IP_WORK_HEAD"
 FORMAT = "greenlight-work-head-1"
+NEVER = 2.0   # a cosine lead never reaches it: the everyday counterparts weigh nothing
 
 
 class WorkHeadError(ValueError):
@@ -50,10 +57,25 @@ class WorkHeadCutoffs:
     agree: float = 1.0
     agree_meaning: float = 1.0
     agree_details: int = 0    # content words the head's view needs ("a yellow mouse" fits many)
+    # everyday lead (counterpart cosine minus the work's) from which a match is not pinned (a block
+    # becomes a review), and from which it is dropped
+    everyday_unpins: float = NEVER
+    everyday_clears: float = NEVER
 
     def tag(self) -> str:
+        everyday = "" if self.everyday_unpins >= NEVER and self.everyday_clears >= NEVER else \
+            f"/e{self.everyday_unpins:+.2f}&{self.everyday_clears:+.2f}"
         return (f"r{self.review:.2f}/b{self.block:.2f}+{self.margin:.2f}"
-                f"/a{self.agree:.2f}&{self.agree_meaning:.2f}d{self.agree_details}")
+                f"/a{self.agree:.2f}&{self.agree_meaning:.2f}d{self.agree_details}{everyday}")
+
+    def weighed(self, pinned: bool, lead: float | None) -> str | None:
+        """A match's level once its everyday lead is weighed: "block" (pinned, not unpinned),
+        "review", or None (cleared). `lead` None: nothing to weigh."""
+        if lead is not None and lead >= self.everyday_clears:
+            return None
+        if pinned and (lead is None or lead < self.everyday_unpins):
+            return "block"
+        return "review"
 
     def blocks(self, ranked: list[tuple[str, float, int]], nearest: tuple[str, float] | None, details: int) -> bool:
         """Whether the head's ranked works (best first), the meaning layer's nearest work (id, cosine)
@@ -78,6 +100,22 @@ class WorkHead:
     cutoffs: WorkHeadCutoffs
     training: dict = field(default_factory=dict)
     sha256: str = ""
+    centroids: np.ndarray | None = None     # (works, dim), unit rows
+    everyday: np.ndarray | None = None      # (counterparts, dim): the everyday counterparts' vectors
+    everyday_texts: tuple[str, ...] = ()
+
+    def everyday_lead(self, work: str, vectors: np.ndarray, description: float) -> tuple[float, str] | None:
+        """How much nearer the views come to an everyday counterpart than to `work` (its centroid, or
+        `description`: the views' best cosine to its catalogue descriptions), and that counterpart.
+        None where the head keeps no counterparts or the views are empty."""
+        if self.everyday is None or not len(self.everyday) or not len(vectors):
+            return None
+        own = description
+        if self.centroids is not None and work in self.works:
+            own = max(own, float((vectors @ self.centroids[self.works.index(work)]).max()))
+        sims = (vectors @ self.everyday.T).max(axis=0)
+        j = int(sims.argmax())
+        return float(sims[j]) - own, self.everyday_texts[j]
 
     def tag(self) -> str:
         return f"workhead-{self.version}-{self.sha256[:8]}"
@@ -96,20 +134,30 @@ class WorkHead:
 
 
 def save_head(path: str | os.PathLike[str], head: WorkHead) -> Path:
+    extra = {name: a for name, a in (("centroids", head.centroids), ("everyday", head.everyday)) if a is not None}
     return class_head.save_file(path, head.weight, head.bias, {
         "format": FORMAT, "embedder": head.embedder, "version": head.version, "works": list(head.works),
-        "cutoffs": asdict(head.cutoffs), "training": head.training})
+        "cutoffs": asdict(head.cutoffs), "training": head.training, "everyday_texts": list(head.everyday_texts)},
+        extra)
 
 
 def read_head(path: str | os.PathLike[str]) -> WorkHead:
     """The head in `path`, whichever base model it was trained over. WorkHeadError otherwise."""
-    meta, works, weight, bias, _ = class_head.read_file(path, FORMAT, "works", "work head", WorkHeadError)
+    meta, works, weight, bias, extra = class_head.read_file(path, FORMAT, "works", "work head", WorkHeadError)
     try:
         cutoffs = WorkHeadCutoffs(**{k: (int if k == "agree_details" else float)(v) for k, v in meta["cutoffs"].items()})
-        return WorkHead(str(meta["embedder"]), str(meta["version"]), works, weight, bias, cutoffs,
-                        dict(meta.get("training", {})), sha256_of(path))
+        everyday_texts = tuple(str(t) for t in meta.get("everyday_texts", ()))
+        head = WorkHead(str(meta["embedder"]), str(meta["version"]), works, weight, bias, cutoffs,
+                        dict(meta.get("training", {})), sha256_of(path), extra.get("centroids"), extra.get("everyday"),
+                        everyday_texts)
     except (KeyError, TypeError, ValueError) as exc:
         raise WorkHeadError(f"{path}: incomplete work head metadata ({exc})") from exc
+    dim = weight.shape[0]
+    if head.centroids is not None and head.centroids.shape != (len(works), dim):
+        raise WorkHeadError(f"{path}: centroids {head.centroids.shape} do not fit {len(works)} works")
+    if head.everyday is not None and head.everyday.shape != (len(everyday_texts), dim):
+        raise WorkHeadError(f"{path}: everyday vectors {head.everyday.shape} do not fit {len(everyday_texts)} texts")
+    return head
 
 
 def load_head(path: str | os.PathLike[str], embedder_tag: str) -> WorkHead:

@@ -100,14 +100,6 @@ def choose_cutoffs(scored: Sequence[Scored]) -> tuple[FigureHeadCutoffs, dict]:
     return replace(chosen, review=min(review, chosen.block, chosen.agree)), {"validation_score": right}
 
 
-def centroids(vectors: np.ndarray, targets: np.ndarray, classes: int) -> np.ndarray:
-    """(classes, dim): each class's normalised mean of its training vectors (zero for one without)."""
-    out = np.zeros((classes, vectors.shape[1]), dtype=np.float32)
-    np.add.at(out, targets[targets >= 0], vectors[targets >= 0])
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.where(norms > 0, norms, 1.0)
-
-
 def view_vectors(embed_many, prompts: Sequence[str]) -> list[np.ndarray]:
     """Each prompt's views' sentence vectors, embedded together in length-sorted batches."""
     views = [prompt_views(p) for p in prompts]
@@ -134,7 +126,7 @@ def train(rows: Sequence[TrainingRow], descriptions: Sequence[tuple[str, str]], 
     weight, bias, figures_fit = class_head.fit(vectors, targets, len(figures), steps=steps, lr=LEARNING_RATE,
                                                weight_decay=WEIGHT_DECAY, seed=seed, progress=progress)
     provisional = FigureHead(embedder.tag, version, figures, weight, bias, FigureHeadCutoffs(1.0, 1.0, 0.0),
-                             centroids=centroids(vectors, targets, len(figures)))
+                             centroids=class_head.centroids(vectors, targets, len(figures)))
     scored = []
     for row, v in zip(validation, view_vectors(embedder.embed_many, [r.prompt for r in validation])):
         ranked = provisional.ranked(v)

@@ -73,6 +73,15 @@ def fit(vectors: np.ndarray, targets: np.ndarray, classes: int, *, steps: int, l
             {"loss_first": round(first, 4), "loss_last": round(last, 4)})
 
 
+def centroids(vectors: np.ndarray, targets: np.ndarray, classes: int) -> np.ndarray:
+    """(classes, dim): each class's normalised mean of its training vectors (zero for one without;
+    target -1, "none", belongs to no class)."""
+    out = np.zeros((classes, vectors.shape[1]), dtype=np.float32)
+    np.add.at(out, targets[targets >= 0], vectors[targets >= 0])
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.where(norms > 0, norms, 1.0)
+
+
 def split_validation(rows: Sequence[Row], key: Callable[[Row], Hashable], share: float,
                      seed: int = 0) -> tuple[list[Row], list[Row]]:
     """(train, validation): `share` of each class's rows (by `key`; None for "none") kept back."""

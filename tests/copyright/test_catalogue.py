@@ -51,11 +51,19 @@ def test_named_works_are_blocked(stage, check, prompt, work_id):
 
 
 @pytest.mark.parametrize("prompt", ["a frozen lake at dawn", "cars in traffic", "a brave firefighter",
-                                    "a green cube sliding down a ramp", "a cat eating lasagna",
+                                    "a green cube sliding down a ramp",
                                     "孙悟空大闹天宫",  # the Monkey King of Journey to the West: public domain
                                     "маленькая кошка играет"])
 def test_ordinary_words_are_allowed(stage, check, prompt):
     assert check(stage, prompt).decision == Decision.ALLOW
+
+
+def test_a_cat_eating_lasagna_is_at_most_reviewed(stage, check):
+    # No name in it, but Garfield's signature pair: the work head reads it at its review cut-off, and
+    # no everyday counterpart is nearer than Garfield (a person decides; it is never blocked).
+    v = check(stage, "a cat eating lasagna")
+    assert v.decision in (Decision.ALLOW, Decision.REVIEW)
+    assert all(r.details.get("work_id") == "garfield" for r in v.reasons)
 
 
 def test_a_titles_plural_word_stays_plural(stage, check):

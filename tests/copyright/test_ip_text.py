@@ -200,7 +200,7 @@ def test_thresholds_are_applied(clf):
 @pytest.mark.slow
 @pytest.mark.parametrize("prompt", [
     "a green cube sliding down a ramp", "two friends dancing at sunset", "a doctor explaining vaccines",
-    "a cat eating lasagna", "a mouse in a kitchen", "cars in traffic on a rainy evening",
+    "a mouse in a kitchen", "cars in traffic on a rainy evening",   # "a cat eating lasagna": test_catalogue
     "a snowman with a carrot nose in a garden", "a lion resting in the savanna", "a small robot rolling across a desk",
 ])
 def test_unrelated_prompts_are_allowed(clf, prompt):

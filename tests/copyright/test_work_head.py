@@ -80,18 +80,49 @@ def test_cut_offs_block_no_more_look_alikes_than_allowed_and_flag_few():
         return TrainingRow("p", work)
 
     scored = [
-        (row("a"), [("a", 0.97, 0), ("b", 0.01, 0)], None, 9),      # the head alone
-        (row("b"), [("b", 0.7, 0), ("a", 0.2, 0)], ("b", 0.6), 8),  # the head and the meaning layer
-        (row(None), [("a", 0.8, 0), ("b", 0.1, 0)], ("a", 0.7), 2),  # "a yellow mouse"
-        (row(None), [("b", 0.85, 0), ("a", 0.1, 0)], ("b", 0.7), 5),
-        *[(row(None), [("a", 0.1 + 0.01 * i, 0), ("b", 0.05, 0)], None, 4) for i in range(40)],
+        (row("a"), [("a", 0.97, 0), ("b", 0.01, 0)], None, 9, None),      # the head alone
+        (row("b"), [("b", 0.7, 0), ("a", 0.2, 0)], ("b", 0.6), 8, None),  # the head and the meaning layer
+        (row(None), [("a", 0.8, 0), ("b", 0.1, 0)], ("a", 0.7), 2, None),  # "a yellow mouse"
+        (row(None), [("b", 0.85, 0), ("a", 0.1, 0)], ("b", 0.7), 5, None),
+        *[(row(None), [("a", 0.1 + 0.01 * i, 0), ("b", 0.05, 0)], None, 4, None) for i in range(40)],
     ]
     cutoffs, figures = choose_cutoffs(scored)
-    blocked = [r.work_id for r, ranked, near, details in scored if cutoffs.blocks(ranked, near, details)]
+    blocked = [r.work_id for r, ranked, near, details, _ in scored if cutoffs.blocks(ranked, near, details)]
     assert blocked.count(None) <= 1 and "a" in blocked and "b" in blocked
     assert figures["validation_score"] == 2
-    flagged = sum(ranked[0][1] >= cutoffs.review for r, ranked, _, _ in scored if r.work_id is None)
+    flagged = sum(ranked[0][1] >= cutoffs.review for r, ranked, *_ in scored if r.work_id is None)
     assert flagged <= 0.03 * 42
+
+
+def test_cut_offs_weigh_the_everyday_counterparts_where_that_unpins_look_alikes_and_keeps_described_ones():
+    def row(work):
+        return TrainingRow("p", work)
+
+    # Two look-alikes the head reads as surely as the described prompts ("a giant panda eating
+    # bamboo"), each nearer an everyday counterpart than to the work (lead > 0); the described
+    # prompts are nearer their work (lead < 0).
+    scored = [
+        *[(row("a"), [("a", 0.95, 0), ("b", 0.01, 0)], None, 9, -0.2) for _ in range(5)],
+        *[(row(None), [("a", 0.95, 0), ("b", 0.01, 0)], None, 9, 0.12) for _ in range(2)],
+        *[(row(None), [("b", 0.1, 0), ("a", 0.05, 0)], None, 4, None) for _ in range(40)],
+    ]
+    cutoffs, figures = choose_cutoffs(scored)
+    levels = [cutoffs.weighed(cutoffs.blocks(ranked, near, details), lead) for _r, ranked, near, details, lead in scored]
+    assert levels[:5] == ["block"] * 5 and figures["validation_score"] == 5
+    assert "block" not in levels[5:7] and cutoffs.everyday_unpins <= 0.10
+    without = [(r, ranked, near, details, None) for r, ranked, near, details, _ in scored]
+    plain, plain_figures = choose_cutoffs(without)   # nothing to weigh: the look-alikes cost the blocks
+    assert plain_figures["validation_score"] < 5
+
+
+def test_an_everyday_lead_unpins_a_block_and_clears_a_match_from_its_cut_offs():
+    cut = replace(CUTS, everyday_unpins=0.0, everyday_clears=0.10)
+    assert cut.weighed(True, None) == "block" and cut.weighed(False, None) == "review"
+    assert cut.weighed(True, -0.05) == "block"              # nearer the work
+    assert cut.weighed(True, 0.05) == "review"              # nearer everyday life: not pinned
+    assert cut.weighed(True, 0.10) is None and cut.weighed(False, 0.2) is None
+    assert CUTS.weighed(True, 1.5) == "block"               # a head without counterparts weighs nothing
+    assert "/e+0.00&+0.10" in cut.tag() and "/e" not in CUTS.tag()
 
 
 def test_validation_keeps_back_a_share_of_every_work():
@@ -116,6 +147,13 @@ def test_the_training_rows_name_catalogued_works_and_never_a_measured_prompt():
     assert checked and all(r.work_id is None for r in checked)
     unread = {r["prompt"] for r in labelled if r.get("split") in ("fresh", "holdout")}
     assert not unread & {r.prompt for r in checked}
+    # the blind sets that are only measured: fresh3 (look-alikes and described) and fresh4 (described)
+    blind = [json.loads(line) for name in ("ip_everyday_lookalikes.jsonl", "ip_described_blind.jsonl")
+             for line in (Path(LABELLED).parent / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    measured_only = {r["prompt"].strip().lower() for r in blind if r["split"] in ("fresh3", "fresh4")}
+    assert len(measured_only) > 3000
+    assert not measured_only & ({r.prompt.lower() for r in rows} | {r.prompt.lower() for r in checked})
+    assert any(r.kind == "everyday-fresh2" for r in checked)
 
 
 @pytest.fixture(scope="module")
