@@ -9,7 +9,8 @@ from pathlib import Path
 
 from app.config import setting
 from app.stage import Decision
-from app.kit.textmatch import NativeAliases, PhraseIndex, appears_capitalised, has_other_script, transliterate
+from app.kit.textmatch import (Match, NativeAliases, PhraseIndex, appears_capitalised, has_other_script, tokens,
+                               transliterate)
 
 DEFAULT_WORKS = Path(__file__).parent / "data" / "works.json"
 # The best-known titles and characters as other languages write them (its "source" says whence).
@@ -89,10 +90,13 @@ class Catalogue:
     def find(self, text: str) -> list[WorkRef]:
         refs = [m.payload for m in self._index.find(text)]
         # "a frozen lake" is not Frozen: an ambiguous title counts when written as a title or
-        # next to words that say a work is meant ("the movie", "disney").
-        in_context = bool(self._context.find(text))
-        refs += [m.payload for m in self._ambiguous.find(text)
-                 if in_context or appears_capitalised(text, m.payload.phrase)]
+        # next to words that say a work is meant ("the movie frozen", "disney's frozen"). Next to,
+        # not anywhere: "close-up of an old film projector" is not Up, nor "a car" in a prompt
+        # about a video game Cars.
+        toks = tokens(text)
+        context = self._context.every_match(toks)
+        refs += [m.payload for m in self._ambiguous.every_match(toks)
+                 if any(_near(m, c) for c in context) or appears_capitalised(text, m.payload.phrase)]
         if has_other_script(text):
             # Titles as other languages write them; and read in Latin letters, whole titles only.
             refs += [ref for _, ref in self._native.find(text)]
@@ -103,6 +107,14 @@ class Catalogue:
             if held is None or (held.decision == Decision.REVIEW and ref.decision == Decision.BLOCK):
                 best[ref.work.id] = ref
         return list(best.values())
+
+
+CONTEXT_GAP = 2   # words that may stand between an ambiguous title and a word saying a work is meant
+
+
+def _near(title: Match, context: Match) -> bool:
+    gap = context.start - title.end if context.start >= title.end else title.start - context.end
+    return gap <= CONTEXT_GAP
 
 
 @lru_cache(maxsize=4)

@@ -75,10 +75,20 @@ def test_a_titles_plural_word_stays_plural(stage, check):
     assert check(stage, "two Star Wars fans in costume").decision == Decision.BLOCK
 
 
-@pytest.mark.parametrize("prompt", ["Elsa building a snowman", "a scene from the movie frozen"])
+@pytest.mark.parametrize("prompt", ["Elsa building a snowman", "a scene from the movie frozen",
+                                    "an animated film version of up", "frozen, the disney movie"])
 def test_ambiguous_titles_as_names_or_in_context_go_to_review(stage, check, prompt):
     v = check(stage, prompt)
     assert v.decision == Decision.REVIEW and v.reasons[0].code == "possible_copyrighted_work"
+
+
+@pytest.mark.parametrize("prompt", ["close-up of an old film projector clicking in a dark room",
+                                    "a kid playing a video game in the back seat of a car on a long road trip",
+                                    "a car chase in a cartoon"])
+def test_a_word_that_says_a_work_is_meant_counts_only_next_to_the_ambiguous_title(stage, check, prompt):
+    # "film", "video game", "cartoon" are there, but not next to "up" or "car": 218 of the safety
+    # set's 6,759 benign prompts were reviewed so, 65 now
+    assert check(stage, prompt).decision == Decision.ALLOW
 
 
 def test_loader_reads_a_custom_catalogue(tmp_path, check):
