@@ -485,15 +485,17 @@ class IpTextClassifier:
             return []
         return [IpMatch(work, decision, p, "learned", self.views(prompt)[view])]
 
-    def everyday_lead(self, work_id: str, vectors: np.ndarray) -> tuple[float, str] | None:
+    def everyday_lead(self, work_id: str, vectors: np.ndarray,
+                      nearest: tuple[float, str] | None = None) -> tuple[float, str] | None:
         """How much nearer the prompt's views come to one of the work head's everyday counterparts
         than to the work (its centroid in the head, or its nearest catalogue description), and that
-        counterpart (WorkHead.everyday_lead); None without a head that keeps counterparts, or for a
-        work neither the head nor the catalogue describes."""
+        counterpart (WorkHead.everyday_lead; `nearest`: its everyday_nearest, when already read);
+        None without a head that keeps counterparts, or for a work neither the head nor the
+        catalogue describes."""
         description = self.description_cosine(work_id, vectors)
         if self.head is None or not len(vectors) or (description is None and work_id not in self.head.works):
             return None
-        return self.head.everyday_lead(work_id, vectors, -1.0 if description is None else description)
+        return self.head.everyday_lead(work_id, vectors, -1.0 if description is None else description, nearest)
 
     def description_cosine(self, work_id: str, vectors: np.ndarray) -> float | None:
         """The views' best cosine to the work's catalogue descriptions (None: it has none)."""
@@ -506,11 +508,14 @@ class IpTextClassifier:
         """Meaning and head matches with the everyday counterparts weighed (WorkHeadCutoffs.weighed):
         "a giant panda eating bamboo" is nearer "a panda at a zoo" than to Kung Fu Panda, so the
         head's reading of it pins nothing. A block made a review says which counterpart."""
-        if self.head is None:
+        if self.head is None or not matches:
+            return matches
+        nearest = self.head.everyday_nearest(vectors)
+        if nearest is None:
             return matches
         out = []
         for match in matches:
-            found = self.everyday_lead(match.work_id, vectors)
+            found = self.everyday_lead(match.work_id, vectors, nearest)
             level = self.head.cutoffs.weighed(match.decision == Decision.BLOCK, found[0] if found else None)
             if level is None:
                 continue
@@ -541,9 +546,8 @@ class IpTextClassifier:
             if float(probabilities[:, -1].min()) >= HEAD_CLEARS:
                 semantic = [m for m in semantic if m.decision == Decision.BLOCK]
             learned = self.learned(prompt, vectors, probabilities, scores)
-        if vectors is not None:
-            semantic, learned = self.everyday_judged(semantic, vectors), self.everyday_judged(learned, vectors)
-        for match in self.exact(prompt) + self.fuzzy(prompt) + semantic + learned:
+        weighed = self.everyday_judged(semantic + learned, vectors) if vectors is not None else semantic + learned
+        for match in self.exact(prompt) + self.fuzzy(prompt) + weighed:
             held = best.get(match.work_id)
             if held is None or match._rank() > held._rank():
                 best[match.work_id] = match

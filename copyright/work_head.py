@@ -104,18 +104,27 @@ class WorkHead:
     everyday: np.ndarray | None = None      # (counterparts, dim): the everyday counterparts' vectors
     everyday_texts: tuple[str, ...] = ()
 
-    def everyday_lead(self, work: str, vectors: np.ndarray, description: float) -> tuple[float, str] | None:
+    def everyday_nearest(self, vectors: np.ndarray) -> tuple[float, str] | None:
+        """The views' best cosine to any everyday counterpart, and that counterpart (one product per
+        prompt, whichever works it matched). None where the head keeps none or the views are empty."""
+        if self.everyday is None or not len(self.everyday) or not len(vectors):
+            return None
+        sims = (vectors @ self.everyday.T).max(axis=0)
+        j = int(sims.argmax())
+        return float(sims[j]), self.everyday_texts[j]
+
+    def everyday_lead(self, work: str, vectors: np.ndarray, description: float,
+                      nearest: tuple[float, str] | None = None) -> tuple[float, str] | None:
         """How much nearer the views come to an everyday counterpart than to `work` (its centroid, or
         `description`: the views' best cosine to its catalogue descriptions), and that counterpart.
-        None where the head keeps no counterparts or the views are empty."""
-        if self.everyday is None or not len(self.everyday) or not len(vectors):
+        `nearest`: everyday_nearest(vectors), when already read. None as everyday_nearest."""
+        nearest = self.everyday_nearest(vectors) if nearest is None else nearest
+        if nearest is None:
             return None
         own = description
         if self.centroids is not None and work in self.works:
             own = max(own, float((vectors @ self.centroids[self.works.index(work)]).max()))
-        sims = (vectors @ self.everyday.T).max(axis=0)
-        j = int(sims.argmax())
-        return float(sims[j]) - own, self.everyday_texts[j]
+        return nearest[0] - own, nearest[1]
 
     def tag(self) -> str:
         return f"workhead-{self.version}-{self.sha256[:8]}"
