@@ -319,6 +319,10 @@ _DECLARED = (
             "the IP classifier's work head (which catalogued work a prompt describes; "
             "`greenlight works train-head` rewrites the shipped file)",
             "`copyright/data/work_head.safetensors`"),
+    Setting("GL_IP_WORK_FACTS", "copyright", PATH, None,
+            "the IP classifier's work facts index (what fans know about each work, matched by meaning; "
+            "`greenlight works build-facts` rewrites the shipped file from `copyright/data/work_facts.jsonl`)",
+            "`copyright/data/work_facts.safetensors`"),
     Setting("GL_IMAGE_EMBED_REVIEW", "copyright", number(-1.0, 1.0), 0.9,
             "cosine similarity to a reference image that sends a generation to review"),
     Setting("GL_LEDGER_FUTURE_TOLERANCE", "copyright", DURATION, 300,

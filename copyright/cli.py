@@ -16,7 +16,7 @@ def _rt() -> runtime.Runtime:
 
 @click.group()
 def works() -> None:
-    """Copyrighted works: reference images."""
+    """Copyrighted works: reference images, the work head, the work facts."""
 
 
 @works.command("reindex-references")
@@ -78,6 +78,42 @@ def works_train_head(out: Path | None, rows_path: Path | None, counterparts_path
                f"{t['validation_blocked_right']}/{t['validation_described']} described prompts blocked as their "
                f"work, {t['validation_blocked_other_work']} as another, {t['validation_lookalikes_blocked']} of "
                f"{t['validation_lookalikes']} look-alikes; {t['everyday_counterparts']} everyday counterparts kept")
+
+
+@works.command("build-facts")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="where to write the index (default: the shipped copyright/data/work_facts.safetensors)")
+@click.option("--benign", "benign_paths", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="more benign prompts (JSON lines with \"prompt\" or \"text\"; rows with a work_id or labels are "
+                   "skipped), beside the counterparts, look-alikes and calibration negatives; repeatable")
+@click.option("--version", "version", default=None, help="the index's version (default: today's date)")
+def works_build_facts(out: Path | None, benign_paths: tuple[Path, ...], version: str | None) -> None:
+    """Embed copyright/data/work_facts.jsonl and find each fact's benign ceiling (the closest any benign
+    prompt comes to it; of the --benign prompts, those the other layers block as the fact's own work or
+    franchise are left out): about 10 minutes on 2 cores."""
+    from datetime import date
+
+    from app.kit.text_embedding import load_text_embedder
+    from copyright.catalogue import load_catalogue
+    from copyright.ip_text import IpTextClassifier
+    from copyright.work_facts import benign_texts, build, index_path, read_facts, save
+    from copyright.work_head import head_path, load_head
+
+    embedder = load_text_embedder()
+    try:
+        book = read_facts()
+        negatives, unlabelled, sources = benign_texts(benign_paths)
+        head = load_head(head_path(), embedder.tag)
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc))
+    reader = IpTextClassifier(load_catalogue(), embedder, head=head)
+    with progress("embedding the facts") as report:
+        facts = build(book, embedder, negatives, unlabelled=unlabelled, version=version or date.today().isoformat(),
+                      read_as=lambda text: reader.blocked_kin(text), sources=sources, progress=report)
+    path = save(out or index_path(), facts)
+    click.echo(f"wrote {path}: {len(book.texts)} facts of {len(set(book.works))} works; ceilings from "
+               f"{len(negatives)} labelled negatives and {len(unlabelled)} other benign prompts; "
+               f"cut-offs {facts.cutoffs.tag()}")
 
 
 @click.group()

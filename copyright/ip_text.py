@@ -15,7 +15,11 @@ Layers, strongest match per work kept (block beats review, then the higher score
   (e) learned: the work head (copyright/work_head.py), a softmax over the shipped works and "none"
       on the same view vectors, trained on prompts written outside the project that describe a
       work without naming it and on look-alikes; its own cut-offs, chosen on its validation share.
-      Where it reads every view as no work (HEAD_CLEARS), the meaning layer's review is cleared.
+      Where it reads every view as no work (HEAD_CLEARS), the meaning layer's review is cleared;
+  (f) facts: what fans know about a work (its objects, places, companions, lines, scenes; copyright/
+      work_facts.py), recalled by the same view vectors: two facts of one work, or one met closely,
+      with the work head leaning the same way, block ("a round shield ricocheting off walls, a
+      frozen warplane found in arctic ice").
   Everyday counterparts (copyright/everyday.py, kept in the work head) weigh (d) and (e): a prompt
   nearer an ordinary scene in the work's words ("a panda at a zoo") than to the work has not pinned
   it ("a giant panda eating bamboo" is not Kung Fu Panda).
@@ -57,6 +61,8 @@ from app.kit.text_embedding import (
 )
 from app.kit.textmatch import PhraseIndex, appears_capitalised, deletes, edit_distance, singular, tokens
 from copyright.catalogue import WORK_CONTEXT_WORDS, Catalogue, Work, WorkRef, load_catalogue
+from copyright.work_facts import DEFAULT_FACTS, WorkFacts, index_path, read, read_facts
+from copyright.work_facts import load as load_facts
 from copyright.work_head import WorkHead, head_path, load_head, read_head
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ class Thresholds:
 
 DEFAULT_THRESHOLDS = Thresholds()
 
-Via = str  # 'title' | 'alias' | 'fuzzy_alias' | 'description' | 'semantic' | 'learned'
+Via = str  # 'title' | 'alias' | 'fuzzy_alias' | 'description' | 'semantic' | 'learned' | 'facts'
 _SEVERITY = {Decision.REVIEW: 1, Decision.BLOCK: 2}
 
 
@@ -175,27 +181,36 @@ class _Phrase:
     spaced: str       # the same, space-separated
 
 
-def _version(embedder_tag: str, catalogue: Catalogue, thresholds: Thresholds, head: WorkHead | None) -> str:
+def _version(embedder_tag: str, catalogue: Catalogue, thresholds: Thresholds, head: WorkHead | None,
+             facts: WorkFacts | None = None) -> str:
     learned = f":{head.tag()}:{head.cutoffs.tag()}" if head is not None else ""
-    return f"ip-text-1:{embedder_tag}:catalogue-{catalogue.version}:{thresholds.tag()}{learned}"
+    recalled = f":{facts.tag()}" if facts is not None else ""
+    return f"ip-text-1:{embedder_tag}:catalogue-{catalogue.version}:{thresholds.tag()}{learned}{recalled}"
 
 
 def ip_text_version(catalogue: Catalogue) -> str:
     """What an ``IpTextClassifier`` of ``catalogue`` with the default embedder, work head and cut-offs
     records, without loading the model (from its record and the head file, read once per file state)."""
-    path = head_path()
+    path, facts = head_path(), index_path()
     try:
-        state = os.stat(path)
+        state, facts_state = os.stat(path), os.stat(facts)
     except OSError:
-        read_head(path)   # raises WorkHeadError, naming the file
+        read_head(path)   # raises WorkHeadError (or WorkFactsError below), naming the file
+        read(facts, read_facts())
         raise
     return _version(text_embedder_model_file().tag, catalogue, DEFAULT_THRESHOLDS,
-                    _head_for_version(path, state.st_mtime_ns, state.st_size))
+                    _head_for_version(path, state.st_mtime_ns, state.st_size),
+                    _facts_for_version(facts, facts_state.st_mtime_ns, facts_state.st_size))
 
 
 @lru_cache(maxsize=4)
 def _head_for_version(path: str, _mtime_ns: int, _size: int) -> WorkHead:
     return read_head(path)
+
+
+@lru_cache(maxsize=4)
+def _facts_for_version(path: str, _mtime_ns: int, _size: int) -> WorkFacts:
+    return read(path, read_facts(DEFAULT_FACTS))
 
 
 class IpTextClassifier:
@@ -206,8 +221,10 @@ class IpTextClassifier:
     are embedded here (cached per process); `classify` then costs one embedding call."""
 
     def __init__(self, catalogue: Catalogue, embedder: TextEmbedder,
-                 thresholds: Thresholds = DEFAULT_THRESHOLDS, head: WorkHead | None = None):
+                 thresholds: Thresholds = DEFAULT_THRESHOLDS, head: WorkHead | None = None,
+                 facts: WorkFacts | None = None):
         self.catalogue, self.embedder, self.thresholds, self.head = catalogue, embedder, thresholds, head
+        self.facts = facts
         self._works = {w.id: w for w in catalogue.works}
         self.common_words = embedder.vocabulary()
         names: dict[str, list[_Phrase]] = {}
@@ -252,6 +269,10 @@ class IpTextClassifier:
             rows.setdefault(ref.work.id, []).append(i)
         self._description_rows = {work_id: np.array(ix) for work_id, ix in rows.items()}
         self._maker_words = {w.id: maker_words(w.owner) for w in catalogue.works}
+        self._franchise = {w.id: (w.franchise or w.id).casefold() for w in catalogue.works}
+        self._franchise_works: dict[str, list[str]] = {}
+        for work_id, franchise in self._franchise.items():
+            self._franchise_works.setdefault(franchise, []).append(work_id)
         self._maker_phrases = {w.id: tuple(p for p in [" ".join(tokens(w.franchise or ""))] if len(p.split()) >= 2)
                                for w in catalogue.works}
 
@@ -267,9 +288,15 @@ class IpTextClassifier:
         clone.head = head
         return clone
 
+    def with_facts(self, facts: WorkFacts | None) -> "IpTextClassifier":
+        """The same classifier with another work facts index (or none)."""
+        clone = copy.copy(self)
+        clone.facts = facts
+        return clone
+
     @property
     def version(self) -> str:
-        return _version(self.embedder.tag, self.catalogue, self.thresholds, self.head)
+        return _version(self.embedder.tag, self.catalogue, self.thresholds, self.head, self.facts)
 
     # -- layers --------------------------------------------------------------------------------
 
@@ -485,6 +512,42 @@ class IpTextClassifier:
             return []
         return [IpMatch(work, decision, p, "learned", self.views(prompt)[view])]
 
+    def recalled_facts(self, prompt: str, vectors: np.ndarray | None = None,
+                       probabilities: np.ndarray | None = None) -> list[IpMatch]:
+        """(f) the works whose facts the views recall and pin with the work head's agreement
+        (WorkFacts.pins); a franchise's works count together, and the work most facts are of is
+        named. The phrase lists the facts recalled. Only works of this catalogue, and without a
+        head, only what the facts pin alone."""
+        if self.facts is None:
+            return []
+        vectors = self.view_vectors(prompt) if vectors is None else vectors
+        if not len(vectors):
+            return []
+        if self.head is not None and probabilities is None:
+            probabilities = self.head.probabilities(vectors)
+        column = {work_id: i for i, work_id in enumerate(self.head.works)} if self.head is not None else {}
+        out = []
+        for recalled in self.facts.recalled(vectors, self._franchise):
+            work = self._works.get(recalled.work_id)
+            if work is None:
+                continue
+            # the head leaning to any work of the franchise
+            columns = [column[w] for w in self._franchise_works[self._franchise[work.id]] if w in column]
+            leaning = float(probabilities[:, columns].max()) if probabilities is not None and columns else 0.0
+            if self.facts.pins(recalled, leaning):
+                phrase = "; ".join(text for text, _cosine in recalled.facts)
+                out.append(IpMatch(work, Decision.BLOCK, max(0.0, min(1.0, recalled.best)), "facts", phrase))
+        return out
+
+    def kin(self, work_id: str) -> list[str]:
+        """The works of `work_id`'s franchise, itself included (the facts layer counts them together)."""
+        franchise = self._franchise.get(work_id)
+        return list(self._franchise_works.get(franchise, [work_id])) if franchise else [work_id]
+
+    def blocked_kin(self, prompt: str) -> list[str]:
+        """The works of every franchise the prompt is blocked as (building the facts' ceilings)."""
+        return [w for m in self.classify(prompt) if m.decision == Decision.BLOCK for w in self.kin(m.work_id)]
+
     def everyday_lead(self, work_id: str, vectors: np.ndarray,
                       nearest: tuple[float, str] | None = None) -> tuple[float, str] | None:
         """How much nearer the prompt's views come to one of the work head's everyday counterparts
@@ -537,17 +600,20 @@ class IpTextClassifier:
     def classify(self, prompt: str) -> list[IpMatch]:
         """The works the prompt refers to, strongest first; [] means allow."""
         best: dict[str, IpMatch] = {}
-        vectors = self.view_vectors(prompt) if self.descriptions or self.head is not None else None
+        needs_vectors = self.descriptions or self.head is not None or self.facts is not None
+        vectors = self.view_vectors(prompt) if needs_vectors else None
         scores = self.semantic_scores(prompt, vectors) if vectors is not None else {}
         semantic = self.semantic(prompt, vectors, scores)
         learned: list[IpMatch] = []
+        probabilities = None
         if self.head is not None and vectors is not None and len(vectors):
             probabilities = self.head.probabilities(vectors)
             if float(probabilities[:, -1].min()) >= HEAD_CLEARS:
                 semantic = [m for m in semantic if m.decision == Decision.BLOCK]
             learned = self.learned(prompt, vectors, probabilities, scores)
+        recalled = self.recalled_facts(prompt, vectors, probabilities) if vectors is not None else []
         weighed = self.everyday_judged(semantic + learned, vectors) if vectors is not None else semantic + learned
-        for match in self.exact(prompt) + self.fuzzy(prompt) + weighed:
+        for match in self.exact(prompt) + self.fuzzy(prompt) + weighed + recalled:
             held = best.get(match.work_id)
             if held is None or match._rank() > held._rank():
                 best[match.work_id] = match
@@ -615,13 +681,15 @@ def catalogue_phrases(catalogue: Catalogue) -> list[WorkRef]:
 def ip_text_classifier(catalogue: Catalogue) -> IpTextClassifier:
     """A classifier of another catalogue (a registered one) with the default embedder and work head."""
     embedder = load_text_embedder()
-    return IpTextClassifier(catalogue, embedder, head=load_head(head_path(), embedder.tag))
+    return IpTextClassifier(catalogue, embedder, head=load_head(head_path(), embedder.tag),
+                            facts=load_facts(index_path(), embedder.tag))
 
 
 @lru_cache(maxsize=4)
 def load_ip_text_classifier(catalogue_path: str | None = None, embedder_path: str | None = None,
-                            head: str | None = None) -> IpTextClassifier:
-    """The shipped (or GL_WORKS_CATALOGUE) catalogue with the default embedder and the shipped (or
-    GL_IP_WORK_HEAD) work head; cached per process."""
+                            head: str | None = None, facts: str | None = None) -> IpTextClassifier:
+    """The shipped (or GL_WORKS_CATALOGUE) catalogue with the default embedder, the shipped (or
+    GL_IP_WORK_HEAD) work head and the shipped (or GL_IP_WORK_FACTS) facts index; cached per process."""
     embedder = load_text_embedder(embedder_path)
-    return IpTextClassifier(load_catalogue(catalogue_path), embedder, head=load_head(head_path(head), embedder.tag))
+    return IpTextClassifier(load_catalogue(catalogue_path), embedder, head=load_head(head_path(head), embedder.tag),
+                            facts=load_facts(index_path(facts), embedder.tag))

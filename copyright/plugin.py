@@ -29,9 +29,11 @@ def _portal():
 def _model_files():
     from app.kit.image_embedding import image_embedder_model_file
     from app.kit.text_embedding import text_embedder_model_file
+    from copyright.work_facts import work_facts_model_file
     from copyright.work_head import work_head_model_file
     image = image_embedder_model_file()
-    return [text_embedder_model_file(), work_head_model_file(), *([image] if image is not None else [])]
+    return [text_embedder_model_file(), work_head_model_file(), work_facts_model_file(),
+            *([image] if image is not None else [])]
 
 
 DOMAIN = register(Domain(

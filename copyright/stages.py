@@ -124,7 +124,7 @@ class RightsStage(Stage):
     needs = USE_FACTS
 
     name = "copyright.rights"
-    models = ("text-embedder", "ip-work-head", "image-embedder")
+    models = ("text-embedder", "ip-work-head", "ip-work-facts", "image-embedder")
 
     def __init__(self, catalogue: Catalogue | None = None, classifier: IpTextClassifier | None = None):
         self._catalogue, self._classifier = catalogue, classifier

@@ -22,6 +22,7 @@ def test_models_list_shows_every_model(tmp_path):
     by_name = {row.split()[0]: row for row in rows}
     assert set(by_name) == {"text-embedder", "nudity-detector", "voice-activity", "speech-to-text", "face-detector",
                             "face-embedder", "video-codec", "prompt-head", "prompt-reader", "ip-work-head", "figure-head",
+                            "ip-work-facts",
                             "multilingual-embedder", "prompt-head-multilingual", "video-model"}
     assert "safety.frames, safety.input_image" in by_name["nudity-detector"]
     assert "AGPL-3.0-only" in by_name["nudity-detector"] and "nudenet/320n.onnx" in by_name["nudity-detector"]
