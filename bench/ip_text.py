@@ -3,7 +3,7 @@ layer, decisions against the labels, and latency against the raw embedding call 
 measured in the same run.
 
     python bench/ip_text.py [--labels copyright/data/ip_prompts.jsonl] [--rounds 3] [--calibrate]
-                            [--calibrate-everyday] [--counts-only] [--head FILE|none]
+                            [--calibrate-everyday] [--counts-only] [--head FILE|none] [--facts FILE|none]
 
 Other sets written blind, apart from the labelled one: copyright/data/ip_everyday_lookalikes.jsonl
 (fresh2: everyday prompts in famous works' words, among what the work head's cut-offs are chosen
@@ -34,6 +34,7 @@ from app.stage import Decision  # noqa: E402
 from app.kit.text_embedding import load_text_embedder  # noqa: E402
 from app.kit.textmatch import normalise  # noqa: E402
 from copyright.catalogue import load_catalogue  # noqa: E402
+from copyright.work_facts import index_path, load as load_facts  # noqa: E402
 from copyright.work_head import NEVER, head_path, load_head  # noqa: E402
 from copyright.ip_text import DEFAULT_THRESHOLDS, IpMatch, IpTextClassifier, Thresholds  # noqa: E402
 
@@ -144,7 +145,7 @@ def report(rows: list[Row], results: list[list[IpMatch]], counts_only: bool = Fa
         for m in matches:
             kind = "on negative" if row.work_id is None else "labelled" if m.work_id == row.work_id else "other"
             layers[m.via][kind] += 1
-    for via in ("title", "alias", "fuzzy_alias", "description", "semantic", "learned"):
+    for via in ("title", "alias", "fuzzy_alias", "description", "semantic", "learned", "facts"):
         c = layers.get(via, Counter())
         print(f"{via:14} {sum(c.values()):7d} {c['labelled']:13d} {c['other']:10d} {c['on negative']:11d}")
 
@@ -238,7 +239,7 @@ def sweep_everyday(clf: IpTextClassifier) -> None:
     if clf.head is None or clf.head.everyday is None:
         raise SystemExit("the work head keeps no everyday counterparts: retrain it (greenlight works train-head)")
     plain = replace(clf.head.cutoffs, everyday_unpins=NEVER, everyday_clears=NEVER)
-    base = clf.with_head(replace(clf.head, cutoffs=plain))
+    base = clf.with_head(replace(clf.head, cutoffs=plain)).with_facts(None)   # as the head is trained: no facts
     groups = everyday_rows()
     judged: dict[str, list[tuple[Row, list[tuple[IpMatch, float | None]]]]] = {}
     for name, rows in groups.items():
@@ -294,8 +295,8 @@ def sweep(clf: IpTextClassifier, rows: list[Row], folds: bool = True) -> None:
         progress("embedding", i + 1, len(rows))
 
     def run(th: Thresholds, subset: list[Row]) -> list[list[IpMatch]]:
-        # the meaning layer's own cut-offs, without the work head (it has its own)
-        variant = clf.with_thresholds(th).with_head(None)
+        # the meaning layer's own cut-offs, without the work head and the facts (they have their own)
+        variant = clf.with_thresholds(th).with_head(None).with_facts(None)
         variant.semantic_scores = lambda prompt, vectors=None: cache[prompt]  # type: ignore[method-assign]
         return [variant.classify(r.prompt) for r in subset]
 
@@ -428,6 +429,8 @@ def main() -> None:
                     help="print no prompt, only figures: a new split measured once stays unread")
     ap.add_argument("--head", default=None,
                     help="a work head file (default: the shipped one, or GL_IP_WORK_HEAD); 'none': without")
+    ap.add_argument("--facts", default=None,
+                    help="a work facts index (default: the shipped one, or GL_IP_WORK_FACTS); 'none': without")
     args = ap.parse_args()
 
     rows = load_rows(args.labels)
@@ -437,7 +440,8 @@ def main() -> None:
     catalogue = load_catalogue()
     started = time.perf_counter()
     head = None if args.head == "none" else load_head(head_path(args.head), embedder.tag)
-    clf = IpTextClassifier(catalogue, embedder, head=head)
+    facts = None if args.facts == "none" else load_facts(index_path(args.facts), embedder.tag)
+    clf = IpTextClassifier(catalogue, embedder, head=head, facts=facts)
     build_s = time.perf_counter() - started
     print(f"model {embedder.tag} from {embedder.path} (loaded in {load_s:.1f} s)")
     print(f"catalogue {catalogue.version}: {len(catalogue.works)} works, {len(clf.descriptions)} descriptions "
@@ -445,6 +449,7 @@ def main() -> None:
     print(f"work head: {head.tag() + ' ' + head.cutoffs.tag() if head else 'none'}; "
           f"everyday counterparts kept: {len(head.everyday_texts) if head else 0}; "
           f"thresholds: {clf.thresholds}")
+    print(f"work facts: {facts.tag() if facts else 'none'}")
 
     if args.calibrate:
         sweep(clf, rows)
@@ -462,7 +467,7 @@ def main() -> None:
     print(f"  ratio classify / raw embedding: p50 {pct(clf_ms, 50) / pct(raw_ms, 50):.2f}x, "
           f"p95 {pct(clf_ms, 95) / pct(raw_ms, 95):.2f}x")
     layers = {"exact (find + plurals)": clf.exact, "fuzzy": clf.fuzzy, "semantic (all views)": clf.semantic,
-              "learned (work head, all views)": clf.learned}
+              "learned (work head, all views)": clf.learned, "facts (all views)": clf.recalled_facts}
     for name, layer in layers.items():
         ms = []
         for row in rows:

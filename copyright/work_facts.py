@@ -11,22 +11,23 @@ catalogue entries, never the bench's sets.
 
 A view of a prompt (app/kit/text_embedding.prompt_views, the vectors the other layers already made)
 recalls a fact when its cosine reaches the fact's cut-off: `FactCutoffs.recall`, or the fact's benign
-ceiling plus `FactCutoffs.margin`, whichever is higher. The ceiling is the highest cosine any view of a
-benign prompt reached (everyday counterparts, look-alikes, the safety set's benign prompts), leaving
-out the safety set's prompts that the other layers already block as the fact's own work or franchise: a fact that ordinary prompts come
-near ("a water-squirting turtle" against firefighters with a hose) has to be met more closely.
+ceiling plus `FactCutoffs.margin`, whichever is higher. The ceiling is the highest cosine any view of
+a benign prompt reached: the prompts labelled as no work (everyday counterparts, look-alikes,
+calibration negatives), and the safety set's benign prompts less those the other layers block as
+the fact's own franchise. A fact that ordinary prompts come near ("a water-squirting turtle" against
+firefighters with a hose) has to be met more closely.
 
 Facts count when each is the best fact of its work in a different view, and the works of one
-franchise count together (a cursed crew of skeletons is the films', a compass that does not point north
-their captain's: both are the same rightsholder's). Three facts of one work pin
-it; two pin it when the work head leans to it (`agree_head` in some view: firefighting in a forest
-recalls two facts of a water-type pokemon, and the head gives that pokemon nothing); one fact met at
-`single` with the head at `single_head` pins it too. The facts layer only blocks
-(IpTextClassifier.recalled_facts); what it recalls without pinning it leaves to the other layers.
+franchise count together (a cursed crew of skeletons is the films', a compass that does not point
+north is their captain's: one rightsholder). Three facts pin the work; two pin it when the work head
+leans to it (`agree_head` in some view: firefighting in a forest recalls two facts of a water-type
+pokemon, and the head gives that pokemon nothing); one fact met at `single` with the head at
+`single_head` pins it too. The facts layer only blocks (IpTextClassifier.recalled_facts); what it
+recalls without pinning it leaves to the other layers.
 
 The facts' vectors and ceilings live in `work_facts.safetensors`, built by `greenlight works
-build-facts` (a few minutes on 2 cores); the file is refused under another base model, or when the
-facts file changed since it was built.
+build-facts` (about 12 minutes on 2 cores); the file is refused under another base model, or when
+the facts file changed since it was built.
 """
 
 from __future__ import annotations
