@@ -17,11 +17,10 @@ its own, and "a panda at a zoo" is everyday next to any panda character.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.kit.files import sha256_of
+from app.kit.files import json_lines, sha256_of
 
 DEFAULT_COUNTERPARTS = Path(__file__).parent / "data" / "everyday_counterparts.jsonl"
 
@@ -42,16 +41,11 @@ class Counterparts:
 
 def read_counterparts(path: str | Path = DEFAULT_COUNTERPARTS) -> Counterparts:
     texts: list[str] = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                text = row["text"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise CounterpartsError(f"{path}:{n}: not a counterpart row ({exc})") from exc
-            if not isinstance(text, str) or not text.strip():
-                raise CounterpartsError(f"{path}:{n}: empty text")
-            texts.append(text.strip())
+    for n, row in json_lines(path, CounterpartsError):
+        if "text" not in row:
+            raise CounterpartsError(f"{path}:{n}: not a counterpart row (no text)")
+        text = row["text"]
+        if not isinstance(text, str) or not text.strip():
+            raise CounterpartsError(f"{path}:{n}: empty text")
+        texts.append(text.strip())
     return Counterparts(tuple(dict.fromkeys(texts)), sha256_of(Path(path)))

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from app.config import setting
-from app.kit.files import sha256_of
+from app.kit.files import json_lines, sha256_of
 from app.kit.text_embedding import TextEmbedder, prompt_views
 
 DEFAULT_FACTS = Path(__file__).parent / "data" / "work_facts.jsonl"
@@ -68,22 +68,15 @@ class FactBook:
 def read_facts(path: str | os.PathLike[str] = DEFAULT_FACTS) -> FactBook:
     texts: list[str] = []
     works: list[str] = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                work_id, facts = row["work_id"], row["facts"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise WorkFactsError(f"{path}:{n}: not a facts row ({exc})") from exc
-            if not isinstance(work_id, str) or not work_id or not isinstance(facts, list):
-                raise WorkFactsError(f"{path}:{n}: a row is {{\"work_id\": str, \"facts\": [str, ...]}}")
-            for fact in facts:
-                if not isinstance(fact, str) or not fact.strip():
-                    raise WorkFactsError(f"{path}:{n}: an empty fact")
-                texts.append(fact.strip())
-                works.append(work_id)
+    for n, row in json_lines(path, WorkFactsError):
+        work_id, facts = row.get("work_id"), row.get("facts")
+        if not isinstance(work_id, str) or not work_id or not isinstance(facts, list):
+            raise WorkFactsError(f"{path}:{n}: a row is {{\"work_id\": str, \"facts\": [str, ...]}}")
+        for fact in facts:
+            if not isinstance(fact, str) or not fact.strip():
+                raise WorkFactsError(f"{path}:{n}: an empty fact")
+            texts.append(fact.strip())
+            works.append(work_id)
     return FactBook(tuple(texts), tuple(works), sha256_of(Path(path)))
 
 
@@ -227,17 +220,10 @@ def benign_texts(extra: Iterable[str | os.PathLike[str]] = ()) -> tuple[list[str
     sources = {str(p.name): sha256_of(p) for p in (DEFAULT_COUNTERPARTS, TRAINING_ROWS, LABELLED, EVERYDAY_LOOKALIKES)}
     unlabelled: list[str] = []
     for path in map(Path, extra):
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                    text = row.get("prompt", row.get("text"))
-                except (ValueError, AttributeError) as exc:
-                    raise WorkFactsError(f"{path}:{n}: not a JSON object ({exc})") from exc
-                if isinstance(text, str) and text.strip() and not row.get("work_id") and not row.get("labels"):
-                    unlabelled.append(text.strip())
+        for _n, row in json_lines(path, WorkFactsError):
+            text = row.get("prompt", row.get("text"))
+            if isinstance(text, str) and text.strip() and not row.get("work_id") and not row.get("labels"):
+                unlabelled.append(text.strip())
         sources[path.name] = sha256_of(path)
     negatives = list(dict.fromkeys(texts))
     return negatives, [t for t in dict.fromkeys(unlabelled) if t not in set(negatives)], sources

@@ -26,8 +26,8 @@ def test_a_counterparts_file_is_read_with_its_digest_and_a_bad_line_is_named(tmp
     other = tmp_path / "d.jsonl"
     other.write_text('{"work_id": "a", "text": "a cat on a windowsill"}\n', encoding="utf-8")
     assert read_counterparts(other).tag != read.tag
-    for bad, why in (('{"work_id": "a"}', "not a counterpart row"), ("not json", "not a counterpart row"),
-                     ('{"work_id": "a", "text": "  "}', "empty text"), ('["a"]', "not a counterpart row")):
+    for bad, why in (('{"work_id": "a"}', "not a counterpart row"), ("not json", "not JSON"),
+                     ('{"work_id": "a", "text": "  "}', "empty text"), ('["a"]', "not a JSON object")):
         path = tmp_path / "bad.jsonl"
         path.write_text('{"work_id": "a", "text": "fine"}\n' + bad + "\n", encoding="utf-8")
         with pytest.raises(CounterpartsError, match=rf"bad.jsonl:2: {why}"):

@@ -38,7 +38,7 @@ def test_a_facts_file_is_read_in_order_and_a_bad_line_is_named(tmp_path):
                     encoding="utf-8")
     book = read_facts(good)
     assert book.texts == ("one", "two", "three") and book.works == ("a", "a", "b") and len(book.sha256) == 64
-    for bad, why in (('{"work_id": "a"}', "not a facts row"), ("not json", "not a facts row"),
+    for bad, why in (('{"work_id": "a"}', "a row is"), ("not json", "not JSON"), ('["a"]', "not a JSON object"),
                      ('{"work_id": "a", "facts": ["  "]}', "an empty fact"),
                      ('{"work_id": "", "facts": []}', "a row is"), ('{"work_id": "a", "facts": "x"}', "a row is")):
         path = tmp_path / "bad.jsonl"
