@@ -90,7 +90,7 @@ def works_train_head(out: Path | None, rows_path: Path | None, counterparts_path
 def works_build_facts(out: Path | None, benign_paths: tuple[Path, ...], version: str | None) -> None:
     """Embed copyright/data/work_facts.jsonl and find each fact's benign ceiling (the closest any benign
     prompt comes to it; of the --benign prompts, those the other layers block as the fact's own work or
-    franchise are left out): about 10 minutes on 2 cores."""
+    franchise are left out): about 12 minutes on 2 cores."""
     from datetime import date
 
     from app.kit.text_embedding import load_text_embedder
@@ -109,7 +109,7 @@ def works_build_facts(out: Path | None, benign_paths: tuple[Path, ...], version:
     reader = IpTextClassifier(load_catalogue(), embedder, head=head)
     with progress("embedding the facts") as report:
         facts = build(book, embedder, negatives, unlabelled=unlabelled, version=version or date.today().isoformat(),
-                      read_as=lambda text: reader.blocked_kin(text), sources=sources, progress=report)
+                      read_as=reader.blocked_kin, sources=sources, progress=report)
     path = save(out or index_path(), facts)
     click.echo(f"wrote {path}: {len(book.texts)} facts of {len(set(book.works))} works; ceilings from "
                f"{len(negatives)} labelled negatives and {len(unlabelled)} other benign prompts; "

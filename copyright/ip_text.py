@@ -525,19 +525,28 @@ class IpTextClassifier:
             return []
         if self.head is not None and probabilities is None:
             probabilities = self.head.probabilities(vectors)
-        column = {work_id: i for i, work_id in enumerate(self.head.works)} if self.head is not None else {}
+        column = self._head_columns()
         out = []
         for recalled in self.facts.recalled(vectors, self._franchise):
             work = self._works.get(recalled.work_id)
             if work is None:
                 continue
             # the head leaning to any work of the franchise
-            columns = [column[w] for w in self._franchise_works[self._franchise[work.id]] if w in column]
+            columns = [column[w] for w in self.kin(work.id) if w in column]
             leaning = float(probabilities[:, columns].max()) if probabilities is not None and columns else 0.0
             if self.facts.pins(recalled, leaning):
                 phrase = "; ".join(text for text, _cosine in recalled.facts)
                 out.append(IpMatch(work, Decision.BLOCK, max(0.0, min(1.0, recalled.best)), "facts", phrase))
         return out
+
+    def _head_columns(self) -> dict[str, int]:
+        """The work head's column of each work it knows (read once per head)."""
+        if self.head is None:
+            return {}
+        held = getattr(self, "_columns", None)
+        if held is None or held[0] is not self.head:
+            held = self._columns = (self.head, {work_id: i for i, work_id in enumerate(self.head.works)})
+        return held[1]
 
     def kin(self, work_id: str) -> list[str]:
         """The works of `work_id`'s franchise, itself included (the facts layer counts them together)."""
