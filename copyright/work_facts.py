@@ -19,7 +19,8 @@ firefighters with a hose) has to be met more closely.
 
 Facts count when each is the best fact of its work in a different view, and the works of one
 franchise count together (a cursed crew of skeletons is the films', a compass that does not point
-north is their captain's: one rightsholder). Three facts pin the work; two pin it when the work head
+north is their captain's: one rightsholder); two recalled facts nearer each other than `same` are
+one thing said twice and count once. Three facts pin the work; two pin it when the work head
 leans to it (`agree_head` in some view: firefighting in a forest recalls two facts of a water-type
 pokemon, and the head gives that pokemon nothing); one fact met at `single` with the head at
 `single_head` pins it too. The facts layer only blocks (IpTextClassifier.recalled_facts); what it
@@ -91,10 +92,11 @@ class FactCutoffs:
     agree_head: float = 0.05    # two pin it with the work head at this probability in some view
     single: float = 0.70        # one fact at this cosine pins it ...
     single_head: float = 0.30   # ... with the head at this probability
+    same: float = 0.70          # two recalled facts this near each other are one thing, counted once
 
     def tag(self) -> str:
         return (f"c{self.recall:.2f}+{self.margin:.2f}/{self.alone}/2h{self.agree_head:.2f}"
-                f"/1c{self.single:.2f}h{self.single_head:.2f}")
+                f"/1c{self.single:.2f}h{self.single_head:.2f}/s{self.same:.2f}")
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,12 @@ class WorkFacts:
             top: dict[int, float] = {}
             for f, cosine in per_view.values():
                 top[f] = max(top.get(f, -1.0), cosine)
-            ranked = sorted(top.items(), key=lambda kv: -kv[1])
+            ranked: list[tuple[int, float]] = []
+            for f, cosine in sorted(top.items(), key=lambda kv: -kv[1]):
+                # "a golden ring forged in a volcano" and "the volcano where the ring was forged",
+                # written for two works of one franchise, are one thing
+                if all(float(self.vectors[f] @ self.vectors[k]) < self.cutoffs.same for k, _c in ranked):
+                    ranked.append((f, cosine))
             # the work most of the facts are of, the one with the best fact among equals
             counts: dict[str, int] = {}
             first: dict[str, int] = {}

@@ -135,6 +135,20 @@ def test_a_franchises_works_count_their_facts_together_and_the_work_most_are_of_
     assert len(pooled.facts) == 3 and pooled.work_id == "shield"   # two of the three are the shield's
 
 
+def test_one_thing_said_twice_counts_once():
+    book = FactBook(("a ring forged in a volcano", "the volcano where the ring was forged", "a burning eye"),
+                    ("dark-lord", "hobbit", "dark-lord"), "0" * 64)
+    vectors = _unit([1, 0, 0, 0], [0.8, 0.6, 0, 0], [0, 0, 1, 0])        # the first two at cosine 0.8
+    facts = WorkFacts("base:1", "t", book, vectors, np.zeros(3, np.float32), FactCutoffs())
+    franchise = {"dark-lord": "rings", "hobbit": "rings"}
+    (twice,) = facts.recalled(_unit([1, 0, 0, 0], [0.8, 0.6, 0, 0]), franchise)
+    assert len(twice.facts) == 1 and not facts.pins(twice, 0.29)   # two facts would pin at 0.05
+    (two,) = facts.recalled(_unit([1, 0, 0, 0], [0, 0, 1, 0]), franchise)
+    assert len(two.facts) == 2 and facts.pins(two, 0.05)
+    looser = replace(facts, cutoffs=replace(FactCutoffs(), same=0.9))
+    assert len(looser.recalled(_unit([1, 0, 0, 0], [0.8, 0.6, 0, 0]), franchise)[0].facts) == 2
+
+
 def test_building_reads_each_facts_ceiling_from_benign_prompts_but_not_from_its_own_works_description():
     from app.kit.text_embedding import load_text_embedder
 
