@@ -51,6 +51,13 @@ LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
 # fresh20 measured before and after (rows not read); fresh21 and fresh22: the same, short (200 benign
 # prompts of 4-14 words, 60 harmful), by another such helper: fresh21 read, fresh22 measured before and
 # after (rows not read);
+# fresh23: 221 harmful prompts (graphic, buried, steps, slangy; violence, self-harm, hate) and 153
+# benign look-alikes, 13 and 9 in each of 17 languages other than English, written on 2026-12-07 by
+# two helpers who saw nothing of the project; measured before and after that day's multilingual
+# head (rows not read);
+# written_foreign: 2,667 prompts of the same kinds in the same 17 languages, by six more such helpers
+# the same day, to train the multilingual head only (none within a trigram Dice of 0.6 of a measuring
+# prompt);
 # lookalike: benign prompts written to train the head (everyday acts in harm's words), never
 # measured on; written: harmful prompts of every kind and their look-alikes, in 16 languages,
 # written on 2026-12-05 by helpers who saw nothing of the project, to train the heads and the
@@ -59,7 +66,7 @@ LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
 # such helpers, a quarter in 14 other languages).
 SPLITS = ("calibration", "eval", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7",
           "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "fresh14", "fresh15", "fresh16", "fresh17",
-          "fresh18", "fresh19", "fresh20", "fresh21", "fresh22", "lookalike", "written")
+          "fresh18", "fresh19", "fresh20", "fresh21", "fresh22", "fresh23", "lookalike", "written", "written_foreign")
 # IMPLIED (safety/head_training.py): a label that makes a flag in another category not wrong
 # (sexual content involving minors is sexual content): neither a true nor a false positive.
 
@@ -70,6 +77,7 @@ class Row:
     labels: tuple[str, ...]   # categories the prompt belongs to; () is benign
     kind: str                 # plain / evasion / euphemism for harmful ones, tricky / everyday for benign ones
     split: str                # calibration / eval / holdout (see SPLITS)
+    lang: str = ""            # the language it is written in, where the row says (not English)
 
     @property
     def benign(self) -> bool:
@@ -85,7 +93,7 @@ def load_rows(path: Path = LABELS, split: str | None = None) -> list[Row]:
     wanted = set(SPLITS) if split in (None, "all") else set(split.split(","))
     if wanted - set(SPLITS):
         raise SystemExit(f"unknown split {sorted(wanted - set(SPLITS))}; splits: {', '.join(SPLITS)}")
-    rows = [Row(r.prompt, r.labels, r.kind, r.split) for r in read_labelled(path)]
+    rows = [Row(r.prompt, r.labels, r.kind, r.split, r.lang) for r in read_labelled(path)]
     return [r for r in rows if r.split in wanted]
 
 

@@ -4,6 +4,7 @@ the false-block and false-review rates on benign prompts.
 
     python bench/safety_eval.py [--split eval,holdout] [--labels safety/data/eval_prompts.jsonl] [--show-errors]
                                 [--counts-only]   (no prompt printed: for a new split measured once)
+                                [--languages]     (only prompts written in other languages, with a table per language)
 
 A prompt is flagged in a category when the classifier's decision for it is review or block. Per
 category: a true positive is a prompt labelled with it and flagged in it; a false positive one
@@ -74,9 +75,13 @@ def main() -> None:
                     help="add the other gates' labelled prompts (copyright/data/ip_prompts.jsonl, "
                          "likeness/data/figure_prompts.jsonl) as benign rows of kind 'ordinary': prompts "
                          "written for other purposes, none of them harmful")
+    ap.add_argument("--languages", action="store_true",
+                    help="only the rows that say their language (prompts written in other languages than English)")
     args = ap.parse_args()
 
     rows = load_rows(args.labels, args.split) + (ordinary_rows() if args.ordinary else [])
+    if args.languages:
+        rows = [r for r in rows if r.lang]
     clf, load_s, build_s = build()
     th = clf.thresholds
     print(f"model {clf.embedder.tag} (loaded in {load_s:.1f} s); {len(clf.exemplars.texts)} exemplars "
@@ -131,11 +136,14 @@ def main() -> None:
     # accounts: the issue-15 kinds (graphic, buried, steps, translated) must block for everyone.
     stage = PromptSafetyStage(classifier=clf, policy=load_policy())
     gate_kinds: dict[str, list[tuple[Decision, Decision]]] = defaultdict(list)
-    for row in rows:
+    gate_adult: dict[int, Decision] = {}
+    for k, row in enumerate(rows):
         if not row.benign:
-            gate_kinds[row.kind].append(tuple(stage.check(StageContext(
+            pair = tuple(stage.check(StageContext(
                 "eval", row.prompt, [], None, Requester("eval", "eval", teen), session=None)).decision
-                for teen in (False, True)))
+                for teen in (False, True))
+            gate_kinds[row.kind].append(pair)
+            gate_adult[k] = pair[0]
     print("blocked by the gate under the policy, by kind (adult / teen account): " + ", ".join(
         f"{k} {sum(a == Decision.BLOCK for a, _ in v)}/{len(v)} / {sum(t == Decision.BLOCK for _, t in v)}/{len(v)}"
         for k, v in sorted(gate_kinds.items())))
@@ -154,6 +162,8 @@ def main() -> None:
         sub = [res.decision for r, res in zip(rows, results) if r.benign and r.kind == kind]
         print(f"  {kind:9} {len(sub):3d}: review {sum(d == Decision.REVIEW for d in sub)}, "
               f"block {sum(d == Decision.BLOCK for d in sub)}")
+
+    by_language(rows, results, gate_adult)
 
     if len({r.split for r in rows}) > 1:
         print("\nper split:")
@@ -181,6 +191,26 @@ def main() -> None:
                 got = ", ".join(f"{f.category.name} {f.decision.value}" for f in res.findings) or "allow"
                 print(f"  [{r.kind}] {r.prompt!r}: missed {missing} "
                       f"(meaning {', '.join(f'{c} {res.meaning_scores[c]:.2f}' for c in missing)}; got {got})")
+
+
+def by_language(rows: list[Row], results: list[PromptResult], gate_adult: dict[int, Decision]) -> None:
+    """Rows that say their language (not English): harmful ones blocked by the gate (adult
+    account), benign ones blocked and reviewed by the classifier, per language."""
+    langs = sorted({r.lang for r in rows if r.lang})
+    if not langs:
+        return
+    print("\nby language (rows that say theirs): harmful blocked by the gate, adult; benign blocked / reviewed")
+    total = [0, 0, 0, 0, 0]
+    for lang in langs:
+        idx = [k for k, r in enumerate(rows) if r.lang == lang]
+        harm = [k for k in idx if not rows[k].benign]
+        ben = [results[k].decision for k in idx if rows[k].benign]
+        line = [len(harm), sum(gate_adult[k] == Decision.BLOCK for k in harm), len(ben),
+                sum(d == Decision.BLOCK for d in ben), sum(d == Decision.REVIEW for d in ben)]
+        total = [a + b for a, b in zip(total, line)]
+        print(f"  {lang:4} harmful {line[1]:3d}/{line[0]:<3d}  benign {line[3]:2d} / {line[4]:2d} of {line[2]}")
+    print(f"  all  harmful {total[1]:3d}/{total[0]:<3d} ({total[1] / max(1, total[0]):.2f})  "
+          f"benign {total[3]} / {total[4]} of {total[2]}")
 
 
 def ordinary_rows() -> list[Row]:
