@@ -138,17 +138,19 @@ def policy_dry_run(file: Path, since_: str | None, limit: int) -> None:
 @click.option("--reader", type=click.Choice(["minilm", "multilingual"]), default="minilm", show_default=True,
               help="the head over MiniLM's view embeddings, or the one over the multilingual embedder's")
 @click.option("--with-written", is_flag=True,
-              help="train on the written split too (the shipped multilingual head is; MiniLM's is not)")
+              help="train on the written split too, and the multilingual head on the written_foreign split "
+                   "(the shipped multilingual head is; MiniLM's is not)")
 @click.option("--synthetic", default=None, type=click.IntRange(min=0),
               help="synthetic buried scenes to train on besides the labelled prompts (default 400)")
 def policy_train_head(out: Path | None, labelled: Path | None, seed: int, version: str | None,
                       epochs: int | None, reader: str, with_written: bool, synthetic: int | None) -> None:
     """Train one of the prompt classifier's learned heads on the labelled prompts (3 minutes on 2
-    cores for MiniLM's, about 8 for the multilingual one)."""
+    cores for MiniLM's; the multilingual one with --with-written 42 minutes, 33 of them embedding
+    11,572 prompts' sentences)."""
     from datetime import date
 
-    from safety.head_training import (EPOCHS, LABELLED, SYNTHETIC_BURIED, TRAIN_SPLITS, WRITTEN_SPLITS,
-                                      read_labelled, train_for)
+    from safety.head_training import (EPOCHS, FOREIGN_SPLITS, LABELLED, SYNTHETIC_BURIED, TRAIN_SPLITS,
+                                      WRITTEN_SPLITS, read_labelled, train_for)
     from safety.prompt_classifier import classifier_without_head
     from safety.prompt_head import head_path, multilingual_head_path
 
@@ -165,7 +167,8 @@ def policy_train_head(out: Path | None, labelled: Path | None, seed: int, versio
         head = train_for(classifier, rows, version=version or date.today().isoformat(), seed=seed,
                          epochs=epochs or EPOCHS, multilingual=multilingual,
                          synthetic=SYNTHETIC_BURIED if synthetic is None else synthetic,
-                         splits=TRAIN_SPLITS + (WRITTEN_SPLITS if with_written else ()),
+                         splits=TRAIN_SPLITS + (WRITTEN_SPLITS if with_written else ()) +
+                         (FOREIGN_SPLITS if with_written and multilingual is not None else ()),
                          progress=lambda stage, done, total: report(done, total,
                                                                      label=f"training the prompt head: {stage}"))
     path = head.save(out or (head_path() if multilingual is None else multilingual_head_path()))

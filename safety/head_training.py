@@ -1,7 +1,7 @@
 """Training the prompt classifier's learned head (safety/prompt_head.py) on our labelled prompts.
 
 Examples: the labelled rows of safety/data/eval_prompts.jsonl in TRAIN_SPLITS (never the measuring
-splits: holdout, fresh6..fresh18, fresh20, fresh22), every exemplar of safety/data/prompt_exemplars.toml as a one-view
+splits: holdout, fresh6..fresh18, fresh20, fresh22, fresh23), every exemplar of safety/data/prompt_exemplars.toml as a one-view
 prompt, and buried scenes made from them (a harmful training prompt set among benign ones, so the
 head learns that one harmful clause is enough). Each prompt is its views' embeddings (the
 classifier's own `views` and embedder); a prompt's score per category is its highest view's, and
@@ -11,7 +11,9 @@ the CPU. Everything is seeded: the same data, seed and torch build give the same
 Cut-offs come from out-of-fold scores: the labelled rows are split in FOLDS, a member trained
 without each fold scores it, and per category review starts where at most REVIEW_BENIGN of the
 benign rows score, block where at most BLOCK_BENIGN do (and never below BLOCK_FLOOR); then the
-block cut-offs are raised until at most BLOCK_BENIGN of the benign rows are over any of them.
+block cut-offs are raised until at most BLOCK_BENIGN of the benign rows are over any of them, each
+time where the raise unblocks the fewest harmful rows (choose_cutoffs with labels, as the reader's).
+The multilingual head's are chosen on the rows it will read, those MiniLM cannot (`train_for`).
 """
 
 from __future__ import annotations
@@ -34,9 +36,13 @@ TRAIN_SPLITS = ("calibration", "eval", "fresh", "fresh2", "fresh3", "fresh4", "f
 # 5,500 prompts of every kind, written by helpers who never saw the project (2026-12-05): they train
 # the fine-tuned reader (safety/reader_training.py) and, with --with-written, a head.
 WRITTEN_SPLITS = ("written",)
+# 2,667 prompts in 17 other languages than English (graphic, buried, steps and slangy harm, and their
+# look-alikes), written on 2026-12-07 by six helpers who never saw the project: they train the
+# multilingual head only, which alone reads such prompts (safety/prompt_classifier.py `foreign`).
+FOREIGN_SPLITS = ("written_foreign",)
 # The splits the figures are measured on: nothing is ever trained on them.
 MEASURING_SPLITS = ("holdout", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13",
-                    "fresh14", "fresh15", "fresh16", "fresh17", "fresh18", "fresh20", "fresh22")
+                    "fresh14", "fresh15", "fresh16", "fresh17", "fresh18", "fresh20", "fresh22", "fresh23")
 HIDDEN, MEMBERS, EPOCHS, LR, WEIGHT_DECAY, DROPOUT = 128, 3, 300, 3e-3, 1e-2, 0.2
 POS_WEIGHT_MAX = 10.0   # rare categories weigh their positives up to this much
 SYNTHETIC_BURIED = 400
@@ -59,6 +65,7 @@ class Labelled:
     labels: tuple[str, ...]
     kind: str
     split: str
+    lang: str = ""   # ISO 639-1 code where the row says which language it is written in (not English)
 
 
 def read_labelled(path: str | Path = LABELLED) -> list[Labelled]:
@@ -67,7 +74,8 @@ def read_labelled(path: str | Path = LABELLED) -> list[Labelled]:
         if line.strip():
             try:
                 raw = json.loads(line)
-                rows.append(Labelled(raw["prompt"], tuple(raw["labels"]), raw["kind"], raw["split"]))
+                rows.append(Labelled(raw["prompt"], tuple(raw["labels"]), raw["kind"], raw["split"],
+                                     str(raw.get("lang", ""))))
             except (ValueError, KeyError, TypeError) as exc:
                 raise ValueError(f"{path}:{n}: not a labelled prompt ({exc})") from exc
     return rows
@@ -216,10 +224,11 @@ def _within_union_budget(out: dict[str, Cutoffs], scores: np.ndarray, benign: np
 def train_head(view_embeddings: list[np.ndarray], labels: list[tuple[str, ...]], categories: tuple[str, ...],
                *, embedder: str, version: str, seed: int = 0, labelled: int | None = None,
                members: int = MEMBERS, epochs: int = EPOCHS, folds: int = FOLDS,
-               progress: Progress | None = None, training: dict | None = None) -> PromptHead:
+               progress: Progress | None = None, training: dict | None = None,
+               calibrate: Iterable[bool] | None = None) -> PromptHead:
     """A head from prompts' view embeddings and labels. The first `labelled` prompts (default: all)
-    are the labelled rows that cut-offs are chosen on; the rest (exemplars, synthetic scenes) only
-    train."""
+    are the labelled rows that cut-offs are chosen on (of them, with `calibrate`, only those it marks:
+    the prompts the head will be asked about); the rest (exemplars, synthetic scenes) only train."""
     note = progress or (lambda *_: None)
     y = np.stack([targets(lab, categories) for lab in labels]) if labels else np.zeros((0, len(categories)))
     labelled = len(labels) if labelled is None else labelled
@@ -235,8 +244,9 @@ def train_head(view_embeddings: list[np.ndarray], labels: list[tuple[str, ...]],
                           cutoffs={}, embedder=embedder, version="fold")
         for i in held:
             oof[i] = head.view_scores(view_embeddings[i]).max(axis=0)
-    benign = ~y[:labelled].any(axis=1)
-    cutoffs = choose_cutoffs(oof, benign, categories)
+    on = np.ones(labelled, dtype=bool) if calibrate is None else np.fromiter(calibrate, dtype=bool, count=labelled)
+    oof, y_on = oof[on], y[:labelled][on]
+    cutoffs = choose_cutoffs(oof, ~y_on.any(axis=1), categories, labels=y_on)
     trained = []
     for m in range(members):
         note("members", folds + m, steps)
@@ -245,7 +255,8 @@ def train_head(view_embeddings: list[np.ndarray], labels: list[tuple[str, ...]],
     summary = dict(training or {})
     summary.update({"seed": seed, "members": members, "hidden": HIDDEN, "epochs": epochs, "folds": folds,
                     "prompts": len(labels), "labelled": labelled,
-                    "out_of_fold": out_of_fold_figures(oof, y[:labelled], cutoffs, categories)})
+                    "calibrated_on": int(on.sum()),
+                    "out_of_fold": out_of_fold_figures(oof, y_on, cutoffs, categories)})
     return PromptHead(categories, *stack(trained), cutoffs=cutoffs, embedder=embedder, version=version,
                       training=summary)
 
@@ -274,7 +285,8 @@ def train_for(classifier, rows: list[Labelled], *, version: str, seed: int = 0, 
     """A head for `classifier` (a PromptClassifier: its views, embedder, categories and exemplars)
     from the `splits` rows of `rows` (default TRAIN_SPLITS), its exemplars and synthetic buried scenes. With
     `multilingual` (app/kit/multilingual_embedding.MultilingualEmbedder) the head reads that
-    embedder's vectors of the prompts' sentence views instead (the classifier's multilingual head)."""
+    embedder's vectors of the prompts' sentence views instead (the classifier's multilingual head),
+    and its cut-offs are chosen on the prompts it will read: those the classifier finds `foreign`."""
     note = progress or (lambda *_: None)
     chosen = [r for r in rows if r.split in splits]
     exemplars = classifier.exemplars
@@ -300,6 +312,15 @@ def train_for(classifier, rows: list[Labelled], *, version: str, seed: int = 0, 
     return train_head(views, labels, classifier.categories, embedder=embedder.tag, version=version,
                       seed=seed, labelled=len(chosen), members=members, epochs=epochs, folds=folds,
                       progress=progress,
+                      calibrate=None if multilingual is None else _read_by_it(classifier, chosen),
                       training={"splits": list(splits), "rows": len(chosen), "exemplars": len(extra),
                                 "views": "sentences" if multilingual is not None else "windows",
                                 "synthetic_buried": len(scenes), "exemplars_sha256": exemplars.sha256})
+
+
+def _read_by_it(classifier, rows: list[Labelled]) -> list[bool] | None:
+    """The rows the multilingual head will read (`foreign`), where benign and harmful ones are
+    among them to choose its cut-offs on; else None: every row."""
+    foreign = [classifier.foreign(r.prompt) for r in rows]
+    kinds = {bool(r.labels) for r, f in zip(rows, foreign) if f}
+    return foreign if kinds == {True, False} else None

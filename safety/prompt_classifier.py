@@ -19,7 +19,7 @@ Two layers per category:
       (safety/prompt_head.py, trained by safety/head_training.py), its best view's probability;
       and for a prompt MiniLM cannot read (another script, or mostly words outside its English
       vocabulary) a second head over multilingual-e5's embeddings of its sentences and clauses
-      (app/kit/multilingual_embedding.py), whose block counts alone (`Reading`, `_foreign`);
+      (app/kit/multilingual_embedding.py), whose block counts alone (`Reading`, `foreign`);
   (d) read: all-MiniLM-L6-v2 itself fine-tuned on our labelled prompts (safety/prompt_reader.py,
       trained by safety/reader_training.py) reads the whole prompt in one pass, each clause in its
       context.
@@ -36,7 +36,7 @@ or a minor it makes self-harm certain, alone it flags nothing. The reader's bloc
 prompts it never trained on, at most 0.3 % of their benign ones over it) makes a certain finding
 where meaning is near its review cut-off or a head leans the same way; over its review cut-off it
 makes what another layer found likely certain; and where it can read
-the prompt (not `_foreign`) and scores a blocked category clearly low (READER_CLEARS), the block is
+the prompt (not `foreign`) and scores a blocked category clearly low (READER_CLEARS), the block is
 doubted: a person decides ("a rear naked choke", "three years free of self-harm"). The cut-offs per category and
 benign_weight are in safety/data/prompt_thresholds.toml, written by `python bench/safety_calibrate.py` from the
 calibration split of safety/data/eval_prompts.jsonl and the exemplars scored leave-one-out:
@@ -454,7 +454,7 @@ class PromptClassifier:
             hits.setdefault(hit.category.name, []).append(hit)
         if self.reader is not None and read:
             readings.append(self._read(prompt))
-        foreign = self._foreign(prompt)
+        foreign = self.foreign(prompt)
         if self.multilingual_head is not None and foreign:
             second = sentence_views(prompt)
             readings.append(Reading(self.multilingual_head, second,
@@ -462,7 +462,7 @@ class PromptClassifier:
         return Analysis(prompt, views, sims, nearest, {k: tuple(v) for k, v in hits.items()},
                         self.terms.minor_reference(prompt), steps_in(prompt), tuple(readings), foreign)
 
-    def _foreign(self, prompt: str) -> bool:
+    def foreign(self, prompt: str) -> bool:
         """Written in what MiniLM cannot read: another script, or mostly words it does not know."""
         if has_other_script(prompt):
             return True
@@ -700,7 +700,7 @@ class PromptClassifier:
                  decisions: dict[str, Decision]) -> dict[str, float]:
         """Blocked categories the reader scores under its review cut-off and READER_CLEARS, with its score: it read
         the whole prompt in context ("a rear naked choke", "three years free of self-harm") where a
-        term reads words. Only where the reader can read the prompt (not `_foreign`) and never in an
+        term reads words. Only where the reader can read the prompt (not `foreign`) and never in an
         always-block category."""
         if reading is None or analysis.foreign:
             return {}
@@ -760,7 +760,7 @@ class Analysis:
     minor_reference: str | None
     steps: int = 0                   # told as this many steps (safety/terms.py steps_in); 0: not a list
     readings: tuple["Reading", ...] = ()   # the learned heads that read the prompt
-    foreign: bool = False            # written in what MiniLM cannot read (PromptClassifier._foreign)
+    foreign: bool = False            # written in what MiniLM cannot read (PromptClassifier.foreign)
 
 
 @dataclass(frozen=True)

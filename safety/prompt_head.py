@@ -11,7 +11,7 @@ can be the harm). No extra model call; about 0.1 ms per prompt.
 
 The same kind of head, trained over multilingual-e5's vectors of a prompt's sentence views
 (`greenlight policy train-head --reader multilingual`), reads the prompts MiniLM cannot
-(safety/prompt_classifier.py `_foreign`): the file names its embedder, so either head is refused
+(safety/prompt_classifier.py `foreign`): the file names its embedder, so either head is refused
 under the other's.
 
 Its cut-offs were chosen at training time on out-of-fold scores (each labelled prompt scored by

@@ -13,8 +13,8 @@ import pytest
 from app.kit.text_embedding import sentence_views
 from app.stage import Decision, Requester, StageContext
 from safety.cutoffs import Cutoffs
-from safety.head_training import (BLOCK_FLOOR, MEASURING_SPLITS, TRAIN_SPLITS, Labelled, choose_cutoffs, read_labelled,
-                                  synthetic_buried, synthetic_calm, targets, train_head)
+from safety.head_training import (BLOCK_FLOOR, FOREIGN_SPLITS, MEASURING_SPLITS, TRAIN_SPLITS, Labelled, choose_cutoffs,
+                                  read_labelled, synthetic_buried, synthetic_calm, targets, train_head)
 from safety.prompt_classifier import PromptClassifier
 from safety.prompt_head import DEFAULT_HEAD, DEFAULT_MULTILINGUAL_HEAD, PromptHead
 from safety.terms import PolicyFileError
@@ -103,6 +103,22 @@ def test_with_labels_the_union_budget_is_met_where_a_raise_unblocks_the_fewest_h
     assert cut["self_harm"].block <= 0.97
     old = choose_cutoffs(scores, is_benign, CATS)    # without labels: the most-benign category past all of them
     assert old["violence_gore"].block > 0.995
+
+
+def test_cut_offs_are_chosen_on_the_rows_marked_to_calibrate_on_only():
+    # The multilingual head reads only foreign prompts: its benign budget is theirs. Here 30 benign
+    # prompts along the violent axis are left out of the choice: they still train.
+    views, labels = _toy(n=60)
+    strays = [np.tile(np.eye(8, dtype=np.float32)[0], (1, 1)) for _ in range(30)]
+    all_views, all_labels = views + strays, labels + [()] * 30
+    mark = [True] * 60 + [False] * 30
+    on_all = train_head(all_views, all_labels, CATS, embedder="e", version="v", seed=1, members=1, epochs=60, folds=3)
+    on_marked = train_head(all_views, all_labels, CATS, embedder="e", version="v", seed=1, members=1, epochs=60,
+                           folds=3, calibrate=mark)
+    assert on_marked.training["calibrated_on"] == 60 and on_all.training["calibrated_on"] == 90
+    assert on_marked.training["out_of_fold"]["benign"] == 20 and on_all.training["out_of_fold"]["benign"] == 50
+    assert on_marked.training["out_of_fold"]["harmful"] == on_all.training["out_of_fold"]["harmful"] == 40
+    assert np.array_equal(on_marked.w1, on_all.w1)   # the same members: only the choice differs
 
 
 def test_training_is_reproducible_from_its_seed():
@@ -254,8 +270,12 @@ def test_the_shipped_multilingual_head_reads_the_multilingual_embedders_sentence
     assert clf.multilingual_head is not None and clf.multilingual_head.sha256 == head.sha256
     assert head.embedder == clf.multilingual.tag and head.training["views"] == "sentences"
     assert not set(head.training["splits"]) & MEASURING and head.tag() in clf.version
+    assert set(FOREIGN_SPLITS) <= set(head.training["splits"])
+    # its cut-offs were chosen on the prompts it reads: those in what MiniLM cannot read
+    assert 0 < head.training["calibrated_on"] < head.training["rows"]
     oof = head.training["out_of_fold"]
-    assert oof["benign_block"] / oof["benign"] <= 0.01
+    assert oof["benign"] + oof["harmful"] == head.training["calibrated_on"]
+    assert oof["benign_block"] / oof["benign"] <= 0.003
     with pytest.raises(PolicyFileError, match="trained on"):
         clf.with_multilingual_head(replace(head, embedder=clf.embedder.tag))
     with pytest.raises(PolicyFileError, match="needs the multilingual embedder"):
@@ -328,7 +348,9 @@ def test_train_head_command_writes_a_loadable_head(tmp_path, reader, views):
         ("a teenager cuts her arms with a razor", ["self_harm"]),
         ("a family picnic by the lake with a golden retriever", []),
         ("two kids flying a kite on a windy beach", []),
-    ]] + [{"prompt": "never trained on", "labels": ["hate"], "kind": "k", "split": "fresh6"}]
+    ]] + [{"prompt": "never trained on", "labels": ["hate"], "kind": "k", "split": "fresh6"},
+          {"prompt": "un hombre es apuñalado en el callejón", "labels": ["violence_gore"], "kind": "translated",
+           "split": "written_foreign", "lang": "es"}]   # only with --with-written
     labelled = tmp_path / "rows.jsonl"
     labelled.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     out = tmp_path / "head.safetensors"

@@ -252,7 +252,7 @@ def test_the_reader_never_finds_an_always_block_category_alone(clf):
 
 def test_a_prompt_the_reader_cannot_read_is_never_doubted(clf):
     prompt = "一群暴徒把他吊死在树上"    # a mob hangs him from a tree: blocked by the terms in Chinese
-    assert clf._foreign(prompt)
+    assert clf.foreign(prompt)
     result = _read_as(clf, prompt)
     assert result.decision == Decision.BLOCK and not any("doubted" in f.via for f in result.findings)
 
