@@ -109,7 +109,7 @@ def test_cut_offs_are_chosen_on_the_rows_marked_to_calibrate_on_only():
     # The multilingual head reads only foreign prompts: its benign budget is theirs. Here 30 benign
     # prompts along the violent axis are left out of the choice: they still train.
     views, labels = _toy(n=60)
-    strays = [np.tile(np.eye(8, dtype=np.float32)[0], (1, 1)) for _ in range(30)]
+    strays = [np.eye(8, dtype=np.float32)[:1] for _ in range(30)]   # one view each, on axis 0
     all_views, all_labels = views + strays, labels + [()] * 30
     mark = [True] * 60 + [False] * 30
     on_all = train_head(all_views, all_labels, CATS, embedder="e", version="v", seed=1, members=1, epochs=60, folds=3)
