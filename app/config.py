@@ -352,6 +352,10 @@ _DECLARED = (
             "the prompt classifier's fine-tuned reader (LoRA adapters over the text embedder; "
             "`greenlight policy train-reader` rewrites the shipped file)",
             "`safety/data/prompt_reader.safetensors`"),
+    Setting("GL_SAFETY_MULTILINGUAL_READER", "safety", PATH, None,
+            "the prompt classifier's fine-tuned reader over the multilingual embedder, for prompts MiniLM "
+            "cannot read (`greenlight policy train-reader --reader multilingual` rewrites the shipped file)",
+            "`safety/data/prompt_reader_multilingual.safetensors`"),
     Setting("GL_SAFETY_POLICY", "safety", PATH, None, "what each finding does, per category and age",
             "`safety/data/policy.toml`"),
     Setting("GL_SAFETY_FRAMES", "safety", PATH, None, "the nudity detector's per-label cut-offs",

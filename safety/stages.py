@@ -72,7 +72,8 @@ class PromptSafetyStage(_PolicyStage):
 
     name = "safety.prompt"
     produces = tuple(CONTENT_FACTS)
-    models = ("text-embedder", "prompt-head", "prompt-reader", "multilingual-embedder", "prompt-head-multilingual")
+    models = ("text-embedder", "prompt-head", "prompt-reader", "multilingual-embedder", "prompt-head-multilingual",
+              "prompt-reader-multilingual")
 
     def __init__(self, classifier: PromptClassifier | None = None, policy: SafetyPolicy | None = None):
         super().__init__(policy)
@@ -236,8 +237,8 @@ class AudioSafetyStage(_PolicyStage):
 
     name = "safety.audio"
     produces = tuple(CONTENT_FACTS)
-    models = ("voice-activity", "speech-to-text", "text-embedder", "prompt-head", "prompt-reader", "multilingual-embedder",
-              "prompt-head-multilingual")
+    models = ("voice-activity", "speech-to-text", "text-embedder", "prompt-head", "prompt-reader",
+              "multilingual-embedder", "prompt-head-multilingual", "prompt-reader-multilingual")
     max_seconds = 120.0  # as long as the media integrity check lets a render be
 
     def __init__(self, classifier=None, policy: SafetyPolicy | None = None):

@@ -41,7 +41,8 @@ def test_every_model_a_stage_names_has_one_record(shipped):
     assert set(shipped) == {"text-embedder", "nudity-detector", "voice-activity", "speech-to-text",
                             "face-detector", "face-embedder", "video-codec", "prompt-head", "prompt-reader", "ip-work-head",
                             "ip-work-facts",
-                            "figure-head", "multilingual-embedder", "prompt-head-multilingual", "video-model"}
+                            "figure-head", "multilingual-embedder", "prompt-head-multilingual", "prompt-reader-multilingual",
+                            "video-model"}
     users = model_files.stages_using(_registered_stages())
     assert all(users.get(name) or record.used_by for name, record in shipped.items())
 

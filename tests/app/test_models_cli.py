@@ -23,7 +23,8 @@ def test_models_list_shows_every_model(tmp_path):
     assert set(by_name) == {"text-embedder", "nudity-detector", "voice-activity", "speech-to-text", "face-detector",
                             "face-embedder", "video-codec", "prompt-head", "prompt-reader", "ip-work-head", "figure-head",
                             "ip-work-facts",
-                            "multilingual-embedder", "prompt-head-multilingual", "video-model"}
+                            "multilingual-embedder", "prompt-head-multilingual", "prompt-reader-multilingual",
+                            "video-model"}
     assert "safety.frames, safety.input_image" in by_name["nudity-detector"]
     assert "AGPL-3.0-only" in by_name["nudity-detector"] and "nudenet/320n.onnx" in by_name["nudity-detector"]
     assert "nudenet-320n" in by_name["nudity-detector"] and "nudenet 3.4.2" in by_name["nudity-detector"]

@@ -289,8 +289,8 @@ def test_the_multilingual_head_reads_only_what_minilm_cannot(clf):
     for prompt in ("un barco de papel navega por una calle lluviosa al atardecer",   # another language
                    "一只纸船在雨中的街道上漂流"):                                    # another script
         readings = clf.analyse(prompt).readings
-        assert [r.head for r in readings] == [clf.head, clf.reader, clf.multilingual_head], prompt
-        assert readings[2].views == sentence_views(prompt)
+        assert [r.head for r in readings] == [clf.head, clf.reader, clf.multilingual_head, clf.multilingual_reader], prompt
+        assert readings[2].views == sentence_views(prompt) and readings[3].views == [prompt]
 
 
 def test_a_long_prompt_in_a_script_the_normaliser_drops_is_still_read(clf):
@@ -299,7 +299,7 @@ def test_a_long_prompt_in_a_script_the_normaliser_drops_is_still_read(clf):
     prompt = " ".join(["فيديو عائلي لعيد الأضحى في بيت الجد في الريف، الأطفال يلعبون في الحديقة"] * 7)
     assert len(prompt.split()) > 60
     readings = clf.analyse(prompt).readings
-    assert [r.head for r in readings] == [clf.head, clf.reader, clf.multilingual_head]
+    assert [r.head for r in readings] == [clf.head, clf.reader, clf.multilingual_head, clf.multilingual_reader]
     assert clf.classify(prompt).decision == Decision.ALLOW
 
 
@@ -320,7 +320,7 @@ def test_the_multilingual_head_blocks_graphic_harm_told_in_another_language(clf)
     [reason] = [r for r in outcome.reasons if r.details.get("category") == "self_harm"]
     assert "learned" in reason.details["via"] and reason.details["learned_text"] in sentence_views(POLISH)
     assert reason.details["learned_score"] >= clf.multilingual_head.cutoffs["self_harm"].block
-    assert check(clf.with_multilingual_head(None)).decision != Decision.BLOCK
+    assert check(clf.with_multilingual_head(None).with_multilingual_reader(None)).decision != Decision.BLOCK
 
 
 @pytest.mark.slow

@@ -51,7 +51,7 @@ def test_loading_merges_the_adapters_into_what_training_computed(embedder, tmp_p
     """The merged weights score as the unmerged adapters did: the one forward pass at run time is the model trained."""
     import torch
 
-    model, tokenizer = load_base(embedder.path)
+    model, tokenizer, _ = load_base(embedder.path)
     generator = torch.Generator().manual_seed(7)
     adapters = {name: _Adapted(linear, 8, 16, generator) for name, linear in adapted_modules(model).items()}
     with torch.no_grad():
@@ -83,7 +83,7 @@ def test_loading_merges_the_adapters_into_what_training_computed(embedder, tmp_p
 def reader_without_adapters(embedder, weight, bias, text):
     import torch
 
-    model, tokenizer = load_base(embedder.path)
+    model, tokenizer, _ = load_base(embedder.path)
     ids = torch.tensor([tokenizer.encode(reader_text(text)).ids])
     with torch.inference_mode():
         mask = torch.ones_like(ids)
