@@ -14,6 +14,7 @@ differ slightly from the engine's (tests/app/test_multilingual_encoder.py bounds
 from __future__ import annotations
 
 import os
+import re
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
@@ -63,8 +64,7 @@ class UnigramTokenizer:
         return [self.encode(t) for t in texts]
 
     def pieces(self, text: str) -> list[int]:
-        chars = text.translate(self._norm)
-        chars = " ".join(chars.split(" ")) if "  " not in chars else _collapse_spaces(chars)
+        chars = re.sub(" {2,}", " ", text.translate(self._norm))
         if not chars.startswith(" "):
             chars = " " + chars
         chars = chars.replace(" ", META)
@@ -91,16 +91,6 @@ class UnigramTokenizer:
             out.append(piece)
             at = start
         return out[::-1]
-
-
-def _collapse_spaces(text: str) -> str:
-    out, previous = [], ""
-    for ch in text:
-        if ch == " " and previous == " ":
-            continue
-        out.append(ch)
-        previous = ch
-    return "".join(out)
 
 
 def _blocks(raw: memoryview, rows: int, cols: int) -> np.ndarray:
