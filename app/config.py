@@ -423,9 +423,11 @@ _DECLARED = (
             "runs as GL_TEST_DATABASE_URL's (app) role", "GL_TEST_DATABASE_URL"),
     Setting("GL_TEST_REDIS_URL", "tests", TEXT, None, "run the suite's queues on this Redis (it is flushed)",
             "unset = embedded fakeredis"),
-    Setting("GL_TEST_BACKEND_ONLY", "tests", FLAG, False,
-            "run only the tests that touch the database or the queue (`.ci/run`'s PostgreSQL pass: the others "
-            "do the same on any backend and run in its SQLite pass)"),
+    Setting("GL_TEST_BACKEND_FREE", "tests", TEXT, "all",
+            "which of the tests that cannot touch the database or the queue (models, data files, pure functions) "
+            "this run takes: `all`, `none`, folders (`tests/app,tests/safety`: only those under them) or `not` "
+            "folders (`not tests/app`); the tests that can touch them always run. `.ci/run` gives each of its two "
+            "passes a share: the rest would do the same on any backend"),
     Setting("GL_TEST_CHROMIUM", "tests", PATH, Path("/usr/bin/chromium"),
             "the Chromium the page tests (tests/review_ui) drive through Playwright"),
     # Text, not a flag: CI services set it to values of their own, and those must not stop the suite.

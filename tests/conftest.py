@@ -17,6 +17,7 @@ import zlib
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
@@ -40,14 +41,16 @@ PASSWORD = "correct-horse-battery"
 
 
 def pytest_report_header(config):
-    only = ", only the tests that touch them (GL_TEST_BACKEND_ONLY)" if setting("GL_TEST_BACKEND_ONLY") else ""
+    share = setting("GL_TEST_BACKEND_FREE").strip()
+    only = "" if share == "all" else f"; of the tests that cannot touch them: {share} (GL_TEST_BACKEND_FREE)"
     return f"greenlight backends: database={'postgresql' if PG_URL else 'sqlite'}" \
            f"{f' as app role {APP_ROLE}' if APP_ROLE else ''}, queue={'redis' if REDIS_URL else 'embedded fakeredis'}{only}"
 
 
-# A module that names the backends (or builds its own config over them) may touch them outside the
-# fixtures: all of its tests count as touching them.
-_NAMES_A_BACKEND = re.compile(r"\b(PG_URL|REDIS_URL|OWNER_URL|APP_ROLE|make_config|DATABASE_URL|REDIS|migrated)\b")
+# A module that names the backends in code (or builds its own config over them) may touch them outside
+# the fixtures: all of its tests count as touching them. A name in quotes does not count: test_cli.py's
+# commands pop "REDIS_URL" and run on SQLite files of their own, whatever the backend.
+_NAMES_A_BACKEND = re.compile(r"(?<![\"'])\b(PG_URL|REDIS_URL|OWNER_URL|APP_ROLE|make_config|migrated)\b(?![\"'])")
 
 
 @functools.cache
@@ -61,13 +64,38 @@ def touches_backend(item: pytest.Item) -> bool:
     return "migrated" in getattr(item, "fixturenames", ()) or _module_names_a_backend(Path(item.path))
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def backend_free_share(selector: str) -> Callable[[Path], bool]:
+    """Which of the tests that cannot touch the database or the queue a run takes (GL_TEST_BACKEND_FREE):
+    `all`, `none`, comma-separated folders (only the tests under them) or `not` and folders (all but
+    those). `.ci/run` splits them between its two passes, which run side by side."""
+    selector = selector.strip()
+    if selector in ("", "all"):
+        return lambda path: True
+    if selector == "none":
+        return lambda path: False
+    negated = selector.startswith("not ")
+    folders = [Path(f.strip()) for f in selector.removeprefix("not ").split(",") if f.strip()]
+    missing = [str(f) for f in folders if not (ROOT / f).is_dir()]
+    if not folders or missing:
+        raise pytest.UsageError(f"GL_TEST_BACKEND_FREE={selector!r}: expected all, none, folders or `not` folders; "
+                                f"no such folder: {', '.join(missing) or '(none given)'}")
+
+    def takes(path: Path) -> bool:
+        inside = any(Path(path).resolve().is_relative_to(ROOT / f) for f in folders)
+        return inside != negated
+    return takes
+
+
 def pytest_collection_modifyitems(config, items):
-    """With GL_TEST_BACKEND_ONLY (`.ci/run`'s PostgreSQL + Redis pass) the tests that cannot touch
-    the database or the queue (models, data files, pure functions) are left to the SQLite pass: they
-    would do the same again on another backend, and they are half of the suite's time."""
-    if not setting("GL_TEST_BACKEND_ONLY"):
-        return
-    keep = [item for item in items if touches_backend(item)]
+    """GL_TEST_BACKEND_FREE: `.ci/run` runs the suite on SQLite and on PostgreSQL + Redis side by side.
+    Every test that can touch the database or the queue runs in both; the others (models, data files,
+    pure functions: half of the suite's time) would do the same on any backend, so each runs in one
+    pass only, the passes taking a share each."""
+    takes = backend_free_share(setting("GL_TEST_BACKEND_FREE"))
+    keep = [item for item in items if touches_backend(item) or takes(Path(item.path))]
     if len(keep) < len(items):
         kept = set(keep)
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])
