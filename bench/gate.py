@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app import accounts, generations, orchestrator, runtime  # noqa: E402
 from app.config import Config  # noqa: E402
 from app.factory import load_plugins  # noqa: E402
-from app.kit.text_embedding import LONG_TEXT_WORDS, load_text_embedder  # noqa: E402
+from app.kit.recent_vectors import forget_all_recent  # noqa: E402
+from app.kit.text_embedding import LONG_TEXT_WORDS  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.models import Generation, User  # noqa: E402
 
@@ -77,19 +78,18 @@ def main() -> None:
     with rt.db.transaction() as s:
         warm_id = generations.submit(s, s.get(User, user_id), PROMPTS[0], [], None).id
     orchestrator.gate(rt, warm_id)
-    embedder = load_text_embedder()
 
     gate_ms, stage_sum_ms = [], []
     long_prompt: list[bool] = []
     per_stage: dict[str, list[float]] = {}
     for i in range(args.runs):
         with rt.db.transaction() as s:
-            # Each request a new text (the embedder remembers texts it saw): "take N" makes it unique,
-            # and the embedder forgets the last request's views, which would otherwise hold all but
-            # the last window of a long prompt (the two gates reading the same views still share them).
+            # Each request a new text (the models remember texts they saw): "take N" makes it unique,
+            # and they forget the last request's, whose views would otherwise hold all but the last
+            # window of a long prompt (the two gates reading the same views still share them).
             prompt = f"{PROMPTS[i % len(PROMPTS)]}, take {i}"
             gid = generations.submit(s, s.get(User, user_id), prompt, [], None).id
-        embedder.forget_recent()
+        forget_all_recent()
         started = time.perf_counter()
         orchestrator.gate(rt, gid)
         gate_ms.append((time.perf_counter() - started) * 1000)

@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.kit.recent_vectors import forget_all_recent  # noqa: E402
 from app.kit.text_embedding import load_text_embedder  # noqa: E402
 from safety.prompt_classifier import (DEFAULT_EXEMPLARS, DEFAULT_THRESHOLDS, Exemplars,  # noqa: E402
                                       PromptClassifier, Thresholds, with_heads)
@@ -118,7 +119,9 @@ def uncalibrated(categories: tuple[str, ...] | list[str]) -> Thresholds:
 
 
 def timed(fn, *args) -> float:
-    """Milliseconds one call of `fn(*args)` takes."""
+    """Milliseconds one call of `fn(*args)` takes, no model remembering what it computed before
+    (app/kit/recent_vectors): a prompt timed again, or after its warm-up, is read afresh."""
+    forget_all_recent()
     started = time.perf_counter()
     fn(*args)
     return (time.perf_counter() - started) * 1000.0

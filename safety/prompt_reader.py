@@ -31,6 +31,7 @@ import numpy as np
 
 from app.config import setting
 from app.kit.files import sha256_of
+from app.kit.recent_vectors import RecentVectors
 from app.kit.text_embedding import torch_threads
 from app.kit.textmatch import normalise
 from safety.cutoffs import Cutoffs
@@ -74,12 +75,19 @@ class PromptReader:
     training: dict = field(default_factory=dict)
     sha256: str = ""
     text: Callable[[str], str] = reader_text   # what of the prompt its tokenizer is given
+    _recent: RecentVectors = field(default_factory=RecentVectors, repr=False, compare=False)
 
     def tag(self) -> str:
         return f"reader-{self.version}-{self.sha256[:8]}"
 
     def scores(self, prompts: list[str]) -> np.ndarray:
-        """(len(prompts), categories) probabilities; a prompt over MAX_TOKENS scores its best window."""
+        """(len(prompts), categories) probabilities; a prompt over MAX_TOKENS scores its best window.
+        A prompt read recently is not read again (the gate may ask twice: app/kit/recent_vectors)."""
+        if not prompts:
+            return np.zeros((0, len(self.categories)), dtype=np.float32)
+        return self._recent.rows(prompts, self._read)
+
+    def _read(self, prompts: list[str]) -> np.ndarray:
         import torch
 
         rows = np.zeros((len(prompts), len(self.categories)), dtype=np.float32)

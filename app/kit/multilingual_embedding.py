@@ -22,6 +22,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from app.kit.files import sha256_of
+from app.kit.recent_vectors import RecentVectors
 from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, value_of
 
 MODEL_ENV = "GL_MULTILINGUAL_EMBEDDER"
@@ -72,6 +73,8 @@ class MultilingualEmbedder:
             raise MultilingualEmbedderError("multilingual_embedder_invalid", f"cannot load {path}: {exc}") from exc
         self.dim = int(self._model.dim)
         self.name = "multilingual-e5-small-q4" if path.name == E5_WEIGHTS else path.stem
+        # a prompt's sentences are read again when its idioms are taken out, or in full after a lazy read
+        self._recent = RecentVectors()
 
     @property
     def tag(self) -> str:
@@ -90,6 +93,9 @@ class MultilingualEmbedder:
         """Each text as a query ("query: " prefixed by the engine, as e5 was trained)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        return self._recent.rows(texts, self._embed_now)
+
+    def _embed_now(self, texts: list[str]) -> np.ndarray:
         with self._lock:
             self._one_thread()
             return np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)

@@ -28,6 +28,7 @@ import numpy as np
 
 from app.config import keep_model_hubs_offline, model_cache_dir, setting
 from app.kit.files import sha256_of
+from app.kit.recent_vectors import RecentVectors
 from app.kit.text_embedding_onnx import pooled_vectors
 from app.kit.textmatch import normalise, visible
 from app.model_files import LicenceClass, ModelFile, bundled, configured, is_shipped, value_of
@@ -43,8 +44,6 @@ MINILM_VERSION = "0.1.0"
 MINILM_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 log = logging.getLogger(__name__)
 _TORCH_THREADS = threading.Lock()
-RECENT_TEXTS = 4096  # views remembered per model (a 384-d view is 1.5 kB: 6 MB at most)
-RECENT_BATCH = 64    # calls with more texts than this bypass the memory
 
 
 class TextEmbedderError(RuntimeError):
@@ -165,8 +164,7 @@ class TextEmbedder:
         self.name = _model_name(path)
         self._vocabulary: frozenset[str] | None = None
         # The safety and copyright gates embed the same views of one prompt: the second is a lookup.
-        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._recent_lock = threading.Lock()
+        self._recent = RecentVectors()
 
     def _use_onnx(self) -> None:
         from app.kit import text_embedding_onnx
@@ -194,27 +192,11 @@ class TextEmbedder:
         under a lock; embedding calls in one process therefore run one at a time."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if len(texts) > RECENT_BATCH:  # bulk work (exemplars, catalogues) would only churn the cache
-            return self._embed_now(texts, threads)
-        with self._recent_lock:
-            known = {t: self._recent[t] for t in texts if t in self._recent}
-            for t in known:
-                self._recent.move_to_end(t)
-        missing = list(dict.fromkeys(t for t in texts if t not in known))
-        if missing:
-            fresh = self._embed_now(missing, threads)
-            with self._recent_lock:
-                for text, vector in zip(missing, fresh):
-                    known[text] = self._recent[text] = vector
-                while len(self._recent) > RECENT_TEXTS:
-                    self._recent.popitem(last=False)
-        return np.stack([known[t] for t in texts])
+        return self._recent.rows(texts, lambda missing: self._embed_now(missing, threads))
 
     def forget_recent(self) -> None:
-        """Drop the remembered views: a bench of distinct prompts must not find one request's
-        windows already embedded by another that shares most of its words."""
-        with self._recent_lock:
-            self._recent.clear()
+        """Drop the remembered views (app/kit/recent_vectors.forget_all_recent drops every model's)."""
+        self._recent.clear()
 
     def _embed_now(self, texts: list[str], threads: int | None) -> np.ndarray:
         if threads is None or self._onnx is not None:

@@ -78,6 +78,12 @@ def test_loading_merges_the_adapters_into_what_training_computed(embedder, tmp_p
         expected = 1 / (1 + np.exp(-(pool(states, mask).numpy() @ weight + bias)))
     np.testing.assert_allclose(reader.scores([text]), expected, atol=1e-4)
     assert not np.allclose(expected, reader_without_adapters(embedder, weight, bias, text), atol=1e-3)
+    # Read again (the gate may ask twice), it is remembered: the same scores, the model not run.
+    calls = []
+    original = reader.model.forward
+    reader.model.forward = lambda *a, **k: calls.append(1) or original(*a, **k)
+    np.testing.assert_array_equal(reader.scores([text, "a second prompt", text])[[0, 2]], reader.scores([text])[[0, 0]])
+    assert len(calls) == 1
 
 
 def reader_without_adapters(embedder, weight, bias, text):
