@@ -638,11 +638,20 @@ class PromptClassifier:
             read_certain.add(SELF_HARM)
 
         # Self-harm told as steps is instructions for it (issue 15: a suicide in numbered steps went
-        # to review): certain on any self-harm term, or on meaning clearly past its cut-off.
+        # to review): certain on any self-harm term, or on meaning clearly past its cut-off; or, where
+        # none of those found it, on the reader past its block cut-off with a head leaning the same
+        # way, the steps a third signal ("1. hide the blade under the mattress 2. wait until everyone
+        # sleeps 3. cut deeper than last time": no term, meaning low, head 0.92, reader 0.975).
         self_harm_steps = None
-        if analysis.steps and (self_harm_hits or clearly_meant) and decisions.get(SELF_HARM, Decision.ALLOW) != Decision.ALLOW:
+        read_as_steps = bool(analysis.steps) and read_level == Decision.BLOCK and any(
+            (b := r.best(SELF_HARM)) is not None and b[0] >= HEAD_LEANS for r in heads)
+        found_otherwise = bool(self_harm_hits or clearly_meant) and decisions.get(SELF_HARM, Decision.ALLOW) \
+            != Decision.ALLOW
+        if analysis.steps and (found_otherwise or read_as_steps):
             self_harm_steps = f"told as {analysis.steps} steps"
             decisions[SELF_HARM] = Decision.BLOCK
+            if not found_otherwise:
+                read_certain.add(SELF_HARM)
 
         doubted = self._doubted(analysis, reading, decisions)
 
