@@ -75,7 +75,7 @@ class PromptReader:
     training: dict = field(default_factory=dict)
     sha256: str = ""
     text: Callable[[str], str] = reader_text   # what of the prompt its tokenizer is given
-    _recent: RecentVectors = field(default_factory=RecentVectors, repr=False, compare=False)
+    _recent: RecentVectors = field(default_factory=RecentVectors, init=False, repr=False, compare=False)
 
     def tag(self) -> str:
         return f"reader-{self.version}-{self.sha256[:8]}"
