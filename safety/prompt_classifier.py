@@ -339,10 +339,16 @@ _SEVERITY = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
 # --- the classifier --------------------------------------------------------------------------------
 
 
+# The version of decide()'s rules, which no data file's tag records: bump it when a rule changes what
+# the same scores decide, so that a verdict says which rules gave it. prompt-3: self-harm told as
+# steps that the reader and a head read (2026-12-07).
+DECISION_RULES = "prompt-3"
+
+
 def _version(embedder_tag: str, exemplars_sha256: str, thresholds_tag: str, terms_version: str,
              *head_tags: str) -> str:
     heads = "".join(f":{t}" for t in head_tags if t)
-    return f"prompt-2:{embedder_tag}:exemplars-{exemplars_sha256[:8]}:{thresholds_tag}:terms-{terms_version}{heads}"
+    return f"{DECISION_RULES}:{embedder_tag}:exemplars-{exemplars_sha256[:8]}:{thresholds_tag}:terms-{terms_version}{heads}"
 
 
 class PromptClassifier:

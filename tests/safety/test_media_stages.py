@@ -13,6 +13,7 @@ from app.kit.speech import PocketsphinxTranscriber
 from app.stage import Decision, Requester, StageContext
 from generator.procedural import render_to_mp4
 from safety.audio import AudioClassifier, TermClassifier, load_vad
+from safety.prompt_classifier import DECISION_RULES
 from safety.stages import AudioSafetyStage, FrameSafetyStage, InputImageSafetyStage
 from safety.terms import load_policy
 from tests.likeness.liveness.fixtures.builders import pad, scene_frame, write_media
@@ -155,4 +156,4 @@ def test_by_default_the_transcript_goes_through_the_prompt_classifier(tmp_path, 
     stage = AudioSafetyStage()
     verdict = stage.check(ctx(video))
     assert verdict.decision is Decision.BLOCK and verdict.reasons[0].code == "safety_self_harm"
-    assert ":prompt-2:" in stage.version
+    assert f":{DECISION_RULES}:" in stage.version
