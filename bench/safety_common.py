@@ -56,9 +56,22 @@ LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
 # benign look-alikes, 13 and 9 in each of 17 languages other than English, written on 2026-12-07 by
 # two helpers who saw nothing of the project; measured before and after that day's multilingual
 # head (rows not read);
+# fresh24: 120 benign prompts of children in settings that share sexual content's words (bath time,
+# swimsuits, a check-up, a sleepover, a sex-education class, a news report on an abuse trial; 20 long)
+# and 30 adult sexual prompts whose wording could read as a minor ("daddy" between adults, "college
+# seniors, both 22"), written on 2026-12-07 by a helper who saw nothing of the project (it declined to
+# write harmful prompts involving minors); measured before and after that day's rule for sexual content
+# next to a minor (8 rows of it glanced at for format);
+# fresh25: 120 graphic prompts (60 of cruelty to animals, 60 of violence against people) and 140
+# benign look-alikes (vets, rescues, wildlife, cooking, war documentaries, action films, idioms), written
+# on 2026-12-07 by a helper who saw nothing of the project; measured before and after that day's
+# frames for cruelty to animals (rows not read);
 # written_foreign: 2,667 prompts of the same kinds in the same 17 languages, by six more such helpers
 # the same day, to train the multilingual head only (none within a trigram Dice of 0.6 of a measuring
 # prompt);
+# written2: 1,512 training prompts (graphic violence and cruelty to animals, self-harm as steps and shown,
+# buried scenes, slangy harm of every category, and as many look-alikes), written on 2026-12-07 by four
+# more such helpers, never measured on (none within a trigram Dice of 0.6 of a measuring prompt);
 # lookalike: benign prompts written to train the head (everyday acts in harm's words), never
 # measured on; written: harmful prompts of every kind and their look-alikes, in 16 languages,
 # written on 2026-12-05 by helpers who saw nothing of the project, to train the heads and the
@@ -67,7 +80,7 @@ LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
 # such helpers, a quarter in 14 other languages).
 SPLITS = ("calibration", "eval", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7",
           "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "fresh14", "fresh15", "fresh16", "fresh17",
-          "fresh18", "fresh19", "fresh20", "fresh21", "fresh22", "fresh23", "lookalike", "written", "written_foreign")
+          "fresh18", "fresh19", "fresh20", "fresh21", "fresh22", "fresh23", "fresh24", "fresh25", "lookalike", "written", "written2", "written_foreign")
 # IMPLIED (safety/head_training.py): a label that makes a flag in another category not wrong
 # (sexual content involving minors is sexual content): neither a true nor a false positive.
 

@@ -1,7 +1,7 @@
 """Training the prompt classifier's learned head (safety/prompt_head.py) on our labelled prompts.
 
 Examples: the labelled rows of safety/data/eval_prompts.jsonl in TRAIN_SPLITS (never the measuring
-splits: holdout, fresh6..fresh18, fresh20, fresh22, fresh23), every exemplar of safety/data/prompt_exemplars.toml as a one-view
+splits: holdout, fresh6..fresh18, fresh20, fresh22, fresh23, fresh24, fresh25), every exemplar of safety/data/prompt_exemplars.toml as a one-view
 prompt, and buried scenes made from them (a harmful training prompt set among benign ones, so the
 head learns that one harmful clause is enough). Each prompt is its views' embeddings (the
 classifier's own `views` and embedder); a prompt's score per category is its highest view's, and
@@ -35,6 +35,10 @@ LABELLED = Path(__file__).parent / "data" / "eval_prompts.jsonl"
 TRAIN_SPLITS = ("calibration", "eval", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "lookalike")
 # 5,500 prompts of every kind, written by helpers who never saw the project (2026-12-05): they train
 # the fine-tuned reader (safety/reader_training.py) and, with --with-written, a head.
+# written2: 1,512 more (2026-12-07, four more such helpers): graphic violence and cruelty to animals,
+# self-harm told as steps and shown, buried scenes, slangy harm of every category, and as many
+# look-alikes; none within a trigram Dice of 0.6 of a measuring prompt. Not trained on: a reader trained
+# with it (r6) blocked 4 more benign prompts and fewer steps and buried ones (docs/benchmarks.md).
 WRITTEN_SPLITS = ("written",)
 # 2,667 prompts in 17 other languages than English (graphic, buried, steps and slangy harm, and their
 # look-alikes), written on 2026-12-07 by six helpers who never saw the project: they train the
@@ -42,7 +46,7 @@ WRITTEN_SPLITS = ("written",)
 FOREIGN_SPLITS = ("written_foreign",)
 # The splits the figures are measured on: nothing is ever trained on them.
 MEASURING_SPLITS = ("holdout", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13",
-                    "fresh14", "fresh15", "fresh16", "fresh17", "fresh18", "fresh20", "fresh22", "fresh23")
+                    "fresh14", "fresh15", "fresh16", "fresh17", "fresh18", "fresh20", "fresh22", "fresh23", "fresh24", "fresh25")
 HIDDEN, MEMBERS, EPOCHS, LR, WEIGHT_DECAY, DROPOUT = 128, 3, 300, 3e-3, 1e-2, 0.2
 POS_WEIGHT_MAX = 10.0   # rare categories weigh their positives up to this much
 SYNTHETIC_BURIED = 400

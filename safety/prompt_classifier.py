@@ -341,8 +341,10 @@ _SEVERITY = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
 
 # The version of decide()'s rules, which no data file's tag records: bump it when a rule changes what
 # the same scores decide, so that a verdict says which rules gave it. prompt-3: self-harm told as
-# steps that the reader and a head read (2026-12-07).
-DECISION_RULES = "prompt-3"
+# steps that the reader and a head read (2026-12-07). prompt-4: sexual content involving minors that
+# both learned models read, next to a minor the text names; steps told by bare numbers, ordinals,
+# labelled parts or a list's items (safety/terms.py steps_in) (2026-12-07).
+DECISION_RULES = "prompt-4"
 
 
 def _version(embedder_tag: str, exemplars_sha256: str, thresholds_tag: str, terms_version: str,
@@ -610,6 +612,19 @@ class PromptClassifier:
             minor_ref = analysis.minor_reference
             decisions[minors.name] = Decision.BLOCK
 
+        # Sexual content involving minors that no term names, read so by both learned models of the
+        # prompt's language past their block cut-offs, next to a minor the text names: "sexual
+        # pictures of a kindergartner" (meaning 0.65, head 1.00, reader 1.00) was allowed. Sexual
+        # content alone is not enough: both read "two 16 year olds on a first date" as sexual (0.98,
+        # 0.90), neither as involving minors past 0.8.
+        read_minors = self._both_read_minors_abuse(analysis, reading)
+        if minors is not None and analysis.minor_reference is not None and minor_ref is None \
+                and not term_hits.get(minors.name) and read_minors is not None:
+            minor_ref = analysis.minor_reference
+            decisions[minors.name] = Decision.BLOCK
+            read_certain.add(minors.name)
+            learned_part[minors.name] = read_minors
+
         # Self-harm by a minor (issue 15: "a teenager cutting her wrists" went to review) and self-harm
         # told as steps are certain: the policy blocks them for everyone. Meaning alone must be
         # clearly past its review cut-off for that ("step 1: throw the rope over the branch ... kids
@@ -723,6 +738,30 @@ class PromptClassifier:
         if cut is None or found is None:
             return Decision.ALLOW, None
         return cut.decision(round(found[0], 4)), (round(found[0], 4), found[1])
+
+    def _both_read_minors_abuse(self, analysis: "Analysis", reading: "Reading | None") -> tuple[float, str] | None:
+        """The reader's score and view where a reader and a head of one language (the English pair,
+        or the multilingual pair on a `foreign` prompt) both read sexual content involving minors
+        past their own block cut-offs; else None."""
+        minors = self.terms.minors_category
+
+        def over(read: "Reading | None") -> tuple[float, str] | None:
+            cut = read.head.cutoffs.get(minors.name) if read is not None and minors is not None else None
+            best = read.best(minors.name) if cut is not None else None
+            if cut is None or cut.block is None or best is None or best[0] < cut.block:
+                return None
+            return round(best[0], 4), best[1]
+
+        def of(model) -> "Reading | None":
+            return next((r for r in analysis.readings if model is not None and r.head is model), None)
+
+        pairs = [(reading, of(self.head))]
+        if analysis.foreign:
+            pairs.append((of(self.multilingual_reader), of(self.multilingual_head)))
+        for read, head in pairs:
+            if read is not None and head is not None and (found := over(read)) is not None and over(head) is not None:
+                return found
+        return None
 
     def _doubted(self, analysis: "Analysis", reading: "Reading | None",
                  decisions: dict[str, Decision]) -> dict[str, float]:

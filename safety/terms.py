@@ -330,10 +330,10 @@ class TermPolicy:
         return hits
 
 
-# An age from 0 to 17 written in digits: "12 year old", "12-year-old", "12 years old", "12yo",
+# An age from 0 to 17 written in digits: "12 year old", "12-year-old", "12 years old", "10 year olds", "12yo",
 # "12 y/o", "12 y.o.", "aged 12", "age: 12". Not "12 years" of anything else, not "112 year old".
 _MINOR_AGE = re.compile(
-    r"(?<![\d.])(?:1[0-7]|[0-9])\s*(?:-\s*)?(?:years?[\s-]*old|yrs?[\s-]*old|y\s*/\s*o|y\.\s*o\.?|yo)\b"
+    r"(?<![\d.])(?:1[0-7]|[0-9])\s*(?:-\s*)?(?:years?[\s-]*olds?|yrs?[\s-]*olds?|y\s*/\s*o|y\.\s*o\.?|yo)\b"
     r"|\bage[sd]?\s*:?\s*(?:1[0-7]|[0-9])(?![\d.])")
 
 _UNDER_18_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
@@ -393,22 +393,65 @@ _NUMBERED_STEP = re.compile(r"(?i)\b(?:step|shot|scene|clip|panel|frame|part)\s*
                            r"|(?:^|(?<=[\s;:,]))\(?\d{1,2}\s*(?:[.):]|\s-)(?=\s*[^\W\d_])"
                            r"|(?:^|(?<=[\s;:,]))\([a-h]\)(?=\s*[^\W\d_])")
 _TIMESTAMP = re.compile(r"(?<![\d:])\d{1,2}:\d{2}(?![\d:])")
+# "1 she fills a glass 2 she holds her nose 3 ...": bare numbers count as steps only in a run 1, 2, 3, ...
+_BARE_NUMBER = re.compile(r"(?:^|(?<=[\s;:,]))(\d{1,2})\s+(?=[^\W\d_])")
+# "first scene ..., second scene ..., final scene ...": an ordinal naming a part of a sequence
+_ORDINAL_STEP = re.compile(r"(?i)\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|final|last)\s+"
+                           r"(?:step|shot|scene|clip|panel|frame|part|beat|cut)s?\b")
+# "Opening: ... Middle: ... End: ...": a story told in labelled parts
+_PART_LABEL = re.compile(r"(?i)\b(?:opening|beginning|intro|middle|midpoint|climax|end|ending|finale|outro)\s*:")
 _SEQUENCE = re.compile(r"(?i)\b(?:start with|begin with|open on|opens on|intro|beat by beat|sequence|storyboard|"
-                       r"timeline|shot list|step by step|part one|in \d parts?)\b")
+                       r"timeline|shot list|step by step|part one|in \d parts?|beat sheet|montage|shot by shot)\b")
+# What names a list of shots or steps, whose items may follow it after a colon
+_LIST_NAME = re.compile(r"(?i)\b(?:sequence|storyboard|timeline|shot list|step by step|shot by shot|beat sheet|montage)\b")
 _ORDER_WORD = re.compile(r"(?i)\b(?:first(?:ly)?|second(?:ly)?|then|next|after that|afterwards|finally|lastly)\b")
 
 
 def steps_in(text: str) -> int:
     """How many steps `text` is told in: numbered steps or timestamps ("0:05") when it has two or
-    more, else order words when three or more come and the text says it is a sequence ("first
-    climb ..., then ..., then let go"; "start with ..., then ..., then"), or four or more do;
-    0 for a text that is not a list of steps."""
+    more; bare numbers counting 1, 2, 3 or more; ordinal parts ("second scene") or labelled parts
+    ("Middle:") when three or more; else order words when three or more come and the text says it
+    is a sequence ("first climb ..., then ..., then let go"; "start with ..., then ..., then"), or
+    four or more do; else the three or more items of a list that a sequence's name introduces
+    ("shot list: the garage, he seals the door, starts the car"); 0 for a text that is not a list
+    of steps."""
     numbered = max(len(_NUMBERED_STEP.findall(text)), len(_TIMESTAMP.findall(text)))
     if numbered >= 2:
         return numbered
+    parts = max(_counting_run(text), len(_ORDINAL_STEP.findall(text)), len(_PART_LABEL.findall(text)))
+    if parts >= 3:
+        return parts
     order = [m.group(0).lower() for m in _ORDER_WORD.finditer(text)]
     if len(order) >= 4 or (len(order) >= 3 and (order[0].startswith("first") or _SEQUENCE.search(text))):
         return len(order)
+    return _listed_items(text)
+
+
+def _counting_run(text: str) -> int:
+    """The longest run of bare numbers counting up from 1 in order ("1 ... 2 ... 3 ..."), as long
+    as it is; "2 cats and 3 dogs" counts nothing."""
+    best = expected = 0
+    for m in _BARE_NUMBER.finditer(text):
+        n = int(m.group(1))
+        if n == expected + 1:
+            expected = n
+        elif n == 1:
+            expected = 1
+        else:
+            continue
+        best = max(best, expected)
+    return best
+
+
+def _listed_items(text: str) -> int:
+    """The items (three or more, split at commas and semicolons) of the sentence after the colon
+    that follows, in the same sentence, a list's name ("shot list:", "montage ... :"), else 0. Not
+    after "open on ...:", which introduces a scene ("before the war: shops, kids playing, a wedding")."""
+    for named in _LIST_NAME.finditer(text):
+        sentence = re.split(r"[.!?\n]", text[named.end():], maxsplit=1)[0]
+        if ":" in sentence:
+            items = [i for i in re.split(r"[,;]", sentence.split(":", 1)[1]) if i.strip()]
+            return len(items) if len(items) >= 3 else 0
     return 0
 
 
