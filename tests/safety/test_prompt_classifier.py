@@ -210,7 +210,8 @@ def test_reporting_on_child_abuse_is_not_the_material_itself():
     def minors_terms(text: str) -> list[str]:
         return [h.term for h in terms.evaluate(text) if h.category.name == "sexual_minors"]
     for report in ("a reporter outside the courthouse: the coach was convicted of child sexual abuse",
-                   "a child sexual abuse prevention talk for parents", "an interview with survivors of child sexual abuse"):
+                   "a child sexual abuse prevention talk for parents", "an interview with survivors of child sexual abuse",
+                   "a coach convicted on three counts of child sexual abuse"):
         assert minors_terms(report) == [], report
     assert minors_terms("a video of child sexual abuse") == ["child sexual abuse"]
     assert minors_terms("child sexual abuse, then a trial") == ["child sexual abuse"]   # said outside the idiom too
