@@ -61,7 +61,7 @@ LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
 # and 30 adult sexual prompts whose wording could read as a minor ("daddy" between adults, "college
 # seniors, both 22"), written on 2026-12-07 by a helper who saw nothing of the project (it declined to
 # write harmful prompts involving minors); measured before and after that day's rule for sexual content
-# next to a minor (8 rows of it glanced at for format);
+# next to a minor (8 rows of it glanced at for format; its two benign blocks read after measuring);
 # fresh25: 120 graphic prompts (60 of cruelty to animals, 60 of violence against people) and 140
 # benign look-alikes (vets, rescues, wildlife, cooking, war documentaries, action films, idioms), written
 # on 2026-12-07 by a helper who saw nothing of the project; measured before and after that day's
