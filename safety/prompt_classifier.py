@@ -341,8 +341,8 @@ _SEVERITY = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
 
 # The version of decide()'s rules, which no data file's tag records: bump it when a rule changes what
 # the same scores decide, so that a verdict says which rules gave it (tests/safety/test_prompt_classifier.py
-# fails on a change to decide(), its helpers or their constants under a version it has not recorded). prompt-3: self-harm told as
-# steps that the reader and a head read (2026-12-07). prompt-4: sexual content involving minors that
+# fails on a change to decide(), its helpers or their constants under a version it has not recorded).
+# prompt-3: self-harm told as steps that the reader and a head read (2026-12-07). prompt-4: sexual content involving minors that
 # both learned models read, next to a minor the text names; steps told by bare numbers, ordinals,
 # labelled parts or a list's items (safety/terms.py steps_in) (2026-12-07).
 DECISION_RULES = "prompt-4"
@@ -560,7 +560,7 @@ class PromptClassifier:
         learned_part: dict[str, tuple[float, str] | None] = {}
         by_reader: dict[str, Decision] = {}
         read_certain: set[str] = set()
-        reading = next((r for r in analysis.readings if r.head is self.reader), None)
+        reading = analysis.reading_of(self.reader)
         heads = tuple(r for r in analysis.readings if r is not reading)
         for name in self.terms.categories:
             cut = self.thresholds.categories.get(name)
@@ -753,12 +753,9 @@ class PromptClassifier:
                 return None
             return round(best[0], 4), best[1]
 
-        def of(model) -> "Reading | None":
-            return next((r for r in analysis.readings if model is not None and r.head is model), None)
-
-        pairs = [(reading, of(self.head))]
+        pairs = [(reading, analysis.reading_of(self.head))]
         if analysis.foreign:
-            pairs.append((of(self.multilingual_reader), of(self.multilingual_head)))
+            pairs.append((analysis.reading_of(self.multilingual_reader), analysis.reading_of(self.multilingual_head)))
         for read, head in pairs:
             if read is not None and head is not None and (found := over(read)) is not None and over(head) is not None:
                 return found
@@ -829,6 +826,10 @@ class Analysis:
     steps: int = 0                   # told as this many steps (safety/terms.py steps_in); 0: not a list
     readings: tuple["Reading", ...] = ()   # the learned heads that read the prompt
     foreign: bool = False            # written in what MiniLM cannot read (PromptClassifier.foreign)
+
+    def reading_of(self, model: "PromptHead | PromptReader | None") -> "Reading | None":
+        """`model`'s reading of the prompt, or None where it did not read it."""
+        return next((r for r in self.readings if model is not None and r.head is model), None)
 
 
 @dataclass(frozen=True)

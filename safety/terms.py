@@ -400,10 +400,12 @@ _ORDINAL_STEP = re.compile(r"(?i)\b(?:first|second|third|fourth|fifth|sixth|seve
                            r"(?:step|shot|scene|clip|panel|frame|part|beat|cut)s?\b")
 # "Opening: ... Middle: ... End: ...": a story told in labelled parts
 _PART_LABEL = re.compile(r"(?i)\b(?:opening|beginning|intro|middle|midpoint|climax|end|ending|finale|outro)\s*:")
-_SEQUENCE = re.compile(r"(?i)\b(?:start with|begin with|open on|opens on|intro|beat by beat|sequence|storyboard|"
-                       r"timeline|shot list|step by step|part one|in \d parts?|beat sheet|montage|shot by shot)\b")
 # What names a list of shots or steps, whose items may follow it after a colon
-_LIST_NAME = re.compile(r"(?i)\b(?:sequence|storyboard|timeline|shot list|step by step|shot by shot|beat sheet|montage)\b")
+_LIST_NAMES = r"sequence|storyboard|timeline|shot list|step by step|shot by shot|beat sheet|montage"
+_LIST_NAME = re.compile(rf"(?i)\b(?:{_LIST_NAMES})\b")
+# What says a text is told as a sequence: a list's name, or how a sequence starts
+_SEQUENCE = re.compile(rf"(?i)\b(?:start with|begin with|open on|opens on|intro|beat by beat|part one|in \d parts?|"
+                       rf"{_LIST_NAMES})\b")
 _ORDER_WORD = re.compile(r"(?i)\b(?:first(?:ly)?|second(?:ly)?|then|next|after that|afterwards|finally|lastly)\b")
 
 

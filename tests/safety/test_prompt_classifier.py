@@ -506,8 +506,9 @@ _RULES_CODE = ("decide", "_head_decision", "_reader_decision", "_doubted", "_bot
 _RULES_CONSTANTS = ("CLEAR_MARGIN", "HEAD_LEANS", "READER_NEEDS_LIKELY", "READER_CLEARS", "MINOR_SURE_READER",
                     "MINOR_SURE_HEAD", "SELF_HARM")
 # The fingerprint each DECISION_RULES version was recorded with: a rule changed without a new version
-# fails here (verdicts would say the old rules gave them).
-RULES_FINGERPRINTS = {"prompt-4": "f192b039986b27f7"}
+# fails here (verdicts would say the old rules gave them). A change that decides nothing differently
+# (a refactor, the labelled prompts decided the same) records its new fingerprint under the same version.
+RULES_FINGERPRINTS = {"prompt-4": "928d59385148940d"}
 
 
 def _rules_fingerprint() -> str:
@@ -534,5 +535,5 @@ def test_a_change_to_the_decision_rules_comes_with_a_new_version():
     from safety.prompt_classifier import DECISION_RULES
 
     assert RULES_FINGERPRINTS.get(DECISION_RULES) == _rules_fingerprint(), (
-        f"decide()'s rules are not those recorded for {DECISION_RULES}: bump DECISION_RULES in "
-        f"safety/prompt_classifier.py and record {_rules_fingerprint()} for it in RULES_FINGERPRINTS")
+        f"decide()'s rules are not those recorded for {DECISION_RULES}: where they decide differently, bump "
+        f"DECISION_RULES in safety/prompt_classifier.py; then record {_rules_fingerprint()} in RULES_FINGERPRINTS")
