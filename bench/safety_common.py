@@ -66,6 +66,11 @@ LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
 # benign look-alikes (vets, rescues, wildlife, cooking, war documentaries, action films, idioms), written
 # on 2026-12-07 by a helper who saw nothing of the project; measured before and after that day's
 # frames for cruelty to animals (rows not read);
+# fresh26: 153 graphic prompts (violence against people, children and old people; hate violence; adults'
+# self-harm shown; cruelty to animals) and 154 benign look-alikes (surgery, butchers, idioms, stage magic,
+# memorials, peaceful worship), written on 2026-12-07 by a helper who saw nothing of the project, 400
+# rows less those within a trigram Dice of 0.6 of a training row; measured before and after that
+# session's change (rows not read; fresh25's misses were read for it);
 # written_foreign: 2,667 prompts of the same kinds in the same 17 languages, by six more such helpers
 # the same day, to train the multilingual head only (none within a trigram Dice of 0.6 of a measuring
 # prompt);
@@ -80,7 +85,7 @@ LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
 # such helpers, a quarter in 14 other languages).
 SPLITS = ("calibration", "eval", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6", "fresh7",
           "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "fresh14", "fresh15", "fresh16", "fresh17",
-          "fresh18", "fresh19", "fresh20", "fresh21", "fresh22", "fresh23", "fresh24", "fresh25", "lookalike", "written", "written2", "written_foreign")
+          "fresh18", "fresh19", "fresh20", "fresh21", "fresh22", "fresh23", "fresh24", "fresh25", "fresh26", "lookalike", "written", "written2", "written_foreign")
 # IMPLIED (safety/head_training.py): a label that makes a flag in another category not wrong
 # (sexual content involving minors is sexual content): neither a true nor a false positive.
 

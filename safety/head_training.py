@@ -1,9 +1,10 @@
 """Training the prompt classifier's learned head (safety/prompt_head.py) on our labelled prompts.
 
 Examples: the labelled rows of safety/data/eval_prompts.jsonl in TRAIN_SPLITS (never the measuring
-splits: holdout, fresh6..fresh18, fresh20, fresh22, fresh23, fresh24, fresh25), every exemplar of safety/data/prompt_exemplars.toml as a one-view
-prompt, and buried scenes made from them (a harmful training prompt set among benign ones, so the
-head learns that one harmful clause is enough). Each prompt is its views' embeddings (the
+splits: holdout, fresh6..fresh18, fresh20, fresh22, fresh23, fresh24, fresh25, fresh26), every
+exemplar of safety/data/prompt_exemplars.toml as a one-view prompt, and buried scenes made from them
+(a harmful training prompt set among benign ones, so the head learns that one harmful clause is
+enough). Each prompt is its views' embeddings (the
 classifier's own `views` and embedder); a prompt's score per category is its highest view's, and
 the loss is binary cross-entropy on that (multiple-instance learning), full batch, AdamW, fp32 on
 the CPU. Everything is seeded: the same data, seed and torch build give the same weights.
@@ -46,7 +47,8 @@ WRITTEN_SPLITS = ("written",)
 FOREIGN_SPLITS = ("written_foreign",)
 # The splits the figures are measured on: nothing is ever trained on them.
 MEASURING_SPLITS = ("holdout", "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13",
-                    "fresh14", "fresh15", "fresh16", "fresh17", "fresh18", "fresh20", "fresh22", "fresh23", "fresh24", "fresh25")
+                    "fresh14", "fresh15", "fresh16", "fresh17", "fresh18", "fresh20", "fresh22", "fresh23", "fresh24", "fresh25",
+                    "fresh26")
 HIDDEN, MEMBERS, EPOCHS, LR, WEIGHT_DECAY, DROPOUT = 128, 3, 300, 3e-3, 1e-2, 0.2
 POS_WEIGHT_MAX = 10.0   # rare categories weigh their positives up to this much
 SYNTHETIC_BURIED = 400

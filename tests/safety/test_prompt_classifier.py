@@ -436,7 +436,7 @@ def test_the_labelled_set_covers_every_category_and_many_benign_prompts():
     for named in ("a boxer training", "a history lecture about World War II", "a doctor explaining vaccines"):
         assert named in benign
     assert {r["split"] for r in rows} == {"calibration", "eval", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5",
-                                          "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "fresh14", "fresh15", "fresh16", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21", "fresh22", "fresh23", "fresh24", "fresh25",
+                                          "fresh6", "fresh7", "fresh8", "fresh9", "fresh10", "fresh11", "fresh12", "fresh13", "fresh14", "fresh15", "fresh16", "fresh17", "fresh18", "fresh19", "fresh20", "fresh21", "fresh22", "fresh23", "fresh24", "fresh25", "fresh26",
                                           "lookalike", "written", "written2", "written_foreign"}
 
 
