@@ -115,6 +115,14 @@ READER_NEEDS_LIKELY = frozenset({SELF_HARM, "sexual"})
 # Under this (and its review cut-off) the reader has read a blocked category as clearly absent: the
 # block is doubted. At its review cut-off instead, "heil hitler chants at a rally" (hate 0.48) was.
 READER_CLEARS = 0.15
+# Where the English reader and the multilingual reader (fine-tuned apart, over other base models: MiniLM
+# and e5) agree, one past its block cut-off and the other past its review cut-off, the category is
+# certain. Each alone reads some look-alikes high, rarely the same ones: on the 4,910 English prompts of
+# the measuring splits and written2, in violence the pair blocked 36 of the 281 harmful prompts not
+# blocked before and no benign one ("a litter of puppies thrown into a trash compactor and crushed":
+# 0.95 and 0.97, the first under its block cut-off, nothing else found it). Not self-harm or hate: there they share blind spots
+# (a boy at a train window, a talk on leaving a hate movement: 14 and 5 benign blocks).
+READERS_AGREE = frozenset({"violence_gore"})
 # Where the reader reads this much self-harm next to a minor and a term or a head (at this much)
 # agrees, it is certain (decide()). Chosen on prompts of minors written outside the project (benign
 # look-alikes and self-harm: splits fresh19 and fresh21 of eval_prompts.jsonl) and the reader's own
@@ -285,6 +293,8 @@ class Finding:
             parts.append(f"it reads like “{self.exemplar.text}” (similarity {self.exemplar.similarity:.2f})")
         if ("learned" in self.via or "reader" in self.via) and self.learned is not None:
             parts.append(f"the learned classifier scores “{self.learned[1]}” {self.learned[0]:.2f}")
+        if "second_reader" in self.via:
+            parts.append("a second reader, over another model, agrees")
         if self.doubted is not None:
             parts.append(f"read whole, the prompt scores {self.doubted:.2f}: a person decides")
         return f"{self.category.label}: " + "; ".join(parts or ["flagged"])
@@ -344,8 +354,9 @@ _SEVERITY = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
 # fails on a change to decide(), its helpers or their constants under a version it has not recorded).
 # prompt-3: self-harm told as steps that the reader and a head read (2026-12-07). prompt-4: sexual content involving minors that
 # both learned models read, next to a minor the text names; steps told by bare numbers, ordinals,
-# labelled parts or a list's items (safety/terms.py steps_in) (2026-12-07).
-DECISION_RULES = "prompt-4"
+# labelled parts or a list's items (safety/terms.py steps_in) (2026-12-07). prompt-5: violence the two
+# readers agree on (READERS_AGREE); no doubt where the second reader reads the category (2026-12-07).
+DECISION_RULES = "prompt-5"
 
 
 def _version(embedder_tag: str, exemplars_sha256: str, thresholds_tag: str, terms_version: str,
@@ -480,9 +491,10 @@ class PromptClassifier:
             readings.append(Reading(self.multilingual_head, second,
                                     self.multilingual_head.view_scores(self.multilingual.embed(second))))
         if self.multilingual_reader is not None and foreign:
-            readings.append(Reading(self.multilingual_reader, [prompt], self.multilingual_reader.scores([prompt])))
+            readings.append(self._read_second(prompt))
+        second = self._read_second(prompt) if self.multilingual_reader is not None and read and not foreign else None
         return Analysis(prompt, views, sims, nearest, {k: tuple(v) for k, v in hits.items()},
-                        self.terms.minor_reference(prompt), steps_in(prompt), tuple(readings), foreign)
+                        self.terms.minor_reference(prompt), steps_in(prompt), tuple(readings), foreign, second)
 
     def foreign(self, prompt: str) -> bool:
         """Written in what MiniLM cannot read: another script, or mostly words it does not know."""
@@ -494,6 +506,9 @@ class PromptClassifier:
 
     def _read(self, prompt: str) -> "Reading":
         return Reading(self.reader, [prompt], self.reader.scores([prompt]))
+
+    def _read_second(self, prompt: str) -> "Reading":
+        return Reading(self.multilingual_reader, [prompt], self.multilingual_reader.scores([prompt]))
 
     def classify(self, prompt: str | bytes) -> PromptResult:
         """Every category's score and the flagged ones with their reasons.
@@ -513,7 +528,11 @@ class PromptClassifier:
         unread = self.decide(analysis)
         if not self._reader_may_act(analysis, unread):
             return unread
-        return self.decide(replace(analysis, readings=analysis.readings + (self._read(analysis.prompt),)))
+        analysis = replace(analysis, readings=analysis.readings + (self._read(analysis.prompt),))
+        read = self.decide(analysis)
+        if self.multilingual_reader is None or analysis.foreign or not self._second_may_act(analysis, read):
+            return read
+        return self.decide(replace(analysis, second=self._read_second(analysis.prompt)))
 
     def _idioms_aside(self, prompt: str, result: PromptResult) -> PromptResult:
         """A category that only meaning or a learned reading found (no term of its own) is judged
@@ -547,6 +566,15 @@ class PromptClassifier:
             (b := r.best(name)) is not None and b[0] >= HEAD_LEANS for r in analysis.readings)
             for name in self.terms.categories)
 
+    def _second_may_act(self, analysis: "Analysis", read: PromptResult) -> bool:
+        """Whether the second reader's reading could change `read` (decide() without it): only where
+        the reader doubted a finding, or read a category of READERS_AGREE past its review cut-off."""
+        if any(f.doubted is not None for f in read.findings):
+            return True
+        reading = analysis.reading_of(self.reader)
+        return any(self._reader_decision(name, reading)[0] != Decision.ALLOW for name in READERS_AGREE
+                   if name in self.terms.categories)
+
     def decide(self, analysis: "Analysis") -> PromptResult:
         """The cut-offs applied to an analysis (calibration re-decides one analysis many times)."""
         per_view = self.meaning_scores(analysis.nearest)
@@ -560,6 +588,7 @@ class PromptClassifier:
         learned_part: dict[str, tuple[float, str] | None] = {}
         by_reader: dict[str, Decision] = {}
         read_certain: set[str] = set()
+        via_second: set[str] = set()
         reading = analysis.reading_of(self.reader)
         heads = tuple(r for r in analysis.readings if r is not reading)
         for name in self.terms.categories:
@@ -587,6 +616,9 @@ class PromptClassifier:
                     (b := r.best(name)) is not None and b[0] >= HEAD_LEANS for r in heads)
                 confirms = (by_reader[name] == Decision.BLOCK and seconded) or \
                     (by_reader[name] == Decision.REVIEW and decisions[name] == Decision.BLOCK)
+            if name in READERS_AGREE and self._readers_agree(name, reading, analysis.second):
+                confirms = True
+                via_second.add(name)
             if confirms:
                 decisions[name] = Decision.BLOCK
                 read_certain.add(name)
@@ -676,6 +708,7 @@ class PromptClassifier:
                 read_certain.add(SELF_HARM)
 
         doubted = self._doubted(analysis, reading, decisions)
+        doubted = {n: v for n, v in doubted.items() if self._reader_decision(n, analysis.second)[0] == Decision.ALLOW}
 
         findings = []
         scores: dict[str, float] = {}
@@ -709,6 +742,8 @@ class PromptClassifier:
                 via.append("learned")
             if name in read_certain:
                 via.append("reader")
+            if name in via_second:
+                via.append("second_reader")
             terms = tuple(dict.fromkeys(h.term for h in hits))
             if by_minor:
                 via.append("minor_reference")
@@ -729,16 +764,22 @@ class PromptClassifier:
                             {c: round(s, 4) for c, s in meaning.items()}, self.version)
 
     def _reader_decision(self, name: str, reading: "Reading | None") -> tuple[Decision, tuple[float, str] | None]:
-        """The reader's level for a category by its own cut-offs, and its score on the prompt. Never
+        """A reader's level for a category by its own cut-offs, and its score on the prompt. Never
         in an always-block category: there any finding blocks, and one needs what the term policy
         requires ("a little girl in a red hood" read 0.98 as sexual content involving minors)."""
         if self.terms.categories[name].always_block:
             return Decision.ALLOW, None
-        cut = self.reader.cutoffs.get(name) if reading is not None else None
+        cut = reading.head.cutoffs.get(name) if reading is not None else None
         found = reading.best(name) if reading is not None else None
         if cut is None or found is None:
             return Decision.ALLOW, None
         return cut.decision(round(found[0], 4)), (round(found[0], 4), found[1])
+
+    def _readers_agree(self, name: str, reading: "Reading | None", second: "Reading | None") -> bool:
+        """The two readers (READERS_AGREE) read `name`, one past its block cut-off and the other past
+        its review cut-off."""
+        levels = {self._reader_decision(name, reading)[0], self._reader_decision(name, second)[0]}
+        return Decision.BLOCK in levels and Decision.ALLOW not in levels
 
     def _both_read_minors_abuse(self, analysis: "Analysis", reading: "Reading | None") -> tuple[float, str] | None:
         """The reader's score and view where a reader and a head of one language (the English pair,
@@ -826,6 +867,9 @@ class Analysis:
     steps: int = 0                   # told as this many steps (safety/terms.py steps_in); 0: not a list
     readings: tuple["Reading", ...] = ()   # the learned heads that read the prompt
     foreign: bool = False            # written in what MiniLM cannot read (PromptClassifier.foreign)
+    # The multilingual reader's reading of a prompt MiniLM reads: a second reader, asked where it can
+    # change the decision (PromptClassifier._second_may_act); None where it did not read.
+    second: "Reading | None" = None
 
     def reading_of(self, model: "PromptHead | PromptReader | None") -> "Reading | None":
         """`model`'s reading of the prompt, or None where it did not read it."""

@@ -94,7 +94,7 @@ def test_the_shipped_reader_never_trained_on_a_measuring_split_and_blocks_few_fo
     assert held["harmful_block"] >= 0.5 * held["harmful"]
 
 
-def test_the_classifier_records_it_and_reads_only_foreign_prompts_with_it(clf):
+def test_the_classifier_records_it_and_reads_english_prompts_with_it_only_as_a_second_reader(clf):
     from safety.prompt_classifier import prompt_classifier_version
 
     assert clf.multilingual_reader is not None and clf.multilingual_reader.tag() in clf.version
@@ -102,8 +102,10 @@ def test_the_classifier_records_it_and_reads_only_foreign_prompts_with_it(clf):
     english = clf.analyse("two friends play chess in the park")
     assert not english.foreign
     assert not any(r.head is clf.multilingual_reader for r in english.readings)
+    assert english.second is not None and english.second.head is clf.multilingual_reader
     spanish = clf.analyse(FOREIGN_CALM[0])
     assert spanish.foreign and sum(r.head is clf.multilingual_reader for r in spanish.readings) == 1
+    assert spanish.second is None
 
 
 def _read_as(clf, prompt: str, **scores: float):

@@ -502,13 +502,13 @@ def test_the_classifier_uses_the_shared_embedder_from_the_wheel(clf):
 
 # What decide() decides by: its code and its helpers' (comments and docstrings aside) and its constants.
 _RULES_CODE = ("decide", "_head_decision", "_reader_decision", "_doubted", "_both_read_minors_abuse",
-               "_meaning_near", "_clearly_meant")
-_RULES_CONSTANTS = ("CLEAR_MARGIN", "HEAD_LEANS", "READER_NEEDS_LIKELY", "READER_CLEARS", "MINOR_SURE_READER",
-                    "MINOR_SURE_HEAD", "SELF_HARM")
+               "_readers_agree", "_meaning_near", "_clearly_meant")
+_RULES_CONSTANTS = ("CLEAR_MARGIN", "HEAD_LEANS", "READER_NEEDS_LIKELY", "READER_CLEARS", "READERS_AGREE",
+                    "MINOR_SURE_READER", "MINOR_SURE_HEAD", "SELF_HARM")
 # The fingerprint each DECISION_RULES version was recorded with: a rule changed without a new version
 # fails here (verdicts would say the old rules gave them). A change that decides nothing differently
 # (a refactor, the labelled prompts decided the same) records its new fingerprint under the same version.
-RULES_FINGERPRINTS = {"prompt-4": "928d59385148940d"}
+RULES_FINGERPRINTS = {"prompt-5": "a1f629eb844fa8e2"}
 
 
 def _rules_fingerprint() -> str:

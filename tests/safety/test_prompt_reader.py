@@ -191,14 +191,19 @@ def clf():
 
 
 
-def _read_as(clf, prompt: str, **scores: float):
-    """The classifier's analysis of `prompt` with the reader's scores replaced by `scores` (others 0)."""
+def _read_as(clf, prompt: str, second: dict[str, float] | None = None, **scores: float):
+    """The classifier's analysis of `prompt` with the reader's scores replaced by `scores` and, on a
+    prompt MiniLM reads, the second reader's by `second` (others 0)."""
     from safety.prompt_classifier import Reading
 
+    def reading(model, values: dict[str, float]) -> Reading:
+        return Reading(model, [prompt], np.array([[values.get(c, 0.0) for c in model.categories]], dtype=np.float32))
+
     analysis = clf.analyse(prompt)
-    row = np.array([[scores.get(c, 0.0) for c in clf.reader.categories]], dtype=np.float32)
-    readings = tuple(r for r in analysis.readings if r.head is not clf.reader) + (Reading(clf.reader, [prompt], row),)
-    return clf.decide(replace(analysis, readings=readings))
+    readings = tuple(r for r in analysis.readings if r.head is not clf.reader) + (reading(clf.reader, scores),)
+    assert (analysis.second is None) == analysis.foreign
+    again = reading(clf.multilingual_reader, second or {}) if analysis.second is not None else None
+    return clf.decide(replace(analysis, readings=readings, second=again))
 
 
 def _gate(result, teen: bool = False):
@@ -249,6 +254,47 @@ def test_the_reader_past_its_block_cut_off_is_certain_where_seconded_and_past_re
     assert likely.finding("violence_gore").decision == Decision.BLOCK and likely.scores["violence_gore"] < 1.0
     backed = _read_as(agreeing, bloody, violence_gore=cut.review)
     assert backed.finding("violence_gore").decision == Decision.BLOCK and backed.scores["violence_gore"] == 1.0
+
+
+def test_violence_the_two_readers_agree_on_is_certain(clf):
+    """READERS_AGREE: the English reader and the multilingual one (over e5) agreeing, one past its
+    block cut-off and the other past its review cut-off, is certain; either alone, or both at review,
+    is not; nor is agreement in a category where they share blind spots."""
+    from safety.prompt_classifier import READERS_AGREE
+
+    assert READERS_AGREE == {"violence_gore"}
+    first, second = clf.reader.cutoffs["violence_gore"], clf.multilingual_reader.cutoffs["violence_gore"]
+    calm = "a man walks his dog along the river at dawn"   # nothing else reads anything in it
+    for mine, theirs in ((first.block, second.review), (first.review, second.block)):
+        agreed = _read_as(clf, calm, second={"violence_gore": theirs}, violence_gore=mine).finding("violence_gore")
+        assert agreed.decision == Decision.BLOCK and agreed.score == 1.0
+        assert {"reader", "second_reader"} <= set(agreed.via) and "second reader" in agreed.message()
+    assert _read_as(clf, calm, second={"violence_gore": second.review}, violence_gore=first.review).findings == ()
+    assert _read_as(clf, calm, second={"violence_gore": second.review - 0.01}, violence_gore=first.block).findings == ()
+    assert _read_as(clf, calm, violence_gore=1.0).findings == ()
+    hurt, theirs = clf.reader.cutoffs["self_harm"], clf.multilingual_reader.cutoffs["self_harm"]
+    assert _read_as(clf, calm, second={"self_harm": theirs.block}, self_harm=hurt.block).findings == ()
+
+
+def test_the_second_reader_reading_the_category_lifts_the_readers_doubt(clf):
+    prompt = "MMA fighter taps out to a rear naked choke, the ref jumps in"
+    assert "doubted" in _read_as(clf, prompt, second={"sexual": 0.0}).finding("sexual").via
+    cut = clf.multilingual_reader.cutoffs["sexual"]
+    assert "doubted" in _read_as(clf, prompt, second={"sexual": cut.review - 0.01}).finding("sexual").via
+    sure = _read_as(clf, prompt, second={"sexual": cut.review}).finding("sexual")
+    assert sure.decision == Decision.BLOCK and sure.doubted is None
+
+
+def test_the_second_reader_reads_an_english_prompt_only_where_it_can_change_the_decision(clf, monkeypatch):
+    asked = []
+    original = clf.multilingual_reader.scores
+    monkeypatch.setattr(clf.multilingual_reader, "scores", lambda texts: asked.append(texts) or original(texts))
+    assert clf.classify("a red ball bounces off the backboard").findings == () and asked == []
+    clf.classify("MMA fighter taps out to a rear naked choke, the ref jumps in")   # doubted: asked
+    assert len(asked) == 1
+    puppies = clf.classify("a litter of puppies thrown into a trash compactor and crushed")
+    assert len(asked) == 2
+    assert puppies.finding("violence_gore").decision == Decision.BLOCK
 
 
 def test_the_reader_never_finds_an_always_block_category_alone(clf):
