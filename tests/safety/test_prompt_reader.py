@@ -295,6 +295,10 @@ def test_the_second_reader_reads_an_english_prompt_only_where_it_can_change_the_
     puppies = clf.classify("a litter of puppies thrown into a trash compactor and crushed")
     assert len(asked) == 2
     assert puppies.finding("violence_gore").decision == Decision.BLOCK
+    beheading = "soldiers behead a prisoner on camera, blood pooling in the sand"   # a block term: certain
+    assert clf.reader.scores([beheading])[0][clf.reader.categories.index("violence_gore")] >= \
+        clf.reader.cutoffs["violence_gore"].review
+    assert clf.classify(beheading).finding("violence_gore").score == 1.0 and len(asked) == 2
 
 
 def test_the_reader_never_finds_an_always_block_category_alone(clf):
