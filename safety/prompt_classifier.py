@@ -116,13 +116,18 @@ READER_NEEDS_LIKELY = frozenset({SELF_HARM, "sexual"})
 # block is doubted. At its review cut-off instead, "heil hitler chants at a rally" (hate 0.48) was.
 READER_CLEARS = 0.15
 # Where the English reader and the multilingual reader (fine-tuned apart, over other base models: MiniLM
-# and e5) agree, one past its block cut-off and the other past its review cut-off, the category is
-# certain. Each alone reads some look-alikes high, rarely the same ones: on the 4,910 English prompts of
-# the measuring splits and written2, in violence the pair blocked 36 of the 281 harmful prompts not
-# blocked before and no benign one ("a litter of puppies thrown into a trash compactor and crushed":
-# 0.95 and 0.97, the first under its block cut-off, nothing else found it). Not self-harm or hate: there they share blind spots
-# (a boy at a train window, a talk on leaving a hate movement: 14 and 5 benign blocks).
+# and e5) agree, one past its block cut-off and the other past its review cut-off, violence is certain.
+# Each alone reads some look-alikes high, rarely the same ones: on the 4,910 English prompts of the
+# measuring splits and written2 the pair blocked 39 harmful prompts more and no benign one ("a litter of
+# puppies thrown into a trash compactor and crushed": 0.95 and 0.97, the first under its block
+# cut-off, nothing else found it). In self-harm and hate they share blind spots (a boy at a train
+# window, a talk on leaving a hate movement: so agreeing, 14 and 5 benign prompts would block).
 READERS_AGREE = frozenset({"violence_gore"})
+# Self-harm both readers are all but sure of (past their review cut-offs, their mean at least this) is
+# likely: "a man setting himself on fire in the town square and burning to death" (1.00 and 0.97;
+# meaning 0.55 under its cut-off, no term) was allowed. At a mean of 0.95 the pair blocked 6 benign
+# prompts of those 4,910 (trains, a jump into a lake); at 0.98, 31 harmful ones more and no benign one.
+READERS_SURE = {SELF_HARM: 0.98}
 # Where the reader reads this much self-harm next to a minor and a term or a head (at this much)
 # agrees, it is certain (decide()). Chosen on prompts of minors written outside the project (benign
 # look-alikes and self-harm: splits fresh19 and fresh21 of eval_prompts.jsonl) and the reader's own
@@ -355,7 +360,8 @@ _SEVERITY = {Decision.ALLOW: 0, Decision.REVIEW: 1, Decision.BLOCK: 2}
 # prompt-3: self-harm told as steps that the reader and a head read (2026-12-07). prompt-4: sexual content involving minors that
 # both learned models read, next to a minor the text names; steps told by bare numbers, ordinals,
 # labelled parts or a list's items (safety/terms.py steps_in) (2026-12-07). prompt-5: violence the two
-# readers agree on (READERS_AGREE); no doubt where the second reader reads the category (2026-12-07).
+# readers agree on (READERS_AGREE), self-harm both are all but sure of (READERS_SURE); no doubt where the
+# second reader reads the category (2026-12-07).
 DECISION_RULES = "prompt-5"
 
 
@@ -568,12 +574,12 @@ class PromptClassifier:
 
     def _second_may_act(self, analysis: "Analysis", read: PromptResult) -> bool:
         """Whether the second reader's reading could change `read` (decide() without it): only where
-        the reader doubted a finding, or read a category of READERS_AGREE past its review cut-off that
-        is not already a certain block."""
+        the reader doubted a finding, or read a category of READERS_AGREE or READERS_SURE past its
+        review cut-off that is not already a certain block."""
         if any(f.doubted is not None for f in read.findings):
             return True
         reading = analysis.reading_of(self.reader)
-        for name in READERS_AGREE & set(self.terms.categories):
+        for name in (READERS_AGREE | READERS_SURE.keys()) & self.terms.categories.keys():
             found = read.finding(name)
             certain = found is not None and found.decision == Decision.BLOCK and found.score == 1.0
             if not certain and self._reader_decision(name, reading)[0] != Decision.ALLOW:
@@ -621,11 +627,6 @@ class PromptClassifier:
                     (b := r.best(name)) is not None and b[0] >= HEAD_LEANS for r in heads)
                 confirms = (by_reader[name] == Decision.BLOCK and seconded) or \
                     (by_reader[name] == Decision.REVIEW and decisions[name] == Decision.BLOCK)
-            certain_already = confirms or by_head[name] == Decision.BLOCK or any(
-                h.decision == Decision.BLOCK for h in term_hits.get(name, ()))
-            if not certain_already and name in READERS_AGREE and self._readers_agree(name, reading, analysis.second):
-                confirms = True
-                via_second.add(name)
             if confirms:
                 decisions[name] = Decision.BLOCK
                 read_certain.add(name)
@@ -714,6 +715,22 @@ class PromptClassifier:
             if not found_otherwise:
                 read_certain.add(SELF_HARM)
 
+        # The two readers agreeing (READERS_AGREE, READERS_SURE) makes certain what nothing else did.
+        def certain_by_others(name: str) -> bool:
+            return decisions[name] == Decision.BLOCK and (
+                name in read_certain or by_head[name] == Decision.BLOCK or
+                any(h.decision == Decision.BLOCK for h in term_hits.get(name, ())) or
+                (minors is not None and name == minors.name and minor_ref is not None) or
+                (name == SELF_HARM and (minor_self_harm is not None or self_harm_steps is not None)))
+
+        for name in sorted((READERS_AGREE | READERS_SURE.keys()) & self.terms.categories.keys()):
+            if not certain_by_others(name) and self._readers_agree(name, reading, analysis.second):
+                decisions[name] = Decision.BLOCK
+                read_certain.add(name)
+                via_second.add(name)
+                if by_head[name] != Decision.BLOCK:
+                    learned_part[name] = self._reader_decision(name, reading)[1]
+
         doubted = self._doubted(analysis, reading, decisions)
         doubted = {n: v for n, v in doubted.items() if self._reader_decision(n, analysis.second)[0] == Decision.ALLOW}
 
@@ -783,10 +800,15 @@ class PromptClassifier:
         return cut.decision(round(found[0], 4)), (round(found[0], 4), found[1])
 
     def _readers_agree(self, name: str, reading: "Reading | None", second: "Reading | None") -> bool:
-        """The two readers (READERS_AGREE) read `name`, one past its block cut-off and the other past
-        its review cut-off."""
-        levels = {self._reader_decision(name, reading)[0], self._reader_decision(name, second)[0]}
-        return Decision.BLOCK in levels and Decision.ALLOW not in levels
+        """The two readers both read `name` past their review cut-offs and, in READERS_AGREE, one of
+        them past its block cut-off, in READERS_SURE, their mean at least its level."""
+        (first_level, first), (second_level, other) = (self._reader_decision(name, reading),
+                                                        self._reader_decision(name, second))
+        if Decision.ALLOW in (first_level, second_level):
+            return False
+        if name in READERS_AGREE:
+            return Decision.BLOCK in (first_level, second_level)
+        return name in READERS_SURE and (first[0] + other[0]) / 2 >= READERS_SURE[name]
 
     def _both_read_minors_abuse(self, analysis: "Analysis", reading: "Reading | None") -> tuple[float, str] | None:
         """The reader's score and view where a reader and a head of one language (the English pair,

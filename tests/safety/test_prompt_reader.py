@@ -272,8 +272,22 @@ def test_violence_the_two_readers_agree_on_is_certain(clf):
     assert _read_as(clf, calm, second={"violence_gore": second.review}, violence_gore=first.review).findings == ()
     assert _read_as(clf, calm, second={"violence_gore": second.review - 0.01}, violence_gore=first.block).findings == ()
     assert _read_as(clf, calm, violence_gore=1.0).findings == ()
-    hurt, theirs = clf.reader.cutoffs["self_harm"], clf.multilingual_reader.cutoffs["self_harm"]
-    assert _read_as(clf, calm, second={"self_harm": theirs.block}, self_harm=hurt.block).findings == ()
+
+
+def test_self_harm_both_readers_are_all_but_sure_of_is_likely(clf):
+    """READERS_SURE: in self-harm, where the two readers share blind spots, agreement needs both past
+    their review cut-offs and their mean at least its level; each past its block cut-off is not enough."""
+    from safety.prompt_classifier import READERS_SURE
+
+    sure = READERS_SURE["self_harm"]
+    first, second = clf.reader.cutoffs["self_harm"], clf.multilingual_reader.cutoffs["self_harm"]
+    calm = "a man walks his dog along the river at dawn"
+    assert (first.block + second.block) / 2 < sure
+    assert _read_as(clf, calm, second={"self_harm": second.block}, self_harm=first.block).findings == ()
+    agreed = _read_as(clf, calm, second={"self_harm": 2 * sure - 1.0}, self_harm=1.0).finding("self_harm")
+    assert agreed.decision == Decision.BLOCK and agreed.score == 1.0 and "second_reader" in agreed.via
+    assert _gate(_read_as(clf, calm, second={"self_harm": 2 * sure - 1.0}, self_harm=1.0)).decision == Decision.BLOCK
+    assert _read_as(clf, calm, second={"self_harm": second.review - 0.01}, self_harm=1.0).findings == ()
 
 
 def test_the_second_reader_reading_the_category_lifts_the_readers_doubt(clf):
