@@ -715,16 +715,23 @@ class PromptClassifier:
             if not found_otherwise:
                 read_certain.add(SELF_HARM)
 
-        # The two readers agreeing (READERS_AGREE, READERS_SURE) makes certain what nothing else did.
-        def certain_by_others(name: str) -> bool:
-            return decisions[name] == Decision.BLOCK and (
-                name in read_certain or by_head[name] == Decision.BLOCK or
-                any(h.decision == Decision.BLOCK for h in term_hits.get(name, ())) or
-                (minors is not None and name == minors.name and minor_ref is not None) or
-                (name == SELF_HARM and (minor_self_harm is not None or self_harm_steps is not None)))
+        # Certain (1.0) only on what makes a finding likely by itself: a block term, or a sexual
+        # term next to a minor. A review term alone is possible evidence and scores what meaning
+        # found, so the score never reads as more than the level (the policy's likely_from
+        # compares it: safety/data/policy.toml).
+        def by_minor(name: str) -> bool:
+            return (minor_ref is not None and minors is not None and name == minors.name) or \
+                (minor_self_harm is not None and name == SELF_HARM)
 
+        def certain_by(name: str) -> bool:
+            return (by_minor(name) or (self_harm_steps is not None and name == SELF_HARM) or
+                    by_head[name] == Decision.BLOCK or name in read_certain or
+                    any(h.decision == Decision.BLOCK for h in term_hits.get(name, ())))
+
+        # The two readers agreeing (READERS_AGREE, READERS_SURE) makes certain what nothing else did.
         for name in sorted((READERS_AGREE | READERS_SURE.keys()) & self.terms.categories.keys()):
-            if not certain_by_others(name) and self._readers_agree(name, reading, analysis.second):
+            if not (decisions[name] == Decision.BLOCK and certain_by(name)) and \
+                    self._readers_agree(name, reading, analysis.second):
                 decisions[name] = Decision.BLOCK
                 read_certain.add(name)
                 via_second.add(name)
@@ -732,7 +739,6 @@ class PromptClassifier:
                     learned_part[name] = self._reader_decision(name, reading)[1]
 
         doubted = self._doubted(analysis, reading, decisions)
-        doubted = {n: v for n, v in doubted.items() if self._reader_decision(n, analysis.second)[0] == Decision.ALLOW}
 
         findings = []
         scores: dict[str, float] = {}
@@ -743,15 +749,8 @@ class PromptClassifier:
             if category.always_block and decision != Decision.ALLOW:
                 decision = Decision.BLOCK   # never review: nobody may turn it into an allow
             hits = term_hits.get(name, ())
-            by_minor = (minor_ref is not None and minors is not None and name == minors.name) or \
-                (minor_self_harm is not None and name == SELF_HARM)
-            # Certain (1.0) only on what makes a finding likely by itself: a block term, or a sexual
-            # term next to a minor. A review term alone is possible evidence and scores what meaning
-            # found, so the score never reads as more than the level (the policy's likely_from
-            # compares it: safety/data/policy.toml).
             as_steps = self_harm_steps is not None and name == SELF_HARM
-            certain = (by_minor or as_steps or by_head[name] == Decision.BLOCK or name in read_certain or
-                       any(h.decision == Decision.BLOCK for h in hits)) and name not in doubted
+            certain = certain_by(name) and name not in doubted
             score = 1.0 if certain else max(meaning.get(name, 0.0), 0.0)
             scores[name] = round(score, 4)
             if decision == Decision.ALLOW:
@@ -769,7 +768,7 @@ class PromptClassifier:
             if name in via_second:
                 via.append("second_reader")
             terms = tuple(dict.fromkeys(h.term for h in hits))
-            if by_minor:
+            if by_minor(name):
                 via.append("minor_reference")
                 terms += (minor_ref if name != SELF_HARM else minor_self_harm,)
             if as_steps:
@@ -835,8 +834,10 @@ class PromptClassifier:
                  decisions: dict[str, Decision]) -> dict[str, float]:
         """Blocked categories the reader scores under its review cut-off and READER_CLEARS, with its score: it read
         the whole prompt in context ("a rear naked choke", "three years free of self-harm") where a
-        term reads words. Only where the reader can read the prompt (not `foreign`) and never in an
-        always-block category."""
+        term reads words. Only where the reader can read the prompt (not `foreign`), never in an
+        always-block category, and not where the second reader (`Analysis.second`) reads the category
+        past its own review cut-off (the reader knows little of cruelty to animals: "teenagers drowning
+        a bag of kittens in a river" 0.02, the second reader 0.94)."""
         if reading is None or analysis.foreign:
             return {}
         out = {}
@@ -844,7 +845,8 @@ class PromptClassifier:
             if decision != Decision.BLOCK or self.terms.categories[name].always_block:
                 continue
             level, found = self._reader_decision(name, reading)
-            if level == Decision.ALLOW and found is not None and found[0] < READER_CLEARS:
+            if level == Decision.ALLOW and found is not None and found[0] < READER_CLEARS and \
+                    self._reader_decision(name, analysis.second)[0] == Decision.ALLOW:
                 out[name] = found[0]
         return out
 

@@ -508,7 +508,7 @@ _RULES_CONSTANTS = ("CLEAR_MARGIN", "HEAD_LEANS", "READER_NEEDS_LIKELY", "READER
 # The fingerprint each DECISION_RULES version was recorded with: a rule changed without a new version
 # fails here (verdicts would say the old rules gave them). A change that decides nothing differently
 # (a refactor, the labelled prompts decided the same) records its new fingerprint under the same version.
-RULES_FINGERPRINTS = {"prompt-5": "7c99724e1e226937"}
+RULES_FINGERPRINTS = {"prompt-5": "24e0e337f1565fd8"}
 
 
 def _rules_fingerprint() -> str:
