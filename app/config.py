@@ -354,7 +354,9 @@ _DECLARED = (
             "`safety/data/prompt_reader.safetensors`"),
     Setting("GL_SAFETY_MULTILINGUAL_READER", "safety", PATH, None,
             "the prompt classifier's fine-tuned reader over the multilingual embedder, for prompts MiniLM "
-            "cannot read (`greenlight policy train-reader --reader multilingual` rewrites the shipped file)",
+            "cannot read, and a second reader of English ones where the first doubted a block or read "
+            "violence or self-harm (`greenlight policy train-reader --reader multilingual` rewrites the "
+            "shipped file)",
             "`safety/data/prompt_reader_multilingual.safetensors`"),
     Setting("GL_SAFETY_POLICY", "safety", PATH, None, "what each finding does, per category and age",
             "`safety/data/policy.toml`"),

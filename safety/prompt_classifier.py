@@ -24,7 +24,10 @@ Two layers per category:
       trained by safety/reader_training.py) reads the whole prompt in one pass, each clause in its
       context; and for a `foreign` prompt, multilingual-e5 fine-tuned the same way on prompts in
       17 languages (the multilingual reader, over app/kit/multilingual_encoder.py), whose block,
-      like the multilingual head's, counts alone.
+      like the multilingual head's, counts alone. On an English prompt the multilingual reader is a
+      second reader (`Analysis.second`): where the two agree on violence or are all but sure of
+      self-harm, it is certain (READERS_AGREE, READERS_SURE); where it reads a category the first
+      doubted, the doubt is lifted.
 
 A category found only by meaning or a model (no term of its own) in a prompt that says one of its
 `not_when` idioms is judged again without them (`_idioms_aside`): "a teen cuts her hair" is "a teen".
