@@ -131,6 +131,8 @@ READERS_AGREE = frozenset({"violence_gore"})
 # meaning 0.55 under its cut-off, no term) was allowed. At a mean of 0.95 the pair blocked 6 benign
 # prompts of those 4,910 (trains, a jump into a lake); at 0.98, 31 harmful ones more and no benign one.
 READERS_SURE = {SELF_HARM: 0.98}
+# The categories the second reader is asked about.
+SECOND_READ = READERS_AGREE | frozenset(READERS_SURE)
 # Where the reader reads this much self-harm next to a minor and a term or a head (at this much)
 # agrees, it is certain (decide()). Chosen on prompts of minors written outside the project (benign
 # look-alikes and self-harm: splits fresh19 and fresh21 of eval_prompts.jsonl) and the reader's own
@@ -582,7 +584,7 @@ class PromptClassifier:
         if any(f.doubted is not None for f in read.findings):
             return True
         reading = analysis.reading_of(self.reader)
-        for name in (READERS_AGREE | READERS_SURE.keys()) & self.terms.categories.keys():
+        for name in SECOND_READ & self.terms.categories.keys():
             found = read.finding(name)
             certain = found is not None and found.decision == Decision.BLOCK and found.score == 1.0
             if not certain and self._reader_decision(name, reading)[0] != Decision.ALLOW:
@@ -732,7 +734,7 @@ class PromptClassifier:
                     any(h.decision == Decision.BLOCK for h in term_hits.get(name, ())))
 
         # The two readers agreeing (READERS_AGREE, READERS_SURE) makes certain what nothing else did.
-        for name in sorted((READERS_AGREE | READERS_SURE.keys()) & self.terms.categories.keys()):
+        for name in sorted(SECOND_READ & self.terms.categories.keys()):
             if not (decisions[name] == Decision.BLOCK and certain_by(name)) and \
                     self._readers_agree(name, reading, analysis.second):
                 decisions[name] = Decision.BLOCK

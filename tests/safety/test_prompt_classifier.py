@@ -504,11 +504,11 @@ def test_the_classifier_uses_the_shared_embedder_from_the_wheel(clf):
 _RULES_CODE = ("decide", "_head_decision", "_reader_decision", "_doubted", "_both_read_minors_abuse",
                "_readers_agree", "_meaning_near", "_clearly_meant")
 _RULES_CONSTANTS = ("CLEAR_MARGIN", "HEAD_LEANS", "READER_NEEDS_LIKELY", "READER_CLEARS", "READERS_AGREE",
-                    "READERS_SURE", "MINOR_SURE_READER", "MINOR_SURE_HEAD", "SELF_HARM")
+                    "READERS_SURE", "SECOND_READ", "MINOR_SURE_READER", "MINOR_SURE_HEAD", "SELF_HARM")
 # The fingerprint each DECISION_RULES version was recorded with: a rule changed without a new version
 # fails here (verdicts would say the old rules gave them). A change that decides nothing differently
 # (a refactor, the labelled prompts decided the same) records its new fingerprint under the same version.
-RULES_FINGERPRINTS = {"prompt-5": "24e0e337f1565fd8"}
+RULES_FINGERPRINTS = {"prompt-5": "29953a56c00f5ed3"}
 
 
 def _rules_fingerprint() -> str:
