@@ -425,9 +425,46 @@ class LazyPattern:
         self._compiled: re.Pattern[str] | None = None
 
     def search(self, text: str) -> re.Match[str] | None:
+        return self._pattern().search(text)
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        return self._pattern().finditer(text)
+
+    def _pattern(self) -> re.Pattern[str]:
         if self._compiled is None:
             self._compiled = re.compile(self.source)
-        return self._compiled.search(text)
+        return self._compiled
+
+
+def _occurrences(text: str, phrase: str) -> list[int]:
+    found, at = [], text.find(phrase)
+    while at >= 0:
+        found.append(at)
+        at = text.find(phrase, at + 1)
+    return found
+
+
+def _native_fold(text: str) -> str:
+    """Text as native aliases compare it: NFKC, no zero-width characters, case folded, and Russian
+    ё as е (most writing leaves the dots off: Пёс and Пес are one word)."""
+    return unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold().replace("ё", "е")
+
+
+# Cyrillic endings that a case replaces rather than follows: Губка -> Губку, Игорь -> Игоря. Borrowed
+# names ending in о, е, и, у or ю do not decline (Марио, Барби, Пикачу): "вари" is not Wario in "варит".
+_REPLACED_ENDING = "аяйь"
+
+
+def _inflected(word: str) -> str:
+    """A word of a Cyrillic or Greek name as its cases write it: every word of the name declines
+    ("с Илоном Маском", "про Человека-паука", "Губку Боба"). A closing vowel, й or ь of a word of 5
+    letters or more may be replaced by an ending of one or two letters (а, я, й or ь: other
+    closing vowels are borrowed names' and do not decline); otherwise up to
+    NativeAliases.MAX_ENDING letters may follow (Трампа, not Трамплин, a springboard). A shorter
+    word keeps its last letter: "Дора" must not read "дорога", a road."""
+    if len(word) >= 5 and word[-1] in _REPLACED_ENDING:
+        return re.escape(word[:-1]) + r"\w{1,%d}" % NativeAliases.MAX_ENDING
+    return re.escape(word) + r"\w{0,%d}" % NativeAliases.MAX_ENDING
 
 
 class NativeAliases(Generic[T]):
@@ -438,12 +475,28 @@ class NativeAliases(Generic[T]):
 
     MAX_ENDING = 2  # Трампа, Путиным; not Трамплин (a springboard)
 
-    def __init__(self) -> None:
+    def __init__(self, names: bool = False) -> None:
+        # `names`: the entries are names (from_file): every word of a Cyrillic name declines and ё
+        # is read as е. Terms (safety/terms.py) keep a case ending on the last word only.
+        self._names = names
         self._entries: list[tuple[LazyPattern, str, T]] = []
         self._latin: set[int] = set()   # the entries a Latin-only text can match
         # Entries by the first two characters of their first word: a text is tried only against
         # the entries whose key it holds (thousands of phrases, a handful of candidates).
         self._by_key: dict[str, list[int]] = {}
+        # Phrases in which a name is a word, not the person or the work (Korean 트럼프 카드, playing
+        # cards): a name found inside one does not count.
+        self._everyday: list[str] = []
+
+    def _fold(self, text: str) -> str:
+        if self._names:
+            return _native_fold(text)
+        return unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
+
+    def add_everyday(self, phrase: str) -> None:
+        folded = self._fold(phrase).strip()
+        if folded:
+            self._everyday.append(folded)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -453,20 +506,24 @@ class NativeAliases(Generic[T]):
         (Chinese 成龙, "to become a dragon", in 望子成龙) counts only apart from other letters of
         such scripts: in a prompt of another language ("成龙 doing a stunt") or set off by spaces or
         punctuation."""
-        folded = unicodedata.normalize("NFKC", name).translate(_ZERO_WIDTH).casefold().strip()
+        folded = self._fold(name).strip()
         if not folded:
             return
         words = [part for part in re.split(r"[\s\-·・‧]+", folded) if part]
-        body = r"[\s\-·・‧]*".join(re.escape(word) for word in words)
+        declines = bool(re.search(r"[\u0370-\u04ff]", folded))
+        if declines and self._names:
+            body = r"[\s\-·・‧]*".join(_inflected(word) for word in words)
+        else:
+            body = r"[\s\-·・‧]*".join(re.escape(word) for word in words)
+            body += r"\w{0,%d}" % self.MAX_ENDING if declines else ""
         if standalone:
             pattern = rf"(?<!{_UNSPACED_LETTER}){body}(?!{_UNSPACED_LETTER})"
         elif _UNSPACED.search(folded):
             pattern = body
         else:
-            ending = r"\w{0,%d}" % self.MAX_ENDING if re.search(r"[\u0370-\u04ff]", folded) else ""
             # Arabic script writes "and", "with", "for", "as" onto the next word: وترامب, بقطع.
             prefix = "(?:[\u0648\u0641\u0628\u0644\u0643]{1,2})?" if re.search(r"[\u0600-\u06ff]", folded) else ""
-            pattern = rf"(?<!\w){prefix}{body}{ending}(?!\w)"
+            pattern = rf"(?<!\w){prefix}{body}(?!\w)"
         self._entries.append((LazyPattern(pattern), name, payload))
         index = len(self._entries) - 1
         self._by_key.setdefault(words[0][:2], []).append(index)
@@ -474,29 +531,36 @@ class NativeAliases(Generic[T]):
             self._latin.add(index)
 
     def find(self, text: str) -> list[tuple[str, T]]:
-        folded = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
+        folded = self._fold(text)
         keys = {folded[i:i + 2] for i in range(len(folded) - 1)} | set(folded)
         candidates = sorted({i for key in keys for i in self._by_key.get(key, ())})
         # Most prompts are in Latin letters: the other-script entries cannot match them.
         if not has_other_script(folded):
             candidates = [i for i in candidates if i in self._latin]
         found = []
+        everyday = [(at, at + len(p)) for p in self._everyday for at in _occurrences(folded, p)]
         for i in candidates:
             pattern, name, payload = self._entries[i]
-            if pattern.search(folded):
+            if not everyday:
+                if pattern.search(folded):
+                    found.append((name, payload))
+            elif any(not any(a <= m.start() and m.end() <= b for a, b in everyday) for m in pattern.finditer(folded)):
                 found.append((name, payload))
         return found
 
     @classmethod
     def from_file(cls, path: Path | None, payload: Callable[[str, str], T | None]) -> tuple["NativeAliases[T]", str]:
         """A names file ({"version", "source", "names": {id: {language: [name, ...]}}, and optionally
-        "standalone_names" in the same shape: see `add`}) read into aliases, with its version ("" when
+        "standalone_names" in the same shape (see `add`) and "everyday_phrases": {language: [phrase,
+        ...]} (see `add_everyday`)}) read into aliases, with its version ("" when
         there is no file). `payload(id, name)`: what a match of that name reports, or None for an id
         the caller does not list."""
-        aliases: NativeAliases[T] = cls()
+        aliases: NativeAliases[T] = cls(names=True)
         if path is None or not Path(path).is_file():
             return aliases, ""
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        for phrase in (p for spelled in raw.get("everyday_phrases", {}).values() for p in spelled):
+            aliases.add_everyday(phrase)
         for section, standalone in (("names", False), ("standalone_names", True)):
             for key, languages in raw.get(section, {}).items():
                 for name in (n for spelled in languages.values() for n in spelled):

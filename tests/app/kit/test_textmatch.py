@@ -107,6 +107,35 @@ def test_native_aliases_stand_as_words_or_anywhere_in_unspaced_scripts():
     assert [n for n, _ in aliases.find("ترامب يرقص")] == ["ترامب"] and aliases.find("a tramp") == []
 
 
+def test_every_word_of_a_cyrillic_name_declines():
+    from app.kit.textmatch import NativeAliases
+    aliases = NativeAliases(names=True)
+    for name in ("Илон Маск", "Человек-паук", "Губка Боб", "Дора", "Ёжик в тумане", "Варио", "Барби"):
+        aliases.add(name, name)
+    assert [n for n, _ in aliases.find("видео с Илоном Маском на Марсе")] == ["Илон Маск"]
+    assert [n for n, _ in aliases.find("мультфильм про Человека-паука")] == ["Человек-паук"]
+    assert [n for n, _ in aliases.find("рыбаки ловят Губку Боба сетью")] == ["Губка Боб"]   # а replaced by у
+    assert [n for n, _ in aliases.find("Дору и обезьянку")] == []   # a short word keeps its last letter ...
+    assert aliases.find("дорога через лес") == []                   # ... so a road is not Dora
+    assert aliases.find("маска на лице") == [] and aliases.find("губка для посуды") == []   # one word of two
+    assert [n for n, _ in aliases.find("ежик в тумане идёт к медвежонку")] == ["Ёжик в тумане"]   # ё written е
+    # a borrowed name ending in another vowel does not decline: a grandmother cooks (варит), a barber
+    assert aliases.find("бабушка варит варенье") == [] and aliases.find("барбер бреет шею") == []
+    assert [n for n, _ in aliases.find("Варио и Барби на пляже")] == ["Варио", "Барби"]
+    terms = NativeAliases()   # terms (safety/terms.py): a case ending on the last word only, as before
+    terms.add("Губка Боб", "t")
+    assert terms.find("Губку Боба") == [] and [n for n, _ in terms.find("Губка Боба")] == ["Губка Боб"]
+
+
+def test_a_name_inside_an_everyday_phrase_does_not_count():
+    from app.kit.textmatch import NativeAliases
+    aliases = NativeAliases()
+    aliases.add("트럼프", "donald-trump")
+    aliases.add_everyday("트럼프 카드")
+    assert aliases.find("친구들이 트럼프 카드로 포커를 친다") == []            # playing cards
+    assert [n for n, _ in aliases.find("트럼프가 트럼프 카드를 섞는다")] == ["트럼프"]   # the man, then the cards
+
+
 def test_a_lazy_pattern_compiles_on_its_first_search_only():
     from app.kit.textmatch import LazyPattern
     pattern = LazyPattern(r"(?<= )kill (?:the )?man ")
