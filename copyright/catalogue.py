@@ -62,7 +62,17 @@ class Catalogue:
             if catalogue.by_id(work_id) is not None else None)
         if native_version:
             catalogue.version += f"+i18n-{native_version}"
+            catalogue._add_ambiguous_native(native_path)
         return catalogue
+
+    def _add_ambiguous_native(self, path: Path) -> None:
+        """The file's "ambiguous_names": titles in other languages that are also phrases there
+        ("Холодное сердце", a cold heart). Like the English ambiguous titles, they review, never block."""
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        for work_id, languages in raw.get("ambiguous_names", {}).items():
+            work = self.by_id(work_id)
+            for name in (n for spelled in languages.values() for n in spelled) if work is not None else ():
+                self._native.add(name, WorkRef(work, Decision.REVIEW, "ambiguous_title_in_other_script", name))
 
     @classmethod
     def from_entries(cls, version: str, entries: list[dict]) -> "Catalogue":
@@ -97,9 +107,10 @@ class Catalogue:
         context = self._context.every_match(toks)
         refs += [m.payload for m in self._ambiguous.every_match(toks)
                  if any(_near(m, c) for c in context) or appears_capitalised(text, m.payload.phrase)]
+        # Titles as other languages write them, Spanish or French in Latin letters too ("La Reine
+        # des neiges"); and a text in another script read in Latin letters, whole titles only.
+        refs += [ref for _, ref in self._native.find(text)]
         if has_other_script(text):
-            # Titles as other languages write them; and read in Latin letters, whole titles only.
-            refs += [ref for _, ref in self._native.find(text)]
             refs += [m.payload for m in self._index.find(transliterate(text)) if m.payload.via == "title"]
         best: dict[str, WorkRef] = {}
         for ref in refs:

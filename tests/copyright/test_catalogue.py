@@ -41,6 +41,10 @@ def test_shipped_catalogue_is_large_and_owned():
     ("스파이더맨이 도시 위를 난다", "spider-man"),
     ("الرجل العنكبوت في المدينة", "spider-man"),
     ("スター・ウォーズの宇宙戦争", "star-wars"),
+    ("हैरी पॉटर झाड़ू पर उड़ता है", "harry-potter"),        # Hindi
+    ("мультфильм про Человека-паука", "spider-man"),          # every word of a Russian name declines
+    ("Procurando Nemo: um peixinho perdido no oceano", "nemo"),   # a local title in Latin letters
+    ("Die Eiskönigin singt im Schloss", "frozen"),
 ])
 def test_named_works_are_blocked(stage, check, prompt, work_id):
     v = check(stage, prompt)
@@ -76,7 +80,10 @@ def test_a_titles_plural_word_stays_plural(stage, check):
 
 
 @pytest.mark.parametrize("prompt", ["Elsa building a snowman", "a scene from the movie frozen",
-                                    "an animated film version of up", "frozen, the disney movie"])
+                                    "an animated film version of up", "frozen, the disney movie",
+                                    # titles in other languages that are also phrases there
+                                    "у неё холодное сердце", "纪录片：一头年迈的狮子王守护着狮群",
+                                    "uma guerra nas estrelas entre duas frotas"])
 def test_ambiguous_titles_as_names_or_in_context_go_to_review(stage, check, prompt):
     v = check(stage, prompt)
     assert v.decision == Decision.REVIEW and v.reasons[0].code == "possible_copyrighted_work"
