@@ -131,6 +131,8 @@ def test_a_surname_that_is_a_word_in_another_language_needs_context():
     # A name that is also an everyday word is the word without context (issue 15)...
     ("a trump card played in a game of bridge", None),
     ("the trump suit is hearts this round", None),
+    ("친구들이 모여 트럼프 카드로 포커를 친다", None),            # Korean playing cards
+    ("一位老师傅用一口地道的川普讲解火锅", None),                # Sichuan-accented Mandarin
     ("a drake swimming in a pond", None),
     ("a cook chopping onions", None),
     ("a lightning bolt striking a lone oak tree", None),   # a determiner a word before: a noun phrase
