@@ -14,7 +14,9 @@ the kinds' coverage, not other people's prompts. Rows with a `split` were writte
 project by someone who saw neither the list nor the rules, and are reported as their own parts:
 `fresh` (its misses were read), `fresh_holdout` (only ever counted), and `fresh2` (written after
 the figure head was trained, by another writer: 100 people described and 60 look-alikes; only
-counted). Their `figure` may be a person's name as the writer spelled it; it is looked up in the
+counted), and `fresh3` (90 people named in Russian, Chinese, Japanese, Korean, Arabic and Hindi,
+with the languages' inflections, and 36 benign prompts in those languages in words that are also
+names; by a writer blind to the list's other-script names; its flagged benign rows were read). Their `figure` may be a person's name as the writer spelled it; it is looked up in the
 list, and a person the list lacks is a miss of the list. `--no-head`: the list's names and
 descriptions as written only (no figure head, no respelling).
 
@@ -47,12 +49,12 @@ from app.stage import Decision  # noqa: E402
 from likeness.figures import load_figures  # noqa: E402
 
 LABELS = ROOT / "likeness" / "data" / "figure_prompts.jsonl"
-UNREAD = ("fresh_holdout", "fresh2")
+UNREAD = ("fresh_holdout", "fresh2", "fresh3")
 SAFETY_LABELS = ROOT / "safety" / "data" / "eval_prompts.jsonl"
 IP_LABELS = ROOT / "copyright" / "data" / "ip_prompts.jsonl"
 KINDS = ("plain", "shouted", "other_script", "evasion", "described", "nickname_or_other_script", "common_word",
          "lookalike", "benign")
-PARTS = ("tuned", "held out", "fresh", "fresh_holdout", "fresh2")
+PARTS = ("tuned", "held out", "fresh", "fresh_holdout", "fresh2", "fresh3")
 
 
 def figure_id(figures, named: str | None) -> str | None:

@@ -9,7 +9,10 @@ Other sets written blind, apart from the labelled one: copyright/data/ip_everyda
 (fresh2: everyday prompts in famous works' words, among what the work head's cut-offs are chosen
 on; fresh3: look-alikes and described prompts of 40 works, only measured) and
 copyright/data/ip_described_blind.jsonl (fresh4: 3,168 described prompts, six facets per work, by
-four writers; only measured). Measure those with --counts-only.
+four writers; only measured) and copyright/data/ip_other_languages.jsonl (fresh5: 220 prompts naming a
+work as ten other languages write it, 22 each in ru, zh, ja, ko, ar, hi, es, fr, de, pt, and 100 benign
+prompts in those languages in words that are also part of a local title; a table per language).
+Measure those with --counts-only.
 
 A prompt counts as detected when its labelled work is among the matches (review or block); a
 false positive is a negative prompt with any match, or a positive one whose labelled work is not
@@ -50,6 +53,7 @@ class Row:
     # "holdout": written before the thresholds that read it were chosen, never calibrated on
     # (--calibrate leaves these rows out; the report shows them apart).
     split: str = "calibration"
+    language: str = ""   # the language a row is written in, where a set says (ip_other_languages.jsonl)
 
 
 def load_rows(path: Path) -> list[Row]:
@@ -159,6 +163,17 @@ def report(rows: list[Row], results: list[list[IpMatch]], counts_only: bool = Fa
         print(f"  split {split:12} n {s.n:4d}: detection P {s.precision:.3f} R {s.recall:.3f}; block-labelled "
               f"blocked {pinned}/{len(blocks)}; negatives blocked {sum(decided(results[i]) == 'block' for i in negatives)}"
               f"/{len(negatives)}, reviewed {sum(decided(results[i]) == 'review' for i in negatives)}/{len(negatives)}")
+
+    languages = sorted({r.language for r in rows if r.language})
+    if languages:
+        print(f"\n{'language':9} {'named: blocked as the work':>27} {'benign: blocked':>16} {'reviewed':>9}")
+        for language in languages:
+            named = [(r, m) for r, m in zip(rows, results) if r.language == language and r.work_id]
+            benign = [m for r, m in zip(rows, results) if r.language == language and not r.work_id]
+            pinned = sum(decided(m) == "block" and r.work_id in {x.work_id for x in m} for r, m in named)
+            blocked = sum(decided(m) == "block" for m in benign)
+            reviewed = sum(decided(m) == "review" for m in benign)
+            print(f"{language:9} {pinned:>21}/{len(named):<5} {blocked:>10}/{len(benign):<5} {reviewed:>9}")
 
     print("\nexpected \\ got   allow review  block")
     for want in ("allow", "review", "block"):
