@@ -436,6 +436,11 @@ class LazyPattern:
         return self._compiled
 
 
+def _word_start(word: str) -> str:
+    """The first three letters of a word, after any opening punctuation («, ¿, quotes)."""
+    return re.sub(r"^\W+", "", word)[:3]
+
+
 def _occurrences(text: str, phrase: str) -> list[int]:
     found, at = [], text.find(phrase)
     while at >= 0:
@@ -444,26 +449,42 @@ def _occurrences(text: str, phrase: str) -> list[int]:
     return found
 
 
+# Arabic as search engines fold it: alef with hamza or madda as bare alef, alef maqsura as yeh, taa
+# marbuta as heh; short-vowel marks and the tatweel dropped (إنديانا and انديانا are one spelling).
+_ARABIC_FOLD = str.maketrans({"\u0623": "\u0627", "\u0625": "\u0627", "\u0622": "\u0627", "\u0671": "\u0627",
+                              "\u0649": "\u064a", "\u0629": "\u0647", "\u0640": None,
+                              **{chr(c): None for c in range(0x064B, 0x0653)}})
+
+
 def _native_fold(text: str) -> str:
-    """Text as native aliases compare it: NFKC, no zero-width characters, case folded, and Russian
-    ё as е (most writing leaves the dots off: Пёс and Пес are one word)."""
-    return unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold().replace("ё", "е")
+    """Text as native names compare it: NFKC, no zero-width characters, case folded, Russian ё as е
+    (most writing leaves the dots off: Пёс and Пес are one word) and Arabic folded (_ARABIC_FOLD)."""
+    return unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold().replace("ё", "е").translate(_ARABIC_FOLD)
 
 
 # Cyrillic endings that a case replaces rather than follows: Губка -> Губку, Игорь -> Игоря. Borrowed
 # names ending in о, е, и, у or ю do not decline (Марио, Барби, Пикачу): "вари" is not Wario in "варит".
 _REPLACED_ENDING = "аяйь"
+# An adjective's ending (Холодное сердце -> Холодного сердца, Звёздные войны -> Звёздных войн) and a
+# plural noun's (войны -> войн, Смурфики -> Смурфиков, Мстители -> Мстителей) change with the case.
+# A closing и is a plural's only in a longer word: Барби, Гарри, Микки are borrowed and do not decline.
+_ADJECTIVE_ENDINGS = ("ое", "ая", "ый", "ий", "ой", "ые", "ие", "ее", "яя")
 
 
 def _inflected(word: str) -> str:
     """A word of a Cyrillic or Greek name as its cases write it: every word of the name declines
     ("с Илоном Маском", "про Человека-паука", "Губку Боба"). A closing vowel, й or ь of a word of 5
     letters or more may be replaced by an ending of one or two letters (а, я, й or ь: other
-    closing vowels are borrowed names' and do not decline); otherwise up to
+    closing vowels are borrowed names' and do not decline), a plural's ы or и by up to three, an
+    adjective's two-letter ending by another two or three; otherwise up to
     NativeAliases.MAX_ENDING letters may follow (Трампа, not Трамплин, a springboard). A shorter
     word keeps its last letter: "Дора" must not read "дорога", a road."""
+    if len(word) >= 6 and word[-2:] in _ADJECTIVE_ENDINGS:
+        return re.escape(word[:-2]) + r"\w{2,3}"
     if len(word) >= 5 and word[-1] in _REPLACED_ENDING:
         return re.escape(word[:-1]) + r"\w{1,%d}" % NativeAliases.MAX_ENDING
+    if (len(word) >= 5 and word[-1] == "ы") or (len(word) >= 7 and word[-1] == "и"):
+        return re.escape(word[:-1]) + r"\w{0,3}"
     return re.escape(word) + r"\w{0,%d}" % NativeAliases.MAX_ENDING
 
 
@@ -482,8 +503,11 @@ class NativeAliases(Generic[T]):
         self._entries: list[tuple[LazyPattern, str, T]] = []
         self._latin: set[int] = set()   # the entries a Latin-only text can match
         # Entries by the first two characters of their first word: a text is tried only against
-        # the entries whose key it holds (thousands of phrases, a handful of candidates).
+        # the entries whose key it holds (thousands of phrases, a handful of candidates). A name in
+        # a script written with spaces starts a word: it is keyed by the word's first three letters
+        # (_word_start), which fewer texts hold than any two letters ("la", "de" are in most).
         self._by_key: dict[str, list[int]] = {}
+        self._by_word: dict[str, list[int]] = {}
         # Phrases in which a name is a word, not the person or the work (Korean 트럼프 카드, playing
         # cards): a name found inside one does not count.
         self._everyday: list[str] = []
@@ -526,14 +550,30 @@ class NativeAliases(Generic[T]):
             pattern = rf"(?<!\w){prefix}{body}(?!\w)"
         self._entries.append((LazyPattern(pattern), name, payload))
         index = len(self._entries) - 1
-        self._by_key.setdefault(words[0][:2], []).append(index)
+        start = _word_start(words[0])
+        if self._names and start and not _UNSPACED.search(words[0]):
+            self._by_word.setdefault(start, []).append(index)
+        else:
+            self._by_key.setdefault(words[0][:2], []).append(index)
         if not has_other_script(folded):
             self._latin.add(index)
 
     def find(self, text: str) -> list[tuple[str, T]]:
         folded = self._fold(text)
-        keys = {folded[i:i + 2] for i in range(len(folded) - 1)} | set(folded)
-        candidates = sorted({i for key in keys for i in self._by_key.get(key, ())})
+        found_in: set[int] = set()
+        if self._by_key and (not self._names or _UNSPACED.search(folded)):
+            keys = {folded[i:i + 2] for i in range(len(folded) - 1)} | set(folded)
+            found_in = {i for key in keys for i in self._by_key.get(key, ())}
+        if self._by_word:
+            starts = set()
+            for piece in re.split(r"[\s\-·・‧]+", folded):
+                # the first one, two and three letters: a name's short first word may take an
+                # ending (Ёж Соник, "Ёжик Соник"); in Arabic, also after a proclitic
+                for word in (piece, piece[1:], piece[2:]) if re.search(r"[\u0600-\u06ff]", piece) else (piece,):
+                    start = _word_start(word)
+                    starts |= {start, start[:2], start[:1]}
+            found_in |= {i for key in starts for i in self._by_word.get(key, ())}
+        candidates = sorted(found_in)
         # Most prompts are in Latin letters: the other-script entries cannot match them.
         if not has_other_script(folded):
             candidates = [i for i in candidates if i in self._latin]

@@ -122,6 +122,16 @@ def test_every_word_of_a_cyrillic_name_declines():
     # a borrowed name ending in another vowel does not decline: a grandmother cooks (варит), a barber
     assert aliases.find("бабушка варит варенье") == [] and aliases.find("барбер бреет шею") == []
     assert [n for n, _ in aliases.find("Варио и Барби на пляже")] == ["Варио", "Барби"]
+    russian = NativeAliases(names=True)
+    for name in ("Звёздные войны", "Смурфики", "Мстители"):
+        russian.add(name, name)
+    assert [n for n, _ in russian.find("фанфик по мотивам Звёздных войн")] == ["Звёздные войны"]   # adjective, plural
+    assert [n for n, _ in russian.find("деревня Смурфиков в лесу")] == ["Смурфики"]
+    assert [n for n, _ in russian.find("постер Мстителей")] == ["Мстители"]
+    assert russian.find("звёздное небо и войны") == []
+    arabic = NativeAliases(names=True)
+    arabic.add("إنديانا جونز", "indiana-jones")
+    assert arabic.find("انديانا جونز يهرب من صخرة") != []         # written without the hamza
     terms = NativeAliases()   # terms (safety/terms.py): a case ending on the last word only, as before
     terms.add("Губка Боб", "t")
     assert terms.find("Губку Боба") == [] and [n for n, _ in terms.find("Губка Боба")] == ["Губка Боб"]
