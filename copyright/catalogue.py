@@ -57,22 +57,17 @@ class Catalogue:
     def from_file(cls, path: Path, native_path: Path | None = TITLES_IN_OTHER_SCRIPTS) -> "Catalogue":
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
         catalogue = cls.from_entries(str(raw.get("version", "0")), raw["works"])
-        catalogue._native, native_version = NativeAliases.from_file(native_path, lambda work_id, name: WorkRef(
-            catalogue.by_id(work_id), Decision.BLOCK, "title_in_other_script", name)
-            if catalogue.by_id(work_id) is not None else None)
+        def ref(decision: Decision, via: str):
+            return lambda work_id, name: (WorkRef(catalogue.by_id(work_id), decision, via, name)
+                                          if catalogue.by_id(work_id) is not None else None)
+        # Titles that are also phrases there ("Холодное сердце", a cold heart) review, never block,
+        # as the English ambiguous titles do.
+        catalogue._native, native_version = NativeAliases.from_file(
+            native_path, ref(Decision.BLOCK, "title_in_other_script"),
+            ambiguous=ref(Decision.REVIEW, "ambiguous_title_in_other_script"))
         if native_version:
             catalogue.version += f"+i18n-{native_version}"
-            catalogue._add_ambiguous_native(native_path)
         return catalogue
-
-    def _add_ambiguous_native(self, path: Path) -> None:
-        """The file's "ambiguous_names": titles in other languages that are also phrases there
-        ("Холодное сердце", a cold heart). Like the English ambiguous titles, they review, never block."""
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-        for work_id, languages in raw.get("ambiguous_names", {}).items():
-            work = self.by_id(work_id)
-            for name in (n for spelled in languages.values() for n in spelled) if work is not None else ():
-                self._native.add(name, WorkRef(work, Decision.REVIEW, "ambiguous_title_in_other_script", name))
 
     @classmethod
     def from_entries(cls, version: str, entries: list[dict]) -> "Catalogue":
@@ -107,8 +102,8 @@ class Catalogue:
         context = self._context.every_match(toks)
         refs += [m.payload for m in self._ambiguous.every_match(toks)
                  if any(_near(m, c) for c in context) or appears_capitalised(text, m.payload.phrase)]
-        # Titles as other languages write them, Spanish or French in Latin letters too ("La Reine
-        # des neiges"); and a text in another script read in Latin letters, whole titles only.
+        # Titles as other languages write them, Spanish or Portuguese in Latin letters too
+        # ("Procurando Nemo"); and a text in another script read in Latin letters, whole titles only.
         refs += [ref for _, ref in self._native.find(text)]
         if has_other_script(text):
             refs += [m.payload for m in self._index.find(transliterate(text)) if m.payload.via == "title"]

@@ -589,22 +589,25 @@ class NativeAliases(Generic[T]):
         return found
 
     @classmethod
-    def from_file(cls, path: Path | None, payload: Callable[[str, str], T | None]) -> tuple["NativeAliases[T]", str]:
+    def from_file(cls, path: Path | None, payload: Callable[[str, str], T | None],
+                  ambiguous: Callable[[str, str], T | None] | None = None) -> tuple["NativeAliases[T]", str]:
         """A names file ({"version", "source", "names": {id: {language: [name, ...]}}, and optionally
-        "standalone_names" in the same shape (see `add`) and "everyday_phrases": {language: [phrase,
-        ...]} (see `add_everyday`)}) read into aliases, with its version ("" when
-        there is no file). `payload(id, name)`: what a match of that name reports, or None for an id
-        the caller does not list."""
+        "standalone_names" in the same shape (see `add`), "ambiguous_names" in the same shape and
+        "everyday_phrases": {language: [phrase, ...]} (see `add_everyday`)}) read into aliases, with
+        its version ("" when there is no file). `payload(id, name)`: what a match of that name reports,
+        or None for an id the caller does not list; `ambiguous(id, name)` the same for an ambiguous
+        name (a name that is also a phrase there), which is left out without it."""
         aliases: NativeAliases[T] = cls(names=True)
         if path is None or not Path(path).is_file():
             return aliases, ""
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
         for phrase in (p for spelled in raw.get("everyday_phrases", {}).values() for p in spelled):
             aliases.add_everyday(phrase)
-        for section, standalone in (("names", False), ("standalone_names", True)):
-            for key, languages in raw.get(section, {}).items():
+        sections = (("names", False, payload), ("standalone_names", True, payload), ("ambiguous_names", False, ambiguous))
+        for section, standalone, reported in sections:
+            for key, languages in raw.get(section, {}).items() if reported is not None else ():
                 for name in (n for spelled in languages.values() for n in spelled):
-                    found = payload(key, name)
+                    found = reported(key, name)
                     if found is not None:
                         aliases.add(name, found, standalone)
         return aliases, str(raw.get("version", "0"))
