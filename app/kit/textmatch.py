@@ -456,10 +456,22 @@ _ARABIC_FOLD = str.maketrans({"\u0623": "\u0627", "\u0625": "\u0627", "\u0622": 
                               **{chr(c): None for c in range(0x064B, 0x0653)}})
 
 
+def _plain_fold(text: str) -> str:
+    """Text as native terms compare it: NFKC, no zero-width characters, case folded."""
+    return unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
+
+
 def _native_fold(text: str) -> str:
-    """Text as native names compare it: NFKC, no zero-width characters, case folded, Russian ё as е
-    (most writing leaves the dots off: Пёс and Пес are one word) and Arabic folded (_ARABIC_FOLD)."""
-    return unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold().replace("ё", "е").translate(_ARABIC_FOLD)
+    """Text as native names compare it: _plain_fold, Russian ё as е (most writing leaves the dots off:
+    Пёс and Пес are one word) and Arabic folded (_ARABIC_FOLD)."""
+    return _plain_fold(text).replace("ё", "е").translate(_ARABIC_FOLD)
+
+
+# Arabic script writes "and", "with", "for", "as" onto the next word (وترامب, بقطع): one or two
+# letters a name may carry in front.
+_ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
+_PROCLITIC = "(?:[\u0648\u0641\u0628\u0644\u0643]{1,2})?"
+_PROCLITIC_LETTERS = 2
 
 
 # Cyrillic endings that a case replaces rather than follows: Губка -> Губку, Игорь -> Игоря. Borrowed
@@ -513,9 +525,7 @@ class NativeAliases(Generic[T]):
         self._everyday: list[str] = []
 
     def _fold(self, text: str) -> str:
-        if self._names:
-            return _native_fold(text)
-        return unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
+        return _native_fold(text) if self._names else _plain_fold(text)
 
     def add_everyday(self, phrase: str) -> None:
         folded = self._fold(phrase).strip()
@@ -545,8 +555,7 @@ class NativeAliases(Generic[T]):
         elif _UNSPACED.search(folded):
             pattern = body
         else:
-            # Arabic script writes "and", "with", "for", "as" onto the next word: وترامب, بقطع.
-            prefix = "(?:[\u0648\u0641\u0628\u0644\u0643]{1,2})?" if re.search(r"[\u0600-\u06ff]", folded) else ""
+            prefix = _PROCLITIC if _ARABIC_LETTER.search(folded) else ""
             pattern = rf"(?<!\w){prefix}{body}(?!\w)"
         self._entries.append((LazyPattern(pattern), name, payload))
         index = len(self._entries) - 1
@@ -569,7 +578,8 @@ class NativeAliases(Generic[T]):
             for piece in re.split(r"[\s\-·・‧]+", folded):
                 # the first one, two and three letters: a name's short first word may take an
                 # ending (Ёж Соник, "Ёжик Соник"); in Arabic, also after a proclitic
-                for word in (piece, piece[1:], piece[2:]) if re.search(r"[\u0600-\u06ff]", piece) else (piece,):
+                skips = range(_PROCLITIC_LETTERS + 1) if _ARABIC_LETTER.search(piece) else (0,)
+                for word in (piece[n:] for n in skips):
                     start = _word_start(word)
                     starts |= {start, start[:2], start[:1]}
             found_in |= {i for key in starts for i in self._by_word.get(key, ())}
